@@ -1,0 +1,136 @@
+package state
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Command is one replicated state change. It carries every input that is not
+// a function of the state (time, identifiers), so that all replicas compute
+// the same result.
+type Command struct {
+	Type string   // the registered handler, such as "keyring.install"
+	ID   [16]byte // random; dedupes re-proposals and seeds value nonces
+	Time int64    // the proposer's clock, Unix nanoseconds (UTC)
+	Body []byte   // the handler's input, encoded by the handler's package
+}
+
+// NewCommand returns a command of type typ stamped with a fresh ID and now.
+func NewCommand(typ string, body []byte, now time.Time) *Command {
+	c := &Command{Type: typ, Time: now.UnixNano(), Body: body}
+	if _, err := rand.Read(c.ID[:]); err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// When returns the command's timestamp.
+func (c *Command) When() time.Time { return time.Unix(0, c.Time).UTC() }
+
+const commandVersion = 1
+
+// MarshalBinary encodes c as [version][len type][type][id][time][len body][body].
+func (c *Command) MarshalBinary() ([]byte, error) {
+	out := make([]byte, 0, 1+binary.MaxVarintLen64*3+len(c.Type)+16+len(c.Body))
+	out = append(out, commandVersion)
+	out = binary.AppendUvarint(out, uint64(len(c.Type)))
+	out = append(out, c.Type...)
+	out = append(out, c.ID[:]...)
+	out = binary.AppendVarint(out, c.Time)
+	out = binary.AppendUvarint(out, uint64(len(c.Body)))
+	return append(out, c.Body...), nil
+}
+
+var errBadCommand = errors.New("state: malformed command")
+
+// UnmarshalBinary decodes what MarshalBinary wrote.
+func (c *Command) UnmarshalBinary(b []byte) error {
+	if len(b) < 1 || b[0] != commandVersion {
+		return errBadCommand
+	}
+	b = b[1:]
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)-k) {
+		return errBadCommand
+	}
+	c.Type, b = string(b[k:k+int(n)]), b[k+int(n):]
+	if len(b) < 16 {
+		return errBadCommand
+	}
+	copy(c.ID[:], b)
+	b = b[16:]
+	t, k := binary.Varint(b)
+	if k <= 0 {
+		return errBadCommand
+	}
+	c.Time, b = t, b[k:]
+	n, k = binary.Uvarint(b)
+	if k <= 0 || n != uint64(len(b)-k) {
+		return errBadCommand
+	}
+	c.Body = b[k:]
+	return nil
+}
+
+// Result is what applying a command returned: a value, or a rejection that
+// every replica reached identically.
+type Result struct {
+	Value []byte
+	Err   *Rejection
+}
+
+// Rejection is a command's deterministic refusal; it carries a stable code
+// that the API maps to an HTTP status.
+type Rejection struct {
+	Code    string
+	Message string
+}
+
+func (r *Rejection) Error() string { return r.Code + ": " + r.Message }
+
+// Reject returns a Rejection error for a handler to return.
+func Reject(code, format string, args ...any) error {
+	return &Rejection{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Error returns the rejection as an error, or nil.
+func (r Result) Error() error {
+	if r.Err == nil {
+		return nil
+	}
+	return r.Err
+}
+
+// MarshalBinary encodes the result for storage and for forwarding.
+func (r Result) MarshalBinary() ([]byte, error) { return r.marshal(), nil }
+
+// UnmarshalResult decodes what Result.MarshalBinary wrote.
+func UnmarshalResult(b []byte) (Result, error) { return unmarshalResult(b) }
+
+func (r Result) marshal() []byte {
+	if r.Err == nil {
+		return append([]byte{0}, r.Value...)
+	}
+	out := []byte{1}
+	out = binary.AppendUvarint(out, uint64(len(r.Err.Code)))
+	out = append(out, r.Err.Code...)
+	return append(out, r.Err.Message...)
+}
+
+func unmarshalResult(b []byte) (Result, error) {
+	if len(b) == 0 {
+		return Result{}, errBadCommand
+	}
+	if b[0] == 0 {
+		return Result{Value: b[1:]}, nil
+	}
+	n, k := binary.Uvarint(b[1:])
+	if k <= 0 || n > uint64(len(b)-1-k) {
+		return Result{}, errBadCommand
+	}
+	code := b[1+k : 1+k+int(n)]
+	return Result{Err: &Rejection{Code: string(code), Message: string(b[1+k+int(n):])}}, nil
+}

@@ -1,0 +1,52 @@
+package state
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"cxt/crypto/keyring"
+)
+
+// CmdInstallTerm installs a key term on every replica.
+const CmdInstallTerm = "keyring.install"
+
+// InstallTermCommand returns the command that adds term n, its secret wrapped
+// by master. The caller seals it with SealTerm0 (see Propose in cluster).
+func InstallTermCommand(master *keyring.MasterKey, n uint32, secret []byte, now time.Time) (*Command, error) {
+	wrapped, err := master.Wrap(termName(n), secret)
+	if err != nil {
+		return nil, err
+	}
+	body := binary.BigEndian.AppendUint32(nil, n)
+	return NewCommand(CmdInstallTerm, append(body, wrapped...), now), nil
+}
+
+func termName(n uint32) string { return fmt.Sprintf("term/%d", n) }
+
+func applyInstallTerm(tx *Tx, cmd *Command) ([]byte, error) {
+	if len(cmd.Body) < 5 {
+		return nil, Reject("invalid", "keyring.install: short body")
+	}
+	n := binary.BigEndian.Uint32(cmd.Body)
+	if n == 0 {
+		return nil, Reject("invalid", "keyring.install: term 0 is derived, not installed")
+	}
+	if err := tx.st.installTerm(n, cmd.Body[4:]); err != nil {
+		return nil, err
+	}
+	return nil, tx.Put(bucketKeyring, termKey(n), cmd.Body[4:])
+}
+
+func termKey(n uint32) []byte { return binary.BigEndian.AppendUint32(nil, n) }
+
+// installTerm unwraps and installs a term in the in-memory keyring. It runs
+// inside apply so that later commands of the same batch may use the term.
+func (s *State) installTerm(n uint32, wrapped []byte) error {
+	secret, err := s.master.Unwrap(termName(n), wrapped)
+	if err != nil {
+		return err
+	}
+	defer clear(secret)
+	return s.keys.Install(n, secret)
+}

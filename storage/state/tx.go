@@ -1,0 +1,171 @@
+package state
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"cxt/crypto/keyring"
+)
+
+// Tx is a command's view of the state during apply: reads see the committed
+// state plus the writes of earlier commands in the batch and of this one;
+// writes are buffered until the command succeeds.
+type Tx struct {
+	st     *State
+	btx    *bolt.Tx
+	parent *overlay
+	writes *overlay
+	cmd    *Command
+	index  uint64
+}
+
+// Index returns the log index of the command being applied.
+func (t *Tx) Index() uint64 { return t.index }
+
+// Time returns the command's timestamp, the only clock a handler may read.
+func (t *Tx) Time() time.Time { return t.cmd.When() }
+
+// Get returns the value at bucket/key, or nil if there is none.
+func (t *Tx) Get(bucket string, key []byte) ([]byte, error) {
+	if w, ok := t.writes.get(bucket, key); ok {
+		return w.value, nil
+	}
+	if w, ok := t.parent.get(bucket, key); ok {
+		return w.value, nil
+	}
+	return (&ReadTx{st: t.st, btx: t.btx}).Get(bucket, key)
+}
+
+// Put sets bucket/key to value. The value is sealed when the batch commits.
+func (t *Tx) Put(bucket string, key, value []byte) error {
+	if _, ok := t.st.reg.buckets[bucket]; !ok {
+		return fmt.Errorf("state: bucket %q is not registered", bucket)
+	}
+	if len(key) == 0 {
+		return fmt.Errorf("state: empty key in bucket %q", bucket)
+	}
+	if value == nil {
+		value = []byte{}
+	}
+	t.writes.put(bucket, key, write{value: bytes.Clone(value)})
+	return nil
+}
+
+// Delete removes bucket/key.
+func (t *Tx) Delete(bucket string, key []byte) error {
+	if _, ok := t.st.reg.buckets[bucket]; !ok {
+		return fmt.Errorf("state: bucket %q is not registered", bucket)
+	}
+	t.writes.put(bucket, key, write{})
+	return nil
+}
+
+// ReadTx reads committed state, opening sealed values.
+type ReadTx struct {
+	st  *State
+	btx *bolt.Tx
+}
+
+// Get returns the opened value at bucket/key, or nil if there is none.
+func (r *ReadTx) Get(bucket string, key []byte) ([]byte, error) {
+	b := r.btx.Bucket([]byte(bucket))
+	if b == nil {
+		return nil, fmt.Errorf("state: no bucket %q", bucket)
+	}
+	v := b.Get(key)
+	if v == nil {
+		return nil, nil
+	}
+	return r.open(bucket, key, v)
+}
+
+// ForEach calls fn for every key of bucket in order with its opened value.
+func (r *ReadTx) ForEach(bucket string, fn func(k, v []byte) error) error {
+	b := r.btx.Bucket([]byte(bucket))
+	if b == nil {
+		return fmt.Errorf("state: no bucket %q", bucket)
+	}
+	return b.ForEach(func(k, v []byte) error {
+		pt, err := r.open(bucket, k, v)
+		if err != nil {
+			return err
+		}
+		return fn(k, pt)
+	})
+}
+
+func (r *ReadTx) open(bucket string, key, v []byte) ([]byte, error) {
+	if !r.st.reg.buckets[bucket] {
+		return bytes.Clone(v), nil
+	}
+	pt, err := r.st.keys.Open(keyring.Records, recordAAD(bucket, string(key)), v)
+	if err != nil {
+		return nil, fmt.Errorf("state: %s/%x: %w", bucket, key, err)
+	}
+	return pt, nil
+}
+
+// write is a buffered value (nil means delete) with the command and index
+// that wrote it, from which its nonce is derived.
+type write struct {
+	value []byte
+	cmd   *Command
+	index uint64
+}
+
+// overlay buffers writes by bucket and key.
+type overlay struct{ m map[string]map[string]write }
+
+func newOverlay() *overlay { return &overlay{m: map[string]map[string]write{}} }
+
+func (o *overlay) get(bucket string, key []byte) (write, bool) {
+	w, ok := o.m[bucket][string(key)]
+	return w, ok
+}
+
+func (o *overlay) put(bucket string, key []byte, w write) {
+	b := o.m[bucket]
+	if b == nil {
+		b = map[string]write{}
+		o.m[bucket] = b
+	}
+	b[string(key)] = w
+}
+
+// merge moves a successful command's writes into the batch.
+func (o *overlay) merge(child *overlay, cmd *Command, index uint64) {
+	for bucket, writes := range child.m {
+		for k, w := range writes {
+			w.cmd, w.index = cmd, index
+			o.put(bucket, []byte(k), w)
+		}
+	}
+}
+
+func (o *overlay) bucketNames() []string {
+	out := make([]string, 0, len(o.m))
+	for b := range o.m {
+		out = append(out, b)
+	}
+	sort.Strings(out)
+	return out
+}
+
+type keyedWrite struct {
+	key string
+	write
+}
+
+// sorted returns a bucket's writes in key order: bbolt inserts fastest so.
+func (o *overlay) sorted(bucket string) []keyedWrite {
+	out := make([]keyedWrite, 0, len(o.m[bucket]))
+	for k, w := range o.m[bucket] {
+		out = append(out, keyedWrite{k, w})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+	return out
+}
