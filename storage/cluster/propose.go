@@ -1,0 +1,171 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"cxt/storage/state"
+)
+
+const defaultProposeTimeout = 30 * time.Second
+
+// Propose replicates cmd and returns its result once this node's leader has
+// applied it. A follower forwards the sealed command to the leader. When the
+// outcome is uncertain (leadership lost mid-way) the same command is
+// proposed again; its ID makes the second proposal return the first result.
+func (n *Node) Propose(ctx context.Context, cmd *state.Command) (state.Result, error) {
+	data, err := state.SealCommand(n.keys, cmd)
+	if err != nil {
+		return state.Result{}, err
+	}
+	var res state.Result
+	err = n.retry(ctx, func(ctx context.Context) error {
+		res, err = n.proposeOnce(ctx, data)
+		return err
+	})
+	return res, err
+}
+
+// retry runs op until it succeeds, fails for good, or ctx ends; errors that
+// mean "no leader right now" are retried with backoff.
+func (n *Node) retry(ctx context.Context, op func(context.Context) error) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, defaultProposeTimeout)
+		defer cancel()
+	}
+	for backoff := 5 * time.Millisecond; ; backoff = min(backoff*2, 500*time.Millisecond) {
+		err := op(ctx)
+		if err == nil || !retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (%v)", ErrNoLeader, err)
+		case <-n.stop:
+			return ErrShutdown
+		case <-time.After(backoff):
+		}
+	}
+}
+
+// ProposeOK is Propose that turns a rejection into an error.
+func (n *Node) ProposeOK(ctx context.Context, cmd *state.Command) ([]byte, error) {
+	res, err := n.Propose(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	return res.Value, res.Error()
+}
+
+func (n *Node) proposeOnce(ctx context.Context, data []byte) (state.Result, error) {
+	if n.raft.State() == raft.Leader {
+		return n.applyLocal(ctx, data)
+	}
+	addr, _ := n.raft.LeaderWithID()
+	if addr == "" {
+		return state.Result{}, ErrNoLeader
+	}
+	return n.forwardApply(ctx, string(addr), data)
+}
+
+func (n *Node) applyLocal(ctx context.Context, data []byte) (state.Result, error) {
+	timeout := defaultProposeTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = max(time.Until(dl), time.Millisecond)
+	}
+	f := n.raft.Apply(data, timeout)
+	errc := make(chan error, 1)
+	go func() { errc <- f.Error() }()
+	select {
+	case err := <-errc:
+		if errors.Is(err, raft.ErrRaftShutdown) {
+			return state.Result{}, ErrShutdown
+		}
+		if err != nil {
+			return state.Result{}, err
+		}
+	case <-n.stop:
+		return state.Result{}, ErrShutdown
+	case <-ctx.Done():
+		return state.Result{}, ctx.Err()
+	}
+	res, ok := f.Response().(state.Result)
+	if !ok {
+		return state.Result{}, fmt.Errorf("cluster: unexpected apply response %T", f.Response())
+	}
+	return res, nil
+}
+
+func retryable(err error) bool {
+	return errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) ||
+		errors.Is(err, raft.ErrLeadershipTransferInProgress) || errors.Is(err, ErrNoLeader) ||
+		errors.Is(err, ErrNotLeader) || errors.Is(err, raft.ErrEnqueueTimeout) || isTransient(err)
+}
+
+// ReadBarrier returns once this node's state reflects every write that was
+// acknowledged before the call: reads after it are linearizable. Followers
+// ask the leader for its read index and wait to apply up to it.
+func (n *Node) ReadBarrier(ctx context.Context) error {
+	var index uint64
+	err := n.retry(ctx, func(ctx context.Context) (err error) {
+		index, err = n.readIndex(ctx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return n.waitApplied(ctx, index)
+}
+
+func (n *Node) readIndex(ctx context.Context) (uint64, error) {
+	if n.raft.State() == raft.Leader {
+		return n.leaderReadIndex(ctx)
+	}
+	addr, _ := n.raft.LeaderWithID()
+	if addr == "" {
+		return 0, ErrNoLeader
+	}
+	return n.forwardReadIndex(ctx, string(addr))
+}
+
+// readRound is one applied barrier shared by every reader that arrived
+// before it started, in the manner of etcd's batched read index. The barrier
+// commits through a quorum, so it also proves leadership; once it returns,
+// the leader's state holds every write acknowledged before the round began,
+// and the index of its last applied command is the read index.
+type readRound struct {
+	done  chan struct{}
+	index uint64
+	err   error
+}
+
+func (n *Node) leaderReadIndex(ctx context.Context) (uint64, error) {
+	n.readMu.Lock()
+	r := n.readPending
+	if r == nil {
+		r = &readRound{done: make(chan struct{})}
+		n.readPending = r
+		go n.runReadRound(r)
+	}
+	n.readMu.Unlock()
+	select {
+	case <-r.done:
+		return r.index, r.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+func (n *Node) runReadRound(r *readRound) {
+	n.readMu.Lock()
+	n.readPending = nil // readers arriving from now on start the next round
+	n.readMu.Unlock()
+	r.err = n.raft.Barrier(defaultProposeTimeout).Error()
+	r.index = n.st.AppliedIndex()
+	close(r.done)
+}
