@@ -1,182 +1,244 @@
-package cluster
+package cluster_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	"cxt/crypto/keyring"
 	"cxt/crypto/sm"
+	"cxt/storage/cluster"
+	"cxt/storage/cluster/loopback"
 )
 
-func TestClusterReplicatesThroughAnyNodeAndSurvivesLosingTheLeader(t *testing.T) {
-	c := newTestCluster(t)
-	n1 := c.bootstrap("n1")
-	c.join("n2", n1)
-	c.join("n3", n1)
-	c.waitVoters(3)
+func start(t *testing.T, size int) *loopback.Cluster {
+	t.Helper()
+	c, err := loopback.New(t.TempDir, loopback.RegisterKV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	if err := c.Start(ctx(t), size); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
 
-	acked := writers(t, c.running(), "before", 30)
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func leader(t *testing.T, c *loopback.Cluster) *loopback.Node {
+	t.Helper()
+	l, err := c.Leader(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// writers proposes count records through each of nodes concurrently and
+// returns the keys whose writes were acknowledged.
+func writers(nodes []*cluster.Node, prefix string, count int) []string {
+	var mu sync.Mutex
+	var acked []string
+	var wg sync.WaitGroup
+	for w, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range count {
+				key := fmt.Sprintf("%s-%d-%04d", prefix, w, i)
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				_, err := n.ProposeOK(ctx, loopback.Put(key, []byte("v-"+key)))
+				cancel()
+				if err == nil {
+					mu.Lock()
+					acked = append(acked, key)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return acked
+}
+
+func running(c *loopback.Cluster) []*cluster.Node {
+	var out []*cluster.Node
+	for _, n := range c.Running() {
+		out = append(out, n.Node)
+	}
+	return out
+}
+
+func mustHave(t *testing.T, n *loopback.Node, keys []string) {
+	t.Helper()
+	for _, k := range keys {
+		v, err := loopback.Get(n.Node, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(v) != "v-"+k {
+			t.Fatalf("%s lost acknowledged write %s (got %q)", n.ID, k, v)
+		}
+	}
+}
+
+func TestClusterReplicatesThroughAnyNodeAndSurvivesLosingTheLeader(t *testing.T) {
+	c := start(t, 3)
+	acked := writers(running(c), "before", 30)
 	if len(acked) != 90 {
 		t.Fatalf("%d of 90 writes acknowledged with all nodes up", len(acked))
 	}
 
-	old := c.leader()
-	c.stop(old)
+	old := leader(t, c)
+	c.Stop(old)
 	// Writes keep going through the survivors while they elect a new leader.
-	acked = append(acked, writers(t, c.running(), "during", 20)...)
-	newLeader := c.leader()
-	if newLeader.id == old.id {
+	acked = append(acked, writers(running(c), "during", 20)...)
+	if l := leader(t, c); l.ID == old.ID {
 		t.Fatal("stopped node still leads")
 	}
-
-	c.restart(old)
-	acked = append(acked, writers(t, c.running(), "after", 10)...)
-
-	for _, n := range c.running() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		if err := n.node.ReadBarrier(ctx); err != nil {
-			t.Fatalf("%s read barrier: %v", n.id, err)
-		}
-		cancel()
-		for _, k := range acked {
-			if got := get(t, n.node, k); got != "v-"+k {
-				t.Fatalf("%s lost acknowledged write %s (got %q)", n.id, k, got)
-			}
-		}
+	if err := c.Restart(old); err != nil {
+		t.Fatal(err)
 	}
-	sums := c.converge()
+	acked = append(acked, writers(running(c), "after", 10)...)
+
+	for _, n := range c.Running() {
+		if err := n.ReadBarrier(ctx(t)); err != nil {
+			t.Fatalf("%s read barrier: %v", n.ID, err)
+		}
+		mustHave(t, n, acked)
+	}
+	sums, err := c.Converge(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if sums["n1"] != sums["n2"] || sums["n2"] != sums["n3"] {
 		t.Fatalf("replicas diverged at the same index: %x", sums)
 	}
 }
 
 func TestClusterFollowerReadsAreLinearizable(t *testing.T) {
-	c := newTestCluster(t)
-	n1 := c.bootstrap("n1")
-	n2 := c.join("n2", n1)
-	c.join("n3", n1)
-	c.waitVoters(3)
-	leader := c.leader()
-	var follower *testNode
-	for _, n := range c.running() {
-		if n != leader {
+	c := start(t, 3)
+	l := leader(t, c)
+	var follower *loopback.Node
+	for _, n := range c.Running() {
+		if n != l {
 			follower = n
-			break
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
 	for i := range 20 {
-		v := string(rune('a' + i))
-		if _, err := leader.node.ProposeOK(ctx, put("x", v)); err != nil {
+		v := []byte{byte('a' + i)}
+		if _, err := l.ProposeOK(ctx(t), loopback.Put("x", v)); err != nil {
 			t.Fatal(err)
 		}
-		if err := follower.node.ReadBarrier(ctx); err != nil {
+		if err := follower.ReadBarrier(ctx(t)); err != nil {
 			t.Fatal(err)
 		}
-		if got := get(t, follower.node, "x"); got != v {
+		if got, _ := loopback.Get(follower.Node, "x"); !bytes.Equal(got, v) {
 			t.Fatalf("follower read %q after %q was acknowledged", got, v)
 		}
 	}
-	_ = n2
 }
 
 func TestClusterRefusesAJoinWithTheWrongKey(t *testing.T) {
-	c := newTestCluster(t)
-	n1 := c.bootstrap("n1")
+	c := start(t, 1)
 	key, _ := sm.GenerateKey()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_, err := RequestIdentity(ctx, n1.addr, keyring.NewMasterKey(), "intruder", "127.0.0.1:1", key)
-	if !errors.Is(err, ErrWrongClusterKey) {
+	_, err := cluster.RequestIdentity(ctx(t), c.Nodes["n1"].Addr, keyring.NewMasterKey(), "intruder", "127.0.0.1:1", key)
+	if !errors.Is(err, cluster.ErrWrongClusterKey) {
 		t.Fatalf("join with a wrong key: %v", err)
 	}
-	if len(n1.node.Status().Servers) != 1 {
+	if len(c.Nodes["n1"].Status().Servers) != 1 {
 		t.Fatal("the cluster changed after a refused join")
 	}
 }
 
 func TestClusterRemovesNodesAndTransfersLeadership(t *testing.T) {
-	c := newTestCluster(t)
-	n1 := c.bootstrap("n1")
-	c.join("n2", n1)
-	n3 := c.join("n3", n1)
-	c.waitVoters(3)
-	leader := c.leader()
-	if err := leader.node.TransferLeadership(); err != nil {
+	c := start(t, 3)
+	l := leader(t, c)
+	if err := l.TransferLeadership(); err != nil {
 		t.Fatal(err)
 	}
-	next := c.leader()
-	for next.id == leader.id {
+	for leader(t, c).ID == l.ID {
 		time.Sleep(50 * time.Millisecond)
-		next = c.leader()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	// Remove n3 through whichever node we hold; followers forward.
-	via := n1
-	if via == n3 {
-		via = c.nodes["n2"]
-	}
-	if err := via.node.RemoveServer(ctx, "n3"); err != nil {
+	// Remove a node through a node we hold, whatever its role: followers forward.
+	victim, via := c.Nodes["n3"], c.Nodes["n1"]
+	if err := via.RemoveServer(ctx(t), victim.ID); err != nil {
 		t.Fatal(err)
 	}
-	c.stop(n3)
-	delete(c.nodes, "n3")
-	c.waitVoters(2)
-	if _, err := c.leader().node.ProposeOK(ctx, put("after-remove", "ok")); err != nil {
+	c.Stop(victim)
+	delete(c.Nodes, victim.ID)
+	if err := c.WaitVoters(ctx(t), 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leader(t, c).ProposeOK(ctx(t), loopback.Put("after-remove", []byte("ok"))); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestClusterKeepsNoPlaintextInLogSnapshotsOrState(t *testing.T) {
-	c := newTestCluster(t)
-	n1 := c.bootstrap("n1")
-	c.join("n2", n1)
-	c.waitVoters(2)
-	marker := "CANARY-6222020200112233445"
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	c := start(t, 2)
+	marker := []byte("CANARY-6222020200112233445")
+	n1 := c.Nodes["n1"]
 	for i := range 50 {
-		if _, err := n1.node.ProposeOK(ctx, put("w"+string(rune('a'+i%26))+string(rune('0'+i/26)), marker)); err != nil {
+		if _, err := n1.ProposeOK(ctx(t), loopback.Put(fmt.Sprintf("w%03d", i), marker)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := n1.node.Raft().Snapshot().Error(); err != nil {
+	if err := leader(t, c).Raft().Snapshot().Error(); err != nil {
 		t.Fatal(err)
 	}
-	c.converge()
-	for _, n := range c.running() {
-		if hits := scanFor(t, n.dir, []byte(marker)); len(hits) > 0 {
+	if _, err := c.Converge(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range c.Running() {
+		if hits := scanFor(n.Dir, marker); len(hits) > 0 {
 			t.Fatalf("plaintext marker found in %v", hits)
 		}
 	}
 }
 
 func TestClusterNodeRestartKeepsEveryAcknowledgedWrite(t *testing.T) {
-	c := newTestCluster(t)
-	n1 := c.bootstrap("n1")
-	// Stop the node while writers are in flight.
+	c := start(t, 1)
+	n1 := c.Nodes["n1"]
+	node := n1.Node
 	done := make(chan []string)
-	go func() { done <- writers(t, []*testNode{n1, n1, n1, n1}, "mid", 200) }()
+	go func() { done <- writers([]*cluster.Node{node, node, node, node}, "mid", 200) }()
 	time.Sleep(150 * time.Millisecond)
-	c.stop(n1)
+	c.Stop(n1) // mid-batch: writers are still proposing
 	acked := <-done
-	if len(acked) == 0 {
-		t.Fatal("no write was acknowledged before the stop; the test proves nothing")
+	if len(acked) == 0 || len(acked) == 800 {
+		t.Fatalf("%d writes acknowledged; the stop did not land mid-stream", len(acked))
 	}
-	c.restart(n1)
-	c.leader()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := n1.node.ReadBarrier(ctx); err != nil {
+	if err := c.Restart(n1); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range acked {
-		if get(t, n1.node, k) != "v-"+k {
-			t.Fatalf("acknowledged write %s lost across restart", k)
-		}
+	if err := n1.ReadBarrier(ctx(t)); err != nil {
+		t.Fatal(err)
 	}
+	mustHave(t, n1, acked)
+}
+
+func scanFor(root string, marker []byte) []string {
+	var hits []string
+	filepath.Walk(root, func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return nil
+		}
+		if b, err := os.ReadFile(path); err == nil && bytes.Contains(b, marker) {
+			hits = append(hits, path)
+		}
+		return nil
+	})
+	return hits
 }
