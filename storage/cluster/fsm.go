@@ -19,7 +19,11 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	for i, l := range logs {
 		entries[i] = state.Entry{Index: l.Index, Term: l.Term}
 		if l.Type == raft.LogCommand {
-			entries[i].Data = l.Data
+			cmds, err := state.DecodeEntry(l.Data)
+			if err != nil {
+				panic(fmt.Sprintf("cxt: committed entry %d is malformed: %v", l.Index, err))
+			}
+			entries[i].Commands = cmds
 		}
 	}
 	results, err := f.st.ApplyBatch(entries)

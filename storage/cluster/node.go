@@ -63,6 +63,7 @@ type Node struct {
 	tr    *transport
 	raft  *raft.Raft
 	rpc   *rpcClient
+	batch *batcher
 
 	applied   chan struct{} // closed and replaced after every applied batch
 	appliedMu sync.Mutex
@@ -115,7 +116,7 @@ func Open(cfg Config) (n *Node, err error) {
 	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Output: cfg.RaftLog, Level: hclog.Info})
 	if n.store, err = raftboltdb.New(raftboltdb.Options{
 		Path:        filepath.Join(raftDir, "raft.db"),
-		BoltOptions: &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true},
+		BoltOptions: &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType, InitialMmapSize: 1 << 30},
 	}); err != nil {
 		return nil, fmt.Errorf("cluster: open Raft log %s: %w", filepath.Join(raftDir, "raft.db"), err)
 	}
@@ -159,6 +160,9 @@ func Open(cfg Config) (n *Node, err error) {
 		n.tr.close()
 		return nil, err
 	}
+	n.batch = newBatcher(n)
+	n.wg.Add(1)
+	go n.batch.run()
 	n.tr.serve()
 	if len(cfg.JoinAddrs) > 0 {
 		existing, err := raft.HasExistingState(n.store, n.store, n.snaps)

@@ -24,7 +24,7 @@ func (n *Node) Propose(ctx context.Context, cmd *state.Command) (state.Result, e
 	}
 	var res state.Result
 	err = n.retry(ctx, func(ctx context.Context) error {
-		res, err = n.proposeOnce(ctx, data)
+		res, err = n.batch.propose(ctx, data)
 		return err
 	})
 	return res, err
@@ -60,45 +60,6 @@ func (n *Node) ProposeOK(ctx context.Context, cmd *state.Command) ([]byte, error
 		return nil, err
 	}
 	return res.Value, res.Error()
-}
-
-func (n *Node) proposeOnce(ctx context.Context, data []byte) (state.Result, error) {
-	if n.raft.State() == raft.Leader {
-		return n.applyLocal(ctx, data)
-	}
-	addr, _ := n.raft.LeaderWithID()
-	if addr == "" {
-		return state.Result{}, ErrNoLeader
-	}
-	return n.forwardApply(ctx, string(addr), data)
-}
-
-func (n *Node) applyLocal(ctx context.Context, data []byte) (state.Result, error) {
-	timeout := defaultProposeTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = max(time.Until(dl), time.Millisecond)
-	}
-	f := n.raft.Apply(data, timeout)
-	errc := make(chan error, 1)
-	go func() { errc <- f.Error() }()
-	select {
-	case err := <-errc:
-		if errors.Is(err, raft.ErrRaftShutdown) {
-			return state.Result{}, ErrShutdown
-		}
-		if err != nil {
-			return state.Result{}, err
-		}
-	case <-n.stop:
-		return state.Result{}, ErrShutdown
-	case <-ctx.Done():
-		return state.Result{}, ctx.Err()
-	}
-	res, ok := f.Response().(state.Result)
-	if !ok {
-		return state.Result{}, fmt.Errorf("cluster: unexpected apply response %T", f.Response())
-	}
-	return res, nil
 }
 
 func retryable(err error) bool {

@@ -20,7 +20,7 @@ import (
 // RPC operations on a kindRPC connection. A request is one frame of
 // [op][payload]; the answer is one frame of [status][payload].
 const (
-	opApply     byte = 'A' // payload: sealed command; answer: encoded state.Result
+	opApply     byte = 'A' // payload: a log entry of sealed commands; answer: their results
 	opReadIndex byte = 'I' // answer: 8-byte index
 	opAddVoter  byte = 'V' // payload: JSON addVoter; only a node may add itself
 	opRemove    byte = 'X' // payload: node ID
@@ -83,12 +83,16 @@ func (n *Node) handleRPC(op byte, payload []byte, peer string) (byte, []byte) {
 	defer cancel()
 	switch op {
 	case opApply:
-		res, err := n.applyLocal(ctx, payload)
+		// A malformed entry must never reach the log: every replica would
+		// have to refuse it.
+		if _, err := state.DecodeEntry(payload); err != nil {
+			return statusError, []byte(err.Error())
+		}
+		res, err := n.applyEntry(ctx, payload)
 		if err != nil {
 			return errStatus(err)
 		}
-		b, _ := res.MarshalBinary()
-		return statusOK, b
+		return statusOK, encodeResults(res)
 	case opReadIndex:
 		idx, err := n.leaderReadIndex(ctx)
 		if err != nil {
@@ -121,14 +125,6 @@ func errStatus(err error) (byte, []byte) {
 		return statusNotLeader, nil
 	}
 	return statusError, []byte(err.Error())
-}
-
-func (n *Node) forwardApply(ctx context.Context, leader string, data []byte) (state.Result, error) {
-	b, err := n.rpc.call(ctx, leader, opApply, data)
-	if err != nil {
-		return state.Result{}, err
-	}
-	return state.UnmarshalResult(b)
 }
 
 func (n *Node) forwardReadIndex(ctx context.Context, leader string) (uint64, error) {

@@ -30,6 +30,14 @@ func NewCommand(typ string, body []byte, now time.Time) *Command {
 // When returns the command's timestamp.
 func (c *Command) When() time.Time { return time.Unix(0, c.Time).UTC() }
 
+// dedupeKey orders the applied-command records by time, so that new ones
+// append at the end of the B-tree (one dirty page, not one per command) and
+// old ones can be pruned by range.
+func (c *Command) dedupeKey() []byte {
+	k := binary.BigEndian.AppendUint64(make([]byte, 0, 24), uint64(c.Time))
+	return append(k, c.ID[:]...)
+}
+
 const commandVersion = 1
 
 // MarshalBinary encodes c as [version][len type][type][id][time][len body][body].

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -19,11 +20,13 @@ import (
 	"cxt/crypto/sm"
 )
 
-// Entry is one committed log entry handed to the state machine.
+// Entry is one committed log entry handed to the state machine. It holds
+// the sealed commands that one proposal carried (see EncodeEntry); an entry
+// without commands only advances the applied index.
 type Entry struct {
-	Index uint64
-	Term  uint64
-	Data  []byte // a keyring envelope holding an encoded Command; nil for entries that only advance the index
+	Index    uint64
+	Term     uint64
+	Commands [][]byte // keyring envelopes of encoded Commands
 }
 
 // logAAD binds log envelopes to their use.
@@ -104,7 +107,12 @@ func openBolt(path string) (db *bolt.DB, err error) {
 			err = fmt.Errorf("%w: %s: %v", ErrCorruptFile, path, r)
 		}
 	}()
-	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+	db, err = bolt.Open(path, 0o600, &bolt.Options{
+		Timeout: 2 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType,
+		// Reserve address space up front so that a growing file is not
+		// remapped (which stalls every reader) at each doubling.
+		InitialMmapSize: 1 << 30,
+	})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("state: %s is in use by another process", path)
@@ -172,12 +180,12 @@ func (s *State) AppliedIndex() uint64 { return s.applied.Load() }
 // Keys returns the keyring the state seals with.
 func (s *State) Keys() *keyring.Keyring { return s.keys }
 
-// ApplyBatch applies entries in one bbolt transaction and returns one result
-// per entry. Entries at or below the applied index were applied before a
-// restart and are skipped. An error means the node cannot go on applying the
-// log; the caller stops the node rather than let it diverge.
-func (s *State) ApplyBatch(entries []Entry) ([]Result, error) {
-	results := make([]Result, len(entries))
+// ApplyBatch applies entries in one bbolt transaction and returns the results
+// of each entry's commands. Entries at or below the applied index were
+// applied before a restart and are skipped. An error means the node cannot go
+// on applying the log; the caller stops the node rather than let it diverge.
+func (s *State) ApplyBatch(entries []Entry) ([][]Result, error) {
+	results := make([][]Result, len(entries))
 	// Apply and Restore both run on the single apply goroutine; the read lock
 	// only keeps Restore from swapping the file under readers and snapshots.
 	s.mu.RLock()
@@ -191,14 +199,15 @@ func (s *State) ApplyBatch(entries []Entry) ([]Result, error) {
 				continue
 			}
 			last = e.Index
-			if e.Data == nil {
-				continue
+			results[i] = make([]Result, len(e.Commands))
+			opened := s.openAll(e.Commands)
+			for j, data := range e.Commands {
+				res, err := s.applyOne(btx, batch, e.Index, data, opened[j])
+				if err != nil {
+					return fmt.Errorf("state: entry %d command %d: %w", e.Index, j, err)
+				}
+				results[i][j] = res
 			}
-			res, err := s.applyOne(btx, batch, e)
-			if err != nil {
-				return fmt.Errorf("state: entry %d: %w", e.Index, err)
-			}
-			results[i] = res
 		}
 		if last == applied {
 			return nil
@@ -215,13 +224,30 @@ func (s *State) ApplyBatch(entries []Entry) ([]Result, error) {
 	return results, nil
 }
 
-func (s *State) applyOne(btx *bolt.Tx, batch *overlay, e Entry) (Result, error) {
-	cmd, err := OpenCommand(s.keys, e.Data)
-	if err != nil {
-		return Result{}, err // a committed entry this node cannot read: stop
+// openAll decrypts an entry's commands on all cores. A command sealed under
+// a term that an earlier command of the same entry installs fails here and
+// is opened again, in order, by applyOne.
+func (s *State) openAll(commands [][]byte) []*Command {
+	out := make([]*Command, len(commands))
+	parallel(len(commands), func(i int) error {
+		out[i], _ = OpenCommand(s.keys, commands[i])
+		return nil
+	})
+	return out
+}
+
+func (s *State) applyOne(btx *bolt.Tx, batch *overlay, index uint64, data []byte, cmd *Command) (Result, error) {
+	var err error
+	if cmd == nil {
+		cmd, err = OpenCommand(s.keys, data)
 	}
-	tx := &Tx{st: s, btx: btx, parent: batch, writes: newOverlay(), cmd: cmd, index: e.Index}
-	if prev, err := tx.Get(bucketCommands, cmd.ID[:]); err != nil {
+	if err != nil {
+		// Every replica holds the same terms at this point of the log, so
+		// every replica refuses this command alike; no need to stop.
+		return Result{Err: &Rejection{Code: "corrupt_command", Message: err.Error()}}, nil
+	}
+	tx := &Tx{st: s, btx: btx, parent: batch, writes: newOverlay(), cmd: cmd, index: index}
+	if prev, err := tx.Get(bucketCommands, cmd.dedupeKey()); err != nil {
 		return Result{}, err
 	} else if prev != nil {
 		return unmarshalResult(prev)
@@ -240,10 +266,10 @@ func (s *State) applyOne(btx *bolt.Tx, batch *overlay, e Entry) (Result, error) 
 	} else {
 		res.Value = v
 	}
-	if err := tx.Put(bucketCommands, cmd.ID[:], res.marshal()); err != nil {
+	if err := tx.Put(bucketCommands, cmd.dedupeKey(), res.marshal()); err != nil {
 		return Result{}, err
 	}
-	batch.merge(tx.writes, cmd, e.Index)
+	batch.merge(tx.writes, cmd, index)
 	return res, nil
 }
 
@@ -251,28 +277,69 @@ func (s *State) applyOne(btx *bolt.Tx, batch *overlay, e Entry) (Result, error) 
 func (s *State) flush(btx *bolt.Tx, batch *overlay) error {
 	for _, name := range batch.bucketNames() {
 		b := btx.Bucket([]byte(name))
-		sealed := s.reg.buckets[name]
-		for _, w := range batch.sorted(name) {
+		writes := batch.sorted(name)
+		if s.reg.buckets[name] {
+			if err := s.sealAll(name, writes); err != nil {
+				return err
+			}
+		}
+		for _, w := range writes {
+			var err error
 			if w.value == nil {
-				if err := b.Delete([]byte(w.key)); err != nil {
-					return err
-				}
-				continue
+				err = b.Delete([]byte(w.key))
+			} else {
+				err = b.Put([]byte(w.key), w.value)
 			}
-			v := w.value
-			if sealed {
-				var err error
-				v, err = s.keys.SealNonce(keyring.Records, valueNonce(w.cmd, w.index, name, w.key), recordAAD(name, w.key), w.value)
-				if err != nil {
-					return err
-				}
-			}
-			if err := b.Put([]byte(w.key), v); err != nil {
+			if err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// sealAll replaces each value with its envelope, on all cores: sealing is
+// the state machine's main CPU cost, and each value is independent.
+func (s *State) sealAll(bucket string, writes []keyedWrite) error {
+	return parallel(len(writes), func(i int) error {
+		w := &writes[i]
+		if w.value == nil {
+			return nil
+		}
+		v, err := s.keys.SealNonce(keyring.Records, valueNonce(w.cmd, w.index, bucket, w.key), recordAAD(bucket, w.key), w.value)
+		w.value = v
+		return err
+	})
+}
+
+// parallel runs fn(0..n-1) on GOMAXPROCS goroutines and returns the first
+// error. Small jobs run inline.
+func parallel(n int, fn func(i int) error) error {
+	workers := min(runtime.GOMAXPROCS(0), n/32)
+	if workers <= 1 {
+		for i := range n {
+			if err := fn(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				if err := fn(i); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // valueNonce is unique per (command, log index, record): a command writes a

@@ -59,7 +59,7 @@ func (f *fixture) entry(cmd *Command) Entry {
 		f.t.Fatal(err)
 	}
 	f.index++
-	return Entry{Index: f.index, Term: 1, Data: data}
+	return Entry{Index: f.index, Term: 1, Commands: [][]byte{data}}
 }
 
 func (f *fixture) apply(cmds ...*Command) []Result {
@@ -72,7 +72,11 @@ func (f *fixture) apply(cmds ...*Command) []Result {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	return res
+	var out []Result
+	for _, r := range res {
+		out = append(out, r...)
+	}
+	return out
 }
 
 func (f *fixture) installTerm(n uint32) *Command {
@@ -273,6 +277,48 @@ func TestReplicasWriteIdenticalBytes(t *testing.T) {
 	if ha != hb {
 		t.Fatal("replicas diverged")
 	}
+}
+
+func TestOneEntryCarriesABatchOfCommands(t *testing.T) {
+	f := newFixture(t, t.TempDir(), keyring.NewMasterKey())
+	f.apply(f.installTerm(1))
+	var sealed [][]byte
+	for _, c := range []*Command{put("a=1"), NewCommand("kv.fail", nil, time.Now()), put("b=2")} {
+		s, err := SealCommand(f.keys, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealed = append(sealed, s)
+	}
+	cmds, err := DecodeEntry(EncodeEntry(sealed))
+	if err != nil || len(cmds) != 3 {
+		t.Fatalf("decode: %d commands, %v", len(cmds), err)
+	}
+	f.index++
+	res, err := f.st.ApplyBatch([]Entry{{Index: f.index, Commands: cmds}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res[0]) != 3 || res[0][0].Err != nil || res[0][1].Err == nil || res[0][2].Err != nil {
+		t.Fatalf("results %+v", res)
+	}
+	if f.get("a") != "1" || f.get("b") != "2" || f.get("half") != "" {
+		t.Fatal("batch applied wrongly")
+	}
+}
+
+func FuzzEntryDecoder(f *testing.F) {
+	f.Add(EncodeEntry([][]byte{[]byte("one"), {}, []byte("three")}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cmds, err := DecodeEntry(data)
+		if err != nil {
+			return
+		}
+		again, err := DecodeEntry(EncodeEntry(cmds))
+		if err != nil || len(again) != len(cmds) {
+			t.Fatalf("re-encoding changed the entry: %v", err)
+		}
+	})
 }
 
 func TestCommandEncodingRoundTrips(t *testing.T) {
