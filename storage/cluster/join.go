@@ -159,7 +159,15 @@ func RequestIdentity(ctx context.Context, addr string, master *keyring.MasterKey
 	if err != nil {
 		return nil, err
 	}
-	for range 5 {
+	first := addr
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("cluster: join %s: no leader found: %w", first, ctx.Err())
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
 		conn, binding, err := dialTLS(ctx, addr, kindJoin, clientTLS())
 		if err != nil {
 			return nil, fmt.Errorf("cluster: reach %s: %w", addr, err)
@@ -183,9 +191,11 @@ func RequestIdentity(ctx context.Context, addr string, master *keyring.MasterKey
 			return nil, fmt.Errorf("cluster: join %s: malformed answer", addr)
 		}
 		switch {
-		case resp.Error == "not_leader" && resp.Leader != "":
-			addr = resp.Leader
-			continue
+		case resp.Error == "not_leader":
+			if resp.Leader != "" {
+				addr = resp.Leader
+			}
+			continue // an election may be under way
 		case resp.Error == ErrWrongClusterKey.Error():
 			return nil, ErrWrongClusterKey
 		case resp.Error != "":
@@ -207,7 +217,6 @@ func RequestIdentity(ctx context.Context, addr string, master *keyring.MasterKey
 		}
 		return &Identity{Key: key, Cert: cert, CA: ca}, nil
 	}
-	return nil, fmt.Errorf("cluster: join %s: no leader found", addr)
 }
 
 // joinLoop asks the join addresses to add this node until one does.

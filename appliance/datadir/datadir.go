@@ -1,0 +1,168 @@
+// Package datadir lays out a node's data folder: what is in it, which files
+// are secret, and how they are written so that nothing is half-created.
+//
+//	node.json         node ID, addresses, seal mode, document backend
+//	master.key        the master key (embedded default only; 0600)
+//	node-key.sealed   the node's SM2 key, wrapped by the master key
+//	node.pem, ca.pem  the node certificate and the cluster CA
+//	api.pem, api.key  the HTTPS certificate of the business API (0600 key)
+//	raft/             Raft log (sealed commands) and snapshots
+//	state.db          the state machine (sealed values)
+//	documents/        sealed documents (folder backend)
+//	admin.sock        the operator socket while the node runs (0600)
+package datadir
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"cxt/crypto/keyring"
+	"cxt/crypto/sm"
+	"cxt/storage/blob"
+)
+
+// File names inside the data folder.
+const (
+	NodeFile      = "node.json"
+	MasterKeyFile = "master.key"
+	NodeKeyFile   = "node-key.sealed"
+	NodeCertFile  = "node.pem"
+	CACertFile    = "ca.pem"
+	APICertFile   = "api.pem"
+	APIKeyFile    = "api.key"
+	DocumentsDir  = "documents"
+	AdminSocket   = "admin.sock"
+)
+
+// Seal modes.
+const (
+	SealKeyFile = "keyfile" // embedded default: master.key beside the data
+	SealShares  = "shares"  // production: Shamir shares held by people
+)
+
+// Node is node.json.
+type Node struct {
+	Version   int       `json:"version"`
+	NodeID    string    `json:"node_id"`
+	API       string    `json:"api_addr"`       // HTTPS business listener
+	Cluster   string    `json:"cluster_addr"`   // node-to-node listener
+	Advertise string    `json:"advertise_addr"` // what peers dial
+	Join      []string  `json:"join,omitempty"` // peers to ask for membership
+	Seal      Seal      `json:"seal"`
+	Documents Documents `json:"documents"`
+	dir       string
+}
+
+// Seal says how the master key is kept and how to recognise it.
+type Seal struct {
+	Mode      string `json:"mode"`
+	Shares    int    `json:"shares,omitempty"`
+	Threshold int    `json:"threshold,omitempty"`
+	Verifier  []byte `json:"verifier"`
+}
+
+// Documents says where documents are kept. The MinIO secret key is stored
+// wrapped by the master key.
+type Documents struct {
+	Backend        string `json:"backend"` // "dir" or "minio"
+	MinIOEndpoint  string `json:"minio_endpoint,omitempty"`
+	MinIOAccessKey string `json:"minio_access_key,omitempty"`
+	MinIOSecretKey []byte `json:"minio_secret_key_sealed,omitempty"`
+	MinIOBucket    string `json:"minio_bucket,omitempty"`
+	MinIOSecure    bool   `json:"minio_secure,omitempty"`
+}
+
+// ErrNotInitialised is returned for a folder without node.json.
+var ErrNotInitialised = errors.New("datadir: not a cxt data folder (run cxt init or cxt join first)")
+
+// Load reads node.json from dir.
+func Load(dir string) (*Node, error) {
+	b, err := os.ReadFile(filepath.Join(dir, NodeFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", ErrNotInitialised, dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var n Node
+	if err := json.Unmarshal(b, &n); err != nil {
+		return nil, fmt.Errorf("datadir: %s is corrupt: %w", filepath.Join(dir, NodeFile), err)
+	}
+	if n.Version != 1 || n.NodeID == "" || len(n.Seal.Verifier) == 0 {
+		return nil, fmt.Errorf("datadir: %s is incomplete or from another version", filepath.Join(dir, NodeFile))
+	}
+	n.dir = dir
+	return &n, nil
+}
+
+// Dir returns the folder the node lives in.
+func (n *Node) Dir() string { return n.dir }
+
+// Path returns the path of a file in the data folder.
+func (n *Node) Path(name string) string { return filepath.Join(n.dir, name) }
+
+// MasterFromKeyFile reads and checks the embedded master key.
+func (n *Node) MasterFromKeyFile() (*keyring.MasterKey, error) {
+	b, err := os.ReadFile(n.Path(MasterKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("datadir: read master key: %w", err)
+	}
+	m, err := keyring.MasterKeyFromBytes(b)
+	clear(b)
+	if err != nil {
+		return nil, fmt.Errorf("datadir: %s: %w", n.Path(MasterKeyFile), err)
+	}
+	if err := m.Check(n.Seal.Verifier); err != nil {
+		return nil, fmt.Errorf("datadir: %s: %w", n.Path(MasterKeyFile), err)
+	}
+	return m, nil
+}
+
+// Identity returns the node's SM2 key (unwrapped with master) and certificates.
+func (n *Node) Identity(master *keyring.MasterKey) (*sm.PrivateKey, *sm.Certificate, *sm.Certificate, error) {
+	wrapped, err := os.ReadFile(n.Path(NodeKeyFile))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pemKey, err := master.Unwrap("node-key", wrapped)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	key, err := sm.ParsePrivateKeyPEM(pemKey)
+	clear(pemKey)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cert, err := readCert(n.Path(NodeCertFile))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ca, err := readCert(n.Path(CACertFile))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return key, cert, ca, nil
+}
+
+// MinIO returns the MinIO configuration with its secret unwrapped.
+func (n *Node) MinIO(master *keyring.MasterKey) (blob.MinIOConfig, error) {
+	secret, err := master.Unwrap("minio-secret-key", n.Documents.MinIOSecretKey)
+	if err != nil {
+		return blob.MinIOConfig{}, err
+	}
+	return blob.MinIOConfig{
+		Endpoint: n.Documents.MinIOEndpoint, AccessKey: n.Documents.MinIOAccessKey, SecretKey: string(secret),
+		Bucket: n.Documents.MinIOBucket, Secure: n.Documents.MinIOSecure,
+	}, nil
+}
+
+func readCert(path string) (*sm.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return sm.ParseCertificatePEM(b)
+}

@@ -1,0 +1,301 @@
+package node
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"cxt/appliance/datadir"
+	"cxt/appliance/errs"
+	"cxt/crypto/keyring"
+	"cxt/storage/blob"
+	"cxt/storage/cluster"
+)
+
+// Options configure a running node; empty addresses take node.json's.
+type Options struct {
+	Dir         string
+	APIAddr     string
+	ClusterAddr string
+	Logger      *slog.Logger
+	RaftLog     io.Writer
+}
+
+// Node is a running appliance node.
+type Node struct {
+	cfg  *datadir.Node
+	opts Options
+	log  *slog.Logger
+
+	mu        sync.Mutex
+	shares    [][]byte // collected toward the threshold while sealed
+	cluster   *cluster.Node
+	blobs     *blob.Store
+	unsealErr error
+
+	apiLn   net.Listener
+	api     *http.Server
+	adminLn net.Listener
+	admin   *http.Server
+	started time.Time
+}
+
+// Open loads the data folder and starts listening. A node in key-file mode
+// unseals itself; in shares mode it waits for "cxt unseal".
+func Open(ctx context.Context, o Options) (*Node, error) {
+	cfg, err := datadir.Load(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if o.APIAddr == "" {
+		o.APIAddr = cfg.API
+	}
+	if o.ClusterAddr == "" {
+		o.ClusterAddr = cfg.Cluster
+	}
+	n := &Node{cfg: cfg, opts: o, log: o.Logger.With("node", cfg.NodeID), started: time.Now()}
+	if cfg.Seal.Mode == datadir.SealKeyFile {
+		master, err := cfg.MasterFromKeyFile()
+		if err != nil {
+			return nil, err
+		}
+		if err := n.unsealWith(ctx, master); err != nil {
+			return nil, err
+		}
+	}
+	if err := n.listen(); err != nil {
+		n.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Node) listen() error {
+	cert, err := tls.LoadX509KeyPair(n.cfg.Path(datadir.APICertFile), n.cfg.Path(datadir.APIKeyFile))
+	if err != nil {
+		return fmt.Errorf("node: API certificate: %w", err)
+	}
+	ln, err := net.Listen("tcp", n.opts.APIAddr)
+	if err != nil {
+		return fmt.Errorf("node: API address %s: %w", n.opts.APIAddr, err)
+	}
+	n.apiLn = ln
+	n.api = &http.Server{
+		Handler:           n.routes(),
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
+	}
+	go n.api.ServeTLS(ln, "", "")
+
+	sock := n.cfg.Path(datadir.AdminSocket)
+	os.Remove(sock) // left by a crash; the API port above proves no other node runs here
+	aln, err := net.Listen("unix", sock)
+	if err != nil {
+		return fmt.Errorf("node: operator socket: %w", err)
+	}
+	os.Chmod(sock, 0o600)
+	n.adminLn = aln
+	n.admin = &http.Server{Handler: n.adminRoutes(), ReadHeaderTimeout: 10 * time.Second}
+	go n.admin.Serve(aln)
+	return nil
+}
+
+// APIAddr returns the address the HTTPS listener is bound to.
+func (n *Node) APIAddr() string { return n.apiLn.Addr().String() }
+
+// Sealed reports whether the node still waits for its master key.
+func (n *Node) Sealed() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cluster == nil
+}
+
+// Cluster returns the replication node, or nil while sealed.
+func (n *Node) Cluster() *cluster.Node {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cluster
+}
+
+// Documents returns the document store, or nil while sealed.
+func (n *Node) Documents() *blob.Store {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.blobs
+}
+
+// UnsealStatus is the answer to an unseal step.
+type UnsealStatus struct {
+	Sealed    bool `json:"sealed"`
+	Progress  int  `json:"progress"`
+	Threshold int  `json:"threshold"`
+}
+
+// Unseal adds one Shamir share (hex). At the threshold the master key is
+// rebuilt and checked; a wrong set of shares is discarded whole.
+func (n *Node) Unseal(ctx context.Context, shareHex string) (UnsealStatus, error) {
+	const op = "unseal"
+	n.mu.Lock()
+	if n.cluster != nil {
+		n.mu.Unlock()
+		return UnsealStatus{Sealed: false}, nil
+	}
+	if n.cfg.Seal.Mode != datadir.SealShares {
+		n.mu.Unlock()
+		return UnsealStatus{}, errs.E(op, errs.Invalid, "this node unseals from its key file")
+	}
+	share, err := hex.DecodeString(shareHex)
+	if err != nil || len(share) != keyring.SecretSize+1 {
+		n.mu.Unlock()
+		return n.unsealStatus(), errs.E(op, errs.Invalid, "a share is %d hex-encoded bytes", keyring.SecretSize+1)
+	}
+	for _, s := range n.shares {
+		if s[len(s)-1] == share[len(share)-1] {
+			n.mu.Unlock()
+			return n.unsealStatus(), errs.E(op, errs.Invalid, "this share was already given")
+		}
+	}
+	n.shares = append(n.shares, share)
+	if len(n.shares) < n.cfg.Seal.Threshold {
+		st := n.unsealStatus()
+		n.mu.Unlock()
+		return st, nil
+	}
+	shares := n.shares
+	n.shares = nil
+	n.mu.Unlock()
+
+	master, err := keyring.MasterKeyFromShares(shares)
+	if err == nil {
+		err = master.Check(n.cfg.Seal.Verifier)
+	}
+	if err != nil {
+		n.log.Warn("unseal failed: shares do not rebuild this node's master key")
+		return n.unsealStatus(), errs.Coded(op, errs.Invalid, "wrong_shares", "the shares do not rebuild this node's master key; start again")
+	}
+	if err := n.unsealWith(ctx, master); err != nil {
+		return n.unsealStatus(), errs.Wrap(op, errs.Internal, err, "unsealed, but the node could not start")
+	}
+	return UnsealStatus{Sealed: false}, nil
+}
+
+func (n *Node) unsealStatus() UnsealStatus {
+	return UnsealStatus{Sealed: n.cluster == nil, Progress: len(n.shares), Threshold: n.cfg.Seal.Threshold}
+}
+
+// unsealWith starts replication and documents with the master key.
+func (n *Node) unsealWith(ctx context.Context, master *keyring.MasterKey) error {
+	key, cert, ca, err := n.cfg.Identity(master)
+	if err != nil {
+		return fmt.Errorf("node: identity: %w", err)
+	}
+	ln, err := net.Listen("tcp", n.opts.ClusterAddr)
+	if err != nil {
+		return fmt.Errorf("node: cluster address %s: %w", n.opts.ClusterAddr, err)
+	}
+	c, err := cluster.Open(cluster.Config{
+		NodeID: n.cfg.NodeID, Dir: n.cfg.Dir(), Listener: ln, Advertise: n.cfg.Advertise,
+		Identity: &cluster.Identity{Key: key, Cert: cert, CA: ca}, Master: master,
+		Register: Register, JoinAddrs: n.cfg.Join, Logger: n.log, RaftLog: n.opts.RaftLog,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	var backend blob.Backend
+	if n.cfg.Documents.Backend == "minio" {
+		mc, err := n.cfg.MinIO(master)
+		if err == nil {
+			backend, err = blob.NewMinIO(ctx, mc)
+		}
+		if err != nil {
+			c.Close()
+			return fmt.Errorf("node: documents: %w", err)
+		}
+	} else {
+		if backend, err = blob.NewDir(n.cfg.Path(datadir.DocumentsDir)); err != nil {
+			c.Close()
+			return err
+		}
+	}
+	n.mu.Lock()
+	n.cluster = c
+	n.blobs = blob.New(backend, c.Keys())
+	n.mu.Unlock()
+	n.log.Info("unsealed", "cluster_addr", n.opts.ClusterAddr)
+	return nil
+}
+
+// Close stops the listeners, then replication.
+func (n *Node) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if n.api != nil {
+		n.api.Shutdown(ctx)
+	}
+	if n.admin != nil {
+		n.admin.Shutdown(ctx)
+		os.Remove(n.cfg.Path(datadir.AdminSocket))
+	}
+	n.mu.Lock()
+	c := n.cluster
+	n.cluster = nil
+	n.mu.Unlock()
+	if c != nil {
+		return c.Close()
+	}
+	return nil
+}
+
+// Status is what /healthz and "cxt status" show.
+type Status struct {
+	Node         string          `json:"node"`
+	Role         string          `json:"role"`
+	Leader       string          `json:"leader"`
+	AppliedIndex uint64          `json:"applied_index"`
+	Sealed       bool            `json:"sealed"`
+	Unseal       *UnsealStatus   `json:"unseal,omitempty"`
+	Cluster      *cluster.Status `json:"cluster,omitempty"`
+	Uptime       string          `json:"uptime"`
+}
+
+// Status reports the node's seal state and, unsealed, its cluster view.
+func (n *Node) Status() Status {
+	s := Status{Node: n.cfg.NodeID, Role: "sealed", Uptime: time.Since(n.started).Round(time.Second).String()}
+	n.mu.Lock()
+	c := n.cluster
+	if c == nil {
+		st := n.unsealStatus()
+		s.Sealed, s.Unseal = true, &st
+	}
+	n.mu.Unlock()
+	if c != nil {
+		cs := c.Status()
+		s.Role, s.Leader, s.AppliedIndex, s.Cluster = cs.Role, cs.Leader, cs.AppliedIndex, &cs
+	}
+	return s
+}
+
+var errSealed = errs.E("", errs.Sealed, "the node is sealed; unseal it with cxt unseal")
+
+// active returns the cluster node or a Sealed error.
+func (n *Node) active() (*cluster.Node, error) {
+	if c := n.Cluster(); c != nil {
+		return c, nil
+	}
+	return nil, errSealed
+}
