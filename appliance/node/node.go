@@ -35,11 +35,10 @@ type Node struct {
 	opts Options
 	log  *slog.Logger
 
-	mu        sync.Mutex
-	shares    [][]byte // collected toward the threshold while sealed
-	cluster   *cluster.Node
-	blobs     *blob.Store
-	unsealErr error
+	mu      sync.Mutex
+	shares  [][]byte // collected toward the threshold while sealed
+	cluster *cluster.Node
+	blobs   *blob.Store
 
 	apiLn   net.Listener
 	api     *http.Server

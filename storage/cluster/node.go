@@ -79,7 +79,7 @@ type Node struct {
 // Open starts a node. It restores state.db from the newest snapshot if the
 // file is behind it, then starts Raft, and — if the node has no Raft state
 // and JoinAddrs are given — asks the cluster to add it.
-func Open(cfg Config) (n *Node, err error) {
+func Open(cfg Config) (_ *Node, err error) {
 	if cfg.NodeID == "" || cfg.Dir == "" || cfg.Listener == nil || cfg.Identity == nil || cfg.Master == nil {
 		return nil, errors.New("cluster: config needs NodeID, Dir, Listener, Identity and Master")
 	}
@@ -92,7 +92,7 @@ func Open(cfg Config) (n *Node, err error) {
 	if cfg.RaftLog == nil {
 		cfg.RaftLog = io.Discard
 	}
-	n = &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), applied: make(chan struct{}), stop: make(chan struct{})}
+	n := &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), applied: make(chan struct{}), stop: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			n.closeStores()

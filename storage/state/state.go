@@ -15,6 +15,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"cxt/crypto/keyring"
 	"cxt/crypto/sm"
@@ -114,7 +115,7 @@ func openBolt(path string) (db *bolt.DB, err error) {
 		InitialMmapSize: 1 << 30,
 	})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("state: %s is in use by another process", path)
 		}
 		return nil, fmt.Errorf("%w: %s: %v", ErrCorruptFile, path, err)
