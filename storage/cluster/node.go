@@ -44,6 +44,9 @@ type Config struct {
 	JoinAddrs []string
 	Logger    *slog.Logger
 	RaftLog   io.Writer // hashicorp/raft's own log; nil discards it
+	// BootID is the OS boot the node runs in (default: the kernel's); see
+	// state.Options.
+	BootID string
 
 	// Tuning; zero values take defaults suited to a LAN.
 	HeartbeatTimeout  time.Duration
@@ -110,8 +113,14 @@ func Open(cfg Config) (_ *Node, err error) {
 	if err := os.MkdirAll(raftDir, 0o700); err != nil {
 		return nil, err
 	}
-	if n.st, err = state.Open(filepath.Join(cfg.Dir, "state.db"), reg, n.keys, cfg.Master); err != nil {
+	if cfg.BootID == "" {
+		cfg.BootID = state.BootID()
+	}
+	if n.st, err = state.OpenWith(filepath.Join(cfg.Dir, "state.db"), reg, n.keys, cfg.Master, state.Options{BootID: cfg.BootID}); err != nil {
 		return nil, err
+	}
+	if n.st.Untrusted() {
+		n.log.Warn("the machine restarted while the state file was open; rebuilding it from the newest snapshot and the Raft log")
 	}
 	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Output: cfg.RaftLog, Level: hclog.Info})
 	if n.store, err = raftboltdb.New(raftboltdb.Options{

@@ -61,10 +61,12 @@ var ErrCorruptFile = errors.New("state: data file is corrupt or not a cxt state 
 
 // State is the bbolt-backed state machine of one node.
 type State struct {
-	path   string
-	reg    *Registry
-	keys   *keyring.Keyring
-	master *keyring.MasterKey
+	path      string
+	opts      Options
+	untrusted bool
+	reg       *Registry
+	keys      *keyring.Keyring
+	master    *keyring.MasterKey
 
 	mu      sync.RWMutex // held for writing while the file is swapped by Restore
 	db      *bolt.DB
@@ -74,15 +76,37 @@ type State struct {
 // Open opens (or creates) the state file at path. keys must already hold term
 // 0; the terms stored in the file are unwrapped with master and installed.
 func Open(path string, reg *Registry, keys *keyring.Keyring, master *keyring.MasterKey) (*State, error) {
-	s := &State{path: path, reg: reg, keys: keys, master: master}
+	return OpenWith(path, reg, keys, master, Options{})
+}
+
+// Options tune how the state file is kept.
+type Options struct {
+	// BootID identifies the running OS boot (Linux: the kernel's boot_id).
+	// With it, commits skip fsync — the Raft log, fsynced before a write is
+	// acknowledged, is what makes writes durable — and a file left dirty by
+	// an earlier boot is not trusted (see durability.go). Without it, every
+	// commit is fsynced.
+	BootID string
+}
+
+// OpenWith is Open with options.
+func OpenWith(path string, reg *Registry, keys *keyring.Keyring, master *keyring.MasterKey, o Options) (*State, error) {
+	s := &State{path: path, reg: reg, keys: keys, master: master, opts: o}
+	if err := s.distrustAfterReboot(); err != nil {
+		return nil, err
+	}
 	if err := s.open(); err != nil {
+		return nil, err
+	}
+	if err := s.markDirty(); err != nil {
+		s.db.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
 func (s *State) open() (err error) {
-	db, err := openBolt(s.path)
+	db, err := openBolt(s.path, s.opts.BootID != "")
 	if err != nil {
 		return err
 	}
@@ -101,7 +125,7 @@ func (s *State) open() (err error) {
 	return nil
 }
 
-func openBolt(path string) (db *bolt.DB, err error) {
+func openBolt(path string, noSync bool) (db *bolt.DB, err error) {
 	// bbolt panics on some forms of corruption; turn that into an error.
 	defer func() {
 		if r := recover(); r != nil {
@@ -113,6 +137,7 @@ func openBolt(path string) (db *bolt.DB, err error) {
 		// Reserve address space up front so that a growing file is not
 		// remapped (which stalls every reader) at each doubling.
 		InitialMmapSize: 1 << 30,
+		NoSync:          noSync,
 	})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
@@ -170,8 +195,14 @@ func (s *State) Close() error {
 	if s.db == nil {
 		return nil
 	}
-	err := s.db.Close()
+	err := s.db.Sync()
+	if cerr := s.db.Close(); err == nil {
+		err = cerr
+	}
 	s.db = nil
+	if err == nil {
+		err = s.markClean()
+	}
 	return err
 }
 

@@ -349,3 +349,53 @@ func FuzzCommandDecoder(f *testing.F) {
 		}
 	})
 }
+
+func TestAFileLeftDirtyByAnotherBootIsSetAsideAndOneFromThisBootIsKept(t *testing.T) {
+	master := keyring.NewMasterKey()
+	open := func(dir, boot string) *State {
+		t.Helper()
+		keys, _ := keyring.New(master)
+		st, err := OpenWith(filepath.Join(dir, "state.db"), testRegistry(), keys, master, Options{BootID: boot})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	dir := t.TempDir()
+	f := &fixture{t: t, master: master}
+	f.st = open(dir, "boot-A")
+	f.keys = f.st.Keys()
+	f.apply(f.installTerm(1), put("a=1"))
+	// Copy the files as a crash would leave them: open, marker present.
+	crashed := func() string {
+		d := t.TempDir()
+		for _, name := range []string{"state.db", "state.db.dirty"} {
+			b, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(d, name), b, 0o600)
+		}
+		return d
+	}
+	sameBoot, otherBoot := crashed(), crashed()
+	f.st.Close()
+	if _, err := os.Stat(filepath.Join(dir, "state.db.dirty")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("a clean close left the dirty marker")
+	}
+
+	kept := open(sameBoot, "boot-A")
+	defer kept.Close()
+	if kept.Untrusted() || kept.AppliedIndex() != 2 {
+		t.Fatalf("a process crash lost the file: untrusted=%v applied=%d", kept.Untrusted(), kept.AppliedIndex())
+	}
+	reset := open(otherBoot, "boot-B")
+	defer reset.Close()
+	if !reset.Untrusted() || reset.AppliedIndex() != 0 {
+		t.Fatalf("a file from another boot was trusted: applied=%d", reset.AppliedIndex())
+	}
+	aside, _ := filepath.Glob(filepath.Join(otherBoot, "state.db.untrusted-*"))
+	if len(aside) != 1 {
+		t.Fatal("the untrusted file was not kept aside")
+	}
+}

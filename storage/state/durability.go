@@ -1,0 +1,96 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Durability of the state file.
+//
+// A write is acknowledged once its Raft entry is fsynced on a quorum, so the
+// state file need not be synced on every commit: after a crash the node
+// replays the log from the file's applied index. What a skipped fsync risks is
+// a torn file after the machine itself loses power — pages written but not yet
+// on disk. A process crash cannot tear it: the kernel keeps every page.
+//
+// So while the file is open, "state.db.dirty" holds the kernel's boot ID. A
+// clean Close syncs the file and removes the marker. At open, a marker from
+// another boot means the machine went down with the file open: the file is
+// moved aside, unread, and the node starts from its newest snapshot and the
+// Raft log, which Raft keeps for everything after that snapshot.
+
+// BootID returns the kernel's boot ID, or "" where there is none (then every
+// commit is fsynced).
+func BootID() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func (s *State) markerPath() string { return s.path + ".dirty" }
+
+// distrustAfterReboot moves the state file aside when an earlier boot left it
+// dirty.
+func (s *State) distrustAfterReboot() error {
+	if s.opts.BootID == "" {
+		return nil
+	}
+	b, err := os.ReadFile(s.markerPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(string(b)) == s.opts.BootID {
+		return nil // a process crash: the kernel kept every page
+	}
+	aside := fmt.Sprintf("%s.untrusted-%d", s.path, time.Now().Unix())
+	if err := os.Rename(s.path, aside); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	s.untrusted = true
+	return os.Remove(s.markerPath())
+}
+
+func (s *State) markDirty() error {
+	if s.opts.BootID == "" {
+		return nil
+	}
+	f, err := os.OpenFile(s.markerPath(), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(s.opts.BootID + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(s.path))
+}
+
+func (s *State) markClean() error {
+	if s.opts.BootID == "" {
+		return nil
+	}
+	if err := os.Remove(s.markerPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return syncDir(filepath.Dir(s.path))
+}
+
+// Untrusted reports whether Open moved an earlier boot's file aside; the
+// caller then restores from a snapshot and replays the log.
+func (s *State) Untrusted() bool { return s.untrusted }
