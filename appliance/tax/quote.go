@@ -1,0 +1,219 @@
+package tax
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Request is one quote request, as `cxt tax quote` and POST /api/v1/tax/quotes
+// take it. Amounts are strings of yuan with at most two decimals.
+type Request struct {
+	Method string `json:"method"`
+	Year   int    `json:"year,omitempty"`
+	Month  int    `json:"month,omitempty"`
+	// labor_per_payment
+	Income string `json:"income,omitempty"`
+	// labor_cumulative
+	Months []struct {
+		Month  int    `json:"month"`
+		Income string `json:"income"`
+	} `json:"months,omitempty"`
+	// business_income
+	AnnualTaxable      string `json:"annual_taxable,omitempty"`
+	AnnualRevenue      string `json:"annual_revenue,omitempty"`
+	TaxOffice          string `json:"tax_office,omitempty"`
+	Industry           string `json:"industry,omitempty"`
+	IndividualBusiness bool   `json:"individual_business,omitempty"`
+	// vat_agent
+	MonthIncome string `json:"month_income,omitempty"`
+	Location    string `json:"location,omitempty"`
+}
+
+// Quote is a result: the amounts of the method asked for, the rule set used,
+// and the breakdown in JSON and as text.
+type Quote struct {
+	Method          string       `json:"method"`
+	RuleSet         string       `json:"rule_set"`
+	IIT             string       `json:"iit,omitempty"`
+	Months          []MonthQuote `json:"months,omitempty"`
+	TotalIIT        string       `json:"total_iit,omitempty"`
+	AnnualTaxable   string       `json:"annual_taxable,omitempty"`
+	Sales           string       `json:"sales,omitempty"`
+	Exempt          *bool        `json:"exempt,omitempty"`
+	VAT             string       `json:"vat,omitempty"`
+	CityMaintenance string       `json:"city_maintenance,omitempty"`
+	Education       string       `json:"education,omitempty"`
+	LocalEducation  string       `json:"local_education,omitempty"`
+	Total           string       `json:"total,omitempty"`
+	Breakdown       *Breakdown   `json:"breakdown"`
+	Text            string       `json:"text"`
+}
+
+// MonthQuote is one month of a cumulative computation.
+type MonthQuote struct {
+	Month  int    `json:"month"`
+	Income string `json:"income"`
+	IIT    string `json:"iit"`
+}
+
+// maxRequest bounds a request; a year of months is far smaller.
+const maxRequest = 64 << 10
+
+// DecodeRequest reads exactly one JSON request object with no unknown
+// fields. Errors are FieldErrors that name what was wrong.
+func DecodeRequest(r io.Reader) (*Request, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxRequest+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxRequest {
+		return nil, fieldErr("", "request exceeds %d bytes", maxRequest)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var req Request
+	if err := dec.Decode(&req); err != nil {
+		return nil, jsonFieldErr(err)
+	}
+	if dec.More() {
+		return nil, fieldErr("", "the request holds more than one JSON value")
+	}
+	return &req, nil
+}
+
+func jsonFieldErr(err error) error {
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &typ) {
+		want := typ.Type.String()
+		if want == "string" {
+			want = `a string such as "3000.00"`
+		}
+		return fieldErr(typ.Field, "must be %s, not a JSON %s", want, typ.Value)
+	}
+	if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return fieldErr(strings.Trim(msg, `"`), "is not a field of this request")
+	}
+	return fieldErr("", "the request is not valid JSON: %v", err)
+}
+
+// Quote computes a request under rules; now supplies the year when a
+// method's request may omit it.
+func (r *Rules) Quote(req *Request, now time.Time) (*Quote, error) {
+	switch req.Method {
+	case "labor_per_payment", "labor_cumulative", "business_income", "vat_agent":
+	case "":
+		return nil, fieldErr("method", "is required: labor_cumulative, labor_per_payment, business_income or vat_agent")
+	default:
+		return nil, fieldErr("method", "%q is not one of labor_cumulative, labor_per_payment, business_income, vat_agent", req.Method)
+	}
+	year := req.Year
+	if year == 0 {
+		if req.Method != "labor_per_payment" {
+			return nil, fieldErr("year", "is required for %s", req.Method)
+		}
+		year = now.Year()
+	}
+	rs, err := r.For(year)
+	if err != nil {
+		return nil, err
+	}
+	q, err := quote(rs, req)
+	if err != nil {
+		return nil, err
+	}
+	q.Method, q.RuleSet, q.Text = req.Method, rs.Version, q.Breakdown.Text()
+	return q, nil
+}
+
+func quote(rs *RuleSet, req *Request) (*Quote, error) {
+	switch req.Method {
+	case "labor_per_payment":
+		income, err := ParseAmount("income", req.Income)
+		if err != nil {
+			return nil, err
+		}
+		iit, b := rs.WithholdPerPayment(income)
+		return &Quote{IIT: fmtYuan(iit), Breakdown: b}, nil
+
+	case "labor_cumulative":
+		if len(req.Months) == 0 {
+			return nil, fieldErr("months", "at least one month is required")
+		}
+		in := make([]MonthIncome, len(req.Months))
+		for i, m := range req.Months {
+			income, err := ParseAmount(fmt.Sprintf("months[%d].income", i), m.Income)
+			if err != nil {
+				return nil, err
+			}
+			in[i] = MonthIncome{Month: m.Month, Income: income}
+		}
+		months, b, err := rs.WithholdCumulative(in)
+		if err != nil {
+			return nil, err
+		}
+		q := &Quote{Breakdown: b}
+		total := decimal.Zero
+		for _, m := range months {
+			q.Months = append(q.Months, MonthQuote{Month: m.Month, Income: fmtYuan(m.Income), IIT: fmtYuan(m.IIT)})
+			total = total.Add(m.IIT)
+		}
+		q.TotalIIT = fmtYuan(total)
+		return q, nil
+
+	case "business_income":
+		var taxable decimal.Decimal
+		var err error
+		var deemed *Step
+		switch {
+		case req.AnnualTaxable != "" && req.AnnualRevenue != "":
+			return nil, fieldErr("annual_revenue", "give annual_taxable or annual_revenue with tax_office and industry, not both")
+		case req.AnnualTaxable != "":
+			taxable, err = ParseAmount("annual_taxable", req.AnnualTaxable)
+		case req.AnnualRevenue != "":
+			var revenue, rate decimal.Decimal
+			if revenue, err = ParseAmount("annual_revenue", req.AnnualRevenue); err == nil {
+				taxable, rate, err = rs.DeemedTaxable(revenue, req.TaxOffice, req.Industry)
+				deemed = &Step{Name: "deemed taxable income (核定)", Value: fmtYuan(taxable),
+					Formula: fmt.Sprintf("round(%s × %s) for office %s, industry %s", fmtYuan(revenue), fmtRate(rate), req.TaxOffice, req.Industry)}
+			}
+		default:
+			return nil, fieldErr("annual_taxable", "is required (or annual_revenue with tax_office and industry)")
+		}
+		if err != nil {
+			return nil, err
+		}
+		iit, b := rs.BusinessTax(taxable, req.IndividualBusiness)
+		if deemed != nil {
+			b.Sections[0].Steps = append([]Step{*deemed}, b.Sections[0].Steps...)
+		}
+		return &Quote{IIT: fmtYuan(iit), AnnualTaxable: fmtYuan(taxable), Breakdown: b}, nil
+
+	case "vat_agent":
+		if req.Month < 1 || req.Month > 12 {
+			return nil, fieldErr("month", "is required, 1..12")
+		}
+		income, err := ParseAmount("month_income", req.MonthIncome)
+		if err != nil {
+			return nil, err
+		}
+		res, b, err := rs.AgentVAT(income, req.Location)
+		if err != nil {
+			return nil, err
+		}
+		b.Inputs["period"] = fmt.Sprintf("%d-%02d", rs.Year, req.Month)
+		exempt := res.Exempt
+		return &Quote{
+			Sales: fmtYuan(res.Sales), Exempt: &exempt, VAT: fmtYuan(res.VAT),
+			CityMaintenance: fmtYuan(res.City.Paid), Education: fmtYuan(res.Education.Paid),
+			LocalEducation: fmtYuan(res.LocalEducation.Paid), Total: fmtYuan(res.Total), Breakdown: b,
+		}, nil
+	}
+	return nil, fieldErr("method", "unknown method %q", req.Method)
+}
