@@ -349,4 +349,3 @@ func BenchmarkQuotes(b *testing.B) {
 		})
 	}
 }
-

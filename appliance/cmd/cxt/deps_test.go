@@ -9,7 +9,7 @@ import (
 // The binary's dependencies, checked the way Tailscale's deptest does: each
 // banned import with the reason it is banned.
 var banned = map[string]string{
-	"net/http/pprof":                          "exposes profiling handlers on whatever mux imports it",
+	"net/http/pprof": "exposes profiling handlers on whatever mux imports it",
 	"github.com/open-policy-agent/opa/v1/sdk": "pulls in bundle downloads and decision-log uploads; embed v1/rego only",
 	"github.com/open-policy-agent/opa/sdk":    "the same, through the v0 path",
 }
