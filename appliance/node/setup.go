@@ -16,6 +16,7 @@ import (
 	"cxt/appliance/documents"
 	"cxt/crypto/keyring"
 	"cxt/crypto/sm"
+	"cxt/storage/auditlog"
 	"cxt/storage/blob"
 	"cxt/storage/cluster"
 	"cxt/storage/state"
@@ -30,6 +31,7 @@ const (
 // Register adds every domain package's buckets and commands to reg. It is the
 // one place the appliance's state machine is composed.
 func Register(reg *state.Registry) {
+	auditlog.Register(reg)
 	documents.Register(reg)
 }
 

@@ -16,6 +16,10 @@ type Command struct {
 	ID   [16]byte // random; dedupes re-proposals and seeds value nonces
 	Time int64    // the proposer's clock, Unix nanoseconds (UTC)
 	Body []byte   // the handler's input, encoded by the handler's package
+	// Audit is who asked, from where, for what: the context the audit hook
+	// records with the command's result (see Registry.Audit). Sensitive
+	// values in it are already masked or HMACed by the caller.
+	Audit []byte
 }
 
 // NewCommand returns a command of type typ stamped with a fresh ID and now.
@@ -40,16 +44,19 @@ func (c *Command) dedupeKey() []byte {
 
 const commandVersion = 1
 
-// MarshalBinary encodes c as [version][len type][type][id][time][len body][body].
+// MarshalBinary encodes c as
+// [version][len type][type][id][time][len body][body][len audit][audit].
 func (c *Command) MarshalBinary() ([]byte, error) {
-	out := make([]byte, 0, 1+binary.MaxVarintLen64*3+len(c.Type)+16+len(c.Body))
+	out := make([]byte, 0, 1+binary.MaxVarintLen64*4+len(c.Type)+16+len(c.Body)+len(c.Audit))
 	out = append(out, commandVersion)
 	out = binary.AppendUvarint(out, uint64(len(c.Type)))
 	out = append(out, c.Type...)
 	out = append(out, c.ID[:]...)
 	out = binary.AppendVarint(out, c.Time)
 	out = binary.AppendUvarint(out, uint64(len(c.Body)))
-	return append(out, c.Body...), nil
+	out = append(out, c.Body...)
+	out = binary.AppendUvarint(out, uint64(len(c.Audit)))
+	return append(out, c.Audit...), nil
 }
 
 var errBadCommand = errors.New("state: malformed command")
@@ -76,10 +83,15 @@ func (c *Command) UnmarshalBinary(b []byte) error {
 	}
 	c.Time, b = t, b[k:]
 	n, k = binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)-k) {
+		return errBadCommand
+	}
+	c.Body, b = b[k:k+int(n)], b[k+int(n):]
+	n, k = binary.Uvarint(b)
 	if k <= 0 || n != uint64(len(b)-k) {
 		return errBadCommand
 	}
-	c.Body = b[k:]
+	c.Audit = b[k:]
 	return nil
 }
 

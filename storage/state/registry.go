@@ -12,6 +12,21 @@ type Handler func(tx *Tx, cmd *Command) ([]byte, error)
 type Registry struct {
 	buckets  map[string]bool // name -> sealed
 	handlers map[string]Handler
+	audit    AuditHook
+}
+
+// AuditHook records a command's outcome in the same transaction as its
+// writes. It sees the command after its handler ran (res holds the value or
+// the rejection); an error from it stops the node, since a change that
+// cannot be audited must not happen.
+type AuditHook func(tx *Tx, cmd *Command, res Result) error
+
+// Audit installs the audit hook.
+func (r *Registry) Audit(h AuditHook) {
+	if r.audit != nil {
+		panic("state: audit hook registered twice")
+	}
+	r.audit = h
 }
 
 // Built-in buckets.

@@ -87,11 +87,17 @@ type Options struct {
 	// an earlier boot is not trusted (see durability.go). Without it, every
 	// commit is fsynced.
 	BootID string
+	// ReadOnly opens the file for reading only (offline verification); the
+	// node must not be running.
+	ReadOnly bool
 }
 
 // OpenWith is Open with options.
 func OpenWith(path string, reg *Registry, keys *keyring.Keyring, master *keyring.MasterKey, o Options) (*State, error) {
 	s := &State{path: path, reg: reg, keys: keys, master: master, opts: o}
+	if o.ReadOnly {
+		return s, s.openReadOnly()
+	}
 	if err := s.distrustAfterReboot(); err != nil {
 		return nil, err
 	}
@@ -119,6 +125,32 @@ func (s *State) open() (err error) {
 		return err
 	}
 	if err := db.View(func(tx *bolt.Tx) error { return s.loadKeys(tx) }); err != nil {
+		return err
+	}
+	s.db = db
+	return nil
+}
+
+func (s *State) openReadOnly() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %s: %v", ErrCorruptFile, s.path, r)
+		}
+	}()
+	db, err := bolt.Open(s.path, 0o600, &bolt.Options{Timeout: 2 * time.Second, ReadOnly: true})
+	if err != nil {
+		if errors.Is(err, berrors.ErrTimeout) {
+			return fmt.Errorf("state: %s is in use; stop the node first", s.path)
+		}
+		return fmt.Errorf("%w: %s: %v", ErrCorruptFile, s.path, err)
+	}
+	if err := db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket([]byte(bucketMeta)) == nil {
+			return fmt.Errorf("%w: no cxt schema", ErrCorruptFile)
+		}
+		return s.loadKeys(tx)
+	}); err != nil {
+		db.Close()
 		return err
 	}
 	s.db = db
@@ -195,12 +227,15 @@ func (s *State) Close() error {
 	if s.db == nil {
 		return nil
 	}
-	err := s.db.Sync()
+	var err error
+	if !s.opts.ReadOnly {
+		err = s.db.Sync()
+	}
 	if cerr := s.db.Close(); err == nil {
 		err = cerr
 	}
 	s.db = nil
-	if err == nil {
+	if err == nil && !s.opts.ReadOnly {
 		err = s.markClean()
 	}
 	return err
@@ -297,6 +332,11 @@ func (s *State) applyOne(btx *bolt.Tx, batch *overlay, index uint64, data []byte
 		tx.writes = newOverlay() // a failed command leaves nothing behind
 	} else {
 		res.Value = v
+	}
+	if s.reg.audit != nil {
+		if err := s.reg.audit(tx, cmd, res); err != nil {
+			return Result{}, fmt.Errorf("audit: %w", err)
+		}
 	}
 	if err := tx.Put(bucketCommands, cmd.dedupeKey(), res.marshal()); err != nil {
 		return Result{}, err

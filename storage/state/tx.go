@@ -98,6 +98,20 @@ func (r *ReadTx) ForEach(bucket string, fn func(k, v []byte) error) error {
 	})
 }
 
+// Scan calls fn for every key of bucket in order with its opened value, or
+// with the error opening it: verifiers use it to report every bad record
+// rather than stop at the first.
+func (r *ReadTx) Scan(bucket string, fn func(k, v []byte, openErr error) error) error {
+	b := r.btx.Bucket([]byte(bucket))
+	if b == nil {
+		return fmt.Errorf("state: no bucket %q", bucket)
+	}
+	return b.ForEach(func(k, v []byte) error {
+		pt, err := r.open(bucket, k, v)
+		return fn(k, pt, err)
+	})
+}
+
 func (r *ReadTx) open(bucket string, key, v []byte) ([]byte, error) {
 	if !r.st.reg.buckets[bucket] {
 		return bytes.Clone(v), nil
