@@ -1,0 +1,207 @@
+// Package policy decides every API action with OPA: rego policies embedded in
+// the binary (or loaded later as signed data), compiled once into a prepared
+// query that is swapped atomically when the policy changes. Deny by default;
+// network built-ins are unavailable to policies.
+package policy
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"sync/atomic"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+)
+
+//go:embed rego/*.rego rego/data.json
+var embedded embed.FS
+
+// Subject is who asks.
+type Subject struct {
+	ID        string   `json:"id"`
+	Roles     []string `json:"roles"`     // "anonymous" for a caller without a session
+	Clearance int      `json:"clearance"` // security label the subject may see (1 public .. 4 secret)
+	MFA       bool     `json:"mfa"`       // the session passed a second factor
+}
+
+// Resource is what is acted on.
+type Resource struct {
+	Owner string   `json:"owner,omitempty"`
+	Label int      `json:"label"` // its security label
+	Roles []string `json:"roles,omitempty"`
+}
+
+// Input is one authorization question.
+type Input struct {
+	Subject  Subject  `json:"subject"`
+	Action   string   `json:"action"`
+	Resource Resource `json:"resource"`
+}
+
+// Decision is OPA's answer.
+type Decision struct {
+	Allow   bool     `json:"allow"`
+	Reasons []string `json:"reasons,omitempty"`
+}
+
+// Authorizer evaluates the current policy.
+type Authorizer struct {
+	current atomic.Pointer[compiled]
+}
+
+type compiled struct {
+	allow, decision rego.PreparedEvalQuery
+	version         string
+}
+
+// unsafe built-ins: a policy decides from its input alone.
+var unsafeBuiltins = map[string]struct{}{
+	"http.send": {}, "net.lookup_ip_addr": {}, "net.cidr_expand": {}, "opa.runtime": {}, "trace": {},
+	"rand.intn": {}, "time.now_ns": {}, "uuid.rfc4122": {},
+}
+
+// Bundle is a policy: rego modules by file name, and the data they read.
+type Bundle struct {
+	Modules map[string]string
+	Data    map[string]any
+	Version string
+}
+
+// Embedded returns the policy compiled into the binary (tests excluded).
+func Embedded() (*Bundle, error) {
+	b := &Bundle{Modules: map[string]string{}, Version: "embedded"}
+	err := fs.WalkDir(embedded, "rego", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasSuffix(path, "_test.rego") || !strings.HasSuffix(path, ".rego") {
+			return err
+		}
+		src, err := embedded.ReadFile(path)
+		b.Modules[path] = string(src)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	raw, err := embedded.ReadFile("rego/data.json")
+	if err != nil {
+		return nil, err
+	}
+	return b, json.Unmarshal(raw, &b.Data)
+}
+
+// New compiles a bundle into an Authorizer.
+func New(ctx context.Context, b *Bundle) (*Authorizer, error) {
+	a := &Authorizer{}
+	return a, a.Swap(ctx, b)
+}
+
+// Swap compiles new modules and, only if they compile, replaces the policy
+// in one atomic step; decisions in flight finish on the old one.
+func (a *Authorizer) Swap(ctx context.Context, b *Bundle) error {
+	data := b.Data
+	if data == nil {
+		data = map[string]any{}
+	}
+	names := make([]string, 0, len(b.Modules))
+	for name := range b.Modules {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	prepare := func(query string) (rego.PreparedEvalQuery, error) {
+		opts := []func(*rego.Rego){
+			rego.Query(query),
+			rego.Store(inmem.NewFromObject(data)),
+			rego.UnsafeBuiltins(unsafeBuiltins),
+			rego.StrictBuiltinErrors(true),
+		}
+		for _, name := range names {
+			opts = append(opts, rego.Module(name, b.Modules[name]))
+		}
+		return rego.New(opts...).PrepareForEval(ctx)
+	}
+	c := &compiled{version: b.Version}
+	var err error
+	if c.allow, err = prepare("data.cxt.authz.allow"); err != nil {
+		return fmt.Errorf("policy: compile: %w", err)
+	}
+	if c.decision, err = prepare("data.cxt.authz.decision"); err != nil {
+		return fmt.Errorf("policy: compile: %w", err)
+	}
+	a.current.Store(c)
+	return nil
+}
+
+// Version names the policy in force, for the audit log.
+func (a *Authorizer) Version() string { return a.current.Load().version }
+
+// ErrNoDecision means the policy produced no decision: treat as deny.
+var ErrNoDecision = errors.New("policy: no decision")
+
+// Decide evaluates one input: the boolean rule first, and the reasons only
+// when the answer is no.
+func (a *Authorizer) Decide(ctx context.Context, in Input) (Decision, error) {
+	c := a.current.Load()
+	input := rego.EvalParsedInput(in.value())
+	rs, err := c.allow.Eval(ctx, input)
+	if err != nil {
+		return Decision{}, fmt.Errorf("policy: %w", err)
+	}
+	if len(rs) == 1 && len(rs[0].Expressions) == 1 && rs[0].Expressions[0].Value == true {
+		return Decision{Allow: true}, nil
+	}
+	rs, err = c.decision.Eval(ctx, input)
+	if err != nil {
+		return Decision{}, fmt.Errorf("policy: %w", err)
+	}
+	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
+		return Decision{}, ErrNoDecision
+	}
+	m, ok := rs[0].Expressions[0].Value.(map[string]any)
+	if !ok {
+		return Decision{}, ErrNoDecision
+	}
+	d := Decision{}
+	d.Allow, _ = m["allow"].(bool)
+	if reasons, ok := m["reasons"].([]any); ok {
+		for _, r := range reasons {
+			if s, ok := r.(string); ok {
+				d.Reasons = append(d.Reasons, s)
+			}
+		}
+	}
+	if d.Allow { // the two rules disagree: a broken policy, so deny
+		return Decision{Reasons: []string{"policy is inconsistent"}}, nil
+	}
+	return d, nil
+}
+
+// value builds the input as an AST value directly, skipping a JSON round trip.
+func (in Input) value() ast.Value {
+	strs := func(ss []string) *ast.Term {
+		terms := make([]*ast.Term, len(ss))
+		for i, s := range ss {
+			terms[i] = ast.StringTerm(s)
+		}
+		return ast.SetTerm(terms...)
+	}
+	return ast.NewObject(
+		ast.Item(ast.StringTerm("action"), ast.StringTerm(in.Action)),
+		ast.Item(ast.StringTerm("subject"), ast.ObjectTerm(
+			ast.Item(ast.StringTerm("id"), ast.StringTerm(in.Subject.ID)),
+			ast.Item(ast.StringTerm("roles"), strs(in.Subject.Roles)),
+			ast.Item(ast.StringTerm("clearance"), ast.IntNumberTerm(in.Subject.Clearance)),
+			ast.Item(ast.StringTerm("mfa"), ast.BooleanTerm(in.Subject.MFA)),
+		)),
+		ast.Item(ast.StringTerm("resource"), ast.ObjectTerm(
+			ast.Item(ast.StringTerm("owner"), ast.StringTerm(in.Resource.Owner)),
+			ast.Item(ast.StringTerm("label"), ast.IntNumberTerm(in.Resource.Label)),
+			ast.Item(ast.StringTerm("roles"), strs(in.Resource.Roles)),
+		)),
+	)
+}

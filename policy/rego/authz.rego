@@ -1,0 +1,82 @@
+# Authorization of every API action: deny by default, roles from a table,
+# separation of duties among the three administrators, and mandatory access
+# control by security label. Evaluated as data.cxt.authz.decision.
+package cxt.authz
+
+import rego.v1
+
+# The role table (rego/data.json) is data, not rules, so that it is looked up
+# rather than evaluated on every request.
+admins := {r | some r in data.cxt.roles.admins}
+
+permissions := data.cxt.roles.permissions
+
+needs_mfa := {a | some a in data.cxt.roles.needs_mfa}
+
+# allow is the fast path the appliance evaluates on every request; decision
+# (with the reasons) is evaluated only to explain a denial.
+default allow := false
+
+allow if {
+	some role in input.subject.roles
+	role in permissions[input.action]
+	input.resource.label <= input.subject.clearance
+	mfa_satisfied
+	not acts_on_self
+	not grants_two_admin_roles
+}
+
+mfa_satisfied if not needs_mfa[input.action]
+
+mfa_satisfied if input.subject.mfa
+
+acts_on_self if {
+	input.action in {"accounts.roles", "accounts.unlock"}
+	input.resource.owner == input.subject.id
+}
+
+grants_two_admin_roles if {
+	input.action in {"accounts.create", "accounts.roles"}
+	count(admins & {r | some r in input.resource.roles}) > 1
+}
+
+default decision := {"allow": false, "reasons": ["denied by default"]}
+
+decision := {"allow": true, "reasons": []} if {
+	count(deny) == 0
+}
+
+decision := {"allow": false, "reasons": sort(deny)} if {
+	count(deny) > 0
+}
+
+deny contains "unknown action" if {
+	not permissions[input.action]
+}
+
+deny contains sprintf("no role of the caller may %s", [input.action]) if {
+	permissions[input.action]
+	not has_role
+}
+
+has_role if {
+	some role in input.subject.roles
+	role in permissions[input.action]
+}
+
+# Mandatory access control: the caller's clearance must dominate the
+# resource's label (no read up, no write up).
+deny contains "the resource's security label is above the caller's clearance" if {
+	input.resource.label > input.subject.clearance
+}
+
+deny contains "a second factor is required for this action" if {
+	needs_mfa[input.action]
+	not input.subject.mfa
+}
+
+# Nobody changes their own roles or unlocks themselves: separation of duties.
+deny contains "an administrator cannot act on their own account here" if acts_on_self
+
+# A role change may not make an account hold two administrator roles.
+deny contains "an account may hold at most one administrator role" if grants_two_admin_roles

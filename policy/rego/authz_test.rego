@@ -1,0 +1,60 @@
+package cxt.authz_test
+
+import rego.v1
+
+import data.cxt.authz
+
+subject(roles) := {"id": "u1", "roles": roles, "clearance": 2, "mfa": true}
+
+test_unknown_actions_are_denied if {
+	not authz.decision.allow with input as {"action": "nope", "subject": subject({"security_admin"}), "resource": {}}
+}
+
+test_anonymous_may_log_in_but_not_search_audit if {
+	authz.decision.allow with input as {"action": "sessions.create", "subject": subject({"anonymous"}), "resource": {}}
+	not authz.decision.allow with input as {"action": "audit.search", "subject": subject({"anonymous"}), "resource": {}}
+}
+
+test_only_audit_admins_search_the_audit_log if {
+	authz.decision.allow with input as {"action": "audit.search", "subject": subject({"audit_admin"}), "resource": {}}
+	not authz.decision.allow with input as {"action": "audit.search", "subject": subject({"security_admin"}), "resource": {}}
+	not authz.decision.allow with input as {"action": "audit.search", "subject": subject({"system_admin"}), "resource": {}}
+}
+
+test_no_read_up if {
+	not authz.decision.allow with input as {"action": "tax.quote", "subject": subject({"worker"}), "resource": {"label": 3}}
+	authz.decision.allow with input as {"action": "tax.quote", "subject": subject({"worker"}), "resource": {"label": 2}}
+}
+
+test_security_admin_cannot_change_own_roles if {
+	not authz.decision.allow with input as {"action": "accounts.roles", "subject": subject({"security_admin"}), "resource": {"owner": "u1", "roles": ["worker"]}}
+	authz.decision.allow with input as {"action": "accounts.roles", "subject": subject({"security_admin"}), "resource": {"owner": "u2", "roles": ["worker"]}}
+}
+
+test_two_admin_roles_are_never_granted if {
+	not authz.decision.allow with input as {"action": "accounts.roles", "subject": subject({"security_admin"}), "resource": {"owner": "u2", "roles": ["system_admin", "audit_admin"]}}
+}
+
+test_sensitive_actions_need_a_second_factor if {
+	s := object.union(subject({"security_admin"}), {"mfa": false})
+	not authz.decision.allow with input as {"action": "accounts.unlock", "subject": s, "resource": {"owner": "u2"}}
+}
+
+test_denials_say_why if {
+	d := authz.decision with input as {"action": "audit.search", "subject": subject({"worker"}), "resource": {}}
+	d.reasons == ["no role of the caller may audit.search"]
+}
+
+# allow (the fast path) and decision (with reasons) must always agree.
+test_allow_and_decision_agree if {
+	every action in object.keys(authz.permissions) | {"unknown"} {
+		every roles in [{"anonymous"}, {"worker"}, {"security_admin"}, {"audit_admin"}, {"system_admin"}] {
+			every mfa in [true, false] {
+				inp := {"action": action, "subject": {"id": "u1", "roles": roles, "clearance": 2, "mfa": mfa}, "resource": {"owner": "u2", "label": 1, "roles": []}}
+				a := authz.allow with input as inp
+				d := authz.decision with input as inp
+				a == d.allow
+			}
+		}
+	}
+}
