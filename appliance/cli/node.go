@@ -88,6 +88,10 @@ func initCmd() *cobra.Command {
 				return json.NewEncoder(out).Encode(res)
 			}
 			fmt.Fprintf(out, "Initialised node %s in %s.\n", res.NodeID, dir)
+			fmt.Fprintf(out, "\nAdministrator accounts (one-time passwords, shown only now; change them at first login):\n")
+			for _, a := range res.Admins {
+				fmt.Fprintf(out, "  %-15s %-11s %s\n", a.Role, a.Username, a.Password)
+			}
 			if len(res.Shares) > 0 {
 				fmt.Fprintf(out, "\nUnseal key shares (any %d of %d unseal the node). They are shown only now:\n", threshold, shares)
 				for i, s := range res.Shares {

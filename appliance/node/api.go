@@ -24,6 +24,7 @@ func (n *Node) routes() http.Handler {
 	r.HandleFunc("/readyz", n.readyz).Methods(http.MethodGet)
 	r.HandleFunc("/api/v1/sys/status", n.healthz).Methods(http.MethodGet)
 	r.HandleFunc("/api/v1/sys/unseal", n.unseal).Methods(http.MethodPost)
+	n.api.Mount(r)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if n.Sealed() {
 			writeError(w, errSealed)

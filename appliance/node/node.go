@@ -13,9 +13,13 @@ import (
 	"sync"
 	"time"
 
+	"cxt/appliance/api"
 	"cxt/appliance/datadir"
 	"cxt/appliance/errs"
+	"cxt/appliance/identity"
+	"cxt/appliance/tax"
 	"cxt/crypto/keyring"
+	"cxt/policy"
 	"cxt/storage/blob"
 	"cxt/storage/cluster"
 )
@@ -41,7 +45,8 @@ type Node struct {
 	blobs   *blob.Store
 
 	apiLn   net.Listener
-	api     *http.Server
+	http    *http.Server
+	api     *api.Server
 	adminLn net.Listener
 	admin   *http.Server
 	started time.Time
@@ -64,6 +69,18 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 		o.ClusterAddr = cfg.Cluster
 	}
 	n := &Node{cfg: cfg, opts: o, log: o.Logger.With("node", cfg.NodeID), started: time.Now()}
+	bundle, err := policy.Embedded()
+	if err != nil {
+		return nil, err
+	}
+	authz, err := policy.New(ctx, bundle)
+	if err != nil {
+		return nil, err
+	}
+	n.api = &api.Server{
+		Cluster: n.Cluster, Authz: authz, Tax: tax.Default(), Policy: identity.DefaultPolicy,
+		Now: time.Now, Log: n.log,
+	}
 	if cfg.Seal.Mode == datadir.SealKeyFile {
 		master, err := cfg.MasterFromKeyFile()
 		if err != nil {
@@ -90,7 +107,7 @@ func (n *Node) listen() error {
 		return fmt.Errorf("node: API address %s: %w", n.opts.APIAddr, err)
 	}
 	n.apiLn = ln
-	n.api = &http.Server{
+	n.http = &http.Server{
 		Handler:           n.routes(),
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 10 * time.Second,
@@ -98,7 +115,7 @@ func (n *Node) listen() error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
 	}
-	go n.api.ServeTLS(ln, "", "")
+	go n.http.ServeTLS(ln, "", "")
 
 	sock := n.cfg.Path(datadir.AdminSocket)
 	os.Remove(sock) // left by a crash; the API port above proves no other node runs here
@@ -243,8 +260,8 @@ func (n *Node) unsealWith(ctx context.Context, master *keyring.MasterKey) error 
 func (n *Node) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if n.api != nil {
-		n.api.Shutdown(ctx)
+	if n.http != nil {
+		n.http.Shutdown(ctx)
 	}
 	if n.admin != nil {
 		n.admin.Shutdown(ctx)

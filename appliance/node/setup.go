@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 
 	"cxt/appliance/datadir"
 	"cxt/appliance/documents"
+	"cxt/appliance/identity"
 	"cxt/crypto/keyring"
 	"cxt/crypto/sm"
 	"cxt/storage/auditlog"
@@ -32,6 +34,7 @@ const (
 // one place the appliance's state machine is composed.
 func Register(reg *state.Registry) {
 	auditlog.Register(reg)
+	identity.Register(reg)
 	documents.Register(reg)
 }
 
@@ -47,6 +50,14 @@ type InitOptions struct {
 type InitResult struct {
 	NodeID string   `json:"node_id"`
 	Shares []string `json:"shares,omitempty"` // hex; shown once, never stored
+	Admins []Admin  `json:"admins"`           // one-time passwords; shown once
+}
+
+// Admin is one of the three administrator accounts init creates.
+type Admin struct {
+	Role     string `json:"role"`
+	Username string `json:"username"`
+	Password string `json:"password"`
 }
 
 func (o *InitOptions) defaults() {
@@ -140,7 +151,39 @@ func Init(ctx context.Context, dir string, o InitOptions) (res *InitResult, err 
 	if err := c.Bootstrap(ctx, caKey); err != nil {
 		return nil, fmt.Errorf("init: bootstrap: %w", err)
 	}
+	if res.Admins, err = createAdmins(ctx, c); err != nil {
+		return nil, fmt.Errorf("init: administrator accounts: %w", err)
+	}
 	return res, nil
+}
+
+// createAdmins opens exactly one account for each administrator duty, each
+// with a one-time password that must be changed at first login.
+func createAdmins(ctx context.Context, c *cluster.Node) ([]Admin, error) {
+	indexKey, err := c.Keys().IndexKey()
+	if err != nil {
+		return nil, err
+	}
+	var out []Admin
+	for _, a := range []struct{ role, username string }{
+		{identity.SystemAdmin, "sysadmin"}, {identity.SecurityAdmin, "secadmin"}, {identity.AuditAdmin, "auditadmin"},
+	} {
+		password := identity.GeneratePassword()
+		hash, err := identity.HashPassword(password)
+		if err != nil {
+			return nil, err
+		}
+		idx := identity.NameIndex(indexKey, a.username)
+		acct := identity.Account{ID: "acct-" + a.username, Username: a.username, Roles: []string{a.role}, Clearance: 4, Password: hash, MustChange: true}
+		body, _ := json.Marshal(identity.CreateAccount{Account: acct, NameIndex: idx})
+		cmd := state.NewCommand(identity.CmdCreateAccount, body, time.Now())
+		cmd.Audit = auditlog.Context{Subject: "cxt init", Action: "create administrator", Object: acct.ID}.Encode()
+		if _, err := c.ProposeOK(ctx, cmd); err != nil {
+			return nil, err
+		}
+		out = append(out, Admin{Role: a.role, Username: a.username, Password: password})
+	}
+	return out, nil
 }
 
 // JoinOptions configure a node joining an existing cluster.

@@ -1,6 +1,10 @@
 package auditlog
 
-import "cxt/crypto/sm"
+import (
+	"encoding/hex"
+
+	"cxt/crypto/sm"
+)
 
 // Hash is an SM3 digest: a leaf, an interior node or a root.
 type Hash [sm.HashSize]byte
@@ -192,3 +196,6 @@ func (f *frontier) root() Hash {
 	}
 	return r
 }
+
+// MarshalText writes the hash in hex.
+func (h Hash) MarshalText() ([]byte, error) { return []byte(hex.EncodeToString(h[:])), nil }

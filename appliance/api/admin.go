@@ -1,0 +1,133 @@
+package api
+
+import (
+	"encoding/json"
+	"mime"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"cxt/appliance/errs"
+	"cxt/appliance/identity"
+	"cxt/appliance/tax"
+	"cxt/storage/auditlog"
+	"cxt/storage/state"
+)
+
+func muxVar(r *Request, name string) string { return mux.Vars(r.HTTP)[name] }
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func jsonInto(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// createAccount lets a security administrator open an account with a
+// one-time password, returned once.
+func (s *Server) createAccount(r *Request) (int, any, error) {
+	const op = "create account"
+	var in struct {
+		Username  string   `json:"username"`
+		Roles     []string `json:"roles"`
+		Clearance int      `json:"clearance"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		return 0, nil, err
+	}
+	if in.Username == "" || len(in.Username) > 64 {
+		return 0, nil, errs.E(op, errs.Invalid, "username must be 1-64 characters")
+	}
+	if err := identity.CheckRoles(in.Roles); err != nil {
+		return 0, nil, errs.E(op, errs.Invalid, "%v", err)
+	}
+	if in.Clearance < 1 || in.Clearance > 4 {
+		in.Clearance = 1
+	}
+	idx, err := nameIndex(r, in.Username)
+	if err != nil {
+		return 0, nil, err
+	}
+	password := identity.GeneratePassword()
+	hash, err := identity.HashPassword(password)
+	if err != nil {
+		return 0, nil, err
+	}
+	acct := identity.Account{ID: "acct-" + requestID(), Username: in.Username, Roles: in.Roles, Clearance: in.Clearance, Password: hash, MustChange: true}
+	r.Audit.Object = acct.ID
+	if _, err := r.Propose(state.NewCommand(identity.CmdCreateAccount, mustJSON(identity.CreateAccount{Account: acct, NameIndex: idx}), s.Now())); err != nil {
+		return 0, nil, err
+	}
+	return 201, map[string]any{"account": acct.Public(), "one_time_password": password}, nil
+}
+
+func (s *Server) unlockAccount(r *Request) (int, any, error) {
+	id := muxVar(r, "id")
+	r.Audit.Object = id
+	var acct *identity.Account
+	if err := r.View(func(tx *state.ReadTx) error {
+		var err error
+		acct, err = identity.AccountByID(tx, id)
+		return err
+	}); err != nil {
+		return 0, nil, err
+	}
+	if acct == nil {
+		return 0, nil, errs.E("unlock", errs.NotExist, "no account %s", id)
+	}
+	if acct.ID == r.Subject.ID {
+		return 0, nil, errs.Coded("unlock", errs.Permission, "forbidden", "nobody unlocks their own account")
+	}
+	idx, err := nameIndex(r, acct.Username)
+	if err != nil {
+		return 0, nil, err
+	}
+	if _, err := r.Propose(state.NewCommand(identity.CmdUnlock, mustJSON(identity.NameRef{NameIndex: idx}), s.Now())); err != nil {
+		return 0, nil, err
+	}
+	return 200, map[string]any{"unlocked": id}, nil
+}
+
+func (s *Server) searchAudit(r *Request) (int, any, error) {
+	q := auditlog.Query{
+		Subject: r.HTTP.URL.Query().Get("subject"), Type: r.HTTP.URL.Query().Get("type"),
+		Result: r.HTTP.URL.Query().Get("result"), Limit: 1000,
+	}
+	for name, dst := range map[string]*time.Time{"from": &q.From, "to": &q.To} {
+		if v := r.HTTP.URL.Query().Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return 0, nil, errs.E("search audit", errs.Invalid, "%s must be an RFC 3339 time", name)
+			}
+			*dst = t
+		}
+	}
+	var entries []auditlog.Entry
+	var head auditlog.Head
+	err := r.View(func(tx *state.ReadTx) error {
+		var err error
+		if entries, err = auditlog.Search(tx, q); err != nil {
+			return err
+		}
+		head, err = auditlog.CurrentHead(tx)
+		return err
+	})
+	return 200, map[string]any{"entries": entries, "size": head.Size, "root": head.Root}, err
+}
+
+func (s *Server) taxQuote(r *Request) (int, any, error) {
+	if mt, _, err := mime.ParseMediaType(r.HTTP.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return 0, nil, errs.E("tax quote", errs.Unsupported, "send the body as Content-Type: application/json")
+	}
+	req, err := tax.DecodeRequest(r.HTTP.Body)
+	if err == nil {
+		var q *tax.Quote
+		if q, err = s.Tax.Quote(req, s.Now()); err == nil {
+			return 200, q, nil
+		}
+	}
+	return 0, nil, &errs.Error{Op: "tax quote", Kind: errs.Invalid, Code: "invalid_request", Msg: err.Error(), Err: err}
+}

@@ -1,0 +1,420 @@
+package api_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cxt/appliance/api"
+	"cxt/appliance/identity"
+	"cxt/appliance/node"
+	"cxt/policy"
+	"cxt/storage/auditlog"
+	"cxt/storage/state"
+)
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type env struct {
+	t      *testing.T
+	n      *node.Node
+	client *http.Client
+	base   string
+	admins map[string]string // username -> one-time password
+}
+
+func start(t *testing.T) *env {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "data")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := node.Init(ctx, dir, node.InitOptions{API: freeAddr(t), Cluster: freeAddr(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.Open(ctx, node.Options{Dir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	pemCert, _ := os.ReadFile(filepath.Join(dir, "api.pem"))
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemCert)
+	e := &env{t: t, n: n, base: "https://" + n.APIAddr(), admins: map[string]string{},
+		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
+	for _, a := range res.Admins {
+		e.admins[a.Username] = a.Password
+	}
+	for n.Status().Leader == "" {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return e
+}
+
+type reply struct {
+	status int
+	body   map[string]any
+}
+
+func (r reply) code() string {
+	e, _ := r.body["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+func (e *env) call(method, path, token, body string) reply {
+	e.t.Helper()
+	req, _ := http.NewRequest(method, e.base+path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		e.t.Fatalf("%s %s: answer is not JSON (%d)", method, path, resp.StatusCode)
+	}
+	return reply{resp.StatusCode, out}
+}
+
+func (e *env) login(user, password string) reply {
+	return e.call("POST", "/api/v1/sessions", "", fmt.Sprintf(`{"username":%q,"password":%q}`, user, password))
+}
+
+// signIn logs an administrator in and replaces the one-time password.
+func (e *env) signIn(user string) string {
+	e.t.Helper()
+	r := e.login(user, e.admins[user])
+	if r.status != 201 || r.body["password_change_required"] != true {
+		e.t.Fatalf("first login of %s: %d %v", user, r.status, r.body)
+	}
+	token := r.body["token"].(string)
+	newPW := "Changed-" + user + "-2026!"
+	if r := e.call("POST", "/api/v1/me/password", token, fmt.Sprintf(`{"current_password":%q,"new_password":%q}`, e.admins[user], newPW)); r.status != 200 {
+		e.t.Fatalf("password change: %d %v", r.status, r.body)
+	}
+	e.admins[user] = newPW
+	return token
+}
+
+func TestFirstLoginMustChangeTheOneTimePassword(t *testing.T) {
+	e := start(t)
+	r := e.login("auditadmin", e.admins["auditadmin"])
+	if r.status != 201 || r.body["password_change_required"] != true {
+		t.Fatalf("first login: %d %v", r.status, r.body)
+	}
+	token := r.body["token"].(string)
+	if r := e.call("GET", "/api/v1/audit", token, ""); r.status != 403 || r.code() != "password_change_required" {
+		t.Fatalf("before the change: %d %v", r.status, r.body)
+	}
+	for pw, rule := range map[string]string{
+		"Short1!":        "at least 10",
+		"alllower123!!":  "upper-case",
+		"ALLUPPER123!!":  "lower-case",
+		"NoDigitsHere!!": "digit",
+		"NoSymbols12345": "symbol",
+	} {
+		body := fmt.Sprintf(`{"current_password":%q,"new_password":%q}`, e.admins["auditadmin"], pw)
+		r := e.call("POST", "/api/v1/me/password", token, body)
+		msg, _ := r.body["error"].(map[string]any)["message"].(string)
+		if r.status != 400 || r.code() != "weak_password" || !strings.Contains(msg, rule) {
+			t.Errorf("password %q: %d %v (want the %s rule)", pw, r.status, r.body, rule)
+		}
+	}
+	body := fmt.Sprintf(`{"current_password":%q,"new_password":"Strong-Enough-2026!"}`, e.admins["auditadmin"])
+	if r := e.call("POST", "/api/v1/me/password", token, body); r.status != 200 {
+		t.Fatalf("strong password: %d %v", r.status, r.body)
+	}
+	if r := e.call("GET", "/api/v1/audit", token, ""); r.status != 200 {
+		t.Fatalf("after the change: %d %v", r.status, r.body)
+	}
+	if r := e.login("auditadmin", e.admins["auditadmin"]); r.status != 401 || r.code() != "invalid_credentials" {
+		t.Fatalf("the one-time password still works: %d %v", r.status, r.body)
+	}
+}
+
+func TestUnknownUsersAndWrongPasswordsLookAlike(t *testing.T) {
+	e := start(t)
+	a := e.login("sysadmin", "Wrong-Password-1!")
+	b := e.login("no-such-user", "Wrong-Password-1!")
+	if a.status != b.status || a.code() != b.code() || a.body["error"].(map[string]any)["message"] != b.body["error"].(map[string]any)["message"] {
+		t.Fatalf("answers differ: %v vs %v", a.body, b.body)
+	}
+	// Both count toward a lock: the unknown name locks like a real one.
+	for range 6 {
+		e.login("no-such-user", "Wrong-Password-1!")
+	}
+	if r := e.login("no-such-user", "Wrong-Password-1!"); r.code() != "captcha_required" && r.code() != "account_locked" {
+		t.Fatalf("an unknown user is never throttled: %v", r.body)
+	}
+}
+
+func (e *env) captchaDigits(id string) string {
+	e.t.Helper()
+	var c *identity.Captcha
+	e.n.Cluster().ReadBarrier(context.Background())
+	e.n.Cluster().State().View(func(r *state.ReadTx) error {
+		b, err := r.Get(identity.CaptchasBucket, []byte(id))
+		if b != nil {
+			c = &identity.Captcha{}
+			json.Unmarshal(b, c)
+		}
+		return err
+	})
+	if c == nil {
+		e.t.Fatalf("captcha %s not stored", id)
+	}
+	out := ""
+	for _, d := range c.Digits {
+		out += fmt.Sprint(d)
+	}
+	return out
+}
+
+func TestCaptchaAfterTwoFailuresThenLockAfterFive(t *testing.T) {
+	e := start(t)
+	wrong := func(extra string) reply {
+		return e.call("POST", "/api/v1/sessions", "", `{"username":"sysadmin","password":"Wrong-Password-1!"`+extra+`}`)
+	}
+	for i := 1; i <= 3; i++ {
+		if r := wrong(""); r.code() != "invalid_credentials" {
+			t.Fatalf("failure %d: %v", i, r.body)
+		}
+	}
+	if r := wrong(""); r.status != 401 || r.code() != "captcha_required" {
+		t.Fatalf("after three failures: %d %v", r.status, r.body)
+	}
+	cap := e.call("GET", "/api/v1/captcha", "", "")
+	if cap.status != 201 || cap.body["image_png_base64"] == "" {
+		t.Fatalf("captcha: %v", cap.body)
+	}
+	id := cap.body["captcha_id"].(string)
+	answer := e.captchaDigits(id)
+	withCaptcha := fmt.Sprintf(`,"captcha_id":%q,"captcha_answer":%q`, id, answer)
+	if r := wrong(withCaptcha); r.code() != "invalid_credentials" {
+		t.Fatalf("fourth failure with a captcha: %v", r.body)
+	}
+	if r := wrong(withCaptcha); r.code() != "captcha_required" {
+		t.Fatalf("a captcha was accepted twice: %v", r.body)
+	}
+	cap = e.call("GET", "/api/v1/captcha", "", "")
+	id = cap.body["captcha_id"].(string)
+	if r := wrong(fmt.Sprintf(`,"captcha_id":%q,"captcha_answer":"000000x"`, id)); r.code() != "captcha_required" {
+		t.Fatalf("a wrong captcha answer: %v", r.body)
+	}
+	cap = e.call("GET", "/api/v1/captcha", "", "")
+	id = cap.body["captcha_id"].(string)
+	if r := wrong(fmt.Sprintf(`,"captcha_id":%q,"captcha_answer":%q`, id, e.captchaDigits(id))); r.status != 403 || r.code() != "account_locked" {
+		t.Fatalf("fifth failure: %d %v", r.status, r.body)
+	}
+	if r := e.login("sysadmin", e.admins["sysadmin"]); r.code() != "account_locked" {
+		t.Fatalf("the right password opened a locked account: %v", r.body)
+	}
+}
+
+func TestConcurrentFailuresNeverLoseACountOrFail500(t *testing.T) {
+	e := start(t)
+	var wg sync.WaitGroup
+	codes := make(chan int, 20)
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes <- e.login("secadmin", "Wrong-Password-1!").status
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		if c >= 500 {
+			t.Fatalf("a racing login got %d", c)
+		}
+	}
+	if r := e.login("secadmin", e.admins["secadmin"]); r.code() != "account_locked" && r.code() != "captcha_required" {
+		t.Fatalf("after 20 racing failures: %v", r.body)
+	}
+}
+
+func TestSessionsEndOnLogoutAndOnPasswordChange(t *testing.T) {
+	e := start(t)
+	token := e.signIn("auditadmin")
+	second := e.login("auditadmin", e.admins["auditadmin"]).body["token"].(string)
+	if r := e.call("GET", "/api/v1/sessions", token, ""); r.status != 200 || len(r.body["sessions"].([]any)) != 2 {
+		t.Fatalf("sessions: %v", r.body)
+	}
+	body := fmt.Sprintf(`{"current_password":%q,"new_password":"Another-Strong-2026!"}`, e.admins["auditadmin"])
+	if r := e.call("POST", "/api/v1/me/password", token, body); r.status != 200 {
+		t.Fatal(r.body)
+	}
+	if r := e.call("GET", "/api/v1/me", second, ""); r.status != 401 {
+		t.Fatalf("another session survived a password change: %v", r.body)
+	}
+	if r := e.call("GET", "/api/v1/me", token, ""); r.status != 200 {
+		t.Fatalf("the changing session ended: %v", r.body)
+	}
+	if r := e.call("DELETE", "/api/v1/sessions/current", token, ""); r.status != 200 {
+		t.Fatal(r.body)
+	}
+	if r := e.call("GET", "/api/v1/me", token, ""); r.status != 401 || r.code() != "unauthenticated" {
+		t.Fatalf("a logged-out token still works: %v", r.body)
+	}
+	if r := e.call("GET", "/api/v1/me", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", ""); r.status != 401 {
+		t.Fatalf("a forged token: %v", r.body)
+	}
+}
+
+func TestTaxQuotesThroughTheAPI(t *testing.T) {
+	e := start(t)
+	token := e.signIn("auditadmin")
+	r := e.call("POST", "/api/v1/tax/quotes", token, `{"method":"vat_agent","month_income":"120000","location":"city","year":2026,"month":3}`)
+	if r.status != 200 || r.body["vat"] != "1188.12" || r.body["total"] != "1259.40" {
+		t.Fatalf("quote: %d %v", r.status, r.body)
+	}
+	r = e.call("POST", "/api/v1/tax/quotes", token, `{"method":"labor_per_payment","income":"-1"}`)
+	if r.status != 400 || r.code() != "invalid_request" || r.body["error"].(map[string]any)["field"] != "income" {
+		t.Fatalf("bad quote: %d %v", r.status, r.body)
+	}
+	sys := e.signIn("sysadmin")
+	if r := e.call("POST", "/api/v1/tax/quotes", sys, `{"method":"labor_per_payment","income":"3000"}`); r.status != 403 || r.code() != "forbidden" {
+		t.Fatalf("a system admin quoting tax: %d %v", r.status, r.body)
+	}
+}
+
+func TestBadRequestsGetStableCodes(t *testing.T) {
+	e := start(t)
+	cases := []struct {
+		name, body, ctype string
+		status            int
+		code              string
+	}{
+		{"malformed JSON", `{"username":`, "application/json", 400, "invalid_request"},
+		{"unknown field", `{"username":"a","password":"b","x":1}`, "application/json", 400, "invalid_request"},
+		{"two values", `{"username":"a","password":"b"}{}`, "application/json", 400, "invalid_request"},
+		{"wrong content type", `{"username":"a","password":"b"}`, "text/plain", 415, "unsupported_media_type"},
+		{"oversized", `{"username":"` + strings.Repeat("a", 2<<20) + `","password":"b"}`, "application/json", 413, "too_large"},
+	}
+	for _, c := range cases {
+		req, _ := http.NewRequest("POST", e.base+"/api/v1/sessions", strings.NewReader(c.body))
+		req.Header.Set("Content-Type", c.ctype)
+		resp, err := e.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		got := reply{resp.StatusCode, out}
+		if got.status != c.status || got.code() != c.code {
+			t.Errorf("%s: %d %v, want %d %s", c.name, got.status, got.body, c.status, c.code)
+		}
+	}
+}
+
+func TestEveryRequestIsAudited(t *testing.T) {
+	e := start(t)
+	e.login("sysadmin", "Wrong-Password-1!")
+	token := e.signIn("auditadmin")
+	e.call("GET", "/api/v1/me", token, "")
+	r := e.call("GET", "/api/v1/audit?subject=acct-auditadmin", token, "")
+	if r.status != 200 {
+		t.Fatal(r.body)
+	}
+	entries := r.body["entries"].([]any)
+	types := map[string]bool{}
+	for _, x := range entries {
+		types[x.(map[string]any)["type"].(string)] = true
+	}
+	for _, want := range []string{identity.CmdLoginOK, identity.CmdSetPassword, "request"} {
+		if !types[want] {
+			t.Errorf("no %s entry for the audit admin: %v", want, types)
+		}
+	}
+	all := e.call("GET", "/api/v1/audit?type=login.failure", token, "")
+	if len(all.body["entries"].([]any)) == 0 {
+		t.Fatal("the failed login was not audited")
+	}
+	entry := all.body["entries"].([]any)[0].(map[string]any)
+	if entry["result"] != "ok" || entry["source"] != "127.0.0.1" || !strings.HasPrefix(entry["subject"].(string), "login:") {
+		t.Fatalf("failed login entry: %v", entry)
+	}
+	var rep auditlog.Report
+	e.n.Cluster().State().View(func(r *state.ReadTx) error { rep, _ = auditlog.Verify(r); return nil })
+	if !rep.OK || rep.Size < 5 {
+		t.Fatalf("audit log: %+v", rep)
+	}
+}
+
+// expected is the one table of who may do what; every route's action must be
+// in it, and the policy must agree with every cell.
+var expected = map[string][]string{
+	"captcha.create":      {"anonymous"},
+	"sessions.create":     {"anonymous"},
+	"sessions.list_own":   {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
+	"sessions.delete_own": {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
+	"sessions.current":    {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
+	"accounts.password":   {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
+	"accounts.create":     {"security_admin"},
+	"accounts.unlock":     {"security_admin"},
+	"audit.search":        {"audit_admin"},
+	"tax.quote":           {"audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
+}
+
+func TestEveryRouteHasAPolicyAndEveryRoleTheExpectedDecision(t *testing.T) {
+	b, err := policy.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	authz, err := policy.New(context.Background(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := []string{"anonymous", "system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker", "tax_officer"}
+	for _, rt := range (&api.Server{}).Routes() {
+		allowed, ok := expected[rt.Action]
+		if !ok {
+			t.Errorf("%s %s: action %q has no row in the expected table", rt.Method, rt.Path, rt.Action)
+			continue
+		}
+		for _, role := range roles {
+			d, err := authz.Decide(context.Background(), policy.Input{
+				Subject: policy.Subject{ID: "u", Roles: []string{role}, Clearance: 4, MFA: true}, Action: rt.Action,
+				Resource: policy.Resource{Owner: "other", Label: 1},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := false
+			for _, a := range allowed {
+				want = want || a == role
+			}
+			if d.Allow != want {
+				t.Errorf("%s %s (%s) for %s: allow=%v, want %v", rt.Method, rt.Path, rt.Action, role, d.Allow, want)
+			}
+		}
+	}
+}

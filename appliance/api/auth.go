@@ -1,0 +1,282 @@
+package api
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"strings"
+	"time"
+
+	"github.com/dchest/captcha"
+
+	"cxt/appliance/errs"
+	"cxt/appliance/identity"
+	"cxt/crypto/sm"
+	"cxt/policy"
+	"cxt/storage/state"
+)
+
+// nameIndex is the username's blind index (identity.NameIndex).
+func nameIndex(r *Request, username string) ([]byte, error) {
+	key, err := r.Node.Keys().IndexKey()
+	if err != nil {
+		return nil, err
+	}
+	return identity.NameIndex(key, username), nil
+}
+
+func tokenHash(token []byte) []byte { h := sm.Sum(token); return h[:] }
+
+// authenticate resolves the bearer token, if any, to a session and subject.
+func (s *Server) authenticate(r *Request) error {
+	r.Subject = policy.Subject{ID: "anonymous", Roles: []string{"anonymous"}, Clearance: 1}
+	authz := r.HTTP.Header.Get("Authorization")
+	if authz == "" {
+		return nil
+	}
+	raw, ok := strings.CutPrefix(authz, "Bearer ")
+	token, err := base64.RawURLEncoding.DecodeString(raw)
+	if !ok || err != nil || len(token) != 32 {
+		return errs.E("authenticate", errs.Unauthenticated, "the session token is malformed")
+	}
+	h := tokenHash(token)
+	var sess *identity.Session
+	var acct *identity.Account
+	if err := r.Node.State().View(func(tx *state.ReadTx) error {
+		var err error
+		if sess, err = identity.SessionByHash(tx, h); err != nil || sess == nil {
+			return err
+		}
+		acct, err = identity.AccountByID(tx, sess.Account)
+		return err
+	}); err != nil {
+		return err
+	}
+	now := s.Now()
+	if sess == nil || acct == nil || !now.Before(sess.Expires) {
+		return errs.E("authenticate", errs.Unauthenticated, "the session has ended; sign in again")
+	}
+	if last, ok := s.lastSeen.Load(sess.ID); ok && now.Sub(last.(time.Time)) > s.Policy.IdleTimeout {
+		r.Audit.Subject = acct.ID
+		r.Propose(state.NewCommand(identity.CmdEndSession, mustJSON(identity.EndSession{TokenHash: h}), now))
+		s.lastSeen.Delete(sess.ID)
+		return errs.E("authenticate", errs.Unauthenticated, "the session was idle too long; sign in again")
+	}
+	s.lastSeen.Store(sess.ID, now)
+	r.Session, r.Token = sess, h
+	r.Subject = policy.Subject{ID: acct.ID, Roles: acct.Roles, Clearance: acct.Clearance, MFA: sess.MFA}
+	r.Audit.Subject = acct.ID
+	return nil
+}
+
+type loginRequest struct {
+	Username      string `json:"username"`
+	Password      string `json:"password"`
+	CaptchaID     string `json:"captcha_id,omitempty"`
+	CaptchaAnswer string `json:"captcha_answer,omitempty"`
+	TOTP          string `json:"totp,omitempty"`
+}
+
+// login checks a password and opens a session. An unknown username and a
+// wrong password get the same answer after the same work, and both count
+// toward the same lockout.
+func (s *Server) login(r *Request) (int, any, error) {
+	const op = "login"
+	var in loginRequest
+	if err := decodeJSON(r, &in); err != nil {
+		return 0, nil, err
+	}
+	if in.Username == "" || in.Password == "" {
+		return 0, nil, errs.E(op, errs.Invalid, "username and password are required")
+	}
+	idx, err := nameIndex(r, in.Username)
+	if err != nil {
+		return 0, nil, err
+	}
+	r.Audit.Subject = "login:" + hex.EncodeToString(idx[:8])
+	var acct *identity.Account
+	var attempts *identity.Attempts
+	if err := r.View(func(tx *state.ReadTx) error {
+		var err error
+		if acct, err = identity.AccountByName(tx, idx); err != nil {
+			return err
+		}
+		attempts, err = identity.AttemptsFor(tx, idx)
+		return err
+	}); err != nil {
+		return 0, nil, err
+	}
+	now := s.Now()
+	if attempts.Locked(now) {
+		identity.VerifyOrDecoy(nil, in.Password) // the same work as any other answer
+		return 0, nil, errs.Coded(op, errs.Permission, "account_locked", "the account is locked after repeated failures; try later or ask a security administrator")
+	}
+	if attempts.Recent(s.Policy, now) > s.Policy.CaptchaAfter {
+		if in.CaptchaID == "" {
+			identity.VerifyOrDecoy(nil, in.Password)
+			return 0, nil, errs.Coded(op, errs.Unauthenticated, "captcha_required", "solve a captcha (GET /api/v1/captcha) and send captcha_id and captcha_answer")
+		}
+		if _, err := r.Node.ProposeOK(r.Ctx, state.NewCommand(identity.CmdTakeCaptcha,
+			mustJSON(identity.TakeCaptcha{ID: in.CaptchaID, Answer: digits(in.CaptchaAnswer)}), now)); err != nil {
+			identity.VerifyOrDecoy(nil, in.Password)
+			return 0, nil, rejection(err)
+		}
+	}
+	var hash *identity.PasswordHash
+	if acct != nil {
+		hash = &acct.Password
+	}
+	if !identity.VerifyOrDecoy(hash, in.Password) {
+		res, err := r.Propose(state.NewCommand(identity.CmdLoginFailed, mustJSON(identity.NameRef{NameIndex: idx, Policy: s.Policy}), now))
+		if err != nil {
+			return 0, nil, err
+		}
+		var after identity.Attempts
+		if jsonInto(res, &after) == nil && after.Locked(now) {
+			return 0, nil, errs.Coded(op, errs.Permission, "account_locked", "the account is locked after repeated failures; try later or ask a security administrator")
+		}
+		return 0, nil, errs.Coded(op, errs.Unauthenticated, "invalid_credentials", "the username or password is wrong")
+	}
+	token := make([]byte, 32)
+	if _, err := rand.Read(token); err != nil {
+		return 0, nil, err
+	}
+	h := tokenHash(token)
+	sess := identity.Session{
+		ID: hex.EncodeToString(h[:8]), Account: acct.ID, Created: now, Expires: now.Add(s.Policy.AbsoluteTimeout),
+		Source: r.Audit.Source, Restricted: acct.MustChange,
+	}
+	r.Audit.Subject = acct.ID
+	if _, err := r.Propose(state.NewCommand(identity.CmdLoginOK, mustJSON(identity.LoginOK{NameIndex: idx, TokenHash: h, Session: sess}), now)); err != nil {
+		return 0, nil, err
+	}
+	s.lastSeen.Store(sess.ID, now)
+	return 201, map[string]any{
+		"token": base64.RawURLEncoding.EncodeToString(token), "session": sess, "account": acct.Public(),
+		"password_change_required": acct.MustChange,
+	}, nil
+}
+
+func digits(answer string) []byte {
+	out := make([]byte, 0, len(answer))
+	for _, c := range answer {
+		if c >= '0' && c <= '9' {
+			out = append(out, byte(c-'0'))
+		}
+	}
+	return out
+}
+
+// captcha issues a single-use image captcha, replicated so that any node
+// can check the answer.
+func (s *Server) captcha(r *Request) (int, any, error) {
+	id := requestID()
+	ds := captcha.RandomDigits(6)
+	var png bytes.Buffer
+	if _, err := captcha.NewImage(id, ds, 240, 80).WriteTo(&png); err != nil {
+		return 0, nil, err
+	}
+	now := s.Now()
+	if _, err := r.Propose(state.NewCommand(identity.CmdPutCaptcha, mustJSON(identity.Captcha{ID: id, Digits: ds, Expires: now.Add(5 * time.Minute)}), now)); err != nil {
+		return 0, nil, err
+	}
+	return 201, map[string]any{"captcha_id": id, "image_png_base64": base64.StdEncoding.EncodeToString(png.Bytes()), "expires_in": 300}, nil
+}
+
+func (s *Server) logout(r *Request) (int, any, error) {
+	if _, err := r.Propose(state.NewCommand(identity.CmdEndSession, mustJSON(identity.EndSession{TokenHash: r.Token}), s.Now())); err != nil {
+		return 0, nil, err
+	}
+	s.lastSeen.Delete(r.Session.ID)
+	return 200, map[string]any{"ended": r.Session.ID}, nil
+}
+
+func (s *Server) listSessions(r *Request) (int, any, error) {
+	var list []*identity.Session
+	err := r.View(func(tx *state.ReadTx) error {
+		m, err := identity.SessionsOf(tx, r.Subject.ID)
+		for _, sess := range m {
+			list = append(list, sess)
+		}
+		return err
+	})
+	return 200, map[string]any{"sessions": list}, err
+}
+
+// endSession ends one of the caller's sessions by its public ID; a security
+// administrator may end anyone's (sessions.delete_any).
+func (s *Server) endSession(r *Request) (int, any, error) {
+	id := muxVar(r, "id")
+	var target []byte
+	err := r.View(func(tx *state.ReadTx) error {
+		m, err := identity.SessionsOf(tx, r.Subject.ID)
+		for h, sess := range m {
+			if sess.ID == id {
+				target = []byte(h)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	if target == nil {
+		return 0, nil, errs.E("end session", errs.NotExist, "no session %s of yours", id)
+	}
+	if _, err := r.Propose(state.NewCommand(identity.CmdEndSession, mustJSON(identity.EndSession{TokenHash: target}), s.Now())); err != nil {
+		return 0, nil, err
+	}
+	return 200, map[string]any{"ended": id}, nil
+}
+
+func (s *Server) me(r *Request) (int, any, error) {
+	var acct *identity.Account
+	err := r.View(func(tx *state.ReadTx) error {
+		var err error
+		acct, err = identity.AccountByID(tx, r.Subject.ID)
+		return err
+	})
+	if err != nil || acct == nil {
+		return 0, nil, errs.E("me", errs.Unauthenticated, "the account is gone")
+	}
+	return 200, map[string]any{"account": acct.Public(), "session": r.Session}, nil
+}
+
+func (s *Server) changePassword(r *Request) (int, any, error) {
+	const op = "change password"
+	var in struct {
+		Current string `json:"current_password"`
+		New     string `json:"new_password"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		return 0, nil, err
+	}
+	if err := identity.CheckPassword(in.New); err != nil {
+		return 0, nil, errs.Coded(op, errs.Invalid, "weak_password", "%v", err)
+	}
+	var acct *identity.Account
+	if err := r.View(func(tx *state.ReadTx) error {
+		var err error
+		acct, err = identity.AccountByID(tx, r.Subject.ID)
+		return err
+	}); err != nil || acct == nil {
+		return 0, nil, errs.E(op, errs.Unauthenticated, "the account is gone")
+	}
+	if !acct.Password.Verify(in.Current) {
+		return 0, nil, errs.Coded(op, errs.Unauthenticated, "invalid_credentials", "the current password is wrong")
+	}
+	if in.Current == in.New {
+		return 0, nil, errs.Coded(op, errs.Invalid, "weak_password", "the new password must differ from the current one")
+	}
+	hash, err := identity.HashPassword(in.New)
+	if err != nil {
+		return 0, nil, err
+	}
+	// Every other session of the account ends; this one stays and is no
+	// longer restricted.
+	if _, err := r.Propose(state.NewCommand(identity.CmdSetPassword, mustJSON(identity.SetPassword{Account: acct.ID, Hash: hash, Keep: r.Token}), s.Now())); err != nil {
+		return 0, nil, err
+	}
+	return 200, map[string]any{"changed": true}, nil
+}

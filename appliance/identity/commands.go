@@ -1,0 +1,381 @@
+package identity
+
+import (
+	"encoding/json"
+	"slices"
+	"time"
+
+	"cxt/storage/state"
+)
+
+// Buckets.
+const (
+	AccountsBucket = "accounts"       // account ID -> Account
+	NamesBucket    = "account-names"  // username index -> account ID
+	AttemptsBucket = "login-attempts" // username index -> Attempts
+	SessionsBucket = "sessions"       // SM3(token) -> Session
+	CaptchasBucket = "captchas"       // captcha ID -> Captcha
+)
+
+// Command types.
+const (
+	CmdCreateAccount = "account.create"
+	CmdSetPassword   = "account.password"
+	CmdSetRoles      = "account.roles"
+	CmdUnlock        = "account.unlock"
+	CmdLoginFailed   = "login.failure"
+	CmdLoginOK       = "login.success"
+	CmdEndSession    = "session.end"
+	CmdPutCaptcha    = "captcha.create"
+	CmdTakeCaptcha   = "captcha.take"
+)
+
+// maxSessions bounds the live sessions of one account; the oldest ends first.
+const maxSessions = 20
+
+// Register adds the identity buckets and commands.
+func Register(reg *state.Registry) {
+	for _, b := range []string{AccountsBucket, NamesBucket, AttemptsBucket, SessionsBucket, CaptchasBucket} {
+		reg.Bucket(b)
+	}
+	reg.Handle(CmdCreateAccount, createAccount)
+	reg.Handle(CmdSetPassword, setPassword)
+	reg.Handle(CmdSetRoles, setRoles)
+	reg.Handle(CmdUnlock, unlock)
+	reg.Handle(CmdLoginFailed, loginFailed)
+	reg.Handle(CmdLoginOK, loginOK)
+	reg.Handle(CmdEndSession, endSession)
+	reg.Handle(CmdPutCaptcha, putCaptcha)
+	reg.Handle(CmdTakeCaptcha, takeCaptcha)
+}
+
+// Bodies of the commands.
+type (
+	CreateAccount struct {
+		Account   Account `json:"account"`
+		NameIndex []byte  `json:"name_index"`
+	}
+	SetPassword struct {
+		Account string       `json:"account"`
+		Hash    PasswordHash `json:"hash"`
+		Keep    []byte       `json:"keep,omitempty"` // the session that changed it stays
+	}
+	SetRoles struct {
+		Account string   `json:"account"`
+		Roles   []string `json:"roles"`
+	}
+	NameRef struct {
+		NameIndex []byte `json:"name_index"`
+		Policy    Policy `json:"policy"`
+	}
+	LoginOK struct {
+		NameIndex []byte  `json:"name_index"`
+		TokenHash []byte  `json:"token_hash"`
+		Session   Session `json:"session"`
+	}
+	EndSession struct {
+		TokenHash []byte `json:"token_hash"`
+	}
+	Captcha struct {
+		ID      string    `json:"id"`
+		Digits  []byte    `json:"digits"`
+		Expires time.Time `json:"expires"`
+	}
+	TakeCaptcha struct {
+		ID     string `json:"id"`
+		Answer []byte `json:"answer"`
+	}
+)
+
+func body[T any](cmd *state.Command) (*T, error) {
+	var v T
+	if err := json.Unmarshal(cmd.Body, &v); err != nil {
+		return nil, state.Reject("invalid_request", "%s: %v", cmd.Type, err)
+	}
+	return &v, nil
+}
+
+func put(tx *state.Tx, bucket string, key []byte, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return tx.Put(bucket, key, b)
+}
+
+func get[T any](g interface {
+	Get(string, []byte) ([]byte, error)
+}, bucket string, key []byte) (*T, error) {
+	b, err := g.Get(bucket, key)
+	if err != nil {
+		return nil, err
+	}
+	return decode[T](b)
+}
+
+func createAccount(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	c, err := body[CreateAccount](cmd)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckRoles(c.Account.Roles); err != nil {
+		return nil, state.Reject("invalid_request", "%v", err)
+	}
+	if id, err := tx.Get(NamesBucket, c.NameIndex); err != nil {
+		return nil, err
+	} else if id != nil {
+		return nil, state.Reject("conflict", "the username is taken")
+	}
+	c.Account.Created = tx.Time()
+	if err := put(tx, AccountsBucket, []byte(c.Account.ID), c.Account); err != nil {
+		return nil, err
+	}
+	return []byte(c.Account.ID), tx.Put(NamesBucket, c.NameIndex, []byte(c.Account.ID))
+}
+
+// sessionsOf lists the token hashes of an account's sessions.
+type accountSessions struct {
+	Hashes [][]byte `json:"hashes"`
+}
+
+func sessionListKey(account string) []byte { return []byte("by-account/" + account) }
+
+func endAllSessions(tx *state.Tx, account string, keep []byte) error {
+	list, err := get[accountSessions](tx, SessionsBucket, sessionListKey(account))
+	if err != nil || list == nil {
+		return err
+	}
+	var kept [][]byte
+	for _, h := range list.Hashes {
+		if keep != nil && string(h) == string(keep) {
+			kept = append(kept, h)
+			continue
+		}
+		if err := tx.Delete(SessionsBucket, h); err != nil {
+			return err
+		}
+	}
+	return put(tx, SessionsBucket, sessionListKey(account), accountSessions{Hashes: kept})
+}
+
+func setPassword(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	c, err := body[SetPassword](cmd)
+	if err != nil {
+		return nil, err
+	}
+	acct, err := get[Account](tx, AccountsBucket, []byte(c.Account))
+	if err != nil {
+		return nil, err
+	}
+	if acct == nil {
+		return nil, state.Reject("not_found", "no such account")
+	}
+	acct.Password, acct.MustChange = c.Hash, false
+	if err := put(tx, AccountsBucket, []byte(acct.ID), acct); err != nil {
+		return nil, err
+	}
+	if err := endAllSessions(tx, acct.ID, c.Keep); err != nil {
+		return nil, err
+	}
+	if c.Keep != nil { // the session that changed the password is no longer restricted
+		if s, err := get[Session](tx, SessionsBucket, c.Keep); err == nil && s != nil {
+			s.Restricted = false
+			return nil, put(tx, SessionsBucket, c.Keep, s)
+		}
+	}
+	return nil, nil
+}
+
+func setRoles(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	c, err := body[SetRoles](cmd)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckRoles(c.Roles); err != nil {
+		return nil, state.Reject("invalid_request", "%v", err)
+	}
+	acct, err := get[Account](tx, AccountsBucket, []byte(c.Account))
+	if err != nil {
+		return nil, err
+	}
+	if acct == nil {
+		return nil, state.Reject("not_found", "no such account")
+	}
+	acct.Roles = c.Roles
+	if err := put(tx, AccountsBucket, []byte(acct.ID), acct); err != nil {
+		return nil, err
+	}
+	return nil, endAllSessions(tx, acct.ID, nil) // a role change ends every session
+}
+
+func unlock(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	c, err := body[NameRef](cmd)
+	if err != nil {
+		return nil, err
+	}
+	return nil, tx.Delete(AttemptsBucket, c.NameIndex)
+}
+
+// loginFailed records a failure; the failure that reaches the limit locks
+// the username and ends its account's sessions. The result is the Attempts.
+func loginFailed(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	c, err := body[NameRef](cmd)
+	if err != nil {
+		return nil, err
+	}
+	now := tx.Time()
+	a, err := get[Attempts](tx, AttemptsBucket, c.NameIndex)
+	if err != nil {
+		return nil, err
+	}
+	if a == nil {
+		a = &Attempts{}
+	}
+	a.Failures = slices.DeleteFunc(append(a.Failures, now), func(f time.Time) bool { return now.Sub(f) >= c.Policy.FailureWindow })
+	if !a.Locked(now) && len(a.Failures) >= c.Policy.MaxFailures {
+		a.LockedUntil = now.Add(c.Policy.LockFor)
+		if id, err := tx.Get(NamesBucket, c.NameIndex); err == nil && id != nil {
+			if err := endAllSessions(tx, string(id), nil); err != nil {
+				return nil, err
+			}
+		}
+	}
+	b, _ := json.Marshal(a)
+	return b, tx.Put(AttemptsBucket, c.NameIndex, b)
+}
+
+func loginOK(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	c, err := body[LoginOK](cmd)
+	if err != nil {
+		return nil, err
+	}
+	if a, err := get[Attempts](tx, AttemptsBucket, c.NameIndex); err != nil {
+		return nil, err
+	} else if a != nil && a.Locked(tx.Time()) {
+		return nil, state.Reject("account_locked", "the account is locked")
+	}
+	if err := tx.Delete(AttemptsBucket, c.NameIndex); err != nil {
+		return nil, err
+	}
+	if err := put(tx, SessionsBucket, c.TokenHash, c.Session); err != nil {
+		return nil, err
+	}
+	list, err := get[accountSessions](tx, SessionsBucket, sessionListKey(c.Session.Account))
+	if err != nil {
+		return nil, err
+	}
+	if list == nil {
+		list = &accountSessions{}
+	}
+	list.Hashes = append(list.Hashes, c.TokenHash)
+	for len(list.Hashes) > maxSessions {
+		if err := tx.Delete(SessionsBucket, list.Hashes[0]); err != nil {
+			return nil, err
+		}
+		list.Hashes = list.Hashes[1:]
+	}
+	return nil, put(tx, SessionsBucket, sessionListKey(c.Session.Account), list)
+}
+
+func endSession(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	c, err := body[EndSession](cmd)
+	if err != nil {
+		return nil, err
+	}
+	s, err := get[Session](tx, SessionsBucket, c.TokenHash)
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
+		return nil, state.Reject("not_found", "no such session")
+	}
+	if err := tx.Delete(SessionsBucket, c.TokenHash); err != nil {
+		return nil, err
+	}
+	list, err := get[accountSessions](tx, SessionsBucket, sessionListKey(s.Account))
+	if err != nil || list == nil {
+		return nil, err
+	}
+	list.Hashes = slices.DeleteFunc(list.Hashes, func(h []byte) bool { return string(h) == string(c.TokenHash) })
+	return nil, put(tx, SessionsBucket, sessionListKey(s.Account), list)
+}
+
+func putCaptcha(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	c, err := body[Captcha](cmd)
+	if err != nil {
+		return nil, err
+	}
+	return nil, put(tx, CaptchasBucket, []byte(c.ID), c)
+}
+
+// takeCaptcha checks an answer and consumes the captcha either way: a
+// captcha is good for one try.
+func takeCaptcha(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	c, err := body[TakeCaptcha](cmd)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := get[Captcha](tx, CaptchasBucket, []byte(c.ID))
+	if err != nil {
+		return nil, err
+	}
+	if stored == nil {
+		return nil, state.Reject("captcha_required", "the captcha is unknown or already used")
+	}
+	if err := tx.Delete(CaptchasBucket, []byte(c.ID)); err != nil {
+		return nil, err
+	}
+	if tx.Time().After(stored.Expires) || string(stored.Digits) != string(c.Answer) {
+		return nil, state.Reject("captcha_required", "the captcha answer is wrong or expired")
+	}
+	return nil, nil
+}
+
+// Reads.
+
+// AccountByID returns an account, or nil.
+func AccountByID(r *state.ReadTx, id string) (*Account, error) {
+	return get[Account](r, AccountsBucket, []byte(id))
+}
+
+// AccountByName returns the account with a username index, or nil.
+func AccountByName(r *state.ReadTx, nameIndex []byte) (*Account, error) {
+	id, err := r.Get(NamesBucket, nameIndex)
+	if err != nil || id == nil {
+		return nil, err
+	}
+	return AccountByID(r, string(id))
+}
+
+// AttemptsFor returns the recent failures of a username index.
+func AttemptsFor(r *state.ReadTx, nameIndex []byte) (*Attempts, error) {
+	a, err := get[Attempts](r, AttemptsBucket, nameIndex)
+	if a == nil && err == nil {
+		a = &Attempts{}
+	}
+	return a, err
+}
+
+// SessionByHash returns the session of a token hash, or nil.
+func SessionByHash(r *state.ReadTx, tokenHash []byte) (*Session, error) {
+	return get[Session](r, SessionsBucket, tokenHash)
+}
+
+// SessionsOf returns an account's live sessions with their token hashes.
+func SessionsOf(r *state.ReadTx, account string) (map[string]*Session, error) {
+	list, err := get[accountSessions](r, SessionsBucket, sessionListKey(account))
+	if err != nil || list == nil {
+		return nil, err
+	}
+	out := map[string]*Session{}
+	for _, h := range list.Hashes {
+		s, err := SessionByHash(r, h)
+		if err != nil {
+			return nil, err
+		}
+		if s != nil {
+			out[string(h)] = s
+		}
+	}
+	return out, nil
+}

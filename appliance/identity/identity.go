@@ -1,0 +1,263 @@
+// Package identity keeps accounts, roles, passwords, login attempts and
+// sessions in the replicated state, and the rules that decide a login:
+// password strength, lockout after repeated failures, the captcha threshold,
+// which roles need a second factor, and session lifetimes.
+//
+// Slow or random work — hashing a password, drawing a token or a salt —
+// happens before a command is proposed; the commands only record outcomes,
+// so every replica applies them alike.
+package identity
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+
+	"cxt/crypto/sm"
+)
+
+// Roles.
+const (
+	SystemAdmin      = "system_admin"
+	SecurityAdmin    = "security_admin"
+	AuditAdmin       = "audit_admin"
+	PlatformOperator = "platform_operator"
+	PlatformReviewer = "platform_reviewer"
+	MerchantAdmin    = "merchant_admin"
+	MerchantOperator = "merchant_operator"
+	Worker           = "worker"
+	TaxOfficer       = "tax_officer" // gateway clients only; never an API login
+)
+
+// AdminRoles are the three duties (三权分立) no account may combine.
+var AdminRoles = []string{SystemAdmin, SecurityAdmin, AuditAdmin}
+
+var allRoles = []string{SystemAdmin, SecurityAdmin, AuditAdmin, PlatformOperator, PlatformReviewer, MerchantAdmin, MerchantOperator, Worker, TaxOfficer}
+
+// IsStaff reports whether roles include a platform staff role, which needs a
+// second factor to log in.
+func IsStaff(roles []string) bool {
+	for _, r := range roles {
+		if slices.Contains(AdminRoles, r) || r == PlatformOperator || r == PlatformReviewer {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckRoles reports whether roles may be held together by one account.
+func CheckRoles(roles []string) error {
+	if len(roles) == 0 {
+		return fmt.Errorf("an account needs at least one role")
+	}
+	admins := 0
+	for _, r := range roles {
+		if !slices.Contains(allRoles, r) {
+			return fmt.Errorf("unknown role %q", r)
+		}
+		if slices.Contains(AdminRoles, r) {
+			admins++
+		}
+		if r == TaxOfficer {
+			return fmt.Errorf("tax officers are gateway clients, not accounts")
+		}
+	}
+	if admins > 1 {
+		return fmt.Errorf("system, security and audit administration are separate duties: one account holds at most one")
+	}
+	return nil
+}
+
+// CheckPassword enforces the password rule of §9 a: at least 10
+// characters mixing upper case, lower case, digits and symbols. The error
+// names the rule that failed.
+func CheckPassword(pw string) error {
+	var upper, lower, digit, symbol bool
+	for _, r := range pw {
+		switch {
+		case unicode.IsUpper(r):
+			upper = true
+		case unicode.IsLower(r):
+			lower = true
+		case unicode.IsDigit(r):
+			digit = true
+		case unicode.IsPunct(r) || unicode.IsSymbol(r):
+			symbol = true
+		}
+	}
+	switch {
+	case len([]rune(pw)) < 10:
+		return fmt.Errorf("the password must be at least 10 characters long")
+	case len(pw) > 256:
+		return fmt.Errorf("the password must be at most 256 bytes long")
+	case !upper:
+		return fmt.Errorf("the password must contain an upper-case letter")
+	case !lower:
+		return fmt.Errorf("the password must contain a lower-case letter")
+	case !digit:
+		return fmt.Errorf("the password must contain a digit")
+	case !symbol:
+		return fmt.Errorf("the password must contain a symbol")
+	}
+	return nil
+}
+
+// PasswordHash is a stored password: PBKDF2-HMAC-SM3 with its parameters.
+type PasswordHash struct {
+	Alg  string `json:"alg"`
+	Iter int    `json:"iter"`
+	Salt []byte `json:"salt"`
+	Key  []byte `json:"key"`
+}
+
+// HashPassword derives a new hash with a fresh salt.
+func HashPassword(pw string) (PasswordHash, error) {
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return PasswordHash{}, err
+	}
+	key, err := sm.DerivePassword(pw, salt, sm.PasswordIterations)
+	if err != nil {
+		return PasswordHash{}, err
+	}
+	return PasswordHash{Alg: "pbkdf2-hmac-sm3", Iter: sm.PasswordIterations, Salt: salt, Key: key}, nil
+}
+
+// Verify compares pw with the hash in constant time.
+func (h PasswordHash) Verify(pw string) bool {
+	if h.Alg != "pbkdf2-hmac-sm3" || h.Iter < 1 {
+		return false
+	}
+	key, err := sm.DerivePassword(pw, h.Salt, h.Iter)
+	return err == nil && sm.Equal(key, h.Key)
+}
+
+// decoy is verified against when a username does not exist, so that an
+// unknown user costs the same work as a wrong password.
+var decoy, _ = HashPassword("decoy password for unknown users 1!A")
+
+// VerifyOrDecoy verifies pw against h, or against the decoy when h is nil.
+func VerifyOrDecoy(h *PasswordHash, pw string) bool {
+	if h == nil {
+		decoy.Verify(pw)
+		return false
+	}
+	return h.Verify(pw)
+}
+
+// GeneratePassword returns a random password that satisfies CheckPassword,
+// for one-time initial passwords.
+func GeneratePassword() string {
+	classes := []string{"ABCDEFGHJKLMNPQRSTUVWXYZ", "abcdefghijkmnopqrstuvwxyz", "23456789", "!@#%^*-_=+?"}
+	all := strings.Join(classes, "")
+	pick := func(s string) byte {
+		n, _ := rand.Int(rand.Reader, big.NewInt(int64(len(s))))
+		return s[n.Int64()]
+	}
+	out := make([]byte, 0, 20)
+	for _, c := range classes {
+		out = append(out, pick(c))
+	}
+	for len(out) < 20 {
+		out = append(out, pick(all))
+	}
+	for i := len(out) - 1; i > 0; i-- { // shuffle so the classes are not in order
+		n, _ := rand.Int(rand.Reader, big.NewInt(int64(i+1)))
+		j := int(n.Int64())
+		out[i], out[j] = out[j], out[i]
+	}
+	return string(out)
+}
+
+// Account is a login.
+type Account struct {
+	ID         string       `json:"id"`
+	Username   string       `json:"username"`
+	Roles      []string     `json:"roles"`
+	Clearance  int          `json:"clearance"` // security label the account may see
+	Password   PasswordHash `json:"password"`
+	MustChange bool         `json:"must_change"` // one-time password: change it first
+	TOTPSecret string       `json:"totp_secret,omitempty"`
+	Created    time.Time    `json:"created"`
+}
+
+// Public is an account as the API shows it.
+func (a *Account) Public() map[string]any {
+	return map[string]any{
+		"id": a.ID, "username": a.Username, "roles": a.Roles, "clearance": a.Clearance,
+		"must_change_password": a.MustChange, "mfa_enrolled": a.TOTPSecret != "", "created": a.Created,
+	}
+}
+
+// Policy holds the tunable limits of logins and sessions.
+type Policy struct {
+	CaptchaAfter    int           `json:"captcha_after"`    // failures in the window after which a captcha is needed
+	MaxFailures     int           `json:"max_failures"`     // failures in the window that lock the account
+	FailureWindow   time.Duration `json:"failure_window"`   // how far back failures count
+	LockFor         time.Duration `json:"lock_for"`         // how long a lock lasts
+	IdleTimeout     time.Duration `json:"idle_timeout"`     // a session unused this long ends
+	AbsoluteTimeout time.Duration `json:"absolute_timeout"` // a session ends this long after login
+}
+
+// DefaultPolicy is §9 b and c: captcha after more than 2 wrong passwords,
+// lock for 30 minutes after 5 in 15 minutes.
+var DefaultPolicy = Policy{
+	CaptchaAfter: 2, MaxFailures: 5, FailureWindow: 15 * time.Minute, LockFor: 30 * time.Minute,
+	IdleTimeout: 15 * time.Minute, AbsoluteTimeout: 8 * time.Hour,
+}
+
+// Attempts are the recent failed logins of one username, kept whether or not
+// the username exists, so that answers do not tell the two apart.
+type Attempts struct {
+	Failures    []time.Time `json:"failures"`
+	LockedUntil time.Time   `json:"locked_until"`
+}
+
+// Recent counts the failures inside the window before now.
+func (a *Attempts) Recent(p Policy, now time.Time) int {
+	n := 0
+	for _, f := range a.Failures {
+		if now.Sub(f) < p.FailureWindow {
+			n++
+		}
+	}
+	return n
+}
+
+// Locked reports whether the username is locked at now.
+func (a *Attempts) Locked(now time.Time) bool { return now.Before(a.LockedUntil) }
+
+// Session is a login's server-side record, keyed by the SM3 of its token.
+type Session struct {
+	ID         string    `json:"id"` // public handle: the first 16 hex of the token hash
+	Account    string    `json:"account"`
+	Created    time.Time `json:"created"`
+	Expires    time.Time `json:"expires"` // absolute timeout
+	MFA        bool      `json:"mfa"`
+	Source     string    `json:"source"`
+	Restricted bool      `json:"restricted"` // may only change the password
+}
+
+func decode[T any](b []byte) (*T, error) {
+	if b == nil {
+		return nil, nil
+	}
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// NameIndex is the blind index of a username: HMAC-SM3 under the keyring's
+// index key, so usernames (often phone numbers) are never stored as keys in
+// plaintext. Usernames compare case-insensitively.
+func NameIndex(indexKey []byte, username string) []byte {
+	h := sm.HMAC(indexKey, []byte("username\x00"), []byte(strings.ToLower(strings.TrimSpace(username))))
+	return h[:]
+}
