@@ -140,6 +140,9 @@ func (a *Authorizer) Swap(ctx context.Context, b *Bundle) error {
 // Version names the policy in force, for the audit log.
 func (a *Authorizer) Version() string { return a.current.Load().version }
 
+// ReasonMFA is the denial reason of an action that needs a second factor.
+const ReasonMFA = "a second factor is required for this action"
+
 // ErrNoDecision means the policy produced no decision: treat as deny.
 var ErrNoDecision = errors.New("policy: no decision")
 

@@ -35,11 +35,13 @@ func freeAddr(t *testing.T) string {
 }
 
 type env struct {
-	t      *testing.T
-	n      *node.Node
-	client *http.Client
-	base   string
-	admins map[string]string // username -> one-time password
+	t       *testing.T
+	clock   *clock
+	n       *node.Node
+	client  *http.Client
+	base    string
+	admins  map[string]string // username -> password
+	secrets map[string]string // username -> TOTP secret
 }
 
 func start(t *testing.T) *env {
@@ -51,7 +53,8 @@ func start(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := node.Open(ctx, node.Options{Dir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	clk := &clock{now: time.Now()}
+	n, err := node.Open(ctx, node.Options{Dir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +62,7 @@ func start(t *testing.T) *env {
 	pemCert, _ := os.ReadFile(filepath.Join(dir, "api.pem"))
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pemCert)
-	e := &env{t: t, n: n, base: "https://" + n.APIAddr(), admins: map[string]string{},
+	e := &env{t: t, clock: clk, n: n, base: "https://" + n.APIAddr(), admins: map[string]string{}, secrets: map[string]string{},
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
 	for _, a := range res.Admins {
 		e.admins[a.Username] = a.Password
@@ -106,11 +109,42 @@ func (e *env) login(user, password string) reply {
 	return e.call("POST", "/api/v1/sessions", "", fmt.Sprintf(`{"username":%q,"password":%q}`, user, password))
 }
 
-// signIn logs an administrator in and replaces the one-time password.
+// clock is the API's clock in tests: one-time codes are single-use per 30 s
+// step, so tests move time on instead of waiting.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// code returns a fresh one-time code: it moves the clock to the next step.
+func (e *env) code(secret string) string {
+	e.clock.advance(30 * time.Second)
+	return identity.TOTPCode(secret, e.clock.Now())
+}
+
+// signIn logs an administrator in, replaces the one-time password and
+// enrolls a second factor; it returns the session token and TOTP secret.
 func (e *env) signIn(user string) string {
+	token, _ := e.signInMFA(user)
+	return token
+}
+
+func (e *env) signInMFA(user string) (string, string) {
 	e.t.Helper()
 	r := e.login(user, e.admins[user])
-	if r.status != 201 || r.body["password_change_required"] != true {
+	if r.status != 201 || r.body["password_change_required"] != true || r.body["mfa_enrollment_required"] != true {
 		e.t.Fatalf("first login of %s: %d %v", user, r.status, r.body)
 	}
 	token := r.body["token"].(string)
@@ -119,7 +153,23 @@ func (e *env) signIn(user string) string {
 		e.t.Fatalf("password change: %d %v", r.status, r.body)
 	}
 	e.admins[user] = newPW
-	return token
+	if r := e.call("GET", "/api/v1/sessions", token, ""); r.status != 401 || r.code() != "mfa_required" {
+		e.t.Fatalf("a staff session without a second factor: %d %v", r.status, r.body)
+	}
+	r = e.call("POST", "/api/v1/me/mfa/totp", token, "")
+	secret, _ := r.body["secret"].(string)
+	if r.status != 201 || secret == "" {
+		e.t.Fatalf("enroll: %d %v", r.status, r.body)
+	}
+	if r := e.call("POST", "/api/v1/me/mfa/totp/confirm", token, fmt.Sprintf(`{"code":%q}`, e.code(secret))); r.status != 200 {
+		e.t.Fatalf("confirm: %d %v", r.status, r.body)
+	}
+	e.secrets[user] = secret
+	return token, secret
+}
+
+func (e *env) loginMFA(user string) reply {
+	return e.call("POST", "/api/v1/sessions", "", fmt.Sprintf(`{"username":%q,"password":%q,"totp":%q}`, user, e.admins[user], e.code(e.secrets[user])))
 }
 
 func TestFirstLoginMustChangeTheOneTimePassword(t *testing.T) {
@@ -131,6 +181,9 @@ func TestFirstLoginMustChangeTheOneTimePassword(t *testing.T) {
 	token := r.body["token"].(string)
 	if r := e.call("GET", "/api/v1/audit", token, ""); r.status != 403 || r.code() != "password_change_required" {
 		t.Fatalf("before the change: %d %v", r.status, r.body)
+	}
+	if r := e.call("POST", "/api/v1/me/mfa/totp", token, ""); r.status != 403 || r.code() != "password_change_required" {
+		t.Fatalf("enrolling before the change: %d %v", r.status, r.body)
 	}
 	for pw, rule := range map[string]string{
 		"Short1!":        "at least 10",
@@ -150,8 +203,8 @@ func TestFirstLoginMustChangeTheOneTimePassword(t *testing.T) {
 	if r := e.call("POST", "/api/v1/me/password", token, body); r.status != 200 {
 		t.Fatalf("strong password: %d %v", r.status, r.body)
 	}
-	if r := e.call("GET", "/api/v1/audit", token, ""); r.status != 200 {
-		t.Fatalf("after the change: %d %v", r.status, r.body)
+	if r := e.call("GET", "/api/v1/audit", token, ""); r.status != 401 || r.code() != "mfa_required" {
+		t.Fatalf("after the change, without a second factor: %d %v", r.status, r.body)
 	}
 	if r := e.login("auditadmin", e.admins["auditadmin"]); r.status != 401 || r.code() != "invalid_credentials" {
 		t.Fatalf("the one-time password still works: %d %v", r.status, r.body)
@@ -263,7 +316,7 @@ func TestConcurrentFailuresNeverLoseACountOrFail500(t *testing.T) {
 func TestSessionsEndOnLogoutAndOnPasswordChange(t *testing.T) {
 	e := start(t)
 	token := e.signIn("auditadmin")
-	second := e.login("auditadmin", e.admins["auditadmin"]).body["token"].(string)
+	second := e.loginMFA("auditadmin").body["token"].(string)
 	if r := e.call("GET", "/api/v1/sessions", token, ""); r.status != 200 || len(r.body["sessions"].([]any)) != 2 {
 		t.Fatalf("sessions: %v", r.body)
 	}
@@ -378,6 +431,8 @@ var expected = map[string][]string{
 	"sessions.delete_own": {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
 	"sessions.current":    {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
 	"accounts.password":   {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
+	"accounts.mfa_enroll": {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
+	"sessions.step_up":    {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
 	"accounts.create":     {"security_admin"},
 	"accounts.unlock":     {"security_admin"},
 	"audit.search":        {"audit_admin"},
@@ -416,5 +471,62 @@ func TestEveryRouteHasAPolicyAndEveryRoleTheExpectedDecision(t *testing.T) {
 				t.Errorf("%s %s (%s) for %s: allow=%v, want %v", rt.Method, rt.Path, rt.Action, role, d.Allow, want)
 			}
 		}
+	}
+}
+
+func TestStaffNeedTheirSecondFactorAndCodesAreSingleUse(t *testing.T) {
+	e := start(t)
+	e.signIn("secadmin")
+	if r := e.login("secadmin", e.admins["secadmin"]); r.status != 401 || r.code() != "mfa_required" {
+		t.Fatalf("password alone: %d %v", r.status, r.body)
+	}
+	code := e.code(e.secrets["secadmin"])
+	body := fmt.Sprintf(`{"username":"secadmin","password":%q,"totp":%q}`, e.admins["secadmin"], code)
+	r := e.call("POST", "/api/v1/sessions", "", body)
+	if r.status != 201 || r.body["session"].(map[string]any)["mfa"] != true {
+		t.Fatalf("password and code: %d %v", r.status, r.body)
+	}
+	if r := e.call("POST", "/api/v1/sessions", "", body); r.status != 401 || r.code() != "invalid_credentials" {
+		t.Fatalf("a replayed code: %d %v", r.status, r.body)
+	}
+	bad := fmt.Sprintf(`{"username":"secadmin","password":%q,"totp":"000000"}`, e.admins["secadmin"])
+	if r := e.call("POST", "/api/v1/sessions", "", bad); r.status != 401 || r.code() != "invalid_credentials" {
+		t.Fatalf("a wrong code: %d %v", r.status, r.body)
+	}
+}
+
+func TestImportantOperationsNeedAFreshStepUp(t *testing.T) {
+	e := start(t)
+	sec, secret := e.signInMFA("secadmin")
+	// Lock the system administrator.
+	for range 3 {
+		e.login("sysadmin", "Wrong-Password-1!")
+	}
+	for range 2 {
+		id := e.call("GET", "/api/v1/captcha", "", "").body["captcha_id"].(string)
+		e.call("POST", "/api/v1/sessions", "", fmt.Sprintf(`{"username":"sysadmin","password":"Wrong-Password-1!","captcha_id":%q,"captcha_answer":%q}`, id, e.captchaDigits(id)))
+	}
+	if r := e.login("sysadmin", e.admins["sysadmin"]); r.code() != "account_locked" {
+		t.Fatalf("sysadmin not locked: %v", r.body)
+	}
+	e.clock.advance(10 * time.Minute) // the enrollment no longer counts as a fresh re-authentication
+	if r := e.call("POST", "/api/v1/accounts/acct-sysadmin/unlock", sec, ""); r.status != 401 || r.code() != "step_up_required" {
+		t.Fatalf("unlock without a step-up: %d %v", r.status, r.body)
+	}
+	if r := e.call("POST", "/api/v1/me/step-up", sec, fmt.Sprintf(`{"totp":%q}`, e.code(secret))); r.status != 200 {
+		t.Fatalf("step-up: %d %v", r.status, r.body)
+	}
+	if r := e.call("POST", "/api/v1/accounts/acct-secadmin/unlock", sec, ""); r.status != 403 {
+		t.Fatalf("a security admin unlocking themself: %d %v", r.status, r.body)
+	}
+	if r := e.call("POST", "/api/v1/accounts/acct-sysadmin/unlock", sec, ""); r.status != 200 {
+		t.Fatalf("unlock after a step-up: %d %v", r.status, r.body)
+	}
+	if r := e.login("sysadmin", e.admins["sysadmin"]); r.status != 201 {
+		t.Fatalf("login after unlock: %d %v", r.status, r.body)
+	}
+	e.clock.advance(6 * time.Minute)
+	if r := e.call("POST", "/api/v1/accounts", sec, `{"username":"op1","roles":["platform_operator"]}`); r.code() != "step_up_required" {
+		t.Fatalf("a step-up older than five minutes still counted: %v", r.body)
 	}
 }

@@ -138,6 +138,27 @@ func (s *Server) login(r *Request) (int, any, error) {
 		}
 		return 0, nil, errs.Coded(op, errs.Unauthenticated, "invalid_credentials", "the username or password is wrong")
 	}
+	// Staff need a second factor: with one enrolled, the code is part of the
+	// login; without, the session may only enroll one.
+	var step int64
+	mfa, enroll := false, false
+	if identity.IsStaff(acct.Roles) {
+		if acct.TOTPSecret == "" {
+			enroll = true
+		} else {
+			if in.TOTP == "" {
+				return 0, nil, errs.Coded(op, errs.Unauthenticated, "mfa_required", "send the current code of your authenticator as totp")
+			}
+			var ok bool
+			if step, ok = identity.MatchTOTP(acct.TOTPSecret, in.TOTP, now); !ok {
+				if _, err := r.Propose(state.NewCommand(identity.CmdLoginFailed, mustJSON(identity.NameRef{NameIndex: idx, Policy: s.Policy}), now)); err != nil {
+					return 0, nil, err
+				}
+				return 0, nil, errs.Coded(op, errs.Unauthenticated, "invalid_credentials", "the username, password or one-time code is wrong")
+			}
+			mfa = true
+		}
+	}
 	token := make([]byte, 32)
 	if _, err := rand.Read(token); err != nil {
 		return 0, nil, err
@@ -145,17 +166,100 @@ func (s *Server) login(r *Request) (int, any, error) {
 	h := tokenHash(token)
 	sess := identity.Session{
 		ID: hex.EncodeToString(h[:8]), Account: acct.ID, Created: now, Expires: now.Add(s.Policy.AbsoluteTimeout),
-		Source: r.Audit.Source, Restricted: acct.MustChange,
+		Source: r.Audit.Source, Restricted: acct.MustChange, MFA: mfa, EnrollMFA: enroll,
+	}
+	if mfa { // signing in with the code counts as a fresh re-authentication
+		sess.StepUpUntil = now.Add(stepUpFor)
 	}
 	r.Audit.Subject = acct.ID
-	if _, err := r.Propose(state.NewCommand(identity.CmdLoginOK, mustJSON(identity.LoginOK{NameIndex: idx, TokenHash: h, Session: sess}), now)); err != nil {
+	if _, err := r.Propose(state.NewCommand(identity.CmdLoginOK, mustJSON(identity.LoginOK{NameIndex: idx, TokenHash: h, Session: sess, TOTPStep: step}), now)); err != nil {
 		return 0, nil, err
 	}
 	s.lastSeen.Store(sess.ID, now)
 	return 201, map[string]any{
 		"token": base64.RawURLEncoding.EncodeToString(token), "session": sess, "account": acct.Public(),
-		"password_change_required": acct.MustChange,
+		"password_change_required": acct.MustChange, "mfa_enrollment_required": enroll,
 	}, nil
+}
+
+// stepUpFor is how long a re-authentication counts for important operations.
+const stepUpFor = 5 * time.Minute
+
+func (s *Server) beginTOTP(r *Request) (int, any, error) {
+	acct, err := s.account(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	secret, url, err := identity.NewTOTP(acct.Username)
+	if err != nil {
+		return 0, nil, err
+	}
+	if _, err := r.Propose(state.NewCommand(identity.CmdBeginTOTP, mustJSON(identity.BeginTOTP{Account: acct.ID, Secret: secret}), s.Now())); err != nil {
+		return 0, nil, err
+	}
+	return 201, map[string]any{"secret": secret, "otpauth_url": url, "next": "POST /api/v1/me/mfa/totp/confirm with a current code"}, nil
+}
+
+func (s *Server) confirmTOTP(r *Request) (int, any, error) {
+	var in struct {
+		Code string `json:"code"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		return 0, nil, err
+	}
+	acct, err := s.account(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	if acct.TOTPNew == "" {
+		return 0, nil, errs.E("confirm TOTP", errs.Invalid, "start with POST /api/v1/me/mfa/totp")
+	}
+	step, ok := identity.MatchTOTP(acct.TOTPNew, in.Code, s.Now())
+	if !ok {
+		return 0, nil, errs.Coded("confirm TOTP", errs.Unauthenticated, "invalid_credentials", "the code does not match the new secret")
+	}
+	if _, err := r.Propose(state.NewCommand(identity.CmdConfirmTOTP, mustJSON(identity.ConfirmTOTP{Account: acct.ID, Step: step, TokenHash: r.Token}), s.Now())); err != nil {
+		return 0, nil, err
+	}
+	return 200, map[string]any{"mfa_enrolled": true}, nil
+}
+
+// stepUp re-authenticates the session with a one-time code for important
+// operations in the next few minutes.
+func (s *Server) stepUp(r *Request) (int, any, error) {
+	var in struct {
+		TOTP string `json:"totp"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		return 0, nil, err
+	}
+	acct, err := s.account(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	now := s.Now()
+	step, ok := identity.MatchTOTP(acct.TOTPSecret, in.TOTP, now)
+	if acct.TOTPSecret == "" || !ok {
+		return 0, nil, errs.Coded("step up", errs.Unauthenticated, "invalid_credentials", "the one-time code is wrong")
+	}
+	until := now.Add(stepUpFor)
+	if _, err := r.Propose(state.NewCommand(identity.CmdStepUp, mustJSON(identity.StepUp{Account: acct.ID, Step: step, TokenHash: r.Token, Until: until}), now)); err != nil {
+		return 0, nil, err
+	}
+	return 200, map[string]any{"step_up_until": until}, nil
+}
+
+func (s *Server) account(r *Request) (*identity.Account, error) {
+	var acct *identity.Account
+	err := r.View(func(tx *state.ReadTx) error {
+		var err error
+		acct, err = identity.AccountByID(tx, r.Subject.ID)
+		return err
+	})
+	if err == nil && acct == nil {
+		err = errs.E("account", errs.Unauthenticated, "the account is gone")
+	}
+	return acct, err
 }
 
 func digits(answer string) []byte {

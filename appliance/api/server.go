@@ -50,22 +50,28 @@ type Server struct {
 type Route struct {
 	Method, Path, Action string
 	handle               func(*Request) (int, any, error)
+	// Important operations need a step-up re-authentication within the
+	// last few minutes (§9 重要操作).
+	Important bool
 }
 
 // Routes lists every endpoint; a test checks each against the policy.
 func (s *Server) Routes() []Route {
 	return []Route{
-		{"GET", "/api/v1/captcha", "captcha.create", s.captcha},
-		{"POST", "/api/v1/sessions", "sessions.create", s.login},
-		{"GET", "/api/v1/sessions", "sessions.list_own", s.listSessions},
-		{"DELETE", "/api/v1/sessions/current", "sessions.delete_own", s.logout},
-		{"DELETE", "/api/v1/sessions/{id}", "sessions.delete_own", s.endSession},
-		{"GET", "/api/v1/me", "sessions.current", s.me},
-		{"POST", "/api/v1/me/password", "accounts.password", s.changePassword},
-		{"POST", "/api/v1/accounts", "accounts.create", s.createAccount},
-		{"POST", "/api/v1/accounts/{id}/unlock", "accounts.unlock", s.unlockAccount},
-		{"GET", "/api/v1/audit", "audit.search", s.searchAudit},
-		{"POST", "/api/v1/tax/quotes", "tax.quote", s.taxQuote},
+		{"GET", "/api/v1/captcha", "captcha.create", s.captcha, false},
+		{"POST", "/api/v1/sessions", "sessions.create", s.login, false},
+		{"GET", "/api/v1/sessions", "sessions.list_own", s.listSessions, false},
+		{"DELETE", "/api/v1/sessions/current", "sessions.delete_own", s.logout, false},
+		{"DELETE", "/api/v1/sessions/{id}", "sessions.delete_own", s.endSession, false},
+		{"GET", "/api/v1/me", "sessions.current", s.me, false},
+		{"POST", "/api/v1/me/password", "accounts.password", s.changePassword, false},
+		{"POST", "/api/v1/me/mfa/totp", "accounts.mfa_enroll", s.beginTOTP, false},
+		{"POST", "/api/v1/me/mfa/totp/confirm", "accounts.mfa_enroll", s.confirmTOTP, false},
+		{"POST", "/api/v1/me/step-up", "sessions.step_up", s.stepUp, false},
+		{"POST", "/api/v1/accounts", "accounts.create", s.createAccount, true},
+		{"POST", "/api/v1/accounts/{id}/unlock", "accounts.unlock", s.unlockAccount, true},
+		{"GET", "/api/v1/audit", "audit.search", s.searchAudit, false},
+		{"POST", "/api/v1/tax/quotes", "tax.quote", s.taxQuote, false},
 	}
 }
 
@@ -118,6 +124,7 @@ func rejection(err error) error {
 	kind := map[string]errs.Kind{
 		"invalid_request": errs.Invalid, "conflict": errs.Conflict, "not_found": errs.NotExist,
 		"account_locked": errs.Permission, "captcha_required": errs.Unauthenticated,
+		"invalid_credentials": errs.Unauthenticated,
 	}[rej.Code]
 	if kind == errs.Internal {
 		kind = errs.Conflict
@@ -172,10 +179,21 @@ func (s *Server) run(req *Request, rt Route) (int, any, error) {
 		if req.Session == nil {
 			return 0, nil, errs.E("authorize", errs.Unauthenticated, "sign in first")
 		}
+		if len(d.Reasons) == 1 && d.Reasons[0] == policy.ReasonMFA {
+			return 0, nil, errs.Coded("authorize", errs.Unauthenticated, "mfa_required", "this action needs a session signed in with a second factor")
+		}
 		return 0, nil, errs.Coded("authorize", errs.Permission, "forbidden", "not allowed: %v", d.Reasons)
 	}
-	if req.Session != nil && req.Session.Restricted && rt.Action != "accounts.password" && rt.Action != "sessions.delete_own" && rt.Action != "sessions.current" {
-		return 0, nil, errs.Coded("authorize", errs.Permission, "password_change_required", "change the one-time password first (POST /api/v1/me/password)")
+	if sess := req.Session; sess != nil {
+		always := rt.Action == "sessions.delete_own" || rt.Action == "sessions.current"
+		switch {
+		case sess.Restricted && !always && rt.Action != "accounts.password":
+			return 0, nil, errs.Coded("authorize", errs.Permission, "password_change_required", "change the one-time password first (POST /api/v1/me/password)")
+		case sess.EnrollMFA && !always && rt.Action != "accounts.mfa_enroll" && rt.Action != "accounts.password":
+			return 0, nil, errs.Coded("authorize", errs.Unauthenticated, "mfa_required", "staff accounts need a second factor: enroll one (POST /api/v1/me/mfa/totp)")
+		case rt.Important && !s.Now().Before(sess.StepUpUntil):
+			return 0, nil, errs.Coded("authorize", errs.Unauthenticated, "step_up_required", "re-authenticate first (POST /api/v1/me/step-up with a current one-time code)")
+		}
 	}
 	return rt.handle(req)
 }

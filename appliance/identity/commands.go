@@ -28,6 +28,9 @@ const (
 	CmdEndSession    = "session.end"
 	CmdPutCaptcha    = "captcha.create"
 	CmdTakeCaptcha   = "captcha.take"
+	CmdBeginTOTP     = "account.totp_begin"
+	CmdConfirmTOTP   = "account.totp_confirm"
+	CmdStepUp        = "session.step_up"
 )
 
 // maxSessions bounds the live sessions of one account; the oldest ends first.
@@ -47,6 +50,9 @@ func Register(reg *state.Registry) {
 	reg.Handle(CmdEndSession, endSession)
 	reg.Handle(CmdPutCaptcha, putCaptcha)
 	reg.Handle(CmdTakeCaptcha, takeCaptcha)
+	reg.Handle(CmdBeginTOTP, beginTOTP)
+	reg.Handle(CmdConfirmTOTP, confirmTOTP)
+	reg.Handle(CmdStepUp, stepUp)
 }
 
 // Bodies of the commands.
@@ -72,6 +78,22 @@ type (
 		NameIndex []byte  `json:"name_index"`
 		TokenHash []byte  `json:"token_hash"`
 		Session   Session `json:"session"`
+		TOTPStep  int64   `json:"totp_step,omitempty"` // the TOTP step used, if any
+	}
+	BeginTOTP struct {
+		Account string `json:"account"`
+		Secret  string `json:"secret"`
+	}
+	ConfirmTOTP struct {
+		Account   string `json:"account"`
+		Step      int64  `json:"step"`
+		TokenHash []byte `json:"token_hash"` // the session that confirmed keeps going, with MFA
+	}
+	StepUp struct {
+		Account   string    `json:"account"`
+		Step      int64     `json:"step"`
+		TokenHash []byte    `json:"token_hash"`
+		Until     time.Time `json:"until"`
 	}
 	EndSession struct {
 		TokenHash []byte `json:"token_hash"`
@@ -254,6 +276,11 @@ func loginOK(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	} else if a != nil && a.Locked(tx.Time()) {
 		return nil, state.Reject("account_locked", "the account is locked")
 	}
+	if c.TOTPStep != 0 {
+		if err := useStep(tx, c.Session.Account, c.TOTPStep); err != nil {
+			return nil, err
+		}
+	}
 	if err := tx.Delete(AttemptsBucket, c.NameIndex); err != nil {
 		return nil, err
 	}
@@ -329,6 +356,89 @@ func takeCaptcha(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return nil, state.Reject("captcha_required", "the captcha answer is wrong or expired")
 	}
 	return nil, nil
+}
+
+// useStep records a TOTP step as used; a step at or before the last one is a
+// replayed code.
+func useStep(tx *state.Tx, account string, step int64) error {
+	acct, err := get[Account](tx, AccountsBucket, []byte(account))
+	if err != nil {
+		return err
+	}
+	if acct == nil {
+		return state.Reject("not_found", "no such account")
+	}
+	if step <= acct.TOTPStep {
+		return state.Reject("invalid_credentials", "this one-time code was already used")
+	}
+	acct.TOTPStep = step
+	return put(tx, AccountsBucket, []byte(acct.ID), acct)
+}
+
+func beginTOTP(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	c, err := body[BeginTOTP](cmd)
+	if err != nil {
+		return nil, err
+	}
+	acct, err := get[Account](tx, AccountsBucket, []byte(c.Account))
+	if err != nil || acct == nil {
+		return nil, orNotFound(err)
+	}
+	acct.TOTPNew = c.Secret
+	return nil, put(tx, AccountsBucket, []byte(acct.ID), acct)
+}
+
+// confirmTOTP makes the pending secret the account's factor. Changing a
+// factor ends every other session; the confirming one now has MFA.
+func confirmTOTP(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	c, err := body[ConfirmTOTP](cmd)
+	if err != nil {
+		return nil, err
+	}
+	acct, err := get[Account](tx, AccountsBucket, []byte(c.Account))
+	if err != nil || acct == nil {
+		return nil, orNotFound(err)
+	}
+	if acct.TOTPNew == "" {
+		return nil, state.Reject("invalid_request", "no second factor is being enrolled")
+	}
+	acct.TOTPSecret, acct.TOTPNew, acct.TOTPStep = acct.TOTPNew, "", c.Step
+	if err := put(tx, AccountsBucket, []byte(acct.ID), acct); err != nil {
+		return nil, err
+	}
+	if err := endAllSessions(tx, acct.ID, c.TokenHash); err != nil {
+		return nil, err
+	}
+	s, err := get[Session](tx, SessionsBucket, c.TokenHash)
+	if err != nil || s == nil {
+		return nil, err
+	}
+	s.MFA, s.EnrollMFA = true, false
+	return nil, put(tx, SessionsBucket, c.TokenHash, s)
+}
+
+// stepUp marks a session re-authenticated for important operations.
+func stepUp(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	c, err := body[StepUp](cmd)
+	if err != nil {
+		return nil, err
+	}
+	if err := useStep(tx, c.Account, c.Step); err != nil {
+		return nil, err
+	}
+	s, err := get[Session](tx, SessionsBucket, c.TokenHash)
+	if err != nil || s == nil {
+		return nil, orNotFound(err)
+	}
+	s.StepUpUntil = c.Until
+	return nil, put(tx, SessionsBucket, c.TokenHash, s)
+}
+
+func orNotFound(err error) error {
+	if err != nil {
+		return err
+	}
+	return state.Reject("not_found", "no such account or session")
 }
 
 // Reads.

@@ -183,6 +183,8 @@ type Account struct {
 	Password   PasswordHash `json:"password"`
 	MustChange bool         `json:"must_change"` // one-time password: change it first
 	TOTPSecret string       `json:"totp_secret,omitempty"`
+	TOTPNew    string       `json:"totp_pending,omitempty"`   // enrolled but not yet confirmed
+	TOTPStep   int64        `json:"totp_last_step,omitempty"` // the last time step used: codes are single-use
 	Created    time.Time    `json:"created"`
 }
 
@@ -241,6 +243,10 @@ type Session struct {
 	MFA        bool      `json:"mfa"`
 	Source     string    `json:"source"`
 	Restricted bool      `json:"restricted"` // may only change the password
+	EnrollMFA  bool      `json:"enroll_mfa"` // staff without a second factor: may only enroll one
+	// StepUpUntil is when the last re-authentication for important
+	// operations stops counting.
+	StepUpUntil time.Time `json:"step_up_until,omitempty"`
 }
 
 func decode[T any](b []byte) (*T, error) {

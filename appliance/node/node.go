@@ -31,6 +31,8 @@ type Options struct {
 	ClusterAddr string
 	Logger      *slog.Logger
 	RaftLog     io.Writer
+	// Now is the API's clock (tests move it); default time.Now.
+	Now func() time.Time
 }
 
 // Node is a running appliance node.
@@ -68,6 +70,9 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 	if o.ClusterAddr == "" {
 		o.ClusterAddr = cfg.Cluster
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	n := &Node{cfg: cfg, opts: o, log: o.Logger.With("node", cfg.NodeID), started: time.Now()}
 	bundle, err := policy.Embedded()
 	if err != nil {
@@ -79,7 +84,7 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 	}
 	n.api = &api.Server{
 		Cluster: n.Cluster, Authz: authz, Tax: tax.Default(), Policy: identity.DefaultPolicy,
-		Now: time.Now, Log: n.log,
+		Now: o.Now, Log: n.log,
 	}
 	if cfg.Seal.Mode == datadir.SealKeyFile {
 		master, err := cfg.MasterFromKeyFile()
