@@ -28,7 +28,7 @@ func jsonInto(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 // createAccount lets a security administrator open an account with a
 // one-time password, returned once.
-func (s *Server) createAccount(r *Request) (int, any, error) {
+func (s *Server) createAccount(r *Request) (*Op, error) {
 	const op = "create account"
 	var in struct {
 		Username  string   `json:"username"`
@@ -36,59 +36,75 @@ func (s *Server) createAccount(r *Request) (int, any, error) {
 		Clearance int      `json:"clearance"`
 	}
 	if err := decodeJSON(r, &in); err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	if in.Username == "" || len(in.Username) > 64 {
-		return 0, nil, errs.E(op, errs.Invalid, "username must be 1-64 characters")
+		return nil, errs.E(op, errs.Invalid, "username must be 1-64 characters")
 	}
 	if err := identity.CheckRoles(in.Roles); err != nil {
-		return 0, nil, errs.E(op, errs.Invalid, "%v", err)
+		return nil, errs.E(op, errs.Invalid, "%v", err)
 	}
 	if in.Clearance < 1 || in.Clearance > 4 {
 		in.Clearance = 1
 	}
 	idx, err := nameIndex(r, in.Username)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	password := identity.GeneratePassword()
 	hash, err := identity.HashPassword(password)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	acct := identity.Account{ID: "acct-" + requestID(), Username: in.Username, Roles: in.Roles, Clearance: in.Clearance, Password: hash, MustChange: true}
 	r.Audit.Object = acct.ID
-	if _, err := r.Propose(state.NewCommand(identity.CmdCreateAccount, mustJSON(identity.CreateAccount{Account: acct, NameIndex: idx}), s.Now())); err != nil {
-		return 0, nil, err
+	risks := []string{"the one-time password is shown once, in the answer to the confirm"}
+	if identity.IsStaff(in.Roles) {
+		risks = append(risks, "a staff account: it can act on every merchant's data within its role")
 	}
-	return 201, map[string]any{"account": acct.Public(), "one_time_password": password}, nil
+	return &Op{
+		Impact:  map[string]any{"username": in.Username, "roles": in.Roles, "clearance": in.Clearance},
+		Risks:   risks,
+		Command: state.NewCommand(identity.CmdCreateAccount, mustJSON(identity.CreateAccount{Account: acct, NameIndex: idx}), s.Now()),
+		Status:  201, Response: map[string]any{"account": acct.Public(), "one_time_password": password},
+	}, nil
 }
 
-func (s *Server) unlockAccount(r *Request) (int, any, error) {
+func (s *Server) unlockAccount(r *Request) (*Op, error) {
 	id := muxVar(r, "id")
 	r.Audit.Object = id
 	var acct *identity.Account
+	var attempts *identity.Attempts
 	if err := r.View(func(tx *state.ReadTx) error {
 		var err error
-		acct, err = identity.AccountByID(tx, id)
+		if acct, err = identity.AccountByID(tx, id); err != nil || acct == nil {
+			return err
+		}
+		key, err := r.Node.Keys().IndexKey()
+		if err != nil {
+			return err
+		}
+		attempts, err = identity.AttemptsFor(tx, identity.NameIndex(key, acct.Username))
 		return err
 	}); err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	if acct == nil {
-		return 0, nil, errs.E("unlock", errs.NotExist, "no account %s", id)
+		return nil, errs.E("unlock", errs.NotExist, "no account %s", id)
 	}
 	if acct.ID == r.Subject.ID {
-		return 0, nil, errs.Coded("unlock", errs.Permission, "forbidden", "nobody unlocks their own account")
+		return nil, errs.Coded("unlock", errs.Permission, "forbidden", "nobody unlocks their own account")
 	}
 	idx, err := nameIndex(r, acct.Username)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	if _, err := r.Propose(state.NewCommand(identity.CmdUnlock, mustJSON(identity.NameRef{NameIndex: idx}), s.Now())); err != nil {
-		return 0, nil, err
-	}
-	return 200, map[string]any{"unlocked": id}, nil
+	return &Op{
+		Impact:  map[string]any{"account": acct.ID, "username": acct.Username, "locked": attempts.Locked(s.Now()), "recent_failures": len(attempts.Failures)},
+		Risks:   []string{"if the failures were an attack, unlocking lets it continue"},
+		Command: state.NewCommand(identity.CmdUnlock, mustJSON(identity.NameRef{NameIndex: idx}), s.Now()),
+		Status:  200, Response: map[string]any{"unlocked": id},
+	}, nil
 }
 
 func (s *Server) searchAudit(r *Request) (int, any, error) {

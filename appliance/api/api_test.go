@@ -84,9 +84,12 @@ func (r reply) code() string {
 	return c
 }
 
-func (e *env) call(method, path, token, body string) reply {
+func (e *env) call(method, path, token, body string, headers ...string) reply {
 	e.t.Helper()
 	req, _ := http.NewRequest(method, e.base+path, strings.NewReader(body))
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -516,17 +519,73 @@ func TestImportantOperationsNeedAFreshStepUp(t *testing.T) {
 	if r := e.call("POST", "/api/v1/me/step-up", sec, fmt.Sprintf(`{"totp":%q}`, e.code(secret))); r.status != 200 {
 		t.Fatalf("step-up: %d %v", r.status, r.body)
 	}
-	if r := e.call("POST", "/api/v1/accounts/acct-secadmin/unlock", sec, ""); r.status != 403 {
+	if r := e.call("POST", "/api/v1/accounts/acct-secadmin/unlock", sec, "", "Idempotency-Key", "k0"); r.status != 403 {
 		t.Fatalf("a security admin unlocking themself: %d %v", r.status, r.body)
 	}
-	if r := e.call("POST", "/api/v1/accounts/acct-sysadmin/unlock", sec, ""); r.status != 200 {
+	if r := e.confirmed("POST", "/api/v1/accounts/acct-sysadmin/unlock", sec, "", "unlock-1"); r.status != 200 {
 		t.Fatalf("unlock after a step-up: %d %v", r.status, r.body)
 	}
 	if r := e.login("sysadmin", e.admins["sysadmin"]); r.status != 201 {
 		t.Fatalf("login after unlock: %d %v", r.status, r.body)
 	}
 	e.clock.advance(6 * time.Minute)
-	if r := e.call("POST", "/api/v1/accounts", sec, `{"username":"op1","roles":["platform_operator"]}`); r.code() != "step_up_required" {
+	if r := e.call("POST", "/api/v1/accounts", sec, `{"username":"op1","roles":["platform_operator"]}`, "Idempotency-Key", "k1"); r.code() != "step_up_required" {
 		t.Fatalf("a step-up older than five minutes still counted: %v", r.body)
+	}
+}
+
+// confirmed runs an important operation: preview, then confirm with the
+// token, under one idempotency key.
+func (e *env) confirmed(method, path, token, body, key string) reply {
+	e.t.Helper()
+	p := e.call(method, path, token, body, "Idempotency-Key", key)
+	tok, _ := p.body["confirm_token"].(string)
+	if p.status != 200 || tok == "" {
+		return p
+	}
+	return e.call(method, path, token, body, "Idempotency-Key", key, "X-Confirm-Token", tok)
+}
+
+func TestImportantOperationsPreviewConfirmAndRunOnce(t *testing.T) {
+	e := start(t)
+	sec, _ := e.signInMFA("secadmin") // signing in with the code counts as a step-up
+	body := `{"username":"operator-1","roles":["platform_operator"]}`
+	if r := e.call("POST", "/api/v1/accounts", sec, body); r.status != 400 || r.code() != "invalid_request" {
+		t.Fatalf("no idempotency key: %d %v", r.status, r.body)
+	}
+	p := e.call("POST", "/api/v1/accounts", sec, body, "Idempotency-Key", "create-op-1")
+	preview, _ := p.body["preview"].(map[string]any)
+	if p.status != 200 || preview["impact"].(map[string]any)["username"] != "operator-1" || len(preview["risks"].([]any)) == 0 {
+		t.Fatalf("preview: %d %v", p.status, p.body)
+	}
+	token := p.body["confirm_token"].(string)
+	// The token is bound to exactly this request.
+	other := `{"username":"operator-2","roles":["platform_operator"]}`
+	if r := e.call("POST", "/api/v1/accounts", sec, other, "Idempotency-Key", "create-op-2", "X-Confirm-Token", token); r.status != 409 || r.code() != "confirm_mismatch" {
+		t.Fatalf("confirming another request: %d %v", r.status, r.body)
+	}
+	first := e.call("POST", "/api/v1/accounts", sec, body, "Idempotency-Key", "create-op-1", "X-Confirm-Token", token)
+	if first.status != 201 || first.body["one_time_password"] == nil {
+		t.Fatalf("confirm: %d %v", first.status, first.body)
+	}
+	// A repeat returns the first answer and creates nothing.
+	again := e.call("POST", "/api/v1/accounts", sec, body, "Idempotency-Key", "create-op-1", "X-Confirm-Token", token)
+	if again.status != 201 || again.body["one_time_password"] != first.body["one_time_password"] {
+		t.Fatalf("repeat: %d %v", again.status, again.body)
+	}
+	if r := e.call("POST", "/api/v1/accounts", sec, other, "Idempotency-Key", "create-op-1"); r.status != 409 || r.code() != "idempotency_conflict" {
+		t.Fatalf("the same key with another body: %d %v", r.status, r.body)
+	}
+	// The token was used: a new key cannot reuse it.
+	if r := e.call("POST", "/api/v1/accounts", sec, body, "Idempotency-Key", "create-op-3", "X-Confirm-Token", token); r.code() != "confirm_mismatch" {
+		t.Fatalf("a used token: %d %v", r.status, r.body)
+	}
+	// Exactly one account was created: the new operator can log in.
+	pw := first.body["one_time_password"].(string)
+	if r := e.login("operator-1", pw); r.status != 201 || r.body["password_change_required"] != true {
+		t.Fatalf("the new account: %d %v", r.status, r.body)
+	}
+	if r := e.confirmed("POST", "/api/v1/accounts", sec, body, "create-op-4"); r.status != 409 || r.code() != "conflict" {
+		t.Fatalf("the same username twice: %d %v", r.status, r.body)
 	}
 }

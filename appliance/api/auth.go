@@ -218,7 +218,7 @@ func (s *Server) confirmTOTP(r *Request) (int, any, error) {
 	if !ok {
 		return 0, nil, errs.Coded("confirm TOTP", errs.Unauthenticated, "invalid_credentials", "the code does not match the new secret")
 	}
-	if _, err := r.Propose(state.NewCommand(identity.CmdConfirmTOTP, mustJSON(identity.ConfirmTOTP{Account: acct.ID, Step: step, TokenHash: r.Token}), s.Now())); err != nil {
+	if _, err := r.Propose(state.NewCommand(identity.CmdConfirmTOTP, mustJSON(identity.ConfirmTOTP{Account: acct.ID, Step: step, TokenHash: r.Token, StepUp: s.Now().Add(stepUpFor)}), s.Now())); err != nil {
 		return 0, nil, err
 	}
 	return 200, map[string]any{"mfa_enrolled": true}, nil

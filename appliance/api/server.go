@@ -53,25 +53,28 @@ type Route struct {
 	// Important operations need a step-up re-authentication within the
 	// last few minutes (§9 重要操作).
 	Important bool
+	// prepare builds an important operation; such routes go through
+	// preview, confirm and an idempotency key (see important.go).
+	prepare func(*Request) (*Op, error)
 }
 
 // Routes lists every endpoint; a test checks each against the policy.
 func (s *Server) Routes() []Route {
 	return []Route{
-		{"GET", "/api/v1/captcha", "captcha.create", s.captcha, false},
-		{"POST", "/api/v1/sessions", "sessions.create", s.login, false},
-		{"GET", "/api/v1/sessions", "sessions.list_own", s.listSessions, false},
-		{"DELETE", "/api/v1/sessions/current", "sessions.delete_own", s.logout, false},
-		{"DELETE", "/api/v1/sessions/{id}", "sessions.delete_own", s.endSession, false},
-		{"GET", "/api/v1/me", "sessions.current", s.me, false},
-		{"POST", "/api/v1/me/password", "accounts.password", s.changePassword, false},
-		{"POST", "/api/v1/me/mfa/totp", "accounts.mfa_enroll", s.beginTOTP, false},
-		{"POST", "/api/v1/me/mfa/totp/confirm", "accounts.mfa_enroll", s.confirmTOTP, false},
-		{"POST", "/api/v1/me/step-up", "sessions.step_up", s.stepUp, false},
-		{"POST", "/api/v1/accounts", "accounts.create", s.createAccount, true},
-		{"POST", "/api/v1/accounts/{id}/unlock", "accounts.unlock", s.unlockAccount, true},
-		{"GET", "/api/v1/audit", "audit.search", s.searchAudit, false},
-		{"POST", "/api/v1/tax/quotes", "tax.quote", s.taxQuote, false},
+		{"GET", "/api/v1/captcha", "captcha.create", s.captcha, false, nil},
+		{"POST", "/api/v1/sessions", "sessions.create", s.login, false, nil},
+		{"GET", "/api/v1/sessions", "sessions.list_own", s.listSessions, false, nil},
+		{"DELETE", "/api/v1/sessions/current", "sessions.delete_own", s.logout, false, nil},
+		{"DELETE", "/api/v1/sessions/{id}", "sessions.delete_own", s.endSession, false, nil},
+		{"GET", "/api/v1/me", "sessions.current", s.me, false, nil},
+		{"POST", "/api/v1/me/password", "accounts.password", s.changePassword, false, nil},
+		{"POST", "/api/v1/me/mfa/totp", "accounts.mfa_enroll", s.beginTOTP, false, nil},
+		{"POST", "/api/v1/me/mfa/totp/confirm", "accounts.mfa_enroll", s.confirmTOTP, false, nil},
+		{"POST", "/api/v1/me/step-up", "sessions.step_up", s.stepUp, false, nil},
+		{"POST", "/api/v1/accounts", "accounts.create", nil, true, s.createAccount},
+		{"POST", "/api/v1/accounts/{id}/unlock", "accounts.unlock", nil, true, s.unlockAccount},
+		{"GET", "/api/v1/audit", "audit.search", s.searchAudit, false, nil},
+		{"POST", "/api/v1/tax/quotes", "tax.quote", s.taxQuote, false, nil},
 	}
 }
 
@@ -124,7 +127,7 @@ func rejection(err error) error {
 	kind := map[string]errs.Kind{
 		"invalid_request": errs.Invalid, "conflict": errs.Conflict, "not_found": errs.NotExist,
 		"account_locked": errs.Permission, "captcha_required": errs.Unauthenticated,
-		"invalid_credentials": errs.Unauthenticated,
+		"invalid_credentials": errs.Unauthenticated, "idempotency_conflict": errs.Conflict, "confirm_mismatch": errs.Conflict,
 	}[rej.Code]
 	if kind == errs.Internal {
 		kind = errs.Conflict
@@ -194,6 +197,9 @@ func (s *Server) run(req *Request, rt Route) (int, any, error) {
 		case rt.Important && !s.Now().Before(sess.StepUpUntil):
 			return 0, nil, errs.Coded("authorize", errs.Unauthenticated, "step_up_required", "re-authenticate first (POST /api/v1/me/step-up with a current one-time code)")
 		}
+	}
+	if rt.prepare != nil {
+		return s.important(req, rt)
 	}
 	return rt.handle(req)
 }

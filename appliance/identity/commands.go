@@ -85,9 +85,10 @@ type (
 		Secret  string `json:"secret"`
 	}
 	ConfirmTOTP struct {
-		Account   string `json:"account"`
-		Step      int64  `json:"step"`
-		TokenHash []byte `json:"token_hash"` // the session that confirmed keeps going, with MFA
+		Account   string    `json:"account"`
+		Step      int64     `json:"step"`
+		TokenHash []byte    `json:"token_hash"` // the session that confirmed keeps going, with MFA
+		StepUp    time.Time `json:"step_up_until"`
 	}
 	StepUp struct {
 		Account   string    `json:"account"`
@@ -413,7 +414,7 @@ func confirmTOTP(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if err != nil || s == nil {
 		return nil, err
 	}
-	s.MFA, s.EnrollMFA = true, false
+	s.MFA, s.EnrollMFA, s.StepUpUntil = true, false, c.StepUp
 	return nil, put(tx, SessionsBucket, c.TokenHash, s)
 }
 

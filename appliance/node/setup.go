@@ -16,6 +16,7 @@ import (
 	"cxt/appliance/datadir"
 	"cxt/appliance/documents"
 	"cxt/appliance/identity"
+	"cxt/appliance/important"
 	"cxt/crypto/keyring"
 	"cxt/crypto/sm"
 	"cxt/storage/auditlog"
@@ -35,6 +36,7 @@ const (
 func Register(reg *state.Registry) {
 	auditlog.Register(reg)
 	identity.Register(reg)
+	important.Register(reg)
 	documents.Register(reg)
 }
 

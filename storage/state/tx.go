@@ -29,6 +29,18 @@ func (t *Tx) Index() uint64 { return t.index }
 // Time returns the command's timestamp, the only clock a handler may read.
 func (t *Tx) Time() time.Time { return t.cmd.When() }
 
+// Run applies another registered command type with body inside this
+// command: its writes join this command's, and fail with it.
+func (t *Tx) Run(typ string, body []byte) ([]byte, error) {
+	h, ok := t.st.reg.handlers[typ]
+	if !ok {
+		return nil, Reject("unknown_command", "no handler for %q", typ)
+	}
+	inner := *t.cmd
+	inner.Type, inner.Body = typ, body
+	return h(t, &inner)
+}
+
 // Get returns the value at bucket/key, or nil if there is none.
 func (t *Tx) Get(bucket string, key []byte) ([]byte, error) {
 	if w, ok := t.writes.get(bucket, key); ok {

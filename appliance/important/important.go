@@ -1,0 +1,131 @@
+// Package important keeps the records behind §9's important operations:
+// idempotency keys (a repeat within 24 hours returns the first response and
+// changes nothing; the same key with another body is refused) and single-use
+// confirm tokens bound to the SM3 hash of exactly the preview the user saw.
+package important
+
+import (
+	"encoding/json"
+	"time"
+
+	"cxt/storage/state"
+)
+
+// Buckets.
+const (
+	IdempotencyBucket = "idempotency"   // subject \x00 key -> Outcome
+	ConfirmBucket     = "confirmations" // SM3(token) -> Confirmation
+)
+
+// Commands.
+const (
+	CmdPreview = "op.preview"
+	CmdRun     = "op.run"
+)
+
+// KeyTTL is how long an idempotency key is remembered.
+const KeyTTL = 24 * time.Hour
+
+// Confirmation is a preview awaiting its confirm.
+type Confirmation struct {
+	Subject string    `json:"subject"`
+	Action  string    `json:"action"`
+	Content []byte    `json:"content"` // SM3 of the preview shown
+	Expires time.Time `json:"expires"`
+}
+
+// Outcome is a remembered answer to an idempotency key.
+type Outcome struct {
+	BodyHash []byte          `json:"body_hash"`
+	Status   int             `json:"status"`
+	Response json.RawMessage `json:"response"`
+	At       time.Time       `json:"at"`
+}
+
+// Preview stores a confirmation under the SM3 of its token.
+type Preview struct {
+	TokenHash    []byte       `json:"token_hash"`
+	Confirmation Confirmation `json:"confirmation"`
+}
+
+// Run performs an important operation once: it checks the idempotency key
+// and the confirm token, applies the inner command, and remembers the
+// response under the key.
+type Run struct {
+	Key       []byte          `json:"key"` // subject \x00 idempotency key
+	BodyHash  []byte          `json:"body_hash"`
+	TokenHash []byte          `json:"token_hash"`
+	Subject   string          `json:"subject"`
+	Action    string          `json:"action"`
+	Content   []byte          `json:"content"`
+	Type      string          `json:"type"` // the inner command
+	Body      []byte          `json:"body"`
+	Status    int             `json:"status"`
+	Response  json.RawMessage `json:"response"`
+}
+
+// Register adds the buckets and commands.
+func Register(reg *state.Registry) {
+	reg.Bucket(IdempotencyBucket)
+	reg.Bucket(ConfirmBucket)
+	reg.Handle(CmdPreview, func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+		var p Preview
+		if err := json.Unmarshal(cmd.Body, &p); err != nil {
+			return nil, state.Reject("invalid_request", "op.preview: %v", err)
+		}
+		b, _ := json.Marshal(p.Confirmation)
+		return nil, tx.Put(ConfirmBucket, p.TokenHash, b)
+	})
+	reg.Handle(CmdRun, run)
+}
+
+func run(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	var r Run
+	if err := json.Unmarshal(cmd.Body, &r); err != nil {
+		return nil, state.Reject("invalid_request", "op.run: %v", err)
+	}
+	now := tx.Time()
+	if prev, err := Remembered(tx.Get, r.Key, now); err != nil {
+		return nil, err
+	} else if prev != nil {
+		if string(prev.BodyHash) != string(r.BodyHash) {
+			return nil, state.Reject("idempotency_conflict", "this idempotency key was used with another request")
+		}
+		return json.Marshal(prev) // the first answer, and nothing else happens
+	}
+	raw, err := tx.Get(ConfirmBucket, r.TokenHash)
+	if err != nil {
+		return nil, err
+	}
+	var c Confirmation
+	if raw == nil || json.Unmarshal(raw, &c) != nil || now.After(c.Expires) ||
+		c.Subject != r.Subject || c.Action != r.Action || string(c.Content) != string(r.Content) {
+		return nil, state.Reject("confirm_mismatch", "the confirm token is unknown, used, expired, or was issued for something else than this request")
+	}
+	if err := tx.Delete(ConfirmBucket, r.TokenHash); err != nil {
+		return nil, err
+	}
+	if _, err := tx.Run(r.Type, r.Body); err != nil {
+		return nil, err
+	}
+	out := Outcome{BodyHash: r.BodyHash, Status: r.Status, Response: r.Response, At: now}
+	b, _ := json.Marshal(out)
+	return b, tx.Put(IdempotencyBucket, r.Key, b)
+}
+
+// Remembered returns the outcome stored under an idempotency key if it is
+// younger than KeyTTL.
+func Remembered(get func(string, []byte) ([]byte, error), key []byte, now time.Time) (*Outcome, error) {
+	raw, err := get(IdempotencyBucket, key)
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	var o Outcome
+	if err := json.Unmarshal(raw, &o); err != nil {
+		return nil, err
+	}
+	if now.Sub(o.At) >= KeyTTL {
+		return nil, nil
+	}
+	return &o, nil
+}
