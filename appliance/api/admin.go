@@ -3,12 +3,14 @@ package api
 import (
 	"encoding/json"
 	"mime"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
 
 	"cxt/appliance/errs"
 	"cxt/appliance/identity"
+	"cxt/appliance/notify"
 	"cxt/appliance/tax"
 	"cxt/storage/auditlog"
 	"cxt/storage/state"
@@ -34,6 +36,8 @@ func (s *Server) createAccount(r *Request) (*Op, error) {
 		Username  string   `json:"username"`
 		Roles     []string `json:"roles"`
 		Clearance int      `json:"clearance"`
+		Email     string   `json:"email"`
+		Phone     string   `json:"phone"`
 	}
 	if err := decodeJSON(r, &in); err != nil {
 		return nil, err
@@ -56,14 +60,19 @@ func (s *Server) createAccount(r *Request) (*Op, error) {
 	if err != nil {
 		return nil, err
 	}
-	acct := identity.Account{ID: "acct-" + requestID(), Username: in.Username, Roles: in.Roles, Clearance: in.Clearance, Password: hash, MustChange: true}
+	if (in.Email != "" && !strings.Contains(in.Email, "@")) || (in.Phone != "" && strings.Trim(in.Phone, "+0123456789") != "") {
+		return nil, errs.E(op, errs.Invalid, "email or phone is malformed")
+	}
+	acct := identity.Account{ID: "acct-" + requestID(), Username: in.Username, Roles: in.Roles, Clearance: in.Clearance,
+		Password: hash, MustChange: true, Email: in.Email, Phone: in.Phone}
 	r.Audit.Object = acct.ID
 	risks := []string{"the one-time password is shown once, in the answer to the confirm"}
 	if identity.IsStaff(in.Roles) {
 		risks = append(risks, "a staff account: it can act on every merchant's data within its role")
 	}
 	return &Op{
-		Impact:  map[string]any{"username": in.Username, "roles": in.Roles, "clearance": in.Clearance},
+		Impact: map[string]any{"username": in.Username, "roles": in.Roles, "clearance": in.Clearance,
+			"email": identity.MaskEmail(in.Email), "phone": identity.MaskPhone(in.Phone)},
 		Risks:   risks,
 		Command: state.NewCommand(identity.CmdCreateAccount, mustJSON(identity.CreateAccount{Account: acct, NameIndex: idx}), s.Now()),
 		Status:  201, Response: map[string]any{"account": acct.Public(), "one_time_password": password},
@@ -105,6 +114,26 @@ func (s *Server) unlockAccount(r *Request) (*Op, error) {
 		Command: state.NewCommand(identity.CmdUnlock, mustJSON(identity.NameRef{NameIndex: idx}), s.Now()),
 		Status:  200, Response: map[string]any{"unlocked": id},
 	}, nil
+}
+
+func (s *Server) notifications(r *Request) (int, any, error) {
+	var list []notify.Notification
+	err := r.View(func(tx *state.ReadTx) error {
+		var err error
+		list, err = notify.ForAccount(tx, r.Subject.ID, 100)
+		return err
+	})
+	for i := range list { // addresses are shown masked
+		for ch, d := range list[i].Deliveries {
+			if ch == notify.Email {
+				d.To = identity.MaskEmail(d.To)
+			} else if ch == notify.SMS {
+				d.To = identity.MaskPhone(d.To)
+			}
+			list[i].Deliveries[ch] = d
+		}
+	}
+	return 200, map[string]any{"notifications": list}, err
 }
 
 func (s *Server) searchAudit(r *Request) (int, any, error) {

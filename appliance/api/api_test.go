@@ -20,6 +20,7 @@ import (
 	"cxt/appliance/api"
 	"cxt/appliance/identity"
 	"cxt/appliance/node"
+	"cxt/appliance/notify"
 	"cxt/policy"
 	"cxt/storage/auditlog"
 	"cxt/storage/state"
@@ -44,7 +45,9 @@ type env struct {
 	secrets map[string]string // username -> TOTP secret
 }
 
-func start(t *testing.T) *env {
+func start(t *testing.T) *env { return startWith(t, nil) }
+
+func startWith(t *testing.T, nc *notify.Config) *env {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "data")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -54,7 +57,8 @@ func start(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	clk := &clock{now: time.Now()}
-	n, err := node.Open(ctx, node.Options{Dir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clk.Now})
+	n, err := node.Open(ctx, node.Options{Dir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clk.Now,
+		Notify: nc, NotifyInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -428,18 +432,19 @@ func TestEveryRequestIsAudited(t *testing.T) {
 // expected is the one table of who may do what; every route's action must be
 // in it, and the policy must agree with every cell.
 var expected = map[string][]string{
-	"captcha.create":      {"anonymous"},
-	"sessions.create":     {"anonymous"},
-	"sessions.list_own":   {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
-	"sessions.delete_own": {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
-	"sessions.current":    {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
-	"accounts.password":   {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
-	"accounts.mfa_enroll": {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
-	"sessions.step_up":    {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
-	"accounts.create":     {"security_admin"},
-	"accounts.unlock":     {"security_admin"},
-	"audit.search":        {"audit_admin"},
-	"tax.quote":           {"audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
+	"captcha.create":         {"anonymous"},
+	"sessions.create":        {"anonymous"},
+	"sessions.list_own":      {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
+	"sessions.delete_own":    {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
+	"sessions.current":       {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
+	"accounts.password":      {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
+	"accounts.mfa_enroll":    {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
+	"sessions.step_up":       {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
+	"accounts.create":        {"security_admin"},
+	"notifications.list_own": {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
+	"accounts.unlock":        {"security_admin"},
+	"audit.search":           {"audit_admin"},
+	"tax.quote":              {"audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
 }
 
 func TestEveryRouteHasAPolicyAndEveryRoleTheExpectedDecision(t *testing.T) {

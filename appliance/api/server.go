@@ -73,6 +73,7 @@ func (s *Server) Routes() []Route {
 		{"POST", "/api/v1/me/step-up", "sessions.step_up", s.stepUp, false, nil},
 		{"POST", "/api/v1/accounts", "accounts.create", nil, true, s.createAccount},
 		{"POST", "/api/v1/accounts/{id}/unlock", "accounts.unlock", nil, true, s.unlockAccount},
+		{"GET", "/api/v1/me/notifications", "notifications.list_own", s.notifications, false, nil},
 		{"GET", "/api/v1/audit", "audit.search", s.searchAudit, false, nil},
 		{"POST", "/api/v1/tax/quotes", "tax.quote", s.taxQuote, false, nil},
 	}

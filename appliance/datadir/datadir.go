@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"cxt/appliance/notify"
 	"cxt/crypto/keyring"
 	"cxt/crypto/sm"
 	"cxt/storage/blob"
@@ -53,7 +54,9 @@ type Node struct {
 	Join      []string  `json:"join,omitempty"` // peers to ask for membership
 	Seal      Seal      `json:"seal"`
 	Documents Documents `json:"documents"`
-	dir       string
+	// Notifications configure SMTP and the SMS provider (optional).
+	Notifications notify.Config `json:"notifications,omitzero"`
+	dir           string
 }
 
 // Seal says how the master key is kept and how to recognise it.

@@ -5,8 +5,21 @@ import (
 	"slices"
 	"time"
 
+	"cxt/appliance/notify"
 	"cxt/storage/state"
 )
+
+// maxSources bounds the addresses remembered per account.
+const maxSources = 20
+
+// Notify queues a notification to an account inside the current command.
+func Notify(tx *state.Tx, account, event, subject, body string) error {
+	acct, err := get[Account](tx, AccountsBucket, []byte(account))
+	if err != nil || acct == nil {
+		return err
+	}
+	return notify.Enqueue(tx, notify.Recipient{Account: acct.ID, Email: acct.Email, Phone: acct.Phone}, event, subject, body)
+}
 
 // Buckets.
 const (
@@ -197,6 +210,10 @@ func setPassword(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if err := put(tx, AccountsBucket, []byte(acct.ID), acct); err != nil {
 		return nil, err
 	}
+	if err := Notify(tx, acct.ID, "account.password_changed", "密码已修改 / Password changed",
+		"The password of "+acct.Username+" was changed at "+tx.Time().Format(time.RFC3339)+". If this was not you, contact security."); err != nil {
+		return nil, err
+	}
 	if err := endAllSessions(tx, acct.ID, c.Keep); err != nil {
 		return nil, err
 	}
@@ -261,6 +278,10 @@ func loginFailed(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 			if err := endAllSessions(tx, string(id), nil); err != nil {
 				return nil, err
 			}
+			if err := Notify(tx, string(id), "account.locked", "账户已锁定 / Account locked",
+				"Your account was locked after repeated failed logins until "+a.LockedUntil.Format(time.RFC3339)+"."); err != nil {
+				return nil, err
+			}
 		}
 	}
 	b, _ := json.Marshal(a)
@@ -283,6 +304,9 @@ func loginOK(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		}
 	}
 	if err := tx.Delete(AttemptsBucket, c.NameIndex); err != nil {
+		return nil, err
+	}
+	if err := rememberSource(tx, c.Session.Account, c.Session.Source); err != nil {
 		return nil, err
 	}
 	if err := put(tx, SessionsBucket, c.TokenHash, c.Session); err != nil {
@@ -359,6 +383,24 @@ func takeCaptcha(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	return nil, nil
 }
 
+// rememberSource notes the address of a login and notifies the account
+// when it is new.
+func rememberSource(tx *state.Tx, account, source string) error {
+	acct, err := get[Account](tx, AccountsBucket, []byte(account))
+	if err != nil || acct == nil || source == "" || slices.Contains(acct.Sources, source) {
+		return err
+	}
+	acct.Sources = append(acct.Sources, source)
+	if len(acct.Sources) > maxSources {
+		acct.Sources = acct.Sources[len(acct.Sources)-maxSources:]
+	}
+	if err := put(tx, AccountsBucket, []byte(acct.ID), acct); err != nil {
+		return err
+	}
+	return Notify(tx, acct.ID, "login.new_address", "新地址登录 / Login from a new address",
+		"Your account "+acct.Username+" was signed in from "+source+" at "+tx.Time().Format(time.RFC3339)+".")
+}
+
 // useStep records a TOTP step as used; a step at or before the last one is a
 // replayed code.
 func useStep(tx *state.Tx, account string, step int64) error {
@@ -405,6 +447,10 @@ func confirmTOTP(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	}
 	acct.TOTPSecret, acct.TOTPNew, acct.TOTPStep = acct.TOTPNew, "", c.Step
 	if err := put(tx, AccountsBucket, []byte(acct.ID), acct); err != nil {
+		return nil, err
+	}
+	if err := Notify(tx, acct.ID, "account.factor_changed", "二次认证已变更 / Second factor changed",
+		"A new authenticator was enrolled for "+acct.Username+"."); err != nil {
 		return nil, err
 	}
 	if err := endAllSessions(tx, acct.ID, c.TokenHash); err != nil {

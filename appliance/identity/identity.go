@@ -185,6 +185,9 @@ type Account struct {
 	TOTPSecret string       `json:"totp_secret,omitempty"`
 	TOTPNew    string       `json:"totp_pending,omitempty"`   // enrolled but not yet confirmed
 	TOTPStep   int64        `json:"totp_last_step,omitempty"` // the last time step used: codes are single-use
+	Email      string       `json:"email,omitempty"`
+	Phone      string       `json:"phone,omitempty"`
+	Sources    []string     `json:"sources,omitempty"` // addresses logged in from, newest last
 	Created    time.Time    `json:"created"`
 }
 
@@ -193,6 +196,7 @@ func (a *Account) Public() map[string]any {
 	return map[string]any{
 		"id": a.ID, "username": a.Username, "roles": a.Roles, "clearance": a.Clearance,
 		"must_change_password": a.MustChange, "mfa_enrolled": a.TOTPSecret != "", "created": a.Created,
+		"email": MaskEmail(a.Email), "phone": MaskPhone(a.Phone),
 	}
 }
 
@@ -266,4 +270,21 @@ func decode[T any](b []byte) (*T, error) {
 func NameIndex(indexKey []byte, username string) []byte {
 	h := sm.HMAC(indexKey, []byte("username\x00"), []byte(strings.ToLower(strings.TrimSpace(username))))
 	return h[:]
+}
+
+// MaskPhone shows the first 3 and last 4 digits of a phone number.
+func MaskPhone(p string) string {
+	if len(p) < 8 {
+		return strings.Repeat("*", len(p))
+	}
+	return p[:3] + strings.Repeat("*", len(p)-7) + p[len(p)-4:]
+}
+
+// MaskEmail shows the first character of the local part and the domain.
+func MaskEmail(e string) string {
+	local, domain, ok := strings.Cut(e, "@")
+	if !ok || local == "" {
+		return strings.Repeat("*", len(e))
+	}
+	return local[:1] + "***@" + domain
 }

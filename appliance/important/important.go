@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"cxt/appliance/identity"
 	"cxt/storage/state"
 )
 
@@ -106,6 +107,10 @@ func run(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return nil, err
 	}
 	if _, err := tx.Run(r.Type, r.Body); err != nil {
+		return nil, err
+	}
+	if err := identity.Notify(tx, r.Subject, "operation.done", "重要操作已执行 / Important operation done",
+		"The operation "+r.Action+" you confirmed was carried out at "+now.Format(time.RFC3339)+"."); err != nil {
 		return nil, err
 	}
 	out := Outcome{BodyHash: r.BodyHash, Status: r.Status, Response: r.Response, At: now}

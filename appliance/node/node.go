@@ -17,6 +17,7 @@ import (
 	"cxt/appliance/datadir"
 	"cxt/appliance/errs"
 	"cxt/appliance/identity"
+	"cxt/appliance/notify"
 	"cxt/appliance/tax"
 	"cxt/crypto/keyring"
 	"cxt/policy"
@@ -33,6 +34,10 @@ type Options struct {
 	RaftLog     io.Writer
 	// Now is the API's clock (tests move it); default time.Now.
 	Now func() time.Time
+	// Notify overrides node.json's notification providers.
+	Notify *notify.Config
+	// NotifyInterval is how often the leader works off the outbox (default 1 s).
+	NotifyInterval time.Duration
 }
 
 // Node is a running appliance node.
@@ -45,6 +50,8 @@ type Node struct {
 	shares  [][]byte // collected toward the threshold while sealed
 	cluster *cluster.Node
 	blobs   *blob.Store
+	// stopSender ends the notification sender.
+	stopSender context.CancelFunc
 
 	apiLn   net.Listener
 	http    *http.Server
@@ -253,9 +260,17 @@ func (n *Node) unsealWith(ctx context.Context, master *keyring.MasterKey) error 
 			return err
 		}
 	}
+	nc := n.cfg.Notifications
+	if n.opts.Notify != nil {
+		nc = *n.opts.Notify
+	}
+	sctx, stop := context.WithCancel(context.Background())
+	sender := &notify.Sender{Node: c, Config: nc, Now: n.opts.Now, Log: n.log, Interval: n.opts.NotifyInterval}
+	go sender.Run(sctx)
 	n.mu.Lock()
 	n.cluster = c
 	n.blobs = blob.New(backend, c.Keys())
+	n.stopSender = stop
 	n.mu.Unlock()
 	n.log.Info("unsealed", "cluster_addr", n.opts.ClusterAddr)
 	return nil
@@ -275,6 +290,9 @@ func (n *Node) Close() error {
 	n.mu.Lock()
 	c := n.cluster
 	n.cluster = nil
+	if n.stopSender != nil {
+		n.stopSender()
+	}
 	n.mu.Unlock()
 	if c != nil {
 		return c.Close()

@@ -17,6 +17,7 @@ import (
 	"cxt/appliance/documents"
 	"cxt/appliance/identity"
 	"cxt/appliance/important"
+	"cxt/appliance/notify"
 	"cxt/crypto/keyring"
 	"cxt/crypto/sm"
 	"cxt/storage/auditlog"
@@ -37,6 +38,7 @@ func Register(reg *state.Registry) {
 	auditlog.Register(reg)
 	identity.Register(reg)
 	important.Register(reg)
+	notify.Register(reg)
 	documents.Register(reg)
 }
 
