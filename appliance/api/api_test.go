@@ -67,7 +67,9 @@ func startWith(t *testing.T, nc *notify.Config) *env {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pemCert)
 	e := &env{t: t, clock: clk, n: n, base: "https://" + n.APIAddr(), admins: map[string]string{}, secrets: map[string]string{},
-		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
+		client: &http.Client{Timeout: 30 * time.Second, Transport: &validating{
+			t: t, router: openAPIRouter(t), next: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		}}}
 	for _, a := range res.Admins {
 		e.admins[a.Username] = a.Password
 	}
@@ -181,6 +183,9 @@ func (e *env) loginMFA(user string) reply {
 
 func TestFirstLoginMustChangeTheOneTimePassword(t *testing.T) {
 	e := start(t)
+	if r := e.call("GET", "/healthz", "", ""); r.status != 200 || r.body["role"] != "leader" {
+		t.Fatalf("healthz: %d %v", r.status, r.body)
+	}
 	r := e.login("auditadmin", e.admins["auditadmin"])
 	if r.status != 201 || r.body["password_change_required"] != true {
 		t.Fatalf("first login: %d %v", r.status, r.body)
