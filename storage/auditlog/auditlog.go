@@ -75,7 +75,12 @@ type Entry struct {
 func Register(reg *state.Registry) {
 	reg.Bucket(EntriesBucket)
 	reg.Bucket(LeavesBucket)
-	reg.Handle(CmdRecord, func(tx *state.Tx, cmd *state.Command) ([]byte, error) { return nil, nil })
+	// A record's result is the log index it was applied at: a read that
+	// waits until its node has applied that index is linearizable, so the
+	// record doubles as the read's barrier.
+	reg.Handle(CmdRecord, func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+		return binary.BigEndian.AppendUint64(nil, tx.Index()), nil
+	})
 	reg.Audit(hook)
 }
 

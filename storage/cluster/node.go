@@ -286,6 +286,11 @@ func (n *Node) notifyApplied() {
 	n.appliedMu.Unlock()
 }
 
+// WaitApplied blocks until this node's state has applied the entry at
+// index — for instance the index a write reported — so that reads after it
+// see that write and everything acknowledged before it.
+func (n *Node) WaitApplied(ctx context.Context, index uint64) error { return n.waitApplied(ctx, index) }
+
 // waitApplied blocks until the state has applied index.
 func (n *Node) waitApplied(ctx context.Context, index uint64) error {
 	for {
