@@ -55,7 +55,7 @@ lint:
 # docs/performance.md, then the micro-benchmarks.
 bench: deps
 	$(GO) run ./ops/bench -duration 5s
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./crypto/... ./storage/state/... ./appliance/tax/...
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./crypto/... ./storage/state/... ./appliance/tax/... ./policy/...
 
 # Long runs, bounded: every fuzz target for $(LONG), then the race detector
 # over the whole suite.

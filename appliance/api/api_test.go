@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,6 +23,7 @@ import (
 	"cxt/appliance/identity"
 	"cxt/appliance/node"
 	"cxt/appliance/notify"
+	"cxt/crypto/sm"
 	"cxt/policy"
 	"cxt/storage/auditlog"
 	"cxt/storage/state"
@@ -449,6 +452,7 @@ var expected = map[string][]string{
 	"notifications.list_own": {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
 	"accounts.unlock":        {"security_admin"},
 	"audit.search":           {"audit_admin"},
+	"audit.verify":           {"audit_admin"},
 	"tax.quote":              {"audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
 }
 
@@ -598,4 +602,59 @@ func TestImportantOperationsPreviewConfirmAndRunOnce(t *testing.T) {
 	if r := e.confirmed("POST", "/api/v1/accounts", sec, body, "create-op-4"); r.status != 409 || r.code() != "conflict" {
 		t.Fatalf("the same username twice: %d %v", r.status, r.body)
 	}
+}
+
+func TestSignedAuditHeadsAndProofs(t *testing.T) {
+	e := start(t)
+	token := e.signIn("auditadmin")
+	h1 := e.call("GET", "/api/v1/audit/head", token, "")
+	if h1.status != 200 {
+		t.Fatalf("head: %d %v", h1.status, h1.body)
+	}
+	cert, err := sm.ParseCertificatePEM([]byte(h1.body["signer_certificate"].(string)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	size1 := uint64(h1.body["size"].(float64))
+	root1 := hexHash(t, h1.body["root"].(string))
+	at, _ := time.Parse(time.RFC3339Nano, h1.body["time"].(string))
+	sig, _ := base64.StdEncoding.DecodeString(h1.body["signature"].(string))
+	if !cert.PublicKey().Verify(api.HeadMessage(size1, root1, at), sig) {
+		t.Fatal("the signed head does not verify with the node's certificate")
+	}
+	for range 3 {
+		e.call("GET", "/api/v1/me", token, "")
+	}
+	p := e.call("GET", fmt.Sprintf("/api/v1/audit/proof?from=%d", size1), token, "")
+	if p.status != 200 {
+		t.Fatalf("proof: %d %v", p.status, p.body)
+	}
+	var proof []auditlog.Hash
+	for _, x := range p.body["consistency"].([]any) {
+		proof = append(proof, hexHash(t, x.(string)))
+	}
+	size2 := int(p.body["size"].(float64))
+	root2 := hexHash(t, p.body["root"].(string))
+	if uint64(size2) <= size1 || !auditlog.VerifyConsistency(int(size1), size2, root1, root2, proof) {
+		t.Fatalf("the log grew from %d to %d but the proof does not hold", size1, size2)
+	}
+	inc := e.call("GET", "/api/v1/audit/proof?entry=2", token, "")
+	var path []auditlog.Hash
+	for _, x := range inc.body["inclusion"].([]any) {
+		path = append(path, hexHash(t, x.(string)))
+	}
+	if !auditlog.VerifyInclusion(hexHash(t, inc.body["leaf"].(string)), 1, int(inc.body["size"].(float64)), path, hexHash(t, inc.body["root"].(string))) {
+		t.Fatal("inclusion proof does not verify")
+	}
+	if r := e.call("GET", "/api/v1/audit/proof?from=0", token, ""); r.status != 400 {
+		t.Fatalf("a bad proof request: %d", r.status)
+	}
+}
+
+func hexHash(t *testing.T, s string) auditlog.Hash {
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != 32 {
+		t.Fatalf("not a hash: %q", s)
+	}
+	return auditlog.Hash(b)
 }

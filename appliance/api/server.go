@@ -42,6 +42,9 @@ type Server struct {
 	Policy  identity.Policy
 	Now     func() time.Time
 	Log     *slog.Logger
+	// Sign signs with the node's SM2 key and returns the signature and the
+	// node certificate (PEM); signed audit heads use it.
+	Sign func(msg []byte) (sig, certPEM []byte, err error)
 
 	lastSeen sync.Map // session ID -> time.Time, for the idle timeout on this node
 }
@@ -88,6 +91,8 @@ func (s *Server) Routes() []Route {
 		important("POST", "/api/v1/accounts/{id}/unlock", "accounts.unlock", s.unlockAccount),
 		read("/api/v1/me/notifications", "notifications.list_own", s.notifications),
 		read("/api/v1/audit", "audit.search", s.searchAudit),
+		read("/api/v1/audit/head", "audit.verify", s.auditHead),
+		read("/api/v1/audit/proof", "audit.verify", s.auditProof),
 		write("POST", "/api/v1/tax/quotes", "tax.quote", s.taxQuote),
 	}
 }
