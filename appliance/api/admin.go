@@ -116,6 +116,66 @@ func (s *Server) unlockAccount(r *Request) (*Op, error) {
 	}, nil
 }
 
+// setRoles changes an account's roles (security admin; important): every
+// session of the account ends.
+func (s *Server) setRoles(r *Request) (*Op, error) {
+	const op = "set roles"
+	id := muxVar(r, "id")
+	r.Audit.Object = id
+	var in struct {
+		Roles []string `json:"roles"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		return nil, err
+	}
+	if err := identity.CheckRoles(in.Roles); err != nil {
+		return nil, errs.E(op, errs.Invalid, "%v", err)
+	}
+	if id == r.Subject.ID {
+		return nil, errs.Coded(op, errs.Permission, "forbidden", "nobody changes their own roles")
+	}
+	var acct *identity.Account
+	if err := r.View(func(tx *state.ReadTx) error {
+		var err error
+		acct, err = identity.AccountByID(tx, id)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if acct == nil {
+		return nil, errs.E(op, errs.NotExist, "no account %s", id)
+	}
+	return &Op{
+		Impact:  map[string]any{"account": acct.ID, "username": acct.Username, "roles_before": acct.Roles, "roles_after": in.Roles},
+		Risks:   []string{"every session of the account ends", "the account gains or loses the rights of these roles at once"},
+		Command: state.NewCommand(identity.CmdSetRoles, mustJSON(identity.SetRoles{Account: acct.ID, Roles: in.Roles}), s.Now()),
+		Status:  200, Response: map[string]any{"account": acct.ID, "roles": in.Roles},
+	}, nil
+}
+
+// endAccountSessions lets a security administrator end every session of an
+// account.
+func (s *Server) endAccountSessions(r *Request) (int, any, error) {
+	id := muxVar(r, "id")
+	r.Audit.Object = id
+	var hashes []string
+	if err := r.View(func(tx *state.ReadTx) error {
+		m, err := identity.SessionsOf(tx, id)
+		for h := range m {
+			hashes = append(hashes, h)
+		}
+		return err
+	}); err != nil {
+		return 0, nil, err
+	}
+	for _, h := range hashes {
+		if _, err := r.Propose(state.NewCommand(identity.CmdEndSession, mustJSON(identity.EndSession{TokenHash: []byte(h)}), s.Now())); err != nil {
+			return 0, nil, err
+		}
+	}
+	return 200, map[string]any{"account": id, "ended": len(hashes)}, nil
+}
+
 func (s *Server) notifications(r *Request) (int, any, error) {
 	var list []notify.Notification
 	err := r.View(func(tx *state.ReadTx) error {

@@ -451,6 +451,8 @@ var expected = map[string][]string{
 	"accounts.create":        {"security_admin"},
 	"notifications.list_own": {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
 	"accounts.unlock":        {"security_admin"},
+	"accounts.roles":         {"security_admin"},
+	"sessions.delete_any":    {"security_admin"},
 	"audit.search":           {"audit_admin"},
 	"audit.verify":           {"audit_admin"},
 	"tax.quote":              {"audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
@@ -657,4 +659,37 @@ func hexHash(t *testing.T, s string) auditlog.Hash {
 		t.Fatalf("not a hash: %q", s)
 	}
 	return auditlog.Hash(b)
+}
+
+func TestRoleChangesEndSessionsAndKeepDutiesApart(t *testing.T) {
+	e := start(t)
+	sec, _ := e.signInMFA("secadmin")
+	audit := e.signIn("auditadmin")
+	// Two administrator duties on one account are refused.
+	if r := e.call("POST", "/api/v1/accounts/acct-auditadmin/roles", sec, `{"roles":["audit_admin","system_admin"]}`, "Idempotency-Key", "r0"); r.status != 400 {
+		t.Fatalf("two admin roles: %d %v", r.status, r.body)
+	}
+	// Nobody changes their own roles.
+	if r := e.call("POST", "/api/v1/accounts/acct-secadmin/roles", sec, `{"roles":["worker"]}`, "Idempotency-Key", "r1"); r.status != 403 {
+		t.Fatalf("own roles: %d %v", r.status, r.body)
+	}
+	r := e.confirmed("POST", "/api/v1/accounts/acct-auditadmin/roles", sec, `{"roles":["platform_reviewer"]}`, "r2")
+	if r.status != 200 {
+		t.Fatalf("role change: %d %v", r.status, r.body)
+	}
+	if r := e.call("GET", "/api/v1/me", audit, ""); r.status != 401 {
+		t.Fatalf("a session survived its role change: %d %v", r.status, r.body)
+	}
+	// A security admin ends every session of another account.
+	w := e.loginMFA("auditadmin")
+	token := w.body["token"].(string)
+	if r := e.call("DELETE", "/api/v1/accounts/acct-auditadmin/sessions", sec, ""); r.status != 200 || r.body["ended"].(float64) < 1 {
+		t.Fatalf("end sessions: %d %v", r.status, r.body)
+	}
+	if r := e.call("GET", "/api/v1/me", token, ""); r.status != 401 {
+		t.Fatalf("a session survived: %d %v", r.status, r.body)
+	}
+	if r := e.call("DELETE", "/api/v1/accounts/acct-secadmin/sessions", audit, ""); r.status != 401 {
+		t.Fatalf("an ended session still acts: %d", r.status)
+	}
 }

@@ -89,6 +89,8 @@ func (s *Server) Routes() []Route {
 		write("POST", "/api/v1/me/step-up", "sessions.step_up", s.stepUp),
 		important("POST", "/api/v1/accounts", "accounts.create", s.createAccount),
 		important("POST", "/api/v1/accounts/{id}/unlock", "accounts.unlock", s.unlockAccount),
+		important("POST", "/api/v1/accounts/{id}/roles", "accounts.roles", s.setRoles),
+		write("DELETE", "/api/v1/accounts/{id}/sessions", "sessions.delete_any", s.endAccountSessions),
 		read("/api/v1/me/notifications", "notifications.list_own", s.notifications),
 		read("/api/v1/audit", "audit.search", s.searchAudit),
 		read("/api/v1/audit/head", "audit.verify", s.auditHead),
@@ -226,7 +228,10 @@ func (s *Server) run(req *Request, rt Route) (int, any, error) {
 	if err := s.authenticate(req); err != nil {
 		return 0, nil, err
 	}
-	d, err := s.Authz.Decide(req.Ctx, policy.Input{Subject: req.Subject, Action: rt.Action, Resource: policy.Resource{Label: 1}})
+	// The account a route acts on, if any, is the resource's owner: the
+	// policy refuses administrators acting on themselves where that matters.
+	resource := policy.Resource{Label: 1, Owner: mux.Vars(req.HTTP)["id"]}
+	d, err := s.Authz.Decide(req.Ctx, policy.Input{Subject: req.Subject, Action: rt.Action, Resource: resource})
 	if err != nil {
 		return 0, nil, errs.Wrap("authorize", errs.Internal, err, "authorization failed")
 	}
