@@ -442,6 +442,7 @@ func TestEveryRequestIsAudited(t *testing.T) {
 var expected = map[string][]string{
 	"captcha.create":         {"anonymous"},
 	"sessions.create":        {"anonymous"},
+	"sessions.challenge":     {"anonymous", "system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
 	"sessions.list_own":      {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
 	"sessions.delete_own":    {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
 	"sessions.current":       {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
@@ -691,5 +692,57 @@ func TestRoleChangesEndSessionsAndKeepDutiesApart(t *testing.T) {
 	}
 	if r := e.call("DELETE", "/api/v1/accounts/acct-secadmin/sessions", audit, ""); r.status != 401 {
 		t.Fatalf("an ended session still acts: %d", r.status)
+	}
+}
+
+func TestAnSM2KeyIsASecondFactor(t *testing.T) {
+	e := start(t)
+	r := e.login("secadmin", e.admins["secadmin"])
+	token := r.body["token"].(string)
+	newPW := "Changed-secadmin-2026!"
+	e.call("POST", "/api/v1/me/password", token, fmt.Sprintf(`{"current_password":%q,"new_password":%q}`, e.admins["secadmin"], newPW))
+	e.admins["secadmin"] = newPW
+
+	key, _ := sm.GenerateKey()
+	pub, _ := key.Public().MarshalPEM()
+	answer := func(purpose, who string, k *sm.PrivateKey) (string, string) {
+		c := e.call("POST", "/api/v1/sessions/challenge", "", "")
+		if c.status != 201 {
+			t.Fatalf("challenge: %d %v", c.status, c.body)
+		}
+		nonce, _ := base64.StdEncoding.DecodeString(c.body["nonce"].(string))
+		sig, _ := k.Sign(identity.SM2Message(purpose, nonce, who))
+		return c.body["challenge_id"].(string), base64.StdEncoding.EncodeToString(sig)
+	}
+	id, sig := answer("enroll", "acct-secadmin", key)
+	enroll := fmt.Sprintf(`{"public_key":%q,"challenge_id":%q,"signature":%q}`, pub, id, sig)
+	if r := e.call("POST", "/api/v1/me/mfa/sm2", token, enroll); r.status != 200 {
+		t.Fatalf("enroll: %d %v", r.status, r.body)
+	}
+	if r := e.login("secadmin", newPW); r.code() != "mfa_required" {
+		t.Fatalf("password alone: %v", r.body)
+	}
+	id, sig = answer("login", "secadmin", key)
+	login := fmt.Sprintf(`{"username":"secadmin","password":%q,"sm2_challenge_id":%q,"sm2_signature":%q}`, newPW, id, sig)
+	r = e.call("POST", "/api/v1/sessions", "", login)
+	if r.status != 201 || r.body["session"].(map[string]any)["mfa"] != true {
+		t.Fatalf("SM2 login: %d %v", r.status, r.body)
+	}
+	if r := e.call("POST", "/api/v1/sessions", "", login); r.code() != "invalid_credentials" {
+		t.Fatalf("a replayed challenge: %v", r.body)
+	}
+	other, _ := sm.GenerateKey()
+	id, sig = answer("login", "secadmin", other)
+	if r := e.call("POST", "/api/v1/sessions", "", fmt.Sprintf(`{"username":"secadmin","password":%q,"sm2_challenge_id":%q,"sm2_signature":%q}`, newPW, id, sig)); r.code() != "invalid_credentials" {
+		t.Fatalf("another key: %v", r.body)
+	}
+	// An answer made for one purpose does not serve another.
+	id, sig = answer("step-up", "acct-secadmin", key)
+	if r := e.call("POST", "/api/v1/sessions", "", fmt.Sprintf(`{"username":"secadmin","password":%q,"sm2_challenge_id":%q,"sm2_signature":%q}`, newPW, id, sig)); r.code() != "invalid_credentials" {
+		t.Fatalf("a step-up answer used to log in: %v", r.body)
+	}
+	id, sig = answer("step-up", "acct-secadmin", key)
+	if r := e.call("POST", "/api/v1/me/step-up", token, fmt.Sprintf(`{"sm2_challenge_id":%q,"sm2_signature":%q}`, id, sig)); r.status != 200 {
+		t.Fatalf("SM2 step-up: %d %v", r.status, r.body)
 	}
 }

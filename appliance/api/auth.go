@@ -76,6 +76,10 @@ type loginRequest struct {
 	CaptchaID     string `json:"captcha_id,omitempty"`
 	CaptchaAnswer string `json:"captcha_answer,omitempty"`
 	TOTP          string `json:"totp,omitempty"`
+	// An SM2 answer instead of a TOTP code: a challenge from
+	// POST /api/v1/sessions/challenge, signed as identity.SM2Message("login", nonce, username).
+	SM2Challenge string `json:"sm2_challenge_id,omitempty"`
+	SM2Signature string `json:"sm2_signature,omitempty"`
 }
 
 // login checks a password and opens a session. An unknown username and a
@@ -143,20 +147,22 @@ func (s *Server) login(r *Request) (int, any, error) {
 	var step int64
 	mfa, enroll := false, false
 	if identity.IsStaff(acct.Roles) {
-		if acct.TOTPSecret == "" {
+		switch {
+		case acct.TOTPSecret == "" && acct.SM2Key == "":
 			enroll = true
-		} else {
-			if in.TOTP == "" {
-				return 0, nil, errs.Coded(op, errs.Unauthenticated, "mfa_required", "send the current code of your authenticator as totp")
-			}
+		case in.TOTP != "" && acct.TOTPSecret != "":
 			var ok bool
 			if step, ok = identity.MatchTOTP(acct.TOTPSecret, in.TOTP, now); !ok {
-				if _, err := r.Propose(state.NewCommand(identity.CmdLoginFailed, mustJSON(identity.NameRef{NameIndex: idx, Policy: s.Policy}), now)); err != nil {
-					return 0, nil, err
-				}
-				return 0, nil, errs.Coded(op, errs.Unauthenticated, "invalid_credentials", "the username, password or one-time code is wrong")
+				return 0, nil, s.secondFactorFailed(r, idx, now)
 			}
 			mfa = true
+		case in.SM2Signature != "" && acct.SM2Key != "":
+			if err := s.checkSM2(r, acct.SM2Key, in.SM2Challenge, in.SM2Signature, "login", in.Username); err != nil {
+				return 0, nil, s.secondFactorFailed(r, idx, now)
+			}
+			mfa = true
+		default:
+			return 0, nil, errs.Coded(op, errs.Unauthenticated, "mfa_required", "send the current code of your authenticator as totp, or an SM2 answer to a challenge")
 		}
 	}
 	token := make([]byte, 32)
@@ -180,6 +186,70 @@ func (s *Server) login(r *Request) (int, any, error) {
 		"token": base64.RawURLEncoding.EncodeToString(token), "session": sess, "account": acct.Public(),
 		"password_change_required": acct.MustChange, "mfa_enrollment_required": enroll,
 	}, nil
+}
+
+// secondFactorFailed counts a wrong second factor as a failed login.
+func (s *Server) secondFactorFailed(r *Request, idx []byte, now time.Time) error {
+	if _, err := r.Propose(state.NewCommand(identity.CmdLoginFailed, mustJSON(identity.NameRef{NameIndex: idx, Policy: s.Policy}), now)); err != nil {
+		return err
+	}
+	return errs.Coded("login", errs.Unauthenticated, "invalid_credentials", "the username, password or second factor is wrong")
+}
+
+// checkSM2 consumes a challenge and verifies an SM2 signature of it.
+func (s *Server) checkSM2(r *Request, pubPEM, challengeID, sigB64, purpose, who string) error {
+	nonce, err := r.Node.ProposeOK(r.Ctx, state.NewCommand(identity.CmdTakeChallenge, mustJSON(identity.Challenge{ID: challengeID}), s.Now()))
+	if err != nil {
+		return rejection(err)
+	}
+	pub, err := sm.ParsePublicKeyPEM([]byte(pubPEM))
+	if err != nil {
+		return err
+	}
+	sig, err := base64.StdEncoding.DecodeString(sigB64)
+	if err != nil || !pub.Verify(identity.SM2Message(purpose, nonce, who), sig) {
+		return errs.Coded("sm2", errs.Unauthenticated, "invalid_credentials", "the SM2 signature does not answer the challenge")
+	}
+	return nil
+}
+
+// challenge issues a single-use nonce for an SM2 key to sign.
+func (s *Server) challenge(r *Request) (int, any, error) {
+	nonce := make([]byte, 32)
+	if _, err := rand.Read(nonce); err != nil {
+		return 0, nil, err
+	}
+	c := identity.Challenge{ID: requestID(), Nonce: nonce, Expires: s.Now().Add(2 * time.Minute)}
+	if _, err := r.Propose(state.NewCommand(identity.CmdPutChallenge, mustJSON(c), s.Now())); err != nil {
+		return 0, nil, err
+	}
+	return 201, map[string]any{"challenge_id": c.ID, "nonce": base64.StdEncoding.EncodeToString(nonce), "expires_at": c.Expires,
+		"sign": "SM2 (SM3, default ID) over \"cxt-sm2-<purpose>-v1\\0\" || nonce || \"\\0\" || username (login) or account ID (enroll, step-up)"}, nil
+}
+
+// enrollSM2 makes an SM2 public key the account's second factor; the key
+// proves itself by signing a challenge.
+func (s *Server) enrollSM2(r *Request) (int, any, error) {
+	var in struct {
+		PublicKey string `json:"public_key"`
+		Challenge string `json:"challenge_id"`
+		Signature string `json:"signature"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		return 0, nil, err
+	}
+	if _, err := sm.ParsePublicKeyPEM([]byte(in.PublicKey)); err != nil {
+		return 0, nil, errs.E("enroll SM2", errs.Invalid, "public_key must be an SM2 public key in PEM: %v", err)
+	}
+	if err := s.checkSM2(r, in.PublicKey, in.Challenge, in.Signature, "enroll", r.Subject.ID); err != nil {
+		return 0, nil, err
+	}
+	now := s.Now()
+	cmd := identity.SetSM2Key{Account: r.Subject.ID, PublicKey: in.PublicKey, TokenHash: r.Token, StepUp: now.Add(stepUpFor)}
+	if _, err := r.Propose(state.NewCommand(identity.CmdSetSM2Key, mustJSON(cmd), now)); err != nil {
+		return 0, nil, err
+	}
+	return 200, map[string]any{"mfa_enrolled": true}, nil
 }
 
 // stepUpFor is how long a re-authentication counts for important operations.
@@ -228,7 +298,9 @@ func (s *Server) confirmTOTP(r *Request) (int, any, error) {
 // operations in the next few minutes.
 func (s *Server) stepUp(r *Request) (int, any, error) {
 	var in struct {
-		TOTP string `json:"totp"`
+		TOTP         string `json:"totp"`
+		SM2Challenge string `json:"sm2_challenge_id"`
+		SM2Signature string `json:"sm2_signature"`
 	}
 	if err := decodeJSON(r, &in); err != nil {
 		return 0, nil, err
@@ -238,9 +310,19 @@ func (s *Server) stepUp(r *Request) (int, any, error) {
 		return 0, nil, err
 	}
 	now := s.Now()
-	step, ok := identity.MatchTOTP(acct.TOTPSecret, in.TOTP, now)
-	if acct.TOTPSecret == "" || !ok {
-		return 0, nil, errs.Coded("step up", errs.Unauthenticated, "invalid_credentials", "the one-time code is wrong")
+	var step int64
+	switch {
+	case in.TOTP != "" && acct.TOTPSecret != "":
+		var ok bool
+		if step, ok = identity.MatchTOTP(acct.TOTPSecret, in.TOTP, now); !ok {
+			return 0, nil, errs.Coded("step up", errs.Unauthenticated, "invalid_credentials", "the one-time code is wrong")
+		}
+	case in.SM2Signature != "" && acct.SM2Key != "":
+		if err := s.checkSM2(r, acct.SM2Key, in.SM2Challenge, in.SM2Signature, "step-up", acct.ID); err != nil {
+			return 0, nil, err
+		}
+	default:
+		return 0, nil, errs.Coded("step up", errs.Unauthenticated, "invalid_credentials", "give a current one-time code or an SM2 answer to a challenge")
 	}
 	until := now.Add(stepUpFor)
 	if _, err := r.Propose(state.NewCommand(identity.CmdStepUp, mustJSON(identity.StepUp{Account: acct.ID, Step: step, TokenHash: r.Token, Until: until}), now)); err != nil {

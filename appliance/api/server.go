@@ -79,6 +79,7 @@ func (s *Server) Routes() []Route {
 	return []Route{
 		write("GET", "/api/v1/captcha", "captcha.create", s.captcha),
 		write("POST", "/api/v1/sessions", "sessions.create", s.login),
+		write("POST", "/api/v1/sessions/challenge", "sessions.challenge", s.challenge),
 		read("/api/v1/sessions", "sessions.list_own", s.listSessions),
 		write("DELETE", "/api/v1/sessions/current", "sessions.delete_own", s.logout),
 		write("DELETE", "/api/v1/sessions/{id}", "sessions.delete_own", s.endSession),
@@ -86,6 +87,7 @@ func (s *Server) Routes() []Route {
 		write("POST", "/api/v1/me/password", "accounts.password", s.changePassword),
 		write("POST", "/api/v1/me/mfa/totp", "accounts.mfa_enroll", s.beginTOTP),
 		write("POST", "/api/v1/me/mfa/totp/confirm", "accounts.mfa_enroll", s.confirmTOTP),
+		write("POST", "/api/v1/me/mfa/sm2", "accounts.mfa_enroll", s.enrollSM2),
 		write("POST", "/api/v1/me/step-up", "sessions.step_up", s.stepUp),
 		important("POST", "/api/v1/accounts", "accounts.create", s.createAccount),
 		important("POST", "/api/v1/accounts/{id}/unlock", "accounts.unlock", s.unlockAccount),

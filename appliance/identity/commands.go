@@ -44,6 +44,9 @@ const (
 	CmdBeginTOTP     = "account.totp_begin"
 	CmdConfirmTOTP   = "account.totp_confirm"
 	CmdStepUp        = "session.step_up"
+	CmdPutChallenge  = "challenge.create"
+	CmdTakeChallenge = "challenge.take"
+	CmdSetSM2Key     = "account.sm2"
 )
 
 // maxSessions bounds the live sessions of one account; the oldest ends first.
@@ -66,6 +69,9 @@ func Register(reg *state.Registry) {
 	reg.Handle(CmdBeginTOTP, beginTOTP)
 	reg.Handle(CmdConfirmTOTP, confirmTOTP)
 	reg.Handle(CmdStepUp, stepUp)
+	reg.Handle(CmdPutChallenge, putChallenge)
+	reg.Handle(CmdTakeChallenge, takeChallenge)
+	reg.Handle(CmdSetSM2Key, setSM2Key)
 }
 
 // Bodies of the commands.
@@ -101,6 +107,18 @@ type (
 		Account   string    `json:"account"`
 		Step      int64     `json:"step"`
 		TokenHash []byte    `json:"token_hash"` // the session that confirmed keeps going, with MFA
+		StepUp    time.Time `json:"step_up_until"`
+	}
+	// Challenge is a single-use nonce an SM2 key signs to prove itself.
+	Challenge struct {
+		ID      string    `json:"id"`
+		Nonce   []byte    `json:"nonce"`
+		Expires time.Time `json:"expires"`
+	}
+	SetSM2Key struct {
+		Account   string    `json:"account"`
+		PublicKey string    `json:"public_key"`
+		TokenHash []byte    `json:"token_hash"`
 		StepUp    time.Time `json:"step_up_until"`
 	}
 	StepUp struct {
@@ -470,14 +488,73 @@ func stepUp(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := useStep(tx, c.Account, c.Step); err != nil {
-		return nil, err
+	if c.Step != 0 { // a TOTP code; an SM2 challenge was consumed when taken
+		if err := useStep(tx, c.Account, c.Step); err != nil {
+			return nil, err
+		}
 	}
 	s, err := get[Session](tx, SessionsBucket, c.TokenHash)
 	if err != nil || s == nil {
 		return nil, orNotFound(err)
 	}
 	s.StepUpUntil = c.Until
+	return nil, put(tx, SessionsBucket, c.TokenHash, s)
+}
+
+func putChallenge(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	c, err := body[Challenge](cmd)
+	if err != nil {
+		return nil, err
+	}
+	return nil, put(tx, CaptchasBucket, []byte("sm2/"+c.ID), c)
+}
+
+// takeChallenge consumes a challenge and returns its nonce if it is still
+// valid: each challenge proves one signature.
+func takeChallenge(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	c, err := body[Challenge](cmd)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := get[Challenge](tx, CaptchasBucket, []byte("sm2/"+c.ID))
+	if err != nil {
+		return nil, err
+	}
+	if stored == nil || tx.Time().After(stored.Expires) {
+		return nil, state.Reject("invalid_credentials", "the challenge is unknown, used or expired")
+	}
+	if err := tx.Delete(CaptchasBucket, []byte("sm2/"+c.ID)); err != nil {
+		return nil, err
+	}
+	return stored.Nonce, nil
+}
+
+// setSM2Key enrolls an SM2 key as the account's cryptographic factor.
+func setSM2Key(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	c, err := body[SetSM2Key](cmd)
+	if err != nil {
+		return nil, err
+	}
+	acct, err := get[Account](tx, AccountsBucket, []byte(c.Account))
+	if err != nil || acct == nil {
+		return nil, orNotFound(err)
+	}
+	acct.SM2Key = c.PublicKey
+	if err := put(tx, AccountsBucket, []byte(acct.ID), acct); err != nil {
+		return nil, err
+	}
+	if err := Notify(tx, acct.ID, "account.factor_changed", "二次认证已变更 / Second factor changed",
+		"An SM2 key was enrolled for "+acct.Username+"."); err != nil {
+		return nil, err
+	}
+	if err := endAllSessions(tx, acct.ID, c.TokenHash); err != nil {
+		return nil, err
+	}
+	s, err := get[Session](tx, SessionsBucket, c.TokenHash)
+	if err != nil || s == nil {
+		return nil, err
+	}
+	s.MFA, s.EnrollMFA, s.StepUpUntil = true, false, c.StepUp
 	return nil, put(tx, SessionsBucket, c.TokenHash, s)
 }
 

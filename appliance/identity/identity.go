@@ -185,6 +185,7 @@ type Account struct {
 	TOTPSecret string       `json:"totp_secret,omitempty"`
 	TOTPNew    string       `json:"totp_pending,omitempty"`   // enrolled but not yet confirmed
 	TOTPStep   int64        `json:"totp_last_step,omitempty"` // the last time step used: codes are single-use
+	SM2Key     string       `json:"sm2_public_key,omitempty"` // PEM; signs login challenges
 	Email      string       `json:"email,omitempty"`
 	Phone      string       `json:"phone,omitempty"`
 	Sources    []string     `json:"sources,omitempty"` // addresses logged in from, newest last
@@ -195,8 +196,9 @@ type Account struct {
 func (a *Account) Public() map[string]any {
 	return map[string]any{
 		"id": a.ID, "username": a.Username, "roles": a.Roles, "clearance": a.Clearance,
-		"must_change_password": a.MustChange, "mfa_enrolled": a.TOTPSecret != "", "created": a.Created,
-		"email": MaskEmail(a.Email), "phone": MaskPhone(a.Phone),
+		"must_change_password": a.MustChange, "mfa_enrolled": a.TOTPSecret != "" || a.SM2Key != "", "created": a.Created,
+		"sm2_enrolled": a.SM2Key != "",
+		"email":        MaskEmail(a.Email), "phone": MaskPhone(a.Phone),
 	}
 }
 
@@ -287,4 +289,13 @@ func MaskEmail(e string) string {
 		return strings.Repeat("*", len(e))
 	}
 	return local[:1] + "***@" + domain
+}
+
+// SM2Message is what an SM2 key signs to answer a challenge: the purpose
+// ("login", "enroll", "step-up"), the challenge's nonce and who answers (the
+// username for a login, the account ID otherwise), so that an answer serves
+// one purpose, one challenge and one account.
+func SM2Message(purpose string, nonce []byte, who string) []byte {
+	msg := append([]byte("cxt-sm2-"+purpose+"-v1\x00"), nonce...)
+	return append(append(msg, 0), strings.ToLower(strings.TrimSpace(who))...)
 }
