@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"mime"
 	"strings"
@@ -174,6 +175,105 @@ func (s *Server) endAccountSessions(r *Request) (int, any, error) {
 		}
 	}
 	return 200, map[string]any{"account": id, "ended": len(hashes)}, nil
+}
+
+// unmaskAccount shows an account's e-mail and phone in full to a security
+// administrator who gives a reason; the reason is in the audit record.
+func (s *Server) unmaskAccount(r *Request) (*Op, error) {
+	const op = "unmask"
+	id := muxVar(r, "id")
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		return nil, err
+	}
+	if len(strings.TrimSpace(in.Reason)) < 5 {
+		return nil, errs.E(op, errs.Invalid, "a reason of at least 5 characters is required")
+	}
+	r.Audit.Object, r.Audit.Reason = id, in.Reason
+	var acct *identity.Account
+	if err := r.View(func(tx *state.ReadTx) error {
+		var err error
+		acct, err = identity.AccountByID(tx, id)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if acct == nil {
+		return nil, errs.E(op, errs.NotExist, "no account %s", id)
+	}
+	return &Op{
+		Impact:  map[string]any{"account": acct.ID, "fields": []string{"email", "phone"}, "reason": in.Reason},
+		Risks:   []string{"personal information will be shown in full; the access and its reason are audited"},
+		Command: auditlog.RecordCommand(auditlog.Context{Event: "unmask"}, s.Now()),
+		Status:  200, Response: map[string]any{"account": acct.ID, "email": acct.Email, "phone": acct.Phone},
+	}, nil
+}
+
+// exportAudit hands an audit administrator the entries matching a query
+// with the signed head of the log, as an important operation.
+func (s *Server) exportAudit(r *Request) (*Op, error) {
+	var in struct {
+		Subject string `json:"subject"`
+		Type    string `json:"type"`
+		Result  string `json:"result"`
+		From    string `json:"from"`
+		To      string `json:"to"`
+		Reason  string `json:"reason"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		return nil, err
+	}
+	if len(strings.TrimSpace(in.Reason)) < 5 {
+		return nil, errs.E("export audit", errs.Invalid, "a reason of at least 5 characters is required")
+	}
+	// The answer travels in a replicated command (it is remembered under the
+	// idempotency key): one export holds at most 2,000 entries.
+	q := auditlog.Query{Subject: in.Subject, Type: in.Type, Result: in.Result, Limit: 2_000}
+	for name, v := range map[string]struct {
+		s   string
+		dst *time.Time
+	}{"from": {in.From, &q.From}, "to": {in.To, &q.To}} {
+		if v.s == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, v.s)
+		if err != nil {
+			return nil, errs.E("export audit", errs.Invalid, "%s must be an RFC 3339 time", name)
+		}
+		*v.dst = t
+	}
+	r.Audit.Reason = in.Reason
+	var entries []auditlog.Entry
+	var head auditlog.Head
+	if err := r.View(func(tx *state.ReadTx) error {
+		var err error
+		if entries, err = auditlog.Search(tx, q); err != nil {
+			return err
+		}
+		head, err = auditlog.CurrentHead(tx)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	at := s.Now().UTC()
+	sig, cert, err := s.Sign(HeadMessage(head.Size, head.Root, at))
+	if err != nil {
+		return nil, err
+	}
+	return &Op{
+		// The impact names the query, not the count: every request adds
+		// entries, and the confirm must see the same preview.
+		Impact:  map[string]any{"query": in, "limit": q.Limit},
+		Risks:   []string{"the export leaves the appliance: keep it as confidential as the log"},
+		Command: auditlog.RecordCommand(auditlog.Context{Event: "audit.export"}, s.Now()),
+		Status:  200,
+		Response: map[string]any{"entries": entries, "head": map[string]any{
+			"size": head.Size, "root": head.Root, "time": at,
+			"signature": base64.StdEncoding.EncodeToString(sig), "signer_certificate": string(cert),
+		}},
+	}, nil
 }
 
 func (s *Server) notifications(r *Request) (int, any, error) {

@@ -453,6 +453,8 @@ var expected = map[string][]string{
 	"notifications.list_own": {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
 	"accounts.unlock":        {"security_admin"},
 	"accounts.roles":         {"security_admin"},
+	"accounts.unmask":        {"security_admin"},
+	"audit.export":           {"audit_admin"},
 	"sessions.delete_any":    {"security_admin"},
 	"audit.search":           {"audit_admin"},
 	"audit.verify":           {"audit_admin"},
@@ -744,5 +746,37 @@ func TestAnSM2KeyIsASecondFactor(t *testing.T) {
 	id, sig = answer("step-up", "acct-secadmin", key)
 	if r := e.call("POST", "/api/v1/me/step-up", token, fmt.Sprintf(`{"sm2_challenge_id":%q,"sm2_signature":%q}`, id, sig)); r.status != 200 {
 		t.Fatalf("SM2 step-up: %d %v", r.status, r.body)
+	}
+}
+
+func TestUnmaskingAndExportAreImportantAndAuditedWithTheirReason(t *testing.T) {
+	e := start(t)
+	sec, _ := e.signInMFA("secadmin")
+	created := e.confirmed("POST", "/api/v1/accounts", sec, `{"username":"w2","roles":["worker"],"phone":"13900001111"}`, "c1")
+	id := created.body["account"].(map[string]any)["id"].(string)
+	if r := e.confirmed("POST", "/api/v1/accounts/"+id+"/unmask", sec, `{"reason":"no"}`, "u0"); r.status != 400 {
+		t.Fatalf("a missing reason: %d %v", r.status, r.body)
+	}
+	r := e.confirmed("POST", "/api/v1/accounts/"+id+"/unmask", sec, `{"reason":"complaint #42 callback"}`, "u1")
+	if r.status != 200 || r.body["phone"] != "13900001111" {
+		t.Fatalf("unmask: %d %v", r.status, r.body)
+	}
+	audit, _ := e.signInMFA("auditadmin")
+	ex := e.confirmed("POST", "/api/v1/audit/export", audit, `{"type":"op.run","reason":"quarterly review"}`, "x1")
+	if ex.status != 200 {
+		t.Fatalf("export: %d %v", ex.status, ex.body)
+	}
+	found := false
+	for _, x := range ex.body["entries"].([]any) {
+		en := x.(map[string]any)
+		if en["action"] == "accounts.unmask" && en["reason"] == "complaint #42 callback" && en["object"] == id {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("the unmasking is not in the exported audit log with its reason: %v", ex.body["entries"])
+	}
+	if h := ex.body["head"].(map[string]any); h["signature"] == "" || h["size"].(float64) < 1 {
+		t.Fatalf("export head: %v", h)
 	}
 }

@@ -93,6 +93,8 @@ func (s *Server) Routes() []Route {
 		important("POST", "/api/v1/accounts/{id}/unlock", "accounts.unlock", s.unlockAccount),
 		important("POST", "/api/v1/accounts/{id}/roles", "accounts.roles", s.setRoles),
 		write("DELETE", "/api/v1/accounts/{id}/sessions", "sessions.delete_any", s.endAccountSessions),
+		important("POST", "/api/v1/accounts/{id}/unmask", "accounts.unmask", s.unmaskAccount),
+		important("POST", "/api/v1/audit/export", "audit.export", s.exportAudit),
 		read("/api/v1/me/notifications", "notifications.list_own", s.notifications),
 		read("/api/v1/audit", "audit.search", s.searchAudit),
 		read("/api/v1/audit/head", "audit.verify", s.auditHead),

@@ -299,3 +299,17 @@ func SM2Message(purpose string, nonce []byte, who string) []byte {
 	msg := append([]byte("cxt-sm2-"+purpose+"-v1\x00"), nonce...)
 	return append(append(msg, 0), strings.ToLower(strings.TrimSpace(who))...)
 }
+
+// MaskIDCard shows the first 6 and last 4 characters of a resident ID
+// number (GB 11643): the region code and the check digits' neighbourhood.
+func MaskIDCard(id string) string { return maskMiddle(id, 6, 4) }
+
+// MaskBankCard shows the first 6 (the issuer) and last 4 digits of a card.
+func MaskBankCard(card string) string { return maskMiddle(card, 6, 4) }
+
+func maskMiddle(s string, head, tail int) string {
+	if len(s) <= head+tail {
+		return strings.Repeat("*", len(s))
+	}
+	return s[:head] + strings.Repeat("*", len(s)-head-tail) + s[len(s)-tail:]
+}

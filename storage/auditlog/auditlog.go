@@ -41,6 +41,7 @@ type Context struct {
 	Request string `json:"request,omitempty"` // request ID
 	Event   string `json:"event,omitempty"`   // for audit.record: the event type
 	Result  string `json:"result,omitempty"`  // for audit.record: its outcome
+	Reason  string `json:"reason,omitempty"`  // why, for unmasking and exports
 }
 
 // Encode returns the context for state.Command.Audit.
@@ -67,6 +68,7 @@ type Entry struct {
 	Result  string    `json:"result"` // "ok" or the rejection code
 	Source  string    `json:"source,omitempty"`
 	Request string    `json:"request,omitempty"`
+	Reason  string    `json:"reason,omitempty"`
 	Index   uint64    `json:"index"` // the Raft entry that carried it
 }
 
@@ -93,7 +95,7 @@ func hook(tx *state.Tx, cmd *state.Command, res state.Result) error {
 	}
 	e := Entry{
 		Time: cmd.When(), Type: cmd.Type, Subject: c.Subject, Action: c.Action, Object: c.Object,
-		Source: c.Source, Request: c.Request, Result: "ok", Index: tx.Index(),
+		Source: c.Source, Request: c.Request, Reason: c.Reason, Result: "ok", Index: tx.Index(),
 	}
 	if e.Subject == "" {
 		e.Subject = "system"
