@@ -780,3 +780,35 @@ func TestUnmaskingAndExportAreImportantAndAuditedWithTheirReason(t *testing.T) {
 		t.Fatalf("export head: %v", h)
 	}
 }
+
+func TestSessionsEndWhenIdleOrOld(t *testing.T) {
+	e := start(t)
+	token := e.signIn("auditadmin")
+	e.clock.advance(14 * time.Minute)
+	if r := e.call("GET", "/api/v1/me", token, ""); r.status != 200 {
+		t.Fatalf("14 minutes idle: %d %v", r.status, r.body)
+	}
+	e.clock.advance(16 * time.Minute)
+	if r := e.call("GET", "/api/v1/me", token, ""); r.status != 401 || r.code() != "unauthenticated" {
+		t.Fatalf("16 minutes idle: %d %v", r.status, r.body)
+	}
+	second := e.loginMFA("auditadmin").body["token"].(string)
+	for range 40 { // active every 14 minutes for over 8 hours
+		e.clock.advance(14 * time.Minute)
+		e.call("GET", "/api/v1/me", second, "")
+	}
+	if r := e.call("GET", "/api/v1/me", second, ""); r.status != 401 {
+		t.Fatalf("a session older than 8 hours: %d %v", r.status, r.body)
+	}
+	third := e.loginMFA("auditadmin").body["token"].(string)
+	future := e.clock.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	if r := e.call("GET", "/api/v1/audit?from="+future, third, ""); r.status != 200 || r.body["entries"] != nil {
+		t.Fatalf("entries from the future: %v", r.body["entries"])
+	}
+	if r := e.call("GET", "/api/v1/audit?to="+future+"&type=login.success", third, ""); len(r.body["entries"].([]any)) < 3 {
+		t.Fatalf("login entries before now: %v", r.body["entries"])
+	}
+	if r := e.call("GET", "/api/v1/audit?from=yesterday", third, ""); r.status != 400 {
+		t.Fatalf("a malformed time: %d", r.status)
+	}
+}
