@@ -24,8 +24,12 @@ run: build
 	@echo
 	@echo "  The node serves https://127.0.0.1:8443 with its own certificate, $(DATA)/api.pem."
 	@echo "  Check it:   curl --cacert $(DATA)/api.pem https://127.0.0.1:8443/healthz"
+	@echo "  Log in:     curl --cacert $(DATA)/api.pem -H 'Content-Type: application/json' \\"
+	@echo "                -d '{\"username\":\"auditadmin\",\"password\":\"<its one-time password>\"}' \\"
+	@echo "                https://127.0.0.1:8443/api/v1/sessions"
+	@echo "              (init printed the three administrators' one-time passwords once; see docs/security.md)"
 	@echo "  Status:     $(BIN) status --data $(DATA)"
-	@echo "  Stop it with Ctrl-C; start it again with make run (the data stays in ./$(DATA))."
+	@echo "  Stop it with Ctrl-C; start it again with make run (the data stays in $(DATA))."
 	@echo
 	$(BIN) serve --data $(DATA)
 
