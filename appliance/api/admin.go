@@ -117,6 +117,15 @@ func (s *Server) unlockAccount(r *Request) (*Op, error) {
 	}, nil
 }
 
+// targetAccount reads the account a route names, or fails with not_found.
+func targetAccount(r *Request, op, id string) (*identity.Account, error) {
+	acct, err := targetAccount(r, op, id)
+	if err != nil {
+		return nil, err
+	}
+	return acct, nil
+}
+
 // setRoles changes an account's roles (security admin; important): every
 // session of the account ends.
 func (s *Server) setRoles(r *Request) (*Op, error) {
@@ -135,16 +144,9 @@ func (s *Server) setRoles(r *Request) (*Op, error) {
 	if id == r.Subject.ID {
 		return nil, errs.Coded(op, errs.Permission, "forbidden", "nobody changes their own roles")
 	}
-	var acct *identity.Account
-	if err := r.View(func(tx *state.ReadTx) error {
-		var err error
-		acct, err = identity.AccountByID(tx, id)
-		return err
-	}); err != nil {
+	acct, err := targetAccount(r, op, id)
+	if err != nil {
 		return nil, err
-	}
-	if acct == nil {
-		return nil, errs.E(op, errs.NotExist, "no account %s", id)
 	}
 	return &Op{
 		Impact:  map[string]any{"account": acct.ID, "username": acct.Username, "roles_before": acct.Roles, "roles_after": in.Roles},
@@ -192,16 +194,9 @@ func (s *Server) unmaskAccount(r *Request) (*Op, error) {
 		return nil, errs.E(op, errs.Invalid, "a reason of at least 5 characters is required")
 	}
 	r.Audit.Object, r.Audit.Reason = id, in.Reason
-	var acct *identity.Account
-	if err := r.View(func(tx *state.ReadTx) error {
-		var err error
-		acct, err = identity.AccountByID(tx, id)
-		return err
-	}); err != nil {
+	acct, err := targetAccount(r, op, id)
+	if err != nil {
 		return nil, err
-	}
-	if acct == nil {
-		return nil, errs.E(op, errs.NotExist, "no account %s", id)
 	}
 	return &Op{
 		Impact:  map[string]any{"account": acct.ID, "fields": []string{"email", "phone"}, "reason": in.Reason},

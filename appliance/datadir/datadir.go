@@ -56,7 +56,10 @@ type Node struct {
 	Documents Documents `json:"documents"`
 	// Notifications configure SMTP and the SMS provider (optional).
 	Notifications notify.Config `json:"notifications,omitzero"`
-	dir           string
+	// Security overrides the login and session limits (optional; see
+	// docs/security.md for the defaults).
+	Security Security `json:"security,omitzero"`
+	dir      string
 }
 
 // Seal says how the master key is kept and how to recognise it.
@@ -76,6 +79,16 @@ type Documents struct {
 	MinIOSecretKey []byte `json:"minio_secret_key_sealed,omitempty"`
 	MinIOBucket    string `json:"minio_bucket,omitempty"`
 	MinIOSecure    bool   `json:"minio_secure,omitempty"`
+}
+
+// Security holds login and session limits; zero values keep the defaults.
+type Security struct {
+	CaptchaAfter    int    `json:"captcha_after,omitempty"`    // failures before a captcha is needed
+	MaxFailures     int    `json:"max_failures,omitempty"`     // failures in the window that lock
+	FailureWindow   string `json:"failure_window,omitempty"`   // e.g. "15m"
+	LockFor         string `json:"lock_for,omitempty"`         // e.g. "30m"
+	IdleTimeout     string `json:"idle_timeout,omitempty"`     // e.g. "15m"
+	AbsoluteTimeout string `json:"absolute_timeout,omitempty"` // e.g. "8h"
 }
 
 // ErrNotInitialised is returned for a folder without node.json.

@@ -464,22 +464,29 @@ func confirmTOTP(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return nil, state.Reject("invalid_request", "no second factor is being enrolled")
 	}
 	acct.TOTPSecret, acct.TOTPNew, acct.TOTPStep = acct.TOTPNew, "", c.Step
+	return nil, factorEnrolled(tx, acct, "a new authenticator", c.TokenHash, c.StepUp)
+}
+
+// factorEnrolled saves an account whose second factor changed, tells its
+// owner, ends every other session, and lets the enrolling session act with
+// MFA (the enrollment was itself a fresh proof of the factor).
+func factorEnrolled(tx *state.Tx, acct *Account, what string, keep []byte, stepUp time.Time) error {
 	if err := put(tx, AccountsBucket, []byte(acct.ID), acct); err != nil {
-		return nil, err
+		return err
 	}
 	if err := Notify(tx, acct.ID, "account.factor_changed", "二次认证已变更 / Second factor changed",
-		"A new authenticator was enrolled for "+acct.Username+"."); err != nil {
-		return nil, err
+		"The second factor of "+acct.Username+" changed: "+what+" was enrolled."); err != nil {
+		return err
 	}
-	if err := endAllSessions(tx, acct.ID, c.TokenHash); err != nil {
-		return nil, err
+	if err := endAllSessions(tx, acct.ID, keep); err != nil {
+		return err
 	}
-	s, err := get[Session](tx, SessionsBucket, c.TokenHash)
+	s, err := get[Session](tx, SessionsBucket, keep)
 	if err != nil || s == nil {
-		return nil, err
+		return err
 	}
-	s.MFA, s.EnrollMFA, s.StepUpUntil = true, false, c.StepUp
-	return nil, put(tx, SessionsBucket, c.TokenHash, s)
+	s.MFA, s.EnrollMFA, s.StepUpUntil = true, false, stepUp
+	return put(tx, SessionsBucket, keep, s)
 }
 
 // stepUp marks a session re-authenticated for important operations.
@@ -540,22 +547,7 @@ func setSM2Key(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return nil, orNotFound(err)
 	}
 	acct.SM2Key = c.PublicKey
-	if err := put(tx, AccountsBucket, []byte(acct.ID), acct); err != nil {
-		return nil, err
-	}
-	if err := Notify(tx, acct.ID, "account.factor_changed", "二次认证已变更 / Second factor changed",
-		"An SM2 key was enrolled for "+acct.Username+"."); err != nil {
-		return nil, err
-	}
-	if err := endAllSessions(tx, acct.ID, c.TokenHash); err != nil {
-		return nil, err
-	}
-	s, err := get[Session](tx, SessionsBucket, c.TokenHash)
-	if err != nil || s == nil {
-		return nil, err
-	}
-	s.MFA, s.EnrollMFA, s.StepUpUntil = true, false, c.StepUp
-	return nil, put(tx, SessionsBucket, c.TokenHash, s)
+	return nil, factorEnrolled(tx, acct, "an SM2 key", c.TokenHash, c.StepUp)
 }
 
 func orNotFound(err error) error {

@@ -89,8 +89,12 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	limits, err := securityPolicy(cfg.Security)
+	if err != nil {
+		return nil, err
+	}
 	n.api = &api.Server{
-		Cluster: n.Cluster, Authz: authz, Tax: tax.Default(), Policy: identity.DefaultPolicy,
+		Cluster: n.Cluster, Authz: authz, Tax: tax.Default(), Policy: limits,
 		Now: o.Now, Log: n.log,
 	}
 	if cfg.Seal.Mode == datadir.SealKeyFile {
@@ -341,4 +345,32 @@ func (n *Node) active() (*cluster.Node, error) {
 		return c, nil
 	}
 	return nil, errSealed
+}
+
+// securityPolicy applies node.json's "security" overrides to the defaults.
+func securityPolicy(c datadir.Security) (identity.Policy, error) {
+	p := identity.DefaultPolicy
+	if c.CaptchaAfter > 0 {
+		p.CaptchaAfter = c.CaptchaAfter
+	}
+	if c.MaxFailures > 0 {
+		p.MaxFailures = c.MaxFailures
+	}
+	for name, f := range map[string]struct {
+		s   string
+		dst *time.Duration
+	}{
+		"failure_window": {c.FailureWindow, &p.FailureWindow}, "lock_for": {c.LockFor, &p.LockFor},
+		"idle_timeout": {c.IdleTimeout, &p.IdleTimeout}, "absolute_timeout": {c.AbsoluteTimeout, &p.AbsoluteTimeout},
+	} {
+		if f.s == "" {
+			continue
+		}
+		d, err := time.ParseDuration(f.s)
+		if err != nil || d <= 0 {
+			return p, fmt.Errorf("node.json security.%s: %q is not a positive duration such as \"15m\"", name, f.s)
+		}
+		*f.dst = d
+	}
+	return p, nil
 }

@@ -391,3 +391,31 @@ func TestCrashChild(t *testing.T) {
 	}
 	select {}
 }
+
+func TestSecurityLimitsComeFromNodeJSON(t *testing.T) {
+	dir := initNode(t, node.InitOptions{})
+	path := filepath.Join(dir, datadir.NodeFile)
+	raw, _ := os.ReadFile(path)
+	var doc map[string]any
+	json.Unmarshal(raw, &doc)
+	doc["security"] = map[string]any{"max_failures": 3, "lock_for": "ten minutes"}
+	b, _ := json.Marshal(doc)
+	os.WriteFile(path, b, 0o600)
+	if _, err := node.Open(ctx(t), node.Options{Dir: dir, Logger: quiet()}); err == nil || !strings.Contains(err.Error(), "lock_for") {
+		t.Fatalf("a malformed duration: %v", err)
+	}
+	doc["security"] = map[string]any{"max_failures": 3, "lock_for": "10m"}
+	b, _ = json.Marshal(doc)
+	os.WriteFile(path, b, 0o600)
+	n := open(t, dir)
+	waitLeader(t, n)
+	c := newClient(t, dir, n)
+	for range 2 {
+		c.do("POST", "/api/v1/sessions", `{"username":"sysadmin","password":"Wrong-Password-1!"}`)
+	}
+	// With max_failures 3 the third failure locks (the captcha starts after 2 by default).
+	code, body := c.do("POST", "/api/v1/sessions", `{"username":"sysadmin","password":"Wrong-Password-1!"}`)
+	if code != 403 || errorCode(body) != "account_locked" {
+		t.Fatalf("third failure with max_failures 3: %d %v", code, body)
+	}
+}
