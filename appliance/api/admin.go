@@ -119,9 +119,16 @@ func (s *Server) unlockAccount(r *Request) (*Op, error) {
 
 // targetAccount reads the account a route names, or fails with not_found.
 func targetAccount(r *Request, op, id string) (*identity.Account, error) {
-	acct, err := targetAccount(r, op, id)
-	if err != nil {
+	var acct *identity.Account
+	if err := r.View(func(tx *state.ReadTx) error {
+		var err error
+		acct, err = identity.AccountByID(tx, id)
+		return err
+	}); err != nil {
 		return nil, err
+	}
+	if acct == nil {
+		return nil, errs.E(op, errs.NotExist, "no account %s", id)
 	}
 	return acct, nil
 }
