@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"mime"
 	"strings"
 	"time"
@@ -275,6 +276,22 @@ func (s *Server) exportAudit(r *Request) (*Op, error) {
 			"size": head.Size, "root": head.Root, "time": at,
 			"signature": base64.StdEncoding.EncodeToString(sig), "signer_certificate": string(cert),
 		}},
+	}, nil
+}
+
+// rotateKey adds a key term: new values are sealed under it, old terms stay
+// readable, nothing stops (system admin; important).
+func (s *Server) rotateKey(r *Request) (*Op, error) {
+	active := r.Node.Keys().Active()
+	cmd, err := s.NewTerm(active+1, s.Now())
+	if err != nil {
+		return nil, err
+	}
+	r.Audit.Object = fmt.Sprintf("key term %d", active+1)
+	return &Op{
+		Impact:  map[string]any{"active_term": active, "new_term": active + 1},
+		Risks:   []string{"new records are sealed under the new term at once; older terms stay readable until re-encrypted"},
+		Command: cmd, Status: 200, Response: map[string]any{"active_term": active + 1},
 	}, nil
 }
 

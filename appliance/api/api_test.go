@@ -454,6 +454,7 @@ var expected = map[string][]string{
 	"accounts.unlock":        {"security_admin"},
 	"accounts.roles":         {"security_admin"},
 	"accounts.unmask":        {"security_admin"},
+	"keys.rotate":            {"system_admin"},
 	"audit.export":           {"audit_admin"},
 	"sessions.delete_any":    {"security_admin"},
 	"audit.search":           {"audit_admin"},
@@ -810,5 +811,31 @@ func TestSessionsEndWhenIdleOrOld(t *testing.T) {
 	}
 	if r := e.call("GET", "/api/v1/audit?from=yesterday", third, ""); r.status != 400 {
 		t.Fatalf("a malformed time: %d", r.status)
+	}
+}
+
+func TestKeyRotationIsAnImportantOperationAndKeepsOldDataReadable(t *testing.T) {
+	e := start(t)
+	sys := e.signIn("sysadmin")
+	before := e.n.Status().Cluster.KeyTerm
+	r := e.confirmed("POST", "/api/v1/keys/rotate", sys, "", "rot-1")
+	if r.status != 200 || r.body["active_term"].(float64) != float64(before+1) {
+		t.Fatalf("rotate: %d %v", r.status, r.body)
+	}
+	if got := e.n.Status().Cluster.KeyTerm; got != before+1 {
+		t.Fatalf("active term %d after rotation, want %d", got, before+1)
+	}
+	// Everything written before still opens: logins, sessions, the audit log.
+	if r := e.call("GET", "/api/v1/me", sys, ""); r.status != 200 {
+		t.Fatalf("old session after rotation: %d %v", r.status, r.body)
+	}
+	audit := e.signIn("auditadmin")
+	var rep auditlog.Report
+	e.n.Cluster().State().View(func(tx *state.ReadTx) error { rep, _ = auditlog.Verify(tx); return nil })
+	if !rep.OK {
+		t.Fatalf("audit log after rotation: %+v", rep)
+	}
+	if r := e.confirmed("POST", "/api/v1/keys/rotate", audit, "", "rot-2"); r.status != 403 {
+		t.Fatalf("an audit admin rotating keys: %d %v", r.status, r.body)
 	}
 }

@@ -45,6 +45,9 @@ type Server struct {
 	// Sign signs with the node's SM2 key and returns the signature and the
 	// node certificate (PEM); signed audit heads use it.
 	Sign func(msg []byte) (sig, certPEM []byte, err error)
+	// NewTerm returns the command that installs key term n with a fresh
+	// secret wrapped by the master key, which only the node holds.
+	NewTerm func(n uint32, now time.Time) (*state.Command, error)
 
 	lastSeen sync.Map // session ID -> time.Time, for the idle timeout on this node
 }
@@ -95,6 +98,7 @@ func (s *Server) Routes() []Route {
 		write("DELETE", "/api/v1/accounts/{id}/sessions", "sessions.delete_any", s.endAccountSessions),
 		important("POST", "/api/v1/accounts/{id}/unmask", "accounts.unmask", s.unmaskAccount),
 		important("POST", "/api/v1/audit/export", "audit.export", s.exportAudit),
+		important("POST", "/api/v1/keys/rotate", "keys.rotate", s.rotateKey),
 		read("/api/v1/me/notifications", "notifications.list_own", s.notifications),
 		read("/api/v1/audit", "audit.search", s.searchAudit),
 		read("/api/v1/audit/head", "audit.verify", s.auditHead),

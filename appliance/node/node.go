@@ -23,6 +23,7 @@ import (
 	"cxt/policy"
 	"cxt/storage/blob"
 	"cxt/storage/cluster"
+	"cxt/storage/state"
 )
 
 // Options configure a running node; empty addresses take node.json's.
@@ -271,6 +272,9 @@ func (n *Node) unsealWith(ctx context.Context, master *keyring.MasterKey) error 
 	sctx, stop := context.WithCancel(context.Background())
 	sender := &notify.Sender{Node: c, Config: nc, Now: n.opts.Now, Log: n.log, Interval: n.opts.NotifyInterval}
 	go sender.Run(sctx)
+	n.api.NewTerm = func(term uint32, now time.Time) (*state.Command, error) {
+		return state.InstallTermCommand(master, term, keyring.NewSecret(), now)
+	}
 	n.api.Sign = func(msg []byte) ([]byte, []byte, error) {
 		sig, err := key.Sign(msg)
 		return sig, cert.PEM(), err
