@@ -59,6 +59,7 @@ type Authorizer struct {
 type compiled struct {
 	allow, decision rego.PreparedEvalQuery
 	version         string
+	bundle          *Bundle
 }
 
 // unsafe built-ins: a policy decides from its input alone.
@@ -69,9 +70,9 @@ var unsafeBuiltins = map[string]struct{}{
 
 // Bundle is a policy: rego modules by file name, and the data they read.
 type Bundle struct {
-	Modules map[string]string
-	Data    map[string]any
-	Version string
+	Modules map[string]string `json:"modules"`
+	Data    map[string]any    `json:"data"`
+	Version string            `json:"version"`
 }
 
 // Embedded returns the policy compiled into the binary (tests excluded).
@@ -125,7 +126,7 @@ func (a *Authorizer) Swap(ctx context.Context, b *Bundle) error {
 		}
 		return rego.New(opts...).PrepareForEval(ctx)
 	}
-	c := &compiled{version: b.Version}
+	c := &compiled{version: b.Version, bundle: b}
 	var err error
 	if c.allow, err = prepare("data.cxt.authz.allow"); err != nil {
 		return fmt.Errorf("policy: compile: %w", err)
@@ -139,6 +140,9 @@ func (a *Authorizer) Swap(ctx context.Context, b *Bundle) error {
 
 // Version names the policy in force, for the audit log.
 func (a *Authorizer) Version() string { return a.current.Load().version }
+
+// Bundle returns the policy in force.
+func (a *Authorizer) Bundle() *Bundle { return a.current.Load().bundle }
 
 // ReasonMFA is the denial reason of an action that needs a second factor.
 const ReasonMFA = "a second factor is required for this action"

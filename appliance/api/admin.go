@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"mime"
@@ -14,6 +15,7 @@ import (
 	"cxt/appliance/identity"
 	"cxt/appliance/notify"
 	"cxt/appliance/tax"
+	"cxt/policy"
 	"cxt/storage/auditlog"
 	"cxt/storage/state"
 )
@@ -292,6 +294,41 @@ func (s *Server) rotateKey(r *Request) (*Op, error) {
 		Impact:  map[string]any{"active_term": active, "new_term": active + 1},
 		Risks:   []string{"new records are sealed under the new term at once; older terms stay readable until re-encrypted"},
 		Command: cmd, Status: 200, Response: map[string]any{"active_term": active + 1},
+	}, nil
+}
+
+func (s *Server) getPolicy(r *Request) (int, any, error) {
+	b := s.Authz.Bundle()
+	d := b.Digest()
+	return 200, map[string]any{"version": b.Version, "sm3": hex.EncodeToString(d[:]), "modules": b.Modules, "data": b.Data}, nil
+}
+
+// setPolicy puts a new policy in force on every node (security admin;
+// important). It must compile here first; every replica compiles it again
+// and refuses it alike if it does not.
+func (s *Server) setPolicy(r *Request) (*Op, error) {
+	const op = "set policy"
+	var b policy.Bundle
+	if err := decodeJSON(r, &b); err != nil {
+		return nil, err
+	}
+	if b.Version == "" || len(b.Modules) == 0 {
+		return nil, errs.E(op, errs.Invalid, "a policy needs a version and at least one module")
+	}
+	if _, err := policy.New(r.Ctx, &b); err != nil {
+		return nil, errs.E(op, errs.Invalid, "%v", err)
+	}
+	cmd, err := policy.SetCommand(&b, s.Now())
+	if err != nil {
+		return nil, err
+	}
+	old, next := s.Authz.Bundle().Digest(), b.Digest()
+	r.Audit.Object = "policy " + b.Version
+	return &Op{
+		Impact: map[string]any{"from_version": s.Authz.Version(), "to_version": b.Version,
+			"from_sm3": hex.EncodeToString(old[:]), "to_sm3": hex.EncodeToString(next[:])},
+		Risks:   []string{"every authorization decision on every node changes at once; a mistake can lock administrators out"},
+		Command: cmd, Status: 200, Response: map[string]any{"version": b.Version, "sm3": hex.EncodeToString(next[:])},
 	}, nil
 }
 

@@ -99,6 +99,8 @@ func (s *Server) Routes() []Route {
 		important("POST", "/api/v1/accounts/{id}/unmask", "accounts.unmask", s.unmaskAccount),
 		important("POST", "/api/v1/audit/export", "audit.export", s.exportAudit),
 		important("POST", "/api/v1/keys/rotate", "keys.rotate", s.rotateKey),
+		read("/api/v1/policy", "policy.read", s.getPolicy),
+		important("PUT", "/api/v1/policy", "policy.change", s.setPolicy),
 		read("/api/v1/me/notifications", "notifications.list_own", s.notifications),
 		read("/api/v1/audit", "audit.search", s.searchAudit),
 		read("/api/v1/audit/head", "audit.verify", s.auditHead),

@@ -243,7 +243,7 @@ func (n *Node) unsealWith(ctx context.Context, master *keyring.MasterKey) error 
 	c, err := cluster.Open(cluster.Config{
 		NodeID: n.cfg.NodeID, Dir: n.cfg.Dir(), Listener: ln, Advertise: n.cfg.Advertise,
 		Identity: &cluster.Identity{Key: key, Cert: cert, CA: ca}, Master: master,
-		Register: Register, JoinAddrs: n.cfg.Join, Logger: n.log, RaftLog: n.opts.RaftLog,
+		Register: func(reg *state.Registry) { register(reg, n.api.Authz) }, JoinAddrs: n.cfg.Join, Logger: n.log, RaftLog: n.opts.RaftLog,
 	})
 	if err != nil {
 		ln.Close()
@@ -263,6 +263,22 @@ func (n *Node) unsealWith(ctx context.Context, master *keyring.MasterKey) error 
 		if backend, err = blob.NewDir(n.cfg.Path(datadir.DocumentsDir)); err != nil {
 			c.Close()
 			return err
+		}
+	}
+	// A policy set through the API outlives restarts: load it.
+	var stored *policy.Bundle
+	if err := c.State().View(func(r *state.ReadTx) error {
+		var err error
+		stored, err = policy.Stored(r)
+		return err
+	}); err != nil {
+		c.Close()
+		return err
+	}
+	if stored != nil {
+		if err := n.api.Authz.Swap(ctx, stored); err != nil {
+			c.Close()
+			return fmt.Errorf("node: the replicated policy %q does not compile: %w", stored.Version, err)
 		}
 	}
 	nc := n.cfg.Notifications
@@ -321,12 +337,13 @@ type Status struct {
 	Sealed       bool            `json:"sealed"`
 	Unseal       *UnsealStatus   `json:"unseal,omitempty"`
 	Cluster      *cluster.Status `json:"cluster,omitempty"`
+	Policy       string          `json:"policy"` // version of the authorization policy in force
 	Uptime       string          `json:"uptime"`
 }
 
 // Status reports the node's seal state and, unsealed, its cluster view.
 func (n *Node) Status() Status {
-	s := Status{Node: n.cfg.NodeID, Role: "sealed", Uptime: time.Since(n.started).Round(time.Second).String()}
+	s := Status{Node: n.cfg.NodeID, Role: "sealed", Uptime: time.Since(n.started).Round(time.Second).String(), Policy: n.api.Authz.Version()}
 	n.mu.Lock()
 	c := n.cluster
 	if c == nil {

@@ -23,6 +23,7 @@ import (
 	"cxt/appliance/documents"
 	"cxt/appliance/node"
 	"cxt/crypto/keyring"
+	"cxt/policy"
 	"cxt/storage/blob/miniotest"
 	"cxt/storage/state"
 )
@@ -417,5 +418,28 @@ func TestSecurityLimitsComeFromNodeJSON(t *testing.T) {
 	code, body := c.do("POST", "/api/v1/sessions", `{"username":"sysadmin","password":"Wrong-Password-1!"}`)
 	if code != 403 || errorCode(body) != "account_locked" {
 		t.Fatalf("third failure with max_failures 3: %d %v", code, body)
+	}
+}
+
+func TestAReplicatedPolicyIsInForceAfterARestart(t *testing.T) {
+	dir := initNode(t, node.InitOptions{})
+	n := open(t, dir)
+	waitLeader(t, n)
+	b, err := policy.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Version = "site-2026-11"
+	cmd, _ := policy.SetCommand(b, time.Now())
+	if _, err := n.Cluster().ProposeOK(ctx(t), cmd); err != nil {
+		t.Fatal(err)
+	}
+	if v := n.Status().Policy; v != "site-2026-11" {
+		t.Fatalf("policy in force %q", v)
+	}
+	n.Close()
+	again := open(t, dir)
+	if v := again.Status().Policy; v != "site-2026-11" {
+		t.Fatalf("after a restart the policy in force is %q", v)
 	}
 }

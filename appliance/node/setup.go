@@ -20,6 +20,7 @@ import (
 	"cxt/appliance/notify"
 	"cxt/crypto/keyring"
 	"cxt/crypto/sm"
+	"cxt/policy"
 	"cxt/storage/auditlog"
 	"cxt/storage/blob"
 	"cxt/storage/cluster"
@@ -34,7 +35,11 @@ const (
 
 // Register adds every domain package's buckets and commands to reg. It is the
 // one place the appliance's state machine is composed.
-func Register(reg *state.Registry) {
+func Register(reg *state.Registry) { register(reg, nil) }
+
+// register composes the state machine; a policy change swaps authz when set.
+func register(reg *state.Registry, authz *policy.Authorizer) {
+	policy.Register(reg, authz)
 	auditlog.Register(reg)
 	identity.Register(reg)
 	important.Register(reg)
