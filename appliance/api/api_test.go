@@ -303,6 +303,15 @@ func TestCaptchaAfterTwoFailuresThenLockAfterFive(t *testing.T) {
 	if r := e.login("sysadmin", e.admins["sysadmin"]); r.code() != "account_locked" {
 		t.Fatalf("the right password opened a locked account: %v", r.body)
 	}
+	var locks []auditlog.Entry
+	e.n.Cluster().ReadBarrier(context.Background())
+	e.n.Cluster().State().View(func(tx *state.ReadTx) error {
+		locks, _ = auditlog.Search(tx, auditlog.Query{Type: "account.locked"})
+		return nil
+	})
+	if len(locks) != 1 || locks[0].Object != "acct-sysadmin" {
+		t.Fatalf("the lock is not in the audit log: %+v", locks)
+	}
 }
 
 func TestConcurrentFailuresNeverLoseACountOrFail500(t *testing.T) {
@@ -865,5 +874,25 @@ func TestAPolicyChangeTakesEffectAtOnce(t *testing.T) {
 	}
 	if v := e.n.Status(); v.Policy != "v2-test" {
 		t.Fatalf("status shows policy %q", v.Policy)
+	}
+}
+
+func TestNobodyActsOnAnAccountClearedAboveThem(t *testing.T) {
+	e := start(t)
+	sec, _ := e.signInMFA("secadmin")
+	created := e.confirmed("POST", "/api/v1/accounts", sec, `{"username":"sec2","roles":["security_admin"],"clearance":2}`, "s2")
+	if created.status != 201 {
+		t.Fatalf("create: %d %v", created.status, created.body)
+	}
+	e.admins["sec2"] = created.body["one_time_password"].(string)
+	sec2, _ := e.signInMFA("sec2")
+	// sysadmin is cleared 4; sec2 only 2.
+	if r := e.call("POST", "/api/v1/accounts/acct-sysadmin/unmask", sec2, `{"reason":"looking around"}`, "Idempotency-Key", "m1"); r.status != 403 {
+		t.Fatalf("unmasking an account cleared above the caller: %d %v", r.status, r.body)
+	}
+	worker := e.confirmed("POST", "/api/v1/accounts", sec2, `{"username":"w9","roles":["worker"],"phone":"13700000000"}`, "w9")
+	id := worker.body["account"].(map[string]any)["id"].(string)
+	if r := e.confirmed("POST", "/api/v1/accounts/"+id+"/unmask", sec2, `{"reason":"support ticket 7"}`, "m2"); r.status != 200 {
+		t.Fatalf("unmasking an account at or below the caller: %d %v", r.status, r.body)
 	}
 }

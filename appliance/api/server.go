@@ -17,6 +17,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -238,9 +239,22 @@ func (s *Server) run(req *Request, rt Route) (int, any, error) {
 	if err := s.authenticate(req); err != nil {
 		return 0, nil, err
 	}
-	// The account a route acts on, if any, is the resource's owner: the
-	// policy refuses administrators acting on themselves where that matters.
+	// The account a route acts on, if any, is the resource: its ID is the
+	// owner (the policy refuses administrators acting on themselves where that
+	// matters) and its clearance the label (nobody acts on an account cleared
+	// above them).
 	resource := policy.Resource{Label: 1, Owner: mux.Vars(req.HTTP)["id"]}
+	if resource.Owner != "" && strings.HasPrefix(rt.Path, "/api/v1/accounts/") {
+		if err := req.Node.State().View(func(tx *state.ReadTx) error {
+			acct, err := identity.AccountByID(tx, resource.Owner)
+			if acct != nil && acct.Clearance > 0 {
+				resource.Label = acct.Clearance
+			}
+			return err
+		}); err != nil {
+			return 0, nil, err
+		}
+	}
 	d, err := s.Authz.Decide(req.Ctx, policy.Input{Subject: req.Subject, Action: rt.Action, Resource: resource})
 	if err != nil {
 		return 0, nil, errs.Wrap("authorize", errs.Internal, err, "authorization failed")

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"cxt/appliance/notify"
+	"cxt/storage/auditlog"
 	"cxt/storage/state"
 )
 
@@ -294,6 +295,11 @@ func loginFailed(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		a.LockedUntil = now.Add(c.Policy.LockFor)
 		if id, err := tx.Get(NamesBucket, c.NameIndex); err == nil && id != nil {
 			if err := endAllSessions(tx, string(id), nil); err != nil {
+				return nil, err
+			}
+			if _, err := auditlog.Append(tx, auditlog.Entry{
+				Time: now, Type: "account.locked", Subject: "system", Object: string(id), Result: "ok", Index: tx.Index(),
+			}); err != nil {
 				return nil, err
 			}
 			if err := Notify(tx, string(id), "account.locked", "账户已锁定 / Account locked",
