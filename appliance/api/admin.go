@@ -166,6 +166,29 @@ func (s *Server) setRoles(r *Request) (*Op, error) {
 	}, nil
 }
 
+// closeAccount closes an account for good (security admin; important).
+func (s *Server) closeAccount(r *Request) (*Op, error) {
+	const op = "close account"
+	id := muxVar(r, "id")
+	r.Audit.Object = id
+	if id == r.Subject.ID {
+		return nil, errs.Coded(op, errs.Permission, "forbidden", "nobody closes their own account here")
+	}
+	acct, err := targetAccount(r, op, id)
+	if err != nil {
+		return nil, err
+	}
+	if !acct.Closed.IsZero() {
+		return nil, errs.E(op, errs.Conflict, "the account is already closed")
+	}
+	return &Op{
+		Impact:  map[string]any{"account": acct.ID, "username": acct.Username, "roles": acct.Roles},
+		Risks:   []string{"the account can never log in again; its sessions end now; its records are kept"},
+		Command: state.NewCommand(identity.CmdClose, mustJSON(identity.AccountRef{Account: acct.ID}), s.Now()),
+		Status:  200, Response: map[string]any{"closed": acct.ID},
+	}, nil
+}
+
 // endAccountSessions lets a security administrator end every session of an
 // account.
 func (s *Server) endAccountSessions(r *Request) (int, any, error) {

@@ -464,6 +464,7 @@ var expected = map[string][]string{
 	"accounts.roles":         {"security_admin"},
 	"accounts.unmask":        {"security_admin"},
 	"keys.rotate":            {"system_admin"},
+	"accounts.close":         {"security_admin"},
 	"policy.read":            {"security_admin", "audit_admin"},
 	"policy.change":          {"security_admin"},
 	"audit.export":           {"audit_admin"},
@@ -894,5 +895,27 @@ func TestNobodyActsOnAnAccountClearedAboveThem(t *testing.T) {
 	id := worker.body["account"].(map[string]any)["id"].(string)
 	if r := e.confirmed("POST", "/api/v1/accounts/"+id+"/unmask", sec2, `{"reason":"support ticket 7"}`, "m2"); r.status != 200 {
 		t.Fatalf("unmasking an account at or below the caller: %d %v", r.status, r.body)
+	}
+}
+
+func TestAClosedAccountNeverLogsInAgain(t *testing.T) {
+	e := start(t)
+	sec, _ := e.signInMFA("secadmin")
+	created := e.confirmed("POST", "/api/v1/accounts", sec, `{"username":"leaver","roles":["worker"]}`, "c1")
+	id := created.body["account"].(map[string]any)["id"].(string)
+	pw := created.body["one_time_password"].(string)
+	tok := e.login("leaver", pw).body["token"].(string)
+	if r := e.confirmed("POST", "/api/v1/accounts/"+id+"/close", sec, "", "close-1"); r.status != 200 {
+		t.Fatalf("close: %d %v", r.status, r.body)
+	}
+	if r := e.call("GET", "/api/v1/me", tok, ""); r.status != 401 {
+		t.Fatalf("a closed account's session: %d %v", r.status, r.body)
+	}
+	a, b := e.login("leaver", pw), e.login("nobody-at-all", pw)
+	if a.status != 401 || a.code() != "invalid_credentials" || a.code() != b.code() {
+		t.Fatalf("a closed account logs in or answers differently: %v vs %v", a.body, b.body)
+	}
+	if r := e.confirmed("POST", "/api/v1/accounts/"+id+"/close", sec, "", "close-2"); r.status != 409 {
+		t.Fatalf("closing twice: %d %v", r.status, r.body)
 	}
 }

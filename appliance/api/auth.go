@@ -54,7 +54,7 @@ func (s *Server) authenticate(r *Request) error {
 		return err
 	}
 	now := s.Now()
-	if sess == nil || acct == nil || !now.Before(sess.Expires) {
+	if sess == nil || acct == nil || !acct.Closed.IsZero() || !now.Before(sess.Expires) {
 		return errs.E("authenticate", errs.Unauthenticated, "the session has ended; sign in again")
 	}
 	if last, ok := s.lastSeen.Load(sess.ID); ok && now.Sub(last.(time.Time)) > s.Policy.IdleTimeout {
@@ -126,6 +126,9 @@ func (s *Server) login(r *Request) (int, any, error) {
 			identity.VerifyOrDecoy(nil, in.Password)
 			return 0, nil, rejection(err)
 		}
+	}
+	if acct != nil && !acct.Closed.IsZero() {
+		acct = nil // a closed account answers like an unknown one
 	}
 	var hash *identity.PasswordHash
 	if acct != nil {

@@ -96,6 +96,7 @@ func (s *Server) Routes() []Route {
 		important("POST", "/api/v1/accounts", "accounts.create", s.createAccount),
 		important("POST", "/api/v1/accounts/{id}/unlock", "accounts.unlock", s.unlockAccount),
 		important("POST", "/api/v1/accounts/{id}/roles", "accounts.roles", s.setRoles),
+		important("POST", "/api/v1/accounts/{id}/close", "accounts.close", s.closeAccount),
 		write("DELETE", "/api/v1/accounts/{id}/sessions", "sessions.delete_any", s.endAccountSessions),
 		important("POST", "/api/v1/accounts/{id}/unmask", "accounts.unmask", s.unmaskAccount),
 		important("POST", "/api/v1/audit/export", "audit.export", s.exportAudit),

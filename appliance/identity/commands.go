@@ -48,6 +48,7 @@ const (
 	CmdPutChallenge  = "challenge.create"
 	CmdTakeChallenge = "challenge.take"
 	CmdSetSM2Key     = "account.sm2"
+	CmdClose         = "account.close"
 )
 
 // maxSessions bounds the live sessions of one account; the oldest ends first.
@@ -73,6 +74,32 @@ func Register(reg *state.Registry) {
 	reg.Handle(CmdPutChallenge, putChallenge)
 	reg.Handle(CmdTakeChallenge, takeChallenge)
 	reg.Handle(CmdSetSM2Key, setSM2Key)
+	reg.Handle(CmdClose, closeAccount)
+}
+
+// closeAccount closes an account for good: its sessions end and it can no
+// longer log in. Its records stay (archives keep their retention).
+func closeAccount(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	c, err := body[AccountRef](cmd)
+	if err != nil {
+		return nil, err
+	}
+	acct, err := get[Account](tx, AccountsBucket, []byte(c.Account))
+	if err != nil || acct == nil {
+		return nil, orNotFound(err)
+	}
+	if !acct.Closed.IsZero() {
+		return nil, state.Reject("conflict", "the account is already closed")
+	}
+	acct.Closed = tx.Time()
+	if err := put(tx, AccountsBucket, []byte(acct.ID), acct); err != nil {
+		return nil, err
+	}
+	if err := Notify(tx, acct.ID, "account.closed", "账户已注销 / Account closed",
+		"The account "+acct.Username+" was closed at "+tx.Time().Format(time.RFC3339)+"."); err != nil {
+		return nil, err
+	}
+	return nil, endAllSessions(tx, acct.ID, nil)
 }
 
 // Bodies of the commands.
@@ -89,6 +116,9 @@ type (
 	SetRoles struct {
 		Account string   `json:"account"`
 		Roles   []string `json:"roles"`
+	}
+	AccountRef struct {
+		Account string `json:"account"`
 	}
 	NameRef struct {
 		NameIndex []byte `json:"name_index"`
@@ -321,6 +351,11 @@ func loginOK(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return nil, err
 	} else if a != nil && a.Locked(tx.Time()) {
 		return nil, state.Reject("account_locked", "the account is locked")
+	}
+	if acct, err := get[Account](tx, AccountsBucket, []byte(c.Session.Account)); err != nil {
+		return nil, err
+	} else if acct == nil || !acct.Closed.IsZero() {
+		return nil, state.Reject("invalid_credentials", "the username or password is wrong")
 	}
 	if c.TOTPStep != 0 {
 		if err := useStep(tx, c.Session.Account, c.TOTPStep); err != nil {

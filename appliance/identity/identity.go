@@ -189,6 +189,7 @@ type Account struct {
 	Email      string       `json:"email,omitempty"`
 	Phone      string       `json:"phone,omitempty"`
 	Sources    []string     `json:"sources,omitempty"` // addresses logged in from, newest last
+	Closed     time.Time    `json:"closed,omitzero"`   // a closed account never logs in again
 	Created    time.Time    `json:"created"`
 }
 
