@@ -171,13 +171,13 @@ func rejection(err error) error {
 		}
 		return err
 	}
-	kind := map[string]errs.Kind{
+	kind, ok := map[string]errs.Kind{
 		"invalid_request": errs.Invalid, "conflict": errs.Conflict, "not_found": errs.NotExist,
 		"account_locked": errs.Permission, "captcha_required": errs.Unauthenticated,
 		"invalid_credentials": errs.Unauthenticated, "idempotency_conflict": errs.Conflict, "confirm_mismatch": errs.Conflict,
 	}[rej.Code]
-	if kind == errs.Internal {
-		kind = errs.Conflict
+	if !ok { // a handler failed in a way no caller can fix
+		return errs.Wrap("", errs.Internal, err, "the change was refused by the state machine")
 	}
 	return errs.Coded("", kind, rej.Code, "%s", rej.Message)
 }
