@@ -162,12 +162,16 @@ func (r *Request) View(fn func(*state.ReadTx) error) error {
 	return r.Node.State().View(fn)
 }
 
-// rejection turns a command's rejection into an API error of the same code.
+// rejection classifies errors from the storage layer: a command's rejection
+// becomes an API error of the same code, and cluster conditions get their kinds.
 func rejection(err error) error {
 	var rej *state.Rejection
 	if !errors.As(err, &rej) {
-		if errors.Is(err, cluster.ErrNoLeader) || errors.Is(err, cluster.ErrShutdown) {
+		switch {
+		case errors.Is(err, cluster.ErrNoLeader), errors.Is(err, cluster.ErrShutdown):
 			return errs.Wrap("", errs.Unavailable, err, "the cluster has no leader right now; retry")
+		case errors.Is(err, cluster.ErrNotLeader):
+			return errs.Wrap("", errs.Conflict, err, "this node is not the leader")
 		}
 		return err
 	}
@@ -191,7 +195,7 @@ func (s *Server) serve(rt Route) http.HandlerFunc {
 		}
 		ctx, cancel := context.WithTimeout(hr.Context(), 30*time.Second)
 		defer cancel()
-		hr.Body = http.MaxBytesReader(w, hr.Body, maxBody)
+		LimitBody(w, hr)
 		req := &Request{HTTP: hr, Ctx: ctx, Node: node, server: s}
 		req.Audit = auditlog.Context{Subject: "anonymous", Source: clientIP(hr), Action: rt.Action, Request: requestID()}
 		status, body, err := s.run(req, rt)
@@ -215,7 +219,7 @@ func (s *Server) serve(rt Route) http.HandlerFunc {
 			WriteError(w, err)
 			return
 		}
-		writeJSON(w, status, body)
+		WriteJSON(w, status, body)
 	}
 }
 
@@ -300,12 +304,16 @@ func (s *Server) run(req *Request, rt Route) (int, any, error) {
 }
 
 // decodeJSON reads one JSON object with no unknown fields.
-func decodeJSON(r *Request, v any) error {
+func decodeJSON(r *Request, v any) error { return DecodeJSON(r.HTTP, v) }
+
+// DecodeJSON reads exactly one JSON object with no unknown fields from a
+// body already bounded by http.MaxBytesReader; every listener decodes so.
+func DecodeJSON(hr *http.Request, v any) error {
 	const op = "decode request"
-	if mt, _, err := mime.ParseMediaType(r.HTTP.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+	if mt, _, err := mime.ParseMediaType(hr.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return errs.E(op, errs.Unsupported, "send the body as Content-Type: application/json")
 	}
-	dec := json.NewDecoder(r.HTTP.Body)
+	dec := json.NewDecoder(hr.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var tooBig *http.MaxBytesError
@@ -320,6 +328,11 @@ func decodeJSON(r *Request, v any) error {
 	return nil
 }
 
+// LimitBody bounds a request body to the size every listener accepts.
+func LimitBody(w http.ResponseWriter, hr *http.Request) {
+	hr.Body = http.MaxBytesReader(w, hr.Body, maxBody)
+}
+
 type errorBody struct {
 	Error struct {
 		Code    string `json:"code"`
@@ -329,19 +342,20 @@ type errorBody struct {
 }
 
 // WriteError renders err as {"error":{"code":…,"message":…}} with its
-// kind's status.
+// kind's status; storage errors are classified first (see rejection).
 func WriteError(w http.ResponseWriter, err error) {
-	e := errs.Of(err)
+	e := errs.Of(rejection(err))
 	var body errorBody
 	body.Error.Code, body.Error.Message = e.Code, e.Msg
 	var fe *tax.FieldError
 	if errors.As(err, &fe) {
 		body.Error.Field = fe.Field
 	}
-	writeJSON(w, e.Kind.Status(), body)
+	WriteJSON(w, e.Kind.Status(), body)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// WriteJSON answers v as JSON with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
@@ -383,6 +397,6 @@ func (s *Server) Unguarded(action string) http.HandlerFunc {
 			WriteError(w, err)
 			return
 		}
-		writeJSON(w, status, body)
+		WriteJSON(w, status, body)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+
+	"cxt/appliance/api"
 )
 
 // adminRoutes is the operator socket (0600 in the data folder): cluster
@@ -47,8 +49,8 @@ func (n *Node) adminSnapshot(w http.ResponseWriter, r *http.Request) {
 
 func (n *Node) adminAnswer(w http.ResponseWriter, err error) {
 	if err != nil {
-		writeError(w, err)
+		api.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, n.Status())
+	api.WriteJSON(w, http.StatusOK, n.Status())
 }
