@@ -61,17 +61,36 @@ func masterFor(cmd *cobra.Command, cfg *datadir.Node, shares []string) (*keyring
 	if cfg.Seal.Mode == datadir.SealKeyFile {
 		return cfg.MasterFromKeyFile()
 	}
-	if len(shares) == 0 {
-		sc := bufio.NewScanner(cmd.InOrStdin())
-		for sc.Scan() {
-			if s := strings.TrimSpace(sc.Text()); s != "" {
-				shares = append(shares, s)
-			}
+	m, err := masterFromShares(sharesOrStdin(cmd, shares))
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Check(cfg.Seal.Verifier); err != nil {
+		return nil, badInput("%v", err)
+	}
+	return m, nil
+}
+
+// sharesOrStdin returns the --share values, or else the non-empty lines of
+// standard input.
+func sharesOrStdin(cmd *cobra.Command, shares []string) []string {
+	if len(shares) > 0 {
+		return shares
+	}
+	sc := bufio.NewScanner(cmd.InOrStdin())
+	for sc.Scan() {
+		if s := strings.TrimSpace(sc.Text()); s != "" {
+			shares = append(shares, s)
 		}
 	}
-	var raw [][]byte
+	return shares
+}
+
+// masterFromShares rebuilds a master key from hex shares.
+func masterFromShares(shares []string) (*keyring.MasterKey, error) {
+	raw := make([][]byte, 0, len(shares))
 	for _, s := range shares {
-		b, err := hex.DecodeString(s)
+		b, err := hex.DecodeString(strings.TrimSpace(s))
 		if err != nil {
 			return nil, badInput("a share is hex")
 		}
@@ -80,9 +99,6 @@ func masterFor(cmd *cobra.Command, cfg *datadir.Node, shares []string) (*keyring
 	m, err := keyring.MasterKeyFromShares(raw)
 	if err != nil {
 		return nil, badInput("shares: %v", err)
-	}
-	if err := m.Check(cfg.Seal.Verifier); err != nil {
-		return nil, badInput("%v", err)
 	}
 	return m, nil
 }

@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"bufio"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -172,17 +170,9 @@ func joinCmd() *cobra.Command {
 				}
 				master, err = keyring.MasterKeyFromBytes(b)
 			case len(shareList) > 0:
-				var raw [][]byte
-				for _, s := range shareList {
-					b, derr := hex.DecodeString(strings.TrimSpace(s))
-					if derr != nil {
-						return badInput("--share: not hex")
-					}
-					raw = append(raw, b)
-				}
-				master, err = keyring.MasterKeyFromShares(raw)
+				master, err = masterFromShares(shareList)
 				if threshold == 0 {
-					threshold = len(raw)
+					threshold = len(shareList)
 				}
 				if shares == 0 {
 					shares = threshold
@@ -230,14 +220,7 @@ func unsealCmd() *cobra.Command {
 			if err != nil {
 				return badInput("%v", err)
 			}
-			if len(shareList) == 0 {
-				sc := bufio.NewScanner(cmd.InOrStdin())
-				for sc.Scan() {
-					if s := strings.TrimSpace(sc.Text()); s != "" {
-						shareList = append(shareList, s)
-					}
-				}
-			}
+			shareList = sharesOrStdin(cmd, shareList)
 			if len(shareList) == 0 {
 				return badInput("no shares given")
 			}
