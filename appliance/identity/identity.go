@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -138,13 +139,18 @@ func (h PasswordHash) Verify(pw string) bool {
 }
 
 // decoy is verified against when a username does not exist, so that an
-// unknown user costs the same work as a wrong password.
-var decoy, _ = HashPassword("decoy password for unknown users 1!A")
+// unknown user costs the same work as a wrong password. It is derived on
+// first use: every cxt command links this package, and a 210,000-round KDF
+// at program start would slow even "cxt crypto sm3".
+var decoy = sync.OnceValue(func() PasswordHash {
+	h, _ := HashPassword("decoy password for unknown users 1!A")
+	return h
+})
 
 // VerifyOrDecoy verifies pw against h, or against the decoy when h is nil.
 func VerifyOrDecoy(h *PasswordHash, pw string) bool {
 	if h == nil {
-		decoy.Verify(pw)
+		decoy().Verify(pw)
 		return false
 	}
 	return h.Verify(pw)
