@@ -133,9 +133,6 @@ func TestAShortOrLongDocumentIsRefusedAndLeavesNothing(t *testing.T) {
 // A 1 GiB document streams through sealing into MinIO and back without
 // being held in memory.
 func TestLargeDocumentsStreamInBoundedMemory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("1 GiB round trip runs in the full suite")
-	}
 	ctx := context.Background()
 	srv := miniotest.Start(t)
 	m, err := blob.NewMinIO(ctx, srv.Config)
