@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -26,17 +25,9 @@ import (
 	"cxt/crypto/sm"
 	"cxt/policy"
 	"cxt/storage/auditlog"
+	"cxt/storage/cluster/loopback"
 	"cxt/storage/state"
 )
-
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 type env struct {
 	t       *testing.T
@@ -55,7 +46,7 @@ func startWith(t *testing.T, nc *notify.Config) *env {
 	dir := filepath.Join(t.TempDir(), "data")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res, err := node.Init(ctx, dir, node.InitOptions{API: freeAddr(t), Cluster: freeAddr(t)})
+	res, err := node.Init(ctx, dir, node.InitOptions{API: loopback.FreeAddr(), Cluster: loopback.FreeAddr()})
 	if err != nil {
 		t.Fatal(err)
 	}

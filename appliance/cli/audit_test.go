@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -18,22 +17,14 @@ import (
 
 	"cxt/appliance/node"
 	"cxt/storage/auditlog"
+	"cxt/storage/cluster/loopback"
 )
-
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 func TestAuditVerifyNamesTheEntryWhoseByteWasFlipped(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := node.Init(ctx, dir, node.InitOptions{API: freeAddr(t), Cluster: freeAddr(t)}); err != nil {
+	if _, err := node.Init(ctx, dir, node.InitOptions{API: loopback.FreeAddr(), Cluster: loopback.FreeAddr()}); err != nil {
 		t.Fatal(err)
 	}
 	n, err := node.Open(ctx, node.Options{Dir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})

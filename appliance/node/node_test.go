@@ -25,18 +25,9 @@ import (
 	"cxt/crypto/keyring"
 	"cxt/policy"
 	"cxt/storage/blob/miniotest"
+	"cxt/storage/cluster/loopback"
 	"cxt/storage/state"
 )
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 func ctx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -48,10 +39,10 @@ func initNode(t *testing.T, o node.InitOptions) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "data")
 	if o.API == "" {
-		o.API = freeAddr(t)
+		o.API = loopback.FreeAddr()
 	}
 	if o.Cluster == "" {
-		o.Cluster = freeAddr(t)
+		o.Cluster = loopback.FreeAddr()
 	}
 	if _, err := node.Init(ctx(t), dir, o); err != nil {
 		t.Fatal(err)
@@ -153,7 +144,7 @@ func TestAnEmbeddedNodeStartsUnsealedAndReportsItsHealth(t *testing.T) {
 
 func TestASharesNodeAnswersOnlyHealthAndUnsealUntilTheThreshold(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	res, err := node.Init(ctx(t), dir, node.InitOptions{API: freeAddr(t), Cluster: freeAddr(t), Shares: 3, Threshold: 2})
+	res, err := node.Init(ctx(t), dir, node.InitOptions{API: loopback.FreeAddr(), Cluster: loopback.FreeAddr(), Shares: 3, Threshold: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +188,7 @@ func TestASharesNodeAnswersOnlyHealthAndUnsealUntilTheThreshold(t *testing.T) {
 func TestInitRefusesAnUsedFolderAndLeavesNothingWhenItFails(t *testing.T) {
 	dir := initNode(t, node.InitOptions{})
 	before, _ := os.ReadFile(filepath.Join(dir, datadir.NodeFile))
-	if _, err := node.Init(ctx(t), dir, node.InitOptions{API: freeAddr(t), Cluster: freeAddr(t)}); err == nil {
+	if _, err := node.Init(ctx(t), dir, node.InitOptions{API: loopback.FreeAddr(), Cluster: loopback.FreeAddr()}); err == nil {
 		t.Fatal("init over an initialised folder succeeded")
 	}
 	if after, _ := os.ReadFile(filepath.Join(dir, datadir.NodeFile)); !bytes.Equal(before, after) {
@@ -210,7 +201,7 @@ func TestInitRefusesAnUsedFolderAndLeavesNothingWhenItFails(t *testing.T) {
 	}
 	defer busy.Close()
 	fresh := filepath.Join(t.TempDir(), "fresh")
-	if _, err := node.Init(ctx(t), fresh, node.InitOptions{API: freeAddr(t), Cluster: busy.Addr().String()}); err == nil {
+	if _, err := node.Init(ctx(t), fresh, node.InitOptions{API: loopback.FreeAddr(), Cluster: busy.Addr().String()}); err == nil {
 		t.Fatal("init on a busy cluster port succeeded")
 	}
 	if entries, _ := os.ReadDir(fresh); len(entries) != 0 {
@@ -259,7 +250,7 @@ func TestAJoinedNodeBecomesAVoterAndReplicates(t *testing.T) {
 	}
 	second := filepath.Join(t.TempDir(), "b")
 	if err := node.Join(ctx(t), second, node.JoinOptions{
-		NodeID: "b", API: freeAddr(t), Cluster: freeAddr(t), Leader: cfg.Cluster, Master: master, KeyFile: true,
+		NodeID: "b", API: loopback.FreeAddr(), Cluster: loopback.FreeAddr(), Leader: cfg.Cluster, Master: master, KeyFile: true,
 	}); err != nil {
 		t.Fatal(err)
 	}

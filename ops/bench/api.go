@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -23,6 +22,7 @@ import (
 	"cxt/appliance/node"
 	"cxt/appliance/tax"
 	"cxt/policy"
+	"cxt/storage/cluster/loopback"
 	"cxt/storage/state"
 )
 
@@ -34,8 +34,8 @@ func apiReads(dir string, clients int, d time.Duration) (full, bare float64, err
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	data := filepath.Join(dir, "api-node")
-	listen := freePort()
-	if _, err := node.Init(ctx, data, node.InitOptions{API: listen, Cluster: freePort()}); err != nil {
+	listen := loopback.FreeAddr()
+	if _, err := node.Init(ctx, data, node.InitOptions{API: listen, Cluster: loopback.FreeAddr()}); err != nil {
 		return 0, 0, err
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -121,13 +121,4 @@ func apiReads(dir string, clients int, d time.Duration) (full, bare float64, err
 	}
 	full, err = run("https://" + listen + "/api/v1/me")
 	return full, bare, err
-}
-
-func freePort() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

@@ -7,8 +7,6 @@
 package miniotest
 
 import (
-	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"cxt/storage/blob"
+	"cxt/storage/cluster/loopback"
 )
 
 // Version is the MinIO release the Makefile installs.
@@ -45,7 +44,7 @@ func Start(t testing.TB) *Server {
 		t.Fatalf("MinIO server not found at %s: run `make minio` (make test does it) or set CXT_MINIO_BIN", bin)
 	}
 	dir := t.TempDir()
-	addr, console := freePort(t), freePort(t)
+	addr, console := loopback.FreeAddr(), loopback.FreeAddr()
 	s := &Server{
 		Config: blob.MinIOConfig{
 			Endpoint: addr, AccessKey: "cxt-test-access", SecretKey: "cxt-test-secret-key-0123", Bucket: "cxt-documents",
@@ -85,13 +84,4 @@ func Start(t testing.TB) *Server {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-func freePort(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return fmt.Sprint(ln.Addr())
 }

@@ -220,3 +220,14 @@ func (c *Cluster) Converge(ctx context.Context) (map[string][sm.HashSize]byte, e
 		}
 	}
 }
+
+// FreeAddr returns a loopback address with a port that was free a moment
+// ago, for servers that must be told their address before they listen.
+func FreeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(fmt.Sprintf("loopback: no free port: %v", err))
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
