@@ -12,6 +12,7 @@ type Handler func(tx *Tx, cmd *Command) ([]byte, error)
 type Registry struct {
 	buckets  map[string]bool // name -> sealed
 	handlers map[string]Handler
+	expirers map[string]Expirer
 	audit    AuditHook
 }
 
@@ -42,11 +43,13 @@ const SchemaVersion = 1
 
 // NewRegistry returns a registry with the built-in buckets and handlers.
 func NewRegistry() *Registry {
-	r := &Registry{buckets: map[string]bool{}, handlers: map[string]Handler{}}
+	r := &Registry{buckets: map[string]bool{}, handlers: map[string]Handler{}, expirers: map[string]Expirer{}}
 	r.buckets[bucketMeta] = false
 	r.buckets[bucketKeyring] = false
 	r.buckets[bucketCommands] = true
+	r.buckets[bucketSweep] = true
 	r.Handle(CmdInstallTerm, applyInstallTerm)
+	r.Handle(CmdSweep, applySweep)
 	return r
 }
 

@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -194,4 +195,80 @@ func (o *overlay) sorted(bucket string) []keyedWrite {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
 	return out
+}
+
+// errStopScan ends a scan early without an error.
+var errStopScan = errors.New("state: stop scan")
+
+// Scan calls fn with up to limit records of bucket whose keys follow after
+// (nil: from the first), in key order, as this command sees them: the
+// committed state with the writes of the batch's earlier commands and of
+// this one. It returns the last key visited, or nil when the bucket ended
+// first. Handlers that iterate must use it rather than the committed state
+// alone: replicas group entries into batches differently, and only this
+// view is the same on all of them.
+func (t *Tx) Scan(bucket string, after []byte, limit int, fn func(k, v []byte) error) ([]byte, error) {
+	return t.scanKeys(bucket, after, limit, func(k []byte) error {
+		v, err := t.Get(bucket, k)
+		if err != nil || v == nil {
+			return err
+		}
+		return fn(k, v)
+	})
+}
+
+func (t *Tx) scanKeys(bucket string, after []byte, limit int, fn func(k []byte) error) ([]byte, error) {
+	b := t.btx.Bucket([]byte(bucket))
+	if b == nil {
+		return nil, fmt.Errorf("state: no bucket %q", bucket)
+	}
+	// The buffered writes of this bucket past the resume point, in order;
+	// a buffered delete hides the committed key.
+	deleted := map[string]bool{}
+	for _, o := range []*overlay{t.parent, t.writes} {
+		for k, w := range o.m[bucket] {
+			if after == nil || k > string(after) {
+				deleted[k] = w.value == nil
+			}
+		}
+	}
+	buffered := make([]string, 0, len(deleted))
+	for k := range deleted {
+		buffered = append(buffered, k)
+	}
+	sort.Strings(buffered)
+
+	c := b.Cursor()
+	var k []byte
+	if after == nil {
+		k, _ = c.First()
+	} else if k, _ = c.Seek(after); k != nil && bytes.Equal(k, after) {
+		k, _ = c.Next()
+	}
+	var last []byte
+	for n, i := 0, 0; n < limit; {
+		var cand []byte
+		switch {
+		case k == nil && i == len(buffered):
+			return nil, nil
+		case i < len(buffered) && (k == nil || buffered[i] <= string(k)):
+			cand = []byte(buffered[i])
+			if k != nil && buffered[i] == string(k) {
+				k, _ = c.Next()
+			}
+			i++
+			if deleted[string(cand)] {
+				continue
+			}
+		default:
+			cand = bytes.Clone(k)
+			k, _ = c.Next()
+		}
+		n++
+		last = cand
+		if err := fn(cand); err != nil {
+			return last, err
+		}
+	}
+	return last, nil
 }
