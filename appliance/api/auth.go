@@ -28,6 +28,15 @@ func nameIndex(r *Request, username string) ([]byte, error) {
 
 func tokenHash(token []byte) []byte { h := sm.Sum(token); return h[:] }
 
+// decodeToken parses a session token as the API hands it out.
+func decodeToken(raw string) ([]byte, error) {
+	token, err := base64.RawURLEncoding.DecodeString(raw)
+	if err == nil && len(token) != 32 {
+		err = errs.E("token", errs.Unauthenticated, "a session token is 32 bytes")
+	}
+	return token, err
+}
+
 // authenticate resolves the bearer token, if any, to a session and subject.
 func (s *Server) authenticate(r *Request) error {
 	r.Subject = policy.Subject{ID: "anonymous", Roles: []string{"anonymous"}, Clearance: 1}
@@ -36,8 +45,8 @@ func (s *Server) authenticate(r *Request) error {
 		return nil
 	}
 	raw, ok := strings.CutPrefix(authz, "Bearer ")
-	token, err := base64.RawURLEncoding.DecodeString(raw)
-	if !ok || err != nil || len(token) != 32 {
+	token, err := decodeToken(raw)
+	if !ok || err != nil {
 		return errs.E("authenticate", errs.Unauthenticated, "the session token is malformed")
 	}
 	h := tokenHash(token)
@@ -57,16 +66,31 @@ func (s *Server) authenticate(r *Request) error {
 	if sess == nil || acct == nil || !acct.Closed.IsZero() || !now.Before(sess.Expires) {
 		return errs.E("authenticate", errs.Unauthenticated, "the session has ended; sign in again")
 	}
-	if last, ok := s.lastSeen.Load(sess.ID); ok && now.Sub(last.(time.Time)) > s.Policy.IdleTimeout {
-		r.Audit.Subject = acct.ID
+	if sess.IdleTimeout == 0 { // a session from before idle times were replicated
+		sess.IdleTimeout = s.Policy.IdleTimeout
+	}
+	r.Audit.Subject = acct.ID
+	if sess.Ended(now) {
 		r.Propose(state.NewCommand(identity.CmdEndSession, mustJSON(identity.EndSession{TokenHash: h}), now))
-		s.lastSeen.Delete(sess.ID)
 		return errs.E("authenticate", errs.Unauthenticated, "the session was idle too long; sign in again")
 	}
-	s.lastSeen.Store(sess.ID, now)
+	if now.Sub(sess.IdleSince()) >= identity.TouchEvery {
+		// Replicated, coarsely: a restart or another node sees the same
+		// last use. The touch is audited as its own command; the request
+		// still gets its record.
+		cmd := state.NewCommand(identity.CmdTouch, mustJSON(identity.Touch{TokenHash: h}), now)
+		cmd.Audit = r.Audit.Encode()
+		res, err := r.Node.ProposeOK(r.Ctx, cmd)
+		if err != nil {
+			return rejection(err)
+		}
+		var t identity.TouchResult
+		if jsonInto(res, &t) == nil && t.Ended {
+			return errs.E("authenticate", errs.Unauthenticated, "the session was idle too long; sign in again")
+		}
+	}
 	r.Session, r.Token = sess, h
 	r.Subject = policy.Subject{ID: acct.ID, Roles: acct.Roles, Clearance: acct.Clearance, MFA: sess.MFA}
-	r.Audit.Subject = acct.ID
 	return nil
 }
 
@@ -84,7 +108,9 @@ type loginRequest struct {
 
 // login checks a password and opens a session. An unknown username and a
 // wrong password get the same answer after the same work, and both count
-// toward the same lockout.
+// toward the same lockout. The state machine admits the attempt before the
+// password is looked at (see identity.Admit): racing logins are counted one
+// by one, and a locked account's answer never depends on the password.
 func (s *Server) login(r *Request) (int, any, error) {
 	const op = "login"
 	var in loginRequest
@@ -94,38 +120,34 @@ func (s *Server) login(r *Request) (int, any, error) {
 	if in.Username == "" || in.Password == "" {
 		return 0, nil, errs.E(op, errs.Invalid, "username and password are required")
 	}
+	var captcha *identity.TakeCaptcha
+	if in.CaptchaID != "" || in.CaptchaAnswer != "" {
+		answer, ok := captchaAnswer(in.CaptchaAnswer)
+		if !validID(in.CaptchaID) || !ok {
+			return 0, nil, errs.E(op, errs.Invalid, "captcha_id must be the ID GET /api/v1/captcha returned and captcha_answer its %d digits", identity.CaptchaDigits)
+		}
+		captcha = &identity.TakeCaptcha{ID: in.CaptchaID, Answer: answer}
+	}
+	if err := s.throttle(r.HTTP, true); err != nil {
+		return 0, nil, err
+	}
 	idx, err := nameIndex(r, in.Username)
 	if err != nil {
 		return 0, nil, err
 	}
 	r.Audit.Subject = "login:" + hex.EncodeToString(idx[:8])
+	ref := identity.AttemptRef{NameIndex: idx, Attempt: requestID()}
+	if err := s.admit(r, identity.Admit{AttemptRef: ref, Purpose: identity.PurposeLogin, Policy: s.Policy, Captcha: captcha}); err != nil {
+		identity.VerifyOrDecoy(nil, in.Password) // the same work as any other answer
+		return 0, nil, err
+	}
 	var acct *identity.Account
-	var attempts *identity.Attempts
 	if err := r.View(func(tx *state.ReadTx) error {
 		var err error
-		if acct, err = identity.AccountByName(tx, idx); err != nil {
-			return err
-		}
-		attempts, err = identity.AttemptsFor(tx, idx)
+		acct, err = identity.AccountByName(tx, idx)
 		return err
 	}); err != nil {
 		return 0, nil, err
-	}
-	now := s.Now()
-	if attempts.Locked(now) {
-		identity.VerifyOrDecoy(nil, in.Password) // the same work as any other answer
-		return 0, nil, errs.Coded(op, errs.Permission, "account_locked", "the account is locked after repeated failures; try later or ask a security administrator")
-	}
-	if attempts.Recent(s.Policy, now) > s.Policy.CaptchaAfter {
-		if in.CaptchaID == "" {
-			identity.VerifyOrDecoy(nil, in.Password)
-			return 0, nil, errs.Coded(op, errs.Unauthenticated, "captcha_required", "solve a captcha (GET /api/v1/captcha) and send captcha_id and captcha_answer")
-		}
-		if _, err := r.Node.ProposeOK(r.Ctx, state.NewCommand(identity.CmdTakeCaptcha,
-			mustJSON(identity.TakeCaptcha{ID: in.CaptchaID, Answer: digits(in.CaptchaAnswer)}), now)); err != nil {
-			identity.VerifyOrDecoy(nil, in.Password)
-			return 0, nil, rejection(err)
-		}
 	}
 	if acct != nil && !acct.Closed.IsZero() {
 		acct = nil // a closed account answers like an unknown one
@@ -135,16 +157,9 @@ func (s *Server) login(r *Request) (int, any, error) {
 		hash = &acct.Password
 	}
 	if !identity.VerifyOrDecoy(hash, in.Password) {
-		res, err := r.Propose(state.NewCommand(identity.CmdLoginFailed, mustJSON(identity.NameRef{NameIndex: idx, Policy: s.Policy}), now))
-		if err != nil {
-			return 0, nil, err
-		}
-		var after identity.Attempts
-		if jsonInto(res, &after) == nil && after.Locked(now) {
-			return 0, nil, errs.Coded(op, errs.Permission, "account_locked", "the account is locked after repeated failures; try later or ask a security administrator")
-		}
-		return 0, nil, errs.Coded(op, errs.Unauthenticated, "invalid_credentials", "the username or password is wrong")
+		return 0, nil, s.failed(r, ref, nil, "the username or password is wrong")
 	}
+	now := s.Now()
 	// Staff need a second factor: with one enrolled, the code is part of the
 	// login; without, the session may only enroll one.
 	var step int64
@@ -156,15 +171,19 @@ func (s *Server) login(r *Request) (int, any, error) {
 		case in.TOTP != "" && acct.TOTPSecret != "":
 			var ok bool
 			if step, ok = identity.MatchTOTP(acct.TOTPSecret, in.TOTP, now); !ok {
-				return 0, nil, s.secondFactorFailed(r, idx, now)
+				return 0, nil, s.failed(r, ref, nil, "the username, password or second factor is wrong")
 			}
 			mfa = true
 		case in.SM2Signature != "" && acct.SM2Key != "":
 			if err := s.checkSM2(r, acct.SM2Key, in.SM2Challenge, in.SM2Signature, "login", in.Username); err != nil {
-				return 0, nil, s.secondFactorFailed(r, idx, now)
+				return 0, nil, s.failed(r, ref, nil, "the username, password or second factor is wrong")
 			}
 			mfa = true
 		default:
+			// The password was right: this attempt does not count against
+			// the account, but the answer is the same for a locked one only
+			// because a locked one is never admitted.
+			s.settle(r, identity.Settle{AttemptRef: ref, Policy: s.Policy})
 			return 0, nil, errs.Coded(op, errs.Unauthenticated, "mfa_required", "send the current code of your authenticator as totp, or an SM2 answer to a challenge")
 		}
 	}
@@ -175,6 +194,7 @@ func (s *Server) login(r *Request) (int, any, error) {
 	h := tokenHash(token)
 	sess := identity.Session{
 		ID: hex.EncodeToString(h[:8]), Account: acct.ID, Created: now, Expires: now.Add(s.Policy.AbsoluteTimeout),
+		LastSeen: now, IdleTimeout: s.Policy.IdleTimeout,
 		Source: r.Audit.Source, Restricted: acct.MustChange, MFA: mfa, EnrollMFA: enroll,
 	}
 	if mfa { // signing in with the code counts as a fresh re-authentication
@@ -182,25 +202,96 @@ func (s *Server) login(r *Request) (int, any, error) {
 	}
 	r.Audit.Subject = acct.ID
 	if _, err := r.Propose(state.NewCommand(identity.CmdLoginOK, mustJSON(identity.LoginOK{NameIndex: idx, TokenHash: h, Session: sess, TOTPStep: step}), now)); err != nil {
+		if errs.Of(err).Code == "invalid_credentials" { // a replayed one-time code
+			return 0, nil, s.failed(r, ref, nil, "the username, password or second factor is wrong")
+		}
 		return 0, nil, err
 	}
-	s.lastSeen.Store(sess.ID, now)
 	return 201, map[string]any{
 		"token": base64.RawURLEncoding.EncodeToString(token), "session": sess, "account": acct.Public(),
 		"password_change_required": acct.MustChange, "mfa_enrollment_required": enroll,
 	}, nil
 }
 
-// secondFactorFailed counts a wrong second factor as a failed login.
-func (s *Server) secondFactorFailed(r *Request, idx []byte, now time.Time) error {
-	if _, err := r.Propose(state.NewCommand(identity.CmdLoginFailed, mustJSON(identity.NameRef{NameIndex: idx, Policy: s.Policy}), now)); err != nil {
+// admit asks the state machine to admit one check of a secret; a refusal is
+// the error to answer with.
+func (s *Server) admit(r *Request, a identity.Admit) error {
+	res, err := r.Propose(state.NewCommand(identity.CmdAdmit, mustJSON(a), s.Now()))
+	if err != nil {
 		return err
 	}
-	return errs.Coded("login", errs.Unauthenticated, "invalid_credentials", "the username, password or second factor is wrong")
+	var out identity.Admission
+	if err := jsonInto(res, &out); err != nil {
+		return err
+	}
+	if out.Admitted {
+		return nil
+	}
+	// The admission used up a wrong captcha: its record says "ok", so the
+	// refusal gets a record of its own.
+	r.audited = false
+	return refusal(out.Refused)
+}
+
+func refusal(code string) error {
+	if code == identity.RefusedLocked {
+		return errs.Coded("admit", errs.Permission, code, "the account is locked after repeated failures; try later or ask a security administrator")
+	}
+	return errs.Coded("admit", errs.Unauthenticated, identity.RefusedCaptcha, "solve a captcha (GET /api/v1/captcha) and send captcha_id and captcha_answer")
+}
+
+// settle ends an admitted attempt and returns the username's attempts after it.
+func (s *Server) settle(r *Request, st identity.Settle) (*identity.Attempts, error) {
+	res, err := r.Propose(state.NewCommand(identity.CmdSettle, mustJSON(st), s.Now()))
+	if err != nil {
+		return nil, err
+	}
+	var after identity.Attempts
+	return &after, jsonInto(res, &after)
+}
+
+// failed settles an admitted attempt as a failure and answers it: wrong,
+// locked by this very failure, or — for a session re-authenticating — ended.
+func (s *Server) failed(r *Request, ref identity.AttemptRef, session []byte, msg string) error {
+	after, err := s.settle(r, identity.Settle{AttemptRef: ref, Failed: true, Policy: s.Policy, Session: session})
+	if err != nil {
+		return err
+	}
+	if after.Locked(s.Now()) {
+		return refusal(identity.RefusedLocked)
+	}
+	return errs.Coded("", errs.Unauthenticated, "invalid_credentials", "%s", msg)
+}
+
+// validID reports whether id looks like an ID this API issued (requestID).
+func validID(id string) bool {
+	if len(id) != 16 {
+		return false
+	}
+	_, err := hex.DecodeString(id)
+	return err == nil
+}
+
+// captchaAnswer parses an answer of exactly identity.CaptchaDigits digits.
+func captchaAnswer(answer string) ([]byte, bool) {
+	if len(answer) != identity.CaptchaDigits {
+		return nil, false
+	}
+	out := make([]byte, 0, len(answer))
+	for _, c := range answer {
+		if c < '0' || c > '9' {
+			return nil, false
+		}
+		out = append(out, byte(c-'0'))
+	}
+	return out, true
 }
 
 // checkSM2 consumes a challenge and verifies an SM2 signature of it.
 func (s *Server) checkSM2(r *Request, pubPEM, challengeID, sigB64, purpose, who string) error {
+	if !validID(challengeID) {
+		return errs.Coded("sm2", errs.Unauthenticated, "invalid_credentials", "the challenge is unknown, used or expired")
+	}
 	nonce, err := r.Node.ProposeOK(r.Ctx, state.NewCommand(identity.CmdTakeChallenge, mustJSON(identity.Challenge{ID: challengeID}), s.Now()))
 	if err != nil {
 		return rejection(err)
@@ -230,6 +321,75 @@ func (s *Server) challenge(r *Request) (int, any, error) {
 		"sign": "SM2 (SM3, default ID) over \"cxt-sm2-<purpose>-v1\\0\" || nonce || \"\\0\" || username (login) or account ID (enroll, step-up)"}, nil
 }
 
+// factorProof is what replacing a second factor needs when one is in
+// force: the password and the current factor (a TOTP code or an SM2 answer
+// to a challenge signed for "step-up").
+type factorProof struct {
+	CurrentPassword string `json:"current_password"`
+	TOTP            string `json:"totp"`
+	SM2Challenge    string `json:"sm2_challenge_id"`
+	SM2Signature    string `json:"sm2_signature"`
+}
+
+// proveFactor checks the proof of a caller who replaces a second factor. An
+// account without one (a first enrolment, right after a password login)
+// needs none. The check is admitted like a login and a failure counts
+// toward the lock and this session's limit.
+func (s *Server) proveFactor(r *Request, acct *identity.Account, p factorProof) (*identity.FactorUsed, error) {
+	if acct.TOTPSecret == "" && acct.SM2Key == "" {
+		return nil, nil
+	}
+	if p.CurrentPassword == "" || (p.TOTP == "" && p.SM2Signature == "") {
+		return nil, errs.Coded("replace factor", errs.Unauthenticated, "reauthentication_required",
+			"a second factor is in force: send current_password and the current factor (totp, or sm2_challenge_id and sm2_signature)")
+	}
+	var step int64
+	ref, err := s.reauth(r, acct, func() bool {
+		if !acct.Password.Verify(p.CurrentPassword) {
+			return false
+		}
+		var ok bool
+		step, ok = s.checkFactor(r, acct, p.TOTP, p.SM2Challenge, p.SM2Signature)
+		return ok
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &identity.FactorUsed{Release: *ref, Step: step}, nil
+}
+
+// checkFactor checks a TOTP code or an SM2 step-up answer of the account's
+// factor in force and returns the TOTP step it used (0 for SM2).
+func (s *Server) checkFactor(r *Request, acct *identity.Account, code, challenge, signature string) (int64, bool) {
+	switch {
+	case code != "" && acct.TOTPSecret != "":
+		return identity.MatchTOTP(acct.TOTPSecret, code, s.Now())
+	case signature != "" && acct.SM2Key != "":
+		return 0, s.checkSM2(r, acct.SM2Key, challenge, signature, "step-up", acct.ID) == nil
+	}
+	return 0, false
+}
+
+// reauth admits one check of the caller's own secret (a step-up code, the
+// current password or factor), runs it, and settles a wrong answer as a
+// failure: it counts toward the account's lock like a failed login, and the
+// session ends after identity.MaxSessionFailures of them. The attempt of a
+// right answer is returned for the change to release.
+func (s *Server) reauth(r *Request, acct *identity.Account, check func() bool) (*identity.AttemptRef, error) {
+	idx, err := nameIndex(r, acct.Username)
+	if err != nil {
+		return nil, err
+	}
+	ref := identity.AttemptRef{NameIndex: idx, Attempt: requestID()}
+	if err := s.admit(r, identity.Admit{AttemptRef: ref, Purpose: identity.PurposeReauth, Policy: s.Policy}); err != nil {
+		return nil, err
+	}
+	if !check() {
+		return nil, s.failed(r, ref, r.Token, "the password or one-time code is wrong")
+	}
+	return &ref, nil
+}
+
 // enrollSM2 makes an SM2 public key the account's second factor; the key
 // proves itself by signing a challenge.
 func (s *Server) enrollSM2(r *Request) (int, any, error) {
@@ -237,6 +397,7 @@ func (s *Server) enrollSM2(r *Request) (int, any, error) {
 		PublicKey string `json:"public_key"`
 		Challenge string `json:"challenge_id"`
 		Signature string `json:"signature"`
+		factorProof
 	}
 	if err := decodeJSON(r, &in); err != nil {
 		return 0, nil, err
@@ -244,12 +405,19 @@ func (s *Server) enrollSM2(r *Request) (int, any, error) {
 	if _, err := sm.ParsePublicKeyPEM([]byte(in.PublicKey)); err != nil {
 		return 0, nil, errs.E("enroll SM2", errs.Invalid, "public_key must be an SM2 public key in PEM: %v", err)
 	}
+	acct, err := s.account(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	proof, err := s.proveFactor(r, acct, in.factorProof)
+	if err != nil {
+		return 0, nil, err
+	}
 	if err := s.checkSM2(r, in.PublicKey, in.Challenge, in.Signature, "enroll", r.Subject.ID); err != nil {
 		return 0, nil, err
 	}
-	now := s.Now()
-	cmd := identity.SetSM2Key{Account: r.Subject.ID, PublicKey: in.PublicKey, TokenHash: r.Token, StepUp: now.Add(stepUpFor)}
-	if _, err := r.Propose(state.NewCommand(identity.CmdSetSM2Key, mustJSON(cmd), now)); err != nil {
+	cmd := identity.SetSM2Key{Account: r.Subject.ID, PublicKey: in.PublicKey, TokenHash: r.Token, Proof: proof}
+	if _, err := r.Propose(state.NewCommand(identity.CmdSetSM2Key, mustJSON(cmd), s.Now())); err != nil {
 		return 0, nil, err
 	}
 	return 200, map[string]any{"mfa_enrolled": true}, nil
@@ -258,8 +426,20 @@ func (s *Server) enrollSM2(r *Request) (int, any, error) {
 // stepUpFor is how long a re-authentication counts for important operations.
 const stepUpFor = 5 * time.Minute
 
+// beginTOTP draws a new TOTP secret for the caller to confirm. Replacing a
+// factor in force needs the password and the current factor.
 func (s *Server) beginTOTP(r *Request) (int, any, error) {
+	var in factorProof
+	if r.HTTP.ContentLength != 0 {
+		if err := decodeJSON(r, &in); err != nil {
+			return 0, nil, err
+		}
+	}
 	acct, err := s.account(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	proof, err := s.proveFactor(r, acct, in)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -267,7 +447,8 @@ func (s *Server) beginTOTP(r *Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if _, err := r.Propose(state.NewCommand(identity.CmdBeginTOTP, mustJSON(identity.BeginTOTP{Account: acct.ID, Secret: secret}), s.Now())); err != nil {
+	cmd := identity.BeginTOTP{Account: acct.ID, Secret: secret, TokenHash: r.Token, Proof: proof}
+	if _, err := r.Propose(state.NewCommand(identity.CmdBeginTOTP, mustJSON(cmd), s.Now())); err != nil {
 		return 0, nil, err
 	}
 	return 201, map[string]any{"secret": secret, "otpauth_url": url, "next": "POST /api/v1/me/mfa/totp/confirm with a current code"}, nil
@@ -284,21 +465,22 @@ func (s *Server) confirmTOTP(r *Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if acct.TOTPNew == "" {
-		return 0, nil, errs.E("confirm TOTP", errs.Invalid, "start with POST /api/v1/me/mfa/totp")
+	if acct.TOTPNew == "" || string(acct.TOTPNewBy) != string(r.Token) {
+		return 0, nil, errs.E("confirm TOTP", errs.Invalid, "start with POST /api/v1/me/mfa/totp in this session")
 	}
 	step, ok := identity.MatchTOTP(acct.TOTPNew, in.Code, s.Now())
 	if !ok {
 		return 0, nil, errs.Coded("confirm TOTP", errs.Unauthenticated, "invalid_credentials", "the code does not match the new secret")
 	}
-	if _, err := r.Propose(state.NewCommand(identity.CmdConfirmTOTP, mustJSON(identity.ConfirmTOTP{Account: acct.ID, Step: step, TokenHash: r.Token, StepUp: s.Now().Add(stepUpFor)}), s.Now())); err != nil {
+	if _, err := r.Propose(state.NewCommand(identity.CmdConfirmTOTP, mustJSON(identity.ConfirmTOTP{Account: acct.ID, Step: step, TokenHash: r.Token}), s.Now())); err != nil {
 		return 0, nil, err
 	}
 	return 200, map[string]any{"mfa_enrolled": true}, nil
 }
 
 // stepUp re-authenticates the session with a one-time code for important
-// operations in the next few minutes.
+// operations in the next few minutes. Wrong codes count toward the lock and
+// end the session after a few.
 func (s *Server) stepUp(r *Request) (int, any, error) {
 	var in struct {
 		TOTP         string `json:"totp"`
@@ -308,27 +490,25 @@ func (s *Server) stepUp(r *Request) (int, any, error) {
 	if err := decodeJSON(r, &in); err != nil {
 		return 0, nil, err
 	}
+	if in.TOTP == "" && in.SM2Signature == "" {
+		return 0, nil, errs.E("step up", errs.Invalid, "give a current one-time code (totp) or an SM2 answer to a challenge")
+	}
 	acct, err := s.account(r)
 	if err != nil {
 		return 0, nil, err
 	}
-	now := s.Now()
 	var step int64
-	switch {
-	case in.TOTP != "" && acct.TOTPSecret != "":
+	ref, err := s.reauth(r, acct, func() bool {
 		var ok bool
-		if step, ok = identity.MatchTOTP(acct.TOTPSecret, in.TOTP, now); !ok {
-			return 0, nil, errs.Coded("step up", errs.Unauthenticated, "invalid_credentials", "the one-time code is wrong")
-		}
-	case in.SM2Signature != "" && acct.SM2Key != "":
-		if err := s.checkSM2(r, acct.SM2Key, in.SM2Challenge, in.SM2Signature, "step-up", acct.ID); err != nil {
-			return 0, nil, err
-		}
-	default:
-		return 0, nil, errs.Coded("step up", errs.Unauthenticated, "invalid_credentials", "give a current one-time code or an SM2 answer to a challenge")
+		step, ok = s.checkFactor(r, acct, in.TOTP, in.SM2Challenge, in.SM2Signature)
+		return ok
+	})
+	if err != nil {
+		return 0, nil, err
 	}
+	now := s.Now()
 	until := now.Add(stepUpFor)
-	if _, err := r.Propose(state.NewCommand(identity.CmdStepUp, mustJSON(identity.StepUp{Account: acct.ID, Step: step, TokenHash: r.Token, Until: until}), now)); err != nil {
+	if _, err := r.Propose(state.NewCommand(identity.CmdStepUp, mustJSON(identity.StepUp{Account: acct.ID, Step: step, TokenHash: r.Token, Until: until, Release: ref}), now)); err != nil {
 		return 0, nil, err
 	}
 	return 200, map[string]any{"step_up_until": until}, nil
@@ -347,21 +527,11 @@ func (s *Server) account(r *Request) (*identity.Account, error) {
 	return acct, err
 }
 
-func digits(answer string) []byte {
-	out := make([]byte, 0, len(answer))
-	for _, c := range answer {
-		if c >= '0' && c <= '9' {
-			out = append(out, byte(c-'0'))
-		}
-	}
-	return out
-}
-
 // captcha issues a single-use image captcha, replicated so that any node
 // can check the answer.
 func (s *Server) captcha(r *Request) (int, any, error) {
 	id := requestID()
-	ds := captcha.RandomDigits(6)
+	ds := captcha.RandomDigits(identity.CaptchaDigits)
 	var png bytes.Buffer
 	if _, err := captcha.NewImage(id, ds, 240, 80).WriteTo(&png); err != nil {
 		return 0, nil, err
@@ -377,7 +547,6 @@ func (s *Server) logout(r *Request) (int, any, error) {
 	if _, err := r.Propose(state.NewCommand(identity.CmdEndSession, mustJSON(identity.EndSession{TokenHash: r.Token}), s.Now())); err != nil {
 		return 0, nil, err
 	}
-	s.lastSeen.Delete(r.Session.ID)
 	return 200, map[string]any{"ended": r.Session.ID}, nil
 }
 
@@ -452,11 +621,12 @@ func (s *Server) changePassword(r *Request) (int, any, error) {
 	}); err != nil || acct == nil {
 		return 0, nil, errs.E(op, errs.Unauthenticated, "the account is gone")
 	}
-	if !acct.Password.Verify(in.Current) {
-		return 0, nil, errs.Coded(op, errs.Unauthenticated, "invalid_credentials", "the current password is wrong")
-	}
 	if in.Current == in.New {
 		return 0, nil, errs.Coded(op, errs.Invalid, "weak_password", "the new password must differ from the current one")
+	}
+	ref, err := s.reauth(r, acct, func() bool { return acct.Password.Verify(in.Current) })
+	if err != nil {
+		return 0, nil, err
 	}
 	hash, err := identity.HashPassword(in.New)
 	if err != nil {
@@ -464,7 +634,7 @@ func (s *Server) changePassword(r *Request) (int, any, error) {
 	}
 	// Every other session of the account ends; this one stays and is no
 	// longer restricted.
-	if _, err := r.Propose(state.NewCommand(identity.CmdSetPassword, mustJSON(identity.SetPassword{Account: acct.ID, Hash: hash, Keep: r.Token}), s.Now())); err != nil {
+	if _, err := r.Propose(state.NewCommand(identity.CmdSetPassword, mustJSON(identity.SetPassword{Account: acct.ID, Hash: hash, Keep: r.Token, Release: ref}), s.Now())); err != nil {
 		return 0, nil, err
 	}
 	return 200, map[string]any{"changed": true}, nil

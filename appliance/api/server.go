@@ -18,7 +18,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -50,7 +49,15 @@ type Server struct {
 	// secret wrapped by the master key, which only the node holds.
 	NewTerm func(n uint32, now time.Time) (*state.Command, error)
 
-	lastSeen sync.Map // session ID -> time.Time, for the idle timeout on this node
+	limits limiter // per-source rates of anonymous requests
+}
+
+// SetLimits replaces the per-source rates of anonymous requests (before
+// the server serves).
+func (s *Server) SetLimits(l Limits) {
+	s.limits.mu.Lock()
+	s.limits.limits, s.limits.sources = l, nil
+	s.limits.mu.Unlock()
 }
 
 // Route is one endpoint: its action (the name the policy decides on) and its
@@ -97,6 +104,7 @@ func (s *Server) Routes() []Route {
 		important("POST", "/api/v1/accounts/{id}/unlock", "accounts.unlock", s.unlockAccount),
 		important("POST", "/api/v1/accounts/{id}/roles", "accounts.roles", s.setRoles),
 		important("POST", "/api/v1/accounts/{id}/close", "accounts.close", s.closeAccount),
+		important("POST", "/api/v1/accounts/{id}/mfa/reset", "accounts.mfa_reset", s.resetFactors),
 		write("DELETE", "/api/v1/accounts/{id}/sessions", "sessions.delete_any", s.endAccountSessions),
 		important("POST", "/api/v1/accounts/{id}/unmask", "accounts.unmask", s.unmaskAccount),
 		important("POST", "/api/v1/audit/export", "audit.export", s.exportAudit),
@@ -345,6 +353,9 @@ type errorBody struct {
 // kind's status; storage errors are classified first (see rejection).
 func WriteError(w http.ResponseWriter, err error) {
 	e := errs.Of(rejection(err))
+	if e.Kind == errs.RateLimited {
+		w.Header().Set("Retry-After", "1")
+	}
 	var body errorBody
 	body.Error.Code, body.Error.Message = e.Code, e.Msg
 	var fe *tax.FieldError

@@ -89,6 +89,12 @@ type Security struct {
 	LockFor         string `json:"lock_for,omitempty"`         // e.g. "30m"
 	IdleTimeout     string `json:"idle_timeout,omitempty"`     // e.g. "15m"
 	AbsoluteTimeout string `json:"absolute_timeout,omitempty"` // e.g. "8h"
+	// Per-source limits of requests without a session (see api.Limits).
+	AnonymousPerSecond float64 `json:"anonymous_per_second,omitempty"`
+	AnonymousBurst     int     `json:"anonymous_burst,omitempty"`
+	LoginsPerSecond    float64 `json:"logins_per_second,omitempty"`
+	LoginBurst         int     `json:"login_burst,omitempty"`
+	RefusalHold        string  `json:"refusal_hold,omitempty"` // e.g. "1s"
 }
 
 // ErrNotInitialised is returned for a folder without node.json.

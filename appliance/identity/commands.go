@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"cxt/appliance/notify"
-	"cxt/storage/auditlog"
 	"cxt/storage/state"
 )
 
@@ -29,6 +28,9 @@ const (
 	AttemptsBucket = "login-attempts" // username index -> Attempts
 	SessionsBucket = "sessions"       // SM3(token) -> Session
 	CaptchasBucket = "captchas"       // captcha ID -> Captcha
+	// ChallengesBucket keeps SM2 challenges apart from captchas: a record of
+	// one kind must never answer for the other.
+	ChallengesBucket = "challenges" // challenge ID -> Challenge
 )
 
 // Command types.
@@ -49,6 +51,10 @@ const (
 	CmdTakeChallenge = "challenge.take"
 	CmdSetSM2Key     = "account.sm2"
 	CmdClose         = "account.close"
+	CmdAdmit         = "login.admit"
+	CmdSettle        = "login.settle"
+	CmdTouch         = "session.touch"
+	CmdResetFactors  = "account.factors_reset"
 )
 
 // maxSessions bounds the live sessions of one account; the oldest ends first.
@@ -56,9 +62,10 @@ const maxSessions = 20
 
 // Register adds the identity buckets and commands.
 func Register(reg *state.Registry) {
-	for _, b := range []string{AccountsBucket, NamesBucket, AttemptsBucket, SessionsBucket, CaptchasBucket} {
+	for _, b := range []string{AccountsBucket, NamesBucket, AttemptsBucket, SessionsBucket, CaptchasBucket, ChallengesBucket} {
 		reg.Bucket(b)
 	}
+	registerExpiry(reg)
 	reg.Handle(CmdCreateAccount, createAccount)
 	reg.Handle(CmdSetPassword, setPassword)
 	reg.Handle(CmdSetRoles, setRoles)
@@ -75,6 +82,10 @@ func Register(reg *state.Registry) {
 	reg.Handle(CmdTakeChallenge, takeChallenge)
 	reg.Handle(CmdSetSM2Key, setSM2Key)
 	reg.Handle(CmdClose, closeAccount)
+	reg.Handle(CmdAdmit, admit)
+	reg.Handle(CmdSettle, settle)
+	reg.Handle(CmdTouch, touch)
+	reg.Handle(CmdResetFactors, resetFactors)
 }
 
 // closeAccount closes an account for good: its sessions end and it can no
@@ -111,7 +122,8 @@ type (
 	SetPassword struct {
 		Account string       `json:"account"`
 		Hash    PasswordHash `json:"hash"`
-		Keep    []byte       `json:"keep,omitempty"` // the session that changed it stays
+		Keep    []byte       `json:"keep,omitempty"`    // the session that changed it stays
+		Release *AttemptRef  `json:"release,omitempty"` // the admitted check of the current password
 	}
 	SetRoles struct {
 		Account string   `json:"account"`
@@ -131,14 +143,22 @@ type (
 		TOTPStep  int64   `json:"totp_step,omitempty"` // the TOTP step used, if any
 	}
 	BeginTOTP struct {
-		Account string `json:"account"`
-		Secret  string `json:"secret"`
+		Account   string      `json:"account"`
+		Secret    string      `json:"secret"`
+		TokenHash []byte      `json:"token_hash"` // the session that may confirm it
+		Proof     *FactorUsed `json:"proof,omitempty"`
+	}
+	// FactorUsed is the admitted proof of the current password and factor
+	// that replacing a factor needs: the attempt to release and the TOTP
+	// step used (0 for an SM2 answer), which no later code may reuse.
+	FactorUsed struct {
+		Release AttemptRef `json:"release"`
+		Step    int64      `json:"step,omitempty"`
 	}
 	ConfirmTOTP struct {
-		Account   string    `json:"account"`
-		Step      int64     `json:"step"`
-		TokenHash []byte    `json:"token_hash"` // the session that confirmed keeps going, with MFA
-		StepUp    time.Time `json:"step_up_until"`
+		Account   string `json:"account"`
+		Step      int64  `json:"step"`
+		TokenHash []byte `json:"token_hash"` // the session that confirmed keeps going, with MFA
 	}
 	// Challenge is a single-use nonce an SM2 key signs to prove itself.
 	Challenge struct {
@@ -147,22 +167,27 @@ type (
 		Expires time.Time `json:"expires"`
 	}
 	SetSM2Key struct {
-		Account   string    `json:"account"`
-		PublicKey string    `json:"public_key"`
-		TokenHash []byte    `json:"token_hash"`
-		StepUp    time.Time `json:"step_up_until"`
+		Account   string      `json:"account"`
+		PublicKey string      `json:"public_key"`
+		TokenHash []byte      `json:"token_hash"`
+		Proof     *FactorUsed `json:"proof,omitempty"`
 	}
 	StepUp struct {
-		Account   string    `json:"account"`
-		Step      int64     `json:"step"`
-		TokenHash []byte    `json:"token_hash"`
-		Until     time.Time `json:"until"`
+		Account   string      `json:"account"`
+		Step      int64       `json:"step"`
+		TokenHash []byte      `json:"token_hash"`
+		Until     time.Time   `json:"until"`
+		Release   *AttemptRef `json:"release,omitempty"`
 	}
 	EndSession struct {
 		TokenHash []byte `json:"token_hash"`
 	}
+	Touch struct {
+		TokenHash []byte `json:"token_hash"`
+	}
 	Captcha struct {
 		ID      string    `json:"id"`
+		Kind    string    `json:"kind"` // KindCaptcha; checked on every read
 		Digits  []byte    `json:"digits"`
 		Expires time.Time `json:"expires"`
 	}
@@ -259,6 +284,9 @@ func setPassword(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if err := put(tx, AccountsBucket, []byte(acct.ID), acct); err != nil {
 		return nil, err
 	}
+	if err := release(tx, c.Release); err != nil {
+		return nil, err
+	}
 	if err := Notify(tx, acct.ID, "account.password_changed", "密码已修改 / Password changed",
 		"The password of "+acct.Username+" was changed at "+tx.Time().Format(time.RFC3339)+". If this was not you, contact security."); err != nil {
 		return nil, err
@@ -305,41 +333,19 @@ func unlock(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	return nil, tx.Delete(AttemptsBucket, c.NameIndex)
 }
 
-// loginFailed records a failure; the failure that reaches the limit locks
-// the username and ends its account's sessions. The result is the Attempts.
+// loginFailed records a failure outside the admission protocol; logins now
+// settle admitted attempts (login.settle). It stays for log entries
+// written before that.
 func loginFailed(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	c, err := body[NameRef](cmd)
 	if err != nil {
 		return nil, err
 	}
-	now := tx.Time()
-	a, err := get[Attempts](tx, AttemptsBucket, c.NameIndex)
+	a, err := settleAttempt(tx, AttemptRef{NameIndex: c.NameIndex}, c.Policy, true)
 	if err != nil {
 		return nil, err
 	}
-	if a == nil {
-		a = &Attempts{}
-	}
-	a.Failures = slices.DeleteFunc(append(a.Failures, now), func(f time.Time) bool { return now.Sub(f) >= c.Policy.FailureWindow })
-	if !a.Locked(now) && len(a.Failures) >= c.Policy.MaxFailures {
-		a.LockedUntil = now.Add(c.Policy.LockFor)
-		if id, err := tx.Get(NamesBucket, c.NameIndex); err == nil && id != nil {
-			if err := endAllSessions(tx, string(id), nil); err != nil {
-				return nil, err
-			}
-			if _, err := auditlog.Append(tx, auditlog.Entry{
-				Time: now, Type: "account.locked", Subject: "system", Object: string(id), Result: "ok", Index: tx.Index(),
-			}); err != nil {
-				return nil, err
-			}
-			if err := Notify(tx, string(id), "account.locked", "账户已锁定 / Account locked",
-				"Your account was locked after repeated failed logins until "+a.LockedUntil.Format(time.RFC3339)+"."); err != nil {
-				return nil, err
-			}
-		}
-	}
-	b, _ := json.Marshal(a)
-	return b, tx.Put(AttemptsBucket, c.NameIndex, b)
+	return json.Marshal(a)
 }
 
 func loginOK(tx *state.Tx, cmd *state.Command) ([]byte, error) {
@@ -400,43 +406,76 @@ func endSession(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if s == nil {
 		return nil, state.Reject("not_found", "no such session")
 	}
-	if err := tx.Delete(SessionsBucket, c.TokenHash); err != nil {
-		return nil, err
-	}
-	list, err := get[accountSessions](tx, SessionsBucket, sessionListKey(s.Account))
-	if err != nil || list == nil {
-		return nil, err
-	}
-	list.Hashes = slices.DeleteFunc(list.Hashes, func(h []byte) bool { return string(h) == string(c.TokenHash) })
-	return nil, put(tx, SessionsBucket, sessionListKey(s.Account), list)
+	return nil, removeSession(tx, c.TokenHash, s.Account)
 }
+
+// removeSession deletes a session and its entry in the account's list.
+func removeSession(tx *state.Tx, tokenHash []byte, account string) error {
+	if err := tx.Delete(SessionsBucket, tokenHash); err != nil {
+		return err
+	}
+	list, err := get[accountSessions](tx, SessionsBucket, sessionListKey(account))
+	if err != nil || list == nil {
+		return err
+	}
+	list.Hashes = slices.DeleteFunc(list.Hashes, func(h []byte) bool { return string(h) == string(tokenHash) })
+	if len(list.Hashes) == 0 {
+		return tx.Delete(SessionsBucket, sessionListKey(account))
+	}
+	return put(tx, SessionsBucket, sessionListKey(account), list)
+}
+
+// TouchResult is the answer to CmdTouch.
+type TouchResult struct {
+	Ended bool `json:"ended"` // the session was idle too long and is gone
+}
+
+// touch notes that a session is in use. A session already idle past its
+// timeout at the command's time ends instead: every replica decides alike.
+func touch(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	c, err := body[Touch](cmd)
+	if err != nil {
+		return nil, err
+	}
+	s, err := get[Session](tx, SessionsBucket, c.TokenHash)
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
+		return []byte(`{"ended":true}`), nil
+	}
+	if s.Ended(tx.Time()) {
+		return []byte(`{"ended":true}`), removeSession(tx, c.TokenHash, s.Account)
+	}
+	s.LastSeen = tx.Time()
+	return []byte(`{"ended":false}`), put(tx, SessionsBucket, c.TokenHash, s)
+}
+
+// KindCaptcha tags captcha records.
+const KindCaptcha = "captcha"
 
 func putCaptcha(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	c, err := body[Captcha](cmd)
 	if err != nil {
 		return nil, err
 	}
+	if c.ID == "" || len(c.Digits) != CaptchaDigits {
+		return nil, state.Reject("invalid_request", "a captcha needs an ID and %d digits", CaptchaDigits)
+	}
+	c.Kind = KindCaptcha
 	return nil, put(tx, CaptchasBucket, []byte(c.ID), c)
 }
 
-// takeCaptcha checks an answer and consumes the captcha either way: a
-// captcha is good for one try.
+// takeCaptcha checks an answer on its own. Logins now take their captcha
+// inside login.admit; this stays for log entries written before that.
 func takeCaptcha(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	c, err := body[TakeCaptcha](cmd)
 	if err != nil {
 		return nil, err
 	}
-	stored, err := get[Captcha](tx, CaptchasBucket, []byte(c.ID))
-	if err != nil {
+	if ok, err := consumeCaptcha(tx, c); err != nil {
 		return nil, err
-	}
-	if stored == nil {
-		return nil, state.Reject("captcha_required", "the captcha is unknown or already used")
-	}
-	if err := tx.Delete(CaptchasBucket, []byte(c.ID)); err != nil {
-		return nil, err
-	}
-	if tx.Time().After(stored.Expires) || string(stored.Digits) != string(c.Answer) {
+	} else if !ok {
 		return nil, state.Reject("captcha_required", "the captcha answer is wrong or expired")
 	}
 	return nil, nil
@@ -486,7 +525,10 @@ func beginTOTP(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if err != nil || acct == nil {
 		return nil, orNotFound(err)
 	}
-	acct.TOTPNew = c.Secret
+	if err := useProof(tx, acct, c.Proof); err != nil {
+		return nil, err
+	}
+	acct.TOTPNew, acct.TOTPNewBy = c.Secret, c.TokenHash
 	return nil, put(tx, AccountsBucket, []byte(acct.ID), acct)
 }
 
@@ -501,17 +543,18 @@ func confirmTOTP(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if err != nil || acct == nil {
 		return nil, orNotFound(err)
 	}
-	if acct.TOTPNew == "" {
-		return nil, state.Reject("invalid_request", "no second factor is being enrolled")
+	if acct.TOTPNew == "" || string(acct.TOTPNewBy) != string(c.TokenHash) {
+		return nil, state.Reject("invalid_request", "no second factor is being enrolled by this session")
 	}
-	acct.TOTPSecret, acct.TOTPNew, acct.TOTPStep = acct.TOTPNew, "", c.Step
-	return nil, factorEnrolled(tx, acct, "a new authenticator", c.TokenHash, c.StepUp)
+	acct.TOTPSecret, acct.TOTPNew, acct.TOTPNewBy, acct.TOTPStep = acct.TOTPNew, "", nil, c.Step
+	return nil, factorEnrolled(tx, acct, "a new authenticator", c.TokenHash)
 }
 
 // factorEnrolled saves an account whose second factor changed, tells its
 // owner, ends every other session, and lets the enrolling session act with
-// MFA (the enrollment was itself a fresh proof of the factor).
-func factorEnrolled(tx *state.Tx, acct *Account, what string, keep []byte, stepUp time.Time) error {
+// MFA (it proved the new factor). Enrolling never counts as a step-up: an
+// important operation still needs a fresh code from the factor now in force.
+func factorEnrolled(tx *state.Tx, acct *Account, what string, keep []byte) error {
 	if err := put(tx, AccountsBucket, []byte(acct.ID), acct); err != nil {
 		return err
 	}
@@ -526,7 +569,7 @@ func factorEnrolled(tx *state.Tx, acct *Account, what string, keep []byte, stepU
 	if err != nil || s == nil {
 		return err
 	}
-	s.MFA, s.EnrollMFA, s.StepUpUntil = true, false, stepUp
+	s.MFA, s.EnrollMFA, s.StepUpUntil = true, false, time.Time{}
 	return put(tx, SessionsBucket, keep, s)
 }
 
@@ -545,8 +588,11 @@ func stepUp(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if err != nil || s == nil {
 		return nil, orNotFound(err)
 	}
-	s.StepUpUntil = c.Until
-	return nil, put(tx, SessionsBucket, c.TokenHash, s)
+	s.StepUpUntil, s.Failures = c.Until, 0
+	if err := put(tx, SessionsBucket, c.TokenHash, s); err != nil {
+		return nil, err
+	}
+	return nil, release(tx, c.Release)
 }
 
 func putChallenge(tx *state.Tx, cmd *state.Command) ([]byte, error) {
@@ -554,7 +600,7 @@ func putChallenge(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, put(tx, CaptchasBucket, []byte("sm2/"+c.ID), c)
+	return nil, put(tx, ChallengesBucket, []byte(c.ID), c)
 }
 
 // takeChallenge consumes a challenge and returns its nonce if it is still
@@ -564,14 +610,14 @@ func takeChallenge(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	stored, err := get[Challenge](tx, CaptchasBucket, []byte("sm2/"+c.ID))
+	stored, err := get[Challenge](tx, ChallengesBucket, []byte(c.ID))
 	if err != nil {
 		return nil, err
 	}
 	if stored == nil || tx.Time().After(stored.Expires) {
 		return nil, state.Reject("invalid_credentials", "the challenge is unknown, used or expired")
 	}
-	if err := tx.Delete(CaptchasBucket, []byte("sm2/"+c.ID)); err != nil {
+	if err := tx.Delete(ChallengesBucket, []byte(c.ID)); err != nil {
 		return nil, err
 	}
 	return stored.Nonce, nil
@@ -587,8 +633,35 @@ func setSM2Key(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if err != nil || acct == nil {
 		return nil, orNotFound(err)
 	}
+	if err := useProof(tx, acct, c.Proof); err != nil {
+		return nil, err
+	}
 	acct.SM2Key = c.PublicKey
-	return nil, factorEnrolled(tx, acct, "an SM2 key", c.TokenHash, c.StepUp)
+	return nil, factorEnrolled(tx, acct, "an SM2 key", c.TokenHash)
+}
+
+// resetFactors removes an account's second factors (a security
+// administrator's reset, an important operation): every session ends and
+// the next login must enroll a factor again.
+func resetFactors(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	c, err := body[AccountRef](cmd)
+	if err != nil {
+		return nil, err
+	}
+	acct, err := get[Account](tx, AccountsBucket, []byte(c.Account))
+	if err != nil || acct == nil {
+		return nil, orNotFound(err)
+	}
+	acct.TOTPSecret, acct.TOTPNew, acct.TOTPNewBy, acct.SM2Key = "", "", nil, ""
+	if err := put(tx, AccountsBucket, []byte(acct.ID), acct); err != nil {
+		return nil, err
+	}
+	if err := Notify(tx, acct.ID, "account.factor_changed", "二次认证已重置 / Second factor reset",
+		"The second factors of "+acct.Username+" were reset by a security administrator at "+tx.Time().Format(time.RFC3339)+
+			". Enroll a new one at your next sign-in. If you did not ask for this, contact security."); err != nil {
+		return nil, err
+	}
+	return nil, endAllSessions(tx, acct.ID, nil)
 }
 
 func orNotFound(err error) error {

@@ -189,9 +189,10 @@ type Account struct {
 	Password   PasswordHash `json:"password"`
 	MustChange bool         `json:"must_change"` // one-time password: change it first
 	TOTPSecret string       `json:"totp_secret,omitempty"`
-	TOTPNew    string       `json:"totp_pending,omitempty"`   // enrolled but not yet confirmed
-	TOTPStep   int64        `json:"totp_last_step,omitempty"` // the last time step used: codes are single-use
-	SM2Key     string       `json:"sm2_public_key,omitempty"` // PEM; signs login challenges
+	TOTPNew    string       `json:"totp_pending,omitempty"`         // enrolled but not yet confirmed
+	TOTPNewBy  []byte       `json:"totp_pending_session,omitempty"` // the session that began it; only it confirms
+	TOTPStep   int64        `json:"totp_last_step,omitempty"`       // the last time step used: codes are single-use
+	SM2Key     string       `json:"sm2_public_key,omitempty"`       // PEM; signs login challenges
 	Email      string       `json:"email,omitempty"`
 	Phone      string       `json:"phone,omitempty"`
 	Sources    []string     `json:"sources,omitempty"` // addresses logged in from, newest last
@@ -226,27 +227,6 @@ var DefaultPolicy = Policy{
 	IdleTimeout: 15 * time.Minute, AbsoluteTimeout: 8 * time.Hour,
 }
 
-// Attempts are the recent failed logins of one username, kept whether or not
-// the username exists, so that answers do not tell the two apart.
-type Attempts struct {
-	Failures    []time.Time `json:"failures"`
-	LockedUntil time.Time   `json:"locked_until"`
-}
-
-// Recent counts the failures inside the window before now.
-func (a *Attempts) Recent(p Policy, now time.Time) int {
-	n := 0
-	for _, f := range a.Failures {
-		if now.Sub(f) < p.FailureWindow {
-			n++
-		}
-	}
-	return n
-}
-
-// Locked reports whether the username is locked at now.
-func (a *Attempts) Locked(now time.Time) bool { return now.Before(a.LockedUntil) }
-
 // Session is a login's server-side record, keyed by the SM3 of its token.
 type Session struct {
 	ID         string    `json:"id"` // public handle: the first 16 hex of the token hash
@@ -260,6 +240,32 @@ type Session struct {
 	// StepUpUntil is when the last re-authentication for important
 	// operations stops counting.
 	StepUpUntil time.Time `json:"step_up_until,omitempty"`
+	// LastSeen is when the session was last used, kept coarsely (see
+	// TouchEvery) and replicated, so every node and every restart enforce
+	// the same idle timeout, which the session carries from its login.
+	LastSeen    time.Time     `json:"last_seen,omitzero"`
+	IdleTimeout time.Duration `json:"idle_timeout,omitempty"`
+	// Failures counts wrong step-up codes and current passwords sent by
+	// this session; it ends at MaxSessionFailures.
+	Failures int `json:"failures,omitempty"`
+}
+
+// TouchEvery is how stale a session's LastSeen may grow before a request
+// refreshes it: the idle timeout is enforced to within this much.
+const TouchEvery = time.Minute
+
+// IdleSince returns when the session was last used.
+func (s *Session) IdleSince() time.Time {
+	if s.LastSeen.After(s.Created) {
+		return s.LastSeen
+	}
+	return s.Created
+}
+
+// Ended reports whether the session is over at now: past its absolute
+// timeout or idle longer than its idle timeout.
+func (s *Session) Ended(now time.Time) bool {
+	return !now.Before(s.Expires) || (s.IdleTimeout > 0 && now.Sub(s.IdleSince()) > s.IdleTimeout)
 }
 
 func decode[T any](b []byte) (*T, error) {

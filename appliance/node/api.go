@@ -28,7 +28,7 @@ func (n *Node) routes() http.Handler {
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		api.WriteError(w, errs.Coded("", errs.Invalid, "method_not_allowed", "%s is not allowed on %s", req.Method, req.URL.Path))
 	})
-	return securityHeaders(r)
+	return securityHeaders(n.api.LimitAnonymous(r))
 }
 
 func securityHeaders(h http.Handler) http.Handler {

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"cxt/appliance/api"
 	"cxt/appliance/datadir"
 	"cxt/appliance/errs"
@@ -39,6 +41,11 @@ type Options struct {
 	Notify *notify.Config
 	// NotifyInterval is how often the leader works off the outbox (default 1 s).
 	NotifyInterval time.Duration
+	// Limits override node.json's per-source rates of anonymous requests.
+	Limits *api.Limits
+	// SweepInterval is how often the leader purges expired records
+	// (default 1 min; see state.CmdSweep).
+	SweepInterval time.Duration
 }
 
 // Node is a running appliance node.
@@ -97,10 +104,18 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	rates, err := rateLimits(cfg.Security)
+	if err != nil {
+		return nil, err
+	}
+	if o.Limits != nil {
+		rates = *o.Limits
+	}
 	n.api = &api.Server{
 		Cluster: n.Cluster, Authz: authz, Tax: tax.Default(), Policy: limits,
 		Now: o.Now, Log: n.log,
 	}
+	n.api.SetLimits(rates)
 	if cfg.Seal.Mode == datadir.SealKeyFile {
 		master, err := cfg.MasterFromKeyFile()
 		if err != nil {
@@ -291,6 +306,7 @@ func (n *Node) unsealWith(ctx context.Context, master *keyring.MasterKey) error 
 	sctx, stop := context.WithCancel(context.Background())
 	sender := &notify.Sender{Node: c, Config: nc, Now: n.opts.Now, Log: n.log, Interval: n.opts.NotifyInterval}
 	go sender.Run(sctx)
+	go n.sweep(sctx, c)
 	n.api.NewTerm = func(term uint32, now time.Time) (*state.Command, error) {
 		return state.InstallTermCommand(master, term, keyring.NewSecret(), now)
 	}
@@ -305,6 +321,33 @@ func (n *Node) unsealWith(ctx context.Context, master *keyring.MasterKey) error 
 	n.mu.Unlock()
 	n.log.Info("unsealed", "cluster_addr", n.opts.ClusterAddr)
 	return nil
+}
+
+// sweepLimit is how many keys of each bucket one sweep visits.
+const sweepLimit = 2_000
+
+// sweep proposes a purge of expired records now and then while this node
+// leads; every replica applies it alike.
+func (n *Node) sweep(ctx context.Context, c *cluster.Node) {
+	every := n.opts.SweepInterval
+	if every == 0 {
+		every = time.Minute
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if c.Status().Role != "leader" {
+			continue
+		}
+		if _, err := c.ProposeOK(ctx, state.SweepCommand(sweepLimit, n.opts.Now())); err != nil && ctx.Err() == nil {
+			n.log.Warn("sweep of expired records failed; the next one retries", "err", err)
+		}
+	}
 }
 
 // Close stops the listeners, then replication.
@@ -369,6 +412,34 @@ func (n *Node) active() (*cluster.Node, error) {
 		return c, nil
 	}
 	return nil, errSealed
+}
+
+// rateLimits applies node.json's "security" rate overrides to the defaults.
+func rateLimits(c datadir.Security) (api.Limits, error) {
+	l := api.DefaultLimits
+	if c.AnonymousPerSecond < 0 || c.AnonymousBurst < 0 || c.LoginsPerSecond < 0 || c.LoginBurst < 0 {
+		return l, fmt.Errorf("node.json security: rates and bursts must not be negative")
+	}
+	if c.AnonymousPerSecond > 0 {
+		l.Anonymous = rate.Limit(c.AnonymousPerSecond)
+	}
+	if c.AnonymousBurst > 0 {
+		l.AnonymousBurst = c.AnonymousBurst
+	}
+	if c.LoginsPerSecond > 0 {
+		l.Logins = rate.Limit(c.LoginsPerSecond)
+	}
+	if c.LoginBurst > 0 {
+		l.LoginBurst = c.LoginBurst
+	}
+	if c.RefusalHold != "" {
+		d, err := time.ParseDuration(c.RefusalHold)
+		if err != nil || d < 0 {
+			return l, fmt.Errorf("node.json security.refusal_hold: %q is not a duration such as \"1s\"", c.RefusalHold)
+		}
+		l.Hold = d
+	}
+	return l, nil
 }
 
 // securityPolicy applies node.json's "security" overrides to the defaults.

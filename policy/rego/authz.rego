@@ -31,7 +31,7 @@ mfa_satisfied if not needs_mfa[input.action]
 mfa_satisfied if input.subject.mfa
 
 acts_on_self if {
-	input.action in {"accounts.roles", "accounts.unlock"}
+	input.action in {"accounts.roles", "accounts.unlock", "accounts.mfa_reset"}
 	input.resource.owner == input.subject.id
 }
 
