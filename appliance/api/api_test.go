@@ -31,6 +31,8 @@ import (
 
 type env struct {
 	t       *testing.T
+	dir     string
+	opts    node.Options
 	clock   *clock
 	n       *node.Node
 	client  *http.Client
@@ -51,8 +53,9 @@ func startWith(t *testing.T, nc *notify.Config) *env {
 		t.Fatal(err)
 	}
 	clk := &clock{now: time.Now()}
-	n, err := node.Open(ctx, node.Options{Dir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clk.Now,
-		Notify: nc, NotifyInterval: 50 * time.Millisecond, Limits: &unlimited})
+	opts := node.Options{Dir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clk.Now,
+		Notify: nc, NotifyInterval: 50 * time.Millisecond, Limits: &unlimited}
+	n, err := node.Open(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +63,7 @@ func startWith(t *testing.T, nc *notify.Config) *env {
 	pemCert, _ := os.ReadFile(filepath.Join(dir, "api.pem"))
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pemCert)
-	e := &env{t: t, clock: clk, n: n, base: "https://" + n.APIAddr(), admins: map[string]string{}, secrets: map[string]string{},
+	e := &env{t: t, dir: dir, opts: opts, clock: clk, n: n, base: "https://" + n.APIAddr(), admins: map[string]string{}, secrets: map[string]string{},
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &validating{
 			t: t, router: openAPIRouter(t), next: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
 		}}}

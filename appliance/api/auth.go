@@ -217,7 +217,9 @@ func (s *Server) login(r *Request) (int, any, error) {
 // the error to answer with.
 func (s *Server) admit(r *Request, a identity.Admit) error {
 	res, err := r.Propose(state.NewCommand(identity.CmdAdmit, mustJSON(a), s.Now()))
-	if err != nil {
+	if code := errs.Of(err).Code; code == identity.RefusedLocked || code == identity.RefusedCaptcha {
+		return refusal(code)
+	} else if err != nil {
 		return err
 	}
 	var out identity.Admission

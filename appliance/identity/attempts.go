@@ -143,13 +143,16 @@ func admit(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	}
 	a.prune(c.Policy, now)
 	a.Window = c.Policy.FailureWindow
+	// A refusal that changes nothing is a rejection, so that its audit
+	// record names it; one that used up a captcha must keep that change and
+	// is an answer.
 	var out Admission
 	switch {
 	case a.Locked(now) || a.counted() >= c.Policy.MaxFailures:
-		out.Refused = RefusedLocked
+		return nil, state.Reject(RefusedLocked, "the account is locked after repeated failures")
 	case c.Purpose == PurposeLogin && a.counted() > c.Policy.CaptchaAfter:
 		if c.Captcha == nil {
-			out.Refused = RefusedCaptcha
+			return nil, state.Reject(RefusedCaptcha, "a captcha is required")
 		} else if ok, err := consumeCaptcha(tx, c.Captcha); err != nil {
 			return nil, err
 		} else if !ok {
