@@ -60,7 +60,10 @@ func main() {
 	}
 
 	var rows []row
-	raw := rawBaseline(tempDir(), *dur)
+	raw := 1.0
+	if *only == "" || strings.Contains(*only, "x") {
+		raw = rawBaseline(tempDir(), *dur)
+	}
 	rows = append(rows, row{"raw bbolt, 1000 records/tx, fsync", 1, 1, raw})
 	for _, nodes := range []int{1, 3} {
 		for _, writers := range []int{1, 64, 1024} {
@@ -85,7 +88,16 @@ func main() {
 		}
 	}
 
-	report := render(rows, raw, sealMBs, *dur) + renderAPI(full, bare)
+	var alone, flooded float64
+	var floodSent int64
+	const users = 8
+	if *only == "" || *only == "flood" {
+		if alone, flooded, floodSent, err = loginFlood(tempDir(), users, 2*(*dur)); err != nil {
+			log.Fatalf("login flood: %v", err)
+		}
+	}
+
+	report := render(rows, raw, sealMBs, *dur) + renderAPI(full, bare) + renderFlood(alone, flooded, floodSent, users, 2*(*dur))
 	fmt.Print(report)
 	if *out != "" {
 		if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {
