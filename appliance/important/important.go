@@ -144,7 +144,9 @@ func run(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	} else if req, err := FourEyes(tx.Get, r.Type, r.Body); err != nil {
 		return nil, err
 	} else if req != nil {
-		// A second administrator must approve: the change waits.
+		// A second administrator must approve: the change waits, and the
+		// log says it was proposed, not made.
+		tx.AuditAs("approval.request")
 		a, err := propose(tx, cmd, &r, req)
 		if err != nil {
 			return nil, err
