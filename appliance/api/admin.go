@@ -396,7 +396,7 @@ func (s *Server) setPolicy(r *Request) (*Op, error) {
 			"from_sm3": hex.EncodeToString(old[:]), "to_sm3": hex.EncodeToString(next[:]), "permission_diff": diff},
 		Risks:   []string{"every authorization decision on every node changes at once; a mistake can lock administrators out"},
 		Command: cmd, Status: 200, Response: map[string]any{"version": b.Version, "sm3": hex.EncodeToString(next[:])},
-		Advise:  func() (map[string]any, error) { return s.replayDecisions(r, current, candidate) },
+		Advise: func() (map[string]any, error) { return s.replayDecisions(r, current, candidate) },
 	}, nil
 }
 
