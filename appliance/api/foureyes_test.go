@@ -1,7 +1,9 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -9,6 +11,8 @@ import (
 	"time"
 
 	"cxt/appliance/notify"
+	"cxt/policy"
+	"cxt/storage/state"
 )
 
 // Helpers for the four-eyes tests: a node whose e-mail goes to a real SMTP
@@ -344,5 +348,26 @@ func TestAPolicyPreviewShowsThePermissionDiffAndTheDecisionsItWouldChange(t *tes
 	}
 	if r := e.call("POST", "/api/v1/tax/quotes", audit, quote); r.status != 403 {
 		t.Fatalf("the new policy is not in force: %d %v", r.status, r.body)
+	}
+}
+
+// TestTheStateMachineRefusesAPolicyThatBreaksTheDuties: the candidate check
+// runs where the change is applied too, so a policy.set that reached the log
+// some other way than the API is refused alike on every replica.
+func TestTheStateMachineRefusesAPolicyThatBreaksTheDuties(t *testing.T) {
+	e := start(t)
+	open := &policy.Bundle{Version: "open", Modules: map[string]string{
+		"open.rego": "package cxt.authz\nimport rego.v1\ndefault allow := true\ndecision := {\"allow\": true, \"reasons\": []}\n"}}
+	cmd, err := policy.SetCommand(open, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.n.Cluster().ProposeOK(context.Background(), cmd)
+	var rej *state.Rejection
+	if !errors.As(err, &rej) || rej.Code != "policy_breaks_duty" {
+		t.Fatalf("a policy allowing everything was applied: %v", err)
+	}
+	if v := e.n.Status().Policy; v != "embedded" {
+		t.Fatalf("policy in force: %q", v)
 	}
 }
