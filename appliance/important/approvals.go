@@ -25,14 +25,10 @@ import (
 // ApprovalsBucket holds the approvals, pending and decided.
 const ApprovalsBucket = "approvals" // approval ID -> Approval
 
-// cmdDecide approves or rejects a pending approval. It is not registered on
+// CmdDecide approves or rejects a pending approval. It is not registered on
 // its own: it runs only inside op.run, after a step-up, a preview and a
 // confirm, with the confirming subject as the one who decides.
-const cmdDecide = "approval.decide"
-
-// CmdDecide is the inner command type of an approval decision, for the API
-// to wrap in an important operation.
-const CmdDecide = cmdDecide
+const CmdDecide = "approval.decide"
 
 // ApprovalTTL is how long a proposal waits for its second administrator.
 const ApprovalTTL = 24 * time.Hour

@@ -137,7 +137,7 @@ func run(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	out := Outcome{BodyHash: r.BodyHash, Status: r.Status, Response: r.Response, At: now}
 	event, title, text := "operation.done", "重要操作已执行 / Important operation done",
 		"The operation "+r.Action+" you confirmed was carried out at "+now.Format(time.RFC3339)+"."
-	if r.Type == cmdDecide {
+	if r.Type == CmdDecide {
 		if out.Response, err = decide(tx, r.Subject, r.Body); err != nil {
 			return nil, err
 		}
