@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"cxt/appliance/important"
 	"cxt/appliance/notify"
 	"cxt/policy"
 	"cxt/storage/state"
@@ -128,6 +129,11 @@ func TestTheSecurityAdminCannotBreakTheSeparationOfDuties(t *testing.T) {
 		strings.Contains(raw(e.call("GET", "/api/v1/me/notifications", sys, "")), pw) {
 		t.Fatal("the one-time password was shown to an administrator")
 	}
+	// Kept apart from the notification, and only until it is delivered.
+	if e.stored(pw, notify.NotificationsBucket, important.ApprovalsBucket, important.IdempotencyBucket) {
+		t.Fatal("the one-time password is stored with the notification or the approval")
+	}
+	eventually(t, "the delivered password forgotten", func() bool { return !e.stored(pw, notify.SecretsBucket) })
 	if l := e.login("audit2", pw); l.status != 201 || l.body["password_change_required"] != true {
 		t.Fatalf("the new audit admin with the mailed password: %d %v", l.status, l.body)
 	}
