@@ -42,7 +42,7 @@ const (
 var DutyActions = map[string][]string{
 	SystemAdmin: {"keys.rotate"},
 	SecurityAdmin: {"accounts.create", "accounts.roles", "accounts.close", "accounts.unlock", "accounts.unmask",
-		"sessions.delete_any", "policy.change"},
+		"accounts.mfa_reset", "sessions.delete_any", "policy.change"},
 	AuditAdmin: {"audit.search", "audit.export", "audit.verify"},
 }
 
@@ -56,7 +56,7 @@ var auditReads = []string{"audit.search", "audit.export"}
 var approvalActions = []string{"approvals.list", "approvals.decide"}
 
 // selfActions may never target the subject's own account.
-var selfActions = []string{"accounts.roles", "accounts.close", "accounts.unlock"}
+var selfActions = []string{"accounts.roles", "accounts.close", "accounts.unlock", "accounts.mfa_reset"}
 
 // Violation is a broken duty rule.
 type Violation struct {

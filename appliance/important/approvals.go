@@ -33,6 +33,22 @@ const CmdDecide = "approval.decide"
 // ApprovalTTL is how long a proposal waits for its second administrator.
 const ApprovalTTL = 24 * time.Hour
 
+// ApprovalKeep is how long an approval, decided or expired, stays listed
+// (?status=all) before the sweep removes it; the audit log keeps the trail.
+const ApprovalKeep = 7 * 24 * time.Hour
+
+// expireApprovals lets the replicated sweep remove approvals ApprovalKeep
+// after they expired.
+func expireApprovals(reg *state.Registry) {
+	reg.Expire(ApprovalsBucket, func(tx *state.Tx, k, v []byte, now time.Time) (bool, error) {
+		var a Approval
+		if err := json.Unmarshal(v, &a); err != nil || !now.After(a.Expires.Add(ApprovalKeep)) {
+			return false, err
+		}
+		return true, tx.Delete(ApprovalsBucket, k)
+	})
+}
+
 // Approval states.
 const (
 	Pending  = "pending"

@@ -88,6 +88,7 @@ func Register(reg *state.Registry) {
 	reg.Bucket(IdempotencyBucket)
 	reg.Bucket(ConfirmBucket)
 	reg.Bucket(ApprovalsBucket)
+	expireApprovals(reg)
 	reg.Handle(CmdPreview, func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		var p Preview
 		if err := json.Unmarshal(cmd.Body, &p); err != nil {
