@@ -42,6 +42,13 @@ func Register(reg *state.Registry, a *Authorizer) {
 		if err != nil {
 			return nil, state.Reject("invalid_request", "the policy does not compile: %v", err)
 		}
+		// The duty rules are checked here too, not only by the API: a
+		// policy that breaks them is refused alike on every replica.
+		if vs, err := CheckCandidate(ctx, candidate, &b, nil); err != nil {
+			return nil, state.Reject("invalid_request", "the policy cannot be evaluated: %v", err)
+		} else if len(vs) > 0 {
+			return nil, state.Reject("policy_breaks_duty", "%s", DescribeViolations(vs))
+		}
 		if err := tx.Put(Bucket, currentKey, cmd.Body); err != nil {
 			return nil, err
 		}

@@ -15,6 +15,7 @@ import (
 	"cxt/appliance/identity"
 	"cxt/appliance/notify"
 	"cxt/appliance/tax"
+	"cxt/crypto/sm"
 	"cxt/policy"
 	"cxt/storage/auditlog"
 	"cxt/storage/state"
@@ -33,7 +34,9 @@ func mustJSON(v any) []byte {
 func jsonInto(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 // createAccount lets a security administrator open an account with a
-// one-time password, returned once.
+// one-time password, returned once to the creator — except for an
+// administrator, whose account waits for a second administrator's approval
+// and whose one-time password goes to its owner's e-mail or phone only.
 func (s *Server) createAccount(r *Request) (*Op, error) {
 	const op = "create account"
 	var in struct {
@@ -59,18 +62,29 @@ func (s *Server) createAccount(r *Request) (*Op, error) {
 	if err != nil {
 		return nil, err
 	}
-	password := identity.GeneratePassword()
-	hash, err := identity.HashPassword(password)
-	if err != nil {
-		return nil, err
+	// A new administrator's one-time password is drawn at the approval, on
+	// the approver's node, and sent to the owner (important.FourEyes).
+	admin := adminRole(in.Roles) != ""
+	var password string
+	var hash identity.PasswordHash
+	if !admin {
+		password = identity.GeneratePassword()
+		if hash, err = identity.HashPassword(password); err != nil {
+			return nil, err
+		}
 	}
 	if (in.Email != "" && !strings.Contains(in.Email, "@")) || (in.Phone != "" && strings.Trim(in.Phone, "+0123456789") != "") {
 		return nil, errs.E(op, errs.Invalid, "email or phone is malformed")
 	}
-	acct := identity.Account{ID: "acct-" + requestID(), Username: in.Username, Roles: in.Roles, Clearance: in.Clearance,
+	acct := identity.Account{ID: accountID(r, idx), Username: in.Username, Roles: in.Roles, Clearance: in.Clearance,
 		Password: hash, MustChange: true, Email: in.Email, Phone: in.Phone}
 	r.Audit.Object = acct.ID
 	risks := []string{"the one-time password is shown once, in the answer to the confirm"}
+	resp, secrets := map[string]any{"account": acct.Public(), "one_time_password": password}, []string{"one_time_password"}
+	if admin {
+		risks = []string{"the one-time password is drawn when a second administrator approves and is sent to the owner's own e-mail or phone; nobody else sees it"}
+		resp, secrets = map[string]any{"account": acct.Public(), "one_time_password_sent_to": sentTo(in.Email, in.Phone)}, nil
+	}
 	if identity.IsStaff(in.Roles) {
 		risks = append(risks, "a staff account: it can act on every merchant's data within its role")
 	}
@@ -79,8 +93,28 @@ func (s *Server) createAccount(r *Request) (*Op, error) {
 			"email": identity.MaskEmail(in.Email), "phone": identity.MaskPhone(in.Phone)},
 		Risks:   risks,
 		Command: state.NewCommand(identity.CmdCreateAccount, mustJSON(identity.CreateAccount{Account: acct, NameIndex: idx}), s.Now()),
-		Status:  201, Response: map[string]any{"account": acct.Public(), "one_time_password": password},
+		Status:  201, Response: resp, Secrets: secrets,
 	}, nil
+}
+
+// accountID derives a new account's ID from its creator, the
+// Idempotency-Key and the username's blind index: the preview and the
+// confirm name the same account, and so do their audit records.
+func accountID(r *Request, nameIndex []byte) string {
+	h := sm.Sum(append([]byte("cxt/account-id/v1\x00"+r.Subject.ID+"\x00"+r.HTTP.Header.Get("Idempotency-Key")+"\x00"), nameIndex...))
+	return "acct-" + hex.EncodeToString(h[:8])
+}
+
+// sentTo names, masked, where a new administrator's password goes.
+func sentTo(email, phone string) []string {
+	var out []string
+	if email != "" {
+		out = append(out, identity.MaskEmail(email))
+	}
+	if phone != "" {
+		out = append(out, identity.MaskPhone(phone))
+	}
+	return out
 }
 
 func (s *Server) unlockAccount(r *Request) (*Op, error) {
@@ -234,8 +268,9 @@ func (s *Server) unmaskAccount(r *Request) (*Op, error) {
 	return &Op{
 		Impact:  map[string]any{"account": acct.ID, "fields": []string{"email", "phone"}, "reason": in.Reason},
 		Risks:   []string{"personal information will be shown in full; the access and its reason are audited"},
-		Command: auditlog.RecordCommand(auditlog.Context{Event: "unmask"}, s.Now()),
+		Command: auditlog.RecordCommand(auditlog.Context{Event: "account.unmask"}, s.Now()),
 		Status:  200, Response: map[string]any{"account": acct.ID, "email": acct.Email, "phone": acct.Phone},
+		Secrets: []string{"email", "phone"}, // shown once: a replay withholds them
 	}, nil
 }
 
@@ -256,9 +291,9 @@ func (s *Server) exportAudit(r *Request) (*Op, error) {
 	if len(strings.TrimSpace(in.Reason)) < 5 {
 		return nil, errs.E("export audit", errs.Invalid, "a reason of at least 5 characters is required")
 	}
-	// The answer travels in a replicated command (it is remembered under the
-	// idempotency key): one export holds at most 2,000 entries.
-	q := auditlog.Query{Subject: in.Subject, Type: in.Type, Result: in.Result, Limit: 2_000}
+	// One export holds at most 2,000 entries. (They are handed out once, to
+	// the confirm: neither replicated nor remembered under the key.)
+	q := auditlog.Query{Subject: in.Subject, Type: in.Type, Result: in.Result, Limit: 2_000, NotSubject: r.Subject.ID}
 	for name, v := range map[string]struct {
 		s   string
 		dst *time.Time
@@ -296,7 +331,7 @@ func (s *Server) exportAudit(r *Request) (*Op, error) {
 		Impact:  map[string]any{"query": in, "limit": q.Limit},
 		Risks:   []string{"the export leaves the appliance: keep it as confidential as the log"},
 		Command: auditlog.RecordCommand(auditlog.Context{Event: "audit.export"}, s.Now()),
-		Status:  200,
+		Status:  200, Secrets: []string{"entries"}, // handed out once: a replay withholds them
 		Response: map[string]any{"entries": entries, "head": map[string]any{
 			"size": head.Size, "root": head.Root, "time": at,
 			"signature": base64.StdEncoding.EncodeToString(sig), "signer_certificate": string(cert),
@@ -338,20 +373,30 @@ func (s *Server) setPolicy(r *Request) (*Op, error) {
 	if b.Version == "" || len(b.Modules) == 0 {
 		return nil, errs.E(op, errs.Invalid, "a policy needs a version and at least one module")
 	}
-	if _, err := policy.New(r.Ctx, &b); err != nil {
+	candidate, err := policy.New(r.Ctx, &b)
+	if err != nil {
 		return nil, errs.E(op, errs.Invalid, "%v", err)
+	}
+	if err := s.keepsDuties(r, candidate, &b); err != nil {
+		return nil, err
+	}
+	current := s.Authz
+	diff, err := s.permissionDiff(r, current, candidate, &b)
+	if err != nil {
+		return nil, err
 	}
 	cmd, err := policy.SetCommand(&b, s.Now())
 	if err != nil {
 		return nil, err
 	}
-	old, next := s.Authz.Bundle().Digest(), b.Digest()
+	old, next := current.Bundle().Digest(), b.Digest()
 	r.Audit.Object = "policy " + b.Version
 	return &Op{
-		Impact: map[string]any{"from_version": s.Authz.Version(), "to_version": b.Version,
-			"from_sm3": hex.EncodeToString(old[:]), "to_sm3": hex.EncodeToString(next[:])},
+		Impact: map[string]any{"from_version": current.Version(), "to_version": b.Version,
+			"from_sm3": hex.EncodeToString(old[:]), "to_sm3": hex.EncodeToString(next[:]), "permission_diff": diff},
 		Risks:   []string{"every authorization decision on every node changes at once; a mistake can lock administrators out"},
 		Command: cmd, Status: 200, Response: map[string]any{"version": b.Version, "sm3": hex.EncodeToString(next[:])},
+		Advise: func() (map[string]any, error) { return s.replayDecisions(r, current, candidate) },
 	}, nil
 }
 
@@ -379,6 +424,7 @@ func (s *Server) searchAudit(r *Request) (int, any, error) {
 	q := auditlog.Query{
 		Subject: r.HTTP.URL.Query().Get("subject"), Type: r.HTTP.URL.Query().Get("type"),
 		Result: r.HTTP.URL.Query().Get("result"), Limit: 1000,
+		NotSubject: r.Subject.ID, // an audit administrator never reads its own trail
 	}
 	for name, dst := range map[string]*time.Time{"from": &q.From, "to": &q.To} {
 		if v := r.HTTP.URL.Query().Get(name); v != "" {

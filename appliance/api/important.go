@@ -6,11 +6,15 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"net/http"
+	"slices"
 	"time"
 
 	"cxt/appliance/errs"
+	"cxt/appliance/identity"
 	"cxt/appliance/important"
 	"cxt/crypto/sm"
+	"cxt/storage/auditlog"
 	"cxt/storage/state"
 )
 
@@ -23,16 +27,30 @@ type Op struct {
 	Command  *state.Command
 	Status   int
 	Response any
+	// Secrets names the top-level fields of Response that only the request
+	// that made the change sees (one-time passwords, unmasked personal
+	// data, exported entries). They are never replicated or remembered: a
+	// replay of the Idempotency-Key answers without them, listing their
+	// names under "withheld".
+	Secrets []string
+	// Advise, if set, adds advice to a preview that the confirm token does
+	// not bind, because it moves with every request (the replay of recent
+	// decisions under a new policy). It runs for previews only.
+	Advise func() (map[string]any, error)
 }
 
 // confirmFor is how long a preview can be confirmed.
 const confirmFor = 5 * time.Minute
 
+// ReplayHeader marks an answer repeated for an Idempotency-Key already used.
+const ReplayHeader = "Idempotent-Replayed"
+
 // important runs §9's protocol around an important operation: an
 // Idempotency-Key is required; without X-Confirm-Token the answer is a
-// preview and a single-use token bound to the SM3 of exactly that preview;
-// with it, the operation runs once, and a repeat of the key returns the
-// first answer.
+// preview and a single-use token bound to the SM3 of exactly that preview
+// and to the key; with it, the operation runs once — or, if it needs a
+// second administrator, waits for one (202) — and a repeat of the key
+// returns the first answer with its secrets withheld.
 func (s *Server) important(r *Request, rt Route) (int, any, error) {
 	const op = "important operation"
 	key := r.HTTP.Header.Get("Idempotency-Key")
@@ -59,6 +77,7 @@ func (s *Server) important(r *Request, rt Route) (int, any, error) {
 		if !bytes.Equal(prev.BodyHash, bodyHash[:]) {
 			return 0, nil, errs.Coded(op, errs.Conflict, "idempotency_conflict", "this Idempotency-Key was used with another request")
 		}
+		r.replayed()
 		return prev.Status, prev.Response, nil
 	}
 
@@ -67,6 +86,23 @@ func (s *Server) important(r *Request, rt Route) (int, any, error) {
 		return 0, nil, err
 	}
 	shown := map[string]any{"action": rt.Action, "impact": o.Impact, "risks": o.Risks}
+	// Whether a second administrator must approve is the state machine's
+	// call at the confirm; the preview shows what it will say now.
+	var req *important.Requirement
+	if err := r.View(func(tx *state.ReadTx) error {
+		var err error
+		req, err = important.FourEyes(tx.Get, o.Command.Type, o.Command.Body)
+		return err
+	}); err != nil {
+		return 0, nil, rejection(err)
+	}
+	if req != nil {
+		shown["approval"] = map[string]any{
+			"required": true, "approver_roles": important.ApproverRoles(adminRole(r.Subject.Roles), req),
+			"expires_in": important.ApprovalTTL.String(),
+		}
+		shown["risks"] = append(slices.Clone(o.Risks), "nothing changes at the confirm: a second administrator of another duty must approve within "+important.ApprovalTTL.String())
+	}
 	canonical, _ := json.Marshal(map[string]any{"shown": shown, "request": bodyHash[:]})
 	content := sm.Sum(canonical)
 	now := s.Now()
@@ -77,12 +113,23 @@ func (s *Server) important(r *Request, rt Route) (int, any, error) {
 		rand.Read(raw)
 		h := tokenHash(raw)
 		expires := now.Add(confirmFor)
-		p := important.Preview{TokenHash: h, Confirmation: important.Confirmation{Subject: r.Subject.ID, Action: rt.Action, Content: content[:], Expires: expires}}
+		p := important.Preview{TokenHash: h, Confirmation: important.Confirmation{Subject: r.Subject.ID, Action: rt.Action, Content: content[:], Key: idem, Expires: expires}}
 		if _, err := r.Propose(state.NewCommand(important.CmdPreview, mustJSON(p), now)); err != nil {
 			return 0, nil, err
 		}
+		preview := shown
+		if o.Advise != nil {
+			advice, err := o.Advise()
+			if err != nil {
+				return 0, nil, err
+			}
+			preview = map[string]any{"advice": advice}
+			for k, v := range shown {
+				preview[k] = v
+			}
+		}
 		return 200, map[string]any{
-			"preview": shown, "confirm_token": base64.RawURLEncoding.EncodeToString(raw), "expires_at": expires,
+			"preview": preview, "confirm_token": base64.RawURLEncoding.EncodeToString(raw), "expires_at": expires,
 			"next": "repeat this request with the header X-Confirm-Token and the same Idempotency-Key",
 		}, nil
 	}
@@ -90,10 +137,10 @@ func (s *Server) important(r *Request, rt Route) (int, any, error) {
 	if err != nil || len(raw) != 32 {
 		return 0, nil, errs.Coded(op, errs.Conflict, "confirm_mismatch", "the confirm token is malformed")
 	}
-	resp, _ := json.Marshal(o.Response)
 	run := important.Run{
 		Key: idem, BodyHash: bodyHash[:], TokenHash: tokenHash(raw), Subject: r.Subject.ID, Action: rt.Action,
-		Content: content[:], Type: o.Command.Type, Body: o.Command.Body, Status: o.Status, Response: resp,
+		Content: content[:], Type: o.Command.Type, Body: o.Command.Body, Event: recordedEvent(o.Command),
+		Status: o.Status, Response: withhold(o.Response, o.Secrets), Shown: mustJSON(shown),
 	}
 	out, err := r.Propose(state.NewCommand(important.CmdRun, mustJSON(run), now))
 	if err != nil {
@@ -103,5 +150,59 @@ func (s *Server) important(r *Request, rt Route) (int, any, error) {
 	if err := json.Unmarshal(out, &outcome); err != nil {
 		return 0, nil, err
 	}
+	switch {
+	case outcome.Replay: // a twin request with the same key got there first
+		r.replayed()
+	case len(o.Secrets) > 0 && outcome.Status == o.Status:
+		// This request made the change: it alone sees the secrets.
+		return o.Status, o.Response, nil
+	}
 	return outcome.Status, outcome.Response, nil
+}
+
+// withhold returns resp as JSON without its secret fields, naming them
+// under "withheld".
+func withhold(resp any, secrets []string) json.RawMessage {
+	b := mustJSON(resp)
+	if len(secrets) == 0 {
+		return b
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		panic("important operation: a response with secrets must be a JSON object")
+	}
+	for _, k := range secrets {
+		delete(m, k)
+	}
+	m["withheld"] = mustJSON(secrets)
+	return mustJSON(m)
+}
+
+// recordedEvent is the audit type of an operation whose command only
+// records an event (unmasking, export): that event; otherwise "".
+func recordedEvent(cmd *state.Command) string {
+	if cmd.Type != auditlog.CmdRecord {
+		return ""
+	}
+	var c auditlog.Context
+	json.Unmarshal(cmd.Audit, &c)
+	return c.Event
+}
+
+// adminRole is the administrator role among roles, or "".
+func adminRole(roles []string) string {
+	for _, r := range roles {
+		if slices.Contains(identity.AdminRoles, r) {
+			return r
+		}
+	}
+	return ""
+}
+
+// replayed marks the answer as the repeat of an earlier one.
+func (r *Request) replayed() {
+	if r.header == nil {
+		r.header = http.Header{}
+	}
+	r.header.Set(ReplayHeader, "true")
 }

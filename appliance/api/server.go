@@ -111,6 +111,9 @@ func (s *Server) Routes() []Route {
 		important("POST", "/api/v1/keys/rotate", "keys.rotate", s.rotateKey),
 		read("/api/v1/policy", "policy.read", s.getPolicy),
 		important("PUT", "/api/v1/policy", "policy.change", s.setPolicy),
+		read("/api/v1/approvals", "approvals.list", s.listApprovals),
+		important("POST", "/api/v1/approvals/{id}/approve", "approvals.decide", s.approve),
+		important("POST", "/api/v1/approvals/{id}/reject", "approvals.decide", s.reject),
 		read("/api/v1/me/notifications", "notifications.list_own", s.notifications),
 		read("/api/v1/audit", "audit.search", s.searchAudit),
 		read("/api/v1/audit/head", "audit.verify", s.auditHead),
@@ -142,6 +145,8 @@ type Request struct {
 	auditIndex uint64
 	auditErr   error
 	server     *Server
+	// header holds response headers a handler adds (Idempotent-Replayed).
+	header http.Header
 }
 
 // Propose replicates cmd with this request's audit context: the request is
@@ -187,6 +192,8 @@ func rejection(err error) error {
 		"invalid_request": errs.Invalid, "conflict": errs.Conflict, "not_found": errs.NotExist,
 		"account_locked": errs.Permission, "captcha_required": errs.Unauthenticated,
 		"invalid_credentials": errs.Unauthenticated, "idempotency_conflict": errs.Conflict, "confirm_mismatch": errs.Conflict,
+		"channel_required": errs.Invalid, "policy_breaks_duty": errs.Invalid, "approval_closed": errs.Conflict,
+		"approver_not_eligible": errs.Permission,
 	}[rej.Code]
 	if !ok { // a handler failed in a way no caller can fix
 		return errs.Wrap("", errs.Internal, err, "the change was refused by the state machine")
@@ -226,6 +233,9 @@ func (s *Server) serve(rt Route) http.HandlerFunc {
 		if err != nil {
 			WriteError(w, err)
 			return
+		}
+		for k, v := range req.header {
+			w.Header()[k] = v
 		}
 		WriteJSON(w, status, body)
 	}
@@ -268,7 +278,8 @@ func (s *Server) run(req *Request, rt Route) (int, any, error) {
 			return 0, nil, err
 		}
 	}
-	d, err := s.Authz.Decide(req.Ctx, policy.Input{Subject: req.Subject, Action: rt.Action, Resource: resource})
+	in := policy.Input{Subject: req.Subject, Action: rt.Action, Resource: resource}
+	d, err := s.Authz.Decide(req.Ctx, in)
 	if err != nil {
 		return 0, nil, errs.Wrap("authorize", errs.Internal, err, "authorization failed")
 	}
@@ -280,6 +291,10 @@ func (s *Server) run(req *Request, rt Route) (int, any, error) {
 			return 0, nil, errs.Coded("authorize", errs.Unauthenticated, "mfa_required", "this action needs a session signed in with a second factor")
 		}
 		return 0, nil, errs.Coded("authorize", errs.Permission, "forbidden", "not allowed: %v", d.Reasons)
+	}
+	// The duty rules (三权分立) hold whatever the policy allowed.
+	if v := policy.CheckDuty(in); v != nil {
+		return 0, nil, errs.Coded("authorize", errs.Permission, "duty_violation", "%s", v)
 	}
 	if sess := req.Session; sess != nil {
 		always := rt.Action == "sessions.delete_own" || rt.Action == "sessions.current"

@@ -236,6 +236,12 @@ func createAccount(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	} else if id != nil {
 		return nil, state.Reject("conflict", "the username is taken")
 	}
+	// IDs are derived (creator, Idempotency-Key, username): never overwrite.
+	if prev, err := tx.Get(AccountsBucket, []byte(c.Account.ID)); err != nil {
+		return nil, err
+	} else if prev != nil {
+		return nil, state.Reject("conflict", "the account ID %s is taken", c.Account.ID)
+	}
 	c.Account.Created = tx.Time()
 	if err := put(tx, AccountsBucket, []byte(c.Account.ID), c.Account); err != nil {
 		return nil, err

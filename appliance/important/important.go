@@ -1,7 +1,10 @@
 // Package important keeps the records behind §9's important operations:
-// idempotency keys (a repeat within 24 hours returns the first response and
-// changes nothing; the same key with another body is refused) and single-use
-// confirm tokens bound to the SM3 hash of exactly the preview the user saw.
+// idempotency keys (a repeat within 24 hours returns the first response,
+// secrets withheld, and changes nothing; the same key with another body is
+// refused), single-use confirm tokens bound to the SM3 hash of exactly the
+// preview the user saw and to its idempotency key, and the four-eyes
+// approvals that changes to the administrators and to the policy wait for
+// (approvals.go).
 package important
 
 import (
@@ -32,15 +35,21 @@ type Confirmation struct {
 	Subject string    `json:"subject"`
 	Action  string    `json:"action"`
 	Content []byte    `json:"content"` // SM3 of the preview shown
+	Key     []byte    `json:"key"`     // subject \x00 idempotency key the preview was asked under
 	Expires time.Time `json:"expires"`
 }
 
-// Outcome is a remembered answer to an idempotency key.
+// Outcome is a remembered answer to an idempotency key. The response is
+// stored with its secret fields withheld: only the request that made the
+// change sees them (see Run.Response).
 type Outcome struct {
 	BodyHash []byte          `json:"body_hash"`
 	Status   int             `json:"status"`
 	Response json.RawMessage `json:"response"`
 	At       time.Time       `json:"at"`
+	// Replay marks an answer returned because the key was used before; it
+	// is set on the way out, never stored.
+	Replay bool `json:"replay,omitempty"`
 }
 
 // Preview stores a confirmation under the SM3 of its token.
@@ -53,22 +62,33 @@ type Preview struct {
 // and the confirm token, applies the inner command, and remembers the
 // response under the key.
 type Run struct {
-	Key       []byte          `json:"key"` // subject \x00 idempotency key
-	BodyHash  []byte          `json:"body_hash"`
-	TokenHash []byte          `json:"token_hash"`
-	Subject   string          `json:"subject"`
-	Action    string          `json:"action"`
-	Content   []byte          `json:"content"`
-	Type      string          `json:"type"` // the inner command
-	Body      []byte          `json:"body"`
-	Status    int             `json:"status"`
-	Response  json.RawMessage `json:"response"`
+	Key       []byte `json:"key"` // subject \x00 idempotency key
+	BodyHash  []byte `json:"body_hash"`
+	TokenHash []byte `json:"token_hash"`
+	Subject   string `json:"subject"`
+	Action    string `json:"action"`
+	Content   []byte `json:"content"`
+	Type      string `json:"type"` // the inner command
+	Body      []byte `json:"body"`
+	// Event is the audit type of an operation whose inner command only
+	// records (audit.record): account.unmask, audit.export.
+	Event  string `json:"event,omitempty"`
+	Status int    `json:"status"`
+	// Response is the answer with its secret fields withheld: it is
+	// replicated and remembered, so it must not hold one-time passwords,
+	// unmasked personal data or exported entries.
+	Response json.RawMessage `json:"response"`
+	// Shown is the preview (impact and risks) the proposer confirmed, kept
+	// with a pending approval for the approver to see.
+	Shown json.RawMessage `json:"shown,omitempty"`
 }
 
 // Register adds the buckets and commands.
 func Register(reg *state.Registry) {
 	reg.Bucket(IdempotencyBucket)
 	reg.Bucket(ConfirmBucket)
+	reg.Bucket(ApprovalsBucket)
+	expireApprovals(reg)
 	reg.Handle(CmdPreview, func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		var p Preview
 		if err := json.Unmarshal(cmd.Body, &p); err != nil {
@@ -86,12 +106,20 @@ func run(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return nil, state.Reject("invalid_request", "op.run: %v", err)
 	}
 	now := tx.Time()
+	// The operation is audited as the change it makes (account.create,
+	// policy.set …), refused or not; the wrapper's own type says nothing.
+	if r.Event != "" {
+		tx.AuditAs(r.Event)
+	} else {
+		tx.AuditAs(r.Type)
+	}
 	if prev, err := Remembered(tx.Get, r.Key, now); err != nil {
 		return nil, err
 	} else if prev != nil {
 		if string(prev.BodyHash) != string(r.BodyHash) {
 			return nil, state.Reject("idempotency_conflict", "this idempotency key was used with another request")
 		}
+		prev.Replay = true
 		return json.Marshal(prev) // the first answer, and nothing else happens
 	}
 	raw, err := tx.Get(ConfirmBucket, r.TokenHash)
@@ -100,22 +128,49 @@ func run(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	}
 	var c Confirmation
 	if raw == nil || json.Unmarshal(raw, &c) != nil || now.After(c.Expires) ||
-		c.Subject != r.Subject || c.Action != r.Action || string(c.Content) != string(r.Content) {
-		return nil, state.Reject("confirm_mismatch", "the confirm token is unknown, used, expired, or was issued for something else than this request")
+		c.Subject != r.Subject || c.Action != r.Action || string(c.Content) != string(r.Content) ||
+		string(c.Key) != string(r.Key) {
+		return nil, state.Reject("confirm_mismatch", "the confirm token is unknown, used, expired, or was issued for something else than this request and Idempotency-Key")
 	}
 	if err := tx.Delete(ConfirmBucket, r.TokenHash); err != nil {
 		return nil, err
 	}
-	if _, err := tx.Run(r.Type, r.Body); err != nil {
-		return nil, err
-	}
-	if err := identity.Notify(tx, r.Subject, "operation.done", "重要操作已执行 / Important operation done",
-		"The operation "+r.Action+" you confirmed was carried out at "+now.Format(time.RFC3339)+"."); err != nil {
-		return nil, err
-	}
 	out := Outcome{BodyHash: r.BodyHash, Status: r.Status, Response: r.Response, At: now}
+	event, title, text := "operation.done", "重要操作已执行 / Important operation done",
+		"The operation "+r.Action+" you confirmed was carried out at "+now.Format(time.RFC3339)+"."
+	if r.Type == CmdDecide {
+		if out.Response, err = decide(tx, r.Subject, r.Body); err != nil {
+			return nil, err
+		}
+	} else if req, err := FourEyes(tx.Get, r.Type, r.Body); err != nil {
+		return nil, err
+	} else if req != nil {
+		// A second administrator must approve: the change waits, and the
+		// log says it was proposed, not made.
+		tx.AuditAs("approval.request")
+		a, err := propose(tx, cmd, &r, req)
+		if err != nil {
+			return nil, err
+		}
+		out.Status, out.Response = 202, mustJSON(map[string]any{"approval": a.View()})
+		event, title, text = "operation.proposed", "重要操作待复核 / Important operation awaits approval",
+			"The operation "+r.Action+" you confirmed at "+now.Format(time.RFC3339)+" awaits the approval of a second administrator ("+a.ID+")."
+	} else if _, err := tx.Run(r.Type, r.Body); err != nil {
+		return nil, err
+	}
+	if err := identity.Notify(tx, r.Subject, event, title, text); err != nil {
+		return nil, err
+	}
 	b, _ := json.Marshal(out)
 	return b, tx.Put(IdempotencyBucket, r.Key, b)
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // Remembered returns the outcome stored under an idempotency key if it is

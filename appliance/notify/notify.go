@@ -68,17 +68,24 @@ type Recipient struct {
 func Register(reg *state.Registry) {
 	reg.Bucket(NotificationsBucket)
 	reg.Bucket(OutboxBucket)
+	reg.Bucket(SecretsBucket)
 	reg.Handle(CmdResult, result)
 }
 
 // Enqueue writes a notification inside the command that causes it.
 func Enqueue(tx *state.Tx, to Recipient, event, subject, body string) error {
+	_, err := enqueue(tx, to, event, subject, body)
+	return err
+}
+
+// enqueue writes a notification and returns its key.
+func enqueue(tx *state.Tx, to Recipient, event, subject, body string) (string, error) {
 	now := tx.Time()
 	var key string
 	for seq := 0; ; seq++ { // several notifications of one command get distinct keys
 		key = fmt.Sprintf("%016x-%d-%d", now.UnixNano(), tx.Index(), seq)
 		if v, err := tx.Get(NotificationsBucket, notifKey(to.Account, key)); err != nil {
-			return err
+			return "", err
 		} else if v == nil {
 			break
 		}
@@ -91,10 +98,10 @@ func Enqueue(tx *state.Tx, to Recipient, event, subject, body string) error {
 		}
 		n.Deliveries[ch] = Delivery{To: addr, Status: "pending", NextAttempt: now}
 		if err := tx.Put(OutboxBucket, outboxKey(key, ch), []byte(to.Account)); err != nil {
-			return err
+			return "", err
 		}
 	}
-	return save(tx, &n)
+	return key, save(tx, &n)
 }
 
 func notifKey(account, key string) []byte { return []byte(account + "\x00" + key) }
@@ -149,6 +156,9 @@ func result(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		if err := tx.Delete(OutboxBucket, outboxKey(r.Key, r.Channel)); err != nil {
 			return nil, err
 		}
+		if err := forgetSecret(tx, &n); err != nil {
+			return nil, err
+		}
 	}
 	return nil, save(tx, &n)
 }
@@ -178,6 +188,9 @@ func Due(r *state.ReadTx, now time.Time) ([]Pending, error) {
 			return err
 		}
 		if d := n.Deliveries[channel]; d.Status == "pending" && !d.NextAttempt.After(now) {
+			if err := withSecret(r, &n); err != nil {
+				return err
+			}
 			out = append(out, Pending{Notification: n, Channel: channel})
 		}
 		return nil

@@ -31,7 +31,7 @@ mfa_satisfied if not needs_mfa[input.action]
 mfa_satisfied if input.subject.mfa
 
 acts_on_self if {
-	input.action in {"accounts.roles", "accounts.unlock", "accounts.mfa_reset"}
+	input.action in {"accounts.roles", "accounts.unlock", "accounts.close", "accounts.mfa_reset"}
 	input.resource.owner == input.subject.id
 }
 
@@ -75,7 +75,7 @@ deny contains "a second factor is required for this action" if {
 	not input.subject.mfa
 }
 
-# Nobody changes their own roles or unlocks themselves: separation of duties.
+# Nobody changes their own roles, closes or unlocks themselves: separation of duties.
 deny contains "an administrator cannot act on their own account here" if acts_on_self
 
 # A role change may not make an account hold two administrator roles.

@@ -31,6 +31,16 @@ test_security_admin_cannot_change_own_roles if {
 	authz.decision.allow with input as {"action": "accounts.roles", "subject": subject({"security_admin"}), "resource": {"owner": "u2", "roles": ["worker"]}}
 }
 
+test_security_admin_cannot_close_own_account if {
+	not authz.decision.allow with input as {"action": "accounts.close", "subject": subject({"security_admin"}), "resource": {"owner": "u1"}}
+	authz.decision.allow with input as {"action": "accounts.close", "subject": subject({"security_admin"}), "resource": {"owner": "u2"}}
+}
+
+test_only_administrators_take_part_in_approvals if {
+	authz.decision.allow with input as {"action": "approvals.decide", "subject": subject({"system_admin"}), "resource": {}}
+	not authz.decision.allow with input as {"action": "approvals.decide", "subject": subject({"worker"}), "resource": {}}
+}
+
 test_two_admin_roles_are_never_granted if {
 	not authz.decision.allow with input as {"action": "accounts.roles", "subject": subject({"security_admin"}), "resource": {"owner": "u2", "roles": ["system_admin", "audit_admin"]}}
 }

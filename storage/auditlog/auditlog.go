@@ -100,6 +100,9 @@ func hook(tx *state.Tx, cmd *state.Command, res state.Result) error {
 	if e.Subject == "" {
 		e.Subject = "system"
 	}
+	if t := tx.AuditType(); t != "" { // e.g. an important operation: the change it made
+		e.Type = t
+	}
 	if cmd.Type == CmdRecord {
 		e.Type = c.Event
 		if c.Result != "" {

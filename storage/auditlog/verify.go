@@ -101,6 +101,9 @@ type Query struct {
 	Type     string
 	Result   string
 	Limit    int
+	// NotSubject withholds the entries of one subject: an audit
+	// administrator never reads its own trail (docs/security.md).
+	NotSubject string
 }
 
 // Search returns the entries matching q, oldest first.
@@ -113,7 +116,7 @@ func Search(r *state.ReadTx, q Query) ([]Entry, error) {
 		}
 		if (!q.From.IsZero() && e.Time.Before(q.From)) || (!q.To.IsZero() && !e.Time.Before(q.To)) ||
 			(q.Subject != "" && e.Subject != q.Subject) || (q.Type != "" && e.Type != q.Type) ||
-			(q.Result != "" && e.Result != q.Result) {
+			(q.Result != "" && e.Result != q.Result) || (q.NotSubject != "" && e.Subject == q.NotSubject) {
 			return nil
 		}
 		out = append(out, e)

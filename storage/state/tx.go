@@ -22,7 +22,17 @@ type Tx struct {
 	writes *overlay
 	cmd    *Command
 	index  uint64
+	// auditAs is the type the audit hook records, when a handler names
+	// one: a wrapper such as an important operation records the change it
+	// made, not itself.
+	auditAs string
 }
+
+// AuditAs makes the audit hook record the command being applied under typ.
+func (t *Tx) AuditAs(typ string) { t.auditAs = typ }
+
+// AuditType returns the type named by AuditAs, or "".
+func (t *Tx) AuditType() string { return t.auditAs }
 
 // Index returns the log index of the command being applied.
 func (t *Tx) Index() uint64 { return t.index }

@@ -1,0 +1,119 @@
+package api
+
+import (
+	"bytes"
+	"io"
+	"strings"
+
+	"cxt/appliance/errs"
+	"cxt/appliance/identity"
+	"cxt/appliance/important"
+	"cxt/policy"
+	"cxt/storage/state"
+)
+
+// listApprovals shows the administrators the changes waiting for a second
+// one (?status=all adds the decided and expired ones).
+func (s *Server) listApprovals(r *Request) (int, any, error) {
+	all := r.HTTP.URL.Query().Get("status") == "all"
+	var list []*important.Approval
+	if err := r.View(func(tx *state.ReadTx) error {
+		var err error
+		list, err = important.Approvals(tx, s.Now(), all)
+		return err
+	}); err != nil {
+		return 0, nil, err
+	}
+	views := make([]map[string]any, 0, len(list))
+	for _, a := range list {
+		views = append(views, a.View())
+	}
+	return 200, map[string]any{"approvals": views}, nil
+}
+
+func (s *Server) approve(r *Request) (*Op, error) { return s.decide(r, true) }
+
+func (s *Server) reject(r *Request) (*Op, error) { return s.decide(r, false) }
+
+// decide prepares a second administrator's decision on a pending approval,
+// itself an important operation (step-up, Idempotency-Key, preview and
+// confirm). The state machine checks everything again when it applies it.
+func (s *Server) decide(r *Request, approve bool) (*Op, error) {
+	const op = "decide approval"
+	id := muxVar(r, "id")
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if b, _ := io.ReadAll(r.HTTP.Body); len(bytes.TrimSpace(b)) > 0 {
+		r.HTTP.Body = io.NopCloser(bytes.NewReader(b))
+		if err := decodeJSON(r, &in); err != nil {
+			return nil, err
+		}
+	}
+	if len(in.Reason) > 500 {
+		return nil, errs.E(op, errs.Invalid, "a reason is at most 500 bytes")
+	}
+	var a *important.Approval
+	var me *identity.Account
+	if err := r.View(func(tx *state.ReadTx) error {
+		var err error
+		if a, err = important.ApprovalByID(tx.Get, id); err != nil {
+			return err
+		}
+		me, err = identity.AccountByID(tx, r.Subject.ID)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if a == nil {
+		return nil, errs.E(op, errs.NotExist, "no approval %s", id)
+	}
+	r.Audit.Object = a.Requirement.Target
+	r.Audit.Reason = strings.TrimSpace("approval " + a.ID + " of " + a.Action + " proposed by " + a.Proposer + "; " + in.Reason)
+	if a.Status != important.Pending || s.Now().After(a.Expires) {
+		return nil, errs.Coded(op, errs.Conflict, "approval_closed", "the approval is %s or expired", a.Status)
+	}
+	if me == nil {
+		return nil, errs.E(op, errs.Unauthenticated, "the account is gone")
+	}
+	if why := a.Eligible(me); why != "" && (approve || me.ID != a.Proposer) {
+		return nil, errs.Coded(op, errs.Permission, "approver_not_eligible", "%s", why)
+	}
+	d := important.Decision{Approval: a.ID, Approve: approve, Reason: in.Reason}
+	decision := "reject"
+	risks := []string{"the proposal is closed; proposing the change again starts over"}
+	if approve {
+		decision = "approve"
+		risks = []string{"the change runs now, once, with you recorded as the second administrator"}
+		if a.Requirement.NewAccount {
+			risks = append(risks, "a one-time password is drawn now and sent to the new administrator's own e-mail or phone; neither you nor the proposer sees it")
+			// Drawn at the confirm only: the preview binds the decision,
+			// not the password, and hashing it twice would be wasted work.
+			if r.HTTP.Header.Get("X-Confirm-Token") != "" {
+				d.Secret = identity.GeneratePassword()
+				hash, err := identity.HashPassword(d.Secret)
+				if err != nil {
+					return nil, err
+				}
+				d.Password = &hash
+			}
+		}
+	}
+	o := &Op{
+		Impact:  map[string]any{"approval": a.ID, "decision": decision, "proposal": a.View()},
+		Risks:   risks,
+		Command: state.NewCommand(important.CmdDecide, mustJSON(d), s.Now()),
+		Status:  200,
+	}
+	if approve && a.Type == policy.CmdSet && r.HTTP.Header.Get("X-Confirm-Token") == "" {
+		// The approver sees what the proposer saw: which decisions of the
+		// last 30 days the policy would change.
+		var b policy.Bundle
+		if err := jsonInto(a.Body, &b); err == nil {
+			if next, err := policy.New(r.Ctx, &b); err == nil {
+				o.Advise = func() (map[string]any, error) { return s.replayDecisions(r, s.Authz, next) }
+			}
+		}
+	}
+	return o, nil
+}

@@ -1,0 +1,170 @@
+package api
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"time"
+
+	"cxt/appliance/errs"
+	"cxt/appliance/identity"
+	"cxt/policy"
+	"cxt/storage/auditlog"
+	"cxt/storage/state"
+)
+
+// A policy change is reviewed before it can be confirmed: it must keep the
+// duty rules (policy.CheckCandidate, tried with the real administrators'
+// accounts as well), and its preview shows the permission diff (bound by the
+// confirm token) and the recent decisions it would change (advice).
+
+// replayWindow is how far back a policy preview replays decisions.
+const replayWindow = 30 * 24 * time.Hour
+
+// replaySample bounds the decisions a preview lists one by one.
+const replaySample = 10
+
+// keepsDuties refuses a candidate policy that would let a request break a
+// duty rule (policy_breaks_duty), before any confirm token is issued.
+func (s *Server) keepsDuties(r *Request, next *policy.Authorizer, b *policy.Bundle) error {
+	var admins []policy.Subject
+	if err := r.View(func(tx *state.ReadTx) error {
+		return tx.ForEach(identity.AccountsBucket, func(_, v []byte) error {
+			var a identity.Account
+			if err := json.Unmarshal(v, &a); err != nil {
+				return err
+			}
+			if adminRole(a.Roles) != "" && a.Closed.IsZero() {
+				admins = append(admins, policy.Subject{ID: a.ID, Roles: a.Roles, Clearance: a.Clearance, MFA: true})
+			}
+			return nil
+		})
+	}); err != nil {
+		return err
+	}
+	vs, err := policy.CheckCandidate(r.Ctx, next, b, admins)
+	if err != nil {
+		return errs.E("set policy", errs.Invalid, "the policy cannot be evaluated: %v", err)
+	}
+	if len(vs) > 0 {
+		return errs.Coded("set policy", errs.Invalid, "policy_breaks_duty", "%s", policy.DescribeViolations(vs))
+	}
+	return nil
+}
+
+// permissionDiff says which role gains or loses which action (every route's
+// action and every action either role table names).
+func (s *Server) permissionDiff(r *Request, old, next *policy.Authorizer, b *policy.Bundle) (map[string]any, error) {
+	actions := policy.ActionsOf(old.Bundle(), b)
+	for _, rt := range s.Routes() {
+		actions = append(actions, rt.Action)
+	}
+	slices.Sort(actions)
+	gained, lost, err := policy.PermissionDiff(r.Ctx, old, next, policy.RolesOf(old.Bundle(), b), slices.Compact(actions))
+	if err != nil {
+		return nil, errs.Wrap("set policy", errs.Internal, err, "the permission diff failed")
+	}
+	if gained == nil {
+		gained = []policy.Change{}
+	}
+	if lost == nil {
+		lost = []policy.Change{}
+	}
+	return map[string]any{"gained": gained, "lost": lost}, nil
+}
+
+// replayDecisions decides the requests of the last 30 days again, under the
+// policy in force and under next, and counts those whose answer would
+// change, with a sample. Subjects are taken as they are now (roles,
+// clearance) with a second factor; anonymous callers as anonymous.
+func (s *Server) replayDecisions(r *Request, old, next *policy.Authorizer) (map[string]any, error) {
+	to := s.Now().UTC()
+	from := to.Add(-replayWindow)
+	type cell struct{ subject, action, object string }
+	decided := map[cell][2]bool{}
+	subjects := map[string]*policy.Subject{}
+	checked, changed := 0, 0
+	sample := []map[string]any{}
+	err := r.View(func(tx *state.ReadTx) error {
+		subjectOf := func(id string) (*policy.Subject, error) {
+			if sub, ok := subjects[id]; ok {
+				return sub, nil
+			}
+			var sub *policy.Subject
+			switch {
+			case id == "anonymous" || strings.HasPrefix(id, "login:"):
+				sub = &policy.Subject{ID: "anonymous", Roles: []string{"anonymous"}, Clearance: 1}
+			default:
+				a, err := identity.AccountByID(tx, id)
+				if err != nil {
+					return nil, err
+				}
+				if a != nil {
+					sub = &policy.Subject{ID: a.ID, Roles: a.Roles, Clearance: a.Clearance, MFA: true}
+				}
+			}
+			subjects[id] = sub
+			return sub, nil
+		}
+		return tx.ForEach(auditlog.EntriesBucket, func(_, v []byte) error {
+			var e auditlog.Entry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return err
+			}
+			if e.Action == "" || e.Time.Before(from) || e.Time.After(to) {
+				return nil
+			}
+			sub, err := subjectOf(e.Subject)
+			if err != nil || sub == nil {
+				return err
+			}
+			c := cell{sub.ID, e.Action, e.Object}
+			d, ok := decided[c]
+			if !ok {
+				res := policy.Resource{Owner: e.Object, Label: 1}
+				if strings.HasPrefix(e.Object, "acct-") {
+					if obj, err := subjectOf(e.Object); err != nil {
+						return err
+					} else if obj != nil && obj.Clearance > 0 {
+						res.Label = obj.Clearance
+					}
+				}
+				in := policy.Input{Subject: *sub, Action: e.Action, Resource: res}
+				before, err := old.Decide(r.Ctx, in)
+				if err != nil {
+					return err
+				}
+				after, err := next.Decide(r.Ctx, in)
+				if err != nil {
+					return err
+				}
+				d = [2]bool{before.Allow, after.Allow}
+				decided[c] = d
+			}
+			checked++
+			if d[0] != d[1] {
+				changed++
+				if len(sample) < replaySample {
+					sample = append(sample, map[string]any{
+						"seq": e.Seq, "time": e.Time, "subject": e.Subject, "action": e.Action, "object": e.Object,
+						"before": verdict(d[0]), "after": verdict(d[1]),
+					})
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"replay": map[string]any{
+		"from": from, "to": to, "checked": checked, "changed": changed, "sample": sample,
+	}}, nil
+}
+
+func verdict(allow bool) string {
+	if allow {
+		return "allow"
+	}
+	return "deny"
+}
