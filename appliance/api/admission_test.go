@@ -11,6 +11,7 @@ import (
 
 	"cxt/appliance/api"
 	"cxt/appliance/identity"
+	"cxt/appliance/important"
 	"cxt/appliance/node"
 	"cxt/crypto/sm"
 	"cxt/storage/auditlog"
@@ -360,7 +361,12 @@ func TestAnonymousCallersAreLimitedPerSource(t *testing.T) {
 func TestSweepsPurgeExpiredCaptchasChallengesAttemptsAndSessions(t *testing.T) {
 	e := start(t)
 	token := e.signIn("auditadmin")
+	sec := e.signIn("secadmin")
 	e.login("sysadmin", "Wrong-Password-1!")
+	e.call("POST", "/api/v1/accounts/acct-sysadmin/unlock", sec, "", "Idempotency-Key", "preview-only")
+	if r := e.confirmed("POST", "/api/v1/accounts/acct-sysadmin/unlock", sec, "", "unlock-1"); r.status != 200 {
+		t.Fatalf("unlock: %v", r.body)
+	}
 	for range 5 {
 		e.call("GET", "/api/v1/captcha", "", "")
 		e.call("POST", "/api/v1/sessions/challenge", "", "")
@@ -378,16 +384,26 @@ func TestSweepsPurgeExpiredCaptchasChallengesAttemptsAndSessions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	e.login("sysadmin", "Wrong-Password-1!") // after the unlock: a failure to remember
 	sweep()
-	if count(identity.CaptchasBucket) != 5 || count(identity.ChallengesBucket) != 5 || count(identity.AttemptsBucket) == 0 {
+	if count(identity.CaptchasBucket) != 5 || count(identity.ChallengesBucket) != 5 || count(identity.AttemptsBucket) == 0 ||
+		count(important.ConfirmBucket) != 1 || count(important.IdempotencyBucket) != 1 {
 		t.Fatal("a sweep removed records that had not expired")
 	}
 	e.clock.advance(20 * time.Minute) // past captchas, challenges, the failure window and the idle time
 	sweep()
-	for _, b := range []string{identity.CaptchasBucket, identity.ChallengesBucket, identity.AttemptsBucket, identity.SessionsBucket} {
+	for _, b := range []string{identity.CaptchasBucket, identity.ChallengesBucket, identity.AttemptsBucket, identity.SessionsBucket, important.ConfirmBucket} {
 		if n := count(b); n != 0 {
 			t.Errorf("%d records left in %s after they expired", n, b)
 		}
+	}
+	if count(important.IdempotencyBucket) != 1 {
+		t.Error("an idempotency record was swept within its 24 hours")
+	}
+	e.clock.advance(important.KeyTTL)
+	sweep()
+	if n := count(important.IdempotencyBucket); n != 0 {
+		t.Errorf("%d idempotency records left after 24 hours", n)
 	}
 	if r := e.call("GET", "/api/v1/me", token, ""); r.status != 401 {
 		t.Fatalf("a swept session still works: %v", r.body)

@@ -89,6 +89,7 @@ func Register(reg *state.Registry) {
 	reg.Bucket(ConfirmBucket)
 	reg.Bucket(ApprovalsBucket)
 	expireApprovals(reg)
+	expireRecords(reg)
 	reg.Handle(CmdPreview, func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		var p Preview
 		if err := json.Unmarshal(cmd.Body, &p); err != nil {
