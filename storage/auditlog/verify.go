@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"cxt/storage/state"
 )
@@ -93,37 +92,3 @@ type stopErr struct{}
 func (stopErr) Error() string { return "stop" }
 
 var errStop error = stopErr{}
-
-// Query selects entries; zero fields match everything.
-type Query struct {
-	From, To time.Time
-	Subject  string
-	Type     string
-	Result   string
-	Limit    int
-}
-
-// Search returns the entries matching q, oldest first.
-func Search(r *state.ReadTx, q Query) ([]Entry, error) {
-	var out []Entry
-	err := r.ForEach(EntriesBucket, func(k, v []byte) error {
-		var e Entry
-		if err := json.Unmarshal(v, &e); err != nil {
-			return err
-		}
-		if (!q.From.IsZero() && e.Time.Before(q.From)) || (!q.To.IsZero() && !e.Time.Before(q.To)) ||
-			(q.Subject != "" && e.Subject != q.Subject) || (q.Type != "" && e.Type != q.Type) ||
-			(q.Result != "" && e.Result != q.Result) {
-			return nil
-		}
-		out = append(out, e)
-		if q.Limit > 0 && len(out) >= q.Limit {
-			return errStop
-		}
-		return nil
-	})
-	if err == errStop {
-		err = nil
-	}
-	return out, err
-}
