@@ -51,8 +51,8 @@ func auditQueryFrom(v url.Values) (auditQuery, error) {
 	}
 	if l := v.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
-		if err != nil {
-			return q, errs.E("search audit", errs.Invalid, "limit must be a whole number")
+		if err != nil || n < 1 {
+			return q, errs.E("search audit", errs.Invalid, "limit must be a whole number from 1")
 		}
 		q.Limit = n
 	}
