@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/base64"
 	"log/slog"
 	"net/http"
 	"path"
@@ -125,8 +124,8 @@ func cleanPath(p string) string {
 // ended or idle session still names its holder, and nothing is changed.
 func (s *Server) identify(r *Request) {
 	raw, ok := strings.CutPrefix(r.HTTP.Header.Get("Authorization"), "Bearer ")
-	token, err := base64.RawURLEncoding.DecodeString(raw)
-	if !ok || err != nil || len(token) != 32 {
+	token, err := decodeToken(raw)
+	if !ok || err != nil {
 		return
 	}
 	r.Node.State().View(func(tx *state.ReadTx) error {
