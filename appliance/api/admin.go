@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"mime"
 	"strings"
-	"time"
 
 	"github.com/gorilla/mux"
 
@@ -274,16 +273,13 @@ func (s *Server) unmaskAccount(r *Request) (*Op, error) {
 	}, nil
 }
 
-// exportAudit hands an audit administrator the entries matching a query
-// with the signed head of the log, as an important operation.
+// exportAudit hands an audit administrator a page of the entries matching
+// a query (the filters and cursor of GET /api/v1/audit) with the signed
+// head of the log, as an important operation.
 func (s *Server) exportAudit(r *Request) (*Op, error) {
 	var in struct {
-		Subject string `json:"subject"`
-		Type    string `json:"type"`
-		Result  string `json:"result"`
-		From    string `json:"from"`
-		To      string `json:"to"`
-		Reason  string `json:"reason"`
+		auditQuery
+		Reason string `json:"reason"`
 	}
 	if err := decodeJSON(r, &in); err != nil {
 		return nil, err
@@ -291,33 +287,13 @@ func (s *Server) exportAudit(r *Request) (*Op, error) {
 	if len(strings.TrimSpace(in.Reason)) < 5 {
 		return nil, errs.E("export audit", errs.Invalid, "a reason of at least 5 characters is required")
 	}
-	// One export holds at most 2,000 entries. (They are handed out once, to
-	// the confirm: neither replicated nor remembered under the key.)
-	q := auditlog.Query{Subject: in.Subject, Type: in.Type, Result: in.Result, Limit: 2_000, NotSubject: r.Subject.ID}
-	for name, v := range map[string]struct {
-		s   string
-		dst *time.Time
-	}{"from": {in.From, &q.From}, "to": {in.To, &q.To}} {
-		if v.s == "" {
-			continue
-		}
-		t, err := time.Parse(time.RFC3339, v.s)
-		if err != nil {
-			return nil, errs.E("export audit", errs.Invalid, "%s must be an RFC 3339 time", name)
-		}
-		*v.dst = t
+	search, err := in.check(r, "export audit", exportMaxLimit, exportMaxLimit)
+	if err != nil {
+		return nil, err
 	}
 	r.Audit.Reason = in.Reason
-	var entries []auditlog.Entry
-	var head auditlog.Head
-	if err := r.View(func(tx *state.ReadTx) error {
-		var err error
-		if entries, err = auditlog.Search(tx, q); err != nil {
-			return err
-		}
-		head, err = auditlog.CurrentHead(tx)
-		return err
-	}); err != nil {
+	page, head, err := search.run(r)
+	if err != nil {
 		return nil, err
 	}
 	at := s.Now().UTC()
@@ -325,17 +301,23 @@ func (s *Server) exportAudit(r *Request) (*Op, error) {
 	if err != nil {
 		return nil, err
 	}
+	resp := search.answer(page)
+	resp["head"] = map[string]any{
+		"size": head.Size, "root": head.Root, "time": at,
+		"signature": base64.StdEncoding.EncodeToString(sig), "signer_certificate": string(cert),
+	}
+	if page.Truncated {
+		resp["next"] = "more entries match: export again with the same filters, \"cursor\": next_cursor and a new Idempotency-Key"
+	}
 	return &Op{
 		// The impact names the query, not the count: every request adds
 		// entries, and the confirm must see the same preview.
-		Impact:  map[string]any{"query": in, "limit": q.Limit},
+		Impact:  map[string]any{"query": in, "limit": search.q.Limit},
 		Risks:   []string{"the export leaves the appliance: keep it as confidential as the log"},
 		Command: auditlog.RecordCommand(auditlog.Context{Event: "audit.export"}, s.Now()),
 		Status:  200, Secrets: []string{"entries"}, // handed out once: a replay withholds them
-		Response: map[string]any{"entries": entries, "head": map[string]any{
-			"size": head.Size, "root": head.Root, "time": at,
-			"signature": base64.StdEncoding.EncodeToString(sig), "signer_certificate": string(cert),
-		}},
+		// The page, the cursor that continues it, and the signed head.
+		Response: resp,
 	}, nil
 }
 
@@ -420,32 +402,24 @@ func (s *Server) notifications(r *Request) (int, any, error) {
 	return 200, map[string]any{"notifications": list}, err
 }
 
+// searchAudit reads one page of the audit log, newest first unless
+// order=asc, with the cursor that continues it when it is truncated.
 func (s *Server) searchAudit(r *Request) (int, any, error) {
-	q := auditlog.Query{
-		Subject: r.HTTP.URL.Query().Get("subject"), Type: r.HTTP.URL.Query().Get("type"),
-		Result: r.HTTP.URL.Query().Get("result"), Limit: 1000,
-		NotSubject: r.Subject.ID, // an audit administrator never reads its own trail
+	in, err := auditQueryFrom(r.HTTP.URL.Query())
+	if err != nil {
+		return 0, nil, err
 	}
-	for name, dst := range map[string]*time.Time{"from": &q.From, "to": &q.To} {
-		if v := r.HTTP.URL.Query().Get(name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				return 0, nil, errs.E("search audit", errs.Invalid, "%s must be an RFC 3339 time", name)
-			}
-			*dst = t
-		}
+	search, err := in.check(r, "search audit", searchLimit, searchMaxLimit)
+	if err != nil {
+		return 0, nil, err
 	}
-	var entries []auditlog.Entry
-	var head auditlog.Head
-	err := r.View(func(tx *state.ReadTx) error {
-		var err error
-		if entries, err = auditlog.Search(tx, q); err != nil {
-			return err
-		}
-		head, err = auditlog.CurrentHead(tx)
-		return err
-	})
-	return 200, map[string]any{"entries": entries, "size": head.Size, "root": head.Root}, err
+	page, head, err := search.run(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := search.answer(page)
+	out["size"], out["root"] = head.Size, head.Root
+	return 200, out, nil
 }
 
 func (s *Server) taxQuote(r *Request) (int, any, error) {

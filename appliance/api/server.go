@@ -48,6 +48,8 @@ type Server struct {
 	// NewTerm returns the command that installs key term n with a fresh
 	// secret wrapped by the master key, which only the node holds.
 	NewTerm func(n uint32, now time.Time) (*state.Command, error)
+	// System answers the health and unseal routes.
+	System System
 
 	limits limiter // per-source rates of anonymous requests
 }
@@ -72,8 +74,14 @@ type Route struct {
 	// preview, confirm and an idempotency key (see important.go).
 	prepare func(*Request) (*Op, error)
 	// read marks handlers that change nothing: their audit record is
-	// written while they run instead of after.
+	// written when they first read instead of after.
 	read bool
+	// sys routes answer while the node is sealed; their records fall back
+	// to the node's local log (see recordSys).
+	sys bool
+	// unrouted answers a request no route matched: no session is
+	// authenticated and no policy decides, there being no action.
+	unrouted bool
 }
 
 // Routes lists every endpoint; a test checks each against the policy.
@@ -87,7 +95,14 @@ func (s *Server) Routes() []Route {
 	important := func(method, path, action string, p func(*Request) (*Op, error)) Route {
 		return Route{Method: method, Path: path, Action: action, Important: true, prepare: p}
 	}
+	sys := func(method, path, action string, h func(*Request) (int, any, error)) Route {
+		return Route{Method: method, Path: path, Action: action, handle: h, sys: true}
+	}
 	return []Route{
+		sys("GET", "/healthz", "sys.health", s.healthz),
+		sys("GET", "/readyz", "sys.health", s.readyz),
+		sys("GET", "/api/v1/sys/status", "sys.health", s.healthz),
+		sys("POST", "/api/v1/sys/unseal", "sys.unseal", s.unseal),
 		write("GET", "/api/v1/captcha", "captcha.create", s.captcha),
 		write("POST", "/api/v1/sessions", "sessions.create", s.login),
 		write("POST", "/api/v1/sessions/challenge", "sessions.challenge", s.challenge),
@@ -139,14 +154,16 @@ type Request struct {
 	Token   []byte // SM3 of the session token
 	Audit   auditlog.Context
 	audited bool
-	// A read's audit record is written while the handler starts; its
+	// A read's audit record is written when the handler first reads; its
 	// commit index is the read's linearizable read point.
+	readRecord bool
 	auditDone  chan struct{}
 	auditIndex uint64
 	auditErr   error
 	server     *Server
-	// header holds response headers a handler adds (Idempotent-Replayed).
-	header http.Header
+	sys        bool
+	header     http.Header // the answer's headers
+	outcome    string      // the record's result of a success that is not "ok"
 }
 
 // Propose replicates cmd with this request's audit context: the request is
@@ -161,6 +178,18 @@ func (r *Request) Propose(cmd *state.Command) ([]byte, error) {
 // View reads the state linearizably: after the request's own audit record
 // is applied on this node (reads), or after a read barrier.
 func (r *Request) View(fn func(*state.ReadTx) error) error {
+	if r.readRecord && r.auditDone == nil {
+		// An allowed read's record goes into the log now; the read waits
+		// for it to apply, which makes it linearizable without a separate
+		// barrier round. A read refused before it reads (bad input) gets
+		// its one record, with the refusal, when it ends.
+		r.auditDone = make(chan struct{})
+		r.audited = true
+		if r.auditIndex, r.auditErr = r.server.record(r, nil); r.auditErr != nil {
+			r.auditErr = errs.Wrap("audit", errs.Unavailable, r.auditErr, "the request could not be audited, so it was refused; retry")
+		}
+		close(r.auditDone)
+	}
 	if r.auditDone != nil {
 		<-r.auditDone
 		if r.auditErr != nil {
@@ -201,19 +230,32 @@ func rejection(err error) error {
 	return errs.Coded("", kind, rej.Code, "%s", rej.Message)
 }
 
+// serve answers one request and writes its one audit record: in the
+// command it proposed, or as an audit.record before the answer leaves. A
+// sealed node answers only the sys routes and keeps its records in its
+// local log (recordSys).
 func (s *Server) serve(rt Route) http.HandlerFunc {
 	return func(w http.ResponseWriter, hr *http.Request) {
-		node := s.Cluster()
-		if node == nil {
-			WriteError(w, errs.E("", errs.Sealed, "the node is sealed; unseal it with cxt unseal"))
-			return
-		}
 		ctx, cancel := context.WithTimeout(hr.Context(), 30*time.Second)
 		defer cancel()
 		LimitBody(w, hr)
-		req := &Request{HTTP: hr, Ctx: ctx, Node: node, server: s}
+		req := &Request{HTTP: hr, Ctx: ctx, Node: s.Cluster(), server: s, sys: rt.sys, header: w.Header()}
 		req.Audit = auditlog.Context{Subject: "anonymous", Source: clientIP(hr), Action: rt.Action, Request: requestID()}
-		status, body, err := s.run(req, rt)
+		// The request ID names the request's audit record.
+		w.Header().Set("X-Request-Id", req.Audit.Request)
+		var status int
+		var body any
+		var err error
+		switch {
+		case req.Node == nil && !rt.sys:
+			err = errs.E("", errs.Sealed, "the node is sealed; unseal it with cxt unseal")
+		case rt.unrouted:
+			req.Audit.Object = unroutedObject(hr)
+			s.identify(req)
+			status, body, err = rt.handle(req)
+		default:
+			status, body, err = s.run(req, rt)
+		}
 		if req.auditDone != nil {
 			<-req.auditDone
 			switch {
@@ -234,8 +276,9 @@ func (s *Server) serve(rt Route) http.HandlerFunc {
 			WriteError(w, err)
 			return
 		}
-		for k, v := range req.header {
-			w.Header()[k] = v
+		if body == nil { // a redirect
+			w.WriteHeader(status)
+			return
 		}
 		WriteJSON(w, status, body)
 	}
@@ -245,21 +288,33 @@ func (s *Server) serve(rt Route) http.HandlerFunc {
 // returns the log index it was applied at.
 func (s *Server) record(req *Request, err error) (uint64, error) {
 	result := "ok"
-	if err != nil {
+	switch {
+	case err != nil:
 		result = errs.Of(err).Code
+	case req.outcome != "":
+		result = req.outcome
 	}
 	c := req.Audit
 	c.Event, c.Result = "request", result
-	v, aerr := req.Node.ProposeOK(req.Ctx, auditlog.RecordCommand(c, s.Now()))
-	if aerr != nil || len(v) != 8 {
-		return 0, aerr
+	if req.sys || req.Node == nil {
+		return s.recordSys(req, c)
+	}
+	return s.propose(req.Ctx, req, c)
+}
+
+func (s *Server) propose(ctx context.Context, req *Request, c auditlog.Context) (uint64, error) {
+	v, err := req.Node.ProposeOK(ctx, auditlog.RecordCommand(c, s.Now()))
+	if err != nil || len(v) != 8 {
+		return 0, err
 	}
 	return binary.BigEndian.Uint64(v), nil
 }
 
 // run authenticates, authorizes and handles one request.
 func (s *Server) run(req *Request, rt Route) (int, any, error) {
-	if err := s.authenticate(req); err != nil {
+	if req.Node == nil { // sealed: no session can be read
+		req.Subject = anonymous
+	} else if err := s.authenticate(req); err != nil {
 		return 0, nil, err
 	}
 	// The account a route acts on, if any, is the resource: its ID is the
@@ -310,19 +365,7 @@ func (s *Server) run(req *Request, rt Route) (int, any, error) {
 	if rt.prepare != nil {
 		return s.important(req, rt)
 	}
-	if rt.read {
-		// An allowed read's record goes into the log as the handler starts;
-		// the handler's reads wait for it to apply, which makes them
-		// linearizable without a separate barrier round.
-		req.auditDone = make(chan struct{})
-		req.audited = true
-		go func() {
-			defer close(req.auditDone)
-			if req.auditIndex, req.auditErr = s.record(req, nil); req.auditErr != nil {
-				req.auditErr = errs.Wrap("audit", errs.Unavailable, req.auditErr, "the request could not be audited, so it was refused; retry")
-			}
-		}()
-	}
+	req.readRecord = rt.read // see View
 	return rt.handle(req)
 }
 

@@ -29,6 +29,7 @@ const (
 	RateLimited                 // 429 rate_limited
 	Sealed                      // node sealed: 503 sealed
 	Unavailable                 // no leader, shutting down: 503 unavailable
+	WrongMethod                 // the path exists, the method does not: 405 method_not_allowed
 )
 
 var kinds = map[Kind]struct {
@@ -46,6 +47,7 @@ var kinds = map[Kind]struct {
 	RateLimited:     {http.StatusTooManyRequests, "rate_limited"},
 	Sealed:          {http.StatusServiceUnavailable, "sealed"},
 	Unavailable:     {http.StatusServiceUnavailable, "unavailable"},
+	WrongMethod:     {http.StatusMethodNotAllowed, "method_not_allowed"},
 }
 
 // Status returns the HTTP status of k.

@@ -9,7 +9,7 @@ import (
 
 func TestEveryKindHasOneStatusAndCode(t *testing.T) {
 	seen := map[string]Kind{}
-	for k := Internal; k <= Unavailable; k++ {
+	for k := Internal; k <= WrongMethod; k++ {
 		if k.Status() < 400 || k.Code() == "" {
 			t.Fatalf("kind %d has status %d code %q", k, k.Status(), k.Code())
 		}

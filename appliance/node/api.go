@@ -1,34 +1,21 @@
 package node
 
 import (
+	"context"
 	"net/http"
 
-	"github.com/gorilla/mux"
-
 	"cxt/appliance/api"
-	"cxt/appliance/errs"
 )
 
-// routes is the business listener. While sealed only health, status and
-// unseal answer; everything else is 503 "sealed".
+// routes is the business listener: the API's routes, its health and
+// unseal routes among them, each request audited (see api.Server.Handler).
+// While sealed only health, status and unseal answer; everything else is
+// 503 "sealed".
 func (n *Node) routes() http.Handler {
-	r := mux.NewRouter()
-	r.HandleFunc("/healthz", n.healthz).Methods(http.MethodGet)
-	r.HandleFunc("/readyz", n.readyz).Methods(http.MethodGet)
-	r.HandleFunc("/api/v1/sys/status", n.healthz).Methods(http.MethodGet)
-	r.HandleFunc("/api/v1/sys/unseal", n.unseal).Methods(http.MethodPost)
-	n.api.Mount(r)
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if n.Sealed() {
-			api.WriteError(w, errSealed)
-			return
-		}
-		api.WriteError(w, errs.E("", errs.NotExist, "no such endpoint: %s %s", req.Method, req.URL.Path))
-	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		api.WriteError(w, errs.Coded("", errs.Invalid, "method_not_allowed", "%s is not allowed on %s", req.Method, req.URL.Path))
-	})
-	return securityHeaders(n.api.LimitAnonymous(r))
+	n.api.System = system{n}
+	// Anonymous callers are limited per source before anything of theirs
+	// is routed (see api.Server.LimitAnonymous).
+	return securityHeaders(n.api.LimitAnonymous(n.api.Handler()))
 }
 
 func securityHeaders(h http.Handler) http.Handler {
@@ -40,33 +27,21 @@ func securityHeaders(h http.Handler) http.Handler {
 	})
 }
 
+// healthz is the operator socket's full status.
 func (n *Node) healthz(w http.ResponseWriter, r *http.Request) {
 	api.WriteJSON(w, http.StatusOK, n.Status())
 }
 
-// readyz answers 200 once the node is unsealed and a leader is known.
-func (n *Node) readyz(w http.ResponseWriter, r *http.Request) {
-	s := n.Status()
-	code := http.StatusOK
-	if s.Sealed || s.Leader == "" {
-		code = http.StatusServiceUnavailable
-	}
-	api.WriteJSON(w, code, s)
+// system is the node as the API's health and unseal routes see it.
+type system struct{ n *Node }
+
+func (s system) Health() api.Health {
+	st := s.n.Status()
+	return api.Health{Node: st.Node, Role: st.Role, Leader: st.Leader, AppliedIndex: st.AppliedIndex, Sealed: st.Sealed}
 }
 
-func (n *Node) unseal(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Share string `json:"share"`
-	}
-	api.LimitBody(w, r)
-	if err := api.DecodeJSON(r, &req); err != nil {
-		api.WriteError(w, err)
-		return
-	}
-	st, err := n.Unseal(r.Context(), req.Share)
-	if err != nil {
-		api.WriteError(w, err)
-		return
-	}
-	api.WriteJSON(w, http.StatusOK, st)
+func (s system) Detail() any { return s.n.Status() }
+
+func (s system) Unseal(ctx context.Context, share string) (any, error) {
+	return s.n.Unseal(ctx, share)
 }

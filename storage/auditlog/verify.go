@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"cxt/storage/state"
 )
@@ -93,40 +92,3 @@ type stopErr struct{}
 func (stopErr) Error() string { return "stop" }
 
 var errStop error = stopErr{}
-
-// Query selects entries; zero fields match everything.
-type Query struct {
-	From, To time.Time
-	Subject  string
-	Type     string
-	Result   string
-	Limit    int
-	// NotSubject withholds the entries of one subject: an audit
-	// administrator never reads its own trail (docs/security.md).
-	NotSubject string
-}
-
-// Search returns the entries matching q, oldest first.
-func Search(r *state.ReadTx, q Query) ([]Entry, error) {
-	var out []Entry
-	err := r.ForEach(EntriesBucket, func(k, v []byte) error {
-		var e Entry
-		if err := json.Unmarshal(v, &e); err != nil {
-			return err
-		}
-		if (!q.From.IsZero() && e.Time.Before(q.From)) || (!q.To.IsZero() && !e.Time.Before(q.To)) ||
-			(q.Subject != "" && e.Subject != q.Subject) || (q.Type != "" && e.Type != q.Type) ||
-			(q.Result != "" && e.Result != q.Result) || (q.NotSubject != "" && e.Subject == q.NotSubject) {
-			return nil
-		}
-		out = append(out, e)
-		if q.Limit > 0 && len(out) >= q.Limit {
-			return errStop
-		}
-		return nil
-	})
-	if err == errStop {
-		err = nil
-	}
-	return out, err
-}

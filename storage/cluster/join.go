@@ -25,6 +25,10 @@ const (
 // master key, and to a node that reached a listener without it.
 var ErrWrongClusterKey = errors.New("cluster: the cluster key does not match")
 
+// Register adds the cluster's own bucket and commands to reg, as Open does;
+// tools that list every command of a node call it.
+func Register(reg *state.Registry) { registerCluster(reg) }
+
 func registerCluster(reg *state.Registry) {
 	reg.Bucket(bucketCluster)
 	reg.Handle(cmdSetCA, func(tx *state.Tx, cmd *state.Command) ([]byte, error) {

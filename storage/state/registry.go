@@ -1,6 +1,9 @@
 package state
 
-import "fmt"
+import (
+	"fmt"
+	"sort"
+)
 
 // Handler applies one command. It reads and writes through tx; whatever it
 // returns — a value or an error — is the command's result on every replica.
@@ -75,5 +78,16 @@ func (r *Registry) Buckets() []string {
 	for b := range r.buckets {
 		out = append(out, b)
 	}
+	return out
+}
+
+// Commands returns the registered command types, sorted; the audit
+// documentation test checks each has a row.
+func (r *Registry) Commands() []string {
+	out := make([]string, 0, len(r.handlers))
+	for t := range r.handlers {
+		out = append(out, t)
+	}
+	sort.Strings(out)
 	return out
 }

@@ -135,6 +135,51 @@ func (r *ReadTx) Scan(bucket string, fn func(k, v []byte, openErr error) error) 
 	})
 }
 
+// Seek calls fn with the opened values of bucket's keys from start on,
+// ascending, or with reverse from start down (a nil start: from the last
+// key), until fn returns false or an error. Newest-first readers of
+// sequence-keyed buckets (the audit log) start at the end without reading
+// the rest.
+func (r *ReadTx) Seek(bucket string, start []byte, reverse bool, fn func(k, v []byte) (bool, error)) error {
+	b := r.btx.Bucket([]byte(bucket))
+	if b == nil {
+		return fmt.Errorf("state: no bucket %q", bucket)
+	}
+	c := b.Cursor()
+	var k, v []byte
+	switch {
+	case !reverse && start == nil:
+		k, v = c.First()
+	case !reverse:
+		k, v = c.Seek(start)
+	case start == nil:
+		k, v = c.Last()
+	default:
+		if k, v = c.Seek(start); k == nil {
+			k, v = c.Last()
+		} else if !bytes.Equal(k, start) {
+			k, v = c.Prev()
+		}
+	}
+	for ; k != nil; k, v = step(c, reverse) {
+		pt, err := r.open(bucket, k, v)
+		if err != nil {
+			return err
+		}
+		if more, err := fn(k, pt); err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+func step(c *bolt.Cursor, reverse bool) ([]byte, []byte) {
+	if reverse {
+		return c.Prev()
+	}
+	return c.Next()
+}
+
 func (r *ReadTx) open(bucket string, key, v []byte) ([]byte, error) {
 	if !r.st.reg.buckets[bucket] {
 		return bytes.Clone(v), nil
