@@ -42,10 +42,11 @@ func (e *env) matching(q auditlog.Query, upTo int) []int {
 func TestAuditSearchPagesNewestFirstWithACursor(t *testing.T) {
 	e := start(t)
 	audit := e.signIn("auditadmin")
+	sec := e.signIn("secadmin") // an audit admin never reads its own trail: it reads the security admin's
 	for range 20 {
-		e.call("GET", "/api/v1/me", audit, "")
+		e.call("GET", "/api/v1/me", sec, "")
 	}
-	filter := "type=request&subject=acct-auditadmin"
+	filter := "type=request&subject=acct-secadmin"
 	// Newest first, the default: pages of 7 until the end.
 	var got []int
 	first := 0
@@ -71,7 +72,7 @@ func TestAuditSearchPagesNewestFirstWithACursor(t *testing.T) {
 		}
 		path = "/api/v1/audit?" + filter + "&limit=7&cursor=" + url.QueryEscape(next)
 	}
-	want := e.matching(auditlog.Query{Type: "request", Subject: "acct-auditadmin"}, first)
+	want := e.matching(auditlog.Query{Type: "request", Subject: "acct-secadmin"}, first)
 	if len(want) < 20 || len(got) != len(want) {
 		t.Fatalf("paged %d entries, %d match", len(got), len(want))
 	}
@@ -94,17 +95,18 @@ func TestAuditSearchPagesNewestFirstWithACursor(t *testing.T) {
 		}
 		path = "/api/v1/audit?" + filter + "&order=asc&limit=9&cursor=" + url.QueryEscape(next)
 	}
-	if want := e.matching(auditlog.Query{Type: "request", Subject: "acct-auditadmin"}, size); fmt.Sprint(got) != fmt.Sprint(want) {
+	if want := e.matching(auditlog.Query{Type: "request", Subject: "acct-secadmin"}, size); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("oldest-first pages %v, want %v", got, want)
 	}
 
 	// More entries than a page: the default page says so.
 	r := e.call("GET", "/api/v1/audit", audit, "")
-	if r.body["limit"] != 100.0 || r.body["truncated"] != false || len(seqsOf(t, r)) != int(r.body["size"].(float64)) {
+	// (every entry but the audit admin's own)
+	if n := len(seqsOf(t, r)); r.body["limit"] != 100.0 || r.body["truncated"] != false || n == 0 || n >= int(r.body["size"].(float64)) {
 		t.Fatalf("default page of a short log: %v %v %v", r.body["limit"], r.body["truncated"], r.body["size"])
 	}
 	for range 100 {
-		e.call("GET", "/api/v1/me", audit, "")
+		e.call("GET", "/api/v1/me", sec, "")
 	}
 	if r := e.call("GET", "/api/v1/audit", audit, ""); len(seqsOf(t, r)) != 100 || r.body["truncated"] != true || r.body["next_cursor"] == nil {
 		t.Fatalf("default page of a long log: %d entries, truncated %v", len(seqsOf(t, r)), r.body["truncated"])
@@ -113,7 +115,7 @@ func TestAuditSearchPagesNewestFirstWithACursor(t *testing.T) {
 	// A cursor serves only the query that made it.
 	next := e.call("GET", "/api/v1/audit?"+filter+"&limit=2", audit, "").body["next_cursor"].(string)
 	for _, c := range []struct{ name, query, code string }{
-		{"another type", "type=login.success&subject=acct-auditadmin&limit=2&cursor=" + next, "invalid_cursor"},
+		{"another type", "type=login.success&subject=acct-secadmin&limit=2&cursor=" + next, "invalid_cursor"},
 		{"another order", filter + "&order=asc&limit=2&cursor=" + next, "invalid_cursor"},
 		{"a forged cursor", filter + "&cursor=bm90LWEtY3Vyc29y", "invalid_cursor"},
 		{"a limit too large", "limit=1001", "invalid_request"},
@@ -192,22 +194,27 @@ func TestAuditSearchByUsernameFindsTheAccountAndItsFailedLogins(t *testing.T) {
 		t.Fatalf("username=nobody-here: %v", ghost)
 	}
 	// The search's own record names the blind index, never the name.
-	r := e.call("GET", "/api/v1/audit?type=request&subject=acct-auditadmin&limit=3", audit, "")
-	for _, x := range r.body["entries"].([]any) {
-		if o, _ := x.(map[string]any)["object"].(string); strings.Contains(o, "nobody-here") {
-			t.Fatalf("a username in the audit log: %q", o)
+	e.n.Cluster().ReadBarrier(context.Background())
+	e.n.Cluster().State().View(func(tx *state.ReadTx) error {
+		all, err := auditlog.Search(tx, auditlog.Query{Type: "request", Subject: "acct-auditadmin"})
+		for _, en := range all {
+			if strings.Contains(en.Object, "nobody-here") {
+				t.Fatalf("a username in the audit log: %q", en.Object)
+			}
 		}
-	}
+		return err
+	})
 }
 
 func TestAuditExportSaysWhenItIsTruncatedAndHowToContinue(t *testing.T) {
 	e := start(t)
 	audit := e.signIn("auditadmin")
+	sec := e.signIn("secadmin")
 	for range 8 {
-		e.call("GET", "/api/v1/me", audit, "")
+		e.call("GET", "/api/v1/me", sec, "")
 	}
 	audit = e.steppedUp("auditadmin", audit)
-	body := `{"type":"request","subject":"acct-auditadmin","limit":5,"reason":"quarterly review"}`
+	body := `{"type":"request","subject":"acct-secadmin","limit":5,"reason":"quarterly review"}`
 	first := e.confirmed("POST", "/api/v1/audit/export", audit, body, "x1")
 	next, _ := first.body["next_cursor"].(string)
 	if first.status != 200 || first.body["truncated"] != true || next == "" || !strings.Contains(first.body["next"].(string), "cursor") {
@@ -217,7 +224,7 @@ func TestAuditExportSaysWhenItIsTruncatedAndHowToContinue(t *testing.T) {
 	if len(a) != 5 || first.body["order"] != "desc" {
 		t.Fatalf("first export: %v", a)
 	}
-	body = fmt.Sprintf(`{"type":"request","subject":"acct-auditadmin","limit":5,"cursor":%q,"reason":"quarterly review"}`, next)
+	body = fmt.Sprintf(`{"type":"request","subject":"acct-secadmin","limit":5,"cursor":%q,"reason":"quarterly review"}`, next)
 	second := e.confirmed("POST", "/api/v1/audit/export", audit, body, "x2")
 	b := seqsOf(t, second)
 	if second.status != 200 || len(b) == 0 || b[0] >= a[len(a)-1] {
