@@ -294,7 +294,11 @@ func (s *Server) checkSM2(r *Request, pubPEM, challengeID, sigB64, purpose, who 
 	if !validID(challengeID) {
 		return errs.Coded("sm2", errs.Unauthenticated, "invalid_credentials", "the challenge is unknown, used or expired")
 	}
-	nonce, err := r.Node.ProposeOK(r.Ctx, state.NewCommand(identity.CmdTakeChallenge, mustJSON(identity.Challenge{ID: challengeID}), s.Now()))
+	// Recorded with the request's context; the request still gets its own
+	// record of how it ended.
+	take := state.NewCommand(identity.CmdTakeChallenge, mustJSON(identity.Challenge{ID: challengeID}), s.Now())
+	take.Audit = r.Audit.Encode()
+	nonce, err := r.Node.ProposeOK(r.Ctx, take)
 	if err != nil {
 		return rejection(err)
 	}
