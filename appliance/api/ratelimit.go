@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -49,6 +50,7 @@ type limiter struct {
 	limits   Limits
 	sources  map[string]*source
 	overflow *source
+	evicted  time.Time // the last pass over a full table
 }
 
 type source struct {
@@ -69,7 +71,8 @@ func (l *limiter) get(addr string, now time.Time) *source {
 		s.seen = now
 		return s
 	}
-	if len(l.sources) >= maxSources {
+	if len(l.sources) >= maxSources && now.Sub(l.evicted) > 10*time.Second {
+		l.evicted = now
 		for a, s := range l.sources {
 			if now.Sub(s.seen) > 10*time.Minute {
 				delete(l.sources, a)
@@ -165,7 +168,7 @@ func (s *Server) signedIn(hr *http.Request) bool {
 // make the refusals wait on the log.
 func (s *Server) throttle(hr *http.Request, login bool) error {
 	addr := clientIP(hr)
-	ok, record := s.limits.take(addr, login, s.Now())
+	ok, record := s.limits.take(sourceKey(addr), login, s.Now())
 	if ok {
 		return nil
 	}
@@ -189,4 +192,14 @@ func (s *Server) throttle(hr *http.Request, login bool) error {
 	}
 	return &errs.Error{Op: "rate limit", Kind: errs.RateLimited, Code: "rate_limited",
 		Msg: "too many requests from your address without a session; wait " + strconv.Itoa(int(max(hold, time.Second)/time.Second)) + " s and retry"}
+}
+
+// sourceKey is the address a limit applies to: an IPv4 address, or the /64
+// of an IPv6 one, since one host commonly holds a whole /64.
+func sourceKey(addr string) string {
+	ip := net.ParseIP(addr)
+	if ip == nil || ip.To4() != nil {
+		return addr
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
