@@ -48,9 +48,11 @@ func (s *Server) createAccount(r *Request) (*Op, error) {
 	if err := decodeJSON(r, &in); err != nil {
 		return nil, err
 	}
-	if in.Username == "" || len(in.Username) > 64 {
-		return nil, errs.E(op, errs.Invalid, "username must be 1-64 characters")
+	name, err := identity.CheckUsername(in.Username)
+	if err != nil {
+		return nil, errs.E(op, errs.Invalid, "%v", err)
 	}
+	in.Username = name
 	if err := identity.CheckRoles(in.Roles); err != nil {
 		return nil, errs.E(op, errs.Invalid, "%v", err)
 	}
@@ -72,11 +74,11 @@ func (s *Server) createAccount(r *Request) (*Op, error) {
 			return nil, err
 		}
 	}
-	if (in.Email != "" && !strings.Contains(in.Email, "@")) || (in.Phone != "" && strings.Trim(in.Phone, "+0123456789") != "") {
-		return nil, errs.E(op, errs.Invalid, "email or phone is malformed")
+	if err := identity.CheckContact(in.Email, in.Phone); err != nil {
+		return nil, errs.E(op, errs.Invalid, "%v", err)
 	}
 	acct := identity.Account{ID: accountID(r, idx), Username: in.Username, Roles: in.Roles, Clearance: in.Clearance,
-		Password: hash, MustChange: true, Email: in.Email, Phone: in.Phone}
+		Password: hash, MustChange: true, Email: in.Email, Phone: in.Phone, Created: s.Now().UTC()}
 	r.Audit.Object = acct.ID
 	risks := []string{"the one-time password is shown once, in the answer to the confirm"}
 	resp, secrets := map[string]any{"account": acct.Public(), "one_time_password": password}, []string{"one_time_password"}

@@ -192,10 +192,13 @@ func (s *Server) login(r *Request) (int, any, error) {
 		return 0, nil, err
 	}
 	h := tokenHash(token)
+	// An expired password opens a session that may only change it, as a
+	// one-time password does.
+	expired := identity.PasswordExpired(acct, s.Policy, now)
 	sess := identity.Session{
 		ID: hex.EncodeToString(h[:8]), Account: acct.ID, Created: now, Expires: now.Add(s.Policy.AbsoluteTimeout),
 		LastSeen: now, IdleTimeout: s.Policy.IdleTimeout,
-		Source: r.Audit.Source, Restricted: acct.MustChange, MFA: mfa, EnrollMFA: enroll,
+		Source: r.Audit.Source, Restricted: acct.MustChange || expired, MFA: mfa, EnrollMFA: enroll,
 	}
 	if mfa { // signing in with the code counts as a fresh re-authentication
 		sess.StepUpUntil = now.Add(stepUpFor)
@@ -209,7 +212,7 @@ func (s *Server) login(r *Request) (int, any, error) {
 	}
 	return 201, map[string]any{
 		"token": base64.RawURLEncoding.EncodeToString(token), "session": sess, "account": acct.Public(),
-		"password_change_required": acct.MustChange, "mfa_enrollment_required": enroll,
+		"password_change_required": acct.MustChange || expired, "password_expired": expired, "mfa_enrollment_required": enroll,
 	}, nil
 }
 
@@ -630,9 +633,22 @@ func (s *Server) changePassword(r *Request) (int, any, error) {
 	if in.Current == in.New {
 		return 0, nil, errs.Coded(op, errs.Invalid, "weak_password", "the new password must differ from the current one")
 	}
+	if err := identity.CheckNewPassword(in.New, acct.Username); err != nil {
+		return 0, nil, errs.Coded(op, errs.Invalid, "weak_password", "%v", err)
+	}
 	ref, err := s.reauth(r, acct, func() bool { return acct.Password.Verify(in.Current) })
 	if err != nil {
 		return 0, nil, err
+	}
+	// Reuse is checked only once the current password is proved: against
+	// stored hashes it would otherwise tell a session's holder which
+	// passwords the account had. The proved attempt is settled as right.
+	if acct.Reuses(in.New) {
+		if _, err := s.settle(r, identity.Settle{AttemptRef: *ref, Policy: s.Policy}); err != nil {
+			return 0, nil, err
+		}
+		r.audited = false // the refusal gets a record of its own
+		return 0, nil, errs.Coded(op, errs.Invalid, "weak_password", "the new password must differ from your last %d passwords", identity.PasswordHistory)
 	}
 	hash, err := identity.HashPassword(in.New)
 	if err != nil {

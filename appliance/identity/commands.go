@@ -242,7 +242,9 @@ func createAccount(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	} else if prev != nil {
 		return nil, state.Reject("conflict", "the account ID %s is taken", c.Account.ID)
 	}
-	c.Account.Created = tx.Time()
+	if c.Account.Created.IsZero() { // the proposer's clock, which its answer shows
+		c.Account.Created = tx.Time()
+	}
 	if err := put(tx, AccountsBucket, []byte(c.Account.ID), c.Account); err != nil {
 		return nil, err
 	}
@@ -286,7 +288,8 @@ func setPassword(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if acct == nil {
 		return nil, state.Reject("not_found", "no such account")
 	}
-	acct.Password, acct.MustChange = c.Hash, false
+	acct.replacePassword(c.Hash, tx.Time())
+	acct.MustChange = false
 	if err := put(tx, AccountsBucket, []byte(acct.ID), acct); err != nil {
 		return nil, err
 	}

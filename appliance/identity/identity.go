@@ -19,6 +19,8 @@ import (
 	"time"
 	"unicode"
 
+	"golang.org/x/text/unicode/norm"
+
 	"cxt/crypto/sm"
 )
 
@@ -56,10 +58,16 @@ func CheckRoles(roles []string) error {
 	if len(roles) == 0 {
 		return fmt.Errorf("an account needs at least one role")
 	}
+	if len(roles) > MaxRoles {
+		return fmt.Errorf("an account holds at most %d roles", MaxRoles)
+	}
 	admins := 0
-	for _, r := range roles {
+	for i, r := range roles {
 		if !slices.Contains(allRoles, r) {
 			return fmt.Errorf("unknown role %q", r)
+		}
+		if slices.Contains(roles[:i], r) {
+			return fmt.Errorf("the role %q is given twice", r)
 		}
 		if slices.Contains(AdminRoles, r) {
 			admins++
@@ -198,6 +206,11 @@ type Account struct {
 	Sources    []string     `json:"sources,omitempty"` // addresses logged in from, newest last
 	Closed     time.Time    `json:"closed,omitzero"`   // a closed account never logs in again
 	Created    time.Time    `json:"created"`
+
+	// PasswordHistory holds the passwords before the current one, oldest
+	// first (PasswordHistory-1 of them), so that none is reused.
+	PasswordHistory []PasswordHash `json:"password_history,omitempty"`
+	PasswordChanged time.Time      `json:"password_changed,omitzero"` // when it was set; it expires by role
 }
 
 // Public is an account as the API shows it.
@@ -218,6 +231,9 @@ type Policy struct {
 	LockFor         time.Duration `json:"lock_for"`         // how long a lock lasts
 	IdleTimeout     time.Duration `json:"idle_timeout"`     // a session unused this long ends
 	AbsoluteTimeout time.Duration `json:"absolute_timeout"` // a session ends this long after login
+	// PasswordMaxAge overrides the default password age of a role
+	// (MaxPasswordAge); 0 means never. It is not part of any command.
+	PasswordMaxAge map[string]time.Duration `json:"-"`
 }
 
 // DefaultPolicy is §9 b and c: captcha after more than 2 wrong passwords,
@@ -281,9 +297,10 @@ func decode[T any](b []byte) (*T, error) {
 
 // NameIndex is the blind index of a username: HMAC-SM3 under the keyring's
 // index key, so usernames (often phone numbers) are never stored as keys in
-// plaintext. Usernames compare case-insensitively.
+// plaintext. Usernames compare case-insensitively and in NFKC form (see
+// CheckUsername), so a login types either form of a full-width name.
 func NameIndex(indexKey []byte, username string) []byte {
-	h := sm.HMAC(indexKey, []byte("username\x00"), []byte(strings.ToLower(strings.TrimSpace(username))))
+	h := sm.HMAC(indexKey, []byte("username\x00"), []byte(strings.ToLower(strings.TrimSpace(norm.NFKC.String(username)))))
 	return h[:]
 }
 
