@@ -322,19 +322,28 @@ func (s *Server) run(req *Request, rt Route) (int, any, error) {
 	// matters) and its clearance the label (nobody acts on an account cleared
 	// above them).
 	resource := policy.Resource{Label: 1, Owner: mux.Vars(req.HTTP)["id"]}
+	absent := false // the route names an account that this caller may not know of
 	if resource.Owner != "" && strings.HasPrefix(rt.Path, "/api/v1/accounts/") {
-		if err := req.Node.State().View(func(tx *state.ReadTx) error {
+		lookup := func(tx *state.ReadTx) error {
 			acct, err := identity.AccountByID(tx, resource.Owner)
 			if acct != nil && acct.Clearance > 0 {
 				resource.Label = acct.Clearance
 			}
+			absent = acct == nil
 			return err
-		}); err != nil {
-			return 0, nil, err
+		}
+		err := req.Node.State().View(lookup)
+		if err == nil && absent && req.Session != nil { // perhaps only not applied on this node yet
+			if err = req.Node.ReadBarrier(req.Ctx); err == nil {
+				err = req.Node.State().View(lookup)
+			}
+		}
+		if err != nil {
+			return 0, nil, rejection(err)
 		}
 	}
 	in := policy.Input{Subject: req.Subject, Action: rt.Action, Resource: resource}
-	d, err := s.Authz.Decide(req.Ctx, in)
+	d, err := s.decideHidingLabels(req, in, &absent)
 	if err != nil {
 		return 0, nil, errs.Wrap("authorize", errs.Internal, err, "authorization failed")
 	}
@@ -361,6 +370,9 @@ func (s *Server) run(req *Request, rt Route) (int, any, error) {
 		case rt.Important && !s.Now().Before(sess.StepUpUntil):
 			return 0, nil, errs.Coded("authorize", errs.Unauthenticated, "step_up_required", "re-authenticate first (POST /api/v1/me/step-up with a current one-time code)")
 		}
+	}
+	if absent {
+		return 0, nil, errs.E("authorize", errs.NotExist, "no account %s", resource.Owner)
 	}
 	if rt.prepare != nil {
 		return s.important(req, rt)

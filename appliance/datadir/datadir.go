@@ -10,6 +10,7 @@
 //	state.db          the state machine (sealed values)
 //	documents/        sealed documents (folder backend)
 //	admin.sock        the operator socket while the node runs (0600)
+//	lock              held (flock) by the process serving the folder; its PID
 package datadir
 
 import (
@@ -95,6 +96,11 @@ type Security struct {
 	LoginsPerSecond    float64 `json:"logins_per_second,omitempty"`
 	LoginBurst         int     `json:"login_burst,omitempty"`
 	RefusalHold        string  `json:"refusal_hold,omitempty"` // e.g. "1s"
+
+	// PasswordMaxAge sets how long a password lasts per role, e.g.
+	// {"worker":"never","merchant_admin":"90d"}; unnamed roles keep their
+	// defaults (identity.Policy.MaxPasswordAge).
+	PasswordMaxAge map[string]string `json:"password_max_age,omitempty"`
 }
 
 // ErrNotInitialised is returned for a folder without node.json.

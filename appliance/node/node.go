@@ -67,6 +67,7 @@ type Node struct {
 	adminLn net.Listener
 	admin   *http.Server
 	started time.Time
+	lock    *datadir.Lock // held from Open to Close
 }
 
 // Open loads the data folder and starts listening. A node in key-file mode
@@ -76,6 +77,23 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The folder's lock comes before any port or file is opened: a second
+	// node on the same folder is told which process holds it, not that a
+	// port is taken.
+	lock, err := cfg.Lock()
+	if err != nil {
+		return nil, err
+	}
+	n, err := open(ctx, cfg, o)
+	if err != nil {
+		lock.Unlock()
+		return nil, err
+	}
+	n.lock = lock
+	return n, nil
+}
+
+func open(ctx context.Context, cfg *datadir.Node, o Options) (*Node, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
@@ -144,7 +162,7 @@ func (n *Node) listen() error {
 	n.apiLn = ln
 	n.http = &http.Server{
 		Handler:           n.routes(),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		TLSConfig:         apiTLS(cert),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -153,7 +171,7 @@ func (n *Node) listen() error {
 	go n.http.ServeTLS(ln, "", "")
 
 	sock := n.cfg.Path(datadir.AdminSocket)
-	os.Remove(sock) // left by a crash; the API port above proves no other node runs here
+	os.Remove(sock) // left by a crash; the folder's lock proves no other node runs here
 	aln, err := net.Listen("unix", sock)
 	if err != nil {
 		return fmt.Errorf("node: operator socket: %w", err)
@@ -200,19 +218,21 @@ type UnsealStatus struct {
 // rebuilt and checked; a wrong set of shares is discarded whole.
 func (n *Node) Unseal(ctx context.Context, shareHex string) (UnsealStatus, error) {
 	const op = "unseal"
+	// A share is refused for what it is before anything else: answering
+	// "unsealed" to garbage would tell an operator it was accepted.
+	if n.cfg.Seal.Mode != datadir.SealShares {
+		return UnsealStatus{Sealed: n.Sealed()}, errs.E(op, errs.Invalid, "this node unseals from its key file (master.key); it takes no shares")
+	}
+	share, err := hex.DecodeString(shareHex)
 	n.mu.Lock()
+	if err != nil || len(share) != keyring.SecretSize+1 {
+		st := n.unsealStatus()
+		n.mu.Unlock()
+		return st, errs.E(op, errs.Invalid, "a share is %d hex-encoded bytes", keyring.SecretSize+1)
+	}
 	if n.cluster != nil {
 		n.mu.Unlock()
 		return UnsealStatus{Sealed: false}, nil
-	}
-	if n.cfg.Seal.Mode != datadir.SealShares {
-		n.mu.Unlock()
-		return UnsealStatus{}, errs.E(op, errs.Invalid, "this node unseals from its key file")
-	}
-	share, err := hex.DecodeString(shareHex)
-	if err != nil || len(share) != keyring.SecretSize+1 {
-		n.mu.Unlock()
-		return n.unsealStatus(), errs.E(op, errs.Invalid, "a share is %d hex-encoded bytes", keyring.SecretSize+1)
 	}
 	for _, s := range n.shares {
 		if s[len(s)-1] == share[len(share)-1] {
@@ -368,10 +388,12 @@ func (n *Node) Close() error {
 		n.stopSender()
 	}
 	n.mu.Unlock()
+	var err error
 	if c != nil {
-		return c.Close()
+		err = c.Close()
 	}
-	return nil
+	n.lock.Unlock() // last: the folder is free only once nothing uses it
+	return err
 }
 
 // Status is what /healthz and "cxt status" show.
@@ -467,5 +489,5 @@ func securityPolicy(c datadir.Security) (identity.Policy, error) {
 		}
 		*f.dst = d
 	}
-	return p, nil
+	return p, passwordAges(&p, c.PasswordMaxAge)
 }

@@ -130,17 +130,20 @@ func Init(ctx context.Context, dir string, o InitOptions) (res *InitResult, err 
 			return nil, err
 		}
 	}
+	made := missingTop(dir)
 	created, err := datadir.Create(dir, datadir.Spec{
 		NodeID: o.NodeID, API: o.API, Cluster: o.Cluster, Advertise: o.Advertise,
 		Master: master, KeyFile: o.Shares == 0, Shares: o.Shares, Threshold: o.Threshold,
 		NodeKey: nodeKey, NodeCert: cert, CA: ca, MinIO: o.MinIO,
 	})
 	if err != nil {
+		removeMade(made)
 		return nil, err
 	}
 	defer func() {
 		if err != nil {
 			removeContents(dir)
+			removeMade(made)
 		}
 	}()
 	ln, err := net.Listen("tcp", o.Cluster)
@@ -225,11 +228,15 @@ func Join(ctx context.Context, dir string, o JoinOptions) error {
 	if err != nil {
 		return err
 	}
+	made := missingTop(dir)
 	_, err = datadir.Create(dir, datadir.Spec{
 		NodeID: io.NodeID, API: io.API, Cluster: io.Cluster, Advertise: io.Advertise, Join: []string{o.Leader},
 		Master: o.Master, KeyFile: o.KeyFile, Shares: o.Shares, Threshold: o.Threshold,
 		NodeKey: key, NodeCert: id.Cert, CA: id.CA, MinIO: o.MinIO,
 	})
+	if err != nil {
+		removeMade(made)
+	}
 	return err
 }
 
