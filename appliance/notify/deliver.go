@@ -11,14 +11,16 @@ import (
 	"net/http"
 	"net/smtp"
 	"strings"
+	"sync"
 	"time"
 
+	"cxt/storage/auditlog"
 	"cxt/storage/cluster"
 	"cxt/storage/state"
 )
 
-// Config says how to reach people. Empty parts leave their deliveries
-// pending until configured.
+// Config says how to reach people. A channel left empty settles its
+// deliveries as not_configured.
 type Config struct {
 	SMTPAddr     string `json:"smtp_addr,omitempty"` // host:port
 	SMTPFrom     string `json:"smtp_from,omitempty"`
@@ -35,6 +37,8 @@ type Sender struct {
 	Log      *slog.Logger
 	Interval time.Duration
 	HTTP     *http.Client
+
+	told sync.Map // channels already reported as not configured
 }
 
 // Run sends due deliveries every Interval until ctx ends.
@@ -74,12 +78,23 @@ func (s *Sender) Once(ctx context.Context) {
 	for _, p := range due {
 		err := s.deliver(ctx, p)
 		res := Result{Account: p.Notification.Account, Key: p.Notification.Key, Channel: p.Channel}
-		if err != nil {
-			res.Error = err.Error()
+		outcome := "ok"
+		switch {
+		case errors.Is(err, errNotConfigured):
+			res.NotConfigured, outcome = true, NotConfigured
+			s.notConfigured(p.Channel)
+		case err != nil:
+			res.Error, outcome = err.Error(), "delivery_failed"
 			s.Log.Warn("notification not delivered", "channel", p.Channel, "key", p.Notification.Key, "err", err)
 		}
 		b, _ := json.Marshal(res)
-		if _, err := s.Node.ProposeOK(ctx, state.NewCommand(CmdResult, b, s.Now())); err != nil {
+		cmd := state.NewCommand(CmdResult, b, s.Now())
+		// The audit record carries the delivery's outcome: the command that
+		// records a failed attempt itself succeeds, and its record must not
+		// read "ok". The error text stays out of it (it may quote an address).
+		cmd.Audit = auditlog.Context{Subject: "system", Action: "notify.deliver",
+			Object: p.Notification.Account + " " + p.Notification.Event + " " + p.Channel, Result: outcome}.Encode()
+		if _, err := s.Node.ProposeOK(ctx, cmd); err != nil {
 			s.Log.Error("cannot record a delivery", "err", err)
 			return
 		}
@@ -87,6 +102,14 @@ func (s *Sender) Once(ctx context.Context) {
 }
 
 var errNotConfigured = errors.New("no provider is configured for this channel")
+
+// notConfigured says once per channel that its deliveries are settled as
+// not_configured, instead of a warning per message.
+func (s *Sender) notConfigured(channel string) {
+	if _, said := s.told.LoadOrStore(channel, true); !said {
+		s.Log.Info("notifications on this channel are not configured in node.json; its deliveries are marked not_configured", "channel", channel)
+	}
+}
 
 func (s *Sender) deliver(ctx context.Context, p Pending) error {
 	d := p.Notification.Deliveries[p.Channel]

@@ -42,7 +42,7 @@ const MaxAttempts = 10
 // Delivery is one channel's progress.
 type Delivery struct {
 	To          string    `json:"to,omitempty"` // address (sealed at rest like every value)
-	Status      string    `json:"status"`       // pending, sent, failed
+	Status      string    `json:"status"`       // pending, sent, failed, not_configured
 	Attempts    int       `json:"attempts"`
 	NextAttempt time.Time `json:"next_attempt,omitempty"`
 	LastError   string    `json:"last_error,omitempty"`
@@ -122,7 +122,14 @@ type Result struct {
 	Key     string `json:"key"`
 	Channel string `json:"channel"`
 	Error   string `json:"error,omitempty"`
+	// NotConfigured settles the delivery: this appliance has no provider
+	// for the channel, and retrying cannot change that.
+	NotConfigured bool `json:"not_configured,omitempty"`
 }
+
+// NotConfigured is the final status of a delivery on a channel without a
+// provider.
+const NotConfigured = "not_configured"
 
 func result(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	var r Result
@@ -143,6 +150,8 @@ func result(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	}
 	d.Attempts++
 	switch {
+	case r.NotConfigured:
+		d.Status, d.LastError, d.NextAttempt = NotConfigured, "no provider is configured for this channel", time.Time{}
 	case r.Error == "":
 		d.Status, d.LastError, d.NextAttempt = "sent", "", time.Time{}
 	case d.Attempts >= MaxAttempts:

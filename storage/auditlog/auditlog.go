@@ -105,9 +105,11 @@ func hook(tx *state.Tx, cmd *state.Command, res state.Result) error {
 	}
 	if cmd.Type == CmdRecord {
 		e.Type = c.Event
-		if c.Result != "" {
-			e.Result = c.Result
-		}
+	}
+	// The proposer may know an outcome the command's own result cannot
+	// tell, such as a notification delivery that failed: it says so here.
+	if c.Result != "" {
+		e.Result = c.Result
 	}
 	if res.Err != nil {
 		e.Result = res.Err.Code
