@@ -8,6 +8,10 @@ MINIO_VER := v0.0.0-20260212201848-7aac2a2c5b7c
 MINIO     := $(TOOLS)/minio-7aac2a2c5b7c/minio
 TEST_TIMEOUT ?= 20m
 LONG      ?= 60s
+# What "cxt version" prints; a plain go build falls back to Go's build info.
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT    ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -X cxt/appliance/version.version=$(VERSION) -X cxt/appliance/version.commit=$(COMMIT)
 
 export CXT_MINIO_BIN := $(MINIO)
 
@@ -16,7 +20,7 @@ export CXT_MINIO_BIN := $(MINIO)
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./appliance/cmd/cxt
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./appliance/cmd/cxt
 
 # Build, create ./data on first run, serve it, and say what to do next.
 run: build
