@@ -86,6 +86,7 @@ func Register(reg *state.Registry) {
 	reg.Handle(CmdSettle, settle)
 	reg.Handle(CmdTouch, touch)
 	reg.Handle(CmdResetFactors, resetFactors)
+	reg.Handle(CmdBreakGlass, breakGlass)
 }
 
 // closeAccount closes an account for good: its sessions end and it can no

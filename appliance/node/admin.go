@@ -11,13 +11,15 @@ import (
 )
 
 // adminRoutes is the operator socket (0600 in the data folder): cluster
-// membership and maintenance for whoever may read the data folder.
+// membership and maintenance for whoever may read the data folder, and
+// break-glass recovery for whoever also holds the master key.
 func (n *Node) adminRoutes() http.Handler {
 	r := mux.NewRouter()
 	r.HandleFunc("/status", n.healthz).Methods(http.MethodGet)
 	r.HandleFunc("/cluster/remove/{id}", n.adminRemove).Methods(http.MethodPost)
 	r.HandleFunc("/cluster/transfer-leadership", n.adminTransfer).Methods(http.MethodPost)
 	r.HandleFunc("/cluster/snapshot", n.adminSnapshot).Methods(http.MethodPost)
+	r.HandleFunc("/break-glass", n.adminBreakGlass).Methods(http.MethodPost)
 	return r
 }
 
