@@ -3,14 +3,18 @@ package node_test
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"cxt/appliance/datadir"
 	"cxt/appliance/node"
@@ -122,5 +126,73 @@ func TestTheAPISpeaksOnlyAEADSuitesWithForwardSecrecy(t *testing.T) {
 	resp.Body.Close()
 	if h := resp.Header.Get("Strict-Transport-Security"); !strings.Contains(h, "max-age=31536000") || !strings.Contains(h, "includeSubDomains") {
 		t.Fatalf("Strict-Transport-Security: %q", h)
+	}
+}
+
+func TestPasswordAgesComeFromNodeJSON(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	res, err := node.Init(ctx(t), dir, node.InitOptions{API: loopback.FreeAddr(), Cluster: loopback.FreeAddr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeSecurity(t, dir, map[string]any{"password_max_age": map[string]any{"wizard": "90d"}})
+	if _, err := node.Open(ctx(t), node.Options{Dir: dir, Logger: quiet()}); err == nil || !strings.Contains(err.Error(), "wizard") {
+		t.Fatalf("an unknown role: %v", err)
+	}
+	writeSecurity(t, dir, map[string]any{"password_max_age": map[string]any{"system_admin": "ninety days"}})
+	if _, err := node.Open(ctx(t), node.Options{Dir: dir, Logger: quiet()}); err == nil || !strings.Contains(err.Error(), "system_admin") {
+		t.Fatalf("a malformed age: %v", err)
+	}
+	writeSecurity(t, dir, map[string]any{"password_max_age": map[string]any{"system_admin": "2d"}})
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	n, err := node.Open(ctx(t), node.Options{Dir: dir, Logger: quiet(), Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	waitLeader(t, n)
+	c := newClient(t, dir, n)
+	var otp string
+	for _, a := range res.Admins {
+		if a.Username == "sysadmin" {
+			otp = a.Password
+		}
+	}
+	_, body := c.do("POST", "/api/v1/sessions", fmt.Sprintf(`{"username":"sysadmin","password":%q}`, otp))
+	token, _ := body["token"].(string)
+	req, _ := http.NewRequest("POST", c.base+"/api/v1/me/password", strings.NewReader(fmt.Sprintf(`{"current_password":%q,"new_password":"Two-Day-Orbit-2026!"}`, otp)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("password change: %d", resp.StatusCode)
+	}
+	if code, body := c.do("POST", "/api/v1/sessions", `{"username":"sysadmin","password":"Two-Day-Orbit-2026!"}`); code != 201 || body["password_expired"] != false {
+		t.Fatalf("right after the change: %d %v", code, body)
+	}
+	mu.Lock()
+	now = now.Add(49 * time.Hour)
+	mu.Unlock()
+	if code, body := c.do("POST", "/api/v1/sessions", `{"username":"sysadmin","password":"Two-Day-Orbit-2026!"}`); code != 201 || body["password_expired"] != true {
+		t.Fatalf("two days and an hour after the change with a 2d age: %d %v", code, body)
+	}
+}
+
+func writeSecurity(t *testing.T, dir string, security map[string]any) {
+	t.Helper()
+	path := filepath.Join(dir, datadir.NodeFile)
+	raw, _ := os.ReadFile(path)
+	var doc map[string]any
+	json.Unmarshal(raw, &doc)
+	doc["security"] = security
+	b, _ := json.Marshal(doc)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
