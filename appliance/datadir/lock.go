@@ -40,7 +40,8 @@ func (n *Node) Lock() (*Lock, error) {
 		}
 		return nil, fmt.Errorf("%w by another process (%s); stop it first", ErrInUse, n.dir)
 	}
-	if err := f.Truncate(0); err == nil {
+	err = f.Truncate(0)
+	if err == nil {
 		_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	if err != nil {
