@@ -132,13 +132,13 @@ func TestAccountCreationRefusesHiddenCharactersAndMalformedContacts(t *testing.T
 }
 
 func TestAnAccountClearedAboveTheCallerAnswersAsIfAbsent(t *testing.T) {
-	e := start(t)
+	e, box := startWithMail(t)
 	sec, _ := e.signInMFA("secadmin")
-	created := e.confirmed("POST", "/api/v1/accounts", sec, `{"username":"sec2","roles":["security_admin"],"clearance":2}`, "s2")
-	if created.status != 201 {
+	apr := e.proposed("POST", "/api/v1/accounts", sec, `{"username":"sec2","roles":["security_admin"],"clearance":2,"email":"sec2@example.cn"}`, "s2")
+	if created := e.approve(e.signIn("sysadmin"), apr, "s2-ok"); created.status != 200 {
 		t.Fatalf("create: %d %v", created.status, created.body)
 	}
-	e.admins["sec2"] = created.body["one_time_password"].(string)
+	e.admins["sec2"] = box.mailedPassword(t, "sec2@example.cn")
 	sec2, _ := e.signInMFA("sec2")
 	worker := e.confirmed("POST", "/api/v1/accounts", sec, `{"username":"w5","roles":["worker"]}`, "w5")
 	w := e.login("w5", worker.body["one_time_password"].(string)).body["token"].(string)
