@@ -95,7 +95,7 @@ func TestEveryRequestGetsExactlyOneAuditRecordAtTheRouter(t *testing.T) {
 		{"readiness", "GET", "/readyz", "", "", true, 200, "sys.health", "", "ok", "anonymous", "", ""},
 		{"status", "GET", "/api/v1/sys/status", "", "", true, 200, "sys.health", "", "ok", "anonymous", "", ""},
 		{"the full status", "GET", "/healthz", audit, "", true, 200, "sys.health", "full status", "ok", "acct-auditadmin", "", ""},
-		{"an unseal of an unsealed node", "POST", "/api/v1/sys/unseal", "", `{"share":"00"}`, true, 200, "sys.unseal", "", "ok", "anonymous", "", ""},
+		{"a share given to a key-file node", "POST", "/api/v1/sys/unseal", "", `{"share":"00"}`, true, 400, "sys.unseal", "", "invalid_request", "anonymous", "", ""},
 		{"a malformed unseal", "POST", "/api/v1/sys/unseal", "", `{"share":`, true, 400, "sys.unseal", "", "invalid_request", "anonymous", "", ""},
 		{"a read", "GET", "/api/v1/me", audit, "", true, 200, "sessions.current", "", "ok", "acct-auditadmin", "", ""},
 		{"a read refused for bad input", "GET", "/api/v1/audit?limit=0", audit, "", true, 400, "audit.search", "", "invalid_request", "acct-auditadmin", "", ""},
