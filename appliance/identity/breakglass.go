@@ -42,7 +42,7 @@ func breakGlass(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	}
 	acct.replacePassword(c.Hash, tx.Time())
 	acct.MustChange = true
-	acct.TOTPSecret, acct.TOTPNew, acct.TOTPNewBy, acct.SM2Key = "", "", nil, ""
+	acct.clearFactors()
 	if err := put(tx, AccountsBucket, []byte(acct.ID), acct); err != nil {
 		return nil, err
 	}

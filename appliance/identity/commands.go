@@ -662,7 +662,7 @@ func resetFactors(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if err != nil || acct == nil {
 		return nil, orNotFound(err)
 	}
-	acct.TOTPSecret, acct.TOTPNew, acct.TOTPNewBy, acct.SM2Key = "", "", nil, ""
+	acct.clearFactors()
 	if err := put(tx, AccountsBucket, []byte(acct.ID), acct); err != nil {
 		return nil, err
 	}
@@ -673,6 +673,9 @@ func resetFactors(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	}
 	return nil, endAllSessions(tx, acct.ID, nil)
 }
+
+// clearFactors removes every second factor, enrolled or pending.
+func (a *Account) clearFactors() { a.TOTPSecret, a.TOTPNew, a.TOTPNewBy, a.SM2Key = "", "", nil, "" }
 
 func orNotFound(err error) error {
 	if err != nil {
