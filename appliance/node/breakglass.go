@@ -59,7 +59,7 @@ func (n *Node) BreakGlass(ctx context.Context, in BreakGlassRequest) (*BreakGlas
 		Object: "login:" + hex.EncodeToString(idx[:8]), Reason: in.Reason}
 	refuse := func(result string, e error) (*BreakGlassResult, error) {
 		rec := audit
-		rec.Event, rec.Result = identity.CmdBreakGlass, result
+		rec.Event, rec.Result = "account.break_glass", result
 		if _, aerr := c.ProposeOK(ctx, auditlog.RecordCommand(rec, n.opts.Now())); aerr != nil {
 			return nil, errs.Wrap(op, errs.Unavailable, aerr, "the attempt could not be audited, so it was refused")
 		}

@@ -5,8 +5,10 @@ package loopback
 import (
 	"context"
 	"fmt"
+	mathrand "math/rand/v2"
 	"net"
 	"sort"
+	"sync"
 	"time"
 
 	"cxt/crypto/keyring"
@@ -223,11 +225,32 @@ func (c *Cluster) Converge(ctx context.Context) (map[string][sm.HashSize]byte, e
 
 // FreeAddr returns a loopback address with a port that was free a moment
 // ago, for servers that must be told their address before they listen.
+//
+// The port is drawn below the kernel's ephemeral range (32768 and up on
+// Linux), which is where outgoing connections of every test process take
+// their local ports: a port handed out there could be taken by any client
+// between now and the server's listen. Ports are drawn at random, never
+// twice in a process, and checked by listening.
 func FreeAddr() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(fmt.Sprintf("loopback: no free port: %v", err))
+	freeMu.Lock()
+	defer freeMu.Unlock()
+	for range 1000 {
+		port := 20000 + mathrand.IntN(12000)
+		if freeUsed[port] {
+			continue
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		freeUsed[port] = true
+		return ln.Addr().String()
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	panic("loopback: no free port between 20000 and 32000")
 }
+
+var (
+	freeMu   sync.Mutex
+	freeUsed = map[int]bool{}
+)
