@@ -56,8 +56,11 @@ func (s *Server) createAccount(r *Request) (*Op, error) {
 	if err := identity.CheckRoles(in.Roles); err != nil {
 		return nil, errs.E(op, errs.Invalid, "%v", err)
 	}
-	if in.Clearance < 1 || in.Clearance > 4 {
+	switch {
+	case in.Clearance == 0: // not given
 		in.Clearance = 1
+	case in.Clearance < 1 || in.Clearance > 4:
+		return nil, errs.E(op, errs.Invalid, "clearance must be 1 (public) to 4 (secret)")
 	}
 	idx, err := nameIndex(r, in.Username)
 	if err != nil {

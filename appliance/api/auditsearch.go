@@ -71,11 +71,28 @@ type auditSearch struct {
 // (see login): a prefix of the username's blind index.
 func loginSubject(nameIndex []byte) string { return "login:" + hex.EncodeToString(nameIndex[:8]) }
 
+// ownTrail names the caller's own trail, which its searches never show:
+// its account (as subject or object) and its name's login subject.
+func ownTrail(r *Request) ([]string, error) {
+	acct, err := r.server.account(r)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := nameIndex(r, acct.Username)
+	if err != nil {
+		return nil, err
+	}
+	return []string{acct.ID, loginSubject(idx)}, nil
+}
+
 // check validates a query and resolves its cursor; limit is the page
 // size when none is asked for, max the largest.
 func (in auditQuery) check(r *Request, op string, limit, max int) (*auditSearch, error) {
-	s := &auditSearch{q: auditlog.Query{Subject: in.Subject, Type: in.Type, Result: in.Result, Scan: auditScan,
-		NotSubject: r.Subject.ID}} // an audit administrator never reads its own trail
+	own, err := ownTrail(r)
+	if err != nil {
+		return nil, err
+	}
+	s := &auditSearch{q: auditlog.Query{Subject: in.Subject, Type: in.Type, Result: in.Result, Scan: auditScan, Hide: own}}
 	switch in.Order {
 	case "", "desc":
 		s.q.Newest = true

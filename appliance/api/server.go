@@ -6,6 +6,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -391,13 +392,21 @@ func DecodeJSON(hr *http.Request, v any) error {
 	if mt, _, err := mime.ParseMediaType(hr.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return errs.E(op, errs.Unsupported, "send the body as Content-Type: application/json")
 	}
-	dec := json.NewDecoder(hr.Body)
+	raw, err := io.ReadAll(hr.Body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return errs.E(op, errs.TooLarge, "the body exceeds %d bytes", maxBody)
+	} else if err != nil {
+		return errs.E(op, errs.Invalid, "the body could not be read: %v", err)
+	}
+	// Go keeps the last of two equal keys; another reader may keep the
+	// first. A body that says two things is refused rather than read one way.
+	if err := uniqueKeys(raw); err != nil {
+		return errs.E(op, errs.Invalid, "the body is not the expected JSON object: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return errs.E(op, errs.TooLarge, "the body exceeds %d bytes", maxBody)
-		}
 		return errs.E(op, errs.Invalid, "the body is not the expected JSON object: %v", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {

@@ -214,14 +214,19 @@ type UnsealStatus struct {
 	Threshold int  `json:"threshold"`
 }
 
+var errNotWaiting = errs.E("unseal", errs.Invalid, "this node is not waiting for key shares; cxt status --data DIR on its machine says why")
+
 // Unseal adds one Shamir share (hex). At the threshold the master key is
 // rebuilt and checked; a wrong set of shares is discarded whole.
 func (n *Node) Unseal(ctx context.Context, shareHex string) (UnsealStatus, error) {
 	const op = "unseal"
 	// A share is refused for what it is before anything else: answering
-	// "unsealed" to garbage would tell an operator it was accepted.
-	if n.cfg.Seal.Mode != datadir.SealShares {
-		return UnsealStatus{Sealed: n.Sealed()}, errs.E(op, errs.Invalid, "this node unseals from its key file (master.key); it takes no shares")
+	// "unsealed" to garbage would tell an operator it was accepted. The
+	// answer does not say why the node takes no shares (a key file, or
+	// already unsealed): anyone may call this route; the operator's
+	// "cxt status" says.
+	if n.cfg.Seal.Mode != datadir.SealShares || !n.Sealed() {
+		return UnsealStatus{Sealed: n.Sealed()}, errNotWaiting
 	}
 	share, err := hex.DecodeString(shareHex)
 	n.mu.Lock()
@@ -230,9 +235,9 @@ func (n *Node) Unseal(ctx context.Context, shareHex string) (UnsealStatus, error
 		n.mu.Unlock()
 		return st, errs.E(op, errs.Invalid, "a share is %d hex-encoded bytes", keyring.SecretSize+1)
 	}
-	if n.cluster != nil {
+	if n.cluster != nil { // unsealed by a share that raced this one
 		n.mu.Unlock()
-		return UnsealStatus{Sealed: false}, nil
+		return UnsealStatus{Sealed: false}, errNotWaiting
 	}
 	for _, s := range n.shares {
 		if s[len(s)-1] == share[len(share)-1] {

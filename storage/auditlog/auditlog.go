@@ -14,6 +14,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"unicode"
 	"time"
 
 	"cxt/storage/state"
@@ -120,8 +122,14 @@ func hook(tx *state.Tx, cmd *state.Command, res state.Result) error {
 
 func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 
-// Append adds e as the next entry and returns its sequence number.
+// Append adds e as the next entry and returns its sequence number. Control
+// and invisible formatting characters in its text (a CR LF in a requested
+// path, a bidi override in a reason) are written as \u escapes, so that
+// an entry read as a line of text says what it holds and no more.
 func Append(tx *state.Tx, e Entry) (uint64, error) {
+	for _, f := range []*string{&e.Type, &e.Subject, &e.Action, &e.Object, &e.Result, &e.Source, &e.Request, &e.Reason} {
+		*f = printable(*f)
+	}
 	f, err := loadFrontier(tx.Get)
 	if err != nil {
 		return 0, err
@@ -215,4 +223,29 @@ func Leaves(r *state.ReadTx, size uint64) ([]Hash, error) {
 		err = fmt.Errorf("auditlog: %d leaves stored, %d expected", len(out), size)
 	}
 	return out, err
+}
+
+// printable escapes the characters of s that a reader of the text would not
+// see as themselves: controls (C0, DEL, C1) and format characters (Cf:
+// bidi overrides, zero-width joiners).
+func printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			fmt.Fprintf(&b, "\\u%04x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -23,9 +23,11 @@ type Query struct {
 	Type     string
 	Result   string
 	Limit    int
-	// NotSubject withholds the entries of one subject: an audit
-	// administrator never reads its own trail (docs/security.md).
-	NotSubject string
+	// Hide withholds every entry whose subject or object is one of these:
+	// an audit administrator never reads its own trail — what it did, what
+	// was done to its account, its logins under its name's blind index
+	// (docs/security.md).
+	Hide []string
 	// Newest reads from the end of the log backwards.
 	Newest bool
 	// After continues a previous page: only entries past this sequence
@@ -51,7 +53,7 @@ func (q *Query) matches(e *Entry) bool {
 		(q.Subject == "" || e.Subject == q.Subject) &&
 		((len(q.Subjects) == 0 && len(q.Objects) == 0) || slices.Contains(q.Subjects, e.Subject) || slices.Contains(q.Objects, e.Object)) &&
 		(q.Type == "" || e.Type == q.Type) && (q.Result == "" || e.Result == q.Result) &&
-		(q.NotSubject == "" || e.Subject != q.NotSubject)
+		!slices.Contains(q.Hide, e.Subject) && (e.Object == "" || !slices.Contains(q.Hide, e.Object))
 }
 
 // SearchPage returns the next page of entries matching q, reading the log
