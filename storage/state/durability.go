@@ -94,3 +94,65 @@ func (s *State) markClean() error {
 // Untrusted reports whether Open moved an earlier boot's file aside; the
 // caller then restores from a snapshot and replays the log.
 func (s *State) Untrusted() bool { return s.untrusted }
+
+// A failed fsync is not a transient error: Linux reports a write-back error
+// once and may then drop the pages it could not write, so the file on disk
+// can lack commits that reads still see in the page cache. When the file
+// cannot be synced — at close, or at a snapshot — the marker is rewritten
+// with a value that matches no boot ID, so the next open sets the file
+// aside and rebuilds it from the newest snapshot and the log, even within
+// the same boot.
+
+// syncFile fsyncs the state file; on failure it poisons the marker.
+func (s *State) syncFile(when string) error {
+	sync := s.sync
+	if sync == nil {
+		sync = s.db.Sync
+	}
+	err := sync()
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf("state: sync %s at %s: %w", s.path, when, err)
+	// A later sync may succeed; the pages this one could not write are
+	// gone all the same, so the file stays untrusted.
+	s.lost.Store(true)
+	if s.opts.BootID == "" {
+		return err
+	}
+	if perr := s.poisonMarker(err); perr != nil {
+		return errors.Join(err, fmt.Errorf("state: mark the file untrusted: %w", perr))
+	}
+	return fmt.Errorf("%w; the file is marked untrusted and is rebuilt from the newest snapshot and the Raft log at the next start", err)
+}
+
+// poisonMarker replaces the marker's boot ID with a note that no boot ID
+// matches.
+func (s *State) poisonMarker(cause error) error {
+	f, err := os.OpenFile(s.markerPath(), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(f, "unsynced: %v\n", cause); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(s.path))
+}
+
+// Sync fsyncs the state file, so that a write-back error of the unsynced
+// commits before this snapshot surfaces; the file is then marked untrusted
+// and the caller must stop the node. Persisting a snapshot calls it first.
+func (sn *Snapshot) Sync() error {
+	if sn.s.opts.ReadOnly {
+		return nil
+	}
+	return sn.s.syncFile("snapshot")
+}

@@ -32,16 +32,30 @@ func applyInstallTerm(tx *Tx, cmd *Command) ([]byte, error) {
 	if n == 0 {
 		return nil, Reject("invalid", "keyring.install: term 0 is derived, not installed")
 	}
-	if err := tx.st.installTerm(n, cmd.Body[4:]); err != nil {
+	wrapped := cmd.Body[4:]
+	if prev, err := tx.Get(bucketKeyring, termKey(n)); err != nil {
 		return nil, err
+	} else if prev != nil {
+		return nil, Reject("conflict", "keyring.install: term %d is already installed", n)
 	}
-	return nil, tx.Put(bucketKeyring, termKey(n), cmd.Body[4:])
+	// Every replica holds the master key the proposer wrapped the secret
+	// with, so a secret that does not unwrap was damaged here: an error,
+	// not a rejection, and the file stays as it was.
+	secret, err := tx.st.master.Unwrap(termName(n), wrapped)
+	if err != nil {
+		return nil, fmt.Errorf("keyring.install: term %d: %w", n, err)
+	}
+	clear(secret)
+	st := tx.st
+	tx.OnCommit(func() error { return st.installTerm(n, wrapped) })
+	return nil, tx.Put(bucketKeyring, termKey(n), wrapped)
 }
 
 func termKey(n uint32) []byte { return binary.BigEndian.AppendUint32(nil, n) }
 
-// installTerm unwraps and installs a term in the in-memory keyring. It runs
-// inside apply so that later commands of the same batch may use the term.
+// installTerm unwraps and installs a term in the in-memory keyring: after
+// the transaction that stores it commits (a commit hook), and from the file
+// whenever it is opened or restored (reload).
 func (s *State) installTerm(n uint32, wrapped []byte) error {
 	secret, err := s.master.Unwrap(termName(n), wrapped)
 	if err != nil {

@@ -17,6 +17,9 @@ type Registry struct {
 	handlers map[string]Handler
 	expirers map[string]Expirer
 	audit    AuditHook
+	from     map[string]uint32 // command type -> the command set that introduced it
+	speaks   uint32            // the highest command set registered
+	reload   []ReloadHook
 }
 
 // AuditHook records a command's outcome in the same transaction as its
@@ -46,13 +49,14 @@ const SchemaVersion = 1
 
 // NewRegistry returns a registry with the built-in buckets and handlers.
 func NewRegistry() *Registry {
-	r := &Registry{buckets: map[string]bool{}, handlers: map[string]Handler{}, expirers: map[string]Expirer{}}
+	r := &Registry{buckets: map[string]bool{}, handlers: map[string]Handler{}, expirers: map[string]Expirer{}, from: map[string]uint32{}, speaks: 1}
 	r.buckets[bucketMeta] = false
 	r.buckets[bucketKeyring] = false
 	r.buckets[bucketCommands] = true
 	r.buckets[bucketSweep] = true
 	r.Handle(CmdInstallTerm, applyInstallTerm)
 	r.Handle(CmdSweep, applySweep)
+	r.Handle(CmdCommandSet, applyCommandSet)
 	return r
 }
 
@@ -64,13 +68,9 @@ func (r *Registry) Bucket(name string) {
 	r.buckets[name] = true
 }
 
-// Handle registers the handler of a command type.
-func (r *Registry) Handle(typ string, h Handler) {
-	if _, dup := r.handlers[typ]; dup {
-		panic(fmt.Sprintf("state: command %q registered twice", typ))
-	}
-	r.handlers[typ] = h
-}
+// Handle registers the handler of a command type of command set 1 (see
+// HandleFrom).
+func (r *Registry) Handle(typ string, h Handler) { r.HandleFrom(1, typ, h) }
 
 // Buckets returns the registered bucket names.
 func (r *Registry) Buckets() []string {

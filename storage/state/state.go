@@ -71,6 +71,9 @@ type State struct {
 	mu      sync.RWMutex // held for writing while the file is swapped by Restore
 	db      *bolt.DB
 	applied atomic.Uint64
+	cmdSet  atomic.Uint32 // the cluster's command set; see cmdset.go
+	sync    func() error  // syncs the file; tests make it fail (see syncFile)
+	lost    atomic.Bool   // a sync failed: the marker stays poisoned
 }
 
 // Open opens (or creates) the state file at path. keys must already hold term
@@ -101,11 +104,11 @@ func OpenWith(path string, reg *Registry, keys *keyring.Keyring, master *keyring
 	if err := s.distrustAfterReboot(); err != nil {
 		return nil, err
 	}
-	if err := s.open(); err != nil {
+	// The marker goes first: open itself commits, unsynced.
+	if err := s.markDirty(); err != nil {
 		return nil, err
 	}
-	if err := s.markDirty(); err != nil {
-		s.db.Close()
+	if err := s.open(); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -124,7 +127,7 @@ func (s *State) open() (err error) {
 	if err := db.Update(func(tx *bolt.Tx) error { return s.prepare(tx) }); err != nil {
 		return err
 	}
-	if err := db.View(func(tx *bolt.Tx) error { return s.loadKeys(tx) }); err != nil {
+	if err := db.View(s.reload); err != nil {
 		return err
 	}
 	s.db = db
@@ -148,7 +151,7 @@ func (s *State) openReadOnly() (err error) {
 		if tx.Bucket([]byte(bucketMeta)) == nil {
 			return fmt.Errorf("%w: no cxt schema", ErrCorruptFile)
 		}
-		return s.loadKeys(tx)
+		return s.reload(tx)
 	}); err != nil {
 		db.Close()
 		return err
@@ -229,13 +232,13 @@ func (s *State) Close() error {
 	}
 	var err error
 	if !s.opts.ReadOnly {
-		err = s.db.Sync()
+		err = s.syncFile("close")
 	}
 	if cerr := s.db.Close(); err == nil {
 		err = cerr
 	}
 	s.db = nil
-	if err == nil && !s.opts.ReadOnly {
+	if err == nil && !s.opts.ReadOnly && !s.lost.Load() {
 		err = s.markClean()
 	}
 	return err
@@ -250,17 +253,38 @@ func (s *State) Keys() *keyring.Keyring { return s.keys }
 // ApplyBatch applies entries in one bbolt transaction and returns the results
 // of each entry's commands. Entries at or below the applied index were
 // applied before a restart and are skipped. An error means the node cannot go
-// on applying the log; the caller stops the node rather than let it diverge.
+// on applying the log — only a command's deliberate Rejection is a result;
+// any other failure is local to this replica — and the caller must stop the
+// node rather than let it diverge (fail-stop).
+//
+// The transaction ends early after an entry whose commands registered commit
+// hooks, so that the hooks run before the next entry is applied: a later
+// entry may be sealed under the key term such a hook installs.
 func (s *State) ApplyBatch(entries []Entry) ([][]Result, error) {
 	results := make([][]Result, len(entries))
 	// Apply and Restore both run on the single apply goroutine; the read lock
 	// only keeps Restore from swapping the file under readers and snapshots.
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	for done := 0; done < len(entries); {
+		n, err := s.applyRun(entries[done:], results[done:])
+		if err != nil {
+			return nil, err
+		}
+		done += n
+	}
+	return results, nil
+}
+
+// applyRun applies entries in one transaction up to the first one whose
+// commands registered commit hooks, runs the hooks once it has committed,
+// and returns how many entries it consumed.
+func (s *State) applyRun(entries []Entry, results [][]Result) (int, error) {
 	applied := s.applied.Load()
 	last := applied
+	consumed := len(entries)
+	batch := newOverlay()
 	err := s.db.Update(func(btx *bolt.Tx) error {
-		batch := newOverlay()
 		for i, e := range entries {
 			if e.Index <= applied {
 				continue
@@ -275,6 +299,10 @@ func (s *State) ApplyBatch(entries []Entry) ([][]Result, error) {
 				}
 				results[i][j] = res
 			}
+			if len(batch.hooks) > 0 {
+				consumed = i + 1
+				break
+			}
 		}
 		if last == applied {
 			return nil
@@ -285,10 +313,15 @@ func (s *State) ApplyBatch(entries []Entry) ([][]Result, error) {
 		return btx.Bucket([]byte(bucketMeta)).Put([]byte("applied"), u64(last))
 	})
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	s.applied.Store(last)
-	return results, nil
+	for _, fn := range batch.hooks {
+		if err := fn(); err != nil {
+			return 0, fmt.Errorf("state: entry %d committed, but its in-memory effect failed: %w", last, err)
+		}
+	}
+	return consumed, nil
 }
 
 // openAll decrypts an entry's commands on all cores. A command sealed under
@@ -303,15 +336,23 @@ func (s *State) openAll(commands [][]byte) []*Command {
 	return out
 }
 
+// applyOne applies one command. Only a handler's deliberate Rejection
+// becomes the command's result: every replica reaches it alike. Any other
+// failure — a command that does not open or decode, a type this binary does
+// not know, a read, decrypt or audit error — is local to this replica (its
+// file, its log copy or its binary differ from its peers'), so it is
+// returned and stops the node instead of becoming an answer its peers would
+// not give.
 func (s *State) applyOne(btx *bolt.Tx, batch *overlay, index uint64, data []byte, cmd *Command) (Result, error) {
 	var err error
 	if cmd == nil {
 		cmd, err = OpenCommand(s.keys, data)
 	}
 	if err != nil {
-		// Every replica holds the same terms at this point of the log, so
-		// every replica refuses this command alike; no need to stop.
-		return Result{Err: &Rejection{Code: "corrupt_command", Message: err.Error()}}, nil
+		// Every replica holds the same terms at this point of the log and
+		// every proposer sealed what it proposed: a command that does not
+		// open here was damaged here, or was written by a newer binary.
+		return Result{}, fmt.Errorf("the command does not open: %w", err)
 	}
 	tx := &Tx{st: s, btx: btx, parent: batch, writes: newOverlay(), cmd: cmd, index: index}
 	if prev, err := tx.Get(bucketCommands, cmd.dedupeKey()); err != nil {
@@ -320,18 +361,18 @@ func (s *State) applyOne(btx *bolt.Tx, batch *overlay, index uint64, data []byte
 		return unmarshalResult(prev)
 	}
 	var res Result
-	h, ok := s.reg.handlers[cmd.Type]
-	if !ok {
-		res.Err = &Rejection{Code: "unknown_command", Message: fmt.Sprintf("no handler for %q", cmd.Type)}
-	} else if v, err := h(tx, cmd); err != nil {
+	h, err := s.handler(tx, cmd.Type)
+	if err == nil {
+		res.Value, err = h(tx, cmd)
+	}
+	if err != nil {
 		var rej *Rejection
 		if !errors.As(err, &rej) {
-			rej = &Rejection{Code: "internal", Message: err.Error()}
+			return Result{}, fmt.Errorf("%s: %w", cmd.Type, err)
 		}
-		res.Err = rej
+		res = Result{Err: rej}
 		tx.writes = newOverlay() // a failed command leaves nothing behind
-	} else {
-		res.Value = v
+		tx.commit = nil          // and changes nothing in memory
 	}
 	if s.reg.audit != nil {
 		if err := s.reg.audit(tx, cmd, res); err != nil {
@@ -342,6 +383,7 @@ func (s *State) applyOne(btx *bolt.Tx, batch *overlay, index uint64, data []byte
 		return Result{}, err
 	}
 	batch.merge(tx.writes, cmd, index)
+	batch.hooks = append(batch.hooks, tx.commit...)
 	return res, nil
 }
 

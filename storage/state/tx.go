@@ -26,6 +26,8 @@ type Tx struct {
 	// one: a wrapper such as an important operation records the change it
 	// made, not itself.
 	auditAs string
+	// commit holds the hooks to run once the batch commits (OnCommit).
+	commit []func() error
 }
 
 // AuditAs makes the audit hook record the command being applied under typ.
@@ -41,11 +43,12 @@ func (t *Tx) Index() uint64 { return t.index }
 func (t *Tx) Time() time.Time { return t.cmd.When() }
 
 // Run applies another registered command type with body inside this
-// command: its writes join this command's, and fail with it.
+// command: its writes and commit hooks join this command's, and fail with
+// it. A type this binary does not know stops the node, as at the top level.
 func (t *Tx) Run(typ string, body []byte) ([]byte, error) {
-	h, ok := t.st.reg.handlers[typ]
-	if !ok {
-		return nil, Reject("unknown_command", "no handler for %q", typ)
+	h, err := t.st.handler(t, typ)
+	if err != nil {
+		return nil, err
 	}
 	inner := *t.cmd
 	inner.Type, inner.Body = typ, body
@@ -199,8 +202,12 @@ type write struct {
 	index uint64
 }
 
-// overlay buffers writes by bucket and key.
-type overlay struct{ m map[string]map[string]write }
+// overlay buffers writes by bucket and key; a batch's overlay also holds
+// the commit hooks of its commands, in order.
+type overlay struct {
+	m     map[string]map[string]write
+	hooks []func() error
+}
 
 func newOverlay() *overlay { return &overlay{m: map[string]map[string]write{}} }
 
