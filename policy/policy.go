@@ -54,6 +54,7 @@ type Decision struct {
 // Authorizer evaluates the current policy.
 type Authorizer struct {
 	current atomic.Pointer[compiled]
+	base    *Bundle // the bundle New compiled: in force while none is stored
 }
 
 type compiled struct {
@@ -98,7 +99,7 @@ func Embedded() (*Bundle, error) {
 
 // New compiles a bundle into an Authorizer.
 func New(ctx context.Context, b *Bundle) (*Authorizer, error) {
-	a := &Authorizer{}
+	a := &Authorizer{base: b}
 	return a, a.Swap(ctx, b)
 }
 

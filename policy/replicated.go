@@ -3,6 +3,8 @@ package policy
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 
 	"cxt/crypto/sm"
@@ -26,9 +28,21 @@ func (b *Bundle) Digest() [sm.HashSize]byte {
 	return sm.Sum(raw)
 }
 
+// MaxBundleSize bounds a policy bundle's JSON. Replicas compile a bundle
+// inside Apply with no deadline — a timeout would make the outcome depend on
+// each machine's speed — so the work is bounded by refusing larger bundles
+// before they are proposed (SetCommand). The embedded policy is under 10 KiB.
+const MaxBundleSize = 256 << 10
+
+// ErrBundleTooLarge is returned by SetCommand for a bundle over
+// MaxBundleSize.
+var ErrBundleTooLarge = errors.New("policy: the bundle is too large")
+
 // Register adds the policy bucket and the policy.set command. When a is not
-// nil, applying a change swaps a's policy; a bundle that does not compile is
-// refused alike on every replica.
+// nil, a committed change swaps a's policy, and a's policy is rebuilt from
+// the stored one whenever the state is opened or restored from a snapshot
+// (a's initial bundle when none is stored); a bundle that does not compile
+// is refused alike on every replica.
 func Register(reg *state.Registry, a *Authorizer) {
 	reg.Bucket(Bucket)
 	reg.Handle(CmdSet, func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
@@ -36,8 +50,8 @@ func Register(reg *state.Registry, a *Authorizer) {
 		if err := json.Unmarshal(cmd.Body, &b); err != nil {
 			return nil, state.Reject("invalid_request", "policy.set: %v", err)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
+		// No deadline: compiling is bounded by MaxBundleSize.
+		ctx := context.Background()
 		candidate, err := New(ctx, &b)
 		if err != nil {
 			return nil, state.Reject("invalid_request", "the policy does not compile: %v", err)
@@ -53,10 +67,35 @@ func Register(reg *state.Registry, a *Authorizer) {
 			return nil, err
 		}
 		if a != nil {
-			a.current.Store(candidate.current.Load())
+			c := candidate.current.Load()
+			tx.OnCommit(func() error {
+				a.current.Store(c)
+				return nil
+			})
 		}
 		return nil, nil
 	})
+	if a != nil {
+		reg.OnReload(func(r *state.ReadTx) error { return reload(r, a) })
+	}
+}
+
+// reload puts the stored policy (or a's initial one) in force in a.
+func reload(r *state.ReadTx, a *Authorizer) error {
+	b, err := Stored(r)
+	if err != nil {
+		return err
+	}
+	if b == nil {
+		b = a.base
+	}
+	if b == nil || a.Bundle().Digest() == b.Digest() {
+		return nil
+	}
+	if err := a.Swap(context.Background(), b); err != nil {
+		return fmt.Errorf("policy: the replicated policy %q does not compile: %w", b.Version, err)
+	}
+	return nil
 }
 
 // Stored returns the replicated policy bundle, or nil if none was set.
@@ -69,11 +108,15 @@ func Stored(r *state.ReadTx) (*Bundle, error) {
 	return &b, json.Unmarshal(raw, &b)
 }
 
-// SetCommand returns the command that puts b in force.
+// SetCommand returns the command that puts b in force, or
+// ErrBundleTooLarge.
 func SetCommand(b *Bundle, now time.Time) (*state.Command, error) {
 	raw, err := json.Marshal(b)
 	if err != nil {
 		return nil, err
+	}
+	if len(raw) > MaxBundleSize {
+		return nil, fmt.Errorf("%w: %d bytes; at most %d", ErrBundleTooLarge, len(raw), MaxBundleSize)
 	}
 	return state.NewCommand(CmdSet, raw, now), nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime"
 	"strings"
@@ -360,6 +361,13 @@ func (s *Server) setPolicy(r *Request) (*Op, error) {
 	if b.Version == "" || len(b.Modules) == 0 {
 		return nil, errs.E(op, errs.Invalid, "a policy needs a version and at least one module")
 	}
+	// Before compiling: replicas compile it without a deadline.
+	cmd, err := policy.SetCommand(&b, s.Now())
+	if errors.Is(err, policy.ErrBundleTooLarge) {
+		return nil, errs.Wrap(op, errs.TooLarge, err, "the policy exceeds %d bytes", policy.MaxBundleSize)
+	} else if err != nil {
+		return nil, err
+	}
 	candidate, err := policy.New(r.Ctx, &b)
 	if err != nil {
 		return nil, errs.E(op, errs.Invalid, "%v", err)
@@ -369,10 +377,6 @@ func (s *Server) setPolicy(r *Request) (*Op, error) {
 	}
 	current := s.Authz
 	diff, err := s.permissionDiff(r, current, candidate, &b)
-	if err != nil {
-		return nil, err
-	}
-	cmd, err := policy.SetCommand(&b, s.Now())
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -132,9 +133,14 @@ func serveCmd() *cobra.Command {
 			if st.Sealed {
 				fmt.Fprintf(cmd.OutOrStdout(), "cxt: unseal it with: cxt unseal --data %s\n", dir)
 			}
-			<-ctx.Done()
-			fmt.Fprintln(cmd.OutOrStdout(), "cxt: shutting down")
-			return n.Close()
+			select {
+			case <-ctx.Done():
+				fmt.Fprintln(cmd.OutOrStdout(), "cxt: shutting down")
+				return n.Close()
+			case <-n.Stopped(): // fail-stop: exit non-zero, saying why
+				n.Close()
+				return n.Err()
+			}
 		},
 	}
 	c.Flags().StringVar(&dir, "data", "data", "data folder")
@@ -299,6 +305,11 @@ func clusterCmd() *cobra.Command {
 		Use: "snapshot", Short: "take a Raft snapshot now", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return adminCall(cmd, dir, http.MethodPost, "/cluster/snapshot")
+		},
+	}, &cobra.Command{
+		Use: "command-set N", Short: "let the cluster carry the commands of set N (once every node runs a cxt that speaks it)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return adminCall(cmd, dir, http.MethodPost, "/cluster/command-set/"+url.PathEscape(args[0]))
 		},
 	})
 	return c

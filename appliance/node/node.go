@@ -68,6 +68,9 @@ type Node struct {
 	admin   *http.Server
 	started time.Time
 	lock    *datadir.Lock // held from Open to Close
+
+	stopped chan struct{} // closed when the replica stopped itself (fail-stop)
+	stopErr error
 }
 
 // Open loads the data folder and starts listening. A node in key-file mode
@@ -106,7 +109,7 @@ func open(ctx context.Context, cfg *datadir.Node, o Options) (*Node, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	n := &Node{cfg: cfg, opts: o, log: o.Logger.With("node", cfg.NodeID), started: time.Now()}
+	n := &Node{cfg: cfg, opts: o, log: o.Logger.With("node", cfg.NodeID), started: time.Now(), stopped: make(chan struct{})}
 	bundle, err := policy.Embedded()
 	if err != nil {
 		return nil, err
@@ -308,22 +311,8 @@ func (n *Node) unsealWith(ctx context.Context, master *keyring.MasterKey) error 
 			return err
 		}
 	}
-	// A policy set through the API outlives restarts: load it.
-	var stored *policy.Bundle
-	if err := c.State().View(func(r *state.ReadTx) error {
-		var err error
-		stored, err = policy.Stored(r)
-		return err
-	}); err != nil {
-		c.Close()
-		return err
-	}
-	if stored != nil {
-		if err := n.api.Authz.Swap(ctx, stored); err != nil {
-			c.Close()
-			return fmt.Errorf("node: the replicated policy %q does not compile: %w", stored.Version, err)
-		}
-	}
+	// The replicated policy is in force already: policy.Register's reload
+	// hook loaded it when the state was opened.
 	nc := n.cfg.Notifications
 	if n.opts.Notify != nil {
 		nc = *n.opts.Notify
@@ -332,6 +321,7 @@ func (n *Node) unsealWith(ctx context.Context, master *keyring.MasterKey) error 
 	sender := &notify.Sender{Node: c, Config: nc, Now: n.opts.Now, Log: n.log, Interval: n.opts.NotifyInterval}
 	go sender.Run(sctx)
 	go n.sweep(sctx, c)
+	go n.watchFailStop(sctx, c)
 	n.api.NewTerm = func(term uint32, now time.Time) (*state.Command, error) {
 		return state.InstallTermCommand(master, term, keyring.NewSecret(), now)
 	}

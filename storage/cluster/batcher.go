@@ -151,11 +151,14 @@ func (n *Node) applyEntry(ctx context.Context, entry []byte) ([]state.Result, er
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	res, ok := f.Response().([]state.Result)
-	if !ok {
+	switch res := f.Response().(type) {
+	case []state.Result:
+		return res, nil
+	case error: // the node stopped itself: never an acknowledgement
+		return nil, res
+	default:
 		return nil, fmt.Errorf("cluster: unexpected apply response %T", f.Response())
 	}
-	return res, nil
 }
 
 func encodeResults(results []state.Result) []byte {

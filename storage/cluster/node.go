@@ -77,6 +77,10 @@ type Node struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
+
+	failed   chan struct{} // closed when the node stopped itself; see failstop.go
+	failErr  error
+	failOnce sync.Once
 }
 
 // Open starts a node. It restores state.db from the newest snapshot if the
@@ -95,7 +99,7 @@ func Open(cfg Config) (_ *Node, err error) {
 	if cfg.RaftLog == nil {
 		cfg.RaftLog = io.Discard
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), applied: make(chan struct{}), stop: make(chan struct{})}
+	n := &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), applied: make(chan struct{}), stop: make(chan struct{}), failed: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			n.closeStores()
@@ -227,6 +231,11 @@ func (n *Node) Bootstrap(ctx context.Context, caKey *sm.PrivateKey) error {
 	}
 	if _, err := n.ProposeOK(ctx, install); err != nil {
 		return fmt.Errorf("cluster: install key term 1: %w", err)
+	}
+	if set := n.st.Speaks(); set > 1 { // a new cluster speaks what its first binary does
+		if _, err := n.ProposeOK(ctx, state.CommandSetCommand(set, time.Now())); err != nil {
+			return fmt.Errorf("cluster: record command set %d: %w", set, err)
+		}
 	}
 	caCmd, err := caCommand(n.cfg.Identity.CA, caKey)
 	if err != nil {

@@ -18,6 +18,11 @@ const defaultProposeTimeout = 30 * time.Second
 // outcome is uncertain (leadership lost mid-way) the same command is
 // proposed again; its ID makes the second proposal return the first result.
 func (n *Node) Propose(ctx context.Context, cmd *state.Command) (state.Result, error) {
+	// A type of a command set the cluster does not speak yet would stop
+	// the nodes that run an older binary.
+	if err := n.st.Proposable(cmd.Type); err != nil {
+		return state.Result{}, err
+	}
 	data, err := state.SealCommand(n.keys, cmd)
 	if err != nil {
 		return state.Result{}, err

@@ -25,6 +25,9 @@ type Cluster struct {
 	register func(*state.Registry)
 	tempDir  func() string
 	Nodes    map[string]*Node
+	// Configure, when set, adjusts each node's configuration as it opens
+	// (a node of another binary version, its own policy, log tuning).
+	Configure func(*cluster.Config)
 }
 
 // Node is one member; Node is nil while it is stopped.
@@ -70,11 +73,15 @@ func listen(addr string) (net.Listener, error) {
 }
 
 func (c *Cluster) config(n *Node, ln net.Listener, join []string) cluster.Config {
-	return cluster.Config{
+	cfg := cluster.Config{
 		NodeID: n.ID, Dir: n.Dir, Listener: ln, Advertise: ln.Addr().String(), Identity: n.Identity,
 		Master: c.Master, Register: c.register, JoinAddrs: join,
 		HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond,
 	}
+	if c.Configure != nil {
+		c.Configure(&cfg)
+	}
+	return cfg
 }
 
 // Bootstrap starts the first node of the cluster.
