@@ -50,9 +50,15 @@ func TestTheMarkerIsWrittenBeforeTheFirstUnsyncedCommit(t *testing.T) {
 	master := keyring.NewMasterKey()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state.db")
-	if err := os.Mkdir(path+".dirty", 0o700); err != nil { // the marker cannot be written
-		t.Fatal(err)
+	// A marker that cannot be written (and is not there to be read): a
+	// link into a folder that does not exist.
+	unwritable := func(dir string) {
+		t.Helper()
+		if err := os.Symlink(filepath.Join(dir, "missing", "marker"), filepath.Join(dir, "state.db.dirty")); err != nil {
+			t.Fatal(err)
+		}
 	}
+	unwritable(dir)
 	if st, err := openBoot(t, dir, master, "boot-A"); err == nil {
 		st.Close()
 		t.Fatal("opened without a dirty marker")
@@ -69,9 +75,7 @@ func TestTheMarkerIsWrittenBeforeTheFirstUnsyncedCommit(t *testing.T) {
 	}
 	st.Close()
 	before, _ := os.ReadFile(filepath.Join(other, "state.db"))
-	if err := os.Mkdir(filepath.Join(other, "state.db.dirty"), 0o700); err != nil {
-		t.Fatal(err)
-	}
+	unwritable(other)
 	if st, err := openBoot(t, other, master, "boot-A"); err == nil {
 		st.Close()
 		t.Fatal("opened without a dirty marker")
