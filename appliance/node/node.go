@@ -402,6 +402,10 @@ type Status struct {
 	Cluster      *cluster.Status `json:"cluster,omitempty"`
 	Policy       string          `json:"policy"` // version of the authorization policy in force
 	Uptime       string          `json:"uptime"`
+
+	// The command set the cluster speaks, and the highest this binary speaks.
+	CommandSet uint32 `json:"command_set,omitempty"`
+	Speaks     uint32 `json:"speaks,omitempty"`
 }
 
 // Status reports the node's seal state and, unsealed, its cluster view.
@@ -417,6 +421,7 @@ func (n *Node) Status() Status {
 	if c != nil {
 		cs := c.Status()
 		s.Role, s.Leader, s.AppliedIndex, s.Cluster = cs.Role, cs.Leader, cs.AppliedIndex, &cs
+		s.CommandSet, s.Speaks = c.State().CommandSet(), c.State().Speaks()
 	}
 	return s
 }

@@ -19,4 +19,7 @@
 //     returns the first result.
 //   - The keyring is itself replicated: the command that installs a key term
 //     carries its secret wrapped by the master key and is sealed under term 0.
+//   - Only a handler's Rejection is a result. Any other error in Apply is
+//     returned by ApplyBatch, and the node stops (fail-stop) rather than
+//     answer differently from its peers; see applyOne, cmdset.go and hooks.go.
 package state

@@ -17,8 +17,9 @@ import (
 // a torn file after the machine itself loses power — pages written but not yet
 // on disk. A process crash cannot tear it: the kernel keeps every page.
 //
-// So while the file is open, "state.db.dirty" holds the kernel's boot ID. A
-// clean Close syncs the file and removes the marker. At open, a marker from
+// So while the file is open, "state.db.dirty" holds the kernel's boot ID,
+// written and fsynced before the first unsynced commit (open's own). A clean
+// Close syncs the file and removes the marker. At open, a marker from
 // another boot means the machine went down with the file open: the file is
 // moved aside, unread, and the node starts from its newest snapshot and the
 // Raft log, which Raft keeps for everything after that snapshot.
