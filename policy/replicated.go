@@ -34,6 +34,9 @@ func (b *Bundle) Digest() [sm.HashSize]byte {
 // before they are proposed (SetCommand). The embedded policy is under 10 KiB.
 const MaxBundleSize = 256 << 10
 
+// codeBreaksDuty refuses a policy that lets a role break a duty rule.
+var codeBreaksDuty = state.NewCode(state.KindInvalid, "policy_breaks_duty")
+
 // ErrBundleTooLarge is returned by SetCommand for a bundle over
 // MaxBundleSize.
 var ErrBundleTooLarge = errors.New("policy: the bundle is too large")
@@ -48,20 +51,20 @@ func Register(reg *state.Registry, a *Authorizer) {
 	reg.Handle(CmdSet, func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		var b Bundle
 		if err := json.Unmarshal(cmd.Body, &b); err != nil {
-			return nil, state.Reject("invalid_request", "policy.set: %v", err)
+			return nil, state.Reject(state.InvalidRequest, "policy.set: %v", err)
 		}
 		// No deadline: compiling is bounded by MaxBundleSize.
 		ctx := context.Background()
 		candidate, err := New(ctx, &b)
 		if err != nil {
-			return nil, state.Reject("invalid_request", "the policy does not compile: %v", err)
+			return nil, state.Reject(state.InvalidRequest, "the policy does not compile: %v", err)
 		}
 		// The duty rules are checked here too, not only by the API: a
 		// policy that breaks them is refused alike on every replica.
 		if vs, err := CheckCandidate(ctx, candidate, &b, nil); err != nil {
-			return nil, state.Reject("invalid_request", "the policy cannot be evaluated: %v", err)
+			return nil, state.Reject(state.InvalidRequest, "the policy cannot be evaluated: %v", err)
 		} else if len(vs) > 0 {
-			return nil, state.Reject("policy_breaks_duty", "%s", DescribeViolations(vs))
+			return nil, state.Reject(codeBreaksDuty, "%s", DescribeViolations(vs))
 		}
 		if err := tx.Put(Bucket, currentKey, cmd.Body); err != nil {
 			return nil, err

@@ -206,29 +206,46 @@ func (r *Request) View(fn func(*state.ReadTx) error) error {
 }
 
 // rejection classifies errors from the storage layer: a command's rejection
-// becomes an API error of the same code, and cluster conditions get their kinds.
+// becomes an API error of its kind and code, and cluster conditions get their
+// kinds.
 func rejection(err error) error {
 	var rej *state.Rejection
 	if !errors.As(err, &rej) {
 		switch {
 		case errors.Is(err, cluster.ErrNoLeader), errors.Is(err, cluster.ErrShutdown):
 			return errs.Wrap("", errs.Unavailable, err, "the cluster has no leader right now; retry")
+		case errors.Is(err, cluster.ErrFailStop):
+			return errs.Wrap("", errs.Unavailable, err, "this node stopped itself; retry on another node")
 		case errors.Is(err, cluster.ErrNotLeader):
 			return errs.Wrap("", errs.Conflict, err, "this node is not the leader")
 		}
 		return err
 	}
-	kind, ok := map[string]errs.Kind{
-		"invalid_request": errs.Invalid, "conflict": errs.Conflict, "not_found": errs.NotExist,
-		"account_locked": errs.Permission, "captcha_required": errs.Unauthenticated,
-		"invalid_credentials": errs.Unauthenticated, "idempotency_conflict": errs.Conflict, "confirm_mismatch": errs.Conflict,
-		"channel_required": errs.Invalid, "policy_breaks_duty": errs.Invalid, "approval_closed": errs.Conflict,
-		"approver_not_eligible": errs.Permission,
-	}[rej.Code]
-	if !ok { // a handler failed in a way no caller can fix
+	kind := rejectionKind(rej.Kind)
+	if kind == errs.Internal { // a result stored before kinds whose code is gone
 		return errs.Wrap("", errs.Internal, err, "the change was refused by the state machine")
 	}
 	return errs.Coded("", kind, rej.Code, "%s", rej.Message)
+}
+
+// rejectionKind is the one place a state machine's refusal gets its API
+// kind, and so its HTTP status.
+func rejectionKind(k state.Kind) errs.Kind {
+	switch k {
+	case state.KindInvalid:
+		return errs.Invalid
+	case state.KindConflict:
+		return errs.Conflict
+	case state.KindNotFound:
+		return errs.NotExist
+	case state.KindUnauthenticated:
+		return errs.Unauthenticated
+	case state.KindPermission:
+		return errs.Permission
+	case state.KindUnavailable:
+		return errs.Unavailable
+	}
+	return errs.Internal
 }
 
 // serve answers one request and writes its one audit record: in the

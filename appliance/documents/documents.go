@@ -32,15 +32,15 @@ func Register(reg *state.Registry) {
 	reg.Handle(CmdRegister, func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		var r Record
 		if err := json.Unmarshal(cmd.Body, &r); err != nil {
-			return nil, state.Reject("invalid_request", "document record: %v", err)
+			return nil, state.Reject(state.InvalidRequest, "document record: %v", err)
 		}
 		if err := blob.CheckID(r.ID); err != nil {
-			return nil, state.Reject("invalid_request", "%v", err)
+			return nil, state.Reject(state.InvalidRequest, "%v", err)
 		}
 		if prev, err := tx.Get(Bucket, []byte(r.ID)); err != nil {
 			return nil, err
 		} else if prev != nil {
-			return nil, state.Reject("conflict", "document %s already exists", r.ID)
+			return nil, state.Reject(state.Conflict, "document %s already exists", r.ID)
 		}
 		r.Uploaded = tx.Time()
 		b, _ := json.Marshal(r)

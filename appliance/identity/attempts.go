@@ -134,7 +134,7 @@ func admit(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return nil, err
 	}
 	if c.Attempt == "" || len(c.NameIndex) == 0 || c.Policy.MaxFailures < 1 {
-		return nil, state.Reject("invalid_request", "login.admit: attempt, name index and policy are required")
+		return nil, state.Reject(state.InvalidRequest, "login.admit: attempt, name index and policy are required")
 	}
 	now := tx.Time()
 	a, err := attemptsOf(tx, c.NameIndex)
@@ -149,10 +149,10 @@ func admit(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	var out Admission
 	switch {
 	case a.Locked(now) || a.counted() >= c.Policy.MaxFailures:
-		return nil, state.Reject(RefusedLocked, "the account is locked after repeated failures")
+		return nil, state.Reject(codeAccountLocked, "the account is locked after repeated failures")
 	case c.Purpose == PurposeLogin && a.counted() > c.Policy.CaptchaAfter:
 		if c.Captcha == nil {
-			return nil, state.Reject(RefusedCaptcha, "a captcha is required")
+			return nil, state.Reject(codeCaptchaRequired, "a captcha is required")
 		} else if ok, err := consumeCaptcha(tx, c.Captcha); err != nil {
 			return nil, err
 		} else if !ok {
@@ -291,7 +291,7 @@ func release(tx *state.Tx, ref *AttemptRef) error {
 func useProof(tx *state.Tx, acct *Account, p *FactorUsed) error {
 	if p == nil {
 		if acct.TOTPSecret != "" || acct.SM2Key != "" {
-			return state.Reject("invalid_credentials", "replacing a second factor needs the password and the current factor")
+			return state.Reject(codeInvalidCredentials, "replacing a second factor needs the password and the current factor")
 		}
 		return nil
 	}

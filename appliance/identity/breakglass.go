@@ -35,10 +35,10 @@ func breakGlass(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return nil, orNotFound(err)
 	}
 	if !acct.Closed.IsZero() {
-		return nil, state.Reject("conflict", "the account is closed")
+		return nil, state.Reject(state.Conflict, "the account is closed")
 	}
 	if !slices.ContainsFunc(acct.Roles, func(r string) bool { return slices.Contains(AdminRoles, r) }) {
-		return nil, state.Reject("invalid_request", "break-glass recovers administrator accounts only; a security administrator recovers the others")
+		return nil, state.Reject(state.InvalidRequest, "break-glass recovers administrator accounts only; a security administrator recovers the others")
 	}
 	acct.replacePassword(c.Hash, tx.Time())
 	acct.MustChange = true

@@ -101,7 +101,7 @@ func closeAccount(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return nil, orNotFound(err)
 	}
 	if !acct.Closed.IsZero() {
-		return nil, state.Reject("conflict", "the account is already closed")
+		return nil, state.Reject(state.Conflict, "the account is already closed")
 	}
 	acct.Closed = tx.Time()
 	if err := put(tx, AccountsBucket, []byte(acct.ID), acct); err != nil {
@@ -201,7 +201,7 @@ type (
 func body[T any](cmd *state.Command) (*T, error) {
 	var v T
 	if err := json.Unmarshal(cmd.Body, &v); err != nil {
-		return nil, state.Reject("invalid_request", "%s: %v", cmd.Type, err)
+		return nil, state.Reject(state.InvalidRequest, "%s: %v", cmd.Type, err)
 	}
 	return &v, nil
 }
@@ -230,18 +230,18 @@ func createAccount(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return nil, err
 	}
 	if err := CheckRoles(c.Account.Roles); err != nil {
-		return nil, state.Reject("invalid_request", "%v", err)
+		return nil, state.Reject(state.InvalidRequest, "%v", err)
 	}
 	if id, err := tx.Get(NamesBucket, c.NameIndex); err != nil {
 		return nil, err
 	} else if id != nil {
-		return nil, state.Reject("conflict", "the username is taken")
+		return nil, state.Reject(state.Conflict, "the username is taken")
 	}
 	// IDs are derived (creator, Idempotency-Key, username): never overwrite.
 	if prev, err := tx.Get(AccountsBucket, []byte(c.Account.ID)); err != nil {
 		return nil, err
 	} else if prev != nil {
-		return nil, state.Reject("conflict", "the account ID %s is taken", c.Account.ID)
+		return nil, state.Reject(state.Conflict, "the account ID %s is taken", c.Account.ID)
 	}
 	if c.Account.Created.IsZero() { // the proposer's clock, which its answer shows
 		c.Account.Created = tx.Time()
@@ -287,7 +287,7 @@ func setPassword(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return nil, err
 	}
 	if acct == nil {
-		return nil, state.Reject("not_found", "no such account")
+		return nil, state.Reject(state.NotFound, "no such account")
 	}
 	acct.replacePassword(c.Hash, tx.Time())
 	acct.MustChange = false
@@ -319,14 +319,14 @@ func setRoles(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return nil, err
 	}
 	if err := CheckRoles(c.Roles); err != nil {
-		return nil, state.Reject("invalid_request", "%v", err)
+		return nil, state.Reject(state.InvalidRequest, "%v", err)
 	}
 	acct, err := get[Account](tx, AccountsBucket, []byte(c.Account))
 	if err != nil {
 		return nil, err
 	}
 	if acct == nil {
-		return nil, state.Reject("not_found", "no such account")
+		return nil, state.Reject(state.NotFound, "no such account")
 	}
 	acct.Roles = c.Roles
 	if err := put(tx, AccountsBucket, []byte(acct.ID), acct); err != nil {
@@ -366,12 +366,12 @@ func loginOK(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if a, err := get[Attempts](tx, AttemptsBucket, c.NameIndex); err != nil {
 		return nil, err
 	} else if a != nil && a.Locked(tx.Time()) {
-		return nil, state.Reject("account_locked", "the account is locked")
+		return nil, state.Reject(codeAccountLocked, "the account is locked")
 	}
 	if acct, err := get[Account](tx, AccountsBucket, []byte(c.Session.Account)); err != nil {
 		return nil, err
 	} else if acct == nil || !acct.Closed.IsZero() {
-		return nil, state.Reject("invalid_credentials", "the username or password is wrong")
+		return nil, state.Reject(codeInvalidCredentials, "the username or password is wrong")
 	}
 	if c.TOTPStep != 0 {
 		if err := useStep(tx, c.Session.Account, c.TOTPStep); err != nil {
@@ -414,7 +414,7 @@ func endSession(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return nil, err
 	}
 	if s == nil {
-		return nil, state.Reject("not_found", "no such session")
+		return nil, state.Reject(state.NotFound, "no such session")
 	}
 	return nil, removeSession(tx, c.TokenHash, s.Account)
 }
@@ -470,7 +470,7 @@ func putCaptcha(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return nil, err
 	}
 	if c.ID == "" || len(c.Digits) != CaptchaDigits {
-		return nil, state.Reject("invalid_request", "a captcha needs an ID and %d digits", CaptchaDigits)
+		return nil, state.Reject(state.InvalidRequest, "a captcha needs an ID and %d digits", CaptchaDigits)
 	}
 	c.Kind = KindCaptcha
 	return nil, put(tx, CaptchasBucket, []byte(c.ID), c)
@@ -486,7 +486,7 @@ func takeCaptcha(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if ok, err := consumeCaptcha(tx, c); err != nil {
 		return nil, err
 	} else if !ok {
-		return nil, state.Reject("captcha_required", "the captcha answer is wrong or expired")
+		return nil, state.Reject(codeCaptchaRequired, "the captcha answer is wrong or expired")
 	}
 	return nil, nil
 }
@@ -517,10 +517,10 @@ func useStep(tx *state.Tx, account string, step int64) error {
 		return err
 	}
 	if acct == nil {
-		return state.Reject("not_found", "no such account")
+		return state.Reject(state.NotFound, "no such account")
 	}
 	if step <= acct.TOTPStep {
-		return state.Reject("invalid_credentials", "this one-time code was already used")
+		return state.Reject(codeInvalidCredentials, "this one-time code was already used")
 	}
 	acct.TOTPStep = step
 	return put(tx, AccountsBucket, []byte(acct.ID), acct)
@@ -554,7 +554,7 @@ func confirmTOTP(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return nil, orNotFound(err)
 	}
 	if acct.TOTPNew == "" || string(acct.TOTPNewBy) != string(c.TokenHash) {
-		return nil, state.Reject("invalid_request", "no second factor is being enrolled by this session")
+		return nil, state.Reject(state.InvalidRequest, "no second factor is being enrolled by this session")
 	}
 	acct.TOTPSecret, acct.TOTPNew, acct.TOTPNewBy, acct.TOTPStep = acct.TOTPNew, "", nil, c.Step
 	return nil, factorEnrolled(tx, acct, "a new authenticator", c.TokenHash)
@@ -625,7 +625,7 @@ func takeChallenge(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return nil, err
 	}
 	if stored == nil || tx.Time().After(stored.Expires) {
-		return nil, state.Reject("invalid_credentials", "the challenge is unknown, used or expired")
+		return nil, state.Reject(codeInvalidCredentials, "the challenge is unknown, used or expired")
 	}
 	if err := tx.Delete(ChallengesBucket, []byte(c.ID)); err != nil {
 		return nil, err
@@ -681,7 +681,7 @@ func orNotFound(err error) error {
 	if err != nil {
 		return err
 	}
-	return state.Reject("not_found", "no such account or session")
+	return state.Reject(state.NotFound, "no such account or session")
 }
 
 // Reads.

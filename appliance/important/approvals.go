@@ -101,7 +101,7 @@ func minus(a, b []string) []string {
 	return out
 }
 
-var errNoChannel = state.Reject("channel_required",
+var errNoChannel = state.Reject(notify.ChannelRequired,
 	"an administrator needs a registered e-mail address or phone number: its one-time password and security notices go there, never to the creator")
 
 // FourEyes says whether the change typ/body needs a second administrator's
@@ -278,7 +278,7 @@ func propose(tx *state.Tx, cmd *state.Command, r *Run, req *Requirement) (*Appro
 		Shown: r.Shown, Result: r.Response, Status: Pending, Created: now, Expires: now.Add(ApprovalTTL),
 	}
 	if len(a.Approvers) == 0 {
-		return nil, state.Reject("approver_not_eligible", "no administrator role could approve this change")
+		return nil, state.Reject(codeApproverNotEligible, "no administrator role could approve this change")
 	}
 	return a, putApproval(tx, a)
 }
@@ -307,7 +307,7 @@ type Decision struct {
 func decide(tx *state.Tx, subject string, body []byte) (json.RawMessage, error) {
 	var d Decision
 	if err := json.Unmarshal(body, &d); err != nil {
-		return nil, state.Reject("invalid_request", "approval.decide: %v", err)
+		return nil, state.Reject(state.InvalidRequest, "approval.decide: %v", err)
 	}
 	now := tx.Time()
 	a, err := ApprovalByID(tx.Get, d.Approval)
@@ -315,32 +315,32 @@ func decide(tx *state.Tx, subject string, body []byte) (json.RawMessage, error) 
 		return nil, err
 	}
 	if a == nil {
-		return nil, state.Reject("not_found", "no approval %s", d.Approval)
+		return nil, state.Reject(state.NotFound, "no approval %s", d.Approval)
 	}
 	if a.Status != Pending {
-		return nil, state.Reject("approval_closed", "the approval was already %s", a.Status)
+		return nil, state.Reject(codeApprovalClosed, "the approval was already %s", a.Status)
 	}
 	if now.After(a.Expires) {
-		return nil, state.Reject("approval_closed", "the approval expired at %s", a.Expires.Format(time.RFC3339))
+		return nil, state.Reject(codeApprovalClosed, "the approval expired at %s", a.Expires.Format(time.RFC3339))
 	}
 	decider, err := account(tx.Get, subject)
 	if err != nil {
 		return nil, err
 	}
 	if decider == nil {
-		return nil, state.Reject("approver_not_eligible", "the deciding account is gone")
+		return nil, state.Reject(codeApproverNotEligible, "the deciding account is gone")
 	}
 	why := a.Eligible(decider)
 	if !d.Approve {
 		// The proposer may withdraw; otherwise whoever may approve may reject.
 		if subject != a.Proposer && why != "" {
-			return nil, state.Reject("approver_not_eligible", "%s", why)
+			return nil, state.Reject(codeApproverNotEligible, "%s", why)
 		}
 		tx.AuditAs("approval.reject")
 		a.Status = Rejected
 	} else {
 		if why != "" {
-			return nil, state.Reject("approver_not_eligible", "%s", why)
+			return nil, state.Reject(codeApproverNotEligible, "%s", why)
 		}
 		tx.AuditAs(a.Type)
 		change := a.Body
@@ -378,11 +378,11 @@ func decide(tx *state.Tx, subject string, body []byte) (json.RawMessage, error) 
 // administrator's account: the proposer never knew it.
 func withPassword(body []byte, d Decision) ([]byte, error) {
 	if d.Password == nil || d.Secret == "" {
-		return nil, state.Reject("invalid_request", "approving a new administrator needs the one-time password to send")
+		return nil, state.Reject(state.InvalidRequest, "approving a new administrator needs the one-time password to send")
 	}
 	var c identity.CreateAccount
 	if err := json.Unmarshal(body, &c); err != nil {
-		return nil, state.Reject("invalid_request", "account.create: %v", err)
+		return nil, state.Reject(state.InvalidRequest, "account.create: %v", err)
 	}
 	c.Account.Password, c.Account.MustChange = *d.Password, true
 	return json.Marshal(c)
@@ -396,7 +396,7 @@ func sendPassword(tx *state.Tx, a *Approval, secret, approver string) error {
 		return err
 	}
 	if acct == nil {
-		return state.Reject("not_found", "the new account %s is missing", a.Requirement.Target)
+		return state.Reject(state.NotFound, "the new account %s is missing", a.Requirement.Target)
 	}
 	return notify.EnqueueSecret(tx, notify.Recipient{Account: acct.ID, Email: acct.Email, Phone: acct.Phone},
 		"account.created", "管理员账户已开通 / Administrator account opened",

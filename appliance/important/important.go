@@ -93,7 +93,7 @@ func Register(reg *state.Registry) {
 	reg.Handle(CmdPreview, func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		var p Preview
 		if err := json.Unmarshal(cmd.Body, &p); err != nil {
-			return nil, state.Reject("invalid_request", "op.preview: %v", err)
+			return nil, state.Reject(state.InvalidRequest, "op.preview: %v", err)
 		}
 		b, _ := json.Marshal(p.Confirmation)
 		return nil, tx.Put(ConfirmBucket, p.TokenHash, b)
@@ -104,7 +104,7 @@ func Register(reg *state.Registry) {
 func run(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	var r Run
 	if err := json.Unmarshal(cmd.Body, &r); err != nil {
-		return nil, state.Reject("invalid_request", "op.run: %v", err)
+		return nil, state.Reject(state.InvalidRequest, "op.run: %v", err)
 	}
 	now := tx.Time()
 	// The operation is audited as the change it makes (account.create,
@@ -118,7 +118,7 @@ func run(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return nil, err
 	} else if prev != nil {
 		if string(prev.BodyHash) != string(r.BodyHash) {
-			return nil, state.Reject("idempotency_conflict", "this idempotency key was used with another request")
+			return nil, state.Reject(codeIdempotencyConflict, "this idempotency key was used with another request")
 		}
 		prev.Replay = true
 		return json.Marshal(prev) // the first answer, and nothing else happens
@@ -131,7 +131,7 @@ func run(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if raw == nil || json.Unmarshal(raw, &c) != nil || now.After(c.Expires) ||
 		c.Subject != r.Subject || c.Action != r.Action || string(c.Content) != string(r.Content) ||
 		string(c.Key) != string(r.Key) {
-		return nil, state.Reject("confirm_mismatch", "the confirm token is unknown, used, expired, or was issued for something else than this request and Idempotency-Key")
+		return nil, state.Reject(codeConfirmMismatch, "the confirm token is unknown, used, expired, or was issued for something else than this request and Idempotency-Key")
 	}
 	if err := tx.Delete(ConfirmBucket, r.TokenHash); err != nil {
 		return nil, err

@@ -134,7 +134,7 @@ const NotConfigured = "not_configured"
 func result(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	var r Result
 	if err := json.Unmarshal(cmd.Body, &r); err != nil {
-		return nil, state.Reject("invalid_request", "notify.result: %v", err)
+		return nil, state.Reject(state.InvalidRequest, "notify.result: %v", err)
 	}
 	raw, err := tx.Get(NotificationsBucket, notifKey(r.Account, r.Key))
 	if err != nil || raw == nil {

@@ -15,7 +15,7 @@ const SecretsBucket = "notify-secrets" // notification key -> secret text
 // must never fall back to a channel someone else reads.
 func EnqueueSecret(tx *state.Tx, to Recipient, event, subject, body, secret string) error {
 	if to.Email == "" && to.Phone == "" {
-		return state.Reject("channel_required", "the account has no e-mail address or phone number to send the secret to")
+		return state.Reject(ChannelRequired, "the account has no e-mail address or phone number to send the secret to")
 	}
 	key, err := enqueue(tx, to, event, subject, body)
 	if err != nil {

@@ -29,7 +29,7 @@ func registry() *state.Registry {
 	reg.Bucket("things")
 	reg.Handle("thing.put", func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		if string(cmd.Body) == "refuse" {
-			return nil, state.Reject("conflict", "refused")
+			return nil, state.Reject(state.Conflict, "refused")
 		}
 		return nil, tx.Put("things", cmd.Body, []byte("v"))
 	})

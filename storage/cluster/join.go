@@ -34,7 +34,7 @@ func registerCluster(reg *state.Registry) {
 	reg.Handle(cmdSetCA, func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		var ca caRecord
 		if err := json.Unmarshal(cmd.Body, &ca); err != nil {
-			return nil, state.Reject("invalid", "cluster.ca: %v", err)
+			return nil, state.Reject(state.InvalidRequest, "cluster.ca: %v", err)
 		}
 		return nil, tx.Put(bucketCluster, []byte("ca"), cmd.Body)
 	})

@@ -92,7 +92,7 @@ func (s *State) handler(tx *Tx, typ string) (Handler, error) {
 			return nil, err
 		}
 		if from > cur {
-			return nil, Reject("command_set", "%q belongs to command set %d; the cluster speaks %d", typ, from, cur)
+			return nil, Reject(Unavailable, "%q belongs to command set %d; the cluster speaks %d", typ, from, cur)
 		}
 	}
 	return h, nil
@@ -119,7 +119,7 @@ func decodeCommandSet(v []byte) (uint32, error) {
 
 func applyCommandSet(tx *Tx, cmd *Command) ([]byte, error) {
 	if len(cmd.Body) != 8 || binary.BigEndian.Uint64(cmd.Body) == 0 || binary.BigEndian.Uint64(cmd.Body) > 1<<32-1 {
-		return nil, Reject("invalid_request", "%s: the body is a command set, 8 bytes", CmdCommandSet)
+		return nil, Reject(InvalidRequest, "%s: the body is a command set, 8 bytes", CmdCommandSet)
 	}
 	set := uint32(binary.BigEndian.Uint64(cmd.Body))
 	if set > tx.st.reg.speaks {
@@ -132,7 +132,7 @@ func applyCommandSet(tx *Tx, cmd *Command) ([]byte, error) {
 		return nil, err
 	}
 	if set < cur {
-		return nil, Reject("conflict", "the cluster speaks command set %d; a command set is never lowered", cur)
+		return nil, Reject(Conflict, "the cluster speaks command set %d; a command set is never lowered", cur)
 	}
 	if set == cur {
 		return nil, nil

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"time"
 )
 
@@ -102,19 +101,15 @@ type Result struct {
 	Err   *Rejection
 }
 
-// Rejection is a command's deterministic refusal; it carries a stable code
-// that the API maps to an HTTP status.
+// Rejection is a command's deterministic refusal (see Reject): a kind the
+// API maps to an HTTP status, and a stable code.
 type Rejection struct {
+	Kind    Kind
 	Code    string
 	Message string
 }
 
 func (r *Rejection) Error() string { return r.Code + ": " + r.Message }
-
-// Reject returns a Rejection error for a handler to return.
-func Reject(code, format string, args ...any) error {
-	return &Rejection{Code: code, Message: fmt.Sprintf(format, args...)}
-}
 
 // Error returns the rejection as an error, or nil.
 func (r Result) Error() error {
@@ -130,11 +125,20 @@ func (r Result) MarshalBinary() ([]byte, error) { return r.marshal(), nil }
 // UnmarshalResult decodes what Result.MarshalBinary wrote.
 func UnmarshalResult(b []byte) (Result, error) { return unmarshalResult(b) }
 
+// Result formats, by first byte: 0 a value; 1 a rejection without a kind
+// ([len code][code][message], written before kinds; still read); 2 a
+// rejection ([kind][len code][code][message]).
+const (
+	resultValue     = 0
+	resultRejection = 1
+	resultKinded    = 2
+)
+
 func (r Result) marshal() []byte {
 	if r.Err == nil {
-		return append([]byte{0}, r.Value...)
+		return append([]byte{resultValue}, r.Value...)
 	}
-	out := []byte{1}
+	out := []byte{resultKinded, byte(r.Err.Kind)}
 	out = binary.AppendUvarint(out, uint64(len(r.Err.Code)))
 	out = append(out, r.Err.Code...)
 	return append(out, r.Err.Message...)
@@ -144,13 +148,27 @@ func unmarshalResult(b []byte) (Result, error) {
 	if len(b) == 0 {
 		return Result{}, errBadCommand
 	}
-	if b[0] == 0 {
+	var kind Kind
+	switch b[0] {
+	case resultValue:
 		return Result{Value: b[1:]}, nil
-	}
-	n, k := binary.Uvarint(b[1:])
-	if k <= 0 || n > uint64(len(b)-1-k) {
+	case resultRejection:
+		b = b[1:]
+	case resultKinded:
+		if len(b) < 2 {
+			return Result{}, errBadCommand
+		}
+		kind, b = Kind(b[1]), b[2:]
+	default:
 		return Result{}, errBadCommand
 	}
-	code := b[1+k : 1+k+int(n)]
-	return Result{Err: &Rejection{Code: string(code), Message: string(b[1+k+int(n):])}}, nil
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)-k) {
+		return Result{}, errBadCommand
+	}
+	code, msg := string(b[k:k+int(n)]), string(b[k+int(n):])
+	if kind == KindUnknown {
+		kind, code = legacyKind(code)
+	}
+	return Result{Err: &Rejection{Kind: kind, Code: code, Message: msg}}, nil
 }

@@ -76,7 +76,7 @@ func TestAHandlerErrorThatIsNotARejectionStopsTheReplica(t *testing.T) {
 			return nil, readFailure
 		})
 		r.Handle("kv.wrapped_rejection", func(tx *Tx, cmd *Command) ([]byte, error) {
-			return nil, errors.Join(errors.New("context"), Reject("conflict", "deliberate"))
+			return nil, errors.Join(errors.New("context"), Reject(Conflict, "deliberate"))
 		})
 	})
 	f.apply(f.installTerm(1))
@@ -157,7 +157,7 @@ func TestCommandSetsGateNewTypesAndStopOlderBinaries(t *testing.T) {
 	}
 	// Reached through a wrapper, a type of set 2 is refused alike everywhere.
 	res := f.apply(NewCommand("wrap.run", []byte("kv.v2"), time.Now()))
-	if res[0].Err == nil || res[0].Err.Code != "command_set" || f.get("v2") != "" {
+	if res[0].Err == nil || res[0].Err.Kind != KindUnavailable || f.get("v2") != "" {
 		t.Fatalf("a set-2 type run before the cluster speaks set 2: %+v", res[0])
 	}
 

@@ -22,7 +22,7 @@ func TestAWrapperThatInstallsATermAndThenFailsLeavesNoTermInMemory(t *testing.T)
 			if _, err := tx.Run(CmdInstallTerm, cmd.Body); err != nil {
 				return nil, err
 			}
-			return nil, Reject("conflict", "refused after installing")
+			return nil, Reject(Conflict, "refused after installing")
 		})
 	}
 	f := newFixtureWith(t, dir, master, wrap)
@@ -71,7 +71,7 @@ func TestCommitHooksRunInOrderOnlyAfterTheirBatchCommits(t *testing.T) {
 				})
 			}
 			if bytes.HasPrefix(cmd.Body, []byte("refuse")) {
-				return nil, Reject("conflict", "refused")
+				return nil, Reject(Conflict, "refused")
 			}
 			return nil, tx.Put("kv", []byte("noted"), cmd.Body)
 		})

@@ -26,17 +26,17 @@ func termName(n uint32) string { return fmt.Sprintf("term/%d", n) }
 
 func applyInstallTerm(tx *Tx, cmd *Command) ([]byte, error) {
 	if len(cmd.Body) < 5 {
-		return nil, Reject("invalid", "keyring.install: short body")
+		return nil, Reject(InvalidRequest, "keyring.install: short body")
 	}
 	n := binary.BigEndian.Uint32(cmd.Body)
 	if n == 0 {
-		return nil, Reject("invalid", "keyring.install: term 0 is derived, not installed")
+		return nil, Reject(InvalidRequest, "keyring.install: term 0 is derived, not installed")
 	}
 	wrapped := cmd.Body[4:]
 	if prev, err := tx.Get(bucketKeyring, termKey(n)); err != nil {
 		return nil, err
 	} else if prev != nil {
-		return nil, Reject("conflict", "keyring.install: term %d is already installed", n)
+		return nil, Reject(Conflict, "keyring.install: term %d is already installed", n)
 	}
 	// Every replica holds the master key the proposer wrapped the secret
 	// with, so a secret that does not unwrap was damaged here: an error,

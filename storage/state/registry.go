@@ -45,7 +45,11 @@ const (
 
 // SchemaVersion is the layout of the bbolt file this code writes. Opening a
 // file with a newer version fails; an older one is migrated forward.
-const SchemaVersion = 1
+//
+// 2: stored command results carry their rejection's kind (result format 2).
+// Format-1 results stay readable and expire within CommandTTL, so moving a
+// file from 1 to 2 rewrites nothing.
+const SchemaVersion = 2
 
 // NewRegistry returns a registry with the built-in buckets and handlers.
 func NewRegistry() *Registry {

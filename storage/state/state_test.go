@@ -19,13 +19,13 @@ func testRegistry() *Registry {
 	r.Handle("kv.put", func(tx *Tx, cmd *Command) ([]byte, error) {
 		k, v, ok := bytes.Cut(cmd.Body, []byte("="))
 		if !ok {
-			return nil, Reject("invalid", "want key=value")
+			return nil, Reject(InvalidRequest, "want key=value")
 		}
 		return nil, tx.Put("kv", k, v)
 	})
 	r.Handle("kv.fail", func(tx *Tx, cmd *Command) ([]byte, error) {
 		tx.Put("kv", []byte("half"), []byte("applied"))
-		return nil, Reject("conflict", "refused after writing")
+		return nil, Reject(Conflict, "refused after writing")
 	})
 	return r
 }

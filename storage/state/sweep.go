@@ -57,7 +57,7 @@ type SweepResult struct {
 func applySweep(tx *Tx, cmd *Command) ([]byte, error) {
 	var sw Sweep
 	if err := json.Unmarshal(cmd.Body, &sw); err != nil || sw.Limit <= 0 {
-		return nil, Reject("invalid_request", "state.sweep: a positive limit is required")
+		return nil, Reject(InvalidRequest, "state.sweep: a positive limit is required")
 	}
 	now := tx.Time()
 	out := SweepResult{Removed: map[string]int{}}

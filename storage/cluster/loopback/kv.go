@@ -19,7 +19,7 @@ func RegisterKV(reg *state.Registry) {
 	reg.Handle("kv.put", func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		k, v, ok := bytes.Cut(cmd.Body, []byte("="))
 		if !ok || len(k) == 0 {
-			return nil, state.Reject("invalid", "want key=value")
+			return nil, state.Reject(state.InvalidRequest, "want key=value")
 		}
 		return k, tx.Put(KVBucket, k, v)
 	})
