@@ -26,6 +26,9 @@ func (s *Server) listApprovals(r *Request) (int, any, error) {
 	}
 	views := make([]map[string]any, 0, len(list))
 	for _, a := range list {
+		if a.Hidden(r.Subject.Clearance) {
+			continue // about an account cleared above the caller: not there for them
+		}
 		views = append(views, a.View())
 	}
 	return 200, map[string]any{"approvals": views}, nil
@@ -64,6 +67,13 @@ func (s *Server) decide(r *Request, approve bool) (*Op, error) {
 		return err
 	}); err != nil {
 		return nil, err
+	}
+	if a != nil && a.Hidden(r.Subject.Clearance) {
+		// Answered exactly as an unknown ID, so that neither the approval
+		// nor the label of its account shows; the record keeps the truth.
+		r.Audit.Object = a.Requirement.Target
+		r.Audit.Reason = "approval " + a.ID + " answered as absent: its account's security label is above the caller's clearance"
+		a = nil
 	}
 	if a == nil {
 		return nil, errs.E(op, errs.NotExist, "no approval %s", id)

@@ -225,6 +225,11 @@ func (a *Approval) View() map[string]any {
 	return v
 }
 
+// Hidden reports whether the approval is about an account cleared above
+// clearance: such an approval is not there for that caller (listed, decided
+// or named), as an account above one's clearance is not.
+func (a *Approval) Hidden(clearance int) bool { return a.Requirement.Label > clearance }
+
 // Eligible reports why acct may not approve a, or "" if it may: it must
 // hold exactly one administrator role, among the approval's approver roles;
 // it is not the proposer nor the account the change is about; and its
@@ -242,8 +247,10 @@ func (a *Approval) Eligible(acct *identity.Account) string {
 		return "only an account holding exactly one administrator role approves"
 	case !slices.Contains(a.Approvers, roles[0]):
 		return "a " + roles[0] + " may not approve this change: it needs one of " + joinRoles(a.Approvers)
-	case acct.Clearance < a.Requirement.Label:
-		return "the change is about an account cleared above the approver"
+	case a.Hidden(acct.Clearance):
+		// The API answers not_found before it gets here (see Hidden); the
+		// message does not name the label either way.
+		return "this approval is not open to you"
 	}
 	return ""
 }
@@ -317,18 +324,21 @@ func decide(tx *state.Tx, subject string, body []byte) (json.RawMessage, error) 
 	if a == nil {
 		return nil, state.Reject(state.NotFound, "no approval %s", d.Approval)
 	}
-	if a.Status != Pending {
-		return nil, state.Reject(codeApprovalClosed, "the approval was already %s", a.Status)
-	}
-	if now.After(a.Expires) {
-		return nil, state.Reject(codeApprovalClosed, "the approval expired at %s", a.Expires.Format(time.RFC3339))
-	}
 	decider, err := account(tx.Get, subject)
 	if err != nil {
 		return nil, err
 	}
 	if decider == nil {
 		return nil, state.Reject(codeApproverNotEligible, "the deciding account is gone")
+	}
+	if a.Hidden(decider.Clearance) { // as an unknown approval, like the API
+		return nil, state.Reject(state.NotFound, "no approval %s", d.Approval)
+	}
+	if a.Status != Pending {
+		return nil, state.Reject(codeApprovalClosed, "the approval was already %s", a.Status)
+	}
+	if now.After(a.Expires) {
+		return nil, state.Reject(codeApprovalClosed, "the approval expired at %s", a.Expires.Format(time.RFC3339))
 	}
 	why := a.Eligible(decider)
 	if !d.Approve {
