@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"mime"
+	"slices"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -197,12 +198,30 @@ func (s *Server) setRoles(r *Request) (*Op, error) {
 	if err != nil {
 		return nil, err
 	}
+	risks := []string{"every session of the account ends", "the account gains or loses the rights of these roles at once"}
+	resp := map[string]any{"account": acct.ID, "roles": in.Roles}
+	if grantsAdmin(acct.Roles, in.Roles) {
+		// As for a new administrator (important.Approval.IssuesPassword).
+		risks = append(risks, "at the approval the account's credentials are re-issued to its owner: a one-time password drawn then is sent to its own e-mail or phone only, its second factors are removed and its sessions end")
+		resp["one_time_password_sent_to"] = sentTo(acct.Email, acct.Phone)
+	}
 	return &Op{
 		Impact:  map[string]any{"account": acct.ID, "username": acct.Username, "roles_before": acct.Roles, "roles_after": in.Roles},
-		Risks:   []string{"every session of the account ends", "the account gains or loses the rights of these roles at once"},
+		Risks:   risks,
 		Command: state.NewCommand(identity.CmdSetRoles, mustJSON(identity.SetRoles{Account: acct.ID, Roles: in.Roles}), s.Now()),
-		Status:  200, Response: map[string]any{"account": acct.ID, "roles": in.Roles},
+		Status:  200, Response: resp,
 	}, nil
+}
+
+// grantsAdmin reports whether after holds an administrator role before
+// does not.
+func grantsAdmin(before, after []string) bool {
+	for _, r := range after {
+		if slices.Contains(identity.AdminRoles, r) && !slices.Contains(before, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // closeAccount closes an account for good (security admin; important).

@@ -92,25 +92,19 @@ func (s *Server) decide(r *Request, approve bool) (*Op, error) {
 	d := important.Decision{Approval: a.ID, Approve: approve, Reason: in.Reason}
 	decision := "reject"
 	risks := []string{"the proposal is closed; proposing the change again starts over"}
+	impact := map[string]any{"approval": a.ID, "proposal": a.View()}
 	if approve {
 		decision = "approve"
 		risks = []string{"the change runs now, once, with you recorded as the second administrator"}
-		if a.Requirement.NewAccount {
-			risks = append(risks, "a one-time password is drawn now and sent to the new administrator's own e-mail or phone; neither you nor the proposer sees it")
-			// Drawn at the confirm only: the preview binds the decision,
-			// not the password, and hashing it twice would be wasted work.
-			if r.HTTP.Header.Get("X-Confirm-Token") != "" {
-				d.Secret = identity.GeneratePassword()
-				hash, err := identity.HashPassword(d.Secret)
-				if err != nil {
-					return nil, err
-				}
-				d.Password = &hash
+		if a.IssuesPassword() {
+			if err := s.showChannel(r, a, &d, impact, &risks); err != nil {
+				return nil, err
 			}
 		}
 	}
+	impact["decision"] = decision
 	o := &Op{
-		Impact:  map[string]any{"approval": a.ID, "decision": decision, "proposal": a.View()},
+		Impact:  impact,
 		Risks:   risks,
 		Command: state.NewCommand(important.CmdDecide, mustJSON(d), s.Now()),
 		Status:  200,
@@ -126,4 +120,50 @@ func (s *Server) decide(r *Request, approve bool) (*Op, error) {
 		}
 	}
 	return o, nil
+}
+
+// showChannel prepares the approval of a change that gives an administrator
+// role. The one-time password goes to the owner's registered e-mail and
+// phone, and whoever reads them holds the account: so the approver is shown
+// them in full (the one purpose they are unmasked for here; the preview's
+// audit record says so) and asked to check out of band that they are the
+// person's own. That check is the four-eyes check on the channel; the
+// decision carries the channel shown, and the state machine refuses it if
+// the owner's channel is another by then.
+func (s *Server) showChannel(r *Request, a *important.Approval, d *important.Decision, impact map[string]any, risks *[]string) error {
+	var ch *important.Channel
+	if err := r.View(func(tx *state.ReadTx) error {
+		var err error
+		ch, err = a.OwnerChannel(tx.Get)
+		return err
+	}); err != nil {
+		return rejection(err)
+	}
+	to := map[string]any{}
+	if ch.Email != "" {
+		to["email"] = ch.Email
+	}
+	if ch.Phone != "" {
+		to["phone"] = ch.Phone
+	}
+	impact["one_time_password_to"] = to
+	d.Channel = ch
+	r.Audit.Reason += "; the owner's e-mail and phone were shown unmasked to the approver, to confirm the channel"
+	*risks = append(*risks,
+		"a one-time password is drawn now and sent only to the e-mail and phone shown in one_time_password_to; neither you nor the proposer sees it",
+		"before you approve, confirm out of band (in person, or by calling a number you already know) that this e-mail and phone belong to the person who will hold the role: whoever reads them holds the account")
+	if !a.Requirement.NewAccount {
+		*risks = append(*risks, "the account's password and second factors are replaced and its sessions end: what anyone set or enrolled on it before opens nothing")
+	}
+	// Drawn at the confirm only: the preview binds the decision, not the
+	// password, and hashing it twice would be wasted work.
+	if r.HTTP.Header.Get("X-Confirm-Token") != "" {
+		d.Secret = identity.GeneratePassword()
+		hash, err := identity.HashPassword(d.Secret)
+		if err != nil {
+			return err
+		}
+		d.Password = &hash
+	}
+	return nil
 }

@@ -129,6 +129,10 @@ type (
 	SetRoles struct {
 		Account string   `json:"account"`
 		Roles   []string `json:"roles"`
+		// Reissue, set when the change gives an administrator role (by the
+		// approval, never by the proposer), replaces the account's
+		// credentials: see Account.reissue.
+		Reissue *PasswordHash `json:"reissue,omitempty"`
 	}
 	AccountRef struct {
 		Account string `json:"account"`
@@ -329,6 +333,9 @@ func setRoles(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return nil, state.Reject(state.NotFound, "no such account")
 	}
 	acct.Roles = c.Roles
+	if c.Reissue != nil {
+		acct.reissue(*c.Reissue, tx.Time())
+	}
 	if err := put(tx, AccountsBucket, []byte(acct.ID), acct); err != nil {
 		return nil, err
 	}

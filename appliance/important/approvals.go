@@ -303,10 +303,51 @@ type Decision struct {
 	Approval string `json:"approval"`
 	Approve  bool   `json:"approve"`
 	Reason   string `json:"reason,omitempty"`
-	// For a new administrator's account: the one-time password drawn by
-	// the approver's node (its hash, and the text sent to the owner).
+	// For a change that gives an administrator role (IssuesPassword): the
+	// one-time password drawn by the approver's node (its hash, and the text
+	// sent to the owner), and the channel the approver was shown in full
+	// and vouched for; the password goes nowhere else.
 	Password *identity.PasswordHash `json:"password,omitempty"`
 	Secret   string                 `json:"secret,omitempty"`
+	Channel  *Channel               `json:"channel,omitempty"`
+}
+
+// Channel is an owner's registered e-mail address and phone, where a
+// one-time password is sent.
+type Channel struct {
+	Email string `json:"email,omitempty"`
+	Phone string `json:"phone,omitempty"`
+}
+
+// IssuesPassword reports whether approving a gives an administrator role:
+// to a new account, or to an existing one. Either way the account's
+// one-time password is drawn at the approval and sent to its owner's
+// registered channel only, and an existing account's second factors and
+// sessions end (identity.SetRoles.Reissue): what its creator knew or
+// enrolled while it was an ordinary account opens nothing.
+func (a *Approval) IssuesPassword() bool { return len(a.Requirement.Granted) > 0 }
+
+// OwnerChannel returns the channel a's one-time password goes to: the new
+// account's, or the promoted account's as it is now.
+func (a *Approval) OwnerChannel(get Getter) (*Channel, error) {
+	switch a.Type {
+	case identity.CmdCreateAccount:
+		var c identity.CreateAccount
+		if err := json.Unmarshal(a.Body, &c); err != nil {
+			return nil, state.Reject(state.InvalidRequest, "account.create: %v", err)
+		}
+		return &Channel{Email: c.Account.Email, Phone: c.Account.Phone}, nil
+	case identity.CmdSetRoles:
+		acct, err := account(get, a.Requirement.Target)
+		if err != nil {
+			return nil, err
+		}
+		if acct == nil {
+			return nil, state.Reject(state.NotFound, "no account %s", a.Requirement.Target)
+		}
+		return &Channel{Email: acct.Email, Phone: acct.Phone}, nil
+	}
+	return nil, state.Reject(state.InvalidRequest, "a %s gives no administrator role", a.Type)
 }
 
 // decide applies a decision by subject; the answer is the approval and, if
@@ -354,15 +395,15 @@ func decide(tx *state.Tx, subject string, body []byte) (json.RawMessage, error) 
 		}
 		tx.AuditAs(a.Type)
 		change := a.Body
-		if a.Requirement.NewAccount {
-			if change, err = withPassword(change, d); err != nil {
+		if a.IssuesPassword() {
+			if change, err = withPassword(tx, a, d); err != nil {
 				return nil, err
 			}
 		}
 		if _, err := tx.Run(a.Type, change); err != nil {
 			return nil, err
 		}
-		if a.Requirement.NewAccount {
+		if a.IssuesPassword() {
 			if err := sendPassword(tx, a, d.Secret, subject); err != nil {
 				return nil, err
 			}
@@ -384,21 +425,44 @@ func decide(tx *state.Tx, subject string, body []byte) (json.RawMessage, error) 
 	return mustJSON(out), nil
 }
 
-// withPassword sets the one-time password the approver's node drew on a new
-// administrator's account: the proposer never knew it.
-func withPassword(body []byte, d Decision) ([]byte, error) {
+// withPassword puts the one-time password the approver's node drew into
+// the change: a new administrator's account is created with it, a promoted
+// account's credentials are replaced by it (identity.SetRoles.Reissue). The
+// proposer never knew it. The owner's channel must still be the one the
+// approver was shown (and must exist: channel_required).
+func withPassword(tx *state.Tx, a *Approval, d Decision) ([]byte, error) {
 	if d.Password == nil || d.Secret == "" {
-		return nil, state.Reject(state.InvalidRequest, "approving a new administrator needs the one-time password to send")
+		return nil, state.Reject(state.InvalidRequest, "approving a change that gives an administrator role needs the one-time password to send")
 	}
-	var c identity.CreateAccount
-	if err := json.Unmarshal(body, &c); err != nil {
-		return nil, state.Reject(state.InvalidRequest, "account.create: %v", err)
+	ch, err := a.OwnerChannel(tx.Get)
+	if err != nil {
+		return nil, err
 	}
-	c.Account.Password, c.Account.MustChange = *d.Password, true
-	return json.Marshal(c)
+	if ch.Email == "" && ch.Phone == "" {
+		return nil, errNoChannel
+	}
+	if d.Channel != nil && *d.Channel != *ch {
+		return nil, state.Reject(state.Conflict, "the owner's e-mail or phone is no longer what the approver was shown; preview the approval again")
+	}
+	switch a.Type {
+	case identity.CmdCreateAccount:
+		var c identity.CreateAccount
+		if err := json.Unmarshal(a.Body, &c); err != nil {
+			return nil, state.Reject(state.InvalidRequest, "account.create: %v", err)
+		}
+		c.Account.Password, c.Account.MustChange = *d.Password, true
+		return json.Marshal(c)
+	default: // identity.CmdSetRoles (OwnerChannel refused anything else)
+		var c identity.SetRoles
+		if err := json.Unmarshal(a.Body, &c); err != nil {
+			return nil, state.Reject(state.InvalidRequest, "account.roles: %v", err)
+		}
+		c.Reissue = d.Password
+		return json.Marshal(c)
+	}
 }
 
-// sendPassword queues the one-time password to the new administrator's own
+// sendPassword queues the one-time password to the administrator's own
 // e-mail and phone; the inbox, the proposer and the approver never see it.
 func sendPassword(tx *state.Tx, a *Approval, secret, approver string) error {
 	acct, err := account(tx.Get, a.Requirement.Target)
@@ -406,14 +470,20 @@ func sendPassword(tx *state.Tx, a *Approval, secret, approver string) error {
 		return err
 	}
 	if acct == nil {
-		return state.Reject(state.NotFound, "the new account %s is missing", a.Requirement.Target)
+		return state.Reject(state.NotFound, "the account %s is missing", a.Requirement.Target)
 	}
-	return notify.EnqueueSecret(tx, notify.Recipient{Account: acct.ID, Email: acct.Email, Phone: acct.Phone},
-		"account.created", "管理员账户已开通 / Administrator account opened",
+	event, title, text := "account.created", "管理员账户已开通 / Administrator account opened",
 		"An administrator account "+acct.Username+" ("+joinRoles(a.Requirement.Granted)+") was opened for you at "+
 			tx.Time().Format(time.RFC3339)+", proposed by "+a.Proposer+" and approved by "+approver+
-			". Sign in with the one-time password below and change it at once; nobody else was shown it.",
-		"One-time password: "+secret)
+			". Sign in with the one-time password below and change it at once; nobody else was shown it."
+	if !a.Requirement.NewAccount {
+		event, title, text = "account.credentials_reissued", "管理员角色已授予，凭据已重置 / Administrator role given, credentials re-issued",
+			"Your account "+acct.Username+" was given the administrator role "+joinRoles(a.Requirement.Granted)+" at "+
+				tx.Time().Format(time.RFC3339)+", proposed by "+a.Proposer+" and approved by "+approver+
+				". Its password and second factors were replaced and its sessions ended: sign in with the one-time password below, change it at once and enroll a second factor again; nobody else was shown it. If you did not expect this, tell the security officers at once."
+	}
+	return notify.EnqueueSecret(tx, notify.Recipient{Account: acct.ID, Email: acct.Email, Phone: acct.Phone},
+		event, title, text, "One-time password: "+secret)
 }
 
 // ApprovalByID returns an approval, or nil.
