@@ -334,12 +334,12 @@ func TestAPolicyPreviewShowsThePermissionDiffAndTheDecisionsItWouldChange(t *tes
 		t.Fatalf("permission diff: %d %v", p.status, p.body)
 	}
 	replay := preview["advice"].(map[string]any)["replay"].(map[string]any)
-	sample := replay["sample"].([]any)
-	if replay["changed"].(float64) != 1 || replay["checked"].(float64) < 3 || len(sample) != 1 {
+	changes := replay["changes"].([]any)
+	if replay["changed"].(float64) != 1 || replay["checked"].(float64) < 3 || len(changes) != 1 {
 		t.Fatalf("replay of the last 30 days: %v", replay)
 	}
-	if s := sample[0].(map[string]any); s["action"] != "tax.quote" || s["subject"] != "acct-auditadmin" || s["before"] != "allow" || s["after"] != "deny" {
-		t.Fatalf("replay sample: %v", s)
+	if c := changes[0].(map[string]any); c["action"] != "tax.quote" || c["role"] != "audit_admin" || c["before"] != "allow" || c["after"] != "deny" || c["count"] != float64(1) {
+		t.Fatalf("replay counts: %v", c)
 	}
 	// The audit admin may approve a policy change (another duty than the
 	// proposer's); its own preview shows the replay too.

@@ -21,9 +21,6 @@ import (
 // replayWindow is how far back a policy preview replays decisions.
 const replayWindow = 30 * 24 * time.Hour
 
-// replaySample bounds the decisions a preview lists one by one.
-const replaySample = 10
-
 // keepsDuties refuses a candidate policy that would let a request break a
 // duty rule (policy_breaks_duty), before any confirm token is issued.
 func (s *Server) keepsDuties(r *Request, next *policy.Authorizer, b *policy.Bundle) error {
@@ -75,16 +72,28 @@ func (s *Server) permissionDiff(r *Request, old, next *policy.Authorizer, b *pol
 
 // replayDecisions decides the requests of the last 30 days again, under the
 // policy in force and under next, and counts those whose answer would
-// change, with a sample. Subjects are taken as they are now (roles,
-// clearance) with a second factor; anonymous callers as anonymous.
+// change, by action and the subject's roles. Subjects are taken as they are
+// now (roles, clearance) with a second factor; anonymous callers as
+// anonymous.
+//
+// Only counts leave: the security administrator writes the candidate and
+// reads its preview, and may not read the audit trail (own_audit_trail).
+// A list of changed decisions would let a candidate crafted to single out
+// an account or an action show who did what, and when; so no entry, subject,
+// object or time is shown, only how many requests of an action by holders
+// of some roles go from one answer to the other.
 func (s *Server) replayDecisions(r *Request, old, next *policy.Authorizer) (map[string]any, error) {
 	to := s.Now().UTC()
 	from := to.Add(-replayWindow)
 	type cell struct{ subject, action, object string }
+	type group struct {
+		action, role  string
+		before, after bool
+	}
 	decided := map[cell][2]bool{}
 	subjects := map[string]*policy.Subject{}
+	counts := map[group]int{}
 	checked, changed := 0, 0
-	sample := []map[string]any{}
 	err := r.View(func(tx *state.ReadTx) error {
 		subjectOf := func(id string) (*policy.Subject, error) {
 			if sub, ok := subjects[id]; ok {
@@ -144,12 +153,9 @@ func (s *Server) replayDecisions(r *Request, old, next *policy.Authorizer) (map[
 			checked++
 			if d[0] != d[1] {
 				changed++
-				if len(sample) < replaySample {
-					sample = append(sample, map[string]any{
-						"seq": e.Seq, "time": e.Time, "subject": e.Subject, "action": e.Action, "object": e.Object,
-						"before": verdict(d[0]), "after": verdict(d[1]),
-					})
-				}
+				roles := slices.Clone(sub.Roles)
+				slices.Sort(roles)
+				counts[group{e.Action, strings.Join(roles, "+"), d[0], d[1]}]++
 			}
 			return nil
 		})
@@ -157,8 +163,21 @@ func (s *Server) replayDecisions(r *Request, old, next *policy.Authorizer) (map[
 	if err != nil {
 		return nil, err
 	}
+	groups := make([]group, 0, len(counts))
+	for g := range counts {
+		groups = append(groups, g)
+	}
+	slices.SortFunc(groups, func(a, b group) int {
+		return strings.Compare(a.action+"\x00"+a.role+"\x00"+verdict(a.before), b.action+"\x00"+b.role+"\x00"+verdict(b.before))
+	})
+	changes := make([]map[string]any, 0, len(groups))
+	for _, g := range groups {
+		changes = append(changes, map[string]any{
+			"action": g.action, "role": g.role, "before": verdict(g.before), "after": verdict(g.after), "count": counts[g],
+		})
+	}
 	return map[string]any{"replay": map[string]any{
-		"from": from, "to": to, "checked": checked, "changed": changed, "sample": sample,
+		"from": from, "to": to, "checked": checked, "changed": changed, "changes": changes,
 	}}, nil
 }
 
