@@ -195,10 +195,11 @@ func candidateSubjects(roles []string, extra []Subject) []Subject {
 }
 
 // CheckCandidate evaluates a compiled candidate policy over the matrix of
-// subjects × the actions the duty rules speak about × a few resources and
-// returns every duty rule it would let a request
-// break, sorted; none means the candidate keeps the rules. The evaluation is
-// deterministic, so every replica reaches the same verdict.
+// subjects × the actions the duty rules speak about × a few resources, and
+// over the read-up cells of mandatory access control (labels.go), and
+// returns every rule it would let a request break, sorted; none means the
+// candidate keeps the rules. The evaluation is deterministic, so every
+// replica reaches the same verdict.
 func CheckCandidate(ctx context.Context, a *Authorizer, b *Bundle, extra []Subject) ([]Violation, error) {
 	var out []Violation
 	seen := map[string]bool{}
@@ -234,6 +235,11 @@ func CheckCandidate(ctx context.Context, a *Authorizer, b *Bundle, extra []Subje
 			}
 		}
 	}
+	readUp, err := checkReadUp(ctx, a, b, extra) // mandatory access control (labels.go)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, readUp...)
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Rule != out[j].Rule {
 			return out[i].Rule < out[j].Rule
@@ -264,41 +270,6 @@ func DescribeViolations(vs []Violation) string {
 		cells = append(cells, v.Role+" may "+v.Action)
 	}
 	return fmt.Sprintf("the policy breaks the duty rule(s) %s: %s", strings.Join(rules, ", "), strings.Join(cells, "; "))
-}
-
-// Change is one cell of the role × action matrix whose decision differs
-// between two policies.
-type Change struct {
-	Role   string `json:"role"`
-	Action string `json:"action"`
-}
-
-// PermissionDiff evaluates two policies over roles × actions (each role
-// alone, a second factor given, on another account of label 1) and returns
-// the cells the new one allows and the old one does not (gained), and the
-// reverse (lost), sorted.
-func PermissionDiff(ctx context.Context, old, next *Authorizer, roles, actions []string) (gained, lost []Change, err error) {
-	for _, role := range roles {
-		for _, action := range actions {
-			in := Input{Subject: Subject{ID: "diff", Roles: []string{role}, Clearance: 4, MFA: true}, Action: action,
-				Resource: Resource{Owner: "someone-else", Label: 1}}
-			a, err := old.allows(ctx, in)
-			if err != nil {
-				return nil, nil, err
-			}
-			b, err := next.allows(ctx, in)
-			if err != nil {
-				return nil, nil, err
-			}
-			switch {
-			case b && !a:
-				gained = append(gained, Change{role, action})
-			case a && !b:
-				lost = append(lost, Change{role, action})
-			}
-		}
-	}
-	return gained, lost, nil
 }
 
 // allows evaluates the allow rule alone: what Decide answers, without the

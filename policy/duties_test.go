@@ -115,20 +115,22 @@ func TestThePermissionDiffNamesWhoGainsAndLosesWhat(t *testing.T) {
 		p["tax.quote"] = []any{"worker", "platform_operator"} // drops merchants, reviewers and audit admins
 		p["policy.read"] = []any{"security_admin", "audit_admin", "system_admin"}
 	}, nil)
-	gained, lost, err := PermissionDiff(ctx, old, next, RolesOf(old.Bundle(), b), ActionsOf(old.Bundle(), b))
+	d, err := PermissionDiff(ctx, old, next, RolesOf(old.Bundle(), b), ActionsOf(old.Bundle(), b), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(gained) != 1 || gained[0] != (Change{"system_admin", "policy.read"}) {
-		t.Errorf("gained: %v", gained)
-	}
-	want := []Change{{"audit_admin", "tax.quote"}, {"merchant_admin", "tax.quote"}, {"merchant_operator", "tax.quote"}, {"platform_reviewer", "tax.quote"}}
-	if len(lost) != len(want) {
-		t.Fatalf("lost: %v, want %v", lost, want)
-	}
-	for i := range want {
-		if lost[i] != want[i] {
-			t.Errorf("lost[%d] = %v, want %v", i, lost[i], want[i])
+	cells := func(cs []Change) []string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.Role+" "+c.Action)
 		}
+		return out
+	}
+	if got := cells(d.Gained); len(got) != 1 || got[0] != "system_admin policy.read" {
+		t.Errorf("gained: %v", d.Gained)
+	}
+	want := []string{"audit_admin tax.quote", "merchant_admin tax.quote", "merchant_operator tax.quote", "platform_reviewer tax.quote"}
+	if got := cells(d.Lost); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("lost: %v, want %v", got, want)
 	}
 }

@@ -64,6 +64,9 @@ func (s *Server) createAccount(r *Request) (*Op, error) {
 	case in.Clearance < 1 || in.Clearance > 4:
 		return nil, errs.E(op, errs.Invalid, "clearance must be 1 (public) to 4 (secret)")
 	}
+	if in.Clearance > r.Subject.Clearance { // no write up: the account is labelled with its clearance
+		return nil, errs.Coded(op, errs.Permission, "forbidden", "an account cannot be cleared above its creator's clearance (%d)", r.Subject.Clearance)
+	}
 	idx, err := nameIndex(r, in.Username)
 	if err != nil {
 		return nil, err

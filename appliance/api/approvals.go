@@ -109,12 +109,18 @@ func (s *Server) decide(r *Request, approve bool) (*Op, error) {
 		Command: state.NewCommand(important.CmdDecide, mustJSON(d), s.Now()),
 		Status:  200,
 	}
-	if approve && a.Type == policy.CmdSet && r.HTTP.Header.Get("X-Confirm-Token") == "" {
-		// The approver sees what the proposer saw: which decisions of the
-		// last 30 days the policy would change.
+	if approve && a.Type == policy.CmdSet {
+		// The approver sees the permission diff as its clearance shows it
+		// (bound by its confirm token) and, as advice, which decisions of
+		// the last 30 days the policy would change.
 		var b policy.Bundle
 		if err := jsonInto(a.Body, &b); err == nil {
 			if next, err := policy.New(r.Ctx, &b); err == nil {
+				diff, err := s.permissionDiff(r, s.Authz, next, &b)
+				if err != nil {
+					return nil, err
+				}
+				impact["permission_diff"] = diff
 				o.Advise = func() (map[string]any, error) { return s.replayDecisions(r, s.Authz, next) }
 			}
 		}

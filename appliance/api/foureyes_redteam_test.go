@@ -178,6 +178,10 @@ func TestMandatoryAccessControlHoldsWhateverThePolicySays(t *testing.T) {
 		strings.ReplaceAll(errMessage(hidden), "acct-sysadmin", "<id>") != strings.ReplaceAll(errMessage(absent), "acct-0123456789abcdef", "<id>") {
 		t.Fatalf("a clearance-1 caller unmasking a clearance-4 account the policy lets it: %d %v (absent: %d %v)", hidden.status, hidden.body, absent.status, absent.body)
 	}
+	// Nor does it write up: no account is cleared above its creator.
+	if r := e.call("POST", "/api/v1/accounts", sec1, `{"username":"w-up","roles":["worker"],"clearance":2}`, "Idempotency-Key", "mk-up"); r.status != 403 || r.code() != "forbidden" {
+		t.Fatalf("a clearance-1 security admin creating a clearance-2 account: %d %v", r.status, r.body)
+	}
 }
 
 // diffGroups returns the per-account groups of a policy preview's
@@ -233,8 +237,16 @@ func TestThePermissionDiffSeesEveryAccount(t *testing.T) {
 	if g == nil || !strings.Contains(fmt.Sprint(g["lost"]), "action:keys.rotate") || len(g["gained"].([]any)) != 0 || len(byID) != 1 {
 		t.Fatalf("locking the system admin out: %v", diff)
 	}
-	if diff["accounts_checked"].(float64) < 4 {
-		t.Fatalf("the diff did not check every account: %v", diff)
+	if diff["accounts_checked"].(float64) < 4 || diff["reads_subject_id"] != true {
+		t.Fatalf("the diff did not check every account as itself: %v", diff)
+	}
+	// The approver's preview carries the diff too, as its clearance shows it.
+	id := e.proposed("PUT", "/api/v1/policy", sec, string(body), "pol-nosys")
+	audit, _ := e.signInMFA("auditadmin")
+	ap := e.call("POST", "/api/v1/approvals/"+id+"/approve", audit, "", "Idempotency-Key", "ap-nosys")
+	byID, diff = diffGroups(t, ap)
+	if byID["acct-sysadmin"] == nil {
+		t.Fatalf("the approver's preview does not show the system admin locked out: %v", diff)
 	}
 }
 

@@ -209,7 +209,7 @@ func TestADutyRuleHoldsEvenWhereThePolicyAllowsIt(t *testing.T) {
 	e.stepUp(sec, "secadmin")
 	cur := e.call("GET", "/api/v1/policy", sec, "")
 	mods := cur.body["modules"].(map[string]any)
-	mods["later.rego"] = "package cxt.authz\nimport rego.v1\nallow if {\n\tinput.action == \"audit.search\"\n\t\"security_admin\" in input.subject.roles\n\tinput.subject.clearance == 3\n}\n"
+	mods["later.rego"] = "package cxt.authz\nimport rego.v1\nallow if {\n\tinput.action == \"audit.search\"\n\t\"security_admin\" in input.subject.roles\n\tinput.subject.clearance == 3\n\tinput.resource.label <= input.subject.clearance\n}\n"
 	later, _ := json.Marshal(map[string]any{"version": "later", "modules": mods, "data": cur.body["data"]})
 	id := e.proposed("PUT", "/api/v1/policy", sec, string(later), "pol-later")
 	if r := e.approve(sys, id, "ap-later"); r.status != 200 {
@@ -330,7 +330,7 @@ func TestAPolicyPreviewShowsThePermissionDiffAndTheDecisionsItWouldChange(t *tes
 	p := e.call("PUT", "/api/v1/policy", sec, noQuotes, "Idempotency-Key", "pol-1")
 	preview := p.body["preview"].(map[string]any)
 	diff := preview["impact"].(map[string]any)["permission_diff"].(map[string]any)
-	if p.status != 200 || fmt.Sprint(diff["lost"]) != "[map[action:tax.quote role:audit_admin]]" || len(diff["gained"].([]any)) != 0 {
+	if p.status != 200 || fmt.Sprint(diff["lost"]) != "[map[action:tax.quote labels:[1 2 3 4] role:audit_admin second_factor:[false true]]]" || len(diff["gained"].([]any)) != 0 {
 		t.Fatalf("permission diff: %d %v", p.status, p.body)
 	}
 	replay := preview["advice"].(map[string]any)["replay"].(map[string]any)

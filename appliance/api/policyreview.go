@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -49,25 +50,64 @@ func (s *Server) keepsDuties(r *Request, next *policy.Authorizer, b *policy.Bund
 	return nil
 }
 
-// permissionDiff says which role gains or loses which action (every route's
-// action and every action either role table names).
-func (s *Server) permissionDiff(r *Request, old, next *policy.Authorizer, b *policy.Bundle) (map[string]any, error) {
+// maxDiffAccounts bounds the accounts a permission diff evaluates; the
+// per-role part covers the rest by their roles.
+const maxDiffAccounts = 2000
+
+// diffView is the permission diff as a preview shows it.
+type diffView struct {
+	*policy.Diff
+	AccountsTotal int      `json:"accounts_total"` // open accounts at or below the caller's clearance
+	Capped        bool     `json:"capped,omitempty"`
+	Notes         []string `json:"notes,omitempty"`
+}
+
+// permissionDiff says which role and which account gains or loses which
+// action (every route's action and every action either role table names).
+// The accounts are the open ones the caller is cleared for, by ID, at most
+// maxDiffAccounts of them: an account above the caller's clearance is not
+// there for it, here as anywhere (an approver cleared higher is shown its
+// own diff).
+func (s *Server) permissionDiff(r *Request, old, next *policy.Authorizer, b *policy.Bundle) (*diffView, error) {
 	actions := policy.ActionsOf(old.Bundle(), b)
 	for _, rt := range s.Routes() {
 		actions = append(actions, rt.Action)
 	}
 	slices.Sort(actions)
-	gained, lost, err := policy.PermissionDiff(r.Ctx, old, next, policy.RolesOf(old.Bundle(), b), slices.Compact(actions))
+	var accounts []policy.DiffAccount
+	total := 0
+	if err := r.View(func(tx *state.ReadTx) error {
+		return tx.ForEach(identity.AccountsBucket, func(_, v []byte) error {
+			var a identity.Account
+			if err := json.Unmarshal(v, &a); err != nil {
+				return err
+			}
+			if !a.Closed.IsZero() || a.Clearance > r.Subject.Clearance {
+				return nil
+			}
+			if total++; len(accounts) < maxDiffAccounts {
+				accounts = append(accounts, policy.DiffAccount{ID: a.ID, Username: a.Username, Roles: a.Roles, Clearance: a.Clearance})
+			}
+			return nil
+		})
+	}); err != nil {
+		return nil, err
+	}
+	d, err := policy.PermissionDiff(r.Ctx, old, next, policy.RolesOf(old.Bundle(), b), slices.Compact(actions), accounts)
 	if err != nil {
 		return nil, errs.Wrap("set policy", errs.Internal, err, "the permission diff failed")
 	}
-	if gained == nil {
-		gained = []policy.Change{}
+	v := &diffView{Diff: d, AccountsTotal: total, Capped: total > len(accounts)}
+	if v.Capped {
+		v.Notes = append(v.Notes, fmt.Sprintf("only the first %d of %d accounts (by ID) were evaluated one by one; the per-role diff covers the others by their roles", len(accounts), total))
 	}
-	if lost == nil {
-		lost = []policy.Change{}
+	if d.ReadsSubjectID {
+		v.Notes = append(v.Notes, "a policy reads the subject's ID: each account was evaluated as itself; a rule keyed on an account's ID grants or denies what its roles do not say")
 	}
-	return map[string]any{"gained": gained, "lost": lost}, nil
+	if r.Subject.Clearance < policy.MaxLabel {
+		v.Notes = append(v.Notes, "accounts cleared above yours are left out; an approver cleared higher sees them in its own preview")
+	}
+	return v, nil
 }
 
 // replayDecisions decides the requests of the last 30 days again, under the
@@ -147,7 +187,9 @@ func (s *Server) replayDecisions(r *Request, old, next *policy.Authorizer) (map[
 				if err != nil {
 					return err
 				}
-				d = [2]bool{before.Allow, after.Allow}
+				// What the code rules refuse is refused under both.
+				ok := policy.CheckDuty(in) == nil && policy.CheckLabel(in) == nil
+				d = [2]bool{ok && before.Allow, ok && after.Allow}
 				decided[c] = d
 			}
 			checked++

@@ -374,7 +374,10 @@ func (s *Server) run(req *Request, rt Route) (int, any, error) {
 		}
 		return 0, nil, errs.Coded("authorize", errs.Permission, "forbidden", "not allowed: %v", d.Reasons)
 	}
-	// The duty rules (三权分立) hold whatever the policy allowed.
+	// The duty rules (三权分立) hold whatever the policy allowed, and so
+	// does mandatory access control: a request above the caller's clearance
+	// was decided as if its account were absent (decideHidingLabels) and
+	// ends in not_found below.
 	if v := policy.CheckDuty(in); v != nil {
 		return 0, nil, errs.Coded("authorize", errs.Permission, "duty_violation", "%s", v)
 	}
