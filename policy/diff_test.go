@@ -46,7 +46,7 @@ func TestThePermissionDiffEvaluatesEveryAccount(t *testing.T) {
 	roles, actions := RolesOf(old.Bundle()), ActionsOf(old.Bundle())
 
 	// Alike accounts are decided once per roles and clearance, and grouped.
-	b, next := candidate(t, func(p map[string]any) { p["tax.quote"] = []any{"platform_operator"} }, nil)
+	_, next := candidate(t, func(p map[string]any) { p["tax.quote"] = []any{"platform_operator"} }, nil)
 	d, err := PermissionDiff(ctx, old, next, roles, actions, accounts)
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +56,7 @@ func TestThePermissionDiffEvaluatesEveryAccount(t *testing.T) {
 	}
 
 	// A rule keyed on an ID: each account as itself.
-	b, next = candidate(t, func(map[string]any) {}, map[string]string{"vip.rego": "package cxt.authz\nimport rego.v1\nallow if {\n\tinput.subject.id == \"acct-b\"\n\tinput.action == \"policy.read\"\n}\n"})
+	b, next := candidate(t, func(map[string]any) {}, map[string]string{"vip.rego": "package cxt.authz\nimport rego.v1\nallow if {\n\tinput.subject.id == \"acct-b\"\n\tinput.action == \"policy.read\"\n}\n"})
 	d, err = PermissionDiff(ctx, old, next, RolesOf(old.Bundle(), b), actions, accounts)
 	if err != nil {
 		t.Fatal(err)

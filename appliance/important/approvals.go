@@ -63,8 +63,10 @@ type Requirement struct {
 	Granted []string `json:"granted,omitempty"` // administrator roles the change gives
 	Removed []string `json:"removed,omitempty"` // administrator roles it takes away (demotion, closure)
 	Label   int      `json:"label,omitempty"`   // the target account's clearance: the approver's must dominate it
-	// NewAccount: a new administrator's account. Its one-time password is
-	// drawn at approval and sent to its owner's e-mail and phone only.
+	// NewAccount: a new administrator's account. Like every change that
+	// grants an administrator role (Approval.IssuesPassword), its one-time
+	// password is drawn at approval and sent to its owner's e-mail and
+	// phone only.
 	NewAccount bool `json:"new_account,omitempty"`
 }
 
