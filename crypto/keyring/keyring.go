@@ -54,8 +54,9 @@ var (
 )
 
 type term struct {
-	secret []byte
-	aeads  map[Purpose]cipher.AEAD
+	secret  []byte
+	aeads   map[Purpose]cipher.AEAD
+	derived sync.Map // Purpose -> *MAC, derived on first use (see mac.go)
 }
 
 // Keyring holds the terms of a node. It is safe for concurrent use.
@@ -141,13 +142,16 @@ func (k *Keyring) Terms() []uint32 {
 	return slices.Sorted(maps.Keys(k.terms))
 }
 
-// Seal encrypts plaintext under the active term with a random nonce.
+// Seal encrypts plaintext under the active term with a random nonce. Random
+// 96-bit nonces are safe for 2^32 seals per key (NIST SP 800-38D §8.3); the
+// state machine counts log seals per term and the cluster rotates the term
+// long before that (see storage/state/nonce.go).
 func (k *Keyring) Seal(p Purpose, aad, plaintext []byte) ([]byte, error) {
 	var nonce [sm.NonceSize]byte
 	if _, err := rand.Read(nonce[:]); err != nil {
 		return nil, err
 	}
-	return k.SealNonce(p, nonce[:], aad, plaintext)
+	return k.seal(k.Active(), p, nonce[:], aad, plaintext)
 }
 
 // SealTerm0 encrypts with the master-derived term 0; it is used only for the
@@ -158,14 +162,6 @@ func (k *Keyring) SealTerm0(p Purpose, aad, plaintext []byte) ([]byte, error) {
 		return nil, err
 	}
 	return k.seal(0, p, nonce[:], aad, plaintext)
-}
-
-// SealNonce encrypts plaintext under the active term with the caller's nonce.
-// Replicas applying the same command derive the same nonce from the command's
-// random seed, so they write identical bytes; the caller guarantees that a
-// nonce is never used twice with one term.
-func (k *Keyring) SealNonce(p Purpose, nonce, aad, plaintext []byte) ([]byte, error) {
-	return k.seal(k.Active(), p, nonce, aad, plaintext)
 }
 
 func (k *Keyring) seal(n uint32, p Purpose, nonce, aad, plaintext []byte) ([]byte, error) {
@@ -229,6 +225,7 @@ func (k *Keyring) Zero() {
 	defer k.mu.Unlock()
 	for n, t := range k.terms {
 		clear(t.secret)
+		t.forgetMACs()
 		delete(k.terms, n)
 	}
 	k.sealed = true
