@@ -18,6 +18,7 @@ import (
 	"time"
 	"unicode"
 
+	"cxt/crypto/sm"
 	"cxt/storage/state"
 )
 
@@ -86,6 +87,13 @@ func Register(reg *state.Registry) {
 		return binary.BigEndian.AppendUint64(nil, tx.Index()), nil
 	})
 	reg.Audit(hook)
+	reg.AuditHead(func(get func(string, []byte) ([]byte, error)) (uint64, [sm.HashSize]byte, error) {
+		f, err := loadFrontier(get)
+		if err != nil {
+			return 0, [sm.HashSize]byte{}, err
+		}
+		return f.Size, f.root(), nil
+	})
 }
 
 func hook(tx *state.Tx, cmd *state.Command, res state.Result) error {

@@ -20,6 +20,8 @@ type Registry struct {
 	from     map[string]uint32 // command type -> the command set that introduced it
 	speaks   uint32            // the highest command set registered
 	reload   []ReloadHook
+	// auditHead reads the audit log's head for the state head (head.go).
+	auditHead AuditHeadFunc
 }
 
 // AuditHook records a command's outcome in the same transaction as its
@@ -49,7 +51,10 @@ const (
 // 2: stored command results carry their rejection's kind (result format 2).
 // Format-1 results stay readable and expire within CommandTTL, so moving a
 // file from 1 to 2 rewrites nothing.
-const SchemaVersion = 2
+//
+// 3: meta/head, the authenticated state head (head.go). A file of version 1
+// or 2 has none and is refused until `cxt audit adopt` gives it one.
+const SchemaVersion = 3
 
 // NewRegistry returns a registry with the built-in buckets and handlers.
 func NewRegistry() *Registry {

@@ -1,7 +1,6 @@
 package state
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -74,6 +73,7 @@ type State struct {
 	cmdSet  atomic.Uint32 // the cluster's command set; see cmdset.go
 	sync    func() error  // syncs the file; tests make it fail (see syncFile)
 	lost    atomic.Bool   // a sync failed: the marker stays poisoned
+	head    headKeeper    // see head.go
 }
 
 // Open opens (or creates) the state file at path. keys must already hold term
@@ -91,8 +91,14 @@ type Options struct {
 	// commit is fsynced.
 	BootID string
 	// ReadOnly opens the file for reading only (offline verification); the
-	// node must not be running.
+	// node must not be running. It checks nothing: verifiers call CheckHead.
 	ReadOnly bool
+	// SealBudget is how many seals a term's log or record key takes before
+	// Worn says it is due for rotation (default DefaultSealBudget).
+	SealBudget uint64
+	// AdoptHeadless writes a state head for a file from before state heads
+	// (schema 1 or 2) instead of refusing it; see `cxt audit adopt`.
+	AdoptHeadless bool
 }
 
 // OpenWith is Open with options.
@@ -124,7 +130,22 @@ func (s *State) open() (err error) {
 			db.Close()
 		}
 	}()
-	if err := db.Update(func(tx *bolt.Tx) error { return s.prepare(tx) }); err != nil {
+	// One transaction, so that a file refused for its head is left as it
+	// was; what memory derives from the file is rebuilt only once the file
+	// matches its head.
+	if err := db.Update(func(tx *bolt.Tx) error {
+		kind, err := inspect(tx)
+		if err != nil {
+			return err
+		}
+		if err := s.prepare(tx); err != nil {
+			return err
+		}
+		if err := s.loadKeys(tx); err != nil {
+			return err
+		}
+		return s.establishHead(tx, kind)
+	}); err != nil {
 		return err
 	}
 	if err := db.View(s.reload); err != nil {
@@ -310,10 +331,17 @@ func (s *State) applyRun(entries []Entry, results [][]Result) (int, error) {
 		if err := s.flush(btx, batch); err != nil {
 			return err
 		}
-		return btx.Bucket([]byte(bucketMeta)).Put([]byte("applied"), u64(last))
+		if err := btx.Bucket([]byte(bucketMeta)).Put([]byte("applied"), u64(last)); err != nil {
+			return err
+		}
+		return s.sealHead(btx, batch, entries[:consumed], applied, last)
 	})
 	if err != nil {
+		s.head.reset()
 		return 0, err
+	}
+	if last != applied {
+		s.head.publish(s.head.next)
 	}
 	s.applied.Store(last)
 	for _, fn := range batch.hooks {
@@ -397,6 +425,9 @@ func (s *State) flush(btx *bolt.Tx, batch *overlay) error {
 				return err
 			}
 		}
+		if err := s.fold(b, name, writes); err != nil {
+			return err
+		}
 		for _, w := range writes {
 			var err error
 			if w.value == nil {
@@ -420,7 +451,7 @@ func (s *State) sealAll(bucket string, writes []keyedWrite) error {
 		if w.value == nil {
 			return nil
 		}
-		v, err := s.keys.SealNonce(keyring.Records, valueNonce(w.cmd, w.index, bucket, w.key), recordAAD(bucket, w.key), w.value)
+		v, err := s.keys.SealSynthetic(keyring.Records, valueCoords(w.cmd, w.index), recordAAD(bucket, w.key), w.value)
 		w.value = v
 		return err
 	})
@@ -456,19 +487,6 @@ func parallel(n int, fn func(i int) error) error {
 	return errors.Join(errs...)
 }
 
-// valueNonce is unique per (command, log index, record): a command writes a
-// record at most once, and an index holds one command.
-func valueNonce(cmd *Command, index uint64, bucket, key string) []byte {
-	h := sm.NewHash()
-	h.Write([]byte("cxt/value-nonce/v1"))
-	h.Write(cmd.ID[:])
-	h.Write(u64(index))
-	h.Write([]byte(bucket))
-	h.Write([]byte{0})
-	h.Write([]byte(key))
-	return h.Sum(nil)[:sm.NonceSize]
-}
-
 func recordAAD(bucket, key string) []byte {
 	return append(append([]byte("cxt/record/v1/"+bucket), 0), key...)
 }
@@ -484,18 +502,15 @@ func (s *State) View(fn func(*ReadTx) error) error {
 	return s.db.View(func(btx *bolt.Tx) error { return fn(&ReadTx{st: s, btx: btx}) })
 }
 
-// Snapshots are the bbolt file followed by a trailer of [magic][length][SM3
-// of the file], so that a truncated or altered snapshot is refused before it
-// replaces anything.
-var snapshotMagic = []byte("cxtsnap1")
-
-const trailerSize = 8 + 8 + sm.HashSize
+// Snapshots are the bbolt file followed by a trailer (restore.go), so that a
+// truncated or altered snapshot is refused before it replaces anything.
 
 // Snapshot is a point-in-time view of the state, taken on the apply
 // goroutine and streamed from another while applying goes on.
 type Snapshot struct {
 	s     *State
 	tx    *bolt.Tx
+	head  head
 	Index uint64
 }
 
@@ -508,7 +523,15 @@ func (s *State) BeginSnapshot() (*Snapshot, error) {
 		s.mu.RUnlock()
 		return nil, err
 	}
-	return &Snapshot{s: s, tx: tx, Index: s.applied.Load()}, nil
+	// A snapshot is served only from a file that still matches its head
+	// (the records' digest is recomputed by whoever installs it).
+	h, err := s.verifyHead(tx, false)
+	if err != nil {
+		tx.Rollback()
+		s.mu.RUnlock()
+		return nil, fmt.Errorf("%w: %s: not serving a snapshot of it: %v", ErrTampered, s.path, err)
+	}
+	return &Snapshot{s: s, tx: tx, head: h, Index: s.applied.Load()}, nil
 }
 
 // WriteTo streams the snapshot: the bbolt file, then the trailer.
@@ -518,7 +541,10 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	if err != nil {
 		return n, err
 	}
-	trailer := append(append(bytes.Clone(snapshotMagic), u64(uint64(n))...), h.Sum(nil)...)
+	trailer, err := sealTrailer(sn.s.keys, sn.head.Term, uint64(n), h.Sum(nil))
+	if err != nil {
+		return n, err
+	}
 	k, err := w.Write(trailer)
 	return n + int64(k), err
 }
@@ -552,7 +578,7 @@ func (s *State) Restore(r io.Reader) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	err = receiveSnapshot(tmp, r)
+	tr, err := receiveSnapshot(tmp, r)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -562,26 +588,20 @@ func (s *State) Restore(r io.Reader) error {
 	if err := checkFile(tmp.Name()); err != nil {
 		return err
 	}
+	// Everything about the candidate is checked while the current file
+	// still serves: its keys, its trailer, its head, its index.
+	if err := s.checkCandidate(tmp.Name(), tr); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.db != nil {
-		if err := s.db.Close(); err != nil {
-			return err
-		}
-		s.db = nil
-	}
-	if err := os.Rename(tmp.Name(), s.path); err != nil {
-		return err
-	}
-	if err := syncDir(filepath.Dir(s.path)); err != nil {
-		return err
-	}
-	return s.open()
+	return s.swapIn(tmp.Name())
 }
 
 // receiveSnapshot copies the bbolt part of a snapshot to f, holding back the
-// trailer, and checks the trailer against what was copied.
-func receiveSnapshot(f *os.File, r io.Reader) error {
+// trailer, and checks the trailer's length; its MAC needs the snapshot's
+// own keys (checkCandidate).
+func receiveSnapshot(f *os.File, r io.Reader) (trailer, error) {
 	h := sm.NewHash()
 	var held []byte // the last trailerSize bytes seen, not yet written
 	buf := make([]byte, 1<<20)
@@ -592,7 +612,7 @@ func receiveSnapshot(f *os.File, r io.Reader) error {
 			held = append(held, buf[:k]...)
 			if over := len(held) - trailerSize; over > 0 {
 				if _, werr := f.Write(held[:over]); werr != nil {
-					return werr
+					return trailer{}, werr
 				}
 				h.Write(held[:over])
 				n += uint64(over)
@@ -603,14 +623,14 @@ func receiveSnapshot(f *os.File, r io.Reader) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("state: receive snapshot: %w", err)
+			return trailer{}, fmt.Errorf("state: receive snapshot: %w", err)
 		}
 	}
-	if len(held) != trailerSize || !bytes.Equal(held[:8], snapshotMagic) ||
-		binary.BigEndian.Uint64(held[8:16]) != n || !sm.Equal(held[16:], h.Sum(nil)) {
-		return fmt.Errorf("%w: snapshot is truncated or altered", ErrCorruptFile)
+	tr, err := parseTrailer(held, n, h.Sum(nil))
+	if err != nil {
+		return tr, err
 	}
-	return f.Sync()
+	return tr, f.Sync()
 }
 
 // checkFile verifies that path is a complete bbolt file with a cxt schema.
@@ -657,6 +677,9 @@ func (s *State) Hash() (sum [sm.HashSize]byte, index uint64, err error) {
 		sort.Strings(names)
 		for _, name := range names {
 			if err := r.ForEach(name, func(k, v []byte) error {
+				if name == bucketMeta && string(k) == headKey {
+					return nil // about this file (its seal counts), not the logical state
+				}
 				for _, part := range [][]byte{[]byte(name), k, v} {
 					h.Write(u64(uint64(len(part))))
 					h.Write(part)
