@@ -12,6 +12,7 @@ import (
 	"cxt/appliance/datadir"
 	"cxt/appliance/node"
 	"cxt/crypto/keyring"
+	"cxt/storage/state"
 )
 
 func auditCmd() *cobra.Command {
@@ -22,8 +23,11 @@ func auditCmd() *cobra.Command {
 		Use:   "verify --data DIR",
 		Short: "check a stopped node's audit log offline; exit 0 intact, 1 tampered",
 		Long: "Reopens every entry, recomputes its SM3 leaf hash and the Merkle tree, and compares them\n" +
-			"with what is stored. The first bad entry is named. The master key comes from DIR/master.key\n" +
-			"or, in shares mode, from --share flags or one share per line on standard input.",
+			"with what is stored; then checks the state file against its authenticated head (applied index,\n" +
+			"audit size and root, the digest of every record), so that removed entries with an older frontier\n" +
+			"put back, or any record put back from an older copy, are found. The first bad entry is named.\n" +
+			"The master key comes from DIR/master.key or, in shares mode, from --share flags or one share\n" +
+			"per line on standard input.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := datadir.Load(dir)
@@ -34,7 +38,7 @@ func auditCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rep, err := node.VerifyAudit(dir, master)
+			rep, head, err := node.VerifyAudit(dir, master)
 			if err != nil {
 				return err
 			}
@@ -42,7 +46,7 @@ func auditCmd() *cobra.Command {
 			out.SetIndent("", "  ")
 			out.Encode(map[string]any{
 				"ok": rep.OK, "size": rep.Size, "root": hex.EncodeToString(rep.Root[:]),
-				"first_bad": rep.FirstBad, "problem": rep.Problem,
+				"first_bad": rep.FirstBad, "problem": rep.Problem, "state_head": headJSON(head),
 			})
 			if !rep.OK {
 				return &exitError{code: 1, err: fmt.Errorf("audit log entry %d: %s", rep.FirstBad, rep.Problem)}
@@ -50,10 +54,45 @@ func auditCmd() *cobra.Command {
 			return nil
 		},
 	}
-	verify.Flags().StringVar(&dir, "data", "data", "the node's data folder (the node must be stopped)")
-	verify.Flags().StringArrayVar(&shares, "share", nil, "an unseal share (shares mode)")
-	c.AddCommand(verify)
+	adopt := &cobra.Command{
+		Use:   "adopt --data DIR",
+		Short: "give a state file from before state heads its head, once, after an upgrade (node stopped)",
+		Long: "A node refuses a state file without an authenticated head. A file written by a cxt from before\n" +
+			"state heads (schema 1) is adopted here: its audit log must verify and every sealed value open;\n" +
+			"then its head is written. Adoption trusts the file as it is, so run it only right after the\n" +
+			"upgrade: a file whose head was stripped is tampered with, not old.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := datadir.Load(dir)
+			if err != nil {
+				return badInput("%v", err)
+			}
+			master, err := masterFor(cmd, cfg, shares)
+			if err != nil {
+				return err
+			}
+			head, err := node.AdoptState(dir, master)
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			out := json.NewEncoder(cmd.OutOrStdout())
+			out.SetIndent("", "  ")
+			return out.Encode(map[string]any{"adopted": true, "state_head": headJSON(head)})
+		},
+	}
+	for _, sub := range []*cobra.Command{verify, adopt} {
+		sub.Flags().StringVar(&dir, "data", "data", "the node's data folder (the node must be stopped)")
+		sub.Flags().StringArrayVar(&shares, "share", nil, "an unseal share (shares mode)")
+		c.AddCommand(sub)
+	}
 	return c
+}
+
+func headJSON(h state.HeadReport) map[string]any {
+	return map[string]any{
+		"ok": h.OK, "term": h.Term, "applied": h.Applied, "audit_size": h.AuditSize,
+		"audit_root": hex.EncodeToString(h.AuditRoot[:]), "problem": h.Problem,
+	}
 }
 
 // masterFor reads the master key of a data folder: its key file, or shares.

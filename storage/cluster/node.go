@@ -47,6 +47,9 @@ type Config struct {
 	// BootID is the OS boot the node runs in (default: the kernel's); see
 	// state.Options.
 	BootID string
+	// SealBudget is how many seals a key term takes before the leader
+	// rotates it (default state.DefaultSealBudget); see rotate.go.
+	SealBudget uint64
 
 	// Tuning; zero values take defaults suited to a LAN.
 	HeartbeatTimeout  time.Duration
@@ -120,7 +123,7 @@ func Open(cfg Config) (_ *Node, err error) {
 	if cfg.BootID == "" {
 		cfg.BootID = state.BootID()
 	}
-	if n.st, err = state.OpenWith(filepath.Join(cfg.Dir, "state.db"), reg, n.keys, cfg.Master, state.Options{BootID: cfg.BootID}); err != nil {
+	if n.st, err = state.OpenWith(filepath.Join(cfg.Dir, "state.db"), reg, n.keys, cfg.Master, state.Options{BootID: cfg.BootID, SealBudget: cfg.SealBudget}); err != nil {
 		return nil, err
 	}
 	if n.st.Untrusted() {
@@ -174,8 +177,9 @@ func Open(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.batch = newBatcher(n)
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.batch.run()
+	go n.rotateWornTerms()
 	n.tr.serve()
 	if len(cfg.JoinAddrs) > 0 {
 		existing, err := raft.HasExistingState(n.store, n.store, n.snaps)

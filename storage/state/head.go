@@ -29,8 +29,11 @@ import (
 //     replace, so the digest costs two MACs per write and no reads beyond
 //     the replaced value; it depends only on the records the file holds,
 //     so verification recomputes it from the file alone.
-//     Sealed values are fingerprinted by their envelope's header and tag
-//     (GCM authenticates the rest); other values by their SM3. XOR of a PRF
+//     Envelopes are fingerprinted by their header and tag (GCM authenticates
+//     the rest, so a value altered in between fails when it is opened); the
+//     keyring's wrapped secrets by their SM3. The rule depends on the bucket
+//     name only, never on the registry, so a verifier that registers fewer
+//     buckets than the node recomputes the same digest. XOR of a PRF
 //     over distinct elements is a MAC of the set (Bellare, Guérin and
 //     Rogaway's XOR-MAC): without the key, no set of records other than
 //     the committed one has the same digest;
@@ -46,10 +49,6 @@ import (
 // the file's applied index, so an older state.db beside a current raft/
 // folder is simply caught up; a whole data folder put back is detected only
 // from outside, by the SM2-signed audit heads auditors keep (docs/security.md).
-//
-// A bucket dropped from the registry must be deleted by a migration that
-// folds its records out: the digest fingerprints values by whether the
-// registry seals their bucket.
 
 // ErrTampered is returned when a state file or snapshot does not match its
 // authenticated head.
@@ -155,12 +154,13 @@ func (s *State) auditHead(get func(bucket string, key []byte) ([]byte, error)) (
 	return s.reg.auditHead(get)
 }
 
-// element is one record's term of the digest.
-func element(m *keyring.MAC, bucket string, sealed bool, key, value []byte) [sm.HashSize]byte {
+// element is one record's term of the digest. Every bucket but the keyring
+// holds envelopes (meta is not digested).
+func element(m *keyring.MAC, bucket string, key, value []byte) [sm.HashSize]byte {
 	var lens [8]byte
 	binary.BigEndian.PutUint32(lens[:4], uint32(len(bucket)))
 	binary.BigEndian.PutUint32(lens[4:], uint32(len(key)))
-	if sealed {
+	if bucket != bucketKeyring {
 		if hdr, tag, ok := keyring.Fingerprint(value); ok {
 			return m.Sum(lens[:], []byte(bucket), key, []byte{1}, hdr, tag)
 		}
@@ -198,10 +198,10 @@ func (s *State) fold(b *bolt.Bucket, name string, writes []keyedWrite) error {
 		var e [sm.HashSize]byte
 		key := []byte(writes[i].key)
 		if old[i] != nil {
-			e = element(m, name, sealed, key, old[i])
+			e = element(m, name, key, old[i])
 		}
 		if v := writes[i].value; v != nil {
-			xorInto(&e, element(m, name, sealed, key, v))
+			xorInto(&e, element(m, name, key, v))
 		}
 		sums[i] = e
 		return nil
@@ -263,9 +263,9 @@ func (s *State) digestFile(btx *bolt.Tx) ([sm.HashSize]byte, error) {
 	type record struct{ k, v []byte }
 	buf := make([]record, 0, chunk)
 	sums := make([][sm.HashSize]byte, chunk)
-	drain := func(bucket string, sealed bool) {
+	drain := func(bucket string) {
 		parallel(len(buf), func(i int) error {
-			sums[i] = element(m, bucket, sealed, buf[i].k, buf[i].v)
+			sums[i] = element(m, bucket, buf[i].k, buf[i].v)
 			return nil
 		})
 		for i := range buf {
@@ -278,19 +278,18 @@ func (s *State) digestFile(btx *bolt.Tx) ([sm.HashSize]byte, error) {
 		if bucket == bucketMeta {
 			return nil
 		}
-		sealed := s.reg.buckets[bucket]
 		if err := b.ForEach(func(k, v []byte) error {
 			if v == nil { // a nested bucket; cxt makes none
 				return nil
 			}
 			if buf = append(buf, record{k, v}); len(buf) == chunk {
-				drain(bucket, sealed)
+				drain(bucket)
 			}
 			return nil
 		}); err != nil {
 			return err
 		}
-		drain(bucket, sealed)
+		drain(bucket)
 		return nil
 	})
 	return acc, err
@@ -305,6 +304,8 @@ func problem(format string, args ...any) error {
 	return &headProblem{fmt.Sprintf(format, args...)}
 }
 
+var errHeadMissing = &headProblem{"the state head is missing"}
+
 // verifyHead checks meta/head against the file as btx sees it: its MAC,
 // the applied index, the audit frontier and, if full, the digest of every
 // record. A mismatch is a *headProblem.
@@ -316,7 +317,7 @@ func (s *State) verifyHead(btx *bolt.Tx, full bool) (head, error) {
 	}
 	raw := meta.Get([]byte(headKey))
 	if raw == nil {
-		return h, problem("the state head is missing")
+		return h, errHeadMissing
 	}
 	if len(raw) != headSize+sm.HashSize || !h.unmarshal(raw[:headSize]) {
 		return h, problem("the state head is malformed")
@@ -369,6 +370,7 @@ type HeadReport struct {
 	AuditSize uint64
 	AuditRoot [sm.HashSize]byte
 	Problem   string // why the file does not match its head
+	Missing   bool   // there is no head: the file predates state heads, or it was stripped
 }
 
 // CheckHead verifies the file against its authenticated head, recomputing
@@ -381,7 +383,7 @@ func (s *State) CheckHead() (HeadReport, error) {
 		rep = HeadReport{Term: h.Term, Applied: h.Applied, AuditSize: h.AuditSize, AuditRoot: h.AuditRoot}
 		var p *headProblem
 		if errors.As(err, &p) {
-			rep.Problem = p.msg
+			rep.Problem, rep.Missing = p.msg, p == errHeadMissing
 			return nil
 		}
 		rep.OK = err == nil
