@@ -51,6 +51,14 @@ func (m *MAC) Sum(parts ...[]byte) [sm.HashSize]byte {
 	return out
 }
 
+// Derive returns the MAC keyed with m's MAC of label: callers that MAC many
+// short messages sharing a prefix (the records of one bucket) put the prefix
+// here once and keep each message within one SM3 block.
+func (m *MAC) Derive(label []byte) *MAC {
+	sum := m.Sum(label)
+	return newMAC(sum[:])
+}
+
 // mac returns the term's MAC for p, deriving it on first use.
 func (t *term) mac(p Purpose) *MAC {
 	if m, ok := t.derived.Load(p); ok {
@@ -84,6 +92,8 @@ func (k *Keyring) MAC(n uint32, p Purpose) (*MAC, error) {
 	return t.mac(p), nil
 }
 
+const nonceSuffix = "/nonce" // the purpose of a sealing key's nonce MAC
+
 // SealSynthetic encrypts plaintext under the active term with a synthetic
 // nonce, as SIV does (RFC 5297): the nonce is the first 96 bits of HMAC-SM3,
 // under a key the term keeps for this purpose alone, over coords (where and
@@ -105,21 +115,25 @@ func (k *Keyring) SealSynthetic(p Purpose, coords, aad, plaintext []byte) ([]byt
 	var lc, la [4]byte
 	binary.BigEndian.PutUint32(lc[:], uint32(len(coords)))
 	binary.BigEndian.PutUint32(la[:], uint32(len(aad)))
-	iv := t.mac(p+"/nonce").Sum(lc[:], coords, la[:], aad, plaintext)
+	iv := t.mac(p+nonceSuffix).Sum(lc[:], coords, la[:], aad, plaintext)
 	return k.seal(n, p, iv[:sm.NonceSize], aad, plaintext)
 }
 
-// Fingerprint returns the parts of an envelope that identify it among all
-// envelopes of its term and purpose: the header (version, term, nonce) and
-// the tag, as sub-slices of envelope. A different envelope that opens under
-// the same key and associated data has a different nonce or tag unless GCM
-// is forged, so a digest over fingerprints commits to the values without
+// FingerprintSize is the size of an envelope's fingerprint.
+const FingerprintSize = sm.NonceSize + sm.TagSize
+
+// Fingerprint appends to dst what identifies an envelope among all genuine
+// envelopes of its record: its nonce and its tag. Another envelope that
+// opens under the same term and associated data has a different nonce or
+// tag unless GCM is forged (the tag authenticates the version and term as
+// well), so a digest over fingerprints commits to the values without
 // rehashing them.
-func Fingerprint(envelope []byte) (header, tag []byte, ok bool) {
+func Fingerprint(dst, envelope []byte) ([]byte, bool) {
 	if len(envelope) < Overhead || envelope[0] != version {
-		return nil, nil, false
+		return dst, false
 	}
-	return envelope[:headerSize], envelope[len(envelope)-sm.TagSize:], true
+	dst = append(dst, envelope[5:headerSize]...)
+	return append(dst, envelope[len(envelope)-sm.TagSize:]...), true
 }
 
 // Agrees returns an error naming the first term that k and o both hold

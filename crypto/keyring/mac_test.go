@@ -77,14 +77,14 @@ func TestEnvelopesSealedWithTheOldNoncesStillOpen(t *testing.T) {
 	}
 }
 
-func TestFingerprintsAreTheHeaderAndTheTag(t *testing.T) {
+func TestFingerprintsAreTheNonceAndTheTag(t *testing.T) {
 	k := termOne(t, NewMasterKey(), NewSecret())
 	e, _ := k.SealSynthetic(Records, nil, []byte("a"), []byte("some value"))
-	hdr, tag, ok := Fingerprint(e)
-	if !ok || !bytes.Equal(hdr, e[:headerSize]) || !bytes.Equal(tag, e[len(e)-sm.TagSize:]) {
-		t.Fatal("fingerprint is not header and tag")
+	fp, ok := Fingerprint([]byte("x"), e)
+	if !ok || len(fp) != 1+FingerprintSize || !bytes.Equal(fp[1:13], e[5:headerSize]) || !bytes.Equal(fp[13:], e[len(e)-sm.TagSize:]) {
+		t.Fatal("fingerprint is not nonce and tag")
 	}
-	if _, _, ok := Fingerprint(e[:Overhead-1]); ok {
+	if _, ok := Fingerprint(nil, e[:Overhead-1]); ok {
 		t.Fatal("a short envelope has a fingerprint")
 	}
 }

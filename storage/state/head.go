@@ -154,19 +154,34 @@ func (s *State) auditHead(get func(bucket string, key []byte) ([]byte, error)) (
 	return s.reg.auditHead(get)
 }
 
-// element is one record's term of the digest. Every bucket but the keyring
-// holds envelopes (meta is not digested).
-func element(m *keyring.MAC, bucket string, key, value []byte) [sm.HashSize]byte {
-	var lens [8]byte
-	binary.BigEndian.PutUint32(lens[:4], uint32(len(bucket)))
-	binary.BigEndian.PutUint32(lens[4:], uint32(len(key)))
-	if bucket != bucketKeyring {
-		if hdr, tag, ok := keyring.Fingerprint(value); ok {
-			return m.Sum(lens[:], []byte(bucket), key, []byte{1}, hdr, tag)
-		}
+// bucketMAC returns the MAC of a bucket's digest elements: the term-0
+// StateDigest MAC keyed further by the bucket's name.
+func (s *State) bucketMAC(bucket string) (*keyring.MAC, error) {
+	m, err := s.keys.MAC(0, keyring.StateDigest)
+	if err != nil {
+		return nil, err
 	}
-	d := sm.Sum(value)
-	return m.Sum(lens[:], []byte(bucket), key, []byte{0}, d[:])
+	return m.Derive([]byte(bucket)), nil
+}
+
+// element is one record's term of the digest, under its bucket's MAC:
+// [1][nonce][tag][key] for an envelope, [0][SM3 of the value][key] for the
+// keyring's wrapped secrets (every other bucket holds envelopes; meta is not
+// digested). Keys of up to 26 bytes keep an envelope's element within one
+// SM3 block.
+func element(m *keyring.MAC, sealed bool, key, value []byte) [sm.HashSize]byte {
+	msg := make([]byte, 1, 1+sm.HashSize+len(key))
+	var ok bool
+	if sealed {
+		msg[0] = 1
+		msg, ok = keyring.Fingerprint(msg, value)
+	}
+	if !ok {
+		d := sm.Sum(value)
+		msg = append(msg[:1], d[:]...)
+		msg[0] = 0
+	}
+	return m.Sum(append(msg, key...))
 }
 
 func xorInto(acc *[sm.HashSize]byte, v [sm.HashSize]byte) {
@@ -181,7 +196,7 @@ func (s *State) fold(b *bolt.Bucket, name string, writes []keyedWrite) error {
 	if name == bucketMeta {
 		return nil
 	}
-	m, err := s.keys.MAC(0, keyring.StateDigest)
+	m, err := s.bucketMAC(name)
 	if err != nil {
 		return err
 	}
@@ -198,10 +213,10 @@ func (s *State) fold(b *bolt.Bucket, name string, writes []keyedWrite) error {
 		var e [sm.HashSize]byte
 		key := []byte(writes[i].key)
 		if old[i] != nil {
-			e = element(m, name, key, old[i])
+			e = element(m, name != bucketKeyring, key, old[i])
 		}
 		if v := writes[i].value; v != nil {
-			xorInto(&e, element(m, name, key, v))
+			xorInto(&e, element(m, name != bucketKeyring, key, v))
 		}
 		sums[i] = e
 		return nil
@@ -255,17 +270,13 @@ func (s *State) sealHead(btx *bolt.Tx, batch *overlay, entries []Entry, applied,
 // digestFile recomputes the digest of every record outside meta.
 func (s *State) digestFile(btx *bolt.Tx) ([sm.HashSize]byte, error) {
 	var acc [sm.HashSize]byte
-	m, err := s.keys.MAC(0, keyring.StateDigest)
-	if err != nil {
-		return acc, err
-	}
 	const chunk = 4096
 	type record struct{ k, v []byte }
 	buf := make([]record, 0, chunk)
 	sums := make([][sm.HashSize]byte, chunk)
-	drain := func(bucket string) {
+	drain := func(m *keyring.MAC, sealed bool) {
 		parallel(len(buf), func(i int) error {
-			sums[i] = element(m, bucket, buf[i].k, buf[i].v)
+			sums[i] = element(m, sealed, buf[i].k, buf[i].v)
 			return nil
 		})
 		for i := range buf {
@@ -273,23 +284,28 @@ func (s *State) digestFile(btx *bolt.Tx) ([sm.HashSize]byte, error) {
 		}
 		buf = buf[:0]
 	}
-	err = btx.ForEach(func(name []byte, b *bolt.Bucket) error {
+	err := btx.ForEach(func(name []byte, b *bolt.Bucket) error {
 		bucket := string(name)
 		if bucket == bucketMeta {
 			return nil
 		}
+		m, err := s.bucketMAC(bucket)
+		if err != nil {
+			return err
+		}
+		sealed := bucket != bucketKeyring
 		if err := b.ForEach(func(k, v []byte) error {
 			if v == nil { // a nested bucket; cxt makes none
 				return nil
 			}
 			if buf = append(buf, record{k, v}); len(buf) == chunk {
-				drain(bucket)
+				drain(m, sealed)
 			}
 			return nil
 		}); err != nil {
 			return err
 		}
-		drain(bucket)
+		drain(m, sealed)
 		return nil
 	})
 	return acc, err

@@ -26,8 +26,7 @@ const DefaultSealBudget = 1 << 30
 // the log index that carried the command, so that rewriting a value with
 // the same content still gives a fresh envelope.
 func valueCoords(cmd *Command, index uint64) []byte {
-	out := make([]byte, 0, 18+len(cmd.ID)+8)
-	out = append(out, "cxt/value-nonce/v2"...)
+	out := make([]byte, 0, len(cmd.ID)+8)
 	out = append(out, cmd.ID[:]...)
 	return binary.BigEndian.AppendUint64(out, index)
 }
