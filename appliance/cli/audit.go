@@ -58,7 +58,7 @@ func auditCmd() *cobra.Command {
 		Use:   "adopt --data DIR",
 		Short: "give a state file from before state heads its head, once, after an upgrade (node stopped)",
 		Long: "A node refuses a state file without an authenticated head. A file written by a cxt from before\n" +
-			"state heads (schema 1) is adopted here: its audit log must verify and every sealed value open;\n" +
+			"state heads (schema 1 or 2) is adopted here: its audit log must verify and every sealed value open;\n" +
 			"then its head is written. Adoption trusts the file as it is, so run it only right after the\n" +
 			"upgrade: a file whose head was stripped is tampered with, not old.",
 		Args: cobra.NoArgs,

@@ -11,10 +11,16 @@
 //     that fails leaves nothing behind; one that succeeds has its writes merged
 //     into the batch, and the whole batch — with the applied index — commits
 //     in one bbolt transaction, so replaying a batch after a crash is a no-op.
-//   - Values are sealed with the active key term under a nonce derived from
-//     the command's random ID and the Raft index, so every replica writes the
-//     same bytes and no nonce repeats. Associated data binds each value to
-//     its bucket and key.
+//   - Values are sealed with the active key term under a synthetic nonce, an
+//     HMAC of the plaintext with the command ID, the Raft index and the
+//     record, so every replica writes the same bytes and two plaintexts never
+//     share a nonce (nonce.go). Associated data binds each value to its
+//     bucket and key.
+//   - Every batch also writes an authenticated state head over the applied
+//     index, the audit log's head and a digest of every record, checked at
+//     open, before a snapshot is served and before one is installed, so that
+//     a record, a frontier or an index put back from an older copy is
+//     refused (head.go, restore.go).
 //   - Each command ID is applied once; a second proposal of the same command
 //     returns the first result.
 //   - The keyring is itself replicated: the command that installs a key term
