@@ -46,6 +46,9 @@ func (s *State) Worn() (term uint32, worn bool) {
 		budget = DefaultSealBudget
 	}
 	term, log, records := s.SealCounts()
+	if active := s.keys.Active(); active != term {
+		return active, false // installed since the last batch: nothing sealed under it yet
+	}
 	// Term 0 seals only the commands that install terms; it never rotates.
 	return term, term > 0 && (log >= budget || records >= budget)
 }
