@@ -151,6 +151,10 @@ func (s *State) open() (err error) {
 	if err := db.View(s.reload); err != nil {
 		return err
 	}
+	// The applied index goes last, and from the verified head: a reader
+	// that waits for an index (after a restore, too) then also sees what
+	// the reload hooks rebuilt.
+	s.applied.Store(s.head.cur.Applied)
 	s.db = db
 	return nil
 }
@@ -226,11 +230,6 @@ func (s *State) prepare(tx *bolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 			return err
 		}
-	}
-	if v := meta.Get([]byte("applied")); len(v) == 8 {
-		s.applied.Store(binary.BigEndian.Uint64(v))
-	} else {
-		s.applied.Store(0)
 	}
 	return nil
 }
