@@ -90,7 +90,7 @@ func main() {
 
 	var alone, flooded float64
 	var floodSent int64
-	const users = 8
+	const users = 64
 	if *only == "" || *only == "flood" {
 		if alone, flooded, floodSent, err = loginFlood(tempDir(), users, 2*(*dur)); err != nil {
 			log.Fatalf("login flood: %v", err)
