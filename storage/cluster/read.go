@@ -154,9 +154,10 @@ type readIndexer struct {
 
 // readRound is one round's outcome, shared by its readers.
 type readRound struct {
-	done  chan struct{}
-	index uint64
-	err   error
+	done    chan struct{}
+	readers int // joined so far; guarded by readIndexer.mu
+	index   uint64
+	err     error
 }
 
 func newReadIndexer(base context.Context, timeout time.Duration, round func(context.Context) (uint64, error)) *readIndexer {
@@ -171,6 +172,7 @@ func (r *readIndexer) index(ctx context.Context) (uint64, error) {
 		rd = &readRound{done: make(chan struct{})}
 		r.next = rd
 	}
+	rd.readers++
 	if !r.running {
 		r.running = true
 		go r.loop()

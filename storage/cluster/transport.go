@@ -315,12 +315,16 @@ type memberConn struct {
 	still func() bool
 }
 
+// Read checks when bytes arrive, not when the read begins: Raft keeps a
+// read waiting on an idle connection, and what arrives after a removal must
+// not be served.
 func (c *memberConn) Read(p []byte) (int, error) {
-	if !c.still() {
+	n, err := c.Conn.Read(p)
+	if n > 0 && !c.still() {
 		c.Conn.Close()
 		return 0, fmt.Errorf("cluster: node %q is no longer a member", c.peer)
 	}
-	return c.Conn.Read(p)
+	return n, err
 }
 
 // writeFrame writes [length u32][payload].
