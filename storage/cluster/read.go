@@ -30,6 +30,11 @@ import (
 // Readers are batched: everyone who arrives while a round runs shares the
 // next one, so one quorum heartbeat serves any number of concurrent readers
 // and at most one round per node is in flight.
+//
+// Every entry at or below a read index must reach the state machine, or a
+// reader would wait for the next write: hashicorp/raft keeps only its own
+// no-op (before the term's first entry, so below any read index) and
+// raft.Barrier entries from the FSM, so nothing here calls raft.Barrier.
 
 // ReadBarrier returns once this node's state reflects every write that was
 // acknowledged before the call: reads after it are linearizable. Followers
