@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
 
 	"cxt/storage/cluster"
 	"cxt/storage/cluster/loopback"
@@ -265,5 +268,55 @@ func TestClusterRefusesCertificatesNamingAnotherNode(t *testing.T) {
 	err = l.DialRaft(addr)
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("names node %q, not %q", l.ID, victim.ID)) {
 		t.Fatalf("dialling %s's address reached an impostor: %v", victim.ID, err)
+	}
+}
+
+// A member whose folder comes back from a backup taken before another node
+// joined does not know the newcomer; if the newcomer leads, the member takes
+// it on the word of a member it knows, and catches up from it.
+func TestClusterAMemberRestoredFromBeforeAJoinCatchesUpFromTheNewcomer(t *testing.T) {
+	c := start(t, 3)
+	stale := c.Nodes["n3"]
+	c.Stop(stale)
+	backup := t.TempDir()
+	if err := os.CopyFS(backup, os.DirFS(stale.Dir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Restart(stale); err != nil {
+		t.Fatal(err)
+	}
+	n4, err := c.Join(ctx(t), "n4", c.Nodes["n1"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitVoters(ctx(t), 4); err != nil {
+		t.Fatal(err)
+	}
+	acked := writers([]*cluster.Node{c.Nodes["n1"].Node, n4.Node}, "since-backup", 10)
+	if len(acked) != 20 {
+		t.Fatalf("%d of 20 writes acknowledged", len(acked))
+	}
+	for l := leader(t, c); l.ID != "n4"; l = leader(t, c) {
+		if err := l.Raft().LeadershipTransferToServer("n4", raft.ServerAddress(n4.Addr)).Error(); err != nil {
+			t.Logf("transfer to n4: %v", err)
+		}
+	}
+
+	c.Stop(stale)
+	if err := os.RemoveAll(stale.Dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(stale.Dir, os.DirFS(backup)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Restart(stale); err != nil {
+		t.Fatal(err)
+	}
+	if err := stale.ReadBarrier(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	mustHave(t, stale, acked)
+	if st := stale.Status(); st.Leader != "n4" || len(st.Servers) != 4 {
+		t.Fatalf("the restored member follows %q with %d members", st.Leader, len(st.Servers))
 	}
 }
