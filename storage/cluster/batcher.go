@@ -118,11 +118,11 @@ func (n *Node) submit(ctx context.Context, datas [][]byte) ([]state.Result, erro
 	if n.raft.State() == raft.Leader {
 		return n.applyEntry(ctx, entry)
 	}
-	addr, _ := n.raft.LeaderWithID()
+	addr, id := n.raft.LeaderWithID()
 	if addr == "" {
 		return nil, ErrNoLeader
 	}
-	b, err := n.rpc.call(ctx, string(addr), opApply, entry)
+	b, err := n.rpc.call(ctx, string(addr), string(id), opApply, entry)
 	if err != nil {
 		return nil, err
 	}

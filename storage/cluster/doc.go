@@ -12,6 +12,11 @@
 // holds the cluster's master key, and the leader, by the same proof, that it
 // does too, before issuing the node its certificate.
 //
+// A CA certificate is necessary but not sufficient: the replicated state
+// pins each node ID's certificate and keeps removed IDs, and every
+// handshake also checks the Raft configuration (membership.go). Reads are
+// linearizable through Raft's read index, without log writes (read.go).
+//
 // Go's TLS has no SM cipher suites (RFC 8998), so the TLS layer itself uses
 // Go's TLS 1.3 suites; everything Raft carries is already sealed with SM4 by
 // the keyring before it is proposed.

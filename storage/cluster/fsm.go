@@ -45,6 +45,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	if err != nil {
 		return stop(n.failStop(fmt.Errorf("cannot apply committed entries %d..%d: %w", logs[0].Index, logs[len(logs)-1].Index, err)))
 	}
+	n.appliedTerm.Store(logs[len(logs)-1].Term)
 	n.notifyApplied()
 	for i := range results {
 		out[i] = results[i]

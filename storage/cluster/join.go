@@ -12,6 +12,7 @@ import (
 
 	"cxt/crypto/keyring"
 	"cxt/crypto/sm"
+	"cxt/storage/auditlog"
 	"cxt/storage/state"
 )
 
@@ -38,6 +39,7 @@ func registerCluster(reg *state.Registry) {
 		}
 		return nil, tx.Put(bucketCluster, []byte("ca"), cmd.Body)
 	})
+	registerMembership(reg)
 }
 
 // caRecord is the cluster CA as replicated (sealed like every value).
@@ -138,6 +140,12 @@ func (n *Node) serveJoin(conn net.Conn, binding []byte) {
 		answer(joinResponse{Error: "join request needs node_id, address and an SM2 public_key"})
 		return
 	}
+	// A new certificate replaces the one pinned for the ID: a running
+	// member would be cut off by a join under its name.
+	if member, _ := n.configHas(req.NodeID); member {
+		answer(joinResponse{Error: fmt.Sprintf("node %q is a member of the cluster; remove it first, or join under another node ID", req.NodeID)})
+		return
+	}
 	ca, caKey, err := n.clusterCA()
 	if err != nil {
 		answer(joinResponse{Error: err.Error()})
@@ -147,6 +155,18 @@ func (n *Node) serveJoin(conn net.Conn, binding []byte) {
 	cert, err := sm.Issue(ca, caKey, pub, req.NodeID, now.Add(-5*time.Minute), now.Add(nodeCertLife))
 	if err != nil {
 		answer(joinResponse{Error: err.Error()})
+		return
+	}
+	// The pin commits before the joiner has its certificate, so the
+	// leader accepts it when it asks to be added. It also lifts a removal:
+	// the master key is proof enough to come back, with this certificate.
+	pinCtx, cancel := context.WithTimeout(context.Background(), defaultProposeTimeout)
+	_, err = n.ProposeOK(pinCtx, pinCommand(cert, false, auditlog.Context{
+		Subject: "operator:" + req.NodeID, Action: "join", Object: req.NodeID, Source: conn.RemoteAddr().String(),
+	}))
+	cancel()
+	if err != nil {
+		answer(joinResponse{Error: "register the node certificate: " + err.Error()})
 		return
 	}
 	resp := joinResponse{Cert: cert.PEM(), CA: ca.PEM()}
@@ -230,7 +250,7 @@ func (n *Node) joinLoop() {
 	for backoff := 100 * time.Millisecond; ; backoff = min(backoff*2, 5*time.Second) {
 		for _, addr := range n.cfg.JoinAddrs {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			_, err := n.rpc.call(ctx, addr, opAddVoter, req)
+			_, err := n.rpc.call(ctx, addr, "", opAddVoter, req) // a join address names no node
 			cancel()
 			if err == nil {
 				n.log.Info("joined the cluster", "via", addr)
@@ -261,22 +281,6 @@ func (n *Node) addVoter(id, addr string) error {
 		}
 	}
 	return n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, defaultProposeTimeout).Error()
-}
-
-// RemoveServer takes a node out of the cluster; a follower forwards the
-// request to the leader.
-func (n *Node) RemoveServer(ctx context.Context, id string) error {
-	return n.retry(ctx, func(ctx context.Context) error {
-		if n.raft.State() == raft.Leader {
-			return n.raft.RemoveServer(raft.ServerID(id), 0, defaultProposeTimeout).Error()
-		}
-		addr, _ := n.raft.LeaderWithID()
-		if addr == "" {
-			return ErrNoLeader
-		}
-		_, err := n.rpc.call(ctx, string(addr), opRemove, []byte(id))
-		return err
-	})
 }
 
 // TransferLeadership hands leadership to another voter (this node must lead).

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -19,6 +20,7 @@ import (
 
 	"cxt/crypto/keyring"
 	"cxt/crypto/sm"
+	"cxt/storage/auditlog"
 	"cxt/storage/state"
 )
 
@@ -71,12 +73,15 @@ type Node struct {
 	rpc   *rpcClient
 	batch *batcher
 
-	applied   chan struct{} // closed and replaced after every applied batch
-	appliedMu sync.Mutex
+	applied     chan struct{} // closed and replaced after every applied batch
+	appliedMu   sync.Mutex
+	appliedTerm atomic.Uint64 // Raft term of the last entry applied
 
-	readMu      sync.Mutex
-	readPending *readRound
+	leaderReads   *readIndexer // read rounds this node runs as leader
+	followerReads *readIndexer // read rounds this node forwards to the leader
 
+	ctx      context.Context // ends when the node stops
+	cancel   context.CancelFunc
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
@@ -103,8 +108,12 @@ func Open(cfg Config) (_ *Node, err error) {
 		cfg.RaftLog = io.Discard
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), applied: make(chan struct{}), stop: make(chan struct{}), failed: make(chan struct{})}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.leaderReads = newReadIndexer(n.ctx, defaultProposeTimeout, n.leaderReadRound)
+	n.followerReads = newReadIndexer(n.ctx, defaultProposeTimeout, n.forwardedReadRound)
 	defer func() {
 		if err != nil {
+			n.cancel()
 			n.closeStores()
 		}
 	}()
@@ -148,6 +157,7 @@ func Open(cfg Config) (_ *Node, err error) {
 	n.rpc = newRPCClient(n.tr)
 	n.tr.rpc = n.serveRPC
 	n.tr.join = n.serveJoin
+	n.tr.admit, n.tr.expect, n.tr.idAt = n.admit, n.expect, n.idAt
 	netTr := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: raftLayer{n.tr}, MaxPool: 4, Timeout: 10 * time.Second, Logger: hlog,
 	})
@@ -177,9 +187,10 @@ func Open(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.batch = newBatcher(n)
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go n.batch.run()
 	go n.rotateWornTerms()
+	go n.pinOwnCertificate()
 	n.tr.serve()
 	if len(cfg.JoinAddrs) > 0 {
 		existing, err := raft.HasExistingState(n.store, n.store, n.snaps)
@@ -245,7 +256,10 @@ func (n *Node) Bootstrap(ctx context.Context, caKey *sm.PrivateKey) error {
 	if err != nil {
 		return err
 	}
-	_, err = n.ProposeOK(ctx, caCmd)
+	if _, err = n.ProposeOK(ctx, caCmd); err != nil {
+		return err
+	}
+	_, err = n.ProposeOK(ctx, pinCommand(n.cfg.Identity.Cert, false, auditlog.Context{Subject: "operator:" + n.cfg.NodeID, Action: "bootstrap", Object: n.cfg.NodeID}))
 	return err
 }
 
@@ -269,6 +283,7 @@ func (n *Node) Close() error {
 	var err error
 	n.stopOnce.Do(func() {
 		close(n.stop)
+		n.cancel()
 		if n.raft != nil {
 			err = n.raft.Shutdown().Error()
 		}

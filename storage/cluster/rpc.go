@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"cxt/crypto/sm"
 	"cxt/storage/state"
 )
 
@@ -24,6 +25,7 @@ const (
 	opReadIndex byte = 'I' // answer: 8-byte index
 	opAddVoter  byte = 'V' // payload: JSON addVoter; only a node may add itself
 	opRemove    byte = 'X' // payload: node ID
+	opMembers   byte = 'M' // answer: JSON list of the node IDs in the asked node's configuration
 )
 
 const (
@@ -55,7 +57,7 @@ func isTransient(err error) bool {
 	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
 }
 
-func (n *Node) serveRPC(conn net.Conn, peer string) {
+func (n *Node) serveRPC(conn net.Conn, peer *sm.Certificate) {
 	defer conn.Close()
 	r := bufio.NewReader(conn)
 	w := bufio.NewWriter(conn)
@@ -74,7 +76,23 @@ func (n *Node) serveRPC(conn net.Conn, peer string) {
 	}
 }
 
-func (n *Node) handleRPC(op byte, payload []byte, peer string) (byte, []byte) {
+func (n *Node) handleRPC(op byte, payload []byte, cert *sm.Certificate) (byte, []byte) {
+	// Only members may ask anything, checked at every request: a node
+	// removed while its connection was open is refused from then on. A node
+	// the cluster has issued a certificate to but not yet added may only
+	// ask to be added.
+	peer := cert.CommonName()
+	if member, _ := n.configHas(peer); !member {
+		if op != opAddVoter {
+			return statusError, []byte(fmt.Sprintf("node %q is not a member of this cluster", peer))
+		}
+		if err := n.mayAskToJoin(cert); err != nil {
+			return statusError, []byte(err.Error())
+		}
+	}
+	if op == opMembers { // any member answers: see vouch
+		return statusOK, n.memberIDs()
+	}
 	if n.raft.State() != raft.Leader {
 		addr, _ := n.raft.LeaderWithID()
 		return statusNotLeader, []byte(addr)
@@ -94,7 +112,7 @@ func (n *Node) handleRPC(op byte, payload []byte, peer string) (byte, []byte) {
 		}
 		return statusOK, encodeResults(res)
 	case opReadIndex:
-		idx, err := n.leaderReadIndex(ctx)
+		idx, err := n.leaderReads.index(ctx)
 		if err != nil {
 			return errStatus(err)
 		}
@@ -112,7 +130,7 @@ func (n *Node) handleRPC(op byte, payload []byte, peer string) (byte, []byte) {
 		}
 		return statusOK, nil
 	case opRemove:
-		if err := n.raft.RemoveServer(raft.ServerID(payload), 0, defaultProposeTimeout).Error(); err != nil {
+		if err := n.removeAsLeader(ctx, string(payload), peer); err != nil {
 			return errStatus(err)
 		}
 		return statusOK, nil
@@ -121,14 +139,14 @@ func (n *Node) handleRPC(op byte, payload []byte, peer string) (byte, []byte) {
 }
 
 func errStatus(err error) (byte, []byte) {
-	if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+	if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, ErrNotLeader) {
 		return statusNotLeader, nil
 	}
 	return statusError, []byte(err.Error())
 }
 
-func (n *Node) forwardReadIndex(ctx context.Context, leader string) (uint64, error) {
-	b, err := n.rpc.call(ctx, leader, opReadIndex, nil)
+func (n *Node) forwardReadIndex(ctx context.Context, leader, leaderID string) (uint64, error) {
+	b, err := n.rpc.call(ctx, leader, leaderID, opReadIndex, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -138,7 +156,8 @@ func (n *Node) forwardReadIndex(ctx context.Context, leader string) (uint64, err
 	return binary.BigEndian.Uint64(b), nil
 }
 
-// rpcClient keeps idle authenticated connections per peer.
+// rpcClient keeps idle authenticated connections per peer (address and the
+// node ID its certificate was checked to name).
 type rpcClient struct {
 	tr   *transport
 	mu   sync.Mutex
@@ -157,46 +176,47 @@ func newRPCClient(tr *transport) *rpcClient {
 	return &rpcClient{tr: tr, idle: map[string][]*rpcConn{}}
 }
 
-func (c *rpcClient) get(ctx context.Context, addr string) (*rpcConn, error) {
+func (c *rpcClient) get(ctx context.Context, addr, want string) (*rpcConn, error) {
+	key := addr + "\x00" + want
 	c.mu.Lock()
-	if l := c.idle[addr]; len(l) > 0 {
+	if l := c.idle[key]; len(l) > 0 {
 		conn := l[len(l)-1]
-		c.idle[addr] = l[:len(l)-1]
+		c.idle[key] = l[:len(l)-1]
 		c.mu.Unlock()
 		return conn, nil
 	}
 	c.mu.Unlock()
-	conn, err := c.tr.dial(ctx, addr, kindRPC)
+	conn, err := c.tr.dial(ctx, addr, want, kindRPC)
 	if err != nil {
 		return nil, err
 	}
 	return &rpcConn{Conn: conn, r: bufio.NewReader(conn), w: bufio.NewWriter(conn)}, nil
 }
 
-func (c *rpcClient) put(addr string, conn *rpcConn) {
+func (c *rpcClient) put(key string, conn *rpcConn) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.idle[addr]) >= maxIdlePerPeer {
+	if len(c.idle[key]) >= maxIdlePerPeer {
 		conn.Close()
 		return
 	}
-	c.idle[addr] = append(c.idle[addr], conn)
+	c.idle[key] = append(c.idle[key], conn)
 }
 
 func (c *rpcClient) closeIdle() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for addr, l := range c.idle {
+	for key, l := range c.idle {
 		for _, conn := range l {
 			conn.Close()
 		}
-		delete(c.idle, addr)
+		delete(c.idle, key)
 	}
 }
 
-// call sends one request and waits for its answer.
-func (c *rpcClient) call(ctx context.Context, addr string, op byte, payload []byte) ([]byte, error) {
-	conn, err := c.get(ctx, addr)
+// call sends one request to the node want at addr and waits for its answer.
+func (c *rpcClient) call(ctx context.Context, addr, want string, op byte, payload []byte) ([]byte, error) {
+	conn, err := c.get(ctx, addr, want)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +242,7 @@ func (c *rpcClient) call(ctx context.Context, addr string, op byte, payload []by
 		return nil, err
 	}
 	conn.SetDeadline(time.Time{})
-	c.put(addr, conn)
+	c.put(addr+"\x00"+want, conn)
 	if resp[0] != statusOK {
 		return nil, &rpcError{status: resp[0], msg: string(resp[1:])}
 	}

@@ -54,8 +54,17 @@ type transport struct {
 	log    *slog.Logger
 
 	raftCh chan net.Conn
-	rpc    func(conn net.Conn, peer string) // serves one authenticated RPC connection
+	rpc    func(conn net.Conn, peer *sm.Certificate) // serves one admitted RPC connection
 	join   func(conn net.Conn, binding []byte)
+
+	// Membership, decided by the node (see membership.go). admit tells
+	// whether a peer that proved its certificate may open a connection of
+	// a kind, and returns what tells, at every read, whether it still may.
+	// expect checks the peer a dial reached; idAt names the member that
+	// the Raft configuration places at an address.
+	admit  func(peer *sm.Certificate, kind byte) (stillMember func() bool, err error)
+	expect func(peer *sm.Certificate, want string) error
+	idAt   func(addr string) string
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -140,11 +149,21 @@ func (t *transport) handle(raw net.Conn) {
 		conn.Close()
 		return
 	}
+	if kind[0] != kindRaft && kind[0] != kindRPC {
+		conn.Close()
+		return
+	}
+	still, err := t.admit(peer, kind[0])
+	if err != nil {
+		t.log.Warn("refused cluster peer", "node", peer.CommonName(), "remote", raw.RemoteAddr().String(), "err", err)
+		conn.Close()
+		return
+	}
 	conn.SetDeadline(time.Time{})
 	switch kind[0] {
 	case kindRaft:
 		select {
-		case t.raftCh <- conn:
+		case t.raftCh <- &memberConn{Conn: conn, peer: peer.CommonName(), still: still}:
 		case <-t.closed:
 			conn.Close()
 		}
@@ -155,14 +174,20 @@ func (t *transport) handle(raw net.Conn) {
 	}
 }
 
-// dial opens an authenticated connection of kind to addr.
-func (t *transport) dial(ctx context.Context, addr string, kind byte) (net.Conn, error) {
+// dial opens an authenticated connection of kind to addr, whose
+// certificate must name the node want ("" when the caller cannot know it,
+// as a joiner asking its join address).
+func (t *transport) dial(ctx context.Context, addr, want string, kind byte) (net.Conn, error) {
 	conn, binding, err := dialTLS(ctx, addr, kind, t.tlsCli)
 	if err != nil {
 		return nil, err
 	}
 	conn.SetDeadline(time.Now().Add(handshakeTimeout))
-	if _, err := t.authenticate(conn, binding, 'c'); err != nil {
+	peer, err := t.authenticate(conn, binding, 'c')
+	if err == nil {
+		err = t.expect(peer, want)
+	}
+	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("cluster: %s: %w", addr, err)
 	}
@@ -198,11 +223,12 @@ func channelBinding(conn *tls.Conn) ([]byte, error) {
 
 // authenticate exchanges SM2 proofs: each side sends its certificate and a
 // signature over the binding and its role ('c' dialer, 's' listener), then
-// checks the other's. It returns the peer's node ID (its certificate CN).
-func (t *transport) authenticate(conn net.Conn, binding []byte, role byte) (string, error) {
+// checks the other's. It returns the peer's certificate, whose common name
+// is its node ID.
+func (t *transport) authenticate(conn net.Conn, binding []byte, role byte) (*sm.Certificate, error) {
 	sig, err := t.id.Key.Sign(authMessage(binding, role))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	errc := make(chan error, 1)
 	go func() { // write and read concurrently so neither side waits on the other
@@ -214,30 +240,30 @@ func (t *transport) authenticate(conn net.Conn, binding []byte, role byte) (stri
 	}()
 	certDER, err := readFrame(conn, 16<<10)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	peerSig, err := readFrame(conn, 1<<10)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if err := <-errc; err != nil {
-		return "", err
+		return nil, err
 	}
 	cert, err := sm.ParseCertificate(certDER)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if err := cert.VerifyIssuedBy(t.id.CA, time.Now()); err != nil {
-		return "", err
+		return nil, err
 	}
 	peerRole := byte('c')
 	if role == 'c' {
 		peerRole = 's'
 	}
 	if !cert.PublicKey().Verify(authMessage(binding, peerRole), peerSig) {
-		return "", errors.New("peer's SM2 proof does not match this TLS session")
+		return nil, errors.New("peer's SM2 proof does not match this TLS session")
 	}
-	return cert.CommonName(), nil
+	return cert, nil
 }
 
 func authMessage(binding []byte, role byte) []byte {
@@ -268,10 +294,37 @@ func (l raftLayer) Close() error { l.t.close(); return nil }
 
 func (l raftLayer) Addr() net.Addr { return l.t.advert }
 
+// Dial reaches the member the Raft configuration places at addr, and only
+// it: a certificate naming another node is refused.
 func (l raftLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	want := l.t.idAt(string(addr))
+	if want == "" {
+		return nil, fmt.Errorf("cluster: no member of the configuration is at %s", addr)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	return l.t.dial(ctx, string(addr), kindRaft)
+	return l.t.dial(ctx, string(addr), want, kindRaft)
+}
+
+// memberConn is an accepted Raft connection that stays usable only while
+// its peer may talk: a node removed from the configuration is cut off at
+// its next message, even on a connection it opened as a member.
+type memberConn struct {
+	net.Conn
+	peer  string
+	still func() bool
+}
+
+// Read checks when bytes arrive, not when the read begins: Raft keeps a
+// read waiting on an idle connection, and what arrives after a removal must
+// not be served.
+func (c *memberConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && !c.still() {
+		c.Conn.Close()
+		return 0, fmt.Errorf("cluster: node %q is no longer a member", c.peer)
+	}
+	return n, err
 }
 
 // writeFrame writes [length u32][payload].

@@ -84,8 +84,10 @@ func (c *Cluster) config(n *Node, ln net.Listener, join []string) cluster.Config
 	return cfg
 }
 
-// Bootstrap starts the first node of the cluster.
-func (c *Cluster) Bootstrap(ctx context.Context, id string) (*Node, error) {
+// Issue makes a new key and a certificate naming id, signed with the
+// cluster CA's key: what "cxt init" does for the first node, and what anyone
+// holding a copy of the CA key could do.
+func (c *Cluster) Issue(id string) (*cluster.Identity, error) {
 	key, err := sm.GenerateKey()
 	if err != nil {
 		return nil, err
@@ -94,11 +96,20 @@ func (c *Cluster) Bootstrap(ctx context.Context, id string) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	return &cluster.Identity{Key: key, Cert: cert, CA: c.CA}, nil
+}
+
+// Bootstrap starts the first node of the cluster.
+func (c *Cluster) Bootstrap(ctx context.Context, id string) (*Node, error) {
+	identity, err := c.Issue(id)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := listen("127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{ID: id, Dir: c.tempDir(), Addr: ln.Addr().String(), Identity: &cluster.Identity{Key: key, Cert: cert, CA: c.CA}}
+	n := &Node{ID: id, Dir: c.tempDir(), Addr: ln.Addr().String(), Identity: identity}
 	if n.Node, err = cluster.Open(c.config(n, ln, nil)); err != nil {
 		return nil, err
 	}
