@@ -21,8 +21,10 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"runtime"
 	"sync"
 
+	"cxt/crypto/secmem"
 	"cxt/crypto/sm"
 )
 
@@ -54,9 +56,17 @@ var (
 )
 
 type term struct {
-	secret  []byte
+	secret  []byte // SecretSize bytes of locked memory (crypto/secmem)
 	aeads   map[Purpose]cipher.AEAD
 	derived sync.Map // Purpose -> *MAC, derived on first use (see mac.go)
+	cleanup runtime.Cleanup
+}
+
+// forget zeroes the term's secret and gives its locked memory back.
+func (t *term) forget() {
+	t.cleanup.Stop()
+	secmem.Free(t.secret)
+	t.secret = nil
 }
 
 // Keyring holds the terms of a node. It is safe for concurrent use.
@@ -72,8 +82,13 @@ func New(master *MasterKey) (*Keyring, error) {
 	if master == nil {
 		return nil, ErrSealed
 	}
+	if master.b == nil {
+		return nil, errZeroed
+	}
 	k := &Keyring{terms: map[uint32]*term{}}
-	if err := k.install(0, sm.DeriveKey(master.b[:], "cxt/keyring/term0", SecretSize)); err != nil {
+	secret := sm.DeriveKey(master.b, "cxt/keyring/term0", SecretSize)
+	defer clear(secret)
+	if err := k.install(0, secret); err != nil {
 		return nil, err
 	}
 	return k, nil
@@ -102,10 +117,15 @@ func (k *Keyring) install(n uint32, secret []byte) error {
 	if len(secret) != SecretSize {
 		return fmt.Errorf("keyring: term secret is %d bytes, want %d", len(secret), SecretSize)
 	}
-	t := &term{secret: append([]byte(nil), secret...), aeads: map[Purpose]cipher.AEAD{}}
+	t := &term{secret: secmem.Alloc(SecretSize), aeads: map[Purpose]cipher.AEAD{}}
+	copy(t.secret, secret)
+	t.cleanup = runtime.AddCleanup(t, secmem.Free, t.secret)
 	for _, p := range []Purpose{Records, Log, Documents} {
-		a, err := sm.NewAEAD(sm.DeriveKey(t.secret, "cxt/keyring/"+string(p), sm.KeySize))
+		key := sm.DeriveKey(t.secret, "cxt/keyring/"+string(p), sm.KeySize)
+		a, err := sm.NewAEAD(key)
+		clear(key) // the cipher keeps its own schedule
 		if err != nil {
+			t.forget()
 			return err
 		}
 		t.aeads[p] = a
@@ -113,9 +133,11 @@ func (k *Keyring) install(n uint32, secret []byte) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.sealed {
+		t.forget()
 		return ErrSealed
 	}
 	if old, ok := k.terms[n]; ok {
+		t.forget()
 		if !sm.Equal(old.secret, secret) {
 			return fmt.Errorf("keyring: term %d is already installed with another secret", n)
 		}
@@ -224,11 +246,29 @@ func (k *Keyring) Zero() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	for n, t := range k.terms {
-		clear(t.secret)
 		t.forgetMACs()
+		t.forget()
 		delete(k.terms, n)
 	}
 	k.sealed = true
+}
+
+// WrapTerm wraps the secret of term n (n >= 1) under m, named what: a rekey
+// re-wraps every term this way without the secret leaving the keyring.
+func (k *Keyring) WrapTerm(n uint32, m *MasterKey, what string) ([]byte, error) {
+	if n == 0 {
+		return nil, errors.New("keyring: term 0 is derived from the master key, not wrapped")
+	}
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if k.sealed {
+		return nil, ErrSealed
+	}
+	t, ok := k.terms[n]
+	if !ok {
+		return nil, fmt.Errorf("%w %d", ErrUnknownTerm, n)
+	}
+	return m.Wrap(what, t.secret)
 }
 
 func (k *Keyring) aead(n uint32, p Purpose) (cipher.AEAD, error) {

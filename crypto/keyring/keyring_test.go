@@ -161,7 +161,7 @@ func TestMasterKeyWrapsAndChecks(t *testing.T) {
 	if err != nil || back.Check(m.Verifier()) != nil {
 		t.Fatalf("shares did not rebuild the key: %v", err)
 	}
-	few, _ := MasterKeyFromShares(shares[:2])
+	few, _ := MasterKeyFromShares([][]byte{shares[0], shares[4]}) // shares 1-3 were cleared above
 	if few.Check(m.Verifier()) == nil {
 		t.Fatal("too few shares passed the verifier")
 	}

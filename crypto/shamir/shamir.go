@@ -67,6 +67,7 @@ func Combine(shares [][]byte) ([]byte, error) {
 	}
 	secret := make([]byte, size-1)
 	ys := make([]byte, len(shares))
+	defer clear(ys) // one byte of every share at a time, but bytes of the key all the same
 	for b := range secret {
 		for i, s := range shares {
 			ys[i] = s[b]

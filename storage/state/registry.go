@@ -64,6 +64,8 @@ func NewRegistry() *Registry {
 	r.buckets[bucketCommands] = true
 	r.buckets[bucketSweep] = true
 	r.Handle(CmdInstallTerm, applyInstallTerm)
+	r.HandleFrom(RekeySet, CmdRekey, applyRekey)
+	r.HandleFrom(RekeySet, CmdSettleKeys, applySettleKeys)
 	r.Handle(CmdSweep, applySweep)
 	r.Handle(CmdCommandSet, applyCommandSet)
 	return r

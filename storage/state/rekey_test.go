@@ -1,0 +1,151 @@
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"cxt/crypto/keyring"
+)
+
+func openWith(t *testing.T, dir string, master *keyring.MasterKey) (*State, error) {
+	t.Helper()
+	keys, err := keyring.New(master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := Open(filepath.Join(dir, "state.db"), testRegistry(), keys, master)
+	if err == nil {
+		t.Cleanup(func() { st.Close() })
+	}
+	return st, err
+}
+
+func rejected(t *testing.T, r Result, code string) {
+	t.Helper()
+	if r.Err == nil || r.Err.Code != code {
+		t.Fatalf("result %+v, want the rejection %q", r, code)
+	}
+}
+
+func TestARekeyMovesEveryTermToTheNewKeyInTwoSteps(t *testing.T) {
+	dir := t.TempDir()
+	old, next := keyring.NewMasterKey(), keyring.NewMasterKey()
+	f := newFixture(t, dir, old)
+	f.apply(f.installTerm(1), put("a=1"), f.installTerm(2), put("b=2"))
+
+	rk, err := RekeyCommand(f.keys, old, next, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := f.apply(rk); res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	// While the rekey is under way, a term wrapped by the old key is refused:
+	// it would have no wrapping under the key that stays.
+	rejected(t, f.apply(f.installTerm(3))[0], "stale_master_key")
+	cur, pending, err := f.st.MasterKeys()
+	if err != nil || string(cur) != string(old.Verifier()) || string(pending) != string(next.Verifier()) {
+		t.Fatalf("master keys %x %x %v", cur, pending, err)
+	}
+	f.st.Close()
+
+	// Between the two steps the file opens with either key: a crash while
+	// node.json is switched leaves a node that unseals.
+	for name, m := range map[string]*keyring.MasterKey{"old": old, "new": next} {
+		st, err := openWith(t, dir, m)
+		if err != nil {
+			t.Fatalf("the %s key no longer opens the state mid-rekey: %v", name, err)
+		}
+		st.Close()
+	}
+
+	g := newFixture(t, dir, next)
+	if res := g.apply(SettleKeysCommand(next.Verifier(), time.Now())); res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	if g.get("a") != "1" || g.get("b") != "2" || g.keys.Active() != 2 {
+		t.Fatalf("after the rekey a=%q b=%q term=%d", g.get("a"), g.get("b"), g.keys.Active())
+	}
+	// A term installed now is wrapped by the new key; one from a proposal made
+	// before the rekey (the old key's) is refused.
+	if res := g.apply(g.installTerm(3), put("c=3")); res[0].Err != nil || res[1].Err != nil {
+		t.Fatalf("install after the rekey: %+v", res)
+	}
+	stale, _ := InstallTermCommand(old, 4, keyring.NewSecret(), time.Now())
+	rejected(t, g.apply(stale)[0], "stale_master_key")
+	g.st.Close()
+
+	if _, err := openWith(t, dir, old); !errors.Is(err, keyring.ErrWrongMasterKey) {
+		t.Fatalf("the old key still opens the state after the rekey: %v", err)
+	}
+	h := newFixture(t, dir, next)
+	if h.get("c") != "3" || h.keys.Active() != 3 {
+		t.Fatalf("reopened with the new key: c=%q term=%d", h.get("c"), h.keys.Active())
+	}
+}
+
+func TestAnAbandonedRekeySettlesBackOnTheOldKey(t *testing.T) {
+	dir := t.TempDir()
+	old, next := keyring.NewMasterKey(), keyring.NewMasterKey()
+	f := newFixture(t, dir, old)
+	f.apply(f.installTerm(1), put("a=1"))
+	rk, _ := RekeyCommand(f.keys, old, next, time.Now())
+	f.apply(rk)
+	// node.json was never switched: the node unseals with the old key and
+	// settles on it, which drops the new key's wrappings.
+	if res := f.apply(SettleKeysCommand(old.Verifier(), time.Now())); res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	f.st.Close()
+	if _, err := openWith(t, dir, next); !errors.Is(err, keyring.ErrWrongMasterKey) {
+		t.Fatalf("the abandoned key opens the state: %v", err)
+	}
+	g := newFixture(t, dir, old)
+	if g.get("a") != "1" {
+		t.Fatal("the data did not survive the abandoned rekey")
+	}
+	// A second rekey after the abandoned one works, and a settle to a key the
+	// keyring never heard of is refused.
+	third := keyring.NewMasterKey()
+	rejected(t, g.apply(SettleKeysCommand(third.Verifier(), time.Now()))[0], "stale_master_key")
+	rk2, _ := RekeyCommand(g.keys, old, third, time.Now())
+	if res := g.apply(rk2, SettleKeysCommand(third.Verifier(), time.Now())); res[0].Err != nil || res[1].Err != nil {
+		t.Fatalf("second rekey: %+v", res)
+	}
+}
+
+func TestARekeyMustCoverEveryTermAndStartFromTheKeyInForce(t *testing.T) {
+	old, next := keyring.NewMasterKey(), keyring.NewMasterKey()
+	f := newFixture(t, t.TempDir(), old)
+	f.apply(f.installTerm(1), f.installTerm(2))
+	full, _ := RekeyCommand(f.keys, old, next, time.Now())
+	r := decodeRekey(t, full.Body)
+	delete(r.Terms, 2)
+	rejected(t, f.apply(NewCommand(CmdRekey, encodeRekey(t, r), time.Now()))[0], "rekey_incomplete")
+
+	other := keyring.NewMasterKey()
+	f.apply(full, SettleKeysCommand(next.Verifier(), time.Now()))
+	again, _ := RekeyCommand(f.keys, other, keyring.NewMasterKey(), time.Now())
+	rejected(t, f.apply(again)[0], "stale_master_key")
+}
+
+func decodeRekey(t *testing.T, b []byte) Rekey {
+	t.Helper()
+	var r Rekey
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func encodeRekey(t *testing.T, r Rekey) []byte {
+	t.Helper()
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
