@@ -170,11 +170,7 @@ func joinCmd() *cobra.Command {
 			case keyFile != "" && len(shareList) > 0:
 				return badInput("give --key-file or --share, not both")
 			case keyFile != "":
-				b, rerr := os.ReadFile(keyFile)
-				if rerr != nil {
-					return badInput("%v", rerr)
-				}
-				master, err = keyring.MasterKeyFromBytes(b)
+				master, err = datadir.ReadKeyFile(keyFile)
 			case len(shareList) > 0:
 				master, err = masterFromShares(shareList)
 				if threshold == 0 {

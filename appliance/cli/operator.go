@@ -50,13 +50,7 @@ func operatorCmd() *cobra.Command {
 				if keyFile == "" {
 					keyFile = filepath.Join(dir, datadir.MasterKeyFile)
 				}
-				b, err := os.ReadFile(keyFile)
-				if err != nil {
-					return badInput("%v", err)
-				}
-				master, err = keyring.MasterKeyFromBytes(b)
-				clear(b)
-				if err != nil {
+				if master, err = datadir.ReadKeyFile(keyFile); err != nil {
 					return badInput("%v", err)
 				}
 			} else {
@@ -85,7 +79,7 @@ func operatorCmd() *cobra.Command {
 	bg.Flags().StringVar(&reason, "reason", "", "why (kept in the audit log)")
 	bg.Flags().StringVar(&keyFile, "key-file", "", "the master key file (embedded node; default DIR/master.key)")
 	bg.Flags().StringArrayVar(&shareList, "share", nil, "an unseal share (repeat up to the threshold)")
-	c.AddCommand(bg)
+	c.AddCommand(bg, rekeyCmd(&dir))
 	return c
 }
 

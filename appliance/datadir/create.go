@@ -78,7 +78,7 @@ func Create(dir string, s Spec) (n *Node, err error) {
 		}
 	}
 	if s.MinIO != nil {
-		secret, err := s.Master.Wrap("minio-secret-key", []byte(s.MinIO.SecretKey))
+		secret, err := s.Master.Wrap(wrapMinIO, []byte(s.MinIO.SecretKey))
 		if err != nil {
 			return nil, err
 		}
@@ -91,7 +91,7 @@ func Create(dir string, s Spec) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	wrapped, err := s.Master.Wrap("node-key", keyPEM)
+	wrapped, err := s.Master.Wrap(wrapNodeKey, keyPEM)
 	clear(keyPEM)
 	if err != nil {
 		return nil, err

@@ -1,8 +1,9 @@
 // Package datadir lays out a node's data folder: what is in it, which files
 // are secret, and how they are written so that nothing is half-created.
 //
-//	node.json         node ID, addresses, seal mode, document backend
-//	master.key        the master key (embedded default only; 0600)
+//	node.json         node ID, addresses, seal mode, document backend,
+//	                  notification providers (secrets wrapped)
+//	master.key        the master key (embedded default only; 0600, refused if wider)
 //	node-key.sealed   the node's SM2 key, wrapped by the master key
 //	node.pem, ca.pem  the node certificate and the cluster CA
 //	api.pem, api.key  the HTTPS certificate of the business API (0600 key)
@@ -11,6 +12,7 @@
 //	documents/        sealed documents (folder backend)
 //	admin.sock        the operator socket while the node runs (0600)
 //	lock              held (flock) by the process serving the folder; its PID
+//	*.new             a rekey's staged files (see keys.go); gone once it ends
 package datadir
 
 import (
@@ -20,7 +22,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"cxt/appliance/notify"
 	"cxt/crypto/keyring"
 	"cxt/crypto/sm"
 	"cxt/storage/blob"
@@ -56,7 +57,7 @@ type Node struct {
 	Seal      Seal      `json:"seal"`
 	Documents Documents `json:"documents"`
 	// Notifications configure SMTP and the SMS provider (optional).
-	Notifications notify.Config `json:"notifications,omitzero"`
+	Notifications Notifications `json:"notifications,omitzero"`
 	// Security overrides the login and session limits (optional; see
 	// docs/security.md for the defaults).
 	Security Security `json:"security,omitzero"`
@@ -134,16 +135,12 @@ func (n *Node) Path(name string) string { return filepath.Join(n.dir, name) }
 
 // MasterFromKeyFile reads and checks the embedded master key.
 func (n *Node) MasterFromKeyFile() (*keyring.MasterKey, error) {
-	b, err := os.ReadFile(n.Path(MasterKeyFile))
+	m, err := ReadKeyFile(n.Path(MasterKeyFile))
 	if err != nil {
-		return nil, fmt.Errorf("datadir: read master key: %w", err)
-	}
-	m, err := keyring.MasterKeyFromBytes(b)
-	clear(b)
-	if err != nil {
-		return nil, fmt.Errorf("datadir: %s: %w", n.Path(MasterKeyFile), err)
+		return nil, err
 	}
 	if err := m.Check(n.Seal.Verifier); err != nil {
+		m.Zero()
 		return nil, fmt.Errorf("datadir: %s: %w", n.Path(MasterKeyFile), err)
 	}
 	return m, nil
@@ -155,7 +152,7 @@ func (n *Node) Identity(master *keyring.MasterKey) (*sm.PrivateKey, *sm.Certific
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	pemKey, err := master.Unwrap("node-key", wrapped)
+	pemKey, err := master.Unwrap(wrapNodeKey, wrapped)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -177,7 +174,7 @@ func (n *Node) Identity(master *keyring.MasterKey) (*sm.PrivateKey, *sm.Certific
 
 // MinIO returns the MinIO configuration with its secret unwrapped.
 func (n *Node) MinIO(master *keyring.MasterKey) (blob.MinIOConfig, error) {
-	secret, err := master.Unwrap("minio-secret-key", n.Documents.MinIOSecretKey)
+	secret, err := master.Unwrap(wrapMinIO, n.Documents.MinIOSecretKey)
 	if err != nil {
 		return blob.MinIOConfig{}, err
 	}

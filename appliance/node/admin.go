@@ -16,7 +16,7 @@ import (
 
 // adminRoutes is the operator socket (0600 in the data folder): cluster
 // membership and maintenance for whoever may read the data folder, and
-// break-glass recovery for whoever also holds the master key.
+// break-glass recovery and rekeying for whoever also holds the master key.
 func (n *Node) adminRoutes() http.Handler {
 	r := mux.NewRouter()
 	r.HandleFunc("/status", n.healthz).Methods(http.MethodGet)
@@ -25,6 +25,9 @@ func (n *Node) adminRoutes() http.Handler {
 	r.HandleFunc("/cluster/snapshot", n.adminSnapshot).Methods(http.MethodPost)
 	r.HandleFunc("/cluster/command-set/{set}", n.adminCommandSet).Methods(http.MethodPost)
 	r.HandleFunc("/break-glass", n.adminBreakGlass).Methods(http.MethodPost)
+	r.HandleFunc("/rekey", n.adminRekey).Methods(http.MethodPost)
+	r.HandleFunc("/rekey/verify", n.adminRekeyVerify).Methods(http.MethodPost)
+	r.HandleFunc("/rekey/cancel", n.adminRekeyCancel).Methods(http.MethodPost)
 	return r
 }
 

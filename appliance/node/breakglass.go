@@ -68,7 +68,10 @@ func (n *Node) BreakGlass(ctx context.Context, in BreakGlassRequest) (*BreakGlas
 	raw, err := hex.DecodeString(strings.TrimSpace(in.MasterKey))
 	master, kerr := keyring.MasterKeyFromBytes(raw)
 	clear(raw)
-	if err != nil || kerr != nil || master.Check(n.cfg.Seal.Verifier) != nil {
+	if err != nil || kerr != nil || master.Check(n.config().Seal.Verifier) != nil {
+		if master != nil {
+			master.Zero()
+		}
 		return refuse("wrong_key", errs.Coded(op, errs.Permission, "wrong_key", "the key file or shares do not rebuild this node's master key"))
 	}
 	master.Zero()

@@ -55,7 +55,8 @@ type Node struct {
 	log  *slog.Logger
 
 	mu      sync.Mutex
-	shares  [][]byte // collected toward the threshold while sealed
+	shares  [][]byte           // collected toward the threshold while sealed
+	master  *keyring.MasterKey // the key the node is unsealed with; zeroed at Close
 	cluster *cluster.Node
 	blobs   *blob.Store
 	// stopSender ends the notification sender.
@@ -71,6 +72,13 @@ type Node struct {
 
 	stopped chan struct{} // closed when the replica stopped itself (fail-stop)
 	stopErr error
+
+	// A rekey (rekey.go): pending waits for its new shares; switchMu lets
+	// one switch run at a time; settleMu one settle.
+	rekeyMu  sync.Mutex
+	pending  *pendingRekey
+	switchMu sync.Mutex
+	settleMu sync.Mutex
 }
 
 // Open loads the data folder and starts listening. A node in key-file mode
@@ -87,6 +95,18 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A rekey that a crash interrupted is finished or abandoned before the
+	// folder's key is used; node.json says which key is in force after.
+	if what, err := datadir.Recover(o.Dir); err != nil {
+		lock.Unlock()
+		return nil, err
+	} else if what != "" {
+		if cfg, err = datadir.Load(o.Dir); err != nil {
+			lock.Unlock()
+			return nil, err
+		}
+		logger(o).Warn(what)
+	}
 	n, err := open(ctx, cfg, o)
 	if err != nil {
 		lock.Unlock()
@@ -96,10 +116,16 @@ func Open(ctx context.Context, o Options) (*Node, error) {
 	return n, nil
 }
 
-func open(ctx context.Context, cfg *datadir.Node, o Options) (*Node, error) {
+// logger is o's logger or the default one.
+func logger(o Options) *slog.Logger {
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
+	return o.Logger
+}
+
+func open(ctx context.Context, cfg *datadir.Node, o Options) (*Node, error) {
+	o.Logger = logger(o)
 	if o.APIAddr == "" {
 		o.APIAddr = cfg.API
 	}
@@ -110,6 +136,7 @@ func open(ctx context.Context, cfg *datadir.Node, o Options) (*Node, error) {
 		o.Now = time.Now
 	}
 	n := &Node{cfg: cfg, opts: o, log: o.Logger.With("node", cfg.NodeID), started: time.Now(), stopped: make(chan struct{})}
+	hardenProcess(n.log)
 	bundle, err := policy.Embedded()
 	if err != nil {
 		return nil, err
@@ -143,6 +170,7 @@ func open(ctx context.Context, cfg *datadir.Node, o Options) (*Node, error) {
 			return nil, err
 		}
 		if err := n.unsealWith(ctx, master); err != nil {
+			master.Zero()
 			return nil, err
 		}
 	}
@@ -196,6 +224,20 @@ func (n *Node) Sealed() bool {
 	return n.cluster == nil
 }
 
+// config returns node.json as in force (a rekey replaces it).
+func (n *Node) config() *datadir.Node {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cfg
+}
+
+// unsealedKey returns the master key the node is unsealed with, or nil.
+func (n *Node) unsealedKey() *keyring.MasterKey {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.master
+}
+
 // Cluster returns the replication node, or nil while sealed.
 func (n *Node) Cluster() *cluster.Node {
 	n.mu.Lock()
@@ -228,45 +270,52 @@ func (n *Node) Unseal(ctx context.Context, shareHex string) (UnsealStatus, error
 	// answer does not say why the node takes no shares (a key file, or
 	// already unsealed): anyone may call this route; the operator's
 	// "cxt status" says.
-	if n.cfg.Seal.Mode != datadir.SealShares || !n.Sealed() {
+	if n.config().Seal.Mode != datadir.SealShares || !n.Sealed() {
 		return UnsealStatus{Sealed: n.Sealed()}, errNotWaiting
 	}
 	share, err := hex.DecodeString(shareHex)
 	n.mu.Lock()
 	if err != nil || len(share) != keyring.SecretSize+1 {
+		clear(share)
 		st := n.unsealStatus()
 		n.mu.Unlock()
 		return st, errs.E(op, errs.Invalid, "a share is %d hex-encoded bytes", keyring.SecretSize+1)
 	}
 	if n.cluster != nil { // unsealed by a share that raced this one
+		clear(share)
 		n.mu.Unlock()
 		return UnsealStatus{Sealed: false}, errNotWaiting
 	}
 	for _, s := range n.shares {
 		if s[len(s)-1] == share[len(share)-1] {
+			clear(share)
 			n.mu.Unlock()
 			return n.unsealStatus(), errs.E(op, errs.Invalid, "this share was already given")
 		}
 	}
 	n.shares = append(n.shares, share)
-	if len(n.shares) < n.cfg.Seal.Threshold {
+	if len(n.shares) < n.cfg.Seal.Threshold { // n.mu held
 		st := n.unsealStatus()
 		n.mu.Unlock()
 		return st, nil
 	}
 	shares := n.shares
 	n.shares = nil
+	verifier := n.cfg.Seal.Verifier
 	n.mu.Unlock()
 
-	master, err := keyring.MasterKeyFromShares(shares)
+	master, err := keyring.MasterKeyFromShares(shares) // clears the shares, right or wrong
 	if err == nil {
-		err = master.Check(n.cfg.Seal.Verifier)
+		if err = master.Check(verifier); err != nil {
+			master.Zero()
+		}
 	}
 	if err != nil {
 		n.log.Warn("unseal failed: shares do not rebuild this node's master key")
 		return n.unsealStatus(), errs.Coded(op, errs.Invalid, "wrong_shares", "the shares do not rebuild this node's master key; start again")
 	}
 	if err := n.unsealWith(ctx, master); err != nil {
+		master.Zero()
 		return n.unsealStatus(), errs.Wrap(op, errs.Internal, err, "unsealed, but the node could not start")
 	}
 	return UnsealStatus{Sealed: false}, nil
@@ -278,7 +327,14 @@ func (n *Node) unsealStatus() UnsealStatus {
 
 // unsealWith starts replication and documents with the master key.
 func (n *Node) unsealWith(ctx context.Context, master *keyring.MasterKey) error {
-	key, cert, ca, err := n.cfg.Identity(master)
+	// Secrets an operator wrote into node.json in plaintext are wrapped now.
+	cfg := n.config()
+	if sealed, err := cfg.SealSecrets(master); err != nil {
+		return fmt.Errorf("node: wrap the plaintext secrets of %s: %w", cfg.Path(datadir.NodeFile), err)
+	} else if sealed {
+		n.log.Warn("node.json held plaintext notification secrets; they are now wrapped by the master key", "file", cfg.Path(datadir.NodeFile))
+	}
+	key, cert, ca, err := cfg.Identity(master)
 	if err != nil {
 		return fmt.Errorf("node: identity: %w", err)
 	}
@@ -313,7 +369,11 @@ func (n *Node) unsealWith(ctx context.Context, master *keyring.MasterKey) error 
 	}
 	// The replicated policy is in force already: policy.Register's reload
 	// hook loaded it when the state was opened.
-	nc := n.cfg.Notifications
+	nc, err := cfg.NotifyConfig(master)
+	if err != nil {
+		c.Close()
+		return err
+	}
 	if n.opts.Notify != nil {
 		nc = *n.opts.Notify
 	}
@@ -322,6 +382,7 @@ func (n *Node) unsealWith(ctx context.Context, master *keyring.MasterKey) error 
 	go sender.Run(sctx)
 	go n.sweep(sctx, c)
 	go n.watchFailStop(sctx, c)
+	go n.settleInBackground(sctx, c, master.Verifier())
 	n.api.NewTerm = func(term uint32, now time.Time) (*state.Command, error) {
 		return state.InstallTermCommand(master, term, keyring.NewSecret(), now)
 	}
@@ -331,6 +392,7 @@ func (n *Node) unsealWith(ctx context.Context, master *keyring.MasterKey) error 
 	}
 	n.mu.Lock()
 	n.cluster = c
+	n.master = master
 	n.blobs = blob.New(backend, c.Keys())
 	n.stopSender = stop
 	n.mu.Unlock()
@@ -377,15 +439,24 @@ func (n *Node) Close() error {
 		os.Remove(n.cfg.Path(datadir.AdminSocket))
 	}
 	n.mu.Lock()
-	c := n.cluster
-	n.cluster = nil
+	c, master := n.cluster, n.master
+	n.cluster, n.master = nil, nil
 	if n.stopSender != nil {
 		n.stopSender()
 	}
+	for _, s := range n.shares {
+		clear(s)
+	}
+	n.shares = nil
 	n.mu.Unlock()
+	n.RekeyCancel()
 	var err error
 	if c != nil {
 		err = c.Close()
+		c.Keys().Zero()
+	}
+	if master != nil {
+		master.Zero()
 	}
 	n.lock.Unlock() // last: the folder is free only once nothing uses it
 	return err
