@@ -20,8 +20,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 	"runtime"
+	"slices"
 	"sync"
 
 	"cxt/crypto/secmem"
