@@ -165,7 +165,7 @@ func (s *Server) showChannel(r *Request, a *important.Approval, d *important.Dec
 	// password, and hashing it twice would be wasted work.
 	if r.HTTP.Header.Get("X-Confirm-Token") != "" {
 		d.Secret = identity.GeneratePassword()
-		hash, err := identity.HashPassword(d.Secret)
+		hash, err := identity.HashPasswordAt(d.Secret, s.PasswordIterations)
 		if err != nil {
 			return err
 		}

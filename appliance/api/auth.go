@@ -204,7 +204,13 @@ func (s *Server) login(r *Request) (int, any, error) {
 		sess.StepUpUntil = now.Add(stepUpFor)
 	}
 	r.Audit.Subject = acct.ID
-	if _, err := r.Propose(state.NewCommand(identity.CmdLoginOK, mustJSON(identity.LoginOK{NameIndex: idx, TokenHash: h, Session: sess, TOTPStep: step}), now)); err != nil {
+	ok := identity.LoginOK{NameIndex: idx, TokenHash: h, Session: sess, TOTPStep: step}
+	if acct.Password.Outdated(s.PasswordIterations) { // re-derived at today's count while the password is at hand
+		if re, err := identity.HashPasswordAt(in.Password, s.PasswordIterations); err == nil {
+			ok.Rehash, ok.RehashOf = &re, acct.Password.Salt
+		}
+	}
+	if _, err := r.Propose(state.NewCommand(identity.CmdLoginOK, mustJSON(ok), now)); err != nil {
 		if errs.Of(err).Code == "invalid_credentials" { // a replayed one-time code
 			return 0, nil, s.failed(r, ref, nil, "the username, password or second factor is wrong")
 		}
@@ -650,7 +656,7 @@ func (s *Server) changePassword(r *Request) (int, any, error) {
 		r.audited = false // the refusal gets a record of its own
 		return 0, nil, errs.Coded(op, errs.Invalid, "weak_password", "the new password must differ from your last %d passwords", identity.PasswordHistory)
 	}
-	hash, err := identity.HashPassword(in.New)
+	hash, err := identity.HashPasswordAt(in.New, s.PasswordIterations)
 	if err != nil {
 		return 0, nil, err
 	}

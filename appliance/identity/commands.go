@@ -146,6 +146,10 @@ type (
 		TokenHash []byte  `json:"token_hash"`
 		Session   Session `json:"session"`
 		TOTPStep  int64   `json:"totp_step,omitempty"` // the TOTP step used, if any
+		// Rehash replaces the verified hash (named by its salt, RehashOf)
+		// when it had fewer iterations than hashes are made with now.
+		Rehash   *PasswordHash `json:"rehash,omitempty"`
+		RehashOf []byte        `json:"rehash_of,omitempty"`
 	}
 	BeginTOTP struct {
 		Account   string      `json:"account"`
@@ -236,6 +240,11 @@ func createAccount(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if err := CheckRoles(c.Account.Roles); err != nil {
 		return nil, state.Reject(state.InvalidRequest, "%v", err)
 	}
+	if c.Account.Password.Alg != "" { // an administrator's comes with the approval
+		if err := checkNewHash(c.Account.Password); err != nil {
+			return nil, err
+		}
+	}
 	if id, err := tx.Get(NamesBucket, c.NameIndex); err != nil {
 		return nil, err
 	} else if id != nil {
@@ -292,6 +301,9 @@ func setPassword(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	}
 	if acct == nil {
 		return nil, state.Reject(state.NotFound, "no such account")
+	}
+	if err := checkNewHash(c.Hash); err != nil {
+		return nil, err
 	}
 	acct.replacePassword(c.Hash, tx.Time())
 	acct.MustChange = false
@@ -375,10 +387,18 @@ func loginOK(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	} else if a != nil && a.Locked(tx.Time()) {
 		return nil, state.Reject(codeAccountLocked, "the account is locked")
 	}
-	if acct, err := get[Account](tx, AccountsBucket, []byte(c.Session.Account)); err != nil {
+	acct, err := get[Account](tx, AccountsBucket, []byte(c.Session.Account))
+	if err != nil {
 		return nil, err
 	} else if acct == nil || !acct.Closed.IsZero() {
 		return nil, state.Reject(codeInvalidCredentials, "the username or password is wrong")
+	}
+	if upgraded, err := upgradeHash(acct, *c); err != nil {
+		return nil, err
+	} else if upgraded {
+		if err := put(tx, AccountsBucket, []byte(acct.ID), acct); err != nil {
+			return nil, err
+		}
 	}
 	if c.TOTPStep != 0 {
 		if err := useStep(tx, c.Session.Account, c.TOTPStep); err != nil {

@@ -124,18 +124,8 @@ type PasswordHash struct {
 	Key  []byte `json:"key"`
 }
 
-// HashPassword derives a new hash with a fresh salt.
-func HashPassword(pw string) (PasswordHash, error) {
-	salt := make([]byte, 16)
-	if _, err := rand.Read(salt); err != nil {
-		return PasswordHash{}, err
-	}
-	key, err := sm.DerivePassword(pw, salt, sm.PasswordIterations)
-	if err != nil {
-		return PasswordHash{}, err
-	}
-	return PasswordHash{Alg: "pbkdf2-hmac-sm3", Iter: sm.PasswordIterations, Salt: salt, Key: key}, nil
-}
+// HashPassword derives a new hash with a fresh salt at sm.PasswordIterations.
+func HashPassword(pw string) (PasswordHash, error) { return hashPassword(pw, sm.PasswordIterations) }
 
 // Verify compares pw with the hash in constant time.
 func (h PasswordHash) Verify(pw string) bool {
@@ -148,7 +138,7 @@ func (h PasswordHash) Verify(pw string) bool {
 
 // decoy is verified against when a username does not exist, so that an
 // unknown user costs the same work as a wrong password. It is derived on
-// first use: every cxt command links this package, and a 210,000-round KDF
+// first use: every cxt command links this package, and a 600,000-round KDF
 // at program start would slow even "cxt crypto sm3".
 var decoy = sync.OnceValue(func() PasswordHash {
 	h, _ := HashPassword("decoy password for unknown users 1!A")

@@ -46,6 +46,10 @@ type Options struct {
 	// SweepInterval is how often the leader purges expired records
 	// (default 1 min; see state.CmdSweep).
 	SweepInterval time.Duration
+	// PasswordIterations raises the work factor of the password hashes the
+	// API makes above sm.PasswordIterations (0 keeps it; tests raise it to
+	// see logins re-derive older hashes).
+	PasswordIterations int
 }
 
 // Node is a running appliance node.
@@ -161,7 +165,7 @@ func open(ctx context.Context, cfg *datadir.Node, o Options) (*Node, error) {
 	}
 	n.api = &api.Server{
 		Cluster: n.Cluster, Authz: authz, Tax: tax.Default(), Policy: limits,
-		Now: o.Now, Log: n.log,
+		Now: o.Now, Log: n.log, PasswordIterations: o.PasswordIterations,
 	}
 	n.api.SetLimits(rates)
 	if cfg.Seal.Mode == datadir.SealKeyFile {
