@@ -19,11 +19,14 @@ import (
 	"cxt/appliance/datadir"
 	"cxt/appliance/node"
 	"cxt/crypto/keyring"
+	"cxt/crypto/secmem"
 )
 
 func operatorCmd() *cobra.Command {
 	var dir string
-	c := &cobra.Command{Use: "operator", Short: "recovery through the node's operator socket, proved by the master key"}
+	c := &cobra.Command{Use: "operator", Short: "recovery and rekeying through the node's operator socket, proved by the master key",
+		// Master keys and shares pass through this process: no core file.
+		PersistentPreRun: func(*cobra.Command, []string) { secmem.DisableCoreDumps() }}
 	c.PersistentFlags().StringVar(&dir, "data", "data", "the node's data folder")
 	var account, reason, keyFile string
 	var shareList []string

@@ -12,7 +12,6 @@ import (
 	"cxt/appliance/datadir"
 	"cxt/appliance/node"
 	"cxt/crypto/keyring"
-	"cxt/crypto/secmem"
 )
 
 func rekeyCmd(dir *string) *cobra.Command {
@@ -35,9 +34,6 @@ func rekeyCmd(dir *string) *cobra.Command {
 			"--cancel forgets a rekey waiting for its shares. A node in a cluster of several is refused;\n" +
 			"see docs/operations.md, \"Rekey\".",
 		Args: cobra.NoArgs,
-		PersistentPreRun: func(*cobra.Command, []string) {
-			secmem.DisableCoreDumps() // the old and new keys pass through this process
-		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := cmd.OutOrStdout()
 			switch {
