@@ -78,7 +78,7 @@ func (s *Server) createAccount(r *Request) (*Op, error) {
 	var hash identity.PasswordHash
 	if !admin {
 		password = identity.GeneratePassword()
-		if hash, err = identity.HashPasswordAt(password, s.PasswordIterations); err != nil {
+		if hash, err = s.Hashing.Hash(password); err != nil {
 			return nil, err
 		}
 	}

@@ -48,13 +48,13 @@ func startWith(t *testing.T, nc *notify.Config) *env {
 	dir := filepath.Join(t.TempDir(), "data")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res, err := node.Init(ctx, dir, node.InitOptions{API: loopback.FreeAddr(), Cluster: loopback.FreeAddr()})
+	res, err := node.Init(ctx, dir, node.InitOptions{API: loopback.FreeAddr(), Cluster: loopback.FreeAddr(), PasswordIterations: testIterations})
 	if err != nil {
 		t.Fatal(err)
 	}
 	clk := &clock{now: time.Now()}
 	opts := node.Options{Dir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clk.Now,
-		Notify: nc, NotifyInterval: 50 * time.Millisecond, Limits: &unlimited}
+		Notify: nc, NotifyInterval: 50 * time.Millisecond, Limits: &unlimited, PasswordIterations: testIterations}
 	n, err := node.Open(ctx, opts)
 	if err != nil {
 		t.Fatal(err)

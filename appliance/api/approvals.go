@@ -165,7 +165,7 @@ func (s *Server) showChannel(r *Request, a *important.Approval, d *important.Dec
 	// password, and hashing it twice would be wasted work.
 	if r.HTTP.Header.Get("X-Confirm-Token") != "" {
 		d.Secret = identity.GeneratePassword()
-		hash, err := identity.HashPasswordAt(d.Secret, s.PasswordIterations)
+		hash, err := s.Hashing.Hash(d.Secret)
 		if err != nil {
 			return err
 		}

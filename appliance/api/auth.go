@@ -205,8 +205,8 @@ func (s *Server) login(r *Request) (int, any, error) {
 	}
 	r.Audit.Subject = acct.ID
 	ok := identity.LoginOK{NameIndex: idx, TokenHash: h, Session: sess, TOTPStep: step}
-	if acct.Password.Outdated(s.PasswordIterations) { // re-derived at today's count while the password is at hand
-		if re, err := identity.HashPasswordAt(in.Password, s.PasswordIterations); err == nil {
+	if s.Hashing.Outdated(acct.Password) { // re-derived at today's count while the password is at hand
+		if re, err := s.Hashing.Hash(in.Password); err == nil {
 			ok.Rehash, ok.RehashOf = &re, acct.Password.Salt
 		}
 	}
@@ -656,7 +656,7 @@ func (s *Server) changePassword(r *Request) (int, any, error) {
 		r.audited = false // the refusal gets a record of its own
 		return 0, nil, errs.Coded(op, errs.Invalid, "weak_password", "the new password must differ from your last %d passwords", identity.PasswordHistory)
 	}
-	hash, err := identity.HashPasswordAt(in.New, s.PasswordIterations)
+	hash, err := s.Hashing.Hash(in.New)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -51,10 +51,9 @@ type Server struct {
 	NewTerm func(n uint32, now time.Time) (*state.Command, error)
 	// System answers the health and unseal routes.
 	System System
-	// PasswordIterations is the work factor of the password hashes this
-	// server makes (0: sm.PasswordIterations, the floor; less is refused).
-	// A login that verifies a hash with fewer re-derives it at this count.
-	PasswordIterations int
+	// Hashing makes password hashes (the zero value: production's count);
+	// a login that verifies a hash with fewer iterations re-derives it.
+	Hashing identity.Hashing
 
 	limits limiter // per-source rates of anonymous requests
 }

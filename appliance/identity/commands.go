@@ -60,18 +60,22 @@ const (
 // maxSessions bounds the live sessions of one account; the oldest ends first.
 const maxSessions = 20
 
-// Register adds the identity buckets and commands.
-func Register(reg *state.Registry) {
+// Register adds the identity buckets and commands, holding new password
+// hashes to sm.PasswordIterations.
+func Register(reg *state.Registry) { RegisterWith(reg, Hashing{}) }
+
+// RegisterWith is Register with the hashing of k (see Hashing).
+func RegisterWith(reg *state.Registry, k Hashing) {
 	for _, b := range []string{AccountsBucket, NamesBucket, AttemptsBucket, SessionsBucket, CaptchasBucket, ChallengesBucket} {
 		reg.Bucket(b)
 	}
 	registerExpiry(reg)
-	reg.Handle(CmdCreateAccount, createAccount)
-	reg.Handle(CmdSetPassword, setPassword)
+	reg.Handle(CmdCreateAccount, k.guard(createAccount))
+	reg.Handle(CmdSetPassword, k.guard(setPassword))
 	reg.Handle(CmdSetRoles, setRoles)
 	reg.Handle(CmdUnlock, unlock)
 	reg.Handle(CmdLoginFailed, loginFailed)
-	reg.Handle(CmdLoginOK, loginOK)
+	reg.Handle(CmdLoginOK, k.guard(loginOK))
 	reg.Handle(CmdEndSession, endSession)
 	reg.Handle(CmdPutCaptcha, putCaptcha)
 	reg.Handle(CmdTakeCaptcha, takeCaptcha)
@@ -86,7 +90,7 @@ func Register(reg *state.Registry) {
 	reg.Handle(CmdSettle, settle)
 	reg.Handle(CmdTouch, touch)
 	reg.Handle(CmdResetFactors, resetFactors)
-	reg.Handle(CmdBreakGlass, breakGlass)
+	reg.Handle(CmdBreakGlass, k.guard(breakGlass))
 }
 
 // closeAccount closes an account for good: its sessions end and it can no
@@ -240,11 +244,6 @@ func createAccount(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if err := CheckRoles(c.Account.Roles); err != nil {
 		return nil, state.Reject(state.InvalidRequest, "%v", err)
 	}
-	if c.Account.Password.Alg != "" { // an administrator's comes with the approval
-		if err := checkNewHash(c.Account.Password); err != nil {
-			return nil, err
-		}
-	}
 	if id, err := tx.Get(NamesBucket, c.NameIndex); err != nil {
 		return nil, err
 	} else if id != nil {
@@ -301,9 +300,6 @@ func setPassword(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	}
 	if acct == nil {
 		return nil, state.Reject(state.NotFound, "no such account")
-	}
-	if err := checkNewHash(c.Hash); err != nil {
-		return nil, err
 	}
 	acct.replacePassword(c.Hash, tx.Time())
 	acct.MustChange = false
@@ -393,9 +389,7 @@ func loginOK(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	} else if acct == nil || !acct.Closed.IsZero() {
 		return nil, state.Reject(codeInvalidCredentials, "the username or password is wrong")
 	}
-	if upgraded, err := upgradeHash(acct, *c); err != nil {
-		return nil, err
-	} else if upgraded {
+	if upgradeHash(acct, *c) {
 		if err := put(tx, AccountsBucket, []byte(acct.ID), acct); err != nil {
 			return nil, err
 		}

@@ -46,9 +46,11 @@ type Options struct {
 	// SweepInterval is how often the leader purges expired records
 	// (default 1 min; see state.CmdSweep).
 	SweepInterval time.Duration
-	// PasswordIterations raises the work factor of the password hashes the
-	// API makes above sm.PasswordIterations (0 keeps it; tests raise it to
-	// see logins re-derive older hashes).
+	// PasswordIterations is the work factor of new password hashes (0:
+	// sm.PasswordIterations, production's). There is no flag or node.json
+	// field for it: tests raise it to see logins re-derive older hashes, and
+	// lower it (honoured in test binaries only, see identity.Hashing) where
+	// they hash many passwords.
 	PasswordIterations int
 }
 
@@ -152,6 +154,10 @@ func open(ctx context.Context, cfg *datadir.Node, o Options) (*Node, error) {
 	// Derive the decoy password hash now, off the request path, so the
 	// first login of an unknown user costs what every other one does.
 	go identity.VerifyOrDecoy(nil, "")
+	hashing := identity.Hashing{Iterations: o.PasswordIterations}
+	if err := hashing.Check(); err != nil {
+		return nil, err
+	}
 	limits, err := securityPolicy(cfg.Security)
 	if err != nil {
 		return nil, err
@@ -165,7 +171,7 @@ func open(ctx context.Context, cfg *datadir.Node, o Options) (*Node, error) {
 	}
 	n.api = &api.Server{
 		Cluster: n.Cluster, Authz: authz, Tax: tax.Default(), Policy: limits,
-		Now: o.Now, Log: n.log, PasswordIterations: o.PasswordIterations,
+		Now: o.Now, Log: n.log, Hashing: hashing,
 	}
 	n.api.SetLimits(rates)
 	if cfg.Seal.Mode == datadir.SealKeyFile {
@@ -349,7 +355,7 @@ func (n *Node) unsealWith(ctx context.Context, master *keyring.MasterKey) error 
 	c, err := cluster.Open(cluster.Config{
 		NodeID: n.cfg.NodeID, Dir: n.cfg.Dir(), Listener: ln, Advertise: n.cfg.Advertise,
 		Identity: &cluster.Identity{Key: key, Cert: cert, CA: ca}, Master: master,
-		Register: func(reg *state.Registry) { register(reg, n.api.Authz) }, JoinAddrs: n.cfg.Join, Logger: n.log, RaftLog: n.opts.RaftLog,
+		Register: func(reg *state.Registry) { register(reg, n.api.Authz, n.api.Hashing) }, JoinAddrs: n.cfg.Join, Logger: n.log, RaftLog: n.opts.RaftLog,
 	})
 	if err != nil {
 		ln.Close()

@@ -35,13 +35,13 @@ const (
 
 // Register adds every domain package's buckets and commands to reg. It is the
 // one place the appliance's state machine is composed.
-func Register(reg *state.Registry) { register(reg, nil) }
+func Register(reg *state.Registry) { register(reg, nil, identity.Hashing{}) }
 
 // register composes the state machine; a policy change swaps authz when set.
-func register(reg *state.Registry, authz *policy.Authorizer) {
+func register(reg *state.Registry, authz *policy.Authorizer, hashing identity.Hashing) {
 	policy.Register(reg, authz)
 	auditlog.Register(reg)
-	identity.Register(reg)
+	identity.RegisterWith(reg, hashing)
 	important.Register(reg)
 	notify.Register(reg)
 	documents.Register(reg)
@@ -53,6 +53,8 @@ type InitOptions struct {
 	Shares, Threshold               int // 0 shares: embedded key file
 	MinIO                           *blob.MinIOConfig
 	Logger                          *slog.Logger
+	// PasswordIterations: see Options.PasswordIterations.
+	PasswordIterations int
 }
 
 // InitResult is what init hands the operator once: the shares in shares mode.
@@ -93,6 +95,10 @@ func (o *InitOptions) defaults() {
 // cluster CA, the first key term. A failure removes whatever it created.
 func Init(ctx context.Context, dir string, o InitOptions) (res *InitResult, err error) {
 	o.defaults()
+	hashing := identity.Hashing{Iterations: o.PasswordIterations}
+	if err := hashing.Check(); err != nil {
+		return nil, err
+	}
 	if o.Shares != 0 && (o.Threshold < 2 || o.Threshold > o.Shares) {
 		return nil, fmt.Errorf("init: --threshold must be between 2 and --shares (%d)", o.Shares)
 	}
@@ -153,7 +159,7 @@ func Init(ctx context.Context, dir string, o InitOptions) (res *InitResult, err 
 	c, err := cluster.Open(cluster.Config{
 		NodeID: o.NodeID, Dir: created.Dir(), Listener: ln, Advertise: o.Advertise,
 		Identity: &cluster.Identity{Key: nodeKey, Cert: cert, CA: ca}, Master: master,
-		Register: Register, Logger: o.Logger,
+		Register: func(reg *state.Registry) { register(reg, nil, hashing) }, Logger: o.Logger,
 	})
 	if err != nil {
 		ln.Close()
@@ -163,7 +169,7 @@ func Init(ctx context.Context, dir string, o InitOptions) (res *InitResult, err 
 	if err := c.Bootstrap(ctx, caKey); err != nil {
 		return nil, fmt.Errorf("init: bootstrap: %w", err)
 	}
-	if res.Admins, err = createAdmins(ctx, c); err != nil {
+	if res.Admins, err = createAdmins(ctx, c, hashing); err != nil {
 		return nil, fmt.Errorf("init: administrator accounts: %w", err)
 	}
 	return res, nil
@@ -171,7 +177,7 @@ func Init(ctx context.Context, dir string, o InitOptions) (res *InitResult, err 
 
 // createAdmins opens exactly one account for each administrator duty, each
 // with a one-time password that must be changed at first login.
-func createAdmins(ctx context.Context, c *cluster.Node) ([]Admin, error) {
+func createAdmins(ctx context.Context, c *cluster.Node, hashing identity.Hashing) ([]Admin, error) {
 	indexKey, err := c.Keys().IndexKey()
 	if err != nil {
 		return nil, err
@@ -181,7 +187,7 @@ func createAdmins(ctx context.Context, c *cluster.Node) ([]Admin, error) {
 		{identity.SystemAdmin, "sysadmin"}, {identity.SecurityAdmin, "secadmin"}, {identity.AuditAdmin, "auditadmin"},
 	} {
 		password := identity.GeneratePassword()
-		hash, err := identity.HashPassword(password)
+		hash, err := hashing.Hash(password)
 		if err != nil {
 			return nil, err
 		}
