@@ -298,6 +298,9 @@ func (n *Node) switchKey(ctx context.Context, old, next *keyring.MasterKey, seal
 	if err != nil {
 		return err
 	}
+	// A rekey to shares still waiting was authorised by the key just
+	// replaced: it goes too.
+	n.RekeyCancel()
 	if err := n.settleKeys(ctx, nc, next.Verifier()); err != nil {
 		return errs.Wrap(op, errs.Internal, err, "the new key is in force; dropping the old key's wrappings failed and is retried at the next unseal")
 	}

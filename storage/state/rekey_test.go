@@ -1,6 +1,7 @@
 package state
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"path/filepath"
@@ -148,4 +149,33 @@ func encodeRekey(t *testing.T, r Rekey) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// Files from before rekeying existed hold bare wrappings and were filled by
+// 64-byte install bodies; a rekey carries them over.
+func TestARekeyCarriesOverTermsInstalledInTheOldFormat(t *testing.T) {
+	dir := t.TempDir()
+	old, next := keyring.NewMasterKey(), keyring.NewMasterKey()
+	f := newFixture(t, dir, old)
+	legacy := func(n uint32) *Command {
+		w, err := old.Wrap(termName(n), keyring.NewSecret())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return NewCommand(CmdInstallTerm, append(binary.BigEndian.AppendUint32(nil, n), w...), time.Now())
+	}
+	if res := f.apply(legacy(1), put("a=1"), legacy(2), put("b=2")); res[0].Err != nil || res[2].Err != nil {
+		t.Fatalf("old-format installs: %+v", res)
+	}
+	rk, _ := RekeyCommand(f.keys, old, next, time.Now())
+	if res := f.apply(rk, SettleKeysCommand(next.Verifier(), time.Now())); res[0].Err != nil || res[1].Err != nil {
+		t.Fatalf("rekey of old-format terms: %+v", res)
+	}
+	// An old-format install after a rekey cannot say which key wrapped it.
+	rejected(t, f.apply(legacy(3))[0], "stale_master_key")
+	f.st.Close()
+	g := newFixture(t, dir, next)
+	if g.get("a") != "1" || g.get("b") != "2" || g.keys.Active() != 2 {
+		t.Fatalf("after the rekey a=%q b=%q term=%d", g.get("a"), g.get("b"), g.keys.Active())
+	}
 }
