@@ -441,3 +441,39 @@ func TestRekeyOfAClusterOfSeveralIsRefusedWithAMessage(t *testing.T) {
 		t.Fatal("the refused rekey staged files")
 	}
 }
+
+func TestAnEmbeddedNodeRekeyedToSharesLosesItsKeyFile(t *testing.T) {
+	dir := initNode(t, node.InitOptions{})
+	n := open(t, dir)
+	waitLeader(t, n)
+	old, err := datadir.ReadKeyFile(filepath.Join(dir, datadir.MasterKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedData(t, n, old)
+	start, err := n.Rekey(ctx(t), node.RekeyRequest{MasterKey: hexKey(old), Reason: "moving to production", Mode: datadir.SealShares, Shares: 3, Threshold: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, datadir.MasterKeyFile)); err != nil {
+		t.Fatal("the key file went before the new shares were verified")
+	}
+	if _, err := n.RekeyVerify(ctx(t), node.RekeyVerifyRequest{Nonce: start.Nonce, Shares: start.Shares[1:]}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, datadir.MasterKeyFile)); !os.IsNotExist(err) {
+		t.Fatalf("the old key file is still there: %v", err)
+	}
+	n.Close()
+	n2 := open(t, dir)
+	if !n2.Sealed() {
+		t.Fatal("a node moved to shares started unsealed")
+	}
+	for _, s := range start.Shares[:2] {
+		if _, err := n2.Unseal(ctx(t), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitLeader(t, n2)
+	checkData(t, n2)
+}
