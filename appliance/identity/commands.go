@@ -72,7 +72,7 @@ func RegisterWith(reg *state.Registry, k Hashing) {
 	registerExpiry(reg)
 	reg.Handle(CmdCreateAccount, k.guard(createAccount))
 	reg.Handle(CmdSetPassword, k.guard(setPassword))
-	reg.Handle(CmdSetRoles, setRoles)
+	reg.Handle(CmdSetRoles, k.guard(setRoles))
 	reg.Handle(CmdUnlock, unlock)
 	reg.Handle(CmdLoginFailed, loginFailed)
 	reg.Handle(CmdLoginOK, k.guard(loginOK))

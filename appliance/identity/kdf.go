@@ -80,14 +80,16 @@ func hashPassword(pw string, iterations int) (PasswordHash, error) {
 func (k Hashing) checkNew(h PasswordHash) error {
 	switch {
 	case h.Alg != "pbkdf2-hmac-sm3" || len(h.Salt) < 16 || len(h.Key) != 32:
-		return state.Reject("invalid_request", "the password hash is not a PBKDF2-HMAC-SM3 hash with a 16-byte salt")
+		return state.Reject(state.InvalidRequest, "the password hash is not a PBKDF2-HMAC-SM3 hash with a 16-byte salt")
 	case h.Iter < k.floor() || h.Iter > sm.MaxPasswordIterations:
-		return state.Reject("invalid_request", "a new password hash needs %d to %d iterations, not %d", k.floor(), sm.MaxPasswordIterations, h.Iter)
+		return state.Reject(state.InvalidRequest, "a new password hash needs %d to %d iterations, not %d", k.floor(), sm.MaxPasswordIterations, h.Iter)
 	}
 	return nil
 }
 
-// guard wraps the handler of a command that stores a new password hash: the
+// guard wraps the handler of a command that stores a new password hash
+// (an account created with one, a password set, a role change that reissues
+// one, a break-glass reset, a login that re-derives one): the
 // hash is checked against the floor before the handler runs, however the
 // command arrives (on its own, or run by an important operation).
 func (k Hashing) guard(h state.Handler) state.Handler {
@@ -115,6 +117,11 @@ func newHashes(cmd *state.Command) []PasswordHash {
 		var c SetPassword
 		if json.Unmarshal(cmd.Body, &c) == nil {
 			out = append(out, c.Hash)
+		}
+	case CmdSetRoles:
+		var c SetRoles
+		if json.Unmarshal(cmd.Body, &c) == nil && c.Reissue != nil {
+			out = append(out, *c.Reissue)
 		}
 	case CmdBreakGlass:
 		var c BreakGlass

@@ -394,7 +394,7 @@ func (n *Node) unsealWith(ctx context.Context, master *keyring.MasterKey) error 
 	go n.watchFailStop(sctx, c)
 	go n.settleInBackground(sctx, c, master.Verifier())
 	n.api.NewTerm = func(term uint32, now time.Time) (*state.Command, error) {
-		return state.InstallTermCommand(master, term, keyring.NewSecret(), now)
+		return state.InstallTermCommandFor(c.State().CommandSet(), master, term, keyring.NewSecret(), now)
 	}
 	n.api.Sign = func(msg []byte) ([]byte, []byte, error) {
 		sig, err := key.Sign(msg)

@@ -203,6 +203,10 @@ func (n *Node) RekeyCancel() bool {
 // than one node, whose members would each have to switch at the same point
 // of the log.
 func (n *Node) canRekey(c *cluster.Node) error {
+	if set := c.State().CommandSet(); set < state.RekeySet {
+		return errs.Coded("rekey", errs.Conflict, "cluster_rekey_unsupported",
+			"this cluster speaks command set %d and rekeying needs %d: raise it with cxt cluster command-set %d once every node runs this release (docs/operations.md, \"Upgrading a cluster\")", set, state.RekeySet, state.RekeySet)
+	}
 	st := c.Status()
 	if len(st.Servers) > 1 {
 		return errs.Coded("rekey", errs.Conflict, "cluster_rekey_unsupported",

@@ -39,6 +39,7 @@ func Register(reg *state.Registry) { register(reg, nil, identity.Hashing{}) }
 
 // register composes the state machine; a policy change swaps authz when set.
 func register(reg *state.Registry, authz *policy.Authorizer, hashing identity.Hashing) {
+	state.RegisterRekey(reg)
 	policy.Register(reg, authz)
 	auditlog.Register(reg)
 	identity.RegisterWith(reg, hashing)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"cxt/crypto/keyring"
@@ -211,6 +212,14 @@ func readMasterRecord(tx *Tx) (*masterRecord, error) {
 // Terms installed in between are refused (stale_master_key), so that no term
 // is left without a wrapping under the key that stays.
 
+// RegisterRekey adds keyring.rekey and keyring.settle, commands of set
+// RekeySet; the appliance registers them, and a registry without them
+// speaks for a binary that cannot rekey.
+func RegisterRekey(r *Registry) {
+	r.HandleFrom(RekeySet, CmdRekey, applyRekey)
+	r.HandleFrom(RekeySet, CmdSettleKeys, applySettleKeys)
+}
+
 // Rekey is the body of keyring.rekey.
 type Rekey struct {
 	From  []byte            `json:"from"`  // verifier of the key the terms are wrapped by now
@@ -288,8 +297,54 @@ func applyRekey(tx *Tx, cmd *Command) ([]byte, error) {
 	if seen != len(r.Terms) {
 		return nil, Reject(InvalidRequest, "keyring.rekey: %d wrappings for %d terms", len(r.Terms), seen)
 	}
+	if err := resealTerm0(tx); err != nil {
+		return nil, err
+	}
 	b, _ := json.Marshal(masterRecord{Current: r.From, Pending: r.To})
 	return nil, tx.Put(bucketKeyring, termKey(0), b)
+}
+
+// resealTerm0 rewrites under the active term every value still sealed under
+// term 0, which derives from the master key: the batch that installed term 1
+// sealed its own records (its audit entry, its result) before the term was
+// in force. After a rekey nothing in the file needs the old key's term 0.
+// It reads only the envelopes' headers to find them, in key order.
+func resealTerm0(tx *Tx) error {
+	names := make([]string, 0, len(tx.st.reg.buckets))
+	for name, sealed := range tx.st.reg.buckets {
+		if sealed {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		b := tx.btx.Bucket([]byte(name))
+		if b == nil {
+			continue
+		}
+		var keys [][]byte
+		if err := b.ForEach(func(k, v []byte) error {
+			if n, err := keyring.TermOf(v); err == nil && n == 0 {
+				keys = append(keys, bytes.Clone(k))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			v, err := tx.Get(name, k) // as this command sees it: a newer write of the batch wins
+			if err != nil {
+				return err
+			}
+			if v == nil {
+				continue
+			}
+			if err := tx.Put(name, k, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // SettleKeysCommand returns the keyring.settle command that keeps only the

@@ -64,8 +64,6 @@ func NewRegistry() *Registry {
 	r.buckets[bucketCommands] = true
 	r.buckets[bucketSweep] = true
 	r.Handle(CmdInstallTerm, applyInstallTerm)
-	r.HandleFrom(RekeySet, CmdRekey, applyRekey)
-	r.HandleFrom(RekeySet, CmdSettleKeys, applySettleKeys)
 	r.Handle(CmdSweep, applySweep)
 	r.Handle(CmdCommandSet, applyCommandSet)
 	return r

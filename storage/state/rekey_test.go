@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"cxt/crypto/keyring"
 )
 
@@ -17,11 +19,19 @@ func openWith(t *testing.T, dir string, master *keyring.MasterKey) (*State, erro
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := Open(filepath.Join(dir, "state.db"), testRegistry(), keys, master)
+	reg := testRegistry()
+	RegisterRekey(reg)
+	st, err := Open(filepath.Join(dir, "state.db"), reg, keys, master)
 	if err == nil {
 		t.Cleanup(func() { st.Close() })
 	}
 	return st, err
+}
+
+// rekeyFixture is a fixture whose registry can rekey.
+func rekeyFixture(t *testing.T, dir string, master *keyring.MasterKey) *fixture {
+	t.Helper()
+	return newFixtureWith(t, dir, master, RegisterRekey)
 }
 
 func rejected(t *testing.T, r Result, code string) {
@@ -34,9 +44,12 @@ func rejected(t *testing.T, r Result, code string) {
 func TestARekeyMovesEveryTermToTheNewKeyInTwoSteps(t *testing.T) {
 	dir := t.TempDir()
 	old, next := keyring.NewMasterKey(), keyring.NewMasterKey()
-	f := newFixture(t, dir, old)
-	f.apply(f.installTerm(1), put("a=1"), f.installTerm(2), put("b=2"))
+	f := rekeyFixture(t, dir, old)
+	f.apply(f.installTerm(1), put("a=1"), f.installTerm(2), put("b=2"), CommandSetCommand(RekeySet, time.Now()))
 
+	if term0Values(t, f.st) == 0 {
+		t.Fatal("the fixture has no value under term 0: the re-seal below proves nothing")
+	}
 	rk, err := RekeyCommand(f.keys, old, next, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -63,36 +76,69 @@ func TestARekeyMovesEveryTermToTheNewKeyInTwoSteps(t *testing.T) {
 		st.Close()
 	}
 
-	g := newFixture(t, dir, next)
+	g := rekeyFixture(t, dir, next)
 	if res := g.apply(SettleKeysCommand(next.Verifier(), time.Now())); res[0].Err != nil {
 		t.Fatal(res[0].Err)
 	}
 	if g.get("a") != "1" || g.get("b") != "2" || g.keys.Active() != 2 {
 		t.Fatalf("after the rekey a=%q b=%q term=%d", g.get("a"), g.get("b"), g.keys.Active())
 	}
-	// A term installed now is wrapped by the new key; one from a proposal made
-	// before the rekey (the old key's) is refused.
-	if res := g.apply(g.installTerm(3), put("c=3")); res[0].Err != nil || res[1].Err != nil {
+	// A term installed now names the new key; one from a proposal made
+	// before the rekey (the old key's) is refused, in either body format.
+	fresh, _ := InstallTermCommandFor(RekeySet, next, 3, keyring.NewSecret(), time.Now())
+	if res := g.apply(fresh, put("c=3")); res[0].Err != nil || res[1].Err != nil {
 		t.Fatalf("install after the rekey: %+v", res)
 	}
-	stale, _ := InstallTermCommand(old, 4, keyring.NewSecret(), time.Now())
-	rejected(t, g.apply(stale)[0], "stale_master_key")
+	for _, set := range []uint32{1, RekeySet} {
+		stale, _ := InstallTermCommandFor(set, old, 4, keyring.NewSecret(), time.Now())
+		rejected(t, g.apply(stale)[0], "stale_master_key")
+	}
 	g.st.Close()
 
 	if _, err := openWith(t, dir, old); !errors.Is(err, keyring.ErrWrongMasterKey) {
 		t.Fatalf("the old key still opens the state after the rekey: %v", err)
 	}
-	h := newFixture(t, dir, next)
+	h := rekeyFixture(t, dir, next)
 	if h.get("c") != "3" || h.keys.Active() != 3 {
 		t.Fatalf("reopened with the new key: c=%q term=%d", h.get("c"), h.keys.Active())
 	}
+	// The install's own batch sealed its result under term 0, which derives
+	// from the master key: the rekey re-sealed it, and every record opens.
+	if n := term0Values(t, h.st); n != 0 {
+		t.Fatalf("%d values are still sealed under the old key's term 0", n)
+	}
+	if err := h.st.View(func(r *ReadTx) error {
+		return r.Scan(bucketCommands, func(k, v []byte, openErr error) error { return openErr })
+	}); err != nil {
+		t.Fatalf("a command result does not open with the new key: %v", err)
+	}
+}
+
+// term0Values counts the values of sealed buckets whose envelope names term 0.
+func term0Values(t *testing.T, st *State) int {
+	t.Helper()
+	n := 0
+	st.db.View(func(tx *bolt.Tx) error {
+		for name, sealed := range st.reg.buckets {
+			if b := tx.Bucket([]byte(name)); sealed && b != nil {
+				b.ForEach(func(k, v []byte) error {
+					if term, err := keyring.TermOf(v); err == nil && term == 0 {
+						n++
+					}
+					return nil
+				})
+			}
+		}
+		return nil
+	})
+	return n
 }
 
 func TestAnAbandonedRekeySettlesBackOnTheOldKey(t *testing.T) {
 	dir := t.TempDir()
 	old, next := keyring.NewMasterKey(), keyring.NewMasterKey()
-	f := newFixture(t, dir, old)
-	f.apply(f.installTerm(1), put("a=1"))
+	f := rekeyFixture(t, dir, old)
+	f.apply(f.installTerm(1), put("a=1"), CommandSetCommand(RekeySet, time.Now()))
 	rk, _ := RekeyCommand(f.keys, old, next, time.Now())
 	f.apply(rk)
 	// node.json was never switched: the node unseals with the old key and
@@ -104,7 +150,7 @@ func TestAnAbandonedRekeySettlesBackOnTheOldKey(t *testing.T) {
 	if _, err := openWith(t, dir, next); !errors.Is(err, keyring.ErrWrongMasterKey) {
 		t.Fatalf("the abandoned key opens the state: %v", err)
 	}
-	g := newFixture(t, dir, old)
+	g := rekeyFixture(t, dir, old)
 	if g.get("a") != "1" {
 		t.Fatal("the data did not survive the abandoned rekey")
 	}
@@ -120,8 +166,12 @@ func TestAnAbandonedRekeySettlesBackOnTheOldKey(t *testing.T) {
 
 func TestARekeyMustCoverEveryTermAndStartFromTheKeyInForce(t *testing.T) {
 	old, next := keyring.NewMasterKey(), keyring.NewMasterKey()
-	f := newFixture(t, t.TempDir(), old)
+	f := rekeyFixture(t, t.TempDir(), old)
 	f.apply(f.installTerm(1), f.installTerm(2))
+	// A cluster that does not speak the rekey's command set refuses it.
+	early, _ := RekeyCommand(f.keys, old, next, time.Now())
+	rejected(t, f.apply(early)[0], "unavailable")
+	f.apply(CommandSetCommand(RekeySet, time.Now()))
 	full, _ := RekeyCommand(f.keys, old, next, time.Now())
 	r := decodeRekey(t, full.Body)
 	delete(r.Terms, 2)
@@ -156,7 +206,7 @@ func encodeRekey(t *testing.T, r Rekey) []byte {
 func TestARekeyCarriesOverTermsInstalledInTheOldFormat(t *testing.T) {
 	dir := t.TempDir()
 	old, next := keyring.NewMasterKey(), keyring.NewMasterKey()
-	f := newFixture(t, dir, old)
+	f := rekeyFixture(t, dir, old)
 	legacy := func(n uint32) *Command {
 		w, err := old.Wrap(termName(n), keyring.NewSecret())
 		if err != nil {
@@ -164,7 +214,7 @@ func TestARekeyCarriesOverTermsInstalledInTheOldFormat(t *testing.T) {
 		}
 		return NewCommand(CmdInstallTerm, append(binary.BigEndian.AppendUint32(nil, n), w...), time.Now())
 	}
-	if res := f.apply(legacy(1), put("a=1"), legacy(2), put("b=2")); res[0].Err != nil || res[2].Err != nil {
+	if res := f.apply(legacy(1), put("a=1"), legacy(2), put("b=2"), CommandSetCommand(RekeySet, time.Now())); res[0].Err != nil || res[2].Err != nil {
 		t.Fatalf("old-format installs: %+v", res)
 	}
 	rk, _ := RekeyCommand(f.keys, old, next, time.Now())
@@ -174,7 +224,7 @@ func TestARekeyCarriesOverTermsInstalledInTheOldFormat(t *testing.T) {
 	// An old-format install after a rekey cannot say which key wrapped it.
 	rejected(t, f.apply(legacy(3))[0], "stale_master_key")
 	f.st.Close()
-	g := newFixture(t, dir, next)
+	g := rekeyFixture(t, dir, next)
 	if g.get("a") != "1" || g.get("b") != "2" || g.keys.Active() != 2 {
 		t.Fatalf("after the rekey a=%q b=%q term=%d", g.get("a"), g.get("b"), g.keys.Active())
 	}
