@@ -190,7 +190,7 @@ func TestRekeyToANewKeyFileRetiresTheOldKeyAndKeepsEveryRecord(t *testing.T) {
 		t.Error("the old key still opens the node key")
 	}
 	// The old key opens nothing: not node.json's check, not the state file.
-	if _, err := node.VerifyAudit(dir, old); !errors.Is(err, keyring.ErrWrongMasterKey) {
+	if _, _, err := node.VerifyAudit(dir, old); !errors.Is(err, keyring.ErrWrongMasterKey) {
 		t.Errorf("offline audit with the old key: %v", err)
 	}
 	keys, _ := keyring.New(old)
@@ -399,11 +399,11 @@ func TestARekeyInterruptedAfterItsCommitPointIsCompletedAtTheNextStart(t *testin
 	waitSettled(t, n, next)
 	checkData(t, n)
 	n.Close()
-	if _, err := node.VerifyAudit(dir, old); !errors.Is(err, keyring.ErrWrongMasterKey) {
+	if _, _, err := node.VerifyAudit(dir, old); !errors.Is(err, keyring.ErrWrongMasterKey) {
 		t.Fatalf("the old key still passes after the completed rekey: %v", err)
 	}
-	if rep, err := node.VerifyAudit(dir, next); err != nil || !rep.OK {
-		t.Fatalf("offline audit with the new key: %+v %v", rep, err)
+	if rep, head, err := node.VerifyAudit(dir, next); err != nil || !rep.OK || !head.OK {
+		t.Fatalf("offline audit with the new key: %+v %+v %v", rep, head, err)
 	}
 }
 

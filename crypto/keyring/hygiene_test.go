@@ -83,3 +83,40 @@ func TestRekeyRewrapsTermsAndNodeSecrets(t *testing.T) {
 		t.Errorf("a secret wrapped by another key was re-wrapped: %v", err)
 	}
 }
+
+// Term 0 follows the master key, but its MAC keys (the state digest's) must
+// stay those of the file's first key: a rekey carries the origin over.
+func TestARekeyedKeyringKeepsTheDigestKeyOfItsOrigin(t *testing.T) {
+	old, next := NewMasterKey(), NewMasterKey()
+	a, _ := New(old)
+	b, _ := New(next)
+	msg := []byte("bucket\x00key\x00fingerprint")
+	ma, _ := a.MAC(0, StateDigest)
+	mb, _ := b.MAC(0, StateDigest)
+	if ma.Sum(msg) == mb.Sum(msg) {
+		t.Fatal("two master keys give one digest key")
+	}
+	w, err := a.WrapOrigin(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	origin, err := UnwrapOrigin(next, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SetOrigin(origin); err != nil {
+		t.Fatal(err)
+	}
+	mb, _ = b.MAC(0, StateDigest)
+	if ma.Sum(msg) != mb.Sum(msg) {
+		t.Fatal("the origin does not carry the digest key over")
+	}
+	// Sealing under term 0 still follows the new key.
+	env, _ := b.SealTerm0(Log, []byte("aad"), []byte("install"))
+	if _, err := a.Open(Log, []byte("aad"), env); err == nil {
+		t.Fatal("the old key opens what the new key's term 0 sealed")
+	}
+	if _, err := UnwrapOrigin(old, w); err == nil {
+		t.Fatal("the old key opens the origin wrapped for the new one")
+	}
+}

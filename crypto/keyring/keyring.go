@@ -60,13 +60,73 @@ type term struct {
 	aeads   map[Purpose]cipher.AEAD
 	derived sync.Map // Purpose -> *MAC, derived on first use (see mac.go)
 	cleanup runtime.Cleanup
+	// origin, for term 0 of a rekeyed file, is what its MAC keys derive
+	// from instead of its secret (see SetOrigin); locked memory.
+	origin        []byte
+	originCleanup runtime.Cleanup
 }
 
-// forget zeroes the term's secret and gives its locked memory back.
+// forget zeroes the term's secrets and gives their locked memory back.
 func (t *term) forget() {
 	t.cleanup.Stop()
+	t.originCleanup.Stop()
 	secmem.Free(t.secret)
-	t.secret = nil
+	secmem.Free(t.origin)
+	t.secret, t.origin = nil, nil
+}
+
+// macSource is what the term's MAC keys derive from.
+func (t *term) macSource() []byte {
+	if t.origin != nil {
+		return t.origin
+	}
+	return t.secret
+}
+
+// originName is the name the origin is wrapped under.
+const originName = "term/0-origin"
+
+// WrapOrigin wraps, under m, what term 0's MAC keys derive from: the
+// term-0 secret of the master key the keyring's file was created under. A
+// rekey carries it over this way, because term 0 itself follows the master
+// key while a state file's digest keeps its key for the file's life.
+func (k *Keyring) WrapOrigin(m *MasterKey) ([]byte, error) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if k.sealed {
+		return nil, ErrSealed
+	}
+	return m.Wrap(originName, k.terms[0].macSource())
+}
+
+// UnwrapOrigin opens what WrapOrigin wrapped under m.
+func UnwrapOrigin(m *MasterKey, wrapped []byte) ([]byte, error) {
+	return m.Unwrap(originName, wrapped)
+}
+
+// SetOrigin makes term 0's MAC keys derive from origin (see WrapOrigin)
+// rather than from the current master key's term 0. The keyring loads it
+// from a rekeyed file before it checks the file's digest.
+func (k *Keyring) SetOrigin(origin []byte) error {
+	if len(origin) != SecretSize {
+		return fmt.Errorf("keyring: an origin is %d bytes, want %d", len(origin), SecretSize)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.sealed {
+		return ErrSealed
+	}
+	t := k.terms[0]
+	if sm.Equal(t.macSource(), origin) {
+		return nil
+	}
+	if t.origin == nil {
+		t.origin = secmem.Alloc(SecretSize)
+		t.originCleanup = runtime.AddCleanup(t, secmem.Free, t.origin)
+	}
+	copy(t.origin, origin)
+	t.forgetMACs() // derived again, from the origin, on next use
+	return nil
 }
 
 // Keyring holds the terms of a node. It is safe for concurrent use.

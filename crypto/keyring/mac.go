@@ -64,7 +64,7 @@ func (t *term) mac(p Purpose) *MAC {
 	if m, ok := t.derived.Load(p); ok {
 		return m.(*MAC)
 	}
-	m, _ := t.derived.LoadOrStore(p, newMAC(sm.DeriveKey(t.secret, "cxt/keyring/mac/"+string(p), sm.HashSize)))
+	m, _ := t.derived.LoadOrStore(p, newMAC(sm.DeriveKey(t.macSource(), "cxt/keyring/mac/"+string(p), sm.HashSize)))
 	return m.(*MAC)
 }
 

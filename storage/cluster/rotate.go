@@ -46,7 +46,7 @@ func (n *Node) rotate(term uint32) error {
 	ctx, cancel := context.WithTimeout(context.Background(), defaultProposeTimeout)
 	defer cancel()
 	_, logSeals, recordSeals := n.st.SealCounts()
-	cmd, err := state.InstallTermCommand(n.cfg.Master, term+1, keyring.NewSecret(), time.Now())
+	cmd, err := state.InstallTermCommandFor(n.st.CommandSet(), n.cfg.Master, term+1, keyring.NewSecret(), time.Now())
 	if err != nil {
 		return err
 	}

@@ -47,10 +47,14 @@ const (
 )
 
 // masterRecord says which master key the keyring is wrapped by (Current) and,
-// during a rekey, which one it is moving to (Pending).
+// during a rekey, which one it is moving to (Pending). Origin holds, in the
+// terms' record format, the secret term 0's MAC keys derive from — the
+// state digest's, which must not change for the life of the file while
+// term 0 itself follows the master key (keyring.WrapOrigin).
 type masterRecord struct {
 	Current []byte `json:"current"`
 	Pending []byte `json:"pending,omitempty"`
+	Origin  []byte `json:"origin"`
 }
 
 // InstallTermCommand returns the command that adds term n, its secret wrapped
@@ -131,18 +135,30 @@ func termKey(n uint32) []byte { return binary.BigEndian.AppendUint32(nil, n) }
 
 // installTerm unwraps and installs a term in the in-memory keyring: after
 // the transaction that stores it commits (a commit hook), and from the file
-// whenever it is opened or restored (reload). For term 0 it only checks
-// that this node's master key is one the keyring is (or is being) wrapped by.
+// whenever it is opened or restored (reload). For term 0 (the master record
+// of a rekeyed file) it checks that this node's master key is one the
+// keyring is, or is being, wrapped by, and loads the origin of term 0's MAC
+// keys.
 func (s *State) installTerm(n uint32, value []byte) error {
 	if n == 0 {
 		var rec masterRecord
 		if err := json.Unmarshal(value, &rec); err != nil {
 			return fmt.Errorf("%w: bad master-key record", ErrCorruptFile)
 		}
-		if v := s.master.Verifier(); !bytes.Equal(v, rec.Current) && !bytes.Equal(v, rec.Pending) {
+		v := s.master.Verifier()
+		if !bytes.Equal(v, rec.Current) && !bytes.Equal(v, rec.Pending) {
 			return fmt.Errorf("state: %s is keyed to another master key: %w", s.path, keyring.ErrWrongMasterKey)
 		}
-		return nil
+		wrapped, err := wrappingFor(0, rec.Origin, v)
+		if err != nil {
+			return err
+		}
+		origin, err := keyring.UnwrapOrigin(s.master, wrapped)
+		if err != nil {
+			return err
+		}
+		defer clear(origin)
+		return s.keys.SetOrigin(origin)
 	}
 	wrapped, err := wrappingFor(n, value, s.master.Verifier())
 	if err != nil {
@@ -225,6 +241,9 @@ type Rekey struct {
 	From  []byte            `json:"from"`  // verifier of the key the terms are wrapped by now
 	To    []byte            `json:"to"`    // verifier of the new key
 	Terms map[uint32][]byte `json:"terms"` // every term >= 1, wrapped by the new key
+	// The origin of term 0's MAC keys, wrapped by each key.
+	OriginFrom []byte `json:"origin_from"`
+	OriginTo   []byte `json:"origin_to"`
 }
 
 // RekeyCommand returns the keyring.rekey command that re-wraps every term of
@@ -240,6 +259,13 @@ func RekeyCommand(keys *keyring.Keyring, from, to *keyring.MasterKey, now time.T
 			return nil, err
 		}
 		r.Terms[n] = w
+	}
+	var err error
+	if r.OriginFrom, err = keys.WrapOrigin(from); err != nil {
+		return nil, err
+	}
+	if r.OriginTo, err = keys.WrapOrigin(to); err != nil {
+		return nil, err
 	}
 	body, err := json.Marshal(r)
 	if err != nil {
@@ -300,7 +326,17 @@ func applyRekey(tx *Tx, cmd *Command) ([]byte, error) {
 	if err := resealTerm0(tx); err != nil {
 		return nil, err
 	}
-	b, _ := json.Marshal(masterRecord{Current: r.From, Pending: r.To})
+	if len(r.OriginFrom) != wrappedSize || len(r.OriginTo) != wrappedSize {
+		return nil, Reject(InvalidRequest, "keyring.rekey: the origin of term 0's MAC keys is missing")
+	}
+	origin := append(append(bytes.Clone(r.From), r.OriginFrom...), r.To...)
+	origin = append(origin, r.OriginTo...)
+	if rec != nil { // the key in force keeps the wrapping it has
+		if w, err := wrappingFor(0, rec.Origin, r.From); err == nil {
+			origin = append(append(append(bytes.Clone(r.From), w...), r.To...), r.OriginTo...)
+		}
+	}
+	b, _ := json.Marshal(masterRecord{Current: r.From, Pending: r.To, Origin: origin})
 	return nil, tx.Put(bucketKeyring, termKey(0), b)
 }
 
@@ -379,7 +415,11 @@ func applySettleKeys(tx *Tx, cmd *Command) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, _ := json.Marshal(masterRecord{Current: keep})
+	w, err := wrappingFor(0, rec.Origin, keep)
+	if err != nil {
+		return nil, Reject(StaleMasterKey, "keyring.settle: %v", err)
+	}
+	b, _ := json.Marshal(masterRecord{Current: keep, Origin: append(bytes.Clone(keep), w...)})
 	return nil, tx.Put(bucketKeyring, termKey(0), b)
 }
 
