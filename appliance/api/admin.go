@@ -406,8 +406,10 @@ func (s *Server) setPolicy(r *Request) (*Op, error) {
 	r.Audit.Object = "policy " + b.Version
 	return &Op{
 		Impact: map[string]any{"from_version": current.Version(), "to_version": b.Version,
-			"from_sm3": hex.EncodeToString(old[:]), "to_sm3": hex.EncodeToString(next[:]), "permission_diff": diff},
-		Risks:   []string{"every authorization decision on every node changes at once; a mistake can lock administrators out"},
+			"from_sm3": hex.EncodeToString(old[:]), "to_sm3": hex.EncodeToString(next[:]), "permission_diff": diff,
+			"text_diff": policyTextDiff(current.Bundle(), &b)},
+		Risks: []string{"every authorization decision on every node changes at once; a mistake can lock administrators out",
+			"the permission diff enumerates accounts, actions, labels and second factors only: a rule keyed on anything else (the resource acted on, a request detail) shows in text_diff alone — read it"},
 		Command: cmd, Status: 200, Response: map[string]any{"version": b.Version, "sm3": hex.EncodeToString(next[:])},
 		Advise: func() (map[string]any, error) { return s.replayDecisions(r, current, candidate) },
 	}, nil

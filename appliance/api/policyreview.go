@@ -215,12 +215,29 @@ func (s *Server) replayDecisions(r *Request, old, next *policy.Authorizer) (map[
 	changes := make([]map[string]any, 0, len(groups))
 	for _, g := range groups {
 		changes = append(changes, map[string]any{
-			"action": g.action, "role": g.role, "before": verdict(g.before), "after": verdict(g.after), "count": counts[g],
+			"action": g.action, "role": g.role, "before": verdict(g.before), "after": verdict(g.after), "count": magnitude(counts[g]),
 		})
 	}
 	return map[string]any{"replay": map[string]any{
-		"from": from, "to": to, "checked": checked, "changed": changed, "changes": changes,
+		"from": from, "to": to, "checked": checked, "changed": magnitude(changed), "changes": changes,
 	}}, nil
+}
+
+// magnitude tells a count by its order only ("0", "1-9", "10-99", …): a
+// candidate can single out one account by its rule, and an exact count of
+// its decisions would tell how often that person did what.
+func magnitude(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	lo := 1
+	for lo*10 <= n && lo < 1000 {
+		lo *= 10
+	}
+	if lo == 1000 {
+		return "1000+"
+	}
+	return fmt.Sprintf("%d-%d", lo, lo*10-1)
 }
 
 func verdict(allow bool) string {

@@ -2,6 +2,8 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -69,4 +71,59 @@ func TestABodyNamingAKeyTwiceIsRefused(t *testing.T) {
 	if r.status != 400 || !strings.Contains(r.body["error"].(map[string]any)["message"].(string), "twice") {
 		t.Fatalf("a duplicate key: %d %v", r.status, r.body)
 	}
+}
+
+func TestAnApprovalProposedOnAStateThatChangedIsStale(t *testing.T) {
+	e := start(t)
+	sec, _ := e.signInMFA("secadmin")
+	sys, _ := e.signInMFA("sysadmin")
+	audit, _ := e.signInMFA("auditadmin")
+	created := e.confirmed("POST", "/api/v1/accounts", sec, `{"username":"w3","roles":["worker"],"email":"w3@example.cn"}`, "mk-w3")
+	if created.status != 201 {
+		t.Fatalf("create: %d %v", created.status, created.body)
+	}
+	id := created.body["account"].(map[string]any)["id"].(string)
+	e.stepUp(sec, "secadmin")
+	toSystem := e.proposed("POST", "/api/v1/accounts/"+id+"/roles", sec, `{"roles":["system_admin"]}`, "p1")
+	toAudit := e.proposed("POST", "/api/v1/accounts/"+id+"/roles", sec, `{"roles":["audit_admin"]}`, "p2")
+	e.stepUp(sys, "sysadmin")
+	if r := e.approve(sys, toAudit, "a2"); r.status != 200 {
+		t.Fatalf("approve the audit-admin proposal: %d %v", r.status, r.body)
+	}
+	// The other proposal was made on a worker; the account is an audit
+	// admin now: approving it would move a duty with one approval.
+	e.stepUp(audit, "auditadmin")
+	if r := e.approve(audit, toSystem, "a1"); r.status != 409 || r.code() != "approval_stale" {
+		t.Fatalf("approving a proposal whose account changed since: %d %v", r.status, r.body)
+	}
+}
+
+func TestAPolicyPreviewCarriesTheTextOfTheChange(t *testing.T) {
+	e := start(t)
+	sec, _ := e.signInMFA("secadmin")
+	cur := e.call("GET", "/api/v1/policy", sec, "")
+	mods := cur.body["modules"].(map[string]any)
+	var name string
+	for n := range mods {
+		if strings.HasSuffix(n, "authz.rego") {
+			name = n
+		}
+	}
+	src := mods[name].(string) + "\n# entrench\nentrench if contains(json.marshal(input.resource), \"acct-secadmin\")\n"
+	mods[name] = src
+	body := string(mustMarshal(t, map[string]any{"version": "entrench-1", "modules": mods, "data": cur.body["data"]}))
+	p := e.call("PUT", "/api/v1/policy", sec, body, "Idempotency-Key", "pol-1")
+	impact, _ := p.body["preview"].(map[string]any)["impact"].(map[string]any)
+	if p.status != 200 || !strings.Contains(fmt.Sprint(impact["text_diff"]), "acct-secadmin") {
+		t.Fatalf("the preview does not show the rule keyed on a resource: %d %v", p.status, impact["text_diff"])
+	}
+}
+
+func mustMarshal(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -9,6 +9,7 @@ import (
 
 	"cxt/appliance/identity"
 	"cxt/appliance/notify"
+	"cxt/crypto/sm"
 	"cxt/policy"
 	"cxt/storage/state"
 )
@@ -198,6 +199,9 @@ type Approval struct {
 	DecidedBy    string          `json:"decided_by,omitempty"`
 	Decided      time.Time       `json:"decided_at,omitzero"`
 	Reason       string          `json:"reason,omitempty"`
+	// Basis fingerprints what the proposal was made on besides its body
+	// (see basis); approving it when that has changed is refused.
+	Basis []byte `json:"basis,omitempty"`
 }
 
 // View is an approval as the API shows it: everything but the command body.
@@ -289,7 +293,41 @@ func propose(tx *state.Tx, cmd *state.Command, r *Run, req *Requirement) (*Appro
 	if len(a.Approvers) == 0 {
 		return nil, state.Reject(codeApproverNotEligible, "no administrator role could approve this change")
 	}
+	if a.Basis, err = basis(tx.Get, a.Type, req); err != nil {
+		return nil, err
+	}
 	return a, putApproval(tx, a)
+}
+
+// basis fingerprints what an approval decides on besides its own body: the
+// target account's roles, clearance and closure, or the policy in force.
+// Two proposals on one account would otherwise each be judged, and shown,
+// against a state the other one changes (a worker proposed for two duties
+// becomes one, then moves to the other with a single approval).
+func basis(get Getter, typ string, req *Requirement) ([]byte, error) {
+	var fp []byte
+	switch {
+	case typ == policy.CmdSet:
+		raw, err := get(policy.Bucket, []byte("current"))
+		if err != nil {
+			return nil, err
+		}
+		fp = append([]byte("policy\x00"), raw...)
+	case req.Target != "" && !req.NewAccount:
+		acct, err := account(get, req.Target)
+		if err != nil {
+			return nil, err
+		}
+		if acct != nil {
+			roles := slices.Clone(acct.Roles)
+			slices.Sort(roles)
+			fp = mustJSON(map[string]any{"roles": roles, "clearance": acct.Clearance, "closed": acct.Closed})
+		}
+	default:
+		return nil, nil
+	}
+	h := sm.Sum(fp)
+	return h[:], nil
 }
 
 func putApproval(tx *state.Tx, a *Approval) error {
@@ -394,6 +432,11 @@ func decide(tx *state.Tx, subject string, body []byte) (json.RawMessage, error) 
 	} else {
 		if why != "" {
 			return nil, state.Reject(codeApproverNotEligible, "%s", why)
+		}
+		if now, err := basis(tx.Get, a.Type, &a.Requirement); err != nil {
+			return nil, err
+		} else if len(a.Basis) > 0 && string(now) != string(a.Basis) {
+			return nil, state.Reject(codeApprovalStale, "the account or the policy this was proposed on has changed since; what was shown no longer says what approving would do: propose it again")
 		}
 		tx.AuditAs(a.Type)
 		change := a.Body

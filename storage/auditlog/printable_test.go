@@ -15,3 +15,21 @@ func TestEntriesHoldNoControlOrInvisibleCharacters(t *testing.T) {
 		}
 	}
 }
+
+func TestAHiddenAccountsNotificationsAreHiddenToo(t *testing.T) {
+	hide := []string{"acct-w1", "login:0011223344556677"}
+	for object, hidden := range map[string]bool{
+		"acct-w1":                                  true,
+		"acct-w1 account.break_glass email":        true,
+		"acct-w1 credentials_reissued sms":         true,
+		"acct-w10 account.password_changed email":  false,
+		"acct-w2 account.break_glass email":        false,
+		"":                                         false,
+		"login:0011223344556677":                   true,
+		"audit query {\"subjects\":[\"acct-w1\"]}": false,
+	} {
+		if got := hidesObject(hide, object); got != hidden {
+			t.Errorf("hidesObject(%q) = %v, want %v", object, got, hidden)
+		}
+	}
+}

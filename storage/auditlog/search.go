@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"slices"
+	"strings"
 	"time"
 
 	"cxt/storage/state"
@@ -53,7 +54,7 @@ func (q *Query) matches(e *Entry) bool {
 		(q.Subject == "" || e.Subject == q.Subject) &&
 		((len(q.Subjects) == 0 && len(q.Objects) == 0) || slices.Contains(q.Subjects, e.Subject) || slices.Contains(q.Objects, e.Object)) &&
 		(q.Type == "" || e.Type == q.Type) && (q.Result == "" || e.Result == q.Result) &&
-		!slices.Contains(q.Hide, e.Subject) && (e.Object == "" || !slices.Contains(q.Hide, e.Object))
+		!slices.Contains(q.Hide, e.Subject) && !hidesObject(q.Hide, e.Object)
 }
 
 // SearchPage returns the next page of entries matching q, reading the log
@@ -110,4 +111,19 @@ func Search(r *state.ReadTx, q Query) ([]Entry, error) {
 	q.Scan, q.After = 0, 0
 	page, err := SearchPage(r, q)
 	return page.Entries, err
+}
+
+// hidesObject reports whether an entry's object is one of hide, or starts
+// with one of them and a space ("acct-x account.password_changed email",
+// a notification's delivery to it).
+func hidesObject(hide []string, object string) bool {
+	if object == "" {
+		return false
+	}
+	for _, h := range hide {
+		if object == h || strings.HasPrefix(object, h+" ") {
+			return true
+		}
+	}
+	return false
 }
