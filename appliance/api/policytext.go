@@ -47,7 +47,7 @@ func policyTextDiff(old, next *policy.Bundle) []textChange {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	var out []textChange
+	out := []textChange{} // an empty list, not null, when only the version changes
 	for _, n := range names {
 		if c, ok := lineChange(n, files[n][0], files[n][1]); ok {
 			out = append(out, c)
