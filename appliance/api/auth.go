@@ -138,7 +138,9 @@ func (s *Server) login(r *Request) (int, any, error) {
 	r.Audit.Subject = "login:" + hex.EncodeToString(idx[:8])
 	ref := identity.AttemptRef{NameIndex: idx, Attempt: requestID()}
 	if err := s.admit(r, identity.Admit{AttemptRef: ref, Purpose: identity.PurposeLogin, Policy: s.Policy, Captcha: captcha}); err != nil {
-		identity.VerifyOrDecoy(nil, in.Password) // the same work as any other answer
+		// No decoy work here: a refusal's answer (locked, captcha due) is
+		// the same for every password and every name, so its timing tells
+		// nothing, and a flood of refused logins costs no password hashing.
 		return 0, nil, err
 	}
 	var acct *identity.Account
