@@ -74,7 +74,10 @@ func loginFlood(dir string, users int, d time.Duration) (alone, flooded float64,
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	legit := func(stop <-chan struct{}) float64 {
+	// legit runs the users for d and counts the logins that finished
+	// inside it; it returns only when every user's last request is done,
+	// so that no login of one phase takes the CPU of the next.
+	legit := func() float64 {
 		var ok atomic.Int64
 		var wg sync.WaitGroup
 		start := time.Now()
@@ -84,28 +87,18 @@ func loginFlood(dir string, users int, d time.Duration) (alone, flooded float64,
 				defer wg.Done()
 				c := from(10 + i)
 				body := fmt.Sprintf(`{"username":"worker-%d","password":"Bench-Worker-2026!"}`, i)
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					code := post(c, "/api/v1/sessions", body)
-					if code == 201 {
+				for time.Since(start) < d {
+					if post(c, "/api/v1/sessions", body) == 201 && time.Since(start) < d {
 						ok.Add(1)
 					}
 				}
 			}()
 		}
-		time.Sleep(d)
-		elapsed := time.Since(start)
-		return float64(ok.Load()) / elapsed.Seconds()
+		wg.Wait()
+		return float64(ok.Load()) / d.Seconds()
 	}
 
-	stop := make(chan struct{})
-	alone = legit(stop)
-	close(stop)
-	time.Sleep(2 * time.Second) // let the legitimate clients' last requests finish
+	alone = legit()
 
 	var sent atomic.Int64
 	stopFlood := make(chan struct{})
@@ -140,9 +133,7 @@ func loginFlood(dir string, users int, d time.Duration) (alone, flooded float64,
 		}()
 	}
 	time.Sleep(time.Second) // the flood is on before the users measure
-	stop = make(chan struct{})
-	flooded = legit(stop)
-	close(stop)
+	flooded = legit()
 	close(stopFlood)
 	fwg.Wait()
 	return alone, flooded, sent.Load(), nil

@@ -90,14 +90,14 @@ func main() {
 
 	var alone, flooded float64
 	var floodSent int64
-	const users = 64
+	const users = 16
 	if *only == "" || *only == "flood" {
-		if alone, flooded, floodSent, err = loginFlood(tempDir(), users, 2*(*dur)); err != nil {
+		if alone, flooded, floodSent, err = loginFlood(tempDir(), users, 4*(*dur)); err != nil {
 			log.Fatalf("login flood: %v", err)
 		}
 	}
 
-	report := render(rows, raw, sealMBs, *dur) + renderAPI(full, bare) + renderFlood(alone, flooded, floodSent, users, 2*(*dur))
+	report := render(rows, raw, sealMBs, *dur) + renderAPI(full, bare) + renderFlood(alone, flooded, floodSent, users, 4*(*dur))
 	fmt.Print(report)
 	if *out != "" {
 		if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {
