@@ -7,6 +7,7 @@
 package miniotest
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"os/exec"
@@ -69,13 +70,21 @@ func Start(t testing.TB) *Server {
 		cmd.Wait()
 		logf.Close()
 	})
+	// Ready is not enough: MinIO answers "Server not initialized yet" to
+	// S3 calls for a moment after its health check passes. It is up when
+	// the store can open its bucket.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get("http://" + addr + "/minio/health/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return s
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				_, err := blob.NewMinIO(ctx, s.Config)
+				cancel()
+				if err == nil {
+					return s
+				}
 			}
 		}
 		if time.Now().After(deadline) {
