@@ -26,13 +26,9 @@ type BreakGlass struct {
 // anyone else is recovered by a security administrator through the API, and
 // the master key should not become a way into ordinary accounts.
 func breakGlass(tx *state.Tx, cmd *state.Command) ([]byte, error) {
-	c, err := body[BreakGlass](cmd)
+	c, acct, err := bodyAndAccount(tx, cmd, func(c *BreakGlass) string { return c.Account })
 	if err != nil {
 		return nil, err
-	}
-	acct, err := get[Account](tx, AccountsBucket, []byte(c.Account))
-	if err != nil || acct == nil {
-		return nil, orNotFound(err)
 	}
 	if !acct.Closed.IsZero() {
 		return nil, state.Reject(state.Conflict, "the account is closed")

@@ -96,13 +96,9 @@ func RegisterWith(reg *state.Registry, k Hashing) {
 // closeAccount closes an account for good: its sessions end and it can no
 // longer log in. Its records stay (archives keep their retention).
 func closeAccount(tx *state.Tx, cmd *state.Command) ([]byte, error) {
-	c, err := body[AccountRef](cmd)
+	_, acct, err := bodyAndAccount(tx, cmd, func(c *AccountRef) string { return c.Account })
 	if err != nil {
 		return nil, err
-	}
-	acct, err := get[Account](tx, AccountsBucket, []byte(c.Account))
-	if err != nil || acct == nil {
-		return nil, orNotFound(err)
 	}
 	if !acct.Closed.IsZero() {
 		return nil, state.Reject(state.Conflict, "the account is already closed")
@@ -548,13 +544,9 @@ func useStep(tx *state.Tx, account string, step int64) error {
 }
 
 func beginTOTP(tx *state.Tx, cmd *state.Command) ([]byte, error) {
-	c, err := body[BeginTOTP](cmd)
+	c, acct, err := bodyAndAccount(tx, cmd, func(c *BeginTOTP) string { return c.Account })
 	if err != nil {
 		return nil, err
-	}
-	acct, err := get[Account](tx, AccountsBucket, []byte(c.Account))
-	if err != nil || acct == nil {
-		return nil, orNotFound(err)
 	}
 	if err := useProof(tx, acct, c.Proof); err != nil {
 		return nil, err
@@ -566,13 +558,9 @@ func beginTOTP(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 // confirmTOTP makes the pending secret the account's factor. Changing a
 // factor ends every other session; the confirming one now has MFA.
 func confirmTOTP(tx *state.Tx, cmd *state.Command) ([]byte, error) {
-	c, err := body[ConfirmTOTP](cmd)
+	c, acct, err := bodyAndAccount(tx, cmd, func(c *ConfirmTOTP) string { return c.Account })
 	if err != nil {
 		return nil, err
-	}
-	acct, err := get[Account](tx, AccountsBucket, []byte(c.Account))
-	if err != nil || acct == nil {
-		return nil, orNotFound(err)
 	}
 	if acct.TOTPNew == "" || string(acct.TOTPNewBy) != string(c.TokenHash) {
 		return nil, state.Reject(state.InvalidRequest, "no second factor is being enrolled by this session")
@@ -656,13 +644,9 @@ func takeChallenge(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 
 // setSM2Key enrolls an SM2 key as the account's cryptographic factor.
 func setSM2Key(tx *state.Tx, cmd *state.Command) ([]byte, error) {
-	c, err := body[SetSM2Key](cmd)
+	c, acct, err := bodyAndAccount(tx, cmd, func(c *SetSM2Key) string { return c.Account })
 	if err != nil {
 		return nil, err
-	}
-	acct, err := get[Account](tx, AccountsBucket, []byte(c.Account))
-	if err != nil || acct == nil {
-		return nil, orNotFound(err)
 	}
 	if err := useProof(tx, acct, c.Proof); err != nil {
 		return nil, err
@@ -675,13 +659,9 @@ func setSM2Key(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 // administrator's reset, an important operation): every session ends and
 // the next login must enroll a factor again.
 func resetFactors(tx *state.Tx, cmd *state.Command) ([]byte, error) {
-	c, err := body[AccountRef](cmd)
+	_, acct, err := bodyAndAccount(tx, cmd, func(c *AccountRef) string { return c.Account })
 	if err != nil {
 		return nil, err
-	}
-	acct, err := get[Account](tx, AccountsBucket, []byte(c.Account))
-	if err != nil || acct == nil {
-		return nil, orNotFound(err)
 	}
 	acct.clearFactors()
 	if err := put(tx, AccountsBucket, []byte(acct.ID), acct); err != nil {
@@ -697,6 +677,21 @@ func resetFactors(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 
 // clearFactors removes every second factor, enrolled or pending.
 func (a *Account) clearFactors() { a.TOTPSecret, a.TOTPNew, a.TOTPNewBy, a.SM2Key = "", "", nil, "" }
+
+// bodyAndAccount decodes a command's body and loads the account it names
+// (account returns the ID): the opening of every handler that changes one
+// account.
+func bodyAndAccount[T any](tx *state.Tx, cmd *state.Command, account func(*T) string) (*T, *Account, error) {
+	c, err := body[T](cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	acct, err := get[Account](tx, AccountsBucket, []byte(account(c)))
+	if err != nil || acct == nil {
+		return nil, nil, orNotFound(err)
+	}
+	return c, acct, nil
+}
 
 func orNotFound(err error) error {
 	if err != nil {
