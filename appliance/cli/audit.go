@@ -30,11 +30,7 @@ func auditCmd() *cobra.Command {
 			"per line on standard input.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := datadir.Load(dir)
-			if err != nil {
-				return badInput("%v", err)
-			}
-			master, err := masterFor(cmd, cfg, shares)
+			master, err := masterFor(cmd, dir, shares)
 			if err != nil {
 				return err
 			}
@@ -63,11 +59,7 @@ func auditCmd() *cobra.Command {
 			"upgrade: a file whose head was stripped is tampered with, not old.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := datadir.Load(dir)
-			if err != nil {
-				return badInput("%v", err)
-			}
-			master, err := masterFor(cmd, cfg, shares)
+			master, err := masterFor(cmd, dir, shares)
 			if err != nil {
 				return err
 			}
@@ -96,7 +88,11 @@ func headJSON(h state.HeadReport) map[string]any {
 }
 
 // masterFor reads the master key of a data folder: its key file, or shares.
-func masterFor(cmd *cobra.Command, cfg *datadir.Node, shares []string) (*keyring.MasterKey, error) {
+func masterFor(cmd *cobra.Command, dir string, shares []string) (*keyring.MasterKey, error) {
+	cfg, err := datadir.Load(dir)
+	if err != nil {
+		return nil, badInput("%v", err)
+	}
 	if cfg.Seal.Mode == datadir.SealKeyFile {
 		return cfg.MasterFromKeyFile()
 	}
