@@ -17,7 +17,7 @@ func taxCmd() *cobra.Command {
 	quote := &cobra.Command{
 		Use:   "quote < REQUEST.json",
 		Short: "compute one request read from standard input; print the result as JSON",
-		Long: "Methods: labor_cumulative, labor_per_payment, business_income, vat_agent (see docs/tax.md).\n" +
+		Long: "Methods: labor_cumulative, labor_per_payment, labor_nonresident, business_income, vat_agent (see docs/tax.md).\n" +
 			"A bad request prints {\"error\":{\"code\":\"invalid_request\",\"field\":…,\"message\":…}} and exits 2.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -37,7 +37,7 @@ func taxCmd() *cobra.Command {
 				return &exitError{code: 2, err: err}
 			}
 			if text {
-				_, err := fmt.Fprint(cmd.OutOrStdout(), q.Text)
+				_, err := fmt.Fprintf(cmd.OutOrStdout(), "%s\nnext: add \"rule_set\":%q to the request to compute this again after the law changes; docs/tax.md cites every source\n", q.Text, q.RuleSet)
 				return err
 			}
 			return out.Encode(q)

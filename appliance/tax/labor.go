@@ -10,8 +10,8 @@ import (
 // labour remuneration by the cumulative method: it is all the next month
 // needs, so a payout batch computes each payment in constant time.
 type CumulativeState struct {
-	Income     decimal.Decimal // cumulative income this year
-	Withheld   decimal.Decimal // cumulative tax withheld this year
+	Income     decimal.Decimal // cumulative income the method counts
+	Withheld   decimal.Decimal // tax withheld on that income
 	Months     int             // months of continuous income counted for the deduction
 	LastMonth  int             // last month with income (0: none yet)
 	IncomeMons int             // months with income this year
@@ -26,22 +26,42 @@ type CumulativeMonth struct {
 	Tax      decimal.Decimal // tax on the cumulative base, rounded
 	Row      Row
 	RowNo    int
+	Cumul    decimal.Decimal // cumulative income counted
 	Cost     decimal.Decimal // cumulative cost (20% of income)
 	Deducted decimal.Decimal // cumulative deduction (5,000 × months)
 	Months   int
-	Prior    decimal.Decimal // withheld before this month
+	Prior    decimal.Decimal // withheld before this month on the income counted
+	Gap      bool            // the month follows a month without income
+	NoIncome bool            // the month had no income: nothing counted, nothing withheld
 }
 
 // NextMonth computes the withholding for month with income, given the
-// worker's state after the previous month, and returns the new state.
-func (rs *RuleSet) NextMonth(st CumulativeState, month int, income decimal.Decimal) (CumulativeMonth, CumulativeState) {
+// worker's state after their previous month and the gap policy, and returns
+// the new state. A month without income changes nothing: it is not a month
+// of continuous income.
+func (rs *RuleSet) NextMonth(st CumulativeState, month int, income decimal.Decimal, gap GapPolicy) (CumulativeMonth, CumulativeState, error) {
 	lc := &rs.LaborCumulative
-	months := st.Months + 1
-	if lc.GapPolicy == GapRestart && st.LastMonth != 0 && month != st.LastMonth+1 {
-		months = 1
+	switch {
+	case income.IsNegative():
+		return CumulativeMonth{}, st, fieldErr("income", "income %s is negative", fmtYuan(income))
+	case month < lc.FromMonth || month > 12:
+		return CumulativeMonth{}, st, fieldErr("month", "month %d is not %d..12", month, lc.FromMonth)
+	case month <= st.LastMonth:
+		return CumulativeMonth{}, st, fieldErr("month", "month %d is not after the last month with income, %d", month, st.LastMonth)
 	}
-	if lc.GapPolicy == GapIncomeMonths {
+	if income.IsZero() {
+		return CumulativeMonth{Month: month, NoIncome: true, Prior: st.Withheld}, st, nil
+	}
+	gapped := st.LastMonth != 0 && month != st.LastMonth+1
+	months := st.Months + 1
+	switch {
+	case gap == GapIncomeMonths:
 		months = st.IncomeMons + 1
+	case gapped && gap == GapRestartMonths:
+		months = 1
+	case gapped && gap == GapRestartAll:
+		months = 1
+		st.Income, st.Withheld = decimal.Zero, decimal.Zero
 	}
 	cumIncome := st.Income.Add(income)
 	cost := cumIncome.Mul(lc.CostRate)
@@ -57,12 +77,12 @@ func (rs *RuleSet) NextMonth(st CumulativeState, month int, income decimal.Decim
 		iit = decimal.Zero // withholding never refunds
 	}
 	m := CumulativeMonth{
-		Month: month, Income: income, IIT: iit, Base: base, Tax: tax, Row: r, RowNo: n,
-		Cost: cost, Deducted: deducted, Months: months, Prior: st.Withheld,
+		Month: month, Income: income, IIT: iit, Base: base, Tax: tax, Row: r, RowNo: n, Cumul: cumIncome,
+		Cost: cost, Deducted: deducted, Months: months, Prior: st.Withheld, Gap: gapped,
 	}
 	return m, CumulativeState{
 		Income: cumIncome, Withheld: st.Withheld.Add(iit), Months: months, LastMonth: month, IncomeMons: st.IncomeMons + 1,
-	}
+	}, nil
 }
 
 // MonthIncome is one month's labour income of one worker on this platform.
@@ -71,10 +91,14 @@ type MonthIncome struct {
 	Income decimal.Decimal
 }
 
-// WithholdCumulative withholds a year's months, in order; months absent from
-// the list had no income.
-func (rs *RuleSet) WithholdCumulative(months []MonthIncome) ([]CumulativeMonth, *Breakdown, error) {
+// WithholdCumulative withholds a year's months, in order, under the gap
+// policy (the rule set's when empty); months absent from the list or listed
+// with zero income had no income.
+func (rs *RuleSet) WithholdCumulative(months []MonthIncome, gap GapPolicy) ([]CumulativeMonth, *Breakdown, error) {
 	lc := &rs.LaborCumulative
+	if gap == "" {
+		gap = lc.GapPolicy
+	}
 	prev := 0
 	for i, m := range months {
 		field := fmt.Sprintf("months[%d].month", i)
@@ -85,25 +109,45 @@ func (rs *RuleSet) WithholdCumulative(months []MonthIncome) ([]CumulativeMonth, 
 			return nil, nil, fieldErr(field, "months must be in order without repeats (month %d after %d)", m.Month, prev)
 		case m.Month < lc.FromMonth:
 			return nil, nil, fieldErr(field, "the cumulative method applies from %d-%02d; month %d is before it", rs.Year, lc.FromMonth, m.Month)
+		case m.Income.IsNegative():
+			return nil, nil, fieldErr(fmt.Sprintf("months[%d].income", i), "income %s is negative", fmtYuan(m.Income))
 		}
 		prev = m.Month
 	}
-	b := &Breakdown{Method: "labor_cumulative", RuleSet: rs.Version, Source: lc.Source, Inputs: map[string]string{
-		"year": fmt.Sprint(rs.Year), "gap_policy": string(lc.GapPolicy),
+	source := lc.Source
+	if lc.GapSource != "" {
+		source += "; gap months: " + lc.GapSource
+	}
+	b := &Breakdown{Method: "labor_cumulative", RuleSet: rs.Version, Source: source, Inputs: map[string]string{
+		"year": fmt.Sprint(rs.Year), "gap_policy": string(gap),
 	}}
 	var st CumulativeState
 	out := make([]CumulativeMonth, 0, len(months))
 	for _, in := range months {
-		m, next := rs.NextMonth(st, in.Month, in.Income)
+		m, next, err := rs.NextMonth(st, in.Month, in.Income, gap)
+		if err != nil {
+			return nil, nil, err
+		}
 		b.Inputs[fmt.Sprintf("income month %02d", in.Month)] = fmtYuan(in.Income)
-		s := Section{Title: fmt.Sprintf("month %d", in.Month), Row: row("cumulative withholding (预扣率表一)", m.Row, m.RowNo)}
-		s.step("cumulative income", fmtYuan(next.Income), "%s + %s", fmtYuan(st.Income), fmtYuan(in.Income))
-		s.step("cumulative cost", fmtYuan(m.Cost), "%s × %s", fmtYuan(next.Income), fmtRate(lc.CostRate))
-		s.step("months of continuous income", fmt.Sprint(m.Months), "policy %s", lc.GapPolicy)
+		s := Section{Title: fmt.Sprintf("month %d", in.Month)}
+		if m.NoIncome {
+			s.step("withholding this month", "0.00", "no income: not a month of continuous income, nothing counted")
+			b.Sections = append(b.Sections, s)
+			out = append(out, m)
+			continue
+		}
+		s.Row = row("cumulative withholding (预扣率表一)", m.Row, m.RowNo)
+		earlier := m.Cumul.Sub(in.Income)
+		if m.Gap {
+			s.step("after a gap", string(gap), "no income in month %d..%d: %s", st.LastMonth+1, in.Month-1, gapWords[gap])
+		}
+		s.step("cumulative income", fmtYuan(m.Cumul), "%s + %s", fmtYuan(earlier), fmtYuan(in.Income))
+		s.step("cumulative cost", fmtYuan(m.Cost), "%s × %s", fmtYuan(m.Cumul), fmtRate(lc.CostRate))
+		s.step("months of continuous income", fmt.Sprint(m.Months), "policy %s", gap)
 		s.step("cumulative deduction", fmtYuan(m.Deducted), "%s × %d", fmtYuan(lc.MonthlyDeduction), m.Months)
-		s.step("cumulative taxable income", fmtYuan(m.Base), "max(0, %s − %s − %s)", fmtYuan(next.Income), fmtYuan(m.Cost), fmtYuan(m.Deducted))
+		s.step("cumulative taxable income", fmtYuan(m.Base), "max(0, %s − %s − %s)", fmtYuan(m.Cumul), fmtYuan(m.Cost), fmtYuan(m.Deducted))
 		s.step("tax on the cumulative base", fmtYuan(m.Tax), "round(%s × %s − %s)", fmtYuan(m.Base), fmtRate(m.Row.Rate), fmtYuan(m.Row.Quick))
-		s.step("withheld before this month", fmtYuan(m.Prior), "sum of earlier months")
+		s.step("withheld before this month", fmtYuan(m.Prior), "on the income counted")
 		s.step("withholding this month", fmtYuan(m.IIT), "max(0, %s − %s)", fmtYuan(m.Tax), fmtYuan(m.Prior))
 		b.Sections = append(b.Sections, s)
 		out = append(out, m)
@@ -112,29 +156,81 @@ func (rs *RuleSet) WithholdCumulative(months []MonthIncome) ([]CumulativeMonth, 
 	return out, b, nil
 }
 
+var gapWords = map[GapPolicy]string{
+	GapRestartAll:    "income, cost, deduction and withheld start again",
+	GapRestartMonths: "the month count starts again; income and withheld run on",
+	GapIncomeMonths:  "every month with income counts",
+}
+
 // WithholdPerPayment withholds one payment of labour remuneration by a payer
-// that is not the platform.
-func (rs *RuleSet) WithholdPerPayment(income decimal.Decimal) (decimal.Decimal, *Breakdown) {
-	lp := &rs.LaborPerPayment
-	b := &Breakdown{Method: "labor_per_payment", RuleSet: rs.Version, Source: lp.Source, Inputs: map[string]string{"income": fmtYuan(income)}}
-	s := Section{Title: "payment"}
+// that is not the platform. earlier is what the same payer already paid for
+// the same project this month: one project's month is one time.
+func (rs *RuleSet) WithholdPerPayment(income, earlier decimal.Decimal) (decimal.Decimal, *Breakdown, error) {
+	return rs.perTime("labor_per_payment", &rs.LaborPerPayment, "labour remuneration (预扣率表二)", income, earlier)
+}
+
+// WithholdNonresident withholds one payment of labour remuneration to a
+// non-resident: 80% of it on the monthly-converted comprehensive table, one
+// project's month as one time, no cumulative method.
+func (rs *RuleSet) WithholdNonresident(income, earlier decimal.Decimal) (decimal.Decimal, *Breakdown, error) {
+	if rs.LaborNonresident == nil {
+		return decimal.Zero, nil, fieldErr("method", "rule set %s has no labor_nonresident; ask for a later version", rs.Version)
+	}
+	return rs.perTime("labor_nonresident", rs.LaborNonresident, "个人所得税税率表三 (monthly-converted)", income, earlier)
+}
+
+// perTime computes a per-time method. With income paid earlier in the month
+// for the same project, the tax withheld now is the tax on the month's total
+// less the tax on what was paid before, which is what was withheld on it: a
+// month's tax never depends on how it is split into payments.
+func (rs *RuleSet) perTime(method string, pt *PerTime, table string, income, earlier decimal.Decimal) (decimal.Decimal, *Breakdown, error) {
+	switch {
+	case income.IsNegative():
+		return decimal.Zero, nil, fieldErr("income", "income %s is negative", fmtYuan(income))
+	case earlier.IsNegative():
+		return decimal.Zero, nil, fieldErr("same_project_earlier_in_month", "%s is negative", fmtYuan(earlier))
+	}
+	b := &Breakdown{Method: method, RuleSet: rs.Version, Source: pt.Source, Inputs: map[string]string{"income": fmtYuan(income)}}
+	if earlier.IsZero() {
+		iit, s := pt.tax("payment", table, income)
+		b.Sections = []Section{s}
+		return iit, b, nil
+	}
+	b.Inputs["same_project_earlier_in_month"] = fmtYuan(earlier)
+	total := earlier.Add(income)
+	totalTax, all := pt.tax("the month's payments for this project, as one time", table, total)
+	all.Steps = append([]Step{{Name: "the month's income", Value: fmtYuan(total), Formula: fmt.Sprintf("%s earlier + %s now", fmtYuan(earlier), fmtYuan(income))}}, all.Steps...)
+	priorTax, prior := pt.tax("withheld on the earlier payments", table, earlier)
+	iit := totalTax.Sub(priorTax)
+	last := Section{Title: "this payment"}
+	last.step("withholding", fmtYuan(iit), "%s − %s", fmtYuan(totalTax), fmtYuan(priorTax))
+	b.Sections = []Section{all, prior, last}
+	return iit, b, nil
+}
+
+// tax is the per-time tax on income, and its working.
+func (pt *PerTime) tax(title, table string, income decimal.Decimal) (decimal.Decimal, Section) {
+	s := Section{Title: title}
 	var taxable decimal.Decimal
-	if income.LessThanOrEqual(lp.Threshold) {
-		taxable = income.Sub(lp.FixedCost)
-		s.step("cost", fmtYuan(lp.FixedCost), "income ≤ %s: fixed %s", fmtYuan(lp.Threshold), fmtYuan(lp.FixedCost))
+	if pt.Threshold != nil && income.LessThanOrEqual(*pt.Threshold) {
+		taxable = income.Sub(pt.FixedCost)
+		s.step("cost", fmtYuan(pt.FixedCost), "income ≤ %s: fixed %s", fmtYuan(*pt.Threshold), fmtYuan(pt.FixedCost))
 	} else {
-		cost := income.Mul(lp.CostRate)
+		cost := income.Mul(pt.CostRate)
 		taxable = income.Sub(cost)
-		s.step("cost", fmtYuan(cost), "income > %s: %s × %s", fmtYuan(lp.Threshold), fmtYuan(income), fmtRate(lp.CostRate))
+		if pt.Threshold != nil {
+			s.step("cost", fmtYuan(cost), "income > %s: %s × %s", fmtYuan(*pt.Threshold), fmtYuan(income), fmtRate(pt.CostRate))
+		} else {
+			s.step("cost", fmtYuan(cost), "%s × %s", fmtYuan(income), fmtRate(pt.CostRate))
+		}
 	}
 	if taxable.IsNegative() {
 		taxable = decimal.Zero
 	}
-	r, n := lp.Table.find(taxable)
-	s.Row = row("labour remuneration (预扣率表二)", r, n)
+	r, n := pt.Table.find(taxable)
+	s.Row = row(table, r, n)
 	iit := yuan(taxable.Mul(r.Rate).Sub(r.Quick))
 	s.step("taxable income", fmtYuan(taxable), "max(0, %s − cost)", fmtYuan(income))
-	s.step("withholding", fmtYuan(iit), "round(%s × %s − %s)", fmtYuan(taxable), fmtRate(r.Rate), fmtYuan(r.Quick))
-	b.Sections = []Section{s}
-	return iit, b
+	s.step("tax", fmtYuan(iit), "round(%s × %s − %s)", fmtYuan(taxable), fmtRate(r.Rate), fmtYuan(r.Quick))
+	return iit, s
 }

@@ -18,13 +18,17 @@ type Request struct {
 	Method string `json:"method"`
 	Year   int    `json:"year,omitempty"`
 	Month  int    `json:"month,omitempty"`
-	// labor_per_payment
-	Income string `json:"income,omitempty"`
+	// RuleSet pins a version, in force or not, to compute a result again.
+	RuleSet string `json:"rule_set,omitempty"`
+	// labor_per_payment, labor_nonresident; vat_agent per time
+	Income             string `json:"income,omitempty"`
+	SameProjectEarlier string `json:"same_project_earlier_in_month,omitempty"`
 	// labor_cumulative
 	Months []struct {
 		Month  int    `json:"month"`
 		Income string `json:"income"`
 	} `json:"months,omitempty"`
+	GapPolicy string `json:"gap_policy,omitempty"`
 	// business_income
 	AnnualTaxable      string `json:"annual_taxable,omitempty"`
 	AnnualRevenue      string `json:"annual_revenue,omitempty"`
@@ -34,6 +38,9 @@ type Request struct {
 	// vat_agent
 	MonthIncome string `json:"month_income,omitempty"`
 	Location    string `json:"location,omitempty"`
+	Filing      string `json:"filing,omitempty"`
+	OtherSales  string `json:"other_sales,omitempty"`
+	Province    string `json:"province,omitempty"`
 }
 
 // Quote is a result: the amounts of the method asked for, the rule set used,
@@ -44,6 +51,7 @@ type Quote struct {
 	IIT             string       `json:"iit,omitempty"`
 	Months          []MonthQuote `json:"months,omitempty"`
 	TotalIIT        string       `json:"total_iit,omitempty"`
+	Notice          string       `json:"notice,omitempty"`
 	AnnualTaxable   string       `json:"annual_taxable,omitempty"`
 	Sales           string       `json:"sales,omitempty"`
 	Exempt          *bool        `json:"exempt,omitempty"`
@@ -103,24 +111,19 @@ func jsonFieldErr(err error) error {
 	return fieldErr("", "the request is not valid JSON: %v", err)
 }
 
+const methods = "labor_cumulative, labor_per_payment, labor_nonresident, business_income, vat_agent"
+
 // Quote computes a request under rules; now supplies the year when a
 // method's request may omit it.
 func (r *Rules) Quote(req *Request, now time.Time) (*Quote, error) {
 	switch req.Method {
-	case "labor_per_payment", "labor_cumulative", "business_income", "vat_agent":
+	case "labor_per_payment", "labor_cumulative", "labor_nonresident", "business_income", "vat_agent":
 	case "":
-		return nil, fieldErr("method", "is required: labor_cumulative, labor_per_payment, business_income or vat_agent")
+		return nil, fieldErr("method", "is required: one of %s", methods)
 	default:
-		return nil, fieldErr("method", "%q is not one of labor_cumulative, labor_per_payment, business_income, vat_agent", req.Method)
+		return nil, fieldErr("method", "%q is not one of %s", req.Method, methods)
 	}
-	year := req.Year
-	if year == 0 {
-		if req.Method != "labor_per_payment" {
-			return nil, fieldErr("year", "is required for %s", req.Method)
-		}
-		year = now.Year()
-	}
-	rs, err := r.For(year)
+	rs, err := r.ruleSet(req, now)
 	if err != nil {
 		return nil, err
 	}
@@ -132,14 +135,50 @@ func (r *Rules) Quote(req *Request, now time.Time) (*Quote, error) {
 	return q, nil
 }
 
+// ruleSet finds the rule set a request asks for: the version it pins, or
+// the one in force for its year.
+func (r *Rules) ruleSet(req *Request, now time.Time) (*RuleSet, error) {
+	if req.RuleSet != "" {
+		rs, err := r.Version(req.RuleSet)
+		if err != nil {
+			return nil, err
+		}
+		if req.Year != 0 && req.Year != rs.Year {
+			return nil, fieldErr("rule_set", "%s governs %d, not %d", rs.Version, rs.Year, req.Year)
+		}
+		return rs, nil
+	}
+	year := req.Year
+	if year == 0 {
+		if req.Method != "labor_per_payment" {
+			return nil, fieldErr("year", "is required for %s", req.Method)
+		}
+		year = now.Year()
+	}
+	return r.For(year)
+}
+
 func quote(rs *RuleSet, req *Request) (*Quote, error) {
 	switch req.Method {
-	case "labor_per_payment":
+	case "labor_per_payment", "labor_nonresident":
 		income, err := ParseAmount("income", req.Income)
 		if err != nil {
 			return nil, err
 		}
-		iit, b := rs.WithholdPerPayment(income)
+		earlier := decimal.Zero
+		if req.SameProjectEarlier != "" {
+			if earlier, err = ParseAmount("same_project_earlier_in_month", req.SameProjectEarlier); err != nil {
+				return nil, err
+			}
+		}
+		withhold := rs.WithholdPerPayment
+		if req.Method == "labor_nonresident" {
+			withhold = rs.WithholdNonresident
+		}
+		iit, b, err := withhold(income, earlier)
+		if err != nil {
+			return nil, err
+		}
 		return &Quote{IIT: fmtYuan(iit), Breakdown: b}, nil
 
 	case "labor_cumulative":
@@ -154,17 +193,32 @@ func quote(rs *RuleSet, req *Request) (*Quote, error) {
 			}
 			in[i] = MonthIncome{Month: m.Month, Income: income}
 		}
-		months, b, err := rs.WithholdCumulative(in)
+		var gap GapPolicy
+		if req.GapPolicy != "" {
+			var err error
+			if gap, err = ParseGapPolicy("gap_policy", req.GapPolicy); err != nil {
+				return nil, err
+			}
+		}
+		months, b, err := rs.WithholdCumulative(in, gap)
 		if err != nil {
 			return nil, err
 		}
 		q := &Quote{Breakdown: b}
 		total := decimal.Zero
+		history := make([]PeriodIncome, 0, len(months))
 		for _, m := range months {
 			q.Months = append(q.Months, MonthQuote{Month: m.Month, Income: fmtYuan(m.Income), IIT: fmtYuan(m.IIT)})
 			total = total.Add(m.IIT)
+			history = append(history, PeriodIncome{Period{rs.Year, m.Month}, m.Income})
 		}
 		q.TotalIIT = fmtYuan(total)
+		if n := rs.Guidance(history); n != nil {
+			q.Notice = n.Message()
+			b.Sections = append(b.Sections, Section{Title: "notice", Steps: []Step{{
+				Name: "12-month income over the guidance line", Value: fmtYuan(n.Rolling), Formula: n.Message(),
+			}}})
+		}
 		return q, nil
 
 	case "business_income":
@@ -199,11 +253,34 @@ func quote(rs *RuleSet, req *Request) (*Quote, error) {
 		if req.Month < 1 || req.Month > 12 {
 			return nil, fieldErr("month", "is required, 1..12")
 		}
-		income, err := ParseAmount("month_income", req.MonthIncome)
+		in := VATInput{Location: req.Location, Filing: Filing(req.Filing), Province: req.Province}
+		var err error
+		switch in.Filing {
+		case FilingMonthly, FilingPerTime, "":
+		default:
+			return nil, fieldErr("filing", "%q is not one of monthly, per_time", req.Filing)
+		}
+		switch in.Filing {
+		case FilingPerTime:
+			if req.MonthIncome != "" {
+				return nil, fieldErr("month_income", "per-time filing takes income, the time's or day's tax-inclusive income")
+			}
+			in.Income, err = ParseAmount("income", req.Income)
+		default:
+			if req.Income != "" {
+				return nil, fieldErr("income", "monthly filing takes month_income, the month's tax-inclusive income")
+			}
+			in.Income, err = ParseAmount("month_income", req.MonthIncome)
+		}
 		if err != nil {
 			return nil, err
 		}
-		res, b, err := rs.AgentVAT(income, req.Location)
+		if req.OtherSales != "" {
+			if in.OtherSales, err = ParseAmount("other_sales", req.OtherSales); err != nil {
+				return nil, err
+			}
+		}
+		res, b, err := rs.AgentVAT(in)
 		if err != nil {
 			return nil, err
 		}

@@ -96,13 +96,13 @@ func TestBracketBoundaries(t *testing.T) {
 		{"62500", "13000.00", 2}, {"62500.01", "13000.00", 3}, // taxable 50,000 vs 50,000.008
 	}
 	for _, c := range perPayment {
-		iit, b := r.WithholdPerPayment(d(c.income))
+		iit, b, _ := r.WithholdPerPayment(d(c.income), decimal.Zero)
 		if iit.StringFixed(2) != c.iit || b.Sections[0].Row.Number != c.row {
 			t.Errorf("per payment %s: %s row %d, want %s row %d", c.income, iit.StringFixed(2), b.Sections[0].Row.Number, c.iit, c.row)
 		}
 	}
 	branch := func(income string) string {
-		_, b := r.WithholdPerPayment(d(income))
+		_, b, _ := r.WithholdPerPayment(d(income), decimal.Zero)
 		return b.Sections[0].Steps[0].Formula
 	}
 	if !strings.Contains(branch("4000"), "fixed") || strings.Contains(branch("4000.01"), "fixed") {
@@ -113,8 +113,8 @@ func TestBracketBoundaries(t *testing.T) {
 	for i, row := range r.LaborCumulative.Table[:len(r.LaborCumulative.Table)-1] {
 		at := row.Upto.Add(d("5000")).Div(d("0.8")) // base exactly at the bracket's top
 		above := at.Add(d("0.02"))
-		m, _ := r.NextMonth(CumulativeState{}, 1, at)
-		n, _ := r.NextMonth(CumulativeState{}, 1, above)
+		m, _, _ := r.NextMonth(CumulativeState{}, 1, at, GapRestartAll)
+		n, _, _ := r.NextMonth(CumulativeState{}, 1, above, GapRestartAll)
 		if m.RowNo != i+1 || n.RowNo != i+2 {
 			t.Errorf("cumulative bracket %d: base %s in row %d, base %s in row %d", i+1, m.Base, m.RowNo, n.Base, n.RowNo)
 		}
@@ -131,7 +131,8 @@ func TestBracketBoundaries(t *testing.T) {
 		}
 	}
 
-	// The VAT threshold is on monthly sales excluding VAT, and it is a cliff.
+	// The VAT threshold is on monthly sales excluding VAT, and it is a cliff
+	// (2025: sales up to and including 100,000 exempt).
 	vat := []struct {
 		income, sales, vat string
 		exempt             bool
@@ -142,7 +143,7 @@ func TestBracketBoundaries(t *testing.T) {
 		{"101000.01", "100000.01", "1000.00", false},
 	}
 	for _, c := range vat {
-		res, _, err := r.AgentVAT(d(c.income), "county")
+		res, _, err := rs(t, 2025).AgentVAT(VATInput{Income: d(c.income), Location: "county"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,31 +155,37 @@ func TestBracketBoundaries(t *testing.T) {
 
 func TestGapMonthPolicies(t *testing.T) {
 	months := []MonthIncome{{1, d("10000")}, {3, d("10000")}}
-	restart := rs(t, 2026)
-	got, _, err := restart.WithholdCumulative(months)
-	if err != nil {
-		t.Fatal(err)
+	r := rs(t, 2026)
+	cases := []struct {
+		gap    GapPolicy
+		months int
+		iit    string
+	}{
+		// Restart all: month 3 is a first month again: (10,000 − 2,000 − 5,000) × 3% = 90.
+		{GapRestartAll, 1, "90.00"},
+		// Restart months: 1 month of deduction: (20,000 − 4,000 − 5,000) × 3% − 90 = 240.
+		{GapRestartMonths, 1, "240.00"},
+		// Income months: 2 months of deduction: (20,000 − 4,000 − 10,000) × 3% − 90 = 90.
+		{GapIncomeMonths, 2, "90.00"},
 	}
-	// Restart: month 3 counts 1 month of deduction: (20,000 − 4,000 − 5,000) × 3% − 90 = 240.
-	if got[1].Months != 1 || got[1].IIT.StringFixed(2) != "240.00" {
-		t.Fatalf("restart policy: months %d, iit %s", got[1].Months, got[1].IIT)
-	}
-	alt := *restart
-	alt.LaborCumulative.GapPolicy = GapIncomeMonths
-	got, _, _ = alt.WithholdCumulative(months)
-	// Income months: 2 months of deduction: (20,000 − 4,000 − 10,000) × 3% − 90 = 90.
-	if got[1].Months != 2 || got[1].IIT.StringFixed(2) != "90.00" {
-		t.Fatalf("income-months policy: months %d, iit %s", got[1].Months, got[1].IIT)
+	for _, c := range cases {
+		got, _, err := r.WithholdCumulative(months, c.gap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[1].Months != c.months || got[1].IIT.StringFixed(2) != c.iit {
+			t.Errorf("%s: months %d, iit %s; want %d, %s", c.gap, got[1].Months, got[1].IIT, c.months, c.iit)
+		}
 	}
 }
 
 func TestCumulativeMethodStartsOctober2025(t *testing.T) {
-	_, _, err := rs(t, 2025).WithholdCumulative([]MonthIncome{{9, d("1000")}})
+	_, _, err := rs(t, 2025).WithholdCumulative([]MonthIncome{{9, d("1000")}}, "")
 	var fe *FieldError
 	if !errors.As(err, &fe) || fe.Field != "months[0].month" {
 		t.Fatalf("September 2025: %v", err)
 	}
-	if _, _, err := rs(t, 2025).WithholdCumulative([]MonthIncome{{10, d("1000")}}); err != nil {
+	if _, _, err := rs(t, 2025).WithholdCumulative([]MonthIncome{{10, d("1000")}}, ""); err != nil {
 		t.Fatalf("October 2025: %v", err)
 	}
 }
@@ -251,7 +258,7 @@ func TestWithholdingProperties(t *testing.T) {
 		if len(months) == 0 {
 			continue
 		}
-		got, _, err := r.WithholdCumulative(months)
+		got, _, err := r.WithholdCumulative(months, GapIncomeMonths)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -275,12 +282,12 @@ func TestWithholdingProperties(t *testing.T) {
 
 		x := money(1_000_000)
 		y := x.Add(money(10_000))
-		a, _ := r.WithholdPerPayment(x)
-		b, _ := r.WithholdPerPayment(y)
+		a, _, _ := r.WithholdPerPayment(x, decimal.Zero)
+		b, _, _ := r.WithholdPerPayment(y, decimal.Zero)
 		c, _ := r.BusinessTax(x, true)
 		e, _ := r.BusinessTax(y, true)
-		v, _, _ := r.AgentVAT(x, "city")
-		w, _, _ := r.AgentVAT(y, "city")
+		v, _, _ := r.AgentVAT(VATInput{Income: x, Location: "city"})
+		w, _, _ := r.AgentVAT(VATInput{Income: y, Location: "city"})
 		if b.LessThan(a) || e.LessThan(c) || w.Total.LessThan(v.Total) {
 			t.Fatalf("seed %d: a tax fell as income rose from %s to %s", seed, x, y)
 		}
@@ -293,6 +300,11 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"method":"labor_cumulative","year":2026,"months":[{"month":1,"income":"10000"}]}`,
 		`{"method":"vat_agent","month_income":"120000","location":"city","year":2026,"month":3}`,
 		`{"method":"business_income","annual_taxable":"150000","individual_business":true,"year":2026}`,
+		`{"method":"labor_nonresident","income":"10000","year":2026,"same_project_earlier_in_month":"2000.5"}`,
+		`{"method":"labor_per_payment","income":"3000","same_project_earlier_in_month":"3000","rule_set":"cn-2026.1"}`,
+		`{"method":"vat_agent","filing":"per_time","income":"1010","location":"county","year":2025,"month":3,"province":"44"}`,
+		`{"method":"vat_agent","filing":"monthly","month_income":"50500","other_sales":"50000.01","location":"other","year":2026,"month":12}`,
+		`{"method":"labor_cumulative","year":2026,"gap_policy":"restart_months","months":[{"month":1,"income":"10000"},{"month":2,"income":"0"}]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -331,7 +343,7 @@ func BenchmarkLaborCumulativeWarm(b *testing.B) {
 	income := d("8765.43")
 	b.ReportAllocs()
 	for b.Loop() {
-		r.NextMonth(st, 6, income)
+		r.NextMonth(st, 6, income, GapRestartAll)
 	}
 }
 
