@@ -382,6 +382,14 @@ func TestTaxQuotesThroughTheAPI(t *testing.T) {
 	if r.status != 200 || r.body["vat"] != "1188.12" || r.body["total"] != "1259.40" {
 		t.Fatalf("quote: %d %v", r.status, r.body)
 	}
+	r = e.call("POST", "/api/v1/tax/quotes", token, `{"method":"labor_cumulative","year":2026,"months":[{"month":1,"income":"5000000.01"}]}`)
+	if r.status != 200 || r.body["rule_set"] != "cn-2026.2" || !strings.Contains(fmt.Sprint(r.body["notice"]), "guide the worker") {
+		t.Fatalf("the guidance notice: %d %v", r.status, r.body)
+	}
+	r = e.call("POST", "/api/v1/tax/quotes", token, `{"method":"vat_agent","filing":"weekly","month_income":"1","location":"city","year":2026,"month":1}`)
+	if r.status != 400 || r.code() != "invalid_request" || r.body["error"].(map[string]any)["field"] != "filing" {
+		t.Fatalf("an unknown filing mode: %d %v", r.status, r.body)
+	}
 	r = e.call("POST", "/api/v1/tax/quotes", token, `{"method":"labor_per_payment","income":"-1"}`)
 	if r.status != 400 || r.code() != "invalid_request" || r.body["error"].(map[string]any)["field"] != "income" {
 		t.Fatalf("bad quote: %d %v", r.status, r.body)
