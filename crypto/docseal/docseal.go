@@ -77,8 +77,24 @@ type Writer struct {
 	closed bool
 }
 
-// NewWriter writes the header of document docID to w.
-func NewWriter(w io.Writer, keys *keyring.Keyring, docID string) (*Writer, error) {
+// Wrapper wraps and unwraps a document's own key: the keyring (Keyring), or
+// the key of the data subject the document belongs to (crypto/subjectkey),
+// whose envelopes are as long.
+type Wrapper interface {
+	Seal(aad, plaintext []byte) ([]byte, error)
+	Open(aad, envelope []byte) ([]byte, error)
+}
+
+// Keyring wraps document keys under the keyring's documents key.
+func Keyring(k *keyring.Keyring) Wrapper { return ringWrapper{k} }
+
+type ringWrapper struct{ k *keyring.Keyring }
+
+func (r ringWrapper) Seal(aad, pt []byte) ([]byte, error) { return r.k.Seal(keyring.Documents, aad, pt) }
+func (r ringWrapper) Open(aad, env []byte) ([]byte, error) { return r.k.Open(keyring.Documents, aad, env) }
+
+// NewWriter writes the header of document docID to w, its key wrapped by keys.
+func NewWriter(w io.Writer, keys Wrapper, docID string) (*Writer, error) {
 	key := make([]byte, sm.KeySize)
 	prefix := make([]byte, prefixSize)
 	if _, err := rand.Read(key); err != nil {
@@ -87,7 +103,10 @@ func NewWriter(w io.Writer, keys *keyring.Keyring, docID string) (*Writer, error
 	if _, err := rand.Read(prefix); err != nil {
 		return nil, err
 	}
-	wrapped, err := keys.Seal(keyring.Documents, keyAAD(docID), key)
+	wrapped, err := keys.Seal(keyAAD(docID), key)
+	if err == nil && len(wrapped) != keyring.Overhead+sm.KeySize {
+		err = fmt.Errorf("docseal: a wrapped key is %d bytes, want %d", len(wrapped), keyring.Overhead+sm.KeySize)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +196,7 @@ type Reader struct {
 
 // NewReader reads the header of document docID from r; reads fail with
 // ErrCorrupt unless every chunk opens and the plaintext's SM3 digest is want.
-func NewReader(r io.Reader, keys *keyring.Keyring, docID string, want [sm.HashSize]byte) (*Reader, error) {
+func NewReader(r io.Reader, keys Wrapper, docID string, want [sm.HashSize]byte) (*Reader, error) {
 	hdr := make([]byte, headerSize)
 	if _, err := io.ReadFull(r, hdr); err != nil {
 		return nil, fmt.Errorf("%w: short header", ErrCorrupt)
@@ -186,7 +205,7 @@ func NewReader(r io.Reader, keys *keyring.Keyring, docID string, want [sm.HashSi
 		return nil, fmt.Errorf("%w: bad header", ErrCorrupt)
 	}
 	prefix := hdr[len(magic)+4 : len(magic)+4+prefixSize]
-	key, err := keys.Open(keyring.Documents, keyAAD(docID), hdr[len(magic)+4+prefixSize:])
+	key, err := keys.Open(keyAAD(docID), hdr[len(magic)+4+prefixSize:])
 	if err != nil {
 		return nil, fmt.Errorf("%w: document key: %v", ErrCorrupt, err)
 	}

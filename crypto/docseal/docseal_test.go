@@ -23,7 +23,7 @@ func ring(t testing.TB) *keyring.Keyring {
 func seal(t testing.TB, k *keyring.Keyring, id string, data []byte) ([]byte, [sm.HashSize]byte) {
 	t.Helper()
 	var out bytes.Buffer
-	w, err := NewWriter(&out, k, id)
+	w, err := NewWriter(&out, Keyring(k), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func seal(t testing.TB, k *keyring.Keyring, id string, data []byte) ([]byte, [sm
 }
 
 func open(k *keyring.Keyring, id string, sealed []byte, want [sm.HashSize]byte) ([]byte, error) {
-	r, err := NewReader(bytes.NewReader(sealed), k, id, want)
+	r, err := NewReader(bytes.NewReader(sealed), Keyring(k), id, want)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +120,7 @@ func BenchmarkSeal(b *testing.B) {
 	data := make([]byte, 1<<20)
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		w, _ := NewWriter(io.Discard, k, "doc")
+		w, _ := NewWriter(io.Discard, Keyring(k), "doc")
 		w.Write(data)
 		w.Close()
 	}

@@ -41,11 +41,16 @@ type Info struct {
 // Store seals documents into a Backend.
 type Store struct {
 	b    Backend
-	keys *keyring.Keyring
+	keys docseal.Wrapper
 }
 
 // New returns a Store over b sealing with keys.
-func New(b Backend, keys *keyring.Keyring) *Store { return &Store{b: b, keys: keys} }
+func New(b Backend, keys *keyring.Keyring) *Store { return &Store{b: b, keys: docseal.Keyring(keys)} }
+
+// Under returns the store with document keys wrapped by w instead of the
+// keyring: a data subject's documents go under that subject's key
+// (crypto/subjectkey), so that destroying the key shreds them.
+func (s *Store) Under(w docseal.Wrapper) *Store { return &Store{b: s.b, keys: w} }
 
 var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
