@@ -90,8 +90,12 @@ func Keyring(k *keyring.Keyring) Wrapper { return ringWrapper{k} }
 
 type ringWrapper struct{ k *keyring.Keyring }
 
-func (r ringWrapper) Seal(aad, pt []byte) ([]byte, error) { return r.k.Seal(keyring.Documents, aad, pt) }
-func (r ringWrapper) Open(aad, env []byte) ([]byte, error) { return r.k.Open(keyring.Documents, aad, env) }
+func (r ringWrapper) Seal(aad, pt []byte) ([]byte, error) {
+	return r.k.Seal(keyring.Documents, aad, pt)
+}
+func (r ringWrapper) Open(aad, env []byte) ([]byte, error) {
+	return r.k.Open(keyring.Documents, aad, env)
+}
 
 // NewWriter writes the header of document docID to w, its key wrapped by keys.
 func NewWriter(w io.Writer, keys Wrapper, docID string) (*Writer, error) {
