@@ -24,6 +24,10 @@ import (
 //     it. A node whose binary is older then stops at that command, and
 //     refuses to open a file that records a newer set, saying to upgrade.
 
+// PartiesSet is the command set that brings the parties in: data subjects'
+// keys, merchants, workers and their agreements.
+const PartiesSet = 3
+
 // CmdCommandSet raises the command set the cluster speaks; its body is the
 // set, 8 bytes big-endian.
 const CmdCommandSet = "state.min_version"
