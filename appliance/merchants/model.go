@@ -154,9 +154,9 @@ type Merchant struct {
 	Approved  time.Time       `json:"approved,omitzero"`
 }
 
-// privateAAD names a merchant's sealed fields, so they open only as this
+// PrivateAAD names a merchant's sealed fields, so they open only as this
 // merchant's.
-func privateAAD(id string) string { return "merchant/" + id + "/private" }
+func PrivateAAD(id string) string { return "merchant/" + id + "/private" }
 
 // Facts returns what the merchant's rating is computed from, at now.
 func (m *Merchant) Facts(now time.Time) Facts {

@@ -14,20 +14,25 @@ func (rs *RuleSet) BusinessTax(taxable decimal.Decimal, individualBusiness bool)
 	r, n := bi.Table.find(taxable)
 	s := Section{Title: "annual tax", Row: row("business income (经营所得)", r, n)}
 	gross := taxable.Mul(r.Rate).Sub(r.Quick)
-	s.step("tax by the table", gross.StringFixed(2), "%s × %s − %s", fmtYuan(taxable), fmtRate(r.Rate), fmtYuan(r.Quick))
-	tax := gross
-	if relief := bi.IndividualBusinessRelief; individualBusiness && relief != nil {
+	s.step("tax by the table", fmtExact(gross), "%s × %s − %s", fmtYuan(taxable), fmtRate(r.Rate), fmtYuan(r.Quick))
+	tax, reduction := gross, decimal.Zero
+	relief := bi.IndividualBusinessRelief
+	if individualBusiness && relief != nil {
 		capped := decimal.Min(taxable, relief.Cap)
 		cr, _ := bi.Table.find(capped)
 		capTax := capped.Mul(cr.Rate).Sub(cr.Quick)
-		reduction := capTax.Mul(relief.Rate)
+		reduction = capTax.Mul(relief.Rate)
 		s.step("taxable income up to the cap", fmtYuan(capped), "min(%s, %s)", fmtYuan(taxable), fmtYuan(relief.Cap))
-		s.step("tax on that part", capTax.StringFixed(2), "%s × %s − %s", fmtYuan(capped), fmtRate(cr.Rate), fmtYuan(cr.Quick))
-		s.step("individual-business reduction", reduction.StringFixed(2), "%s × %s", capTax.StringFixed(2), fmtRate(relief.Rate))
+		s.step("tax on that part", fmtExact(capTax), "%s × %s − %s", fmtYuan(capped), fmtRate(cr.Rate), fmtYuan(cr.Quick))
+		s.step("individual-business reduction", fmtExact(reduction), "%s × %s", fmtExact(capTax), fmtRate(relief.Rate))
 		tax = gross.Sub(reduction)
 	}
 	tax = yuan(tax)
-	s.step("tax", fmtYuan(tax), "round(tax by the table − reduction)")
+	if individualBusiness && relief != nil {
+		s.step("tax", fmtYuan(tax), "round(%s − %s)", fmtExact(gross), fmtExact(reduction))
+	} else {
+		s.step("tax", fmtYuan(tax), "round(%s)", fmtExact(gross))
+	}
 	b.Sections = []Section{s}
 	return tax, b
 }

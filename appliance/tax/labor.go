@@ -49,7 +49,7 @@ func (rs *RuleSet) NextMonth(st CumulativeState, month int, income decimal.Decim
 	case month <= st.LastMonth:
 		return CumulativeMonth{}, st, fieldErr("month", "month %d is not after the last month with income, %d", month, st.LastMonth)
 	}
-	if income.IsZero() {
+	if income.IsZero() && lc.ZeroMonthIsGap {
 		return CumulativeMonth{Month: month, NoIncome: true, Prior: st.Withheld}, st, nil
 	}
 	gapped := st.LastMonth != 0 && month != st.LastMonth+1
@@ -99,6 +99,9 @@ func (rs *RuleSet) WithholdCumulative(months []MonthIncome, gap GapPolicy) ([]Cu
 	if gap == "" {
 		gap = lc.GapPolicy
 	}
+	if !rs.offers(gap) {
+		return nil, nil, fieldErr("gap_policy", "rule set %s offers only %s", rs.Version, lc.GapPolicy)
+	}
 	prev := 0
 	for i, m := range months {
 		field := fmt.Sprintf("months[%d].month", i)
@@ -142,11 +145,11 @@ func (rs *RuleSet) WithholdCumulative(months []MonthIncome, gap GapPolicy) ([]Cu
 			s.step("after a gap", string(gap), "no income in month %d..%d: %s", st.LastMonth+1, in.Month-1, gapWords[gap])
 		}
 		s.step("cumulative income", fmtYuan(m.Cumul), "%s + %s", fmtYuan(earlier), fmtYuan(in.Income))
-		s.step("cumulative cost", fmtYuan(m.Cost), "%s × %s", fmtYuan(m.Cumul), fmtRate(lc.CostRate))
+		s.step("cumulative cost", fmtExact(m.Cost), "%s × %s", fmtYuan(m.Cumul), fmtRate(lc.CostRate))
 		s.step("months of continuous income", fmt.Sprint(m.Months), "policy %s", gap)
 		s.step("cumulative deduction", fmtYuan(m.Deducted), "%s × %d", fmtYuan(lc.MonthlyDeduction), m.Months)
-		s.step("cumulative taxable income", fmtYuan(m.Base), "max(0, %s − %s − %s)", fmtYuan(m.Cumul), fmtYuan(m.Cost), fmtYuan(m.Deducted))
-		s.step("tax on the cumulative base", fmtYuan(m.Tax), "round(%s × %s − %s)", fmtYuan(m.Base), fmtRate(m.Row.Rate), fmtYuan(m.Row.Quick))
+		s.step("cumulative taxable income", fmtExact(m.Base), "max(0, %s − %s − %s)", fmtYuan(m.Cumul), fmtExact(m.Cost), fmtYuan(m.Deducted))
+		s.step("tax on the cumulative base", fmtYuan(m.Tax), "round(%s × %s − %s)", fmtExact(m.Base), fmtRate(m.Row.Rate), fmtYuan(m.Row.Quick))
 		s.step("withheld before this month", fmtYuan(m.Prior), "on the income counted")
 		s.step("withholding this month", fmtYuan(m.IIT), "max(0, %s − %s)", fmtYuan(m.Tax), fmtYuan(m.Prior))
 		b.Sections = append(b.Sections, s)
@@ -189,6 +192,8 @@ func (rs *RuleSet) perTime(method string, pt *PerTime, table string, income, ear
 		return decimal.Zero, nil, fieldErr("income", "income %s is negative", fmtYuan(income))
 	case earlier.IsNegative():
 		return decimal.Zero, nil, fieldErr("same_project_earlier_in_month", "%s is negative", fmtYuan(earlier))
+	case !earlier.IsZero() && !pt.SameProjectMonth:
+		return decimal.Zero, nil, fieldErr("same_project_earlier_in_month", "rule set %s does not take it; ask for a later version", rs.Version)
 	}
 	b := &Breakdown{Method: method, RuleSet: rs.Version, Source: pt.Source, Inputs: map[string]string{"income": fmtYuan(income)}}
 	if earlier.IsZero() {
@@ -219,9 +224,9 @@ func (pt *PerTime) tax(title, table string, income decimal.Decimal) (decimal.Dec
 		cost := income.Mul(pt.CostRate)
 		taxable = income.Sub(cost)
 		if pt.Threshold != nil {
-			s.step("cost", fmtYuan(cost), "income > %s: %s × %s", fmtYuan(*pt.Threshold), fmtYuan(income), fmtRate(pt.CostRate))
+			s.step("cost", fmtExact(cost), "income > %s: %s × %s", fmtYuan(*pt.Threshold), fmtYuan(income), fmtRate(pt.CostRate))
 		} else {
-			s.step("cost", fmtYuan(cost), "%s × %s", fmtYuan(income), fmtRate(pt.CostRate))
+			s.step("cost", fmtExact(cost), "%s × %s", fmtYuan(income), fmtRate(pt.CostRate))
 		}
 	}
 	if taxable.IsNegative() {
@@ -230,7 +235,7 @@ func (pt *PerTime) tax(title, table string, income decimal.Decimal) (decimal.Dec
 	r, n := pt.Table.find(taxable)
 	s.Row = row(table, r, n)
 	iit := yuan(taxable.Mul(r.Rate).Sub(r.Quick))
-	s.step("taxable income", fmtYuan(taxable), "max(0, %s − cost)", fmtYuan(income))
-	s.step("tax", fmtYuan(iit), "round(%s × %s − %s)", fmtYuan(taxable), fmtRate(r.Rate), fmtYuan(r.Quick))
+	s.step("taxable income", fmtExact(taxable), "max(0, %s − cost)", fmtYuan(income))
+	s.step("tax", fmtYuan(iit), "round(%s × %s − %s)", fmtExact(taxable), fmtRate(r.Rate), fmtYuan(r.Quick))
 	return iit, s
 }

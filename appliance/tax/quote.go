@@ -6,10 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"cxt/appliance/strictjson"
 )
 
 // Request is one quote request, as `cxt tax quote` and POST /api/v1/tax/quotes
@@ -84,9 +88,14 @@ func DecodeRequest(r io.Reader) (*Request, error) {
 	if len(data) > maxRequest {
 		return nil, fieldErr("", "request exceeds %d bytes", maxRequest)
 	}
+	var req Request
+	if err := strictjson.Check(data, &req); err != nil {
+		var ke *strictjson.KeyError
+		errors.As(err, &ke)
+		return nil, fieldErr(strings.TrimPrefix(ke.Path+"."+ke.Key, "."), "%s", ke.Msg)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	var req Request
 	if err := dec.Decode(&req); err != nil {
 		return nil, jsonFieldErr(err)
 	}
@@ -96,12 +105,38 @@ func DecodeRequest(r io.Reader) (*Request, error) {
 	return &req, nil
 }
 
+// fields are the request fields each method takes, besides method, year
+// and rule_set; any other field given is refused rather than ignored.
+var fields = map[string][]string{
+	"labor_per_payment": {"income", "same_project_earlier_in_month"},
+	"labor_nonresident": {"income", "same_project_earlier_in_month"},
+	"labor_cumulative":  {"months", "gap_policy"},
+	"business_income":   {"annual_taxable", "annual_revenue", "tax_office", "industry", "individual_business"},
+	"vat_agent":         {"month", "month_income", "income", "location", "filing", "other_sales", "province"},
+}
+
+// onlyItsFields refuses a field the request's method does not take.
+func onlyItsFields(req *Request) error {
+	b, _ := json.Marshal(req) // omitempty: only the fields given
+	var given map[string]json.RawMessage
+	json.Unmarshal(b, &given)
+	for _, f := range slices.Sorted(maps.Keys(given)) {
+		if f != "method" && f != "year" && f != "rule_set" && !slices.Contains(fields[req.Method], f) {
+			return fieldErr(f, "is not a field of %s (it takes %s)", req.Method, strings.Join(fields[req.Method], ", "))
+		}
+	}
+	return nil
+}
+
 func jsonFieldErr(err error) error {
 	var typ *json.UnmarshalTypeError
 	if errors.As(err, &typ) {
 		want := typ.Type.String()
 		if want == "string" {
-			want = `a string such as "3000.00"`
+			want = "a JSON string"
+			if amountFields[typ.Field] {
+				want = `a string such as "3000.00"`
+			}
 		}
 		return fieldErr(typ.Field, "must be %s, not a JSON %s", want, typ.Value)
 	}
@@ -109,6 +144,12 @@ func jsonFieldErr(err error) error {
 		return fieldErr(strings.Trim(msg, `"`), "is not a field of this request")
 	}
 	return fieldErr("", "the request is not valid JSON: %v", err)
+}
+
+// amountFields hold yuan amounts.
+var amountFields = map[string]bool{
+	"income": true, "same_project_earlier_in_month": true, "months.income": true, "annual_taxable": true,
+	"annual_revenue": true, "month_income": true, "other_sales": true,
 }
 
 const methods = "labor_cumulative, labor_per_payment, labor_nonresident, business_income, vat_agent"
@@ -122,6 +163,9 @@ func (r *Rules) Quote(req *Request, now time.Time) (*Quote, error) {
 		return nil, fieldErr("method", "is required: one of %s", methods)
 	default:
 		return nil, fieldErr("method", "%q is not one of %s", req.Method, methods)
+	}
+	if err := onlyItsFields(req); err != nil {
+		return nil, err
 	}
 	rs, err := r.ruleSet(req, now)
 	if err != nil {
@@ -262,6 +306,9 @@ func quote(rs *RuleSet, req *Request) (*Quote, error) {
 		}
 		switch in.Filing {
 		case FilingPerTime:
+			if req.OtherSales != "" {
+				return nil, fieldErr("other_sales", "applies to monthly filing only: per-time filing judges each time or day on its own")
+			}
 			if req.MonthIncome != "" {
 				return nil, fieldErr("month_income", "per-time filing takes income, the time's or day's tax-inclusive income")
 			}

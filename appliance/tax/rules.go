@@ -4,7 +4,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"regexp"
+	"slices"
 	"sort"
 
 	"github.com/shopspring/decimal"
@@ -48,6 +48,13 @@ type RuleSet struct {
 		MonthlyDeduction decimal.Decimal `json:"monthly_deduction"`
 		GapPolicy        GapPolicy       `json:"gap_policy"`
 		GapSource        string          `json:"gap_source,omitempty"`
+		// GapPolicies are the readings a request may choose instead of
+		// GapPolicy; none: only GapPolicy.
+		GapPolicies []GapPolicy `json:"gap_policies,omitempty"`
+		// ZeroMonthIsGap: a month listed with zero income is a month
+		// without income. The first rule sets counted it as a month of
+		// income; they keep doing so, to compute again what they computed.
+		ZeroMonthIsGap bool `json:"zero_month_is_gap,omitempty"`
 		// GuidanceLine is the rolling 12-month income above which the
 		// platform must guide the worker (公告2025年第16号); nil: none.
 		GuidanceLine   *decimal.Decimal `json:"guidance_line,omitempty"`
@@ -90,6 +97,9 @@ type PerTime struct {
 	FixedCost decimal.Decimal  `json:"fixed_cost"`
 	CostRate  decimal.Decimal  `json:"cost_rate"`
 	Table     Table            `json:"table"`
+	// SameProjectMonth: one project's payments within a month are one
+	// time (same_project_earlier_in_month); the first rule sets lack it.
+	SameProjectMonth bool `json:"same_project_month,omitempty"`
 }
 
 // Threshold is a VAT threshold (起征点 or exemption line) on sales
@@ -157,6 +167,11 @@ const (
 	// gapRestartLegacy is how the first rule sets spelled restart_months.
 	gapRestartLegacy GapPolicy = "restart"
 )
+
+// offers reports whether the rule set lets a request choose policy p.
+func (rs *RuleSet) offers(p GapPolicy) bool {
+	return p == rs.LaborCumulative.GapPolicy || slices.Contains(rs.LaborCumulative.GapPolicies, p)
+}
 
 // ParseGapPolicy checks a policy name from a request.
 func ParseGapPolicy(field, s string) (GapPolicy, error) {
@@ -254,7 +269,17 @@ func mergePatch(target, patch any) any {
 	return out
 }
 
-var provinceCode = regexp.MustCompile(`^[1-9][0-9]$`)
+// provinces are the two-digit GB/T 2260 codes of the provinces, autonomous
+// regions and municipalities (and Taiwan, Hong Kong, Macao).
+var provinces = map[string]bool{}
+
+func init() {
+	for _, r := range [][2]int{{11, 15}, {21, 23}, {31, 37}, {41, 46}, {50, 54}, {61, 65}, {71, 71}, {81, 82}} {
+		for c := r[0]; c <= r[1]; c++ {
+			provinces[fmt.Sprint(c)] = true
+		}
+	}
+}
 
 func (rs *RuleSet) check() error {
 	if rs.Version == "" || rs.Year < 2000 {
@@ -281,8 +306,10 @@ func (rs *RuleSet) check() error {
 	if lc.GapPolicy == gapRestartLegacy {
 		lc.GapPolicy = GapRestartMonths
 	}
-	if _, err := ParseGapPolicy("gap_policy", string(lc.GapPolicy)); err != nil {
-		return fmt.Errorf("unknown gap policy %q", lc.GapPolicy)
+	for _, p := range append([]GapPolicy{lc.GapPolicy}, lc.GapPolicies...) {
+		if _, err := ParseGapPolicy("gap_policy", string(p)); err != nil {
+			return fmt.Errorf("unknown gap policy %q", p)
+		}
 	}
 	if lc.FromMonth < 1 || lc.FromMonth > 12 {
 		return fmt.Errorf("labor_cumulative.from_month must be 1..12")
@@ -302,7 +329,7 @@ func (rs *RuleSet) check() error {
 			return fmt.Errorf("vat_agent.%s.exempt must be at_or_below or below, not %q", name, th.Exempt)
 		}
 		for p := range th.ByProvince {
-			if !provinceCode.MatchString(p) {
+			if !provinces[p] {
 				return fmt.Errorf("vat_agent.%s.by_province: %q is not a two-digit province code", name, p)
 			}
 		}

@@ -149,7 +149,7 @@ func (th *Threshold) amountFor(province string) (decimal.Decimal, string, error)
 	if province == "" {
 		return th.Amount, "the national figure", nil
 	}
-	if !provinceCode.MatchString(province) {
+	if !provinces[province] {
 		return decimal.Zero, "", fieldErr("province", "%q is not a two-digit GB/T 2260 province code such as \"44\"", province)
 	}
 	if a, ok := th.ByProvince[province]; ok {

@@ -1,0 +1,168 @@
+// Package strictjson refuses what encoding/json forgives in a request: a key
+// named twice in one object (the decoder keeps the last, so a reviewer and the
+// code could read different values) and a key whose case differs from the
+// field it would fill (the decoder matches case-insensitively).
+package strictjson
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+)
+
+// KeyError names the offending key.
+type KeyError struct {
+	Path string // where, e.g. "months[1]"; "" at the top
+	Key  string
+	Msg  string
+}
+
+func (e *KeyError) Error() string { return e.Msg }
+
+// Check walks data and reports the first key named twice in one object, or,
+// for the objects v's type describes (v is a pointer to the struct the data
+// will be decoded into), the first key that is not exactly one of its JSON
+// field names. A document that is not valid JSON is left to the decoder to
+// refuse; keys inside values v does not describe are only checked for
+// repeats.
+func Check(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var stack []*frame
+	root := structType(reflect.TypeOf(v))
+	child := func(parent *frame) (reflect.Type, string) {
+		if parent == nil {
+			return root, ""
+		}
+		if parent.keys == nil { // array element
+			p := fmt.Sprintf("%s[%d]", parent.path, parent.index)
+			return parent.elem, p
+		}
+		var t reflect.Type
+		if parent.typ != nil {
+			t = fieldType(parent.typ, parent.key)
+		}
+		p := parent.key
+		if parent.path != "" {
+			p = parent.path + "." + parent.key
+		}
+		return t, p
+	}
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF || err != nil {
+			return nil
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if d, ok := tok.(json.Delim); ok {
+			switch d {
+			case '{', '[':
+				t, p := child(top)
+				f := &frame{path: p}
+				if d == '{' {
+					f.keys, f.typ = map[string]bool{}, structType(t)
+				} else if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+					f.elem = structType(t.Elem())
+				}
+				stack = append(stack, f)
+			default:
+				stack = stack[:len(stack)-1]
+				if len(stack) > 0 {
+					stack[len(stack)-1].valueDone()
+				}
+			}
+			continue
+		}
+		if top != nil && top.keys != nil && !top.hasKey {
+			k, _ := tok.(string)
+			if top.keys[k] {
+				return &KeyError{top.path, k, fmt.Sprintf("the key %q appears twice in one object", k)}
+			}
+			if top.typ != nil && fieldType(top.typ, k) == nil {
+				if f := fieldFold(top.typ, k); f != "" {
+					return &KeyError{top.path, k, fmt.Sprintf("%q is not a field; the field is %q", k, f)}
+				}
+				return &KeyError{top.path, k, fmt.Sprintf("%q is not a field of this request", k)}
+			}
+			top.keys[k], top.key, top.hasKey = true, k, true
+			continue
+		}
+		if top != nil {
+			top.valueDone()
+		}
+	}
+}
+
+// frame is an open object or array.
+type frame struct {
+	keys   map[string]bool // nil for an array
+	typ    reflect.Type    // the struct this object decodes into, or nil
+	elem   reflect.Type    // for an array: its elements' struct type, or nil
+	path   string
+	index  int    // for an array: the element being read
+	key    string // the last key read in this object
+	hasKey bool   // a key was read and its value not yet
+}
+
+// valueDone records that the value of the current key, or the current
+// element, ended.
+func (f *frame) valueDone() {
+	if f.keys == nil {
+		f.index++
+	} else {
+		f.hasKey = false
+	}
+}
+
+func structType(t reflect.Type) reflect.Type {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	return t
+}
+
+// fieldType returns the type of t's field whose JSON name is exactly key,
+// or nil.
+func fieldType(t reflect.Type, key string) reflect.Type {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if name(f) == key {
+			return f.Type
+		}
+	}
+	return nil
+}
+
+// fieldFold returns the JSON name of t's field that key matches but for
+// case, or "".
+func fieldFold(t reflect.Type, key string) string {
+	for i := range t.NumField() {
+		if n := name(t.Field(i)); n != "" && strings.EqualFold(n, key) {
+			return n
+		}
+	}
+	return ""
+}
+
+func name(f reflect.StructField) string {
+	if !f.IsExported() {
+		return ""
+	}
+	tag := f.Tag.Get("json")
+	if tag == "-" {
+		return ""
+	}
+	if n, _, _ := strings.Cut(tag, ","); n != "" {
+		return n
+	}
+	return f.Name
+}

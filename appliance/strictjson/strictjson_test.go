@@ -1,0 +1,59 @@
+package strictjson
+
+import (
+	"errors"
+	"testing"
+)
+
+type item struct {
+	Month  int    `json:"month"`
+	Income string `json:"income"`
+}
+
+type request struct {
+	Method string            `json:"method"`
+	Months []item            `json:"months,omitempty"`
+	Extra  map[string]string `json:"extra,omitempty"`
+	Inner  *item             `json:"inner,omitempty"`
+	hidden int //lint:ignore U1000 an unexported field is not a JSON key
+}
+
+func TestCheck(t *testing.T) {
+	cases := []struct {
+		doc, path, key string // key "" means the document passes
+	}{
+		{`{"method":"a","months":[{"month":1,"income":"1"},{"month":2,"income":"2"}]}`, "", ""},
+		{`{"method":"a","method":"b"}`, "", "method"},
+		{`{"Method":"a"}`, "", "Method"},
+		{`{"METHOD":"a"}`, "", "METHOD"},
+		{`{"methods":"a"}`, "", "methods"},
+		{`{"hidden":1}`, "", "hidden"},
+		{`{"months":[{"month":1},{"month":2,"Month":5}]}`, "months[1]", "Month"},
+		{`{"months":[{"month":1},{"month":2,"month":5}]}`, "months[1]", "month"},
+		{`{"months":[{"month":1}],"months":[]}`, "", "months"},
+		{`{"inner":{"income":"1","income":"2"}}`, "inner", "income"},
+		{`{"inner":{"Income":"1"}}`, "inner", "Income"},
+		{`{"extra":{"anything":"x","Anything":"y"}}`, "", ""},
+		{`{"extra":{"a":"x","a":"y"}}`, "extra", "a"},
+		{`{"method":"a"`, "", ""}, // not JSON: the decoder's to refuse
+		{`[{"a":1,"a":2}]`, "[0]", "a"},
+	}
+	for _, c := range cases {
+		err := Check([]byte(c.doc), &request{})
+		var ke *KeyError
+		switch {
+		case c.key == "" && err != nil:
+			t.Errorf("%s: %v", c.doc, err)
+		case c.key != "" && (!errors.As(err, &ke) || ke.Key != c.key || ke.Path != c.path):
+			t.Errorf("%s: got %v (%+v), want key %q at %q", c.doc, err, ke, c.key, c.path)
+		}
+	}
+}
+
+func FuzzCheck(f *testing.F) {
+	f.Add([]byte(`{"method":"a","months":[{"month":1,"income":"1"}]}`))
+	f.Add([]byte(`{"a":{"b":[1,{"c":2}]}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		Check(data, &request{}) // must not panic
+	})
+}
