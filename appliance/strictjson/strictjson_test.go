@@ -15,7 +15,7 @@ type request struct {
 	Months []item            `json:"months,omitempty"`
 	Extra  map[string]string `json:"extra,omitempty"`
 	Inner  *item             `json:"inner,omitempty"`
-	hidden int //lint:ignore U1000 an unexported field is not a JSON key
+	hidden int               //lint:ignore U1000 an unexported field is not a JSON key
 }
 
 func TestCheck(t *testing.T) {
