@@ -70,10 +70,10 @@ func checkKind(kind, short string, check func(string) error) *cobra.Command {
 				}
 			}
 			if invalid == 0 {
-				fmt.Fprintf(out, "All %d valid: the API will accept them (it runs these checks).\n", len(args))
+				fmt.Fprintf(out, "All %d valid: go ahead and upload them.\n", len(args))
 				return nil
 			}
-			fmt.Fprintf(out, "%d of %d invalid: correct them at the source and check again; the API would refuse them with the codes shown (docs/validation.md).\n", invalid, len(args))
+			fmt.Fprintf(out, "%d of %d invalid: correct them at the source and check again before uploading; the codes are explained in docs/validation.md.\n", invalid, len(args))
 			return &exitError{code: 1, err: fmt.Errorf("%d of %d %s values invalid", invalid, len(args), kind)}
 		},
 	}

@@ -42,7 +42,7 @@ func TestCheckExits0WhenAllAreValid(t *testing.T) {
 	} {
 		code, out, errOut := run(t, "", args...)
 		n := len(args) - 2
-		if code != 0 || strings.Count(out, "\tvalid\n") != n || !strings.Contains(out, "valid: the API will accept them") {
+		if code != 0 || strings.Count(out, "\tvalid\n") != n || !strings.HasSuffix(out, "valid: go ahead and upload them.\n") {
 			t.Errorf("%v: exit %d\n%s%s", args, code, out, errOut)
 		}
 	}
