@@ -17,7 +17,7 @@ var chinaTime = time.FixedZone("CST", 8*60*60)
 func checkCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "check uscc|id|card|phone VALUE...",
-		Short: "check identifiers before uploading them, with the same rules as the API",
+		Short: "check identifiers before uploading them, by the rules the merchant and worker flows apply",
 		Long: "Prints each value with \"valid\" or the reason it fails and the stable code the API would\n" +
 			"answer with (docs/validation.md). Exit 0 when all are valid, 1 when any is not, 2 on bad usage.",
 		Args: cobra.NoArgs,
