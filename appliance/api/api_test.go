@@ -508,7 +508,7 @@ func TestEveryRouteHasAPolicyAndEveryRoleTheExpectedDecision(t *testing.T) {
 		t.Fatal(err)
 	}
 	roles := []string{"anonymous", "system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker", "tax_officer"}
-	for _, rt := range (&api.Server{}).Routes() {
+	for _, rt := range node.Routes() {
 		allowed, ok := expected[rt.Action]
 		if !ok {
 			t.Errorf("%s %s: action %q has no row in the expected table", rt.Method, rt.Path, rt.Action)
@@ -661,7 +661,7 @@ func TestSignedAuditHeadsAndProofs(t *testing.T) {
 	root1 := hexHash(t, h1.body["root"].(string))
 	at, _ := time.Parse(time.RFC3339Nano, h1.body["time"].(string))
 	sig, _ := base64.StdEncoding.DecodeString(h1.body["signature"].(string))
-	if !cert.PublicKey().Verify(api.HeadMessage(size1, root1, at), sig) {
+	if !cert.PublicKey().Verify(identity.HeadMessage(size1, root1, at), sig) {
 		t.Fatal("the signed head does not verify with the node's certificate")
 	}
 	for range 3 {

@@ -18,8 +18,14 @@ func FuzzDecodeJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		hr, _ := http.NewRequest("POST", "/api/v1/sessions", bytes.NewReader(body))
 		hr.Header.Set("Content-Type", "application/json")
-		var in loginRequest
-		err := decodeJSON(&Request{HTTP: hr}, &in)
+		var in struct { // the login's body
+			Username      string `json:"username"`
+			Password      string `json:"password"`
+			CaptchaID     string `json:"captcha_id,omitempty"`
+			CaptchaAnswer string `json:"captcha_answer,omitempty"`
+			TOTP          string `json:"totp,omitempty"`
+		}
+		err := DecodeJSON(hr, &in)
 		if err == nil {
 			return
 		}

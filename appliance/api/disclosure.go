@@ -4,21 +4,21 @@ import (
 	"cxt/policy"
 )
 
-// decideHidingLabels decides a request on an account, and enforces
+// decideHidingLabels decides a request on a resource, and enforces
 // mandatory access control in code: a subject never acts on a resource
 // labelled above its clearance, whatever the policy says (policy.CheckLabel;
 // a policy that would allow it is refused before it is put in force, but a
 // rule the candidate check cannot foresee must not open the way either).
 //
-// It does so without telling the caller that the account sits above their
-// clearance: a refusal that said so (or a 403 where an unknown account gets
-// a 404) would confirm that the account exists and is cleared higher. So a
-// request above the caller's clearance is decided as if the account were
-// absent (absent accounts carry label 1): the caller gets exactly the
-// answers an absent account gets, in the same order — the policy's denials
-// first, then the session checks, then not_found — and the audit record
-// keeps the truth.
-func (s *Server) decideHidingLabels(req *Request, in policy.Input, absent *bool) (policy.Decision, error) {
+// It does so without telling the caller that the resource (an account)
+// sits above their clearance: a refusal that said so (or a 403 where an
+// unknown account gets a 404) would confirm that it exists and is cleared
+// higher. So a request above the caller's clearance is decided as if the
+// resource were absent (absent resources carry label 1): the caller gets
+// exactly the answers an absent one gets, in the same order — the policy's
+// denials first, then the session checks, then not_found — and the audit
+// record keeps the truth.
+func (s *Server) decideHidingLabels(req *Request, in policy.Input, absent *bool, noun string) (policy.Decision, error) {
 	if policy.CheckLabel(in) == nil {
 		return s.Authz.Decide(req.Ctx, in)
 	}
@@ -30,6 +30,6 @@ func (s *Server) decideHidingLabels(req *Request, in policy.Input, absent *bool)
 	}
 	*absent = true
 	req.Audit.Object = owner
-	req.Audit.Reason = "answered as absent: the account's security label is above the caller's clearance"
+	req.Audit.Reason = "answered as absent: the " + noun + "'s security label is above the caller's clearance"
 	return d, nil
 }

@@ -11,8 +11,7 @@ import (
 	"time"
 
 	"cxt/appliance/errs"
-	"cxt/appliance/identity"
-	"cxt/appliance/important"
+	"cxt/appliance/important/confirm"
 	"cxt/crypto/sm"
 	"cxt/storage/auditlog"
 	"cxt/storage/state"
@@ -65,10 +64,10 @@ func (s *Server) important(r *Request, rt Route) (int, any, error) {
 	bodyHash := sm.Sum([]byte(r.HTTP.Method + " " + r.HTTP.URL.Path + "\x00" + string(body)))
 	idem := []byte(r.Subject.ID + "\x00" + key)
 
-	var prev *important.Outcome
+	var prev *confirm.Outcome
 	if err := r.View(func(tx *state.ReadTx) error {
 		var err error
-		prev, err = important.Remembered(tx.Get, idem, s.Now())
+		prev, err = confirm.Remembered(tx.Get, idem, s.Now())
 		return err
 	}); err != nil {
 		return 0, nil, err
@@ -81,27 +80,29 @@ func (s *Server) important(r *Request, rt Route) (int, any, error) {
 		return prev.Status, prev.Response, nil
 	}
 
-	o, err := rt.prepare(r)
+	o, err := rt.Prepare(r)
 	if err != nil {
 		return 0, nil, err
 	}
 	shown := map[string]any{"action": rt.Action, "impact": o.Impact, "risks": o.Risks}
 	// Whether a second administrator must approve is the state machine's
 	// call at the confirm; the preview shows what it will say now.
-	var req *important.Requirement
-	if err := r.View(func(tx *state.ReadTx) error {
-		var err error
-		req, err = important.FourEyes(tx.Get, o.Command.Type, o.Command.Body)
-		return err
-	}); err != nil {
-		return 0, nil, rejection(err)
-	}
-	if req != nil {
-		shown["approval"] = map[string]any{
-			"required": true, "approver_roles": important.ApproverRoles(adminRole(r.Subject.Roles), req),
-			"expires_in": important.ApprovalTTL.String(),
+	var approvers *Approvers
+	if s.FourEyes != nil {
+		if err := r.View(func(tx *state.ReadTx) error {
+			var err error
+			approvers, err = s.FourEyes.Approvers(tx, r.Subject, o.Command)
+			return err
+		}); err != nil {
+			return 0, nil, Classify(err)
 		}
-		shown["risks"] = append(slices.Clone(o.Risks), "nothing changes at the confirm: a second administrator of another duty must approve within "+important.ApprovalTTL.String())
+	}
+	if approvers != nil {
+		shown["approval"] = map[string]any{
+			"required": true, "approver_roles": approvers.Roles,
+			"expires_in": approvers.Within.String(),
+		}
+		shown["risks"] = append(slices.Clone(o.Risks), "nothing changes at the confirm: a second administrator of another duty must approve within "+approvers.Within.String())
 	}
 	canonical, _ := json.Marshal(map[string]any{"shown": shown, "request": bodyHash[:]})
 	content := sm.Sum(canonical)
@@ -113,8 +114,8 @@ func (s *Server) important(r *Request, rt Route) (int, any, error) {
 		rand.Read(raw)
 		h := tokenHash(raw)
 		expires := now.Add(confirmFor)
-		p := important.Preview{TokenHash: h, Confirmation: important.Confirmation{Subject: r.Subject.ID, Action: rt.Action, Content: content[:], Key: idem, Expires: expires}}
-		if _, err := r.Propose(state.NewCommand(important.CmdPreview, mustJSON(p), now)); err != nil {
+		p := confirm.Preview{TokenHash: h, Confirmation: confirm.Confirmation{Subject: r.Subject.ID, Action: rt.Action, Content: content[:], Key: idem, Expires: expires}}
+		if _, err := r.Propose(state.NewCommand(confirm.CmdPreview, mustJSON(p), now)); err != nil {
 			return 0, nil, err
 		}
 		preview := shown
@@ -137,16 +138,16 @@ func (s *Server) important(r *Request, rt Route) (int, any, error) {
 	if err != nil || len(raw) != 32 {
 		return 0, nil, errs.Coded(op, errs.Conflict, "confirm_mismatch", "the confirm token is malformed")
 	}
-	run := important.Run{
+	run := confirm.Run{
 		Key: idem, BodyHash: bodyHash[:], TokenHash: tokenHash(raw), Subject: r.Subject.ID, Action: rt.Action,
 		Content: content[:], Type: o.Command.Type, Body: o.Command.Body, Event: recordedEvent(o.Command),
 		Status: o.Status, Response: withhold(o.Response, o.Secrets), Shown: mustJSON(shown),
 	}
-	out, err := r.Propose(state.NewCommand(important.CmdRun, mustJSON(run), now))
+	out, err := r.Propose(state.NewCommand(confirm.CmdRun, mustJSON(run), now))
 	if err != nil {
 		return 0, nil, err
 	}
-	var outcome important.Outcome
+	var outcome confirm.Outcome
 	if err := json.Unmarshal(out, &outcome); err != nil {
 		return 0, nil, err
 	}
@@ -158,6 +159,16 @@ func (s *Server) important(r *Request, rt Route) (int, any, error) {
 		return o.Status, o.Response, nil
 	}
 	return outcome.Status, outcome.Response, nil
+}
+
+func tokenHash(token []byte) []byte { h := sm.Sum(token); return h[:] }
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // withhold returns resp as JSON without its secret fields, naming them
@@ -187,16 +198,6 @@ func recordedEvent(cmd *state.Command) string {
 	var c auditlog.Context
 	json.Unmarshal(cmd.Audit, &c)
 	return c.Event
-}
-
-// adminRole is the administrator role among roles, or "".
-func adminRole(roles []string) string {
-	for _, r := range roles {
-		if slices.Contains(identity.AdminRoles, r) {
-			return r
-		}
-	}
-	return ""
 }
 
 // replayed marks the answer as the repeat of an earlier one.

@@ -6,14 +6,12 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 
 	"cxt/appliance/errs"
-	"cxt/appliance/identity"
 	"cxt/storage/auditlog"
 	"cxt/storage/state"
 )
@@ -144,19 +142,14 @@ func (s *Server) LimitAnonymous(next http.Handler) http.Handler {
 // signedIn reports whether hr carries the token of a live session, from
 // this node's state without a read barrier: it only chooses the limit.
 func (s *Server) signedIn(hr *http.Request) bool {
-	raw, ok := strings.CutPrefix(hr.Header.Get("Authorization"), "Bearer ")
+	authz := hr.Header.Get("Authorization")
 	c := s.Cluster()
-	if !ok || c == nil {
-		return false
-	}
-	token, err := decodeToken(raw)
-	if err != nil {
+	if authz == "" || c == nil || s.Sessions == nil {
 		return false
 	}
 	var live bool
 	c.State().View(func(tx *state.ReadTx) error {
-		sess, err := identity.SessionByHash(tx, tokenHash(token))
-		live = err == nil && sess != nil && s.Now().Before(sess.Expires)
+		live = s.Sessions.Live(tx, authz, s.Now())
 		return nil
 	})
 	return live
@@ -174,7 +167,7 @@ func (s *Server) throttle(hr *http.Request, login bool) error {
 	}
 	if c := s.Cluster(); c != nil && record > 0 {
 		ctx := auditlog.Context{Subject: "anonymous", Source: addr, Action: hr.Method + " " + hr.URL.Path,
-			Object: fmt.Sprintf("%d requests refused", record), Event: "request.throttled", Result: "rate_limited", Request: requestID()}
+			Object: fmt.Sprintf("%d requests refused", record), Event: "request.throttled", Result: "rate_limited", Request: NewID()}
 		go func() {
 			pctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()

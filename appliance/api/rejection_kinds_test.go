@@ -1,4 +1,4 @@
-package api
+package api_test
 
 import (
 	"encoding/binary"
@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"cxt/appliance/api"
 	"cxt/appliance/errs"
 	"cxt/storage/state"
 )
@@ -160,7 +161,7 @@ func TestEveryRejectionMapsToItsDocumentedStatus(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := errs.Of(rejection(res.Error()))
+		e := errs.Of(api.Classify(res.Error()))
 		if e.Kind.Status() != want || e.Code != c.String() {
 			t.Errorf("rejection %q answers %d %s; docs/errors.md says %d", c, e.Kind.Status(), e.Code, want)
 		}
@@ -199,7 +200,7 @@ func TestARejectionStoredBeforeKindsKeepsItsStatus(t *testing.T) {
 		if !errors.As(res.Error(), &rej) || rej.Message != "old refusal" {
 			t.Fatalf("%s: %+v", c.code, res)
 		}
-		e := errs.Of(rejection(res.Error()))
+		e := errs.Of(api.Classify(res.Error()))
 		if e.Kind.Status() != c.status || e.Code != c.wantCode {
 			t.Errorf("a stored %q answers %d %s, want %d %s", c.code, e.Kind.Status(), e.Code, c.status, c.wantCode)
 		}

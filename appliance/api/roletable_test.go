@@ -9,14 +9,14 @@ import (
 	"strings"
 	"testing"
 
-	"cxt/appliance/api"
+	"cxt/appliance/node"
 	"cxt/policy"
 )
 
 var updateDocs = flag.Bool("update", false, "rewrite generated parts of docs/ (the role table in docs/security.md)")
 
 const (
-	roleTableBegin = "<!-- role-table:begin — generated from policy/rego/data.json and (*api.Server).Routes(); regenerate with: go test ./appliance/api -run TestRoleTable -update -->"
+	roleTableBegin = "<!-- role-table:begin — generated from policy/rego/data.json and node.Routes(); regenerate with: go test ./appliance/api -run TestRoleTable -update -->"
 	roleTableEnd   = "<!-- role-table:end -->"
 )
 
@@ -48,7 +48,7 @@ func roleTable(t *testing.T) string {
 	var sb strings.Builder
 	sb.WriteString("| route | action | roles allowed | second factor | important |\n|---|---|---|---|---|\n")
 	routed := map[string]bool{}
-	for _, rt := range (&api.Server{}).Routes() {
+	for _, rt := range node.Routes() {
 		routed[rt.Action] = true
 		who := "nobody"
 		if _, ok := perms[rt.Action]; ok {
@@ -60,7 +60,7 @@ func roleTable(t *testing.T) string {
 			}
 			return ""
 		}
-		fmt.Fprintf(&sb, "| `%s %s` | `%s` | %s | %s | %s |\n", rt.Method, rt.Path, rt.Action, who, yes(mfa[rt.Action]), yes(rt.Important))
+		fmt.Fprintf(&sb, "| `%s %s` | `%s` | %s | %s | %s |\n", rt.Method, rt.Path, rt.Action, who, yes(mfa[rt.Action]), yes(rt.Important()))
 	}
 	var other []string
 	for a := range perms {

@@ -11,7 +11,6 @@ import (
 	"github.com/gorilla/mux"
 
 	"cxt/appliance/errs"
-	"cxt/appliance/identity"
 	"cxt/policy"
 	"cxt/storage/auditlog"
 	"cxt/storage/state"
@@ -47,12 +46,12 @@ type Health struct {
 // no record.
 func (s *Server) Handler() http.Handler {
 	r := mux.NewRouter().SkipClean(true)
-	s.Mount(r)
-	r.NotFoundHandler = s.serve(Route{unrouted: true, handle: notFound})
-	r.MethodNotAllowedHandler = s.serve(Route{unrouted: true, handle: func(req *Request) (int, any, error) {
+	s.route(r)
+	r.NotFoundHandler = s.serve(Route{unrouted: true, Handle: notFound})
+	r.MethodNotAllowedHandler = s.serve(Route{unrouted: true, Handle: func(req *Request) (int, any, error) {
 		return wrongMethod(r, req)
 	}})
-	redirect := s.serve(Route{unrouted: true, handle: redirect})
+	redirect := s.serve(Route{unrouted: true, Handle: redirect})
 	return http.HandlerFunc(func(w http.ResponseWriter, hr *http.Request) {
 		if cleanPath(hr.URL.Path) != hr.URL.Path {
 			redirect(w, hr)
@@ -123,17 +122,15 @@ func cleanPath(p string) string {
 // token an unrouted request carries: nothing is authorised by it, so an
 // ended or idle session still names its holder, and nothing is changed.
 func (s *Server) identify(r *Request) {
-	raw, ok := strings.CutPrefix(r.HTTP.Header.Get("Authorization"), "Bearer ")
-	token, err := decodeToken(raw)
-	if !ok || err != nil {
+	authz := r.HTTP.Header.Get("Authorization")
+	if authz == "" || s.Sessions == nil {
 		return
 	}
 	r.Node.State().View(func(tx *state.ReadTx) error {
-		sess, err := identity.SessionByHash(tx, tokenHash(token))
-		if sess != nil {
-			r.Audit.Subject = sess.Account
+		if holder := s.Sessions.Holder(tx, authz); holder != "" {
+			r.Audit.Subject = holder
 		}
-		return err
+		return nil
 	})
 }
 
@@ -171,7 +168,7 @@ func (s *Server) unseal(r *Request) (int, any, error) {
 	var in struct {
 		Share string `json:"share"`
 	}
-	if err := decodeJSON(r, &in); err != nil {
+	if err := r.Decode(&in); err != nil {
 		return 0, nil, err
 	}
 	st, err := s.System.Unseal(r.Ctx, in.Share)

@@ -1,8 +1,3 @@
-// Package api is the business API: every route names an action, every
-// request is authenticated (or anonymous), decided by OPA, handled, and
-// audited — writes in the same replicated command as their change, reads and
-// refusals by an audit record written before the answer leaves. A request
-// that cannot be audited is refused.
 package api
 
 import (
@@ -18,14 +13,11 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
 
 	"cxt/appliance/errs"
-	"cxt/appliance/identity"
-	"cxt/appliance/tax"
 	"cxt/policy"
 	"cxt/storage/auditlog"
 	"cxt/storage/cluster"
@@ -35,27 +27,23 @@ import (
 // maxBody bounds every request body.
 const maxBody = 1 << 20
 
-// Server serves the /api/v1 routes.
+// Server serves the /api/v1 routes: its own system routes and those of the
+// backends mounted on it.
 type Server struct {
 	Cluster func() *cluster.Node // nil while sealed
 	Authz   *policy.Authorizer
-	Tax     *tax.Rules
-	Policy  identity.Policy
 	Now     func() time.Time
 	Log     *slog.Logger
-	// Sign signs with the node's SM2 key and returns the signature and the
-	// node certificate (PEM); signed audit heads use it.
-	Sign func(msg []byte) (sig, certPEM []byte, err error)
-	// NewTerm returns the command that installs key term n with a fresh
-	// secret wrapped by the master key, which only the node holds.
-	NewTerm func(n uint32, now time.Time) (*state.Command, error)
 	// System answers the health and unseal routes.
 	System System
-	// Hashing makes password hashes (the zero value: production's count);
-	// a login that verifies a hash with fewer iterations re-derives it.
-	Hashing identity.Hashing
+	// Sessions resolves bearer tokens (the identity backend).
+	Sessions Sessions
+	// FourEyes tells previews which changes wait for a second
+	// administrator (package important).
+	FourEyes FourEyes
 
-	limits limiter // per-source rates of anonymous requests
+	backends []Backend
+	limits   limiter // per-source rates of anonymous requests
 }
 
 // SetLimits replaces the per-source rates of anonymous requests (before
@@ -66,83 +54,44 @@ func (s *Server) SetLimits(l Limits) {
 	s.limits.mu.Unlock()
 }
 
-// Route is one endpoint: its action (the name the policy decides on) and its
-// handler.
-type Route struct {
-	Method, Path, Action string
-	handle               func(*Request) (int, any, error)
-	// Important operations need a step-up re-authentication within the
-	// last few minutes (§9 重要操作).
-	Important bool
-	// prepare builds an important operation; such routes go through
-	// preview, confirm and an idempotency key (see important.go).
-	prepare func(*Request) (*Op, error)
-	// read marks handlers that change nothing: their audit record is
-	// written when they first read instead of after.
-	read bool
-	// sys routes answer while the node is sealed; their records fall back
-	// to the node's local log (see recordSys).
-	sys bool
-	// unrouted answers a request no route matched: no session is
-	// authenticated and no policy decides, there being no action.
-	unrouted bool
+// Mount adds backends' routes (before the server serves). A route the
+// pipeline could not serve as declared, or a method and path mounted twice,
+// is a programming error: Mount panics.
+func (s *Server) Mount(backends ...Backend) {
+	s.backends = append(s.backends, backends...)
+	seen := map[string]bool{}
+	for _, rt := range s.Routes() {
+		if err := rt.check(); err != nil && !rt.sys {
+			panic("api: " + err.Error())
+		}
+		if key := rt.Method + " " + rt.Path; seen[key] {
+			panic("api: route " + key + " is mounted twice")
+		} else {
+			seen[key] = true
+		}
+	}
 }
 
-// Routes lists every endpoint; a test checks each against the policy.
+// Routes lists every endpoint: the system routes, then each backend's in
+// the order they were mounted. A test checks each against the policy.
 func (s *Server) Routes() []Route {
-	read := func(path, action string, h func(*Request) (int, any, error)) Route {
-		return Route{Method: "GET", Path: path, Action: action, handle: h, read: true}
-	}
-	write := func(method, path, action string, h func(*Request) (int, any, error)) Route {
-		return Route{Method: method, Path: path, Action: action, handle: h}
-	}
-	important := func(method, path, action string, p func(*Request) (*Op, error)) Route {
-		return Route{Method: method, Path: path, Action: action, Important: true, prepare: p}
-	}
 	sys := func(method, path, action string, h func(*Request) (int, any, error)) Route {
-		return Route{Method: method, Path: path, Action: action, handle: h, sys: true}
+		return Route{Method: method, Path: path, Action: action, Kind: Write, Handle: h, sys: true}
 	}
-	return []Route{
+	out := []Route{
 		sys("GET", "/healthz", "sys.health", s.healthz),
 		sys("GET", "/readyz", "sys.health", s.readyz),
 		sys("GET", "/api/v1/sys/status", "sys.health", s.healthz),
 		sys("POST", "/api/v1/sys/unseal", "sys.unseal", s.unseal),
-		write("GET", "/api/v1/captcha", "captcha.create", s.captcha),
-		write("POST", "/api/v1/sessions", "sessions.create", s.login),
-		write("POST", "/api/v1/sessions/challenge", "sessions.challenge", s.challenge),
-		read("/api/v1/sessions", "sessions.list_own", s.listSessions),
-		write("DELETE", "/api/v1/sessions/current", "sessions.delete_own", s.logout),
-		write("DELETE", "/api/v1/sessions/{id}", "sessions.delete_own", s.endSession),
-		read("/api/v1/me", "sessions.current", s.me),
-		write("POST", "/api/v1/me/password", "accounts.password", s.changePassword),
-		write("POST", "/api/v1/me/mfa/totp", "accounts.mfa_enroll", s.beginTOTP),
-		write("POST", "/api/v1/me/mfa/totp/confirm", "accounts.mfa_enroll", s.confirmTOTP),
-		write("POST", "/api/v1/me/mfa/sm2", "accounts.mfa_enroll", s.enrollSM2),
-		write("POST", "/api/v1/me/step-up", "sessions.step_up", s.stepUp),
-		important("POST", "/api/v1/accounts", "accounts.create", s.createAccount),
-		important("POST", "/api/v1/accounts/{id}/unlock", "accounts.unlock", s.unlockAccount),
-		important("POST", "/api/v1/accounts/{id}/roles", "accounts.roles", s.setRoles),
-		important("POST", "/api/v1/accounts/{id}/close", "accounts.close", s.closeAccount),
-		important("POST", "/api/v1/accounts/{id}/mfa/reset", "accounts.mfa_reset", s.resetFactors),
-		write("DELETE", "/api/v1/accounts/{id}/sessions", "sessions.delete_any", s.endAccountSessions),
-		important("POST", "/api/v1/accounts/{id}/unmask", "accounts.unmask", s.unmaskAccount),
-		important("POST", "/api/v1/audit/export", "audit.export", s.exportAudit),
-		important("POST", "/api/v1/keys/rotate", "keys.rotate", s.rotateKey),
-		read("/api/v1/policy", "policy.read", s.getPolicy),
-		important("PUT", "/api/v1/policy", "policy.change", s.setPolicy),
-		read("/api/v1/approvals", "approvals.list", s.listApprovals),
-		important("POST", "/api/v1/approvals/{id}/approve", "approvals.decide", s.approve),
-		important("POST", "/api/v1/approvals/{id}/reject", "approvals.decide", s.reject),
-		read("/api/v1/me/notifications", "notifications.list_own", s.notifications),
-		read("/api/v1/audit", "audit.search", s.searchAudit),
-		read("/api/v1/audit/head", "audit.verify", s.auditHead),
-		read("/api/v1/audit/proof", "audit.verify", s.auditProof),
-		write("POST", "/api/v1/tax/quotes", "tax.quote", s.taxQuote),
 	}
+	for _, b := range s.backends {
+		out = append(out, b.Routes()...)
+	}
+	return out
 }
 
-// Mount adds the routes to r.
-func (s *Server) Mount(r *mux.Router) {
+// route adds the routes to r.
+func (s *Server) route(r *mux.Router) {
 	for _, rt := range s.Routes() {
 		r.HandleFunc(rt.Path, s.serve(rt)).Methods(rt.Method)
 	}
@@ -154,8 +103,8 @@ type Request struct {
 	Ctx     context.Context
 	Node    *cluster.Node
 	Subject policy.Subject
-	Session *identity.Session
-	Token   []byte // SM3 of the session token
+	Session Session // nil without a session
+	Token   []byte  // SM3 of the session token
 	Audit   auditlog.Context
 	audited bool
 	// A read's audit record is written when the handler first reads; its
@@ -176,7 +125,45 @@ func (r *Request) Propose(cmd *state.Command) ([]byte, error) {
 	cmd.Audit = r.Audit.Encode()
 	r.audited = true
 	v, err := r.Node.ProposeOK(r.Ctx, cmd)
-	return v, rejection(err)
+	return v, Classify(err)
+}
+
+// ProposeAside replicates cmd with this request's audit context without it
+// being the request's record: the request still gets its own record of how
+// it ended (consuming a challenge, noting a session's use).
+func (r *Request) ProposeAside(cmd *state.Command) ([]byte, error) {
+	cmd.Audit = r.Audit.Encode()
+	v, err := r.Node.ProposeOK(r.Ctx, cmd)
+	return v, Classify(err)
+}
+
+// RecordAgain gives the request a record of its own for how it ends,
+// although a command it proposed carried its audit context: a refusal that
+// follows a command which itself succeeded (an admission that used up a
+// wrong captcha, a proved password whose replacement is refused).
+func (r *Request) RecordAgain() { r.audited = false }
+
+// Decode reads the body: exactly one JSON object with no unknown fields.
+func (r *Request) Decode(v any) error { return DecodeJSON(r.HTTP, v) }
+
+// Var is the path variable name of the route ("id" in /accounts/{id}).
+func (r *Request) Var(name string) string { return mux.Vars(r.HTTP)[name] }
+
+// Now is the API's clock; state handlers use tx.Time() instead.
+func (r *Request) Now() time.Time { return r.server.Now() }
+
+// ThrottleLogin admits one password check within the source address's
+// rate of logins, or holds the request and refuses it (rate_limited).
+func (r *Request) ThrottleLogin() error { return r.server.throttle(r.HTTP, true) }
+
+// Actions lists the action of every route the server answers, in route
+// order, repeats included.
+func (r *Request) Actions() []string {
+	var out []string
+	for _, rt := range r.server.Routes() {
+		out = append(out, rt.Action)
+	}
+	return out
 }
 
 // View reads the state linearizably: after the request's own audit record
@@ -200,18 +187,18 @@ func (r *Request) View(fn func(*state.ReadTx) error) error {
 			return r.auditErr
 		}
 		if err := r.Node.WaitApplied(r.Ctx, r.auditIndex); err != nil {
-			return rejection(err)
+			return Classify(err)
 		}
 	} else if err := r.Node.ReadBarrier(r.Ctx); err != nil {
-		return rejection(err)
+		return Classify(err)
 	}
 	return r.Node.State().View(fn)
 }
 
-// rejection classifies errors from the storage layer: a command's rejection
+// Classify classifies errors from the storage layer: a command's rejection
 // becomes an API error of its kind and code, and cluster conditions get their
-// kinds.
-func rejection(err error) error {
+// kinds. Request's Propose and View classify their errors already.
+func Classify(err error) error {
 	var rej *state.Rejection
 	if !errors.As(err, &rej) {
 		switch {
@@ -261,7 +248,7 @@ func (s *Server) serve(rt Route) http.HandlerFunc {
 		defer cancel()
 		LimitBody(w, hr)
 		req := &Request{HTTP: hr, Ctx: ctx, Node: s.Cluster(), server: s, sys: rt.sys, header: w.Header()}
-		req.Audit = auditlog.Context{Subject: "anonymous", Source: clientIP(hr), Action: rt.Action, Request: requestID()}
+		req.Audit = auditlog.Context{Subject: "anonymous", Source: clientIP(hr), Action: rt.Action, Request: NewID()}
 		// The request ID names the request's audit record.
 		w.Header().Set("X-Request-Id", req.Audit.Request)
 		var status int
@@ -273,7 +260,7 @@ func (s *Server) serve(rt Route) http.HandlerFunc {
 		case rt.unrouted:
 			req.Audit.Object = unroutedObject(hr)
 			s.identify(req)
-			status, body, err = rt.handle(req)
+			status, body, err = rt.Handle(req)
 		default:
 			status, body, err = s.run(req, rt)
 		}
@@ -331,40 +318,28 @@ func (s *Server) propose(ctx context.Context, req *Request, c auditlog.Context) 
 	return binary.BigEndian.Uint64(v), nil
 }
 
-// run authenticates, authorizes and handles one request.
+// run authenticates, finds the resource, authorizes and handles one
+// request.
 func (s *Server) run(req *Request, rt Route) (int, any, error) {
 	if req.Node == nil { // sealed: no session can be read
 		req.Subject = anonymous
 	} else if err := s.authenticate(req); err != nil {
 		return 0, nil, err
 	}
-	// The account a route acts on, if any, is the resource: its ID is the
-	// owner (the policy refuses administrators acting on themselves where that
-	// matters) and its clearance the label (nobody acts on an account cleared
-	// above them).
-	resource := policy.Resource{Label: 1, Owner: mux.Vars(req.HTTP)["id"]}
-	absent := false // the route names an account that this caller may not know of
-	if resource.Owner != "" && strings.HasPrefix(rt.Path, "/api/v1/accounts/") {
-		lookup := func(tx *state.ReadTx) error {
-			acct, err := identity.AccountByID(tx, resource.Owner)
-			if acct != nil && acct.Clearance > 0 {
-				resource.Label = acct.Clearance
-			}
-			absent = acct == nil
-			return err
-		}
-		err := req.Node.State().View(lookup)
-		if err == nil && absent && req.Session != nil { // perhaps only not applied on this node yet
-			if err = req.Node.ReadBarrier(req.Ctx); err == nil {
-				err = req.Node.State().View(lookup)
-			}
-		}
-		if err != nil {
-			return 0, nil, rejection(err)
+	// The resource's owner is what the policy checks the caller against
+	// (administrators acting on themselves, later a merchant's own records),
+	// and its label is dominated by the caller's clearance or the resource
+	// is not there for them.
+	res := Resource{Resource: policy.Resource{Label: 1}}
+	if rt.Resource != nil {
+		var err error
+		if res, err = rt.Resource(req); err != nil {
+			return 0, nil, Classify(err)
 		}
 	}
-	in := policy.Input{Subject: req.Subject, Action: rt.Action, Resource: resource}
-	d, err := s.decideHidingLabels(req, in, &absent)
+	absent := res.Absent // the route names a resource that this caller may not know of
+	in := policy.Input{Subject: req.Subject, Action: rt.Action, Resource: res.Resource}
+	d, err := s.decideHidingLabels(req, in, &absent, res.noun())
 	if err != nil {
 		return 0, nil, errs.Wrap("authorize", errs.Internal, err, "authorization failed")
 	}
@@ -379,34 +354,35 @@ func (s *Server) run(req *Request, rt Route) (int, any, error) {
 	}
 	// The duty rules (三权分立) hold whatever the policy allowed, and so
 	// does mandatory access control: a request above the caller's clearance
-	// was decided as if its account were absent (decideHidingLabels) and
+	// was decided as if its resource were absent (decideHidingLabels) and
 	// ends in not_found below.
 	if v := policy.CheckDuty(in); v != nil {
 		return 0, nil, errs.Coded("authorize", errs.Permission, "duty_violation", "%s", v)
 	}
-	if sess := req.Session; sess != nil {
-		always := rt.Action == "sessions.delete_own" || rt.Action == "sessions.current"
-		switch {
-		case sess.Restricted && !always && rt.Action != "accounts.password":
-			return 0, nil, errs.Coded("authorize", errs.Permission, "password_change_required", "change the one-time password first (POST /api/v1/me/password)")
-		case sess.EnrollMFA && !always && rt.Action != "accounts.mfa_enroll" && rt.Action != "accounts.password":
-			return 0, nil, errs.Coded("authorize", errs.Unauthenticated, "mfa_required", "staff accounts need a second factor: enroll one (POST /api/v1/me/mfa/totp)")
-		case rt.Important && !s.Now().Before(sess.StepUpUntil):
-			return 0, nil, errs.Coded("authorize", errs.Unauthenticated, "step_up_required", "re-authenticate first (POST /api/v1/me/step-up with a current one-time code)")
+	if req.Session != nil {
+		if err := req.Session.Admits(rt.Action, rt.Important(), s.Now()); err != nil {
+			return 0, nil, err
 		}
 	}
 	if absent {
-		return 0, nil, errs.E("authorize", errs.NotExist, "no account %s", resource.Owner)
+		return 0, nil, errs.E("authorize", errs.NotExist, "no %s %s", res.noun(), res.Owner)
 	}
-	if rt.prepare != nil {
+	if rt.Kind == Important {
 		return s.important(req, rt)
 	}
-	req.readRecord = rt.read // see View
-	return rt.handle(req)
+	req.readRecord = rt.Kind == Read // see View
+	return rt.Handle(req)
 }
 
-// decodeJSON reads one JSON object with no unknown fields.
-func decodeJSON(r *Request, v any) error { return DecodeJSON(r.HTTP, v) }
+// authenticate resolves the bearer token, if any, to a session and subject.
+func (s *Server) authenticate(r *Request) error {
+	r.Subject = anonymous
+	authz := r.HTTP.Header.Get("Authorization")
+	if authz == "" {
+		return nil
+	}
+	return s.Sessions.Authenticate(r, authz)
+}
 
 // DecodeJSON reads exactly one JSON object with no unknown fields from a
 // body already bounded by http.MaxBytesReader; every listener decodes so.
@@ -454,16 +430,13 @@ type errorBody struct {
 // WriteError renders err as {"error":{"code":…,"message":…}} with its
 // kind's status; storage errors are classified first (see rejection).
 func WriteError(w http.ResponseWriter, err error) {
-	e := errs.Of(rejection(err))
+	e := errs.Of(Classify(err))
 	if e.Kind == errs.RateLimited {
 		w.Header().Set("Retry-After", "1")
 	}
 	var body errorBody
 	body.Error.Code, body.Error.Message = e.Code, e.Msg
-	var fe *tax.FieldError
-	if errors.As(err, &fe) {
-		body.Error.Field = fe.Field
-	}
+	body.Error.Field = e.Field
 	WriteJSON(w, e.Kind.Status(), body)
 }
 
@@ -482,7 +455,9 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-func requestID() string {
+// NewID draws a random ID of 16 hex digits: a request's, a captcha's, a
+// challenge's.
+func NewID() string {
 	b := make([]byte, 8)
 	rand.Read(b)
 	return hex.EncodeToString(b)
@@ -495,7 +470,7 @@ func requestID() string {
 func (s *Server) Unguarded(action string) http.HandlerFunc {
 	var rt Route
 	for _, r := range s.Routes() {
-		if r.Action == action && r.handle != nil {
+		if r.Action == action && r.Handle != nil {
 			rt = r
 		}
 	}
@@ -505,7 +480,7 @@ func (s *Server) Unguarded(action string) http.HandlerFunc {
 			WriteError(w, err)
 			return
 		}
-		status, body, err := rt.handle(req)
+		status, body, err := rt.Handle(req)
 		if err != nil {
 			WriteError(w, err)
 			return

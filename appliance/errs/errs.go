@@ -63,6 +63,9 @@ type Error struct {
 	Code string // stable API code; defaults to the kind's
 	Msg  string // human message, safe to show the caller
 	Err  error  // underlying cause, for logs only
+	// Field names the input field the error is about, if one; the error
+	// body carries it as "field".
+	Field string
 }
 
 func (e *Error) Error() string {

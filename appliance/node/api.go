@@ -5,7 +5,55 @@ import (
 	"net/http"
 
 	"cxt/appliance/api"
+	"cxt/appliance/identity"
+	"cxt/appliance/important"
+	"cxt/appliance/tax"
+	"cxt/appliance/tax/quotes"
+	"cxt/policy"
 )
+
+// backends are the domains the API serves. The node composes them here,
+// and only here: the API pipeline imports none of them.
+type backends struct {
+	identity  *identity.Backend
+	keys      *keys
+	approvals *important.Backend
+	quotes    *quotes.Backend
+}
+
+// compose builds the backends; authz is the policy in force (nil where no
+// request is served, as for an offline state), hashing the password hashes'
+// count, login the login policy.
+func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.Policy) *backends {
+	return &backends{
+		identity:  &identity.Backend{Policy: login, Hashing: hashing, Authz: authz},
+		keys:      &keys{},
+		approvals: &important.Backend{Authz: authz, Hashing: hashing},
+		quotes:    &quotes.Backend{Tax: tax.Default()},
+	}
+}
+
+// list is the backends in the order the API lists their routes and the
+// state machine registers their commands.
+func (b *backends) list() []api.Backend {
+	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes}
+}
+
+// mount puts the backends on srv: their routes, identity as the sessions
+// every request is authenticated with, and the four-eyes rules previews show.
+func (b *backends) mount(srv *api.Server) {
+	srv.Sessions, srv.FourEyes = b.identity, b.approvals
+	srv.Mount(b.list()...)
+}
+
+// Routes lists every route the appliance's API serves, the system routes
+// and every backend's, as a node mounts them: the tests of the route ×
+// role table and of the policy walk this list.
+func Routes() []api.Route {
+	srv := &api.Server{}
+	compose(nil, identity.Hashing{}, identity.DefaultPolicy).mount(srv)
+	return srv.Routes()
+}
 
 // routes is the business listener: the API's routes, its health and
 // unseal routes among them, each request audited (see api.Server.Handler).

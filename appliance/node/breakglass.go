@@ -91,7 +91,7 @@ func (n *Node) BreakGlass(ctx context.Context, in BreakGlassRequest) (*BreakGlas
 		return refuse("not_found", errs.E(op, errs.NotExist, "no account %q", in.Account))
 	}
 	password := identity.GeneratePassword()
-	hash, err := n.api.Hashing.Hash(password)
+	hash, err := n.domains.identity.Hashing.Hash(password)
 	if err != nil {
 		return nil, err
 	}

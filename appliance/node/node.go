@@ -20,7 +20,6 @@ import (
 	"cxt/appliance/errs"
 	"cxt/appliance/identity"
 	"cxt/appliance/notify"
-	"cxt/appliance/tax"
 	"cxt/crypto/keyring"
 	"cxt/policy"
 	"cxt/storage/blob"
@@ -71,6 +70,7 @@ type Node struct {
 	apiLn   net.Listener
 	http    *http.Server
 	api     *api.Server
+	domains *backends // what n.api serves
 	adminLn net.Listener
 	admin   *http.Server
 	started time.Time
@@ -169,10 +169,9 @@ func open(ctx context.Context, cfg *datadir.Node, o Options) (*Node, error) {
 	if o.Limits != nil {
 		rates = *o.Limits
 	}
-	n.api = &api.Server{
-		Cluster: n.Cluster, Authz: authz, Tax: tax.Default(), Policy: limits,
-		Now: o.Now, Log: n.log, Hashing: hashing,
-	}
+	n.domains = compose(authz, hashing, limits)
+	n.api = &api.Server{Cluster: n.Cluster, Authz: authz, Now: o.Now, Log: n.log}
+	n.domains.mount(n.api)
 	n.api.SetLimits(rates)
 	if cfg.Seal.Mode == datadir.SealKeyFile {
 		master, err := cfg.MasterFromKeyFile()
@@ -355,7 +354,7 @@ func (n *Node) unsealWith(ctx context.Context, master *keyring.MasterKey) error 
 	c, err := cluster.Open(cluster.Config{
 		NodeID: n.cfg.NodeID, Dir: n.cfg.Dir(), Listener: ln, Advertise: n.cfg.Advertise,
 		Identity: &cluster.Identity{Key: key, Cert: cert, CA: ca}, Master: master,
-		Register: func(reg *state.Registry) { register(reg, n.api.Authz, n.api.Hashing) }, JoinAddrs: n.cfg.Join, Logger: n.log, RaftLog: n.opts.RaftLog,
+		Register: func(reg *state.Registry) { register(reg, n.api.Authz, n.domains) }, JoinAddrs: n.cfg.Join, Logger: n.log, RaftLog: n.opts.RaftLog,
 	})
 	if err != nil {
 		ln.Close()
@@ -393,10 +392,10 @@ func (n *Node) unsealWith(ctx context.Context, master *keyring.MasterKey) error 
 	go n.sweep(sctx, c)
 	go n.watchFailStop(sctx, c)
 	go n.settleInBackground(sctx, c, master.Verifier())
-	n.api.NewTerm = func(term uint32, now time.Time) (*state.Command, error) {
+	n.domains.keys.newTerm = func(term uint32, now time.Time) (*state.Command, error) {
 		return state.InstallTermCommandFor(c.State().CommandSet(), master, term, keyring.NewSecret(), now)
 	}
-	n.api.Sign = func(msg []byte) ([]byte, []byte, error) {
+	n.domains.identity.Sign = func(msg []byte) ([]byte, []byte, error) {
 		sig, err := key.Sign(msg)
 		return sig, cert.PEM(), err
 	}

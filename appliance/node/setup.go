@@ -16,7 +16,6 @@ import (
 	"cxt/appliance/datadir"
 	"cxt/appliance/documents"
 	"cxt/appliance/identity"
-	"cxt/appliance/important"
 	"cxt/appliance/notify"
 	"cxt/crypto/keyring"
 	"cxt/crypto/sm"
@@ -35,15 +34,19 @@ const (
 
 // Register adds every domain package's buckets and commands to reg. It is the
 // one place the appliance's state machine is composed.
-func Register(reg *state.Registry) { register(reg, nil, identity.Hashing{}) }
+func Register(reg *state.Registry) {
+	register(reg, nil, compose(nil, identity.Hashing{}, identity.DefaultPolicy))
+}
 
-// register composes the state machine; a policy change swaps authz when set.
-func register(reg *state.Registry, authz *policy.Authorizer, hashing identity.Hashing) {
+// register composes the state machine: the core's commands, then each
+// backend's; a policy change swaps authz when set.
+func register(reg *state.Registry, authz *policy.Authorizer, domains *backends) {
 	state.RegisterRekey(reg)
 	policy.Register(reg, authz)
 	auditlog.Register(reg)
-	identity.RegisterWith(reg, hashing)
-	important.Register(reg)
+	for _, b := range domains.list() {
+		b.Register(reg)
+	}
 	notify.Register(reg)
 	documents.Register(reg)
 }
@@ -160,7 +163,7 @@ func Init(ctx context.Context, dir string, o InitOptions) (res *InitResult, err 
 	c, err := cluster.Open(cluster.Config{
 		NodeID: o.NodeID, Dir: created.Dir(), Listener: ln, Advertise: o.Advertise,
 		Identity: &cluster.Identity{Key: nodeKey, Cert: cert, CA: ca}, Master: master,
-		Register: func(reg *state.Registry) { register(reg, nil, hashing) }, Logger: o.Logger,
+		Register: func(reg *state.Registry) { register(reg, nil, compose(nil, hashing, identity.DefaultPolicy)) }, Logger: o.Logger,
 	})
 	if err != nil {
 		ln.Close()

@@ -20,7 +20,6 @@ import (
 	"cxt/appliance/api"
 	"cxt/appliance/identity"
 	"cxt/appliance/node"
-	"cxt/appliance/tax"
 	"cxt/policy"
 	"cxt/storage/cluster/loopback"
 	"cxt/storage/state"
@@ -78,7 +77,9 @@ func apiReads(dir string, clients int, d time.Duration) (full, bare float64, err
 	// The same handler without OPA and audit, behind TLS and the session.
 	bundle, _ := policy.Embedded()
 	authz, _ := policy.New(ctx, bundle)
-	srv := &api.Server{Cluster: n.Cluster, Authz: authz, Tax: tax.Default(), Policy: identity.DefaultPolicy, Now: time.Now, Log: quiet}
+	sessions := &identity.Backend{Policy: identity.DefaultPolicy}
+	srv := &api.Server{Cluster: n.Cluster, Authz: authz, Now: time.Now, Log: quiet, Sessions: sessions}
+	srv.Mount(sessions)
 	r := mux.NewRouter()
 	r.HandleFunc("/api/v1/me", srv.Unguarded("sessions.current"))
 	bareSrv := httptest.NewTLSServer(r)

@@ -1,25 +1,26 @@
-package api
+package important
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"strings"
 
+	"cxt/appliance/api"
 	"cxt/appliance/errs"
 	"cxt/appliance/identity"
-	"cxt/appliance/important"
 	"cxt/policy"
 	"cxt/storage/state"
 )
 
 // listApprovals shows the administrators the changes waiting for a second
 // one (?status=all adds the decided and expired ones).
-func (s *Server) listApprovals(r *Request) (int, any, error) {
+func (b *Backend) listApprovals(r *api.Request) (int, any, error) {
 	all := r.HTTP.URL.Query().Get("status") == "all"
-	var list []*important.Approval
+	var list []*Approval
 	if err := r.View(func(tx *state.ReadTx) error {
 		var err error
-		list, err = important.Approvals(tx, s.Now(), all)
+		list, err = Approvals(tx, r.Now(), all)
 		return err
 	}); err != nil {
 		return 0, nil, err
@@ -34,33 +35,33 @@ func (s *Server) listApprovals(r *Request) (int, any, error) {
 	return 200, map[string]any{"approvals": views}, nil
 }
 
-func (s *Server) approve(r *Request) (*Op, error) { return s.decide(r, true) }
+func (b *Backend) approve(r *api.Request) (*api.Op, error) { return b.decide(r, true) }
 
-func (s *Server) reject(r *Request) (*Op, error) { return s.decide(r, false) }
+func (b *Backend) reject(r *api.Request) (*api.Op, error) { return b.decide(r, false) }
 
 // decide prepares a second administrator's decision on a pending approval,
 // itself an important operation (step-up, Idempotency-Key, preview and
 // confirm). The state machine checks everything again when it applies it.
-func (s *Server) decide(r *Request, approve bool) (*Op, error) {
+func (b *Backend) decide(r *api.Request, approve bool) (*api.Op, error) {
 	const op = "decide approval"
-	id := muxVar(r, "id")
+	id := r.Var("id")
 	var in struct {
 		Reason string `json:"reason"`
 	}
 	if b, _ := io.ReadAll(r.HTTP.Body); len(bytes.TrimSpace(b)) > 0 {
 		r.HTTP.Body = io.NopCloser(bytes.NewReader(b))
-		if err := decodeJSON(r, &in); err != nil {
+		if err := r.Decode(&in); err != nil {
 			return nil, err
 		}
 	}
 	if len(in.Reason) > 500 {
 		return nil, errs.E(op, errs.Invalid, "a reason is at most 500 bytes")
 	}
-	var a *important.Approval
+	var a *Approval
 	var me *identity.Account
 	if err := r.View(func(tx *state.ReadTx) error {
 		var err error
-		if a, err = important.ApprovalByID(tx.Get, id); err != nil {
+		if a, err = ApprovalByID(tx.Get, id); err != nil {
 			return err
 		}
 		me, err = identity.AccountByID(tx, r.Subject.ID)
@@ -80,7 +81,7 @@ func (s *Server) decide(r *Request, approve bool) (*Op, error) {
 	}
 	r.Audit.Object = a.Requirement.Target
 	r.Audit.Reason = strings.TrimSpace("approval " + a.ID + " of " + a.Action + " proposed by " + a.Proposer + "; " + in.Reason)
-	if a.Status != important.Pending || s.Now().After(a.Expires) {
+	if a.Status != Pending || r.Now().After(a.Expires) {
 		return nil, errs.Coded(op, errs.Conflict, "approval_closed", "the approval is %s or expired", a.Status)
 	}
 	if me == nil {
@@ -89,7 +90,7 @@ func (s *Server) decide(r *Request, approve bool) (*Op, error) {
 	if why := a.Eligible(me); why != "" && (approve || me.ID != a.Proposer) {
 		return nil, errs.Coded(op, errs.Permission, "approver_not_eligible", "%s", why)
 	}
-	d := important.Decision{Approval: a.ID, Approve: approve, Reason: in.Reason}
+	d := Decision{Approval: a.ID, Approve: approve, Reason: in.Reason}
 	decision := "reject"
 	risks := []string{"the proposal is closed; proposing the change again starts over"}
 	impact := map[string]any{"approval": a.ID, "proposal": a.View()}
@@ -97,31 +98,31 @@ func (s *Server) decide(r *Request, approve bool) (*Op, error) {
 		decision = "approve"
 		risks = []string{"the change runs now, once, with you recorded as the second administrator"}
 		if a.IssuesPassword() {
-			if err := s.showChannel(r, a, &d, impact, &risks); err != nil {
+			if err := b.showChannel(r, a, &d, impact, &risks); err != nil {
 				return nil, err
 			}
 		}
 	}
 	impact["decision"] = decision
-	o := &Op{
+	o := &api.Op{
 		Impact:  impact,
 		Risks:   risks,
-		Command: state.NewCommand(important.CmdDecide, mustJSON(d), s.Now()),
+		Command: state.NewCommand(CmdDecide, mustJSON(d), r.Now()),
 		Status:  200,
 	}
 	if approve && a.Type == policy.CmdSet {
 		// The approver sees the permission diff as its clearance shows it
 		// (bound by its confirm token) and, as advice, which decisions of
 		// the last 30 days the policy would change.
-		var b policy.Bundle
-		if err := jsonInto(a.Body, &b); err == nil {
-			if next, err := policy.New(r.Ctx, &b); err == nil {
-				diff, err := s.permissionDiff(r, s.Authz, next, &b)
+		var bundle policy.Bundle
+		if err := json.Unmarshal(a.Body, &bundle); err == nil {
+			if next, err := policy.New(r.Ctx, &bundle); err == nil {
+				diff, err := identity.PermissionDiff(r, b.Authz, next, &bundle)
 				if err != nil {
 					return nil, err
 				}
 				impact["permission_diff"] = diff
-				o.Advise = func() (map[string]any, error) { return s.replayDecisions(r, s.Authz, next) }
+				o.Advise = func() (map[string]any, error) { return identity.ReplayDecisions(r, b.Authz, next) }
 			}
 		}
 	}
@@ -136,14 +137,14 @@ func (s *Server) decide(r *Request, approve bool) (*Op, error) {
 // person's own. That check is the four-eyes check on the channel; the
 // decision carries the channel shown, and the state machine refuses it if
 // the owner's channel is another by then.
-func (s *Server) showChannel(r *Request, a *important.Approval, d *important.Decision, impact map[string]any, risks *[]string) error {
-	var ch *important.Channel
+func (b *Backend) showChannel(r *api.Request, a *Approval, d *Decision, impact map[string]any, risks *[]string) error {
+	var ch *Channel
 	if err := r.View(func(tx *state.ReadTx) error {
 		var err error
 		ch, err = a.OwnerChannel(tx.Get)
 		return err
 	}); err != nil {
-		return rejection(err)
+		return api.Classify(err)
 	}
 	to := map[string]any{}
 	if ch.Email != "" {
@@ -165,7 +166,7 @@ func (s *Server) showChannel(r *Request, a *important.Approval, d *important.Dec
 	// password, and hashing it twice would be wasted work.
 	if r.HTTP.Header.Get("X-Confirm-Token") != "" {
 		d.Secret = identity.GeneratePassword()
-		hash, err := s.Hashing.Hash(d.Secret)
+		hash, err := b.Hashing.Hash(d.Secret)
 		if err != nil {
 			return err
 		}

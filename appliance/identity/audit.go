@@ -1,11 +1,13 @@
-package api
+package identity
 
 import (
 	"encoding/base64"
 	"encoding/binary"
 	"strconv"
+	"strings"
 	"time"
 
+	"cxt/appliance/api"
 	"cxt/appliance/errs"
 	"cxt/storage/auditlog"
 	"cxt/storage/state"
@@ -22,7 +24,7 @@ func HeadMessage(size uint64, root auditlog.Hash, at time.Time) []byte {
 // auditHead returns the log's size and root signed with the node's SM2 key.
 // An auditor keeps signed heads; a later head that is not consistent with
 // one of them (see auditProof) proves the log was rewritten or truncated.
-func (s *Server) auditHead(r *Request) (int, any, error) {
+func (b *Backend) auditHead(r *api.Request) (int, any, error) {
 	var head auditlog.Head
 	if err := r.View(func(tx *state.ReadTx) error {
 		var err error
@@ -31,8 +33,8 @@ func (s *Server) auditHead(r *Request) (int, any, error) {
 	}); err != nil {
 		return 0, nil, err
 	}
-	at := s.Now().UTC()
-	sig, cert, err := s.Sign(HeadMessage(head.Size, head.Root, at))
+	at := r.Now().UTC()
+	sig, cert, err := b.Sign(HeadMessage(head.Size, head.Root, at))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -45,7 +47,7 @@ func (s *Server) auditHead(r *Request) (int, any, error) {
 
 // auditProof proves that the log of size `from` is a prefix of the current
 // log (?from=M), or that entry `entry` is in it (?entry=N, 1-based).
-func (s *Server) auditProof(r *Request) (int, any, error) {
+func (b *Backend) auditProof(r *api.Request) (int, any, error) {
 	q := r.HTTP.URL.Query()
 	var leaves []auditlog.Hash
 	var head auditlog.Head
@@ -77,5 +79,53 @@ func (s *Server) auditProof(r *Request) (int, any, error) {
 	return 200, map[string]any{
 		"from": m, "size": n, "old_root": auditlog.Root(leaves[:m]), "root": head.Root,
 		"consistency": auditlog.ConsistencyProof(leaves, m),
+	}, nil
+}
+
+// exportAudit hands an audit administrator a page of the entries matching
+// a query (the filters and cursor of GET /api/v1/audit) with the signed
+// head of the log, as an important operation.
+func (b *Backend) exportAudit(r *api.Request) (*api.Op, error) {
+	var in struct {
+		auditQuery
+		Reason string `json:"reason"`
+	}
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	if len(strings.TrimSpace(in.Reason)) < 5 {
+		return nil, errs.E("export audit", errs.Invalid, "a reason of at least 5 characters is required")
+	}
+	search, err := in.check(r, "export audit", exportMaxLimit, exportMaxLimit)
+	if err != nil {
+		return nil, err
+	}
+	r.Audit.Reason = in.Reason
+	page, head, err := search.run(r)
+	if err != nil {
+		return nil, err
+	}
+	at := r.Now().UTC()
+	sig, cert, err := b.Sign(HeadMessage(head.Size, head.Root, at))
+	if err != nil {
+		return nil, err
+	}
+	resp := search.answer(page)
+	resp["head"] = map[string]any{
+		"size": head.Size, "root": head.Root, "time": at,
+		"signature": base64.StdEncoding.EncodeToString(sig), "signer_certificate": string(cert),
+	}
+	if page.Truncated {
+		resp["next"] = "more entries match: export again with the same filters, \"cursor\": next_cursor and a new Idempotency-Key"
+	}
+	return &api.Op{
+		// The impact names the query, not the count: every request adds
+		// entries, and the confirm must see the same preview.
+		Impact:  map[string]any{"query": in, "limit": search.q.Limit},
+		Risks:   []string{"the export leaves the appliance: keep it as confidential as the log"},
+		Command: auditlog.RecordCommand(auditlog.Context{Event: "audit.export"}, r.Now()),
+		Status:  200, Secrets: []string{"entries"}, // handed out once: a replay withholds them
+		// The page, the cursor that continues it, and the signed head.
+		Response: resp,
 	}, nil
 }

@@ -1,4 +1,4 @@
-package api
+package identity
 
 import (
 	"bytes"
@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"cxt/appliance/api"
 	"cxt/appliance/errs"
-	"cxt/appliance/identity"
 	"cxt/crypto/sm"
 	"cxt/storage/auditlog"
 	"cxt/storage/state"
@@ -73,8 +73,8 @@ func loginSubject(nameIndex []byte) string { return "login:" + hex.EncodeToStrin
 
 // ownTrail names the caller's own trail, which its searches never show:
 // its account (as subject or object) and its name's login subject.
-func ownTrail(r *Request) ([]string, error) {
-	acct, err := r.server.account(r)
+func ownTrail(r *api.Request) ([]string, error) {
+	acct, err := callerAccount(r)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +87,7 @@ func ownTrail(r *Request) ([]string, error) {
 
 // check validates a query and resolves its cursor; limit is the page
 // size when none is asked for, max the largest.
-func (in auditQuery) check(r *Request, op string, limit, max int) (*auditSearch, error) {
+func (in auditQuery) check(r *api.Request, op string, limit, max int) (*auditSearch, error) {
 	own, err := ownTrail(r)
 	if err != nil {
 		return nil, err
@@ -156,13 +156,13 @@ func (in auditQuery) check(r *Request, op string, limit, max int) (*auditSearch,
 }
 
 // run reads one page and the log's head as of the same read.
-func (s *auditSearch) run(r *Request) (auditlog.Page, auditlog.Head, error) {
+func (s *auditSearch) run(r *api.Request) (auditlog.Page, auditlog.Head, error) {
 	var page auditlog.Page
 	var head auditlog.Head
 	err := r.View(func(tx *state.ReadTx) error {
 		q := s.q
 		if s.nameIndex != nil {
-			acct, err := identity.AccountByName(tx, s.nameIndex)
+			acct, err := AccountByName(tx, s.nameIndex)
 			if err != nil {
 				return err
 			}
@@ -214,4 +214,24 @@ func openCursor(c string, digest []byte) (uint64, error) {
 		return 0, errors.New("the cursor belongs to another query: send it with the filters and order that returned it")
 	}
 	return binary.BigEndian.Uint64(b[len(cursorTag):]), nil
+}
+
+// searchAudit reads one page of the audit log, newest first unless
+// order=asc, with the cursor that continues it when it is truncated.
+func (b *Backend) searchAudit(r *api.Request) (int, any, error) {
+	in, err := auditQueryFrom(r.HTTP.URL.Query())
+	if err != nil {
+		return 0, nil, err
+	}
+	search, err := in.check(r, "search audit", searchLimit, searchMaxLimit)
+	if err != nil {
+		return 0, nil, err
+	}
+	page, head, err := search.run(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := search.answer(page)
+	out["size"], out["root"] = head.Size, head.Root
+	return 200, out, nil
 }

@@ -1,14 +1,16 @@
-package api
+package identity
 
 import (
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	"cxt/appliance/api"
 	"cxt/appliance/errs"
-	"cxt/appliance/identity"
 	"cxt/policy"
 	"cxt/storage/auditlog"
 	"cxt/storage/state"
@@ -24,15 +26,15 @@ const replayWindow = 30 * 24 * time.Hour
 
 // keepsDuties refuses a candidate policy that would let a request break a
 // duty rule (policy_breaks_duty), before any confirm token is issued.
-func (s *Server) keepsDuties(r *Request, next *policy.Authorizer, b *policy.Bundle) error {
+func keepsDuties(r *api.Request, next *policy.Authorizer, b *policy.Bundle) error {
 	var admins []policy.Subject
 	if err := r.View(func(tx *state.ReadTx) error {
-		return tx.ForEach(identity.AccountsBucket, func(_, v []byte) error {
-			var a identity.Account
+		return tx.ForEach(AccountsBucket, func(_, v []byte) error {
+			var a Account
 			if err := json.Unmarshal(v, &a); err != nil {
 				return err
 			}
-			if adminRole(a.Roles) != "" && a.Closed.IsZero() {
+			if AdminRole(a.Roles) != "" && a.Closed.IsZero() {
 				admins = append(admins, policy.Subject{ID: a.ID, Roles: a.Roles, Clearance: a.Clearance, MFA: true})
 			}
 			return nil
@@ -54,31 +56,29 @@ func (s *Server) keepsDuties(r *Request, next *policy.Authorizer, b *policy.Bund
 // per-role part covers the rest by their roles.
 const maxDiffAccounts = 2000
 
-// diffView is the permission diff as a preview shows it.
-type diffView struct {
+// DiffView is the permission diff as a preview shows it.
+type DiffView struct {
 	*policy.Diff
 	AccountsTotal int      `json:"accounts_total"` // open accounts at or below the caller's clearance
 	Capped        bool     `json:"capped,omitempty"`
 	Notes         []string `json:"notes,omitempty"`
 }
 
-// permissionDiff says which role and which account gains or loses which
+// PermissionDiff says which role and which account gains or loses which
 // action (every route's action and every action either role table names).
 // The accounts are the open ones the caller is cleared for, by ID, at most
 // maxDiffAccounts of them: an account above the caller's clearance is not
 // there for it, here as anywhere (an approver cleared higher is shown its
 // own diff).
-func (s *Server) permissionDiff(r *Request, old, next *policy.Authorizer, b *policy.Bundle) (*diffView, error) {
+func PermissionDiff(r *api.Request, old, next *policy.Authorizer, b *policy.Bundle) (*DiffView, error) {
 	actions := policy.ActionsOf(old.Bundle(), b)
-	for _, rt := range s.Routes() {
-		actions = append(actions, rt.Action)
-	}
+	actions = append(actions, r.Actions()...)
 	slices.Sort(actions)
 	var accounts []policy.DiffAccount
 	total := 0
 	if err := r.View(func(tx *state.ReadTx) error {
-		return tx.ForEach(identity.AccountsBucket, func(_, v []byte) error {
-			var a identity.Account
+		return tx.ForEach(AccountsBucket, func(_, v []byte) error {
+			var a Account
 			if err := json.Unmarshal(v, &a); err != nil {
 				return err
 			}
@@ -97,7 +97,7 @@ func (s *Server) permissionDiff(r *Request, old, next *policy.Authorizer, b *pol
 	if err != nil {
 		return nil, errs.Wrap("set policy", errs.Internal, err, "the permission diff failed")
 	}
-	v := &diffView{Diff: d, AccountsTotal: total, Capped: total > len(accounts)}
+	v := &DiffView{Diff: d, AccountsTotal: total, Capped: total > len(accounts)}
 	if v.Capped {
 		v.Notes = append(v.Notes, fmt.Sprintf("only the first %d of %d accounts (by ID) were evaluated one by one; the per-role diff covers the others by their roles", len(accounts), total))
 	}
@@ -110,7 +110,7 @@ func (s *Server) permissionDiff(r *Request, old, next *policy.Authorizer, b *pol
 	return v, nil
 }
 
-// replayDecisions decides the requests of the last 30 days again, under the
+// ReplayDecisions decides the requests of the last 30 days again, under the
 // policy in force and under next, and counts those whose answer would
 // change, by action and the subject's roles. Subjects are taken as they are
 // now (roles, clearance) with a second factor; anonymous callers as
@@ -122,8 +122,8 @@ func (s *Server) permissionDiff(r *Request, old, next *policy.Authorizer, b *pol
 // an account or an action show who did what, and when; so no entry, subject,
 // object or time is shown, only how many requests of an action by holders
 // of some roles go from one answer to the other.
-func (s *Server) replayDecisions(r *Request, old, next *policy.Authorizer) (map[string]any, error) {
-	to := s.Now().UTC()
+func ReplayDecisions(r *api.Request, old, next *policy.Authorizer) (map[string]any, error) {
+	to := r.Now().UTC()
 	from := to.Add(-replayWindow)
 	type cell struct{ subject, action, object string }
 	type group struct {
@@ -144,7 +144,7 @@ func (s *Server) replayDecisions(r *Request, old, next *policy.Authorizer) (map[
 			case id == "anonymous" || strings.HasPrefix(id, "login:"):
 				sub = &policy.Subject{ID: "anonymous", Roles: []string{"anonymous"}, Clearance: 1}
 			default:
-				a, err := identity.AccountByID(tx, id)
+				a, err := AccountByID(tx, id)
 				if err != nil {
 					return nil, err
 				}
@@ -245,4 +245,54 @@ func verdict(allow bool) string {
 		return "allow"
 	}
 	return "deny"
+}
+
+func (b *Backend) getPolicy(r *api.Request) (int, any, error) {
+	bundle := b.Authz.Bundle()
+	d := bundle.Digest()
+	return 200, map[string]any{"version": bundle.Version, "sm3": hex.EncodeToString(d[:]), "modules": bundle.Modules, "data": bundle.Data}, nil
+}
+
+// setPolicy puts a new policy in force on every node (security admin;
+// important). It must compile here first; every replica compiles it again
+// and refuses it alike if it does not.
+func (b *Backend) setPolicy(r *api.Request) (*api.Op, error) {
+	const op = "set policy"
+	var bundle policy.Bundle
+	if err := r.Decode(&bundle); err != nil {
+		return nil, err
+	}
+	if bundle.Version == "" || len(bundle.Modules) == 0 {
+		return nil, errs.E(op, errs.Invalid, "a policy needs a version and at least one module")
+	}
+	// Before compiling: replicas compile it without a deadline.
+	cmd, err := policy.SetCommand(&bundle, r.Now())
+	if errors.Is(err, policy.ErrBundleTooLarge) {
+		return nil, errs.Wrap(op, errs.TooLarge, err, "the policy exceeds %d bytes", policy.MaxBundleSize)
+	} else if err != nil {
+		return nil, err
+	}
+	candidate, err := policy.New(r.Ctx, &bundle)
+	if err != nil {
+		return nil, errs.E(op, errs.Invalid, "%v", err)
+	}
+	if err := keepsDuties(r, candidate, &bundle); err != nil {
+		return nil, err
+	}
+	current := b.Authz
+	diff, err := PermissionDiff(r, current, candidate, &bundle)
+	if err != nil {
+		return nil, err
+	}
+	old, next := current.Bundle().Digest(), bundle.Digest()
+	r.Audit.Object = "policy " + bundle.Version
+	return &api.Op{
+		Impact: map[string]any{"from_version": current.Version(), "to_version": bundle.Version,
+			"from_sm3": hex.EncodeToString(old[:]), "to_sm3": hex.EncodeToString(next[:]), "permission_diff": diff,
+			"text_diff": policyTextDiff(current.Bundle(), &bundle)},
+		Risks: []string{"every authorization decision on every node changes at once; a mistake can lock administrators out",
+			"the permission diff enumerates accounts, actions, labels and second factors only: a rule keyed on anything else (the resource acted on, a request detail) shows in text_diff alone — read it"},
+		Command: cmd, Status: 200, Response: map[string]any{"version": bundle.Version, "sm3": hex.EncodeToString(next[:])},
+		Advise: func() (map[string]any, error) { return ReplayDecisions(r, current, candidate) },
+	}, nil
 }

@@ -1,29 +1,30 @@
-package api
+package identity
 
 import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"strings"
 	"time"
 
 	"github.com/dchest/captcha"
 
+	"cxt/appliance/api"
 	"cxt/appliance/errs"
-	"cxt/appliance/identity"
 	"cxt/crypto/sm"
 	"cxt/policy"
 	"cxt/storage/state"
 )
 
-// nameIndex is the username's blind index (identity.NameIndex).
-func nameIndex(r *Request, username string) ([]byte, error) {
+// nameIndex is the username's blind index (NameIndex).
+func nameIndex(r *api.Request, username string) ([]byte, error) {
 	key, err := r.Node.Keys().IndexKey()
 	if err != nil {
 		return nil, err
 	}
-	return identity.NameIndex(key, username), nil
+	return NameIndex(key, username), nil
 }
 
 func tokenHash(token []byte) []byte { h := sm.Sum(token); return h[:] }
@@ -37,60 +38,105 @@ func decodeToken(raw string) ([]byte, error) {
 	return token, err
 }
 
-// authenticate resolves the bearer token, if any, to a session and subject.
-func (s *Server) authenticate(r *Request) error {
-	r.Subject = policy.Subject{ID: "anonymous", Roles: []string{"anonymous"}, Clearance: 1}
-	authz := r.HTTP.Header.Get("Authorization")
-	if authz == "" {
-		return nil
-	}
-	raw, ok := strings.CutPrefix(authz, "Bearer ")
+// bearer parses an Authorization header's session token and returns its
+// SM3, the name sessions are kept under.
+func bearer(authorization string) ([]byte, bool) {
+	raw, ok := strings.CutPrefix(authorization, "Bearer ")
 	token, err := decodeToken(raw)
 	if !ok || err != nil {
+		return nil, false
+	}
+	return tokenHash(token), true
+}
+
+// Authenticate resolves a bearer token to a session and subject
+// (api.Sessions).
+func (b *Backend) Authenticate(r *api.Request, authorization string) error {
+	h, ok := bearer(authorization)
+	if !ok {
 		return errs.E("authenticate", errs.Unauthenticated, "the session token is malformed")
 	}
-	h := tokenHash(token)
-	var sess *identity.Session
-	var acct *identity.Account
+	var sess *Session
+	var acct *Account
 	if err := r.Node.State().View(func(tx *state.ReadTx) error {
 		var err error
-		if sess, err = identity.SessionByHash(tx, h); err != nil || sess == nil {
+		if sess, err = SessionByHash(tx, h); err != nil || sess == nil {
 			return err
 		}
-		acct, err = identity.AccountByID(tx, sess.Account)
+		acct, err = AccountByID(tx, sess.Account)
 		return err
 	}); err != nil {
 		return err
 	}
-	now := s.Now()
+	now := r.Now()
 	if sess == nil || acct == nil || !acct.Closed.IsZero() || !now.Before(sess.Expires) {
 		return errs.E("authenticate", errs.Unauthenticated, "the session has ended; sign in again")
 	}
 	if sess.IdleTimeout == 0 { // a session from before idle times were replicated
-		sess.IdleTimeout = s.Policy.IdleTimeout
+		sess.IdleTimeout = b.Policy.IdleTimeout
 	}
 	r.Audit.Subject = acct.ID
 	if sess.Ended(now) {
-		r.Propose(state.NewCommand(identity.CmdEndSession, mustJSON(identity.EndSession{TokenHash: h}), now))
+		r.Propose(state.NewCommand(CmdEndSession, mustJSON(EndSession{TokenHash: h}), now))
 		return errs.E("authenticate", errs.Unauthenticated, "the session was idle too long; sign in again")
 	}
-	if now.Sub(sess.IdleSince()) >= identity.TouchEvery {
+	if now.Sub(sess.IdleSince()) >= TouchEvery {
 		// Replicated, coarsely: a restart or another node sees the same
 		// last use. The touch is audited as its own command; the request
 		// still gets its record.
-		cmd := state.NewCommand(identity.CmdTouch, mustJSON(identity.Touch{TokenHash: h}), now)
-		cmd.Audit = r.Audit.Encode()
-		res, err := r.Node.ProposeOK(r.Ctx, cmd)
+		res, err := r.ProposeAside(state.NewCommand(CmdTouch, mustJSON(Touch{TokenHash: h}), now))
 		if err != nil {
-			return rejection(err)
+			return err
 		}
-		var t identity.TouchResult
-		if jsonInto(res, &t) == nil && t.Ended {
+		var t TouchResult
+		if json.Unmarshal(res, &t) == nil && t.Ended {
 			return errs.E("authenticate", errs.Unauthenticated, "the session was idle too long; sign in again")
 		}
 	}
 	r.Session, r.Token = sess, h
 	r.Subject = policy.Subject{ID: acct.ID, Roles: acct.Roles, Clearance: acct.Clearance, MFA: sess.MFA}
+	return nil
+}
+
+// Holder names the account whose session a bearer token opens, ended or
+// not (api.Sessions): an unrouted request's record names it.
+func (b *Backend) Holder(tx *state.ReadTx, authorization string) string {
+	h, ok := bearer(authorization)
+	if !ok {
+		return ""
+	}
+	if sess, _ := SessionByHash(tx, h); sess != nil {
+		return sess.Account
+	}
+	return ""
+}
+
+// Live reports whether a bearer token opens a session not yet expired
+// (api.Sessions): a signed-in caller is not rate-limited as an anonymous one.
+func (b *Backend) Live(tx *state.ReadTx, authorization string, now time.Time) bool {
+	h, ok := bearer(authorization)
+	if !ok {
+		return false
+	}
+	sess, err := SessionByHash(tx, h)
+	return err == nil && sess != nil && now.Before(sess.Expires)
+}
+
+// Admits refuses what a session may not do yet (api.Session): a session
+// opened with a one-time or expired password may only change it, one of a
+// staff account without a second factor only enroll one, and an important
+// operation needs a step-up within the last few minutes. Ending the session
+// and reading it are always allowed.
+func (s *Session) Admits(action string, important bool, now time.Time) error {
+	always := action == "sessions.delete_own" || action == "sessions.current"
+	switch {
+	case s.Restricted && !always && action != "accounts.password":
+		return errs.Coded("authorize", errs.Permission, "password_change_required", "change the one-time password first (POST /api/v1/me/password)")
+	case s.EnrollMFA && !always && action != "accounts.mfa_enroll" && action != "accounts.password":
+		return errs.Coded("authorize", errs.Unauthenticated, "mfa_required", "staff accounts need a second factor: enroll one (POST /api/v1/me/mfa/totp)")
+	case important && !now.Before(s.StepUpUntil):
+		return errs.Coded("authorize", errs.Unauthenticated, "step_up_required", "re-authenticate first (POST /api/v1/me/step-up with a current one-time code)")
+	}
 	return nil
 }
 
@@ -101,7 +147,7 @@ type loginRequest struct {
 	CaptchaAnswer string `json:"captcha_answer,omitempty"`
 	TOTP          string `json:"totp,omitempty"`
 	// An SM2 answer instead of a TOTP code: a challenge from
-	// POST /api/v1/sessions/challenge, signed as identity.SM2Message("login", nonce, username).
+	// POST /api/v1/sessions/challenge, signed as SM2Message("login", nonce, username).
 	SM2Challenge string `json:"sm2_challenge_id,omitempty"`
 	SM2Signature string `json:"sm2_signature,omitempty"`
 }
@@ -109,26 +155,26 @@ type loginRequest struct {
 // login checks a password and opens a session. An unknown username and a
 // wrong password get the same answer after the same work, and both count
 // toward the same lockout. The state machine admits the attempt before the
-// password is looked at (see identity.Admit): racing logins are counted one
+// password is looked at (see Admit): racing logins are counted one
 // by one, and a locked account's answer never depends on the password.
-func (s *Server) login(r *Request) (int, any, error) {
+func (b *Backend) login(r *api.Request) (int, any, error) {
 	const op = "login"
 	var in loginRequest
-	if err := decodeJSON(r, &in); err != nil {
+	if err := r.Decode(&in); err != nil {
 		return 0, nil, err
 	}
 	if in.Username == "" || in.Password == "" {
 		return 0, nil, errs.E(op, errs.Invalid, "username and password are required")
 	}
-	var captcha *identity.TakeCaptcha
+	var captcha *TakeCaptcha
 	if in.CaptchaID != "" || in.CaptchaAnswer != "" {
 		answer, ok := captchaAnswer(in.CaptchaAnswer)
 		if !validID(in.CaptchaID) || !ok {
-			return 0, nil, errs.E(op, errs.Invalid, "captcha_id must be the ID GET /api/v1/captcha returned and captcha_answer its %d digits", identity.CaptchaDigits)
+			return 0, nil, errs.E(op, errs.Invalid, "captcha_id must be the ID GET /api/v1/captcha returned and captcha_answer its %d digits", CaptchaDigits)
 		}
-		captcha = &identity.TakeCaptcha{ID: in.CaptchaID, Answer: answer}
+		captcha = &TakeCaptcha{ID: in.CaptchaID, Answer: answer}
 	}
-	if err := s.throttle(r.HTTP, true); err != nil {
+	if err := r.ThrottleLogin(); err != nil {
 		return 0, nil, err
 	}
 	idx, err := nameIndex(r, in.Username)
@@ -136,17 +182,17 @@ func (s *Server) login(r *Request) (int, any, error) {
 		return 0, nil, err
 	}
 	r.Audit.Subject = "login:" + hex.EncodeToString(idx[:8])
-	ref := identity.AttemptRef{NameIndex: idx, Attempt: requestID()}
-	if err := s.admit(r, identity.Admit{AttemptRef: ref, Purpose: identity.PurposeLogin, Policy: s.Policy, Captcha: captcha}); err != nil {
+	ref := AttemptRef{NameIndex: idx, Attempt: api.NewID()}
+	if err := b.admit(r, Admit{AttemptRef: ref, Purpose: PurposeLogin, Policy: b.Policy, Captcha: captcha}); err != nil {
 		// No decoy work here: a refusal's answer (locked, captcha due) is
 		// the same for every password and every name, so its timing tells
 		// nothing, and a flood of refused logins costs no password hashing.
 		return 0, nil, err
 	}
-	var acct *identity.Account
+	var acct *Account
 	if err := r.View(func(tx *state.ReadTx) error {
 		var err error
-		acct, err = identity.AccountByName(tx, idx)
+		acct, err = AccountByName(tx, idx)
 		return err
 	}); err != nil {
 		return 0, nil, err
@@ -154,38 +200,38 @@ func (s *Server) login(r *Request) (int, any, error) {
 	if acct != nil && !acct.Closed.IsZero() {
 		acct = nil // a closed account answers like an unknown one
 	}
-	var hash *identity.PasswordHash
+	var hash *PasswordHash
 	if acct != nil {
 		hash = &acct.Password
 	}
-	if !identity.VerifyOrDecoy(hash, in.Password) {
-		return 0, nil, s.failed(r, ref, nil, "the username or password is wrong")
+	if !VerifyOrDecoy(hash, in.Password) {
+		return 0, nil, b.failed(r, ref, nil, "the username or password is wrong")
 	}
-	now := s.Now()
+	now := r.Now()
 	// Staff need a second factor: with one enrolled, the code is part of the
 	// login; without, the session may only enroll one.
 	var step int64
 	mfa, enroll := false, false
-	if identity.IsStaff(acct.Roles) {
+	if IsStaff(acct.Roles) {
 		switch {
 		case acct.TOTPSecret == "" && acct.SM2Key == "":
 			enroll = true
 		case in.TOTP != "" && acct.TOTPSecret != "":
 			var ok bool
-			if step, ok = identity.MatchTOTP(acct.TOTPSecret, in.TOTP, now); !ok {
-				return 0, nil, s.failed(r, ref, nil, "the username, password or second factor is wrong")
+			if step, ok = MatchTOTP(acct.TOTPSecret, in.TOTP, now); !ok {
+				return 0, nil, b.failed(r, ref, nil, "the username, password or second factor is wrong")
 			}
 			mfa = true
 		case in.SM2Signature != "" && acct.SM2Key != "":
-			if err := s.checkSM2(r, acct.SM2Key, in.SM2Challenge, in.SM2Signature, "login", in.Username); err != nil {
-				return 0, nil, s.failed(r, ref, nil, "the username, password or second factor is wrong")
+			if err := b.checkSM2(r, acct.SM2Key, in.SM2Challenge, in.SM2Signature, "login", in.Username); err != nil {
+				return 0, nil, b.failed(r, ref, nil, "the username, password or second factor is wrong")
 			}
 			mfa = true
 		default:
 			// The password was right: this attempt does not count against
 			// the account, but the answer is the same for a locked one only
 			// because a locked one is never admitted.
-			s.settle(r, identity.Settle{AttemptRef: ref, Policy: s.Policy})
+			b.settle(r, Settle{AttemptRef: ref, Policy: b.Policy})
 			return 0, nil, errs.Coded(op, errs.Unauthenticated, "mfa_required", "send the current code of your authenticator as totp, or an SM2 answer to a challenge")
 		}
 	}
@@ -196,25 +242,25 @@ func (s *Server) login(r *Request) (int, any, error) {
 	h := tokenHash(token)
 	// An expired password opens a session that may only change it, as a
 	// one-time password does.
-	expired := identity.PasswordExpired(acct, s.Policy, now)
-	sess := identity.Session{
-		ID: hex.EncodeToString(h[:8]), Account: acct.ID, Created: now, Expires: now.Add(s.Policy.AbsoluteTimeout),
-		LastSeen: now, IdleTimeout: s.Policy.IdleTimeout,
+	expired := PasswordExpired(acct, b.Policy, now)
+	sess := Session{
+		ID: hex.EncodeToString(h[:8]), Account: acct.ID, Created: now, Expires: now.Add(b.Policy.AbsoluteTimeout),
+		LastSeen: now, IdleTimeout: b.Policy.IdleTimeout,
 		Source: r.Audit.Source, Restricted: acct.MustChange || expired, MFA: mfa, EnrollMFA: enroll,
 	}
 	if mfa { // signing in with the code counts as a fresh re-authentication
 		sess.StepUpUntil = now.Add(stepUpFor)
 	}
 	r.Audit.Subject = acct.ID
-	ok := identity.LoginOK{NameIndex: idx, TokenHash: h, Session: sess, TOTPStep: step}
-	if s.Hashing.Outdated(acct.Password) { // re-derived at today's count while the password is at hand
-		if re, err := s.Hashing.Hash(in.Password); err == nil {
+	ok := LoginOK{NameIndex: idx, TokenHash: h, Session: sess, TOTPStep: step}
+	if b.Hashing.Outdated(acct.Password) { // re-derived at today's count while the password is at hand
+		if re, err := b.Hashing.Hash(in.Password); err == nil {
 			ok.Rehash, ok.RehashOf = &re, acct.Password.Salt
 		}
 	}
-	if _, err := r.Propose(state.NewCommand(identity.CmdLoginOK, mustJSON(ok), now)); err != nil {
+	if _, err := r.Propose(state.NewCommand(CmdLoginOK, mustJSON(ok), now)); err != nil {
 		if errs.Of(err).Code == "invalid_credentials" { // a replayed one-time code
-			return 0, nil, s.failed(r, ref, nil, "the username, password or second factor is wrong")
+			return 0, nil, b.failed(r, ref, nil, "the username, password or second factor is wrong")
 		}
 		return 0, nil, err
 	}
@@ -226,15 +272,15 @@ func (s *Server) login(r *Request) (int, any, error) {
 
 // admit asks the state machine to admit one check of a secret; a refusal is
 // the error to answer with.
-func (s *Server) admit(r *Request, a identity.Admit) error {
-	res, err := r.Propose(state.NewCommand(identity.CmdAdmit, mustJSON(a), s.Now()))
-	if code := errs.Of(err).Code; code == identity.RefusedLocked || code == identity.RefusedCaptcha {
+func (b *Backend) admit(r *api.Request, a Admit) error {
+	res, err := r.Propose(state.NewCommand(CmdAdmit, mustJSON(a), r.Now()))
+	if code := errs.Of(err).Code; code == RefusedLocked || code == RefusedCaptcha {
 		return refusal(code)
 	} else if err != nil {
 		return err
 	}
-	var out identity.Admission
-	if err := jsonInto(res, &out); err != nil {
+	var out Admission
+	if err := json.Unmarshal(res, &out); err != nil {
 		return err
 	}
 	if out.Admitted {
@@ -242,36 +288,36 @@ func (s *Server) admit(r *Request, a identity.Admit) error {
 	}
 	// The admission used up a wrong captcha: its record says "ok", so the
 	// refusal gets a record of its own.
-	r.audited = false
+	r.RecordAgain()
 	return refusal(out.Refused)
 }
 
 func refusal(code string) error {
-	if code == identity.RefusedLocked {
+	if code == RefusedLocked {
 		return errs.Coded("admit", errs.Permission, code, "the account is locked after repeated failures; try later or ask a security administrator")
 	}
-	return errs.Coded("admit", errs.Unauthenticated, identity.RefusedCaptcha, "solve a captcha (GET /api/v1/captcha) and send captcha_id and captcha_answer")
+	return errs.Coded("admit", errs.Unauthenticated, RefusedCaptcha, "solve a captcha (GET /api/v1/captcha) and send captcha_id and captcha_answer")
 }
 
 // settle ends an admitted attempt and returns the username's attempts after it.
-func (s *Server) settle(r *Request, st identity.Settle) (*identity.Attempts, error) {
-	res, err := r.Propose(state.NewCommand(identity.CmdSettle, mustJSON(st), s.Now()))
+func (b *Backend) settle(r *api.Request, st Settle) (*Attempts, error) {
+	res, err := r.Propose(state.NewCommand(CmdSettle, mustJSON(st), r.Now()))
 	if err != nil {
 		return nil, err
 	}
-	var after identity.Attempts
-	return &after, jsonInto(res, &after)
+	var after Attempts
+	return &after, json.Unmarshal(res, &after)
 }
 
 // failed settles an admitted attempt as a failure and answers it: wrong,
 // locked by this very failure, or — for a session re-authenticating — ended.
-func (s *Server) failed(r *Request, ref identity.AttemptRef, session []byte, msg string) error {
-	after, err := s.settle(r, identity.Settle{AttemptRef: ref, Failed: true, Policy: s.Policy, Session: session})
+func (b *Backend) failed(r *api.Request, ref AttemptRef, session []byte, msg string) error {
+	after, err := b.settle(r, Settle{AttemptRef: ref, Failed: true, Policy: b.Policy, Session: session})
 	if err != nil {
 		return err
 	}
-	if after.Locked(s.Now()) {
-		return refusal(identity.RefusedLocked)
+	if after.Locked(r.Now()) {
+		return refusal(RefusedLocked)
 	}
 	return errs.Coded("", errs.Unauthenticated, "invalid_credentials", "%s", msg)
 }
@@ -285,9 +331,9 @@ func validID(id string) bool {
 	return err == nil
 }
 
-// captchaAnswer parses an answer of exactly identity.CaptchaDigits digits.
+// captchaAnswer parses an answer of exactly CaptchaDigits digits.
 func captchaAnswer(answer string) ([]byte, bool) {
-	if len(answer) != identity.CaptchaDigits {
+	if len(answer) != CaptchaDigits {
 		return nil, false
 	}
 	out := make([]byte, 0, len(answer))
@@ -301,37 +347,35 @@ func captchaAnswer(answer string) ([]byte, bool) {
 }
 
 // checkSM2 consumes a challenge and verifies an SM2 signature of it.
-func (s *Server) checkSM2(r *Request, pubPEM, challengeID, sigB64, purpose, who string) error {
+func (b *Backend) checkSM2(r *api.Request, pubPEM, challengeID, sigB64, purpose, who string) error {
 	if !validID(challengeID) {
 		return errs.Coded("sm2", errs.Unauthenticated, "invalid_credentials", "the challenge is unknown, used or expired")
 	}
 	// Recorded with the request's context; the request still gets its own
 	// record of how it ended.
-	take := state.NewCommand(identity.CmdTakeChallenge, mustJSON(identity.Challenge{ID: challengeID}), s.Now())
-	take.Audit = r.Audit.Encode()
-	nonce, err := r.Node.ProposeOK(r.Ctx, take)
+	nonce, err := r.ProposeAside(state.NewCommand(CmdTakeChallenge, mustJSON(Challenge{ID: challengeID}), r.Now()))
 	if err != nil {
-		return rejection(err)
+		return err
 	}
 	pub, err := sm.ParsePublicKeyPEM([]byte(pubPEM))
 	if err != nil {
 		return err
 	}
 	sig, err := base64.StdEncoding.DecodeString(sigB64)
-	if err != nil || !pub.Verify(identity.SM2Message(purpose, nonce, who), sig) {
+	if err != nil || !pub.Verify(SM2Message(purpose, nonce, who), sig) {
 		return errs.Coded("sm2", errs.Unauthenticated, "invalid_credentials", "the SM2 signature does not answer the challenge")
 	}
 	return nil
 }
 
 // challenge issues a single-use nonce for an SM2 key to sign.
-func (s *Server) challenge(r *Request) (int, any, error) {
+func (b *Backend) challenge(r *api.Request) (int, any, error) {
 	nonce := make([]byte, 32)
 	if _, err := rand.Read(nonce); err != nil {
 		return 0, nil, err
 	}
-	c := identity.Challenge{ID: requestID(), Nonce: nonce, Expires: s.Now().Add(2 * time.Minute)}
-	if _, err := r.Propose(state.NewCommand(identity.CmdPutChallenge, mustJSON(c), s.Now())); err != nil {
+	c := Challenge{ID: api.NewID(), Nonce: nonce, Expires: r.Now().Add(2 * time.Minute)}
+	if _, err := r.Propose(state.NewCommand(CmdPutChallenge, mustJSON(c), r.Now())); err != nil {
 		return 0, nil, err
 	}
 	return 201, map[string]any{"challenge_id": c.ID, "nonce": base64.StdEncoding.EncodeToString(nonce), "expires_at": c.Expires,
@@ -352,7 +396,7 @@ type factorProof struct {
 // account without one (a first enrolment, right after a password login)
 // needs none. The check is admitted like a login and a failure counts
 // toward the lock and this session's limit.
-func (s *Server) proveFactor(r *Request, acct *identity.Account, p factorProof) (*identity.FactorUsed, error) {
+func (b *Backend) proveFactor(r *api.Request, acct *Account, p factorProof) (*FactorUsed, error) {
 	if acct.TOTPSecret == "" && acct.SM2Key == "" {
 		return nil, nil
 	}
@@ -361,28 +405,28 @@ func (s *Server) proveFactor(r *Request, acct *identity.Account, p factorProof) 
 			"a second factor is in force: send current_password and the current factor (totp, or sm2_challenge_id and sm2_signature)")
 	}
 	var step int64
-	ref, err := s.reauth(r, acct, func() bool {
+	ref, err := b.reauth(r, acct, func() bool {
 		if !acct.Password.Verify(p.CurrentPassword) {
 			return false
 		}
 		var ok bool
-		step, ok = s.checkFactor(r, acct, p.TOTP, p.SM2Challenge, p.SM2Signature)
+		step, ok = b.checkFactor(r, acct, p.TOTP, p.SM2Challenge, p.SM2Signature)
 		return ok
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &identity.FactorUsed{Release: *ref, Step: step}, nil
+	return &FactorUsed{Release: *ref, Step: step}, nil
 }
 
 // checkFactor checks a TOTP code or an SM2 step-up answer of the account's
 // factor in force and returns the TOTP step it used (0 for SM2).
-func (s *Server) checkFactor(r *Request, acct *identity.Account, code, challenge, signature string) (int64, bool) {
+func (b *Backend) checkFactor(r *api.Request, acct *Account, code, challenge, signature string) (int64, bool) {
 	switch {
 	case code != "" && acct.TOTPSecret != "":
-		return identity.MatchTOTP(acct.TOTPSecret, code, s.Now())
+		return MatchTOTP(acct.TOTPSecret, code, r.Now())
 	case signature != "" && acct.SM2Key != "":
-		return 0, s.checkSM2(r, acct.SM2Key, challenge, signature, "step-up", acct.ID) == nil
+		return 0, b.checkSM2(r, acct.SM2Key, challenge, signature, "step-up", acct.ID) == nil
 	}
 	return 0, false
 }
@@ -390,106 +434,103 @@ func (s *Server) checkFactor(r *Request, acct *identity.Account, code, challenge
 // reauth admits one check of the caller's own secret (a step-up code, the
 // current password or factor), runs it, and settles a wrong answer as a
 // failure: it counts toward the account's lock like a failed login, and the
-// session ends after identity.MaxSessionFailures of them. The attempt of a
+// session ends after MaxSessionFailures of them. The attempt of a
 // right answer is returned for the change to release.
-func (s *Server) reauth(r *Request, acct *identity.Account, check func() bool) (*identity.AttemptRef, error) {
+func (b *Backend) reauth(r *api.Request, acct *Account, check func() bool) (*AttemptRef, error) {
 	idx, err := nameIndex(r, acct.Username)
 	if err != nil {
 		return nil, err
 	}
-	ref := identity.AttemptRef{NameIndex: idx, Attempt: requestID()}
-	if err := s.admit(r, identity.Admit{AttemptRef: ref, Purpose: identity.PurposeReauth, Policy: s.Policy}); err != nil {
+	ref := AttemptRef{NameIndex: idx, Attempt: api.NewID()}
+	if err := b.admit(r, Admit{AttemptRef: ref, Purpose: PurposeReauth, Policy: b.Policy}); err != nil {
 		return nil, err
 	}
 	if !check() {
-		return nil, s.failed(r, ref, r.Token, "the password or one-time code is wrong")
+		return nil, b.failed(r, ref, r.Token, "the password or one-time code is wrong")
 	}
 	return &ref, nil
 }
 
 // enrollSM2 makes an SM2 public key the account's second factor; the key
 // proves itself by signing a challenge.
-func (s *Server) enrollSM2(r *Request) (int, any, error) {
+func (b *Backend) enrollSM2(r *api.Request) (int, any, error) {
 	var in struct {
 		PublicKey string `json:"public_key"`
 		Challenge string `json:"challenge_id"`
 		Signature string `json:"signature"`
 		factorProof
 	}
-	if err := decodeJSON(r, &in); err != nil {
+	if err := r.Decode(&in); err != nil {
 		return 0, nil, err
 	}
 	if _, err := sm.ParsePublicKeyPEM([]byte(in.PublicKey)); err != nil {
 		return 0, nil, errs.E("enroll SM2", errs.Invalid, "public_key must be an SM2 public key in PEM: %v", err)
 	}
-	acct, err := s.account(r)
+	acct, err := callerAccount(r)
 	if err != nil {
 		return 0, nil, err
 	}
-	proof, err := s.proveFactor(r, acct, in.factorProof)
+	proof, err := b.proveFactor(r, acct, in.factorProof)
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := s.checkSM2(r, in.PublicKey, in.Challenge, in.Signature, "enroll", r.Subject.ID); err != nil {
+	if err := b.checkSM2(r, in.PublicKey, in.Challenge, in.Signature, "enroll", r.Subject.ID); err != nil {
 		return 0, nil, err
 	}
-	cmd := identity.SetSM2Key{Account: r.Subject.ID, PublicKey: in.PublicKey, TokenHash: r.Token, Proof: proof}
-	if _, err := r.Propose(state.NewCommand(identity.CmdSetSM2Key, mustJSON(cmd), s.Now())); err != nil {
+	cmd := SetSM2Key{Account: r.Subject.ID, PublicKey: in.PublicKey, TokenHash: r.Token, Proof: proof}
+	if _, err := r.Propose(state.NewCommand(CmdSetSM2Key, mustJSON(cmd), r.Now())); err != nil {
 		return 0, nil, err
 	}
 	return 200, map[string]any{"mfa_enrolled": true}, nil
 }
 
-// stepUpFor is how long a re-authentication counts for important operations.
-const stepUpFor = 5 * time.Minute
-
 // beginTOTP draws a new TOTP secret for the caller to confirm. Replacing a
 // factor in force needs the password and the current factor.
-func (s *Server) beginTOTP(r *Request) (int, any, error) {
+func (b *Backend) beginTOTP(r *api.Request) (int, any, error) {
 	var in factorProof
 	if r.HTTP.ContentLength != 0 {
-		if err := decodeJSON(r, &in); err != nil {
+		if err := r.Decode(&in); err != nil {
 			return 0, nil, err
 		}
 	}
-	acct, err := s.account(r)
+	acct, err := callerAccount(r)
 	if err != nil {
 		return 0, nil, err
 	}
-	proof, err := s.proveFactor(r, acct, in)
+	proof, err := b.proveFactor(r, acct, in)
 	if err != nil {
 		return 0, nil, err
 	}
-	secret, url, err := identity.NewTOTP(acct.Username)
+	secret, url, err := NewTOTP(acct.Username)
 	if err != nil {
 		return 0, nil, err
 	}
-	cmd := identity.BeginTOTP{Account: acct.ID, Secret: secret, TokenHash: r.Token, Proof: proof}
-	if _, err := r.Propose(state.NewCommand(identity.CmdBeginTOTP, mustJSON(cmd), s.Now())); err != nil {
+	cmd := BeginTOTP{Account: acct.ID, Secret: secret, TokenHash: r.Token, Proof: proof}
+	if _, err := r.Propose(state.NewCommand(CmdBeginTOTP, mustJSON(cmd), r.Now())); err != nil {
 		return 0, nil, err
 	}
 	return 201, map[string]any{"secret": secret, "otpauth_url": url, "next": "POST /api/v1/me/mfa/totp/confirm with a current code"}, nil
 }
 
-func (s *Server) confirmTOTP(r *Request) (int, any, error) {
+func (b *Backend) confirmTOTP(r *api.Request) (int, any, error) {
 	var in struct {
 		Code string `json:"code"`
 	}
-	if err := decodeJSON(r, &in); err != nil {
+	if err := r.Decode(&in); err != nil {
 		return 0, nil, err
 	}
-	acct, err := s.account(r)
+	acct, err := callerAccount(r)
 	if err != nil {
 		return 0, nil, err
 	}
 	if acct.TOTPNew == "" || string(acct.TOTPNewBy) != string(r.Token) {
 		return 0, nil, errs.E("confirm TOTP", errs.Invalid, "start with POST /api/v1/me/mfa/totp in this session")
 	}
-	step, ok := identity.MatchTOTP(acct.TOTPNew, in.Code, s.Now())
+	step, ok := MatchTOTP(acct.TOTPNew, in.Code, r.Now())
 	if !ok {
 		return 0, nil, errs.Coded("confirm TOTP", errs.Unauthenticated, "invalid_credentials", "the code does not match the new secret")
 	}
-	if _, err := r.Propose(state.NewCommand(identity.CmdConfirmTOTP, mustJSON(identity.ConfirmTOTP{Account: acct.ID, Step: step, TokenHash: r.Token}), s.Now())); err != nil {
+	if _, err := r.Propose(state.NewCommand(CmdConfirmTOTP, mustJSON(ConfirmTOTP{Account: acct.ID, Step: step, TokenHash: r.Token}), r.Now())); err != nil {
 		return 0, nil, err
 	}
 	return 200, map[string]any{"mfa_enrolled": true}, nil
@@ -498,44 +539,44 @@ func (s *Server) confirmTOTP(r *Request) (int, any, error) {
 // stepUp re-authenticates the session with a one-time code for important
 // operations in the next few minutes. Wrong codes count toward the lock and
 // end the session after a few.
-func (s *Server) stepUp(r *Request) (int, any, error) {
+func (b *Backend) stepUp(r *api.Request) (int, any, error) {
 	var in struct {
 		TOTP         string `json:"totp"`
 		SM2Challenge string `json:"sm2_challenge_id"`
 		SM2Signature string `json:"sm2_signature"`
 	}
-	if err := decodeJSON(r, &in); err != nil {
+	if err := r.Decode(&in); err != nil {
 		return 0, nil, err
 	}
 	if in.TOTP == "" && in.SM2Signature == "" {
 		return 0, nil, errs.E("step up", errs.Invalid, "give a current one-time code (totp) or an SM2 answer to a challenge")
 	}
-	acct, err := s.account(r)
+	acct, err := callerAccount(r)
 	if err != nil {
 		return 0, nil, err
 	}
 	var step int64
-	ref, err := s.reauth(r, acct, func() bool {
+	ref, err := b.reauth(r, acct, func() bool {
 		var ok bool
-		step, ok = s.checkFactor(r, acct, in.TOTP, in.SM2Challenge, in.SM2Signature)
+		step, ok = b.checkFactor(r, acct, in.TOTP, in.SM2Challenge, in.SM2Signature)
 		return ok
 	})
 	if err != nil {
 		return 0, nil, err
 	}
-	now := s.Now()
+	now := r.Now()
 	until := now.Add(stepUpFor)
-	if _, err := r.Propose(state.NewCommand(identity.CmdStepUp, mustJSON(identity.StepUp{Account: acct.ID, Step: step, TokenHash: r.Token, Until: until, Release: ref}), now)); err != nil {
+	if _, err := r.Propose(state.NewCommand(CmdStepUp, mustJSON(StepUp{Account: acct.ID, Step: step, TokenHash: r.Token, Until: until, Release: ref}), now)); err != nil {
 		return 0, nil, err
 	}
 	return 200, map[string]any{"step_up_until": until}, nil
 }
 
-func (s *Server) account(r *Request) (*identity.Account, error) {
-	var acct *identity.Account
+func callerAccount(r *api.Request) (*Account, error) {
+	var acct *Account
 	err := r.View(func(tx *state.ReadTx) error {
 		var err error
-		acct, err = identity.AccountByID(tx, r.Subject.ID)
+		acct, err = AccountByID(tx, r.Subject.ID)
 		return err
 	})
 	if err == nil && acct == nil {
@@ -546,31 +587,31 @@ func (s *Server) account(r *Request) (*identity.Account, error) {
 
 // captcha issues a single-use image captcha, replicated so that any node
 // can check the answer.
-func (s *Server) captcha(r *Request) (int, any, error) {
-	id := requestID()
-	ds := captcha.RandomDigits(identity.CaptchaDigits)
+func (b *Backend) captcha(r *api.Request) (int, any, error) {
+	id := api.NewID()
+	ds := captcha.RandomDigits(CaptchaDigits)
 	var png bytes.Buffer
 	if _, err := captcha.NewImage(id, ds, 240, 80).WriteTo(&png); err != nil {
 		return 0, nil, err
 	}
-	now := s.Now()
-	if _, err := r.Propose(state.NewCommand(identity.CmdPutCaptcha, mustJSON(identity.Captcha{ID: id, Digits: ds, Expires: now.Add(5 * time.Minute)}), now)); err != nil {
+	now := r.Now()
+	if _, err := r.Propose(state.NewCommand(CmdPutCaptcha, mustJSON(Captcha{ID: id, Digits: ds, Expires: now.Add(5 * time.Minute)}), now)); err != nil {
 		return 0, nil, err
 	}
 	return 201, map[string]any{"captcha_id": id, "image_png_base64": base64.StdEncoding.EncodeToString(png.Bytes()), "expires_in": 300}, nil
 }
 
-func (s *Server) logout(r *Request) (int, any, error) {
-	if _, err := r.Propose(state.NewCommand(identity.CmdEndSession, mustJSON(identity.EndSession{TokenHash: r.Token}), s.Now())); err != nil {
+func (b *Backend) logout(r *api.Request) (int, any, error) {
+	if _, err := r.Propose(state.NewCommand(CmdEndSession, mustJSON(EndSession{TokenHash: r.Token}), r.Now())); err != nil {
 		return 0, nil, err
 	}
-	return 200, map[string]any{"ended": r.Session.ID}, nil
+	return 200, map[string]any{"ended": r.Session.(*Session).ID}, nil
 }
 
-func (s *Server) listSessions(r *Request) (int, any, error) {
-	var list []*identity.Session
+func (b *Backend) listSessions(r *api.Request) (int, any, error) {
+	var list []*Session
 	err := r.View(func(tx *state.ReadTx) error {
-		m, err := identity.SessionsOf(tx, r.Subject.ID)
+		m, err := SessionsOf(tx, r.Subject.ID)
 		for _, sess := range m {
 			list = append(list, sess)
 		}
@@ -581,11 +622,11 @@ func (s *Server) listSessions(r *Request) (int, any, error) {
 
 // endSession ends one of the caller's sessions by its public ID; a security
 // administrator may end anyone's (sessions.delete_any).
-func (s *Server) endSession(r *Request) (int, any, error) {
-	id := muxVar(r, "id")
+func (b *Backend) endSession(r *api.Request) (int, any, error) {
+	id := r.Var("id")
 	var target []byte
 	err := r.View(func(tx *state.ReadTx) error {
-		m, err := identity.SessionsOf(tx, r.Subject.ID)
+		m, err := SessionsOf(tx, r.Subject.ID)
 		for h, sess := range m {
 			if sess.ID == id {
 				target = []byte(h)
@@ -599,17 +640,17 @@ func (s *Server) endSession(r *Request) (int, any, error) {
 	if target == nil {
 		return 0, nil, errs.E("end session", errs.NotExist, "no session %s of yours", id)
 	}
-	if _, err := r.Propose(state.NewCommand(identity.CmdEndSession, mustJSON(identity.EndSession{TokenHash: target}), s.Now())); err != nil {
+	if _, err := r.Propose(state.NewCommand(CmdEndSession, mustJSON(EndSession{TokenHash: target}), r.Now())); err != nil {
 		return 0, nil, err
 	}
 	return 200, map[string]any{"ended": id}, nil
 }
 
-func (s *Server) me(r *Request) (int, any, error) {
-	var acct *identity.Account
+func (b *Backend) me(r *api.Request) (int, any, error) {
+	var acct *Account
 	err := r.View(func(tx *state.ReadTx) error {
 		var err error
-		acct, err = identity.AccountByID(tx, r.Subject.ID)
+		acct, err = AccountByID(tx, r.Subject.ID)
 		return err
 	})
 	if err != nil || acct == nil {
@@ -618,22 +659,22 @@ func (s *Server) me(r *Request) (int, any, error) {
 	return 200, map[string]any{"account": acct.Public(), "session": r.Session}, nil
 }
 
-func (s *Server) changePassword(r *Request) (int, any, error) {
+func (b *Backend) changePassword(r *api.Request) (int, any, error) {
 	const op = "change password"
 	var in struct {
 		Current string `json:"current_password"`
 		New     string `json:"new_password"`
 	}
-	if err := decodeJSON(r, &in); err != nil {
+	if err := r.Decode(&in); err != nil {
 		return 0, nil, err
 	}
-	if err := identity.CheckPassword(in.New); err != nil {
+	if err := CheckPassword(in.New); err != nil {
 		return 0, nil, errs.Coded(op, errs.Invalid, "weak_password", "%v", err)
 	}
-	var acct *identity.Account
+	var acct *Account
 	if err := r.View(func(tx *state.ReadTx) error {
 		var err error
-		acct, err = identity.AccountByID(tx, r.Subject.ID)
+		acct, err = AccountByID(tx, r.Subject.ID)
 		return err
 	}); err != nil || acct == nil {
 		return 0, nil, errs.E(op, errs.Unauthenticated, "the account is gone")
@@ -641,10 +682,10 @@ func (s *Server) changePassword(r *Request) (int, any, error) {
 	if in.Current == in.New {
 		return 0, nil, errs.Coded(op, errs.Invalid, "weak_password", "the new password must differ from the current one")
 	}
-	if err := identity.CheckNewPassword(in.New, acct.Username); err != nil {
+	if err := CheckNewPassword(in.New, acct.Username); err != nil {
 		return 0, nil, errs.Coded(op, errs.Invalid, "weak_password", "%v", err)
 	}
-	ref, err := s.reauth(r, acct, func() bool { return acct.Password.Verify(in.Current) })
+	ref, err := b.reauth(r, acct, func() bool { return acct.Password.Verify(in.Current) })
 	if err != nil {
 		return 0, nil, err
 	}
@@ -652,19 +693,19 @@ func (s *Server) changePassword(r *Request) (int, any, error) {
 	// stored hashes it would otherwise tell a session's holder which
 	// passwords the account had. The proved attempt is settled as right.
 	if acct.Reuses(in.New) {
-		if _, err := s.settle(r, identity.Settle{AttemptRef: *ref, Policy: s.Policy}); err != nil {
+		if _, err := b.settle(r, Settle{AttemptRef: *ref, Policy: b.Policy}); err != nil {
 			return 0, nil, err
 		}
-		r.audited = false // the refusal gets a record of its own
-		return 0, nil, errs.Coded(op, errs.Invalid, "weak_password", "the new password must differ from your last %d passwords", identity.PasswordHistory)
+		r.RecordAgain() // the refusal gets a record of its own
+		return 0, nil, errs.Coded(op, errs.Invalid, "weak_password", "the new password must differ from your last %d passwords", PasswordHistory)
 	}
-	hash, err := s.Hashing.Hash(in.New)
+	hash, err := b.Hashing.Hash(in.New)
 	if err != nil {
 		return 0, nil, err
 	}
 	// Every other session of the account ends; this one stays and is no
 	// longer restricted.
-	if _, err := r.Propose(state.NewCommand(identity.CmdSetPassword, mustJSON(identity.SetPassword{Account: acct.ID, Hash: hash, Keep: r.Token, Release: ref}), s.Now())); err != nil {
+	if _, err := r.Propose(state.NewCommand(CmdSetPassword, mustJSON(SetPassword{Account: acct.ID, Hash: hash, Keep: r.Token, Release: ref}), r.Now())); err != nil {
 		return 0, nil, err
 	}
 	return 200, map[string]any{"changed": true}, nil
