@@ -61,7 +61,7 @@ func (s *Server) Mount(backends ...Backend) {
 	s.backends = append(s.backends, backends...)
 	seen := map[string]bool{}
 	for _, rt := range s.Routes() {
-		if err := rt.check(); err != nil && !rt.sys {
+		if err := rt.check(); err != nil {
 			panic("api: " + err.Error())
 		}
 		if key := rt.Method + " " + rt.Path; seen[key] {

@@ -22,8 +22,8 @@ type Backend struct {
 // Register adds nothing: a quote changes no state.
 func (b *Backend) Register(*state.Registry) {}
 
-// Routes lists the quote's endpoint. A quote is a write for its audit
-// record's sake: it reads nothing, and its record is written after it.
+// Routes lists the quote's endpoint: a Write that proposes nothing, so its
+// audit record, with its outcome, is written before the answer leaves.
 func (b *Backend) Routes() []api.Route {
 	return []api.Route{
 		{Method: "POST", Path: "/api/v1/tax/quotes", Action: "tax.quote", Kind: api.Write, Handle: b.taxQuote},
