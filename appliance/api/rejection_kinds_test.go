@@ -17,6 +17,11 @@ import (
 	"cxt/appliance/api"
 	"cxt/appliance/errs"
 	"cxt/storage/state"
+
+	// The node links every mounted domain's codes; these domains are not
+	// mounted yet.
+	_ "cxt/appliance/merchants"
+	_ "cxt/appliance/subjects"
 )
 
 // documentedStatuses reads docs/errors.md's table: code -> HTTP status.
