@@ -29,6 +29,10 @@ type Subject struct {
 	Roles     []string `json:"roles"`     // "anonymous" for a caller without a session
 	Clearance int      `json:"clearance"` // security label the subject may see (1 public .. 4 secret)
 	MFA       bool     `json:"mfa"`       // the session passed a second factor
+	// Merchant is the merchant a merchant user belongs to; Worker the
+	// worker record a worker's account is. Platform staff have neither.
+	Merchant string `json:"merchant,omitempty"`
+	Worker   string `json:"worker,omitempty"`
 }
 
 // Resource is what is acted on.
@@ -36,6 +40,11 @@ type Resource struct {
 	Owner string   `json:"owner,omitempty"`
 	Label int      `json:"label"` // its security label
 	Roles []string `json:"roles,omitempty"`
+	// Tenanted: the resource belongs to merchants or a worker, and a
+	// tenant's users may act on it only if it is theirs (CheckTenant).
+	Tenanted  bool     `json:"tenanted,omitempty"`
+	Merchants []string `json:"merchants,omitempty"` // the merchants it belongs to
+	Worker    string   `json:"worker,omitempty"`    // the worker it belongs to
 }
 
 // Input is one authorization question.

@@ -18,18 +18,30 @@ import (
 // exactly the answers an absent one gets, in the same order — the policy's
 // denials first, then the session checks, then not_found — and the audit
 // record keeps the truth.
+//
+// Tenancy is enforced and hidden the same way (policy.CheckTenant): another
+// merchant's record, or another worker's, is decided as an absent one and
+// answered not_found, so that an ID guessed, listed or taken from another
+// tenant's answers learns nothing.
 func (s *Server) decideHidingLabels(req *Request, in policy.Input, absent *bool, noun string) (policy.Decision, error) {
-	if policy.CheckLabel(in) == nil {
+	why := ""
+	switch {
+	case policy.CheckLabel(in) != nil:
+		why = "answered as absent: the " + noun + "'s security label is above the caller's clearance"
+	case policy.CheckTenant(in) != nil:
+		why = "answered as absent: the " + noun + " belongs to another tenant"
+	default:
 		return s.Authz.Decide(req.Ctx, in)
 	}
 	owner := in.Resource.Owner
-	in.Resource.Label = 1
+	// Decided as an absent resource is: label 1, no tenant.
+	in.Resource.Label, in.Resource.Tenanted, in.Resource.Merchants, in.Resource.Worker = 1, false, nil, ""
 	d, err := s.Authz.Decide(req.Ctx, in)
 	if err != nil {
 		return d, err
 	}
 	*absent = true
 	req.Audit.Object = owner
-	req.Audit.Reason = "answered as absent: the " + noun + "'s security label is above the caller's clearance"
+	req.Audit.Reason = why
 	return d, nil
 }

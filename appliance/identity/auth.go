@@ -94,7 +94,7 @@ func (b *Backend) Authenticate(r *api.Request, authorization string) error {
 		}
 	}
 	r.Session, r.Token = sess, h
-	r.Subject = policy.Subject{ID: acct.ID, Roles: acct.Roles, Clearance: acct.Clearance, MFA: sess.MFA}
+	r.Subject = policy.Subject{ID: acct.ID, Roles: acct.Roles, Clearance: acct.Clearance, MFA: sess.MFA, Merchant: acct.Merchant, Worker: acct.Worker}
 	return nil
 }
 

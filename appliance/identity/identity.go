@@ -196,6 +196,11 @@ type Account struct {
 	Sources    []string     `json:"sources,omitempty"` // addresses logged in from, newest last
 	Closed     time.Time    `json:"closed,omitzero"`   // a closed account never logs in again
 	Created    time.Time    `json:"created"`
+	// Merchant is the merchant a merchant user belongs to, Worker the
+	// worker record a worker's account is: their tenant. Set when the
+	// account is created and never changed.
+	Merchant string `json:"merchant,omitempty"`
+	Worker   string `json:"worker,omitempty"`
 
 	// PasswordHistory holds the passwords before the current one, oldest
 	// first (PasswordHistory-1 of them), so that none is reused.

@@ -22,6 +22,7 @@ allow if {
 	role in permissions[input.action]
 	input.resource.label <= input.subject.clearance
 	mfa_satisfied
+	tenant_satisfied
 	not acts_on_self
 	not grants_two_admin_roles
 }
@@ -29,6 +30,37 @@ allow if {
 mfa_satisfied if not needs_mfa[input.action]
 
 mfa_satisfied if input.subject.mfa
+
+# Tenancy: a merchant's users act only on what belongs to their merchant, a
+# worker only on what is theirs; platform staff act across merchants by role.
+# (The appliance enforces this in code as well, whatever a policy says.)
+tenant_roles := {"merchant_admin", "merchant_operator", "worker"}
+
+tenant_bound if {
+	some role in input.subject.roles
+	role in tenant_roles
+}
+
+default tenant_satisfied := false
+
+tenant_satisfied if not input.resource.tenanted
+
+tenant_satisfied if {
+	input.resource.tenanted
+	not tenant_bound
+}
+
+tenant_satisfied if {
+	input.resource.tenanted
+	input.subject.merchant != ""
+	input.subject.merchant in input.resource.merchants
+}
+
+tenant_satisfied if {
+	input.resource.tenanted
+	input.subject.worker != ""
+	input.subject.worker == input.resource.worker
+}
 
 acts_on_self if {
 	input.action in {"accounts.roles", "accounts.unlock", "accounts.close", "accounts.mfa_reset"}
@@ -74,6 +106,8 @@ deny contains "a second factor is required for this action" if {
 	needs_mfa[input.action]
 	not input.subject.mfa
 }
+
+deny contains "the resource belongs to another tenant" if not tenant_satisfied
 
 # Nobody changes their own roles, closes or unlocks themselves: separation of duties.
 deny contains "an administrator cannot act on their own account here" if acts_on_self

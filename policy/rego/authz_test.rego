@@ -68,3 +68,22 @@ test_allow_and_decision_agree if {
 		}
 	}
 }
+
+tenant(roles, merchant, worker) := {"id": "u9", "roles": roles, "clearance": 2, "mfa": true, "merchant": merchant, "worker": worker}
+
+test_a_merchants_users_act_only_on_their_merchants_records if {
+	authz.decision.allow with input as {"action": "tax.quote", "subject": tenant({"merchant_admin"}, "m_1", ""), "resource": {"label": 1, "tenanted": true, "merchants": ["m_1", "m_3"]}}
+	not authz.decision.allow with input as {"action": "tax.quote", "subject": tenant({"merchant_admin"}, "m_2", ""), "resource": {"label": 1, "tenanted": true, "merchants": ["m_1"]}}
+	not authz.decision.allow with input as {"action": "tax.quote", "subject": tenant({"merchant_operator"}, "", ""), "resource": {"label": 1, "tenanted": true, "merchants": [""]}}
+	"the resource belongs to another tenant" in authz.decision.reasons with input as {"action": "tax.quote", "subject": tenant({"merchant_admin"}, "m_2", ""), "resource": {"label": 1, "tenanted": true, "merchants": ["m_1"]}}
+}
+
+test_a_worker_acts_only_on_their_own_records if {
+	authz.decision.allow with input as {"action": "tax.quote", "subject": tenant({"worker"}, "", "w_1"), "resource": {"label": 1, "tenanted": true, "worker": "w_1"}}
+	not authz.decision.allow with input as {"action": "tax.quote", "subject": tenant({"worker"}, "", "w_1"), "resource": {"label": 1, "tenanted": true, "worker": "w_2", "merchants": ["m_1"]}}
+}
+
+test_platform_staff_act_across_merchants_by_role if {
+	authz.decision.allow with input as {"action": "tax.quote", "subject": tenant({"platform_operator"}, "", ""), "resource": {"label": 1, "tenanted": true, "merchants": ["m_1"]}}
+	authz.decision.allow with input as {"action": "tax.quote", "subject": tenant({"platform_reviewer"}, "", ""), "resource": {"label": 1, "tenanted": true, "worker": "w_1"}}
+}
