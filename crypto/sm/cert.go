@@ -3,6 +3,8 @@ package sm
 import (
 	"crypto/rand"
 	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -58,6 +60,33 @@ func (c *Certificate) CommonName() string { return c.c.Subject.CommonName }
 // NotAfter returns the end of the certificate's validity.
 func (c *Certificate) NotAfter() time.Time { return c.c.NotAfter }
 
+// NotBefore returns the start of the certificate's validity.
+func (c *Certificate) NotBefore() time.Time { return c.c.NotBefore }
+
+// Serial returns the serial number in lower-case hex.
+func (c *Certificate) Serial() string { return c.c.SerialNumber.Text(16) }
+
+// Fingerprint returns the SM3 digest of the certificate's DER encoding, what
+// "openssl x509 -noout -fingerprint -sm3" prints.
+func (c *Certificate) Fingerprint() string {
+	sum := Sum(c.c.Raw)
+	return hex.EncodeToString(sum[:])
+}
+
+// TimeStamping reports whether the certificate is a time-stamping
+// authority's: its only extended key usage is timeStamping, marked critical,
+// as RFC 3161 §2.3 and OpenSSL's "-purpose timestampsign" require.
+func (c *Certificate) TimeStamping() bool {
+	for _, e := range c.c.Extensions {
+		if e.Id.Equal(oidExtKeyUsage) {
+			var usages []asn1.ObjectIdentifier
+			rest, err := asn1.Unmarshal(e.Value, &usages)
+			return err == nil && len(rest) == 0 && e.Critical && len(usages) == 1 && usages[0].Equal(oidTimeStamping)
+		}
+	}
+	return false
+}
+
 // VerifyIssuedBy checks that c was signed by ca, is valid at now, and may be
 // used for authenticating a TLS peer.
 func (c *Certificate) VerifyIssuedBy(ca *Certificate, now time.Time) error {
@@ -99,6 +128,48 @@ func Issue(ca *Certificate, caKey *PrivateKey, pub *PublicKey, commonName string
 		KeyUsage:     smx509.KeyUsageDigitalSignature | smx509.KeyUsageKeyAgreement,
 		ExtKeyUsage:  []smx509.ExtKeyUsage{smx509.ExtKeyUsageServerAuth, smx509.ExtKeyUsageClientAuth},
 		DNSNames:     []string{commonName},
+	}
+	return create(tmpl, ca.c, pub, caKey)
+}
+
+var (
+	oidExtKeyUsage   = asn1.ObjectIdentifier{2, 5, 29, 37}
+	oidTimeStamping  = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 8}
+	timeStampingOnly = func() []byte {
+		b, err := asn1.Marshal([]asn1.ObjectIdentifier{oidTimeStamping})
+		if err != nil {
+			panic(err)
+		}
+		return b
+	}()
+)
+
+// IssueSigner signs a certificate for a person's or an organisation's
+// document-signing key: digitalSignature and nonRepudiation
+// (contentCommitment), no extended key usage and no host name, since the key
+// signs documents and never a TLS handshake.
+func IssueSigner(ca *Certificate, caKey *PrivateKey, pub *PublicKey, commonName string, notBefore, notAfter time.Time) (*Certificate, error) {
+	tmpl := &smx509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: commonName, Organization: []string{"cxt"}},
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
+		KeyUsage:     smx509.KeyUsageDigitalSignature | smx509.KeyUsageContentCommitment,
+	}
+	return create(tmpl, ca.c, pub, caKey)
+}
+
+// IssueTimeStamper signs a certificate for a time-stamping key: its one
+// extended key usage, timeStamping, is critical (RFC 3161 §2.3), so OpenSSL
+// accepts it for "-purpose timestampsign" and refuses it for anything else.
+func IssueTimeStamper(ca *Certificate, caKey *PrivateKey, pub *PublicKey, commonName string, notBefore, notAfter time.Time) (*Certificate, error) {
+	tmpl := &smx509.Certificate{
+		SerialNumber:    serial(),
+		Subject:         pkix.Name{CommonName: commonName, Organization: []string{"cxt"}},
+		NotBefore:       notBefore,
+		NotAfter:        notAfter,
+		KeyUsage:        smx509.KeyUsageDigitalSignature | smx509.KeyUsageContentCommitment,
+		ExtraExtensions: []pkix.Extension{{Id: oidExtKeyUsage, Critical: true, Value: timeStampingOnly}},
 	}
 	return create(tmpl, ca.c, pub, caKey)
 }
