@@ -49,10 +49,16 @@ $(MINIO):
 	@echo "building MinIO $(MINIO_VER) into $(dir $(MINIO)) (first time only)..."
 	GOBIN=$(dir $(MINIO)) GOFLAGS= $(GO) install github.com/minio/minio@$(MINIO_VER)
 
-# OpenSSL 3 for the SM2/SM3/SM4 interop tests.
+# OpenSSL 3 for the SM2/SM3/SM4 interop tests; the contract fonts and poppler.
 deps: minio
 	@command -v openssl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq openssl; }
 	@openssl version | grep -q '^OpenSSL 3' || { echo "OpenSSL 3 is required for the interop tests"; exit 1; }
+	@# Contracts are set in Droid Sans Fallback (CJK) and DejaVu Sans (Latin), both
+	@# licensed for embedding; poppler's pdftotext, pdffonts and pdftoppm check the PDFs.
+	@test -f /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf \
+	  && test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf \
+	  && command -v pdftotext >/dev/null 2>&1 && command -v pdffonts >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1 \
+	  || { apt-get update -qq && apt-get install -y -qq fonts-droid-fallback fonts-dejavu-core poppler-utils; }
 
 lint:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
