@@ -18,6 +18,6 @@
 // The same template, values, contract ID, time and fonts give the same PDF
 // bytes: the layout is our own (greedy line filling with hanging punctuation),
 // the PDF's dates come from the input, and fpdf writes no random file ID. That
-// matters because a signature is over the exact bytes. See DESIGN.md for the
-// choice of library and fonts.
+// matters because a signature is over the exact bytes. docs/e-signing.md
+// says why this library and these fonts.
 package contracts
