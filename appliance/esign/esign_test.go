@@ -116,6 +116,28 @@ func (w *world) proof(subject, doc string) Proof {
 	}
 }
 
+// cooperation switches w to the merchant–platform cooperation agreement,
+// which the platform and the merchant sign.
+func (w *world) cooperation(t testing.TB) {
+	t.Helper()
+	r, err := contracts.NewRenderer(contracts.DefaultFonts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := builtin(t, "merchant-cooperation")
+	rd, err := r.Render(contracts.Contract{ID: "M-2026-0007", Template: tmpl, Created: t0, Values: map[string]string{
+		"platform_name": values["platform_name"], "platform_uscc": values["platform_uscc"],
+		"merchant_name": values["merchant_name"], "merchant_uscc": values["merchant_uscc"],
+		"operating_model": "中间介绍型", "service_fee_rate": "6.00%", "billing_timing": "实时",
+		"start_date": "2026-03-01", "end_date": "2029-02-28",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.contract = Contract{ID: "M-2026-0007", Title: rd.Text.Title, TemplateID: tmpl.ID, TemplateVersion: tmpl.Version, TemplateSM3: tmpl.Digest(), PDF: rd.PDF}
+	w.parties = w.parties[:2]
+}
+
 // signAll has every party sign, a minute apart, and seals the package.
 func (w *world) signAll(t testing.TB) (*Session, []byte) {
 	t.Helper()
@@ -127,7 +149,8 @@ func (w *world) signAll(t testing.TB) (*Session, []byte) {
 	if _, err := s.SignAsPlatform(w.platform, w.proof(PlatformSubject, doc), w.ledger, w.tsa, w.clock); err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{"m_yunfan", "w_zhangwei"} {
+	for _, p := range w.parties[1:] {
+		id := p.Subject
 		w.clock = w.clock.Add(time.Minute)
 		if _, err := s.SignAsSubject(w.keys[id], w.subjects[id], w.proof(id, doc), w.ledger, w.tsa, w.clock); err != nil {
 			t.Fatal(err)
@@ -296,6 +319,20 @@ func TestASealedPackageVerifiesWithOpenSSLAlone(t *testing.T) {
 	raw, _ := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err := json.Unmarshal(raw, &m); err != nil || len(m.Files) != 20 {
 		t.Fatalf("manifest: %v, %d files", err, len(m.Files))
+	}
+}
+
+func TestTheCooperationAgreementGoesThroughTheSameSigning(t *testing.T) {
+	w := newWorld(t)
+	w.cooperation(t)
+	_, pkg := w.signAll(t)
+	out, err := runScript(t, extract(t, pkg))
+	if err != nil || !strings.HasSuffix(out, "All checks passed.\n") || strings.Count(out, "Verified OK") != 5 {
+		t.Fatalf("openssl: %v\n%s", err, out)
+	}
+	rep, err := Verify(pkg, w.ca.Cert)
+	if err != nil || rep.Contract.TemplateID != "merchant-cooperation" || len(rep.Signers) != 2 || rep.Signers[1].Role != RoleMerchant {
+		t.Fatalf("%+v %v", rep, err)
 	}
 }
 
