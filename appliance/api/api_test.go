@@ -496,6 +496,15 @@ var expected = map[string][]string{
 	"tax.quote":              {"audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
 	"approvals.list":         {"system_admin", "security_admin", "audit_admin"},
 	"approvals.decide":       {"system_admin", "security_admin", "audit_admin"},
+	"merchants.apply":        {"anonymous", "platform_operator"},
+	"merchants.list":         {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator"},
+	"merchants.read":         {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator"},
+	"merchants.review":       {"platform_reviewer"},
+	"merchants.resubmit":     {"merchant_admin"},
+	"merchants.close":        {"platform_operator", "merchant_admin"},
+	"merchants.unmask":       {"platform_reviewer", "merchant_admin"},
+	"merchants.operators":    {"merchant_admin"},
+	"merchants.documents":    {"platform_operator", "merchant_admin", "merchant_operator"},
 }
 
 func TestEveryRouteHasAPolicyAndEveryRoleTheExpectedDecision(t *testing.T) {

@@ -11,9 +11,9 @@ import (
 // contract: a domain (identity, tax, important, notify, documents, and every
 // merchants, workers, payouts or gateway to come) joins as a Backend that
 // the node mounts, never as an import of the pipeline, directly or through
-// another package. The pipeline may use the error kinds and the
-// preview → confirm records; everything else under appliance/ and gateway/
-// is a domain.
+// another package. The pipeline may use the error kinds, the
+// preview → confirm records and the strict JSON check; everything else
+// under appliance/ and gateway/ is a domain.
 func TestThePipelineImportsNoDomain(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "cxt/appliance/api").CombinedOutput()
 	if err != nil {
@@ -23,6 +23,7 @@ func TestThePipelineImportsNoDomain(t *testing.T) {
 		"cxt/appliance/api":               "itself",
 		"cxt/appliance/errs":              "error kinds, statuses and codes",
 		"cxt/appliance/important/confirm": "the records of preview → confirm, which the pipeline writes",
+		"cxt/appliance/strictjson":        "refuses repeated and mis-cased keys in request bodies",
 	}
 	deps := strings.Fields(string(out))
 	if len(deps) < 10 {

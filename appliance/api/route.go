@@ -66,6 +66,9 @@ type Route struct {
 	// Prepare builds the operation of an Important route from the request
 	// and the current state; the pipeline previews, confirms and runs it.
 	Prepare func(*Request) (*Op, error)
+	// MaxBody bounds the request body; 0 means the default, 1 MiB. Routes
+	// that take documents raise it.
+	MaxBody int64
 
 	// sys routes answer while the node is sealed; their records fall back
 	// to the node's local log (see recordSys).
@@ -91,6 +94,15 @@ func (rt Route) check() error {
 		return fmt.Errorf("route %s %s: no kind (Read, Write or Important)", rt.Method, rt.Path)
 	}
 	return nil
+}
+
+// Raw is an answer that is not JSON: a document as it was stored. It is sent
+// as an attachment with the content type given, never sniffed by the
+// browser.
+type Raw struct {
+	ContentType string
+	Name        string // the file name offered, if any
+	Body        []byte
 }
 
 // Resource is what a request acts on, as its route's Resource func found it.

@@ -13,11 +13,14 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
 
 	"cxt/appliance/errs"
+	"cxt/appliance/strictjson"
 	"cxt/policy"
 	"cxt/storage/auditlog"
 	"cxt/storage/cluster"
@@ -246,7 +249,11 @@ func (s *Server) serve(rt Route) http.HandlerFunc {
 	return func(w http.ResponseWriter, hr *http.Request) {
 		ctx, cancel := context.WithTimeout(hr.Context(), 30*time.Second)
 		defer cancel()
-		LimitBody(w, hr)
+		limit := int64(maxBody)
+		if rt.MaxBody > 0 {
+			limit = rt.MaxBody
+		}
+		hr.Body = http.MaxBytesReader(w, hr.Body, limit)
 		req := &Request{HTTP: hr, Ctx: ctx, Node: s.Cluster(), server: s, sys: rt.sys, header: w.Header()}
 		req.Audit = auditlog.Context{Subject: "anonymous", Source: clientIP(hr), Action: rt.Action, Request: NewID()}
 		// The request ID names the request's audit record.
@@ -286,6 +293,10 @@ func (s *Server) serve(rt Route) http.HandlerFunc {
 		}
 		if body == nil { // a redirect
 			w.WriteHeader(status)
+			return
+		}
+		if raw, ok := body.(*Raw); ok {
+			writeRaw(w, status, raw)
 			return
 		}
 		WriteJSON(w, status, body)
@@ -398,9 +409,10 @@ func DecodeJSON(hr *http.Request, v any) error {
 	} else if err != nil {
 		return errs.E(op, errs.Invalid, "the body could not be read: %v", err)
 	}
-	// Go keeps the last of two equal keys; another reader may keep the
-	// first. A body that says two things is refused rather than read one way.
-	if err := uniqueKeys(raw); err != nil {
+	// Go keeps the last of two equal keys, and fills a field from a key in
+	// another case; another reader may do neither. A body that says two
+	// things is refused rather than read one way.
+	if err := strictjson.Check(raw, v); err != nil {
 		return errs.E(op, errs.Invalid, "the body is not the expected JSON object: %v", err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -412,6 +424,25 @@ func DecodeJSON(hr *http.Request, v any) error {
 		return errs.E(op, errs.Invalid, "the body holds more than one JSON value")
 	}
 	return nil
+}
+
+func writeRaw(w http.ResponseWriter, status int, raw *Raw) {
+	h := w.Header()
+	h.Set("Content-Type", raw.ContentType)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.Itoa(len(raw.Body)))
+	disposition := "attachment"
+	if raw.Name != "" {
+		disposition += "; filename=\"" + strings.Map(func(r rune) rune {
+			if r < 0x20 || r == '"' || r == '\\' || r > 0x7e {
+				return '_'
+			}
+			return r
+		}, raw.Name) + "\""
+	}
+	h.Set("Content-Disposition", disposition)
+	w.WriteHeader(status)
+	w.Write(raw.Body)
 }
 
 // LimitBody bounds a request body to the size every listener accepts.

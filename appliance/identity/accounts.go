@@ -2,6 +2,7 @@ package identity
 
 import (
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -324,4 +325,34 @@ func (b *Backend) resetFactors(r *api.Request) (*api.Op, error) {
 		Command: state.NewCommand(CmdResetFactors, mustJSON(AccountRef{Account: acct.ID}), r.Now()),
 		Status:  200, Response: map[string]any{"account": acct.ID, "factors_reset": true},
 	}, nil
+}
+
+// TenantAccount prepares the account of a merchant's user (merchant set) or a
+// worker (worker set): a one-time password, to be shown once, and the body
+// of CmdCreateAccount, which the calling domain runs inside its own command
+// (Tx.Run) so that the account and what it belongs to are created together.
+func (k Hashing) TenantAccount(r *api.Request, username, role, merchant, worker, email, phone string) (CreateAccount, string, error) {
+	const op = "create account"
+	name, err := CheckUsername(username)
+	if err != nil {
+		return CreateAccount{}, "", errs.E(op, errs.Invalid, "%v", err)
+	}
+	if role != MerchantAdmin && role != MerchantOperator && role != Worker || (merchant == "") == (worker == "") {
+		return CreateAccount{}, "", fmt.Errorf("identity: a tenant account is a merchant user or a worker, of one tenant")
+	}
+	if err := CheckContact(email, phone); err != nil {
+		return CreateAccount{}, "", errs.E(op, errs.Invalid, "%v", err)
+	}
+	idx, err := nameIndex(r, name)
+	if err != nil {
+		return CreateAccount{}, "", err
+	}
+	password := GeneratePassword()
+	hash, err := k.Hash(password)
+	if err != nil {
+		return CreateAccount{}, "", err
+	}
+	acct := Account{ID: accountID(r, idx), Username: name, Roles: []string{role}, Clearance: 1, Password: hash, MustChange: true,
+		Email: email, Phone: phone, Merchant: merchant, Worker: worker, Created: r.Now().UTC()}
+	return CreateAccount{Account: acct, NameIndex: idx}, password, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"cxt/appliance/identity"
 	"cxt/appliance/subjects"
 	"cxt/storage/state"
 )
@@ -41,6 +42,9 @@ type Application struct {
 	Private   subjects.Sealed `json:"private"`
 	Key       subjects.Fresh  `json:"key"`
 	Applicant string          `json:"applicant"`
+	// Account, if given, is the applicant's new merchant_admin account,
+	// created with the merchant (its ID is Applicant).
+	Account *identity.CreateAccount `json:"account,omitempty"`
 }
 
 // Review is the body of CmdReview and CmdClose.
@@ -82,13 +86,21 @@ func apply(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	} else if id != nil {
 		return nil, state.Reject(CodeDuplicate, "a merchant with this unified social credit code has already applied (%s)", id)
 	}
+	if err := subjects.Install(tx, a.ID, a.Key); err != nil {
+		return nil, err
+	}
+	if a.Account != nil {
+		if a.Account.Account.ID != a.Applicant || a.Account.Account.Merchant != a.ID {
+			return nil, state.Reject(state.InvalidRequest, "the applicant's account must be the applicant, of this merchant")
+		}
+		if _, err := tx.Run(identity.CmdCreateAccount, mustJSON(a.Account)); err != nil {
+			return nil, err
+		}
+	}
 	if id, err := tx.Get(OwnerBucket, []byte(a.Applicant)); err != nil {
 		return nil, err
 	} else if id != nil {
 		return nil, state.Reject(CodeDuplicate, "account %s already applied for merchant %s", a.Applicant, id)
-	}
-	if err := subjects.Install(tx, a.ID, a.Key); err != nil {
-		return nil, err
 	}
 	now := tx.Time()
 	m := &Merchant{
@@ -130,7 +142,25 @@ func review(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if to == Approved {
 		m.Approved = now
 	}
+	if n, ok := notices[r.Action]; ok {
+		body := fmt.Sprintf(n.body, m.Name, m.Name)
+		if r.Reason != "" {
+			body += "\n原因 / Reason: " + r.Reason
+		}
+		if err := identity.Notify(tx, m.Applicant, "merchant."+string(r.Action), n.subject, body); err != nil {
+			return nil, err
+		}
+	}
 	return put(tx, m)
+}
+
+// notices are what the applicant is told of a review.
+var notices = map[Action]struct{ subject, body string }{
+	ActApprove:  {"商户入驻已通过 / Merchant approved", "%s 的入驻申请已通过审核。/ The application of %s was approved."},
+	ActReject:   {"商户入驻未通过 / Merchant rejected", "%s 的入驻申请未通过审核。/ The application of %s was rejected."},
+	ActAskMore:  {"请补充材料 / More information needed", "%s 的入驻申请需要补充材料。/ The application of %s needs more information."},
+	ActClose:    {"商户已注销 / Merchant closed", "%s 已注销。/ %s was closed."},
+	ActResubmit: {"申请已重新提交 / Application resubmitted", "%s 的入驻申请已重新提交审核。/ The application of %s is waiting for review again."},
 }
 
 func file(tx *state.Tx, cmd *state.Command) ([]byte, error) {
@@ -159,8 +189,14 @@ func file(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	return put(tx, m)
 }
 
-// Get reads a merchant inside a command.
-func Get(tx *state.Tx, id string) (*Merchant, error) {
+// getter is a state transaction, read-only or not.
+type getter interface {
+	Get(bucket string, key []byte) ([]byte, error)
+}
+
+// Get reads a merchant, inside a command or a read; not_found if there is
+// none.
+func Get(tx getter, id string) (*Merchant, error) {
 	b, err := tx.Get(Bucket, []byte(id))
 	if err != nil {
 		return nil, err
@@ -173,6 +209,14 @@ func Get(tx *state.Tx, id string) (*Merchant, error) {
 		return nil, fmt.Errorf("merchants: %s: %w", id, err)
 	}
 	return &m, nil
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 func put(tx *state.Tx, m *Merchant) ([]byte, error) {

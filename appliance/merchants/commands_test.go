@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"cxt/appliance/identity"
+	"cxt/appliance/notify"
 	"cxt/appliance/subjects"
 	"cxt/crypto/keyring"
 	"cxt/storage/state"
@@ -25,6 +27,8 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	reg := state.NewRegistry()
+	identity.Register(reg)
+	notify.Register(reg)
 	subjects.Register(reg, nil)
 	Register(reg)
 	st, err := state.Open(filepath.Join(t.TempDir(), "state.db"), reg, keys, master)

@@ -3,13 +3,18 @@ package node
 import (
 	"context"
 	"net/http"
+	"sync/atomic"
 
 	"cxt/appliance/api"
 	"cxt/appliance/identity"
 	"cxt/appliance/important"
+	"cxt/appliance/merchants"
+	"cxt/appliance/subjects"
 	"cxt/appliance/tax"
 	"cxt/appliance/tax/quotes"
 	"cxt/policy"
+	"cxt/storage/blob"
+	"cxt/storage/state"
 )
 
 // backends are the domains the API serves. The node composes them here,
@@ -19,6 +24,8 @@ type backends struct {
 	keys      *keys
 	approvals *important.Backend
 	quotes    *quotes.Backend
+	subjects  *subjectKeys
+	merchants *merchants.Backend
 }
 
 // compose builds the backends; authz is the policy in force (nil where no
@@ -30,14 +37,33 @@ func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.
 		keys:      &keys{},
 		approvals: &important.Backend{Authz: authz, Hashing: hashing},
 		quotes:    &quotes.Backend{Tax: tax.Default()},
+		subjects:  &subjectKeys{},
+		merchants: &merchants.Backend{Hashing: hashing, Documents: func() *blob.Store { return nil }},
 	}
 }
 
 // list is the backends in the order the API lists their routes and the
 // state machine registers their commands.
 func (b *backends) list() []api.Backend {
-	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes}
+	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants}
 }
+
+// subjectKeys keeps the data subjects' keys (package subjects). After a
+// subject is shredded each node compacts its Raft log, so that the entry that
+// carried the subject's wrapped key leaves raft.db too.
+type subjectKeys struct {
+	onShred atomic.Pointer[func(subject string)]
+}
+
+func (s *subjectKeys) Register(reg *state.Registry) {
+	subjects.Register(reg, func(subject string) {
+		if f := s.onShred.Load(); f != nil {
+			(*f)(subject)
+		}
+	})
+}
+
+func (s *subjectKeys) Routes() []api.Route { return nil }
 
 // mount puts the backends on srv: their routes, identity as the sessions
 // every request is authenticated with, and the four-eyes rules previews show.

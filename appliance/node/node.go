@@ -170,6 +170,9 @@ func open(ctx context.Context, cfg *datadir.Node, o Options) (*Node, error) {
 		rates = *o.Limits
 	}
 	n.domains = compose(authz, hashing, limits)
+	n.domains.merchants.Documents = n.Documents
+	shred := n.compactAfterShred
+	n.domains.subjects.onShred.Store(&shred)
 	n.api = &api.Server{Cluster: n.Cluster, Authz: authz, Now: o.Now, Log: n.log}
 	n.domains.mount(n.api)
 	n.api.SetLimits(rates)

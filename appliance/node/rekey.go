@@ -357,6 +357,33 @@ func (n *Node) settleKeys(ctx context.Context, c *cluster.Node, mine []byte) err
 	return nil
 }
 
+// compactAfterShred compacts this node's Raft log after a data subject's key
+// was destroyed: the command that installed the wrapped key leaves raft.db.
+// It runs on the apply goroutine's hook, so it only starts the work.
+func (n *Node) compactAfterShred(subject string) {
+	c := n.Cluster()
+	if c == nil {
+		return
+	}
+	go func() {
+		n.settleMu.Lock() // one compaction at a time, with a rekey's
+		defer n.settleMu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		err := compact(ctx, c, func() error {
+			rec := auditlog.Context{Subject: "system", Event: "subject.compacted", Result: "ok", Object: subject,
+				Reason: "the Raft log is compacted after a shred"}
+			_, err := c.ProposeOK(ctx, auditlog.RecordCommand(rec, n.opts.Now()))
+			return err
+		})
+		if err != nil {
+			n.log.Warn("compacting the Raft log after a shred failed; the next snapshot will drop the entry", "subject", subject, "err", err)
+			return
+		}
+		n.log.Info("Raft log compacted after a shred", "subject", subject)
+	}()
+}
+
 // compact takes snapshots with no trailing log: every entry up to the
 // snapshot leaves raft.db. The snapshot store keeps two, so a second one,
 // after one more entry (nudge), pushes out the older snapshot from before.

@@ -37,6 +37,8 @@ func TestCheck(t *testing.T) {
 		{`{"extra":{"a":"x","a":"y"}}`, "extra", "a"},
 		{`{"method":"a"`, "", ""}, // not JSON: the decoder's to refuse
 		{`[{"a":1,"a":2}]`, "[0]", "a"},
+		{`{"\u006dethod":"a","method":"b"}`, "", "method"}, // the same key, escaped
+		{`{"extra":{"b":1},"method":"x","inner":{"month":1}}`, "", ""},
 	}
 	for _, c := range cases {
 		err := Check([]byte(c.doc), &request{})

@@ -1,0 +1,261 @@
+package api_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"cxt/appliance/merchants"
+)
+
+// Valid unified social credit codes (GB 32100), checked by appliance/ident.
+const (
+	usccA = "91350100M000100Y43"
+	usccB = "92141127MA0KD1Y64A"
+)
+
+func application(name, uscc, username, phone string) string {
+	b, _ := json.Marshal(map[string]any{
+		"name": name, "uscc": uscc, "operating_model": "intermediary",
+		"legal_rep": map[string]string{"name": "王小明", "id_number": "11010519491231002X"},
+		"contacts":  []map[string]string{{"name": "李四", "phone": phone, "email": "li@example.cn"}},
+		"bank":      map[string]string{"name": "中国工商银行福州分行", "account": "6222020200112233445", "holder": name},
+		"applicant": map[string]string{"username": username, "phone": phone},
+	})
+	return string(b)
+}
+
+// tenantSignIn logs a merchant user or worker in with their one-time
+// password, sets their own, enrolls TOTP and steps up, as they would before
+// an important operation.
+func (e *env) tenantSignIn(username, oneTime string) string {
+	e.t.Helper()
+	r := e.login(username, oneTime)
+	if r.status != 201 || r.body["password_change_required"] != true {
+		e.t.Fatalf("first login of %s: %d %v", username, r.status, r.body)
+	}
+	token := r.body["token"].(string)
+	pw := "Tenant-Secret-2026!"
+	if r := e.changePassword(token, oneTime, pw); r.status != 200 {
+		e.t.Fatalf("password change of %s: %d %v", username, r.status, r.body)
+	}
+	e.admins[username] = pw
+	r = e.call("POST", "/api/v1/me/mfa/totp", token, "")
+	secret, _ := r.body["secret"].(string)
+	if r.status != 201 || secret == "" {
+		e.t.Fatalf("enroll %s: %d %v", username, r.status, r.body)
+	}
+	if r := e.call("POST", "/api/v1/me/mfa/totp/confirm", token, fmt.Sprintf(`{"code":%q}`, e.code(secret))); r.status != 200 {
+		e.t.Fatalf("confirm %s: %d %v", username, r.status, r.body)
+	}
+	e.secrets[username] = secret
+	e.stepUp(token, username)
+	return token
+}
+
+// staff creates a platform account of role and signs it in.
+func (e *env) staff(sec, role, username string) string {
+	e.t.Helper()
+	r := e.confirmed("POST", "/api/v1/accounts", sec, fmt.Sprintf(`{"username":%q,"roles":[%q]}`, username, role), "create-"+username)
+	if r.status != 201 {
+		e.t.Fatalf("create %s: %d %v", username, r.status, r.body)
+	}
+	e.admins[username] = r.body["one_time_password"].(string)
+	token, _ := e.signInMFA(username)
+	return token
+}
+
+// upload files a document with a raw body.
+func (e *env) upload(path, token string, body []byte) reply {
+	e.t.Helper()
+	req, _ := http.NewRequest("POST", e.base+path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := e.client.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return reply{resp.StatusCode, out}
+}
+
+// download fetches a document: its status, content type and bytes.
+func (e *env) download(path, token string) (int, string, []byte) {
+	e.t.Helper()
+	req, _ := http.NewRequest("GET", e.base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := e.client.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Content-Type"), b
+}
+
+var licencePDF = []byte("%PDF-1.4\n1 0 obj <<>> endobj\n营业执照 统一社会信用代码 91350100M000100Y43\n%%EOF\n")
+
+func TestMerchantsApplyAreReviewedAndStayInTheirTenant(t *testing.T) {
+	e := start(t)
+	sec, _ := e.signInMFA("secadmin")
+	reviewer := e.staff(sec, "platform_reviewer", "reviewer-1")
+
+	// Two merchants apply, anonymously.
+	a := e.call("POST", "/api/v1/merchants", "", application("福州某某科技有限公司", usccA, "boss-a", "13800001111"))
+	b := e.call("POST", "/api/v1/merchants", "", application("太原某某服务有限公司", usccB, "boss-b", "13800002222"))
+	if a.status != 201 || b.status != 201 {
+		t.Fatalf("apply: %d %v / %d %v", a.status, a.body, b.status, b.body)
+	}
+	idA := a.body["merchant"].(map[string]any)["id"].(string)
+	idB := b.body["merchant"].(map[string]any)["id"].(string)
+	if m := a.body["merchant"].(map[string]any); m["status"] != "applied" || m["contacts"].([]any)[0].(map[string]any)["phone"] != "138****1111" {
+		t.Fatalf("the application as answered: %v", m)
+	}
+
+	// Bad applications get a stable code and leave nothing behind.
+	for body, want := range map[string]string{
+		application("X", "91350100M000100Y44", "boss-x", "13800003333"): "uscc_check_character",
+		application("X", usccA, "boss-y", "13800003333"):                "merchant_duplicate",
+		application("X", "12440600MB2C07549J", "boss-a", "13800003333"): "conflict", // the username is taken
+		application("X", "12440600MB2C07549J", "boss-z", "1380000"):     "phone_format",
+		strings.Replace(application("X", "12440600MB2C07549J", "boss-z", "13800003333"), `"name":"X"`, `"Name":"X"`, 1): "invalid_request",
+	} {
+		r := e.call("POST", "/api/v1/merchants", "", body)
+		if r.code() != want {
+			t.Errorf("%s…: %d %v, want %s", body[:40], r.status, r.body, want)
+		}
+	}
+	if r := e.call("GET", "/api/v1/merchants", reviewer, ""); len(r.body["merchants"].([]any)) != 2 {
+		t.Fatalf("the refused applications left merchants behind: %v", r.body)
+	}
+
+	bossA := e.tenantSignIn("boss-a", a.body["one_time_password"].(string))
+	bossB := e.tenantSignIn("boss-b", b.body["one_time_password"].(string))
+
+	// Documents: the type is read from the bytes.
+	doc := e.upload("/api/v1/merchants/"+idA+"/documents?kind=business_licence", bossA, licencePDF)
+	if doc.status != 201 || doc.body["type"] != "application/pdf" {
+		t.Fatalf("upload: %d %v", doc.status, doc.body)
+	}
+	docA := doc.body["id"].(string)
+	if r := e.upload("/api/v1/merchants/"+idA+"/documents?kind=business_licence", bossA, []byte("<html><script>x</script>")); r.status != 415 || r.code() != "unsupported_document" {
+		t.Fatalf("HTML as a licence: %d %v", r.status, r.body)
+	}
+	if r := e.upload("/api/v1/merchants/"+idA+"/documents?kind=selfie", bossA, licencePDF); r.status != 400 {
+		t.Fatalf("unknown kind: %d %v", r.status, r.body)
+	}
+	big := append(append([]byte{}, licencePDF...), make([]byte, 10<<20)...)
+	if r := e.upload("/api/v1/merchants/"+idA+"/documents?kind=other", bossA, big); r.status != 413 {
+		t.Fatalf("an 11 MiB document: %d %v", r.status, r.body)
+	}
+	status, typ, got := e.download("/api/v1/merchants/"+idA+"/documents/"+docA, bossA)
+	if status != 200 || typ != "application/pdf" || !bytes.Equal(got, licencePDF) {
+		t.Fatalf("download: %d %s %q", status, typ, got)
+	}
+	docB := e.upload("/api/v1/merchants/"+idB+"/documents?kind=business_licence", bossB, licencePDF).body["id"].(string)
+
+	// Tenancy: B's records do not exist for A's administrator, whether the
+	// ID is guessed or taken from B's answers.
+	for _, c := range []struct{ method, path string }{
+		{"GET", "/api/v1/merchants/" + idB},
+		{"GET", "/api/v1/merchants/" + idB + "/rating"},
+		{"GET", "/api/v1/merchants/" + idB + "/documents/" + docB},
+		{"POST", "/api/v1/merchants/" + idB + "/resubmit"},
+		{"GET", "/api/v1/merchants/m_0000000000000000"},
+	} {
+		body := ""
+		if c.method == "POST" {
+			body = `{}`
+		}
+		if r := e.call(c.method, c.path, bossA, body); r.status != 404 || r.code() != "not_found" {
+			t.Errorf("A's admin %s %s: %d %v", c.method, c.path, r.status, r.body)
+		}
+	}
+	if r := e.upload("/api/v1/merchants/"+idB+"/documents?kind=other", bossA, licencePDF); r.status != 404 {
+		t.Errorf("A's admin filing for B: %d %v", r.status, r.body)
+	}
+	if status, _, _ := e.download("/api/v1/merchants/"+idA+"/documents/"+docB, bossA); status != 404 {
+		t.Errorf("B's document through A's path: %d", status)
+	}
+	if r := e.confirmed("POST", "/api/v1/merchants/"+idB+"/unmask", bossA, `{"reason":"curious about B"}`, "peek-b"); r.status != 404 {
+		t.Errorf("A's admin unmasking B: %d %v", r.status, r.body)
+	}
+	if r := e.call("GET", "/api/v1/merchants", bossA, ""); len(r.body["merchants"].([]any)) != 1 || r.body["merchants"].([]any)[0].(map[string]any)["id"] != idA {
+		t.Fatalf("A's admin lists %v", r.body)
+	}
+
+	// The review: only reviewers decide; reasons where they matter.
+	if r := e.call("POST", "/api/v1/merchants/"+idA+"/review", bossA, `{"decision":"approve"}`); r.status != 403 {
+		t.Fatalf("a merchant approving itself: %d %v", r.status, r.body)
+	}
+	if r := e.call("POST", "/api/v1/merchants/"+idB+"/review", reviewer, `{"decision":"reject"}`); r.status != 400 {
+		t.Fatalf("a rejection without a reason: %d %v", r.status, r.body)
+	}
+	if r := e.call("POST", "/api/v1/merchants/"+idA+"/review", reviewer, `{"decision":"approve"}`); r.status != 200 || r.body["status"] != "approved" {
+		t.Fatalf("approve: %d %v", r.status, r.body)
+	}
+	if r := e.call("POST", "/api/v1/merchants/"+idA+"/review", reviewer, `{"decision":"approve"}`); r.status != 409 || r.code() != "merchant_status" {
+		t.Fatalf("approving twice: %d %v", r.status, r.body)
+	}
+	if r := e.call("POST", "/api/v1/merchants/"+idB+"/review", reviewer, `{"decision":"ask_more","reason":"the bank permit is missing"}`); r.body["status"] != "more_info" {
+		t.Fatalf("ask more: %d %v", r.status, r.body)
+	}
+	if r := e.call("POST", "/api/v1/merchants/"+idB+"/resubmit", bossB, `{"note":"uploaded"}`); r.body["status"] != "applied" {
+		t.Fatalf("resubmit: %d %v", r.status, r.body)
+	}
+	eventually(t, "the applicant is told of the approval", func() bool {
+		r := e.call("GET", "/api/v1/me/notifications", bossA, "")
+		return strings.Contains(fmt.Sprint(r.body), "merchant.approve")
+	})
+	if r := e.call("GET", "/api/v1/merchants/"+idA+"/rating", bossA, ""); r.body["rating"].(map[string]any)["score"] != "52.00" {
+		t.Fatalf("rating after approval with a licence: %v", r.body)
+	}
+
+	// Unmasking is an important operation; masked answers hold no phone.
+	if r := e.call("GET", "/api/v1/merchants/"+idA, reviewer, ""); strings.Contains(fmt.Sprint(r.body), "13800001111") {
+		t.Fatalf("a masked answer shows the phone: %v", r.body)
+	}
+	e.stepUp(reviewer, "reviewer-1")
+	r := e.confirmed("POST", "/api/v1/merchants/"+idA+"/unmask", reviewer, `{"reason":"verifying the bank account"}`, "unmask-a")
+	if r.status != 200 || !strings.Contains(fmt.Sprint(r.body["contacts"]), "13800001111") || !strings.Contains(fmt.Sprint(r.body["bank"]), "6222020200112233445") {
+		t.Fatalf("unmask: %d %v", r.status, r.body)
+	}
+
+	// A's administrator adds an operator, who sees A and only A.
+	op := e.confirmed("POST", "/api/v1/merchants/"+idA+"/operators", bossA, `{"username":"clerk-a","phone":"13900004444"}`, "op-a")
+	if op.status != 201 || op.body["account"].(map[string]any)["merchant"] != idA {
+		t.Fatalf("add operator: %d %v", op.status, op.body)
+	}
+	clerk := e.tenantSignIn("clerk-a", op.body["one_time_password"].(string))
+	if r := e.call("GET", "/api/v1/merchants/"+idA, clerk, ""); r.status != 200 {
+		t.Fatalf("the operator reading its merchant: %d %v", r.status, r.body)
+	}
+	if r := e.call("GET", "/api/v1/merchants/"+idB, clerk, ""); r.status != 404 {
+		t.Fatalf("the operator reading another merchant: %d %v", r.status, r.body)
+	}
+	if r := e.confirmed("POST", "/api/v1/merchants/"+idB+"/operators", bossA, `{"username":"spy-b"}`, "op-b"); r.status != 404 {
+		t.Fatalf("A's admin adding an operator to B: %d %v", r.status, r.body)
+	}
+
+	// Closing is an important operation, with a reason.
+	if r := e.confirmed("POST", "/api/v1/merchants/"+idA+"/close", bossA, `{"reason":"we stop outsourcing"}`, "close-a"); r.status != 200 || r.body["status"] != "closed" {
+		t.Fatalf("close: %d %v", r.status, r.body)
+	}
+	if r := e.upload("/api/v1/merchants/"+idA+"/documents?kind=other", bossA, licencePDF); r.status != 409 || r.code() != "merchant_status" {
+		t.Fatalf("filing for a closed merchant: %d %v", r.status, r.body)
+	}
+
+	// Nothing that names a person is stored in the clear in the state:
+	// the private fields are sealed under the merchant's own key.
+	for _, s := range []string{"王小明", "13800001111", "6222020200112233445", "11010519491231002X"} {
+		if e.stored(s, merchants.Bucket) {
+			t.Errorf("%q is stored in the clear", s)
+		}
+	}
+}

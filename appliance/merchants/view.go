@@ -1,0 +1,55 @@
+package merchants
+
+import (
+	"strings"
+
+	"cxt/appliance/ident"
+	"cxt/appliance/identity"
+	"cxt/appliance/subjects"
+	"cxt/crypto/subjectkey"
+)
+
+// MaskName keeps a name's first character: 王五 → 王*.
+func MaskName(name string) string {
+	r := []rune(strings.TrimSpace(name))
+	if len(r) <= 1 {
+		return strings.Repeat("*", len(r))
+	}
+	return string(r[0]) + strings.Repeat("*", len(r)-1)
+}
+
+// public is a merchant as the API shows it: the people on its record
+// masked unless unmasked.
+func (m *Merchant) public(key *subjectkey.Key, unmasked bool) map[string]any {
+	out := map[string]any{
+		"id": m.ID, "name": m.Name, "operating_model": m.Model, "status": m.Status, "applicant": m.Applicant,
+		"documents": m.Documents, "history": m.History, "created": m.Created,
+	}
+	if m.Documents == nil {
+		out["documents"] = []DocRef{}
+	}
+	if !m.Approved.IsZero() {
+		out["approved"] = m.Approved
+	}
+	var p Private
+	if err := subjects.Open(key, PrivateAAD(m.ID), m.Private, &p); err != nil {
+		out["private"] = "unreadable"
+		return out
+	}
+	if !unmasked {
+		p.LegalRep.Name = MaskName(p.LegalRep.Name)
+		p.LegalRep.IDNumber = ident.MaskResidentID(p.LegalRep.IDNumber)
+		for i := range p.Contacts {
+			c := &p.Contacts[i]
+			c.Name, c.Phone = MaskName(c.Name), ident.MaskPhone(c.Phone)
+			if c.Email != "" {
+				c.Email = identity.MaskEmail(c.Email)
+			}
+		}
+		p.Bank.Account = ident.MaskBankCard(p.Bank.Account)
+	}
+	out["uscc"] = p.USCC // a company's public registration number
+	out["legal_rep"], out["contacts"], out["bank"] = p.LegalRep, p.Contacts, p.Bank
+	out["masked"] = !unmasked
+	return out
+}
