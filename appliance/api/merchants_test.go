@@ -120,10 +120,10 @@ func TestMerchantsApplyAreReviewedAndStayInTheirTenant(t *testing.T) {
 
 	// Bad applications get a stable code and leave nothing behind.
 	for body, want := range map[string]string{
-		application("X", "91350100M000100Y44", "boss-x", "13800003333"): "uscc_check_character",
-		application("X", usccA, "boss-y", "13800003333"):                "merchant_duplicate",
-		application("X", "12440600MB2C07549J", "boss-a", "13800003333"): "conflict", // the username is taken
-		application("X", "12440600MB2C07549J", "boss-z", "1380000"):     "phone_format",
+		application("X", "91350100M000100Y44", "boss-x", "13800003333"):                                                 "uscc_check_character",
+		application("X", usccA, "boss-y", "13800003333"):                                                                "merchant_duplicate",
+		application("X", "12440600MB2C07549J", "boss-a", "13800003333"):                                                 "conflict", // the username is taken
+		application("X", "12440600MB2C07549J", "boss-z", "1380000"):                                                     "phone_format",
 		strings.Replace(application("X", "12440600MB2C07549J", "boss-z", "13800003333"), `"name":"X"`, `"Name":"X"`, 1): "invalid_request",
 	} {
 		r := e.call("POST", "/api/v1/merchants", "", body)

@@ -214,7 +214,7 @@ func (a *Account) Public() map[string]any {
 		"id": a.ID, "username": a.Username, "roles": a.Roles, "clearance": a.Clearance,
 		"must_change_password": a.MustChange, "mfa_enrolled": a.TOTPSecret != "" || a.SM2Key != "", "created": a.Created,
 		"sm2_enrolled": a.SM2Key != "", "merchant": a.Merchant, "worker": a.Worker,
-		"email":        MaskEmail(a.Email), "phone": MaskPhone(a.Phone),
+		"email": MaskEmail(a.Email), "phone": MaskPhone(a.Phone),
 	}
 }
 
