@@ -15,7 +15,7 @@ LDFLAGS   := -X cxt/appliance/version.version=$(VERSION) -X cxt/appliance/versio
 
 export CXT_MINIO_BIN := $(MINIO)
 
-.PHONY: all build run test test-short bench check-long lint minio deps clean
+.PHONY: all build run demo test test-short bench check-long lint minio deps clean
 
 all: build
 
@@ -36,6 +36,12 @@ run: build
 	@echo "  Stop it with Ctrl-C; start it again with make run (the data stays in $(DATA))."
 	@echo
 	$(BIN) serve --data $(DATA)
+
+# A demo node filled through the API with the documented world (merchants,
+# platform staff, …): DEMO/demo/world.json holds every account and ID.
+DEMO ?= demo-data
+demo: build
+	$(BIN) demo --data $(DEMO)
 
 # Everything: lint, then every test with the real servers they need (MinIO,
 # OpenSSL), which this target installs itself.

@@ -31,6 +31,7 @@ type Spec struct {
 	NodeKey                         *sm.PrivateKey
 	NodeCert, CA                    *sm.Certificate
 	MinIO                           *blob.MinIOConfig // nil keeps documents in the folder
+	Demo                            bool              // a cxt demo node
 }
 
 // Create makes a new data folder. It refuses a folder that already holds
@@ -69,6 +70,7 @@ func Create(dir string, s Spec) (n *Node, err error) {
 		Version: 1, NodeID: s.NodeID, API: s.API, Cluster: s.Cluster, Advertise: s.Advertise, Join: s.Join,
 		Seal:      Seal{Mode: SealShares, Shares: s.Shares, Threshold: s.Threshold, Verifier: s.Master.Verifier()},
 		Documents: Documents{Backend: "dir"},
+		Demo:      s.Demo,
 		dir:       dir,
 	}
 	if s.KeyFile {

@@ -61,7 +61,10 @@ type Node struct {
 	// Security overrides the login and session limits (optional; see
 	// docs/security.md for the defaults).
 	Security Security `json:"security,omitzero"`
-	dir      string
+	// Demo marks a node cxt demo created and filled with a documented
+	// world of test data; cxt demo refuses any other node.
+	Demo bool `json:"demo,omitempty"`
+	dir  string
 }
 
 // Seal says how the master key is kept and how to recognise it.

@@ -59,6 +59,8 @@ type InitOptions struct {
 	Logger                          *slog.Logger
 	// PasswordIterations: see Options.PasswordIterations.
 	PasswordIterations int
+	// Demo marks the node as cxt demo's (node.json "demo": true).
+	Demo bool
 }
 
 // InitResult is what init hands the operator once: the shares in shares mode.
@@ -144,7 +146,7 @@ func Init(ctx context.Context, dir string, o InitOptions) (res *InitResult, err 
 	created, err := datadir.Create(dir, datadir.Spec{
 		NodeID: o.NodeID, API: o.API, Cluster: o.Cluster, Advertise: o.Advertise,
 		Master: master, KeyFile: o.Shares == 0, Shares: o.Shares, Threshold: o.Threshold,
-		NodeKey: nodeKey, NodeCert: cert, CA: ca, MinIO: o.MinIO,
+		NodeKey: nodeKey, NodeCert: cert, CA: ca, MinIO: o.MinIO, Demo: o.Demo,
 	})
 	if err != nil {
 		removeMade(made)

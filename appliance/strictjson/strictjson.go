@@ -120,49 +120,70 @@ func (f *frame) valueDone() {
 	}
 }
 
+var unmarshaler = reflect.TypeFor[json.Unmarshaler]()
+
+// structType is the struct type whose keys t's JSON objects are checked
+// against, or nil: a type that decodes itself (json.Unmarshaler) is not
+// checked, as encoding/json does not read its fields.
 func structType(t reflect.Type) reflect.Type {
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t == nil || t.Kind() != reflect.Struct {
+	if t == nil || t.Kind() != reflect.Struct || t.Implements(unmarshaler) || reflect.PointerTo(t).Implements(unmarshaler) {
 		return nil
 	}
 	return t
 }
 
-// fieldType returns the type of t's field whose JSON name is exactly key,
-// or nil.
-func fieldType(t reflect.Type, key string) reflect.Type {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if name(f) == key {
-			return f.Type
+// fields maps the JSON names of t's fields to their types, those of
+// embedded structs promoted as encoding/json promotes them.
+func fields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	var walk func(t reflect.Type, depth int)
+	walk = func(t reflect.Type, depth int) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			tag := f.Tag.Get("json")
+			n, _, _ := strings.Cut(tag, ",")
+			if tag == "-" {
+				continue
+			}
+			if f.Anonymous && n == "" {
+				et := f.Type
+				if et.Kind() == reflect.Pointer {
+					et = et.Elem()
+				}
+				if et.Kind() == reflect.Struct && depth < 8 {
+					walk(et, depth+1)
+					continue
+				}
+			}
+			if !f.IsExported() {
+				continue
+			}
+			if n == "" {
+				n = f.Name
+			}
+			if _, shadowed := out[n]; !shadowed || depth == 0 {
+				out[n] = f.Type
+			}
 		}
 	}
-	return nil
+	walk(t, 0)
+	return out
 }
+
+// fieldType returns the type of t's field whose JSON name is exactly key,
+// or nil.
+func fieldType(t reflect.Type, key string) reflect.Type { return fields(t)[key] }
 
 // fieldFold returns the JSON name of t's field that key matches but for
 // case, or "".
 func fieldFold(t reflect.Type, key string) string {
-	for i := range t.NumField() {
-		if n := name(t.Field(i)); n != "" && strings.EqualFold(n, key) {
+	for n := range fields(t) {
+		if strings.EqualFold(n, key) {
 			return n
 		}
 	}
 	return ""
-}
-
-func name(f reflect.StructField) string {
-	if !f.IsExported() {
-		return ""
-	}
-	tag := f.Tag.Get("json")
-	if tag == "-" {
-		return ""
-	}
-	if n, _, _ := strings.Cut(tag, ","); n != "" {
-		return n
-	}
-	return f.Name
 }

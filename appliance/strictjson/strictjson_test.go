@@ -10,7 +10,17 @@ type item struct {
 	Income string `json:"income"`
 }
 
+type Common struct {
+	Reason string `json:"reason"`
+}
+
+type selfDecoding struct{ raw string }
+
+func (s *selfDecoding) UnmarshalJSON(b []byte) error { s.raw = string(b); return nil }
+
 type request struct {
+	Common
+	Own    selfDecoding      `json:"own,omitempty"`
 	Method string            `json:"method"`
 	Months []item            `json:"months,omitempty"`
 	Extra  map[string]string `json:"extra,omitempty"`
@@ -39,6 +49,10 @@ func TestCheck(t *testing.T) {
 		{`[{"a":1,"a":2}]`, "[0]", "a"},
 		{`{"\u006dethod":"a","method":"b"}`, "", "method"}, // the same key, escaped
 		{`{"extra":{"b":1},"method":"x","inner":{"month":1}}`, "", ""},
+		{`{"reason":"embedded fields are promoted"}`, "", ""},
+		{`{"Reason":"but keep their case"}`, "", "Reason"},
+		{`{"own":{"Anything":1,"anything":2}}`, "", ""}, // a type that decodes itself
+		{`{"own":{"a":1,"a":2}}`, "own", "a"},           // repeats are refused everywhere
 	}
 	for _, c := range cases {
 		err := Check([]byte(c.doc), &request{})

@@ -1,0 +1,62 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"cxt/appliance/demo"
+	"cxt/appliance/ident"
+	"cxt/storage/cluster/loopback"
+)
+
+func TestDemoFillsTheDocumentedWorldThroughTheAPIAndRefusesOtherNodes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "demo")
+	api, cl := loopback.FreeAddr(), loopback.FreeAddr()
+	code, out, errOut := run(t, "", "demo", "--data", dir, "--listen", api, "--cluster", cl, "--fill-only")
+	if code != 0 || !strings.Contains(out, "world.json") {
+		t.Fatalf("demo: exit %d\n%s\n%s", code, out, errOut)
+	}
+	var w demo.World
+	b, err := os.ReadFile(filepath.Join(dir, "demo", "world.json"))
+	if err != nil || json.Unmarshal(b, &w) != nil {
+		t.Fatalf("world.json: %v", err)
+	}
+	roles := map[string]int{}
+	for _, a := range w.Accounts {
+		roles[a.Role]++
+		if a.Password == "" || a.TOTP == "" {
+			t.Errorf("account %s lacks its password or TOTP secret", a.Username)
+		}
+	}
+	if roles["system_admin"] != 1 || roles["platform_reviewer"] != 1 || roles["merchant_admin"] != 3 {
+		t.Fatalf("accounts by role: %v", roles)
+	}
+	models := map[string]bool{}
+	for _, m := range w.Merchants {
+		models[m.Registered["operating_model"].(string)] = true
+		if m.Status != "approved" || len(m.Documents) != 1 {
+			t.Errorf("merchant %s: %s, %d documents", m.ID, m.Status, len(m.Documents))
+		}
+		if _, err := ident.ParseUSCC(m.Registered["uscc"].(string)); err != nil {
+			t.Errorf("merchant %s registered an invalid code: %v", m.ID, err)
+		}
+	}
+	if !models["intermediary"] || !models["operating"] {
+		t.Fatalf("both operating models are not among the demo merchants: %v", models)
+	}
+	// The node is marked demo; a second run serves it without filling again.
+	if code, out, _ := run(t, "", "demo", "--data", dir, "--listen", api, "--cluster", cl, "--fill-only"); code != 0 || strings.Contains(out, "filling") {
+		t.Fatalf("second run: exit %d\n%s", code, out)
+	}
+	// A node that is not a demo node is refused.
+	other := filepath.Join(t.TempDir(), "plain")
+	if code, _, errOut := run(t, "", "init", "--data", other, "--listen", loopback.FreeAddr(), "--cluster", loopback.FreeAddr()); code != 0 {
+		t.Fatalf("init: %s", errOut)
+	}
+	if code, _, errOut := run(t, "", "demo", "--data", other, "--fill-only"); code != 2 || !strings.Contains(errOut, "not a demo node") {
+		t.Fatalf("demo on a plain node: exit %d %s", code, errOut)
+	}
+}

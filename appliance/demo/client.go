@@ -1,0 +1,180 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"cxt/appliance/identity"
+)
+
+// Client speaks the public API as any client would: HTTPS against the
+// node's certificate, JSON in and out.
+type Client struct {
+	base string
+	http *http.Client
+
+	mu    sync.Mutex
+	steps map[string]int64 // the last TOTP step used per secret: codes are single-use
+}
+
+// NewClient talks to the API at addr (host:port), trusting caPEM.
+func NewClient(addr string, caPEM []byte) (*Client, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("demo: the API certificate does not parse")
+	}
+	return &Client{
+		base:  "https://" + addr,
+		http:  &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}},
+		steps: map[string]int64{},
+	}, nil
+}
+
+// APIError is an answer outside 2xx.
+type APIError struct {
+	Method, Path string
+	Status       int
+	Body         string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("%s %s: %d %s", e.Method, e.Path, e.Status, e.Body)
+}
+
+// call sends body (JSON, or raw bytes with contentType) and decodes a JSON
+// answer into out.
+func (c *Client) call(ctx context.Context, method, path, token string, body any, out any, headers ...string) (int, error) {
+	var rd io.Reader
+	contentType := ""
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd, contentType = bytes.NewReader(b), "application/octet-stream"
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			return 0, err
+		}
+		rd, contentType = bytes.NewReader(j), "application/json"
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return 0, err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if resp.StatusCode/100 != 2 {
+		return resp.StatusCode, &APIError{method, path, resp.StatusCode, string(raw)}
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s: %w", method, path, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// important runs an important operation: preview, then confirm with the
+// token, under one Idempotency-Key.
+func (c *Client) important(ctx context.Context, method, path, token, key string, body, out any) error {
+	var preview struct {
+		Token string `json:"confirm_token"`
+	}
+	if _, err := c.call(ctx, method, path, token, body, &preview, "Idempotency-Key", key); err != nil {
+		return err
+	}
+	_, err := c.call(ctx, method, path, token, body, out, "Idempotency-Key", key, "X-Confirm-Token", preview.Token)
+	return err
+}
+
+// code returns a TOTP code for secret from a step not used before, waiting
+// for the next 30-second step if this one was.
+func (c *Client) code(ctx context.Context, secret string) (string, error) {
+	for {
+		now := time.Now()
+		step := now.Unix() / 30
+		c.mu.Lock()
+		if step > c.steps[secret] {
+			c.steps[secret] = step
+			c.mu.Unlock()
+			return identity.TOTPCode(secret, now), nil
+		}
+		c.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(time.Until(time.Unix((step+1)*30, 0)) + 100*time.Millisecond):
+		}
+	}
+}
+
+// Session is a signed-in account.
+type Session struct {
+	Username, Password, TOTP, Token string
+}
+
+// firstLogin takes an account from its one-time password to a session with
+// its own password and a TOTP factor enrolled. A step-up, which important
+// operations need, takes a code from a later 30-second step (codes are
+// single-use), so it is done only for the sessions that need one (stepUp).
+func (c *Client) firstLogin(ctx context.Context, username, oneTime string) (*Session, error) {
+	var login struct {
+		Token string `json:"token"`
+	}
+	if _, err := c.call(ctx, "POST", "/api/v1/sessions", "", map[string]string{"username": username, "password": oneTime}, &login); err != nil {
+		return nil, err
+	}
+	s := &Session{Username: username, Password: identity.GeneratePassword(), Token: login.Token}
+	if _, err := c.call(ctx, "POST", "/api/v1/me/password", s.Token, map[string]string{"current_password": oneTime, "new_password": s.Password}, nil); err != nil {
+		return nil, err
+	}
+	var enrol struct {
+		Secret string `json:"secret"`
+	}
+	if _, err := c.call(ctx, "POST", "/api/v1/me/mfa/totp", s.Token, nil, &enrol); err != nil {
+		return nil, err
+	}
+	s.TOTP = enrol.Secret
+	code, err := c.code(ctx, s.TOTP)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.call(ctx, "POST", "/api/v1/me/mfa/totp/confirm", s.Token, map[string]string{"code": code}, nil); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// stepUp re-authenticates a session for important operations.
+func (c *Client) stepUp(ctx context.Context, s *Session) error {
+	code, err := c.code(ctx, s.TOTP)
+	if err != nil {
+		return err
+	}
+	_, err = c.call(ctx, "POST", "/api/v1/me/step-up", s.Token, map[string]string{"totp": code}, nil)
+	return err
+}

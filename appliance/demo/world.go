@@ -1,0 +1,303 @@
+// Package demo fills a fresh node with the documented demo world through
+// the public API, as an evaluator's scripts would, and writes down everything
+// it made (world.json): every account with its password and TOTP secret,
+// the plaintext of what was registered, the IDs created, the artifacts
+// downloaded. Each capability of the product extends the same world.
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"cxt/appliance/ident"
+)
+
+// World is what the demo made; it is written to DIR/demo/world.json.
+type World struct {
+	API       string     `json:"api"`     // https://host:port
+	CAFile    string     `json:"ca_file"` // the API certificate to trust
+	Created   time.Time  `json:"created"`
+	Accounts  []Account  `json:"accounts"`
+	Merchants []Merchant `json:"merchants"`
+	Artifacts []Artifact `json:"artifacts,omitempty"`
+	Try       []string   `json:"try"`
+	mu        sync.Mutex
+	progress  func(string)
+}
+
+// Account is a demo account past its first login.
+type Account struct {
+	Username string `json:"username"`
+	Role     string `json:"role"`
+	Password string `json:"password"`
+	TOTP     string `json:"totp_secret,omitempty"` // base32; any TOTP app takes it
+	Merchant string `json:"merchant,omitempty"`
+	Worker   string `json:"worker,omitempty"`
+}
+
+// Merchant is a demo merchant: what was registered, in plaintext, and the
+// IDs it got.
+type Merchant struct {
+	ID         string         `json:"id"`
+	Status     string         `json:"status"`
+	Registered map[string]any `json:"registered"` // the application as sent
+	Admin      string         `json:"admin"`      // username
+	Documents  []string       `json:"documents"`  // document IDs
+}
+
+// Artifact is a file the demo downloaded.
+type Artifact struct {
+	What string `json:"what"`
+	Path string `json:"path"`
+}
+
+func (w *World) account(a Account) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.Accounts = append(w.Accounts, a)
+}
+
+func (w *World) say(format string, args ...any) {
+	if w.progress != nil {
+		w.progress(fmt.Sprintf(format, args...))
+	}
+}
+
+// Admin is an administrator's one-time password as init printed it.
+type Admin struct{ Role, Username, Password string }
+
+// Fill builds the demo world on the node at addr, whose administrators'
+// one-time passwords are admins, and writes dir/world.json. progress, if
+// not nil, is told each step.
+func Fill(ctx context.Context, addr string, caPEM []byte, caFile string, admins []Admin, dir string, progress func(string)) (*World, error) {
+	c, err := NewClient(addr, caPEM)
+	if err != nil {
+		return nil, err
+	}
+	w := &World{API: "https://" + addr, CAFile: caFile, Created: time.Now().UTC(), progress: progress}
+	f := &filler{c: c, w: w, dir: dir}
+	if err := f.run(ctx, admins); err != nil {
+		return w, err
+	}
+	return w, f.write()
+}
+
+type filler struct {
+	c   *Client
+	w   *World
+	dir string
+
+	admins             map[string]*Session // by role
+	operator, reviewer *Session
+}
+
+func (f *filler) run(ctx context.Context, admins []Admin) error {
+	f.w.say("signing the three administrators in (new passwords, TOTP)")
+	f.admins = map[string]*Session{}
+	if err := parallel(len(admins), func(i int) error {
+		s, err := f.c.firstLogin(ctx, admins[i].Username, admins[i].Password)
+		if err != nil {
+			return fmt.Errorf("administrator %s: %w", admins[i].Username, err)
+		}
+		f.w.account(Account{Username: s.Username, Role: admins[i].Role, Password: s.Password, TOTP: s.TOTP})
+		f.w.mu.Lock()
+		f.admins[admins[i].Role] = s
+		f.w.mu.Unlock()
+		return nil
+	}); err != nil {
+		return err
+	}
+	sec := f.admins["security_admin"]
+	if sec == nil {
+		return fmt.Errorf("demo: no security administrator among %v", admins)
+	}
+	f.w.say("the security administrator steps up (waits for the next TOTP step)")
+	if err := f.c.stepUp(ctx, sec); err != nil {
+		return err
+	}
+	f.w.say("creating the platform's operator and reviewer")
+	staff := []struct{ role, username string }{{"platform_operator", "ops"}, {"platform_reviewer", "reviewer"}}
+	oneTime := make([]string, len(staff))
+	for i, s := range staff {
+		var created struct {
+			OneTime string `json:"one_time_password"`
+		}
+		if err := f.c.important(ctx, "POST", "/api/v1/accounts", sec.Token, "demo-create-"+s.username,
+			map[string]any{"username": s.username, "roles": []string{s.role}}, &created); err != nil {
+			return fmt.Errorf("create %s: %w", s.username, err)
+		}
+		oneTime[i] = created.OneTime
+	}
+	sessions := make([]*Session, len(staff))
+	if err := parallel(len(staff), func(i int) error {
+		s, err := f.c.firstLogin(ctx, staff[i].username, oneTime[i])
+		sessions[i] = s
+		if err == nil {
+			f.w.account(Account{Username: s.Username, Role: staff[i].role, Password: s.Password, TOTP: s.TOTP})
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	f.operator, f.reviewer = sessions[0], sessions[1]
+	if err := f.merchants(ctx); err != nil {
+		return err
+	}
+	f.w.Try = []string{
+		"export CXT=" + f.w.API + " CA=" + f.w.CAFile,
+		`TOKEN=$(curl -s --cacert $CA -H 'Content-Type: application/json' -d '{"username":"reviewer","password":"<its password in world.json>"}' $CXT/api/v1/sessions | jq -r .token)`,
+		`curl -s --cacert $CA -H "Authorization: Bearer $TOKEN" $CXT/api/v1/merchants | jq '.merchants[] | {id, name, status}'`,
+		"docs/onboarding.md walks every flow against this world",
+	}
+	return nil
+}
+
+// demoMerchants are the demo's merchants: both operating models, credit
+// codes valid by GB 32100 (computed, not real companies').
+var demoMerchants = []struct {
+	name, area, model, admin, phone, rep string
+}{
+	{"福州云帆信息技术有限公司", "350100", "intermediary", "yunfan-admin", "13800000001", "陈云帆"},
+	{"深圳启明物流服务有限公司", "440300", "operating", "qiming-admin", "13800000002", "林启明"},
+	{"北京海川家政服务有限公司", "110108", "intermediary", "haichuan-admin", "13800000003", "赵海川"},
+}
+
+// USCC builds a valid unified social credit code for an enterprise
+// registered in area, on a fixed organisation code whose own check holds.
+func USCC(area string) (string, error) {
+	first := "91" + area + "M000100Y4"
+	c, err := ident.USCCCheckChar(first)
+	if err != nil {
+		return "", err
+	}
+	return first + string(c), nil
+}
+
+// ResidentID builds a valid resident ID number: region, birth date,
+// sequence, check digit (GB 11643). Test identities only.
+func ResidentID(region string, born time.Time, seq int) (string, error) {
+	first := fmt.Sprintf("%s%s%03d", region, born.Format("20060102"), seq%1000)
+	d, err := ident.ResidentIDCheckDigit(first)
+	if err != nil {
+		return "", err
+	}
+	return first + string(d), nil
+}
+
+// BankCard builds a 19-digit UnionPay card number whose Luhn digit holds.
+func BankCard(seq int) string {
+	payload := fmt.Sprintf("622202%012d", seq)
+	return payload + string(ident.LuhnCheckDigit(payload))
+}
+
+func (f *filler) merchants(ctx context.Context) error {
+	f.w.say("3 merchants apply, file their business licences, and are approved")
+	out := make([]Merchant, len(demoMerchants))
+	err := parallel(len(demoMerchants), func(i int) error {
+		d := demoMerchants[i]
+		code, err := USCC(d.area)
+		if err != nil {
+			return err
+		}
+		repID, err := ResidentID("350102", time.Date(1978, 3, 14+i, 0, 0, 0, 0, time.UTC), 101+i)
+		if err != nil {
+			return err
+		}
+		app := map[string]any{
+			"name": d.name, "uscc": code, "operating_model": d.model,
+			"legal_rep": map[string]string{"name": d.rep, "id_number": repID},
+			"contacts":  []map[string]string{{"name": d.rep, "phone": d.phone, "email": d.admin + "@example.cn"}},
+			"bank":      map[string]string{"name": "中国工商银行" + string([]rune(d.name)[:2]) + "支行", "account": fmt.Sprintf("95588%014d", i+1), "holder": d.name},
+			"applicant": map[string]string{"username": d.admin, "phone": d.phone, "email": d.admin + "@example.cn"},
+		}
+		var applied struct {
+			Merchant struct {
+				ID string `json:"id"`
+			} `json:"merchant"`
+			OneTime string `json:"one_time_password"`
+		}
+		if _, err := f.c.call(ctx, "POST", "/api/v1/merchants", "", app, &applied); err != nil {
+			return fmt.Errorf("apply %s: %w", d.name, err)
+		}
+		id := applied.Merchant.ID
+		s, err := f.c.firstLogin(ctx, d.admin, applied.OneTime)
+		if err != nil {
+			return fmt.Errorf("merchant admin %s: %w", d.admin, err)
+		}
+		f.w.account(Account{Username: d.admin, Role: "merchant_admin", Password: s.Password, TOTP: s.TOTP, Merchant: id})
+		var doc struct {
+			ID string `json:"id"`
+		}
+		if _, err := f.c.call(ctx, "POST", "/api/v1/merchants/"+id+"/documents?kind=business_licence", s.Token, licence(code), &doc); err != nil {
+			return fmt.Errorf("licence of %s: %w", d.name, err)
+		}
+		var reviewed struct {
+			Status string `json:"status"`
+		}
+		if _, err := f.c.call(ctx, "POST", "/api/v1/merchants/"+id+"/review", f.reviewer.Token, map[string]string{"decision": "approve"}, &reviewed); err != nil {
+			return fmt.Errorf("approve %s: %w", d.name, err)
+		}
+		out[i] = Merchant{ID: id, Status: reviewed.Status, Registered: app, Admin: d.admin, Documents: []string{doc.ID}}
+		return nil
+	})
+	f.w.Merchants = out
+	return err
+}
+
+// licence is a one-page PDF standing in for a scanned business licence.
+func licence(code string) []byte {
+	text := fmt.Sprintf("Business licence (demo) - USCC %s", code)
+	content := fmt.Sprintf("BT /F1 14 Tf 72 720 Td (%s) Tj ET", text)
+	objs := []string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content),
+		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+	}
+	var b []byte
+	b = append(b, "%PDF-1.4\n"...)
+	offsets := make([]int, len(objs))
+	for i, o := range objs {
+		offsets[i] = len(b)
+		b = append(b, fmt.Sprintf("%d 0 obj\n%s\nendobj\n", i+1, o)...)
+	}
+	xref := len(b)
+	b = append(b, fmt.Sprintf("xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)...)
+	for _, off := range offsets {
+		b = append(b, fmt.Sprintf("%010d 00000 n \n", off)...)
+	}
+	b = append(b, fmt.Sprintf("trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)...)
+	return b
+}
+
+func (f *filler) write() error {
+	if err := os.MkdirAll(f.dir, 0o700); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(f.w, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(f.dir, "world.json"), append(b, '\n'), 0o600)
+}
+
+// parallel runs fn for 0..n-1 at once and returns the first error.
+func parallel(n int, fn func(i int) error) error {
+	errs := make(chan error, n)
+	for i := range n {
+		go func() { errs <- fn(i) }()
+	}
+	var first error
+	for range n {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
