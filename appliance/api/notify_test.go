@@ -102,7 +102,7 @@ func TestNotificationsGoOutByEmailAndSMSAndShowInTheAPI(t *testing.T) {
 
 	sec, _ := e.signInMFA("secadmin")
 	created := e.confirmed("POST", "/api/v1/accounts", sec,
-		`{"username":"worker-zhang","roles":["worker"],"email":"zhang@example.cn","phone":"13812345678"}`, "create-w1")
+		`{"username":"worker-zhang","roles":["merchant_operator"],"email":"zhang@example.cn","phone":"13812345678"}`, "create-w1")
 	if created.status != 201 {
 		t.Fatalf("create: %d %v", created.status, created.body)
 	}
@@ -110,7 +110,8 @@ func TestNotificationsGoOutByEmailAndSMSAndShowInTheAPI(t *testing.T) {
 		t.Fatalf("addresses are not masked: %v", acct)
 	}
 	// The security admin is told the important operation was done (in-app).
-	// The worker's first login comes from a new address: e-mail and SMS.
+	// The user's first login comes from a new address: e-mail and SMS. (A
+	// merchant user: a worker's login needs an SMS code, see sms_test.go.)
 	r := e.login("worker-zhang", created.body["one_time_password"].(string))
 	if r.status != 201 {
 		t.Fatalf("worker login: %d %v", r.status, r.body)

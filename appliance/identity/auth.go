@@ -150,6 +150,10 @@ type loginRequest struct {
 	// POST /api/v1/sessions/challenge, signed as SM2Message("login", nonce, username).
 	SM2Challenge string `json:"sm2_challenge_id,omitempty"`
 	SM2Signature string `json:"sm2_signature,omitempty"`
+	// An SMS code instead (workers must, merchant users may): the ID
+	// POST /api/v1/sessions/sms answered and the code the SMS carried.
+	SMSLoginID string `json:"sms_login_id,omitempty"`
+	SMSCode    string `json:"sms_code,omitempty"`
 }
 
 // login checks a password and opens a session. An unknown username and a
@@ -163,55 +167,35 @@ func (b *Backend) login(r *api.Request) (int, any, error) {
 	if err := r.Decode(&in); err != nil {
 		return 0, nil, err
 	}
-	if in.Username == "" || in.Password == "" {
-		return 0, nil, errs.E(op, errs.Invalid, "username and password are required")
-	}
-	var captcha *TakeCaptcha
-	if in.CaptchaID != "" || in.CaptchaAnswer != "" {
-		answer, ok := captchaAnswer(in.CaptchaAnswer)
-		if !validID(in.CaptchaID) || !ok {
-			return 0, nil, errs.E(op, errs.Invalid, "captcha_id must be the ID GET /api/v1/captcha returned and captcha_answer its %d digits", CaptchaDigits)
-		}
-		captcha = &TakeCaptcha{ID: in.CaptchaID, Answer: answer}
-	}
-	if err := r.ThrottleLogin(); err != nil {
-		return 0, nil, err
-	}
-	idx, err := nameIndex(r, in.Username)
+	ref, acct, err := b.checkPassword(r, op, in)
 	if err != nil {
 		return 0, nil, err
 	}
-	r.Audit.Subject = "login:" + hex.EncodeToString(idx[:8])
-	ref := AttemptRef{NameIndex: idx, Attempt: api.NewID()}
-	if err := b.admit(r, Admit{AttemptRef: ref, Purpose: PurposeLogin, Policy: b.Policy, Captcha: captcha}); err != nil {
-		// No decoy work here: a refusal's answer (locked, captcha due) is
-		// the same for every password and every name, so its timing tells
-		// nothing, and a flood of refused logins costs no password hashing.
-		return 0, nil, err
-	}
-	var acct *Account
-	if err := r.View(func(tx *state.ReadTx) error {
-		var err error
-		acct, err = AccountByName(tx, idx)
-		return err
-	}); err != nil {
-		return 0, nil, err
-	}
-	if acct != nil && !acct.Closed.IsZero() {
-		acct = nil // a closed account answers like an unknown one
-	}
-	var hash *PasswordHash
-	if acct != nil {
-		hash = &acct.Password
-	}
-	if !VerifyOrDecoy(hash, in.Password) {
-		return 0, nil, b.failed(r, ref, nil, "the username or password is wrong")
-	}
+	idx := ref.NameIndex
 	now := r.Now()
 	// Staff need a second factor: with one enrolled, the code is part of the
 	// login; without, the session may only enroll one.
 	var step int64
 	mfa, enroll := false, false
+	smsLogin := ""
+	if allowed, required := SMSFactor(acct.Roles); allowed && (required || in.SMSLoginID != "" || in.SMSCode != "") {
+		if in.SMSLoginID == "" && in.SMSCode == "" {
+			// The password was right: this attempt does not count, as for
+			// staff without their code.
+			b.settle(r, Settle{AttemptRef: ref, Policy: b.Policy})
+			return 0, nil, errs.Coded(op, errs.Unauthenticated, "sms_code_required", "this account signs in with an SMS code: request one (POST /api/v1/sessions/sms), then send sms_login_id and sms_code with the password")
+		}
+		ok, err := checkSMS(r, idx, acct, in.SMSLoginID, in.SMSCode)
+		if err != nil {
+			return 0, nil, err
+		}
+		if !ok {
+			return 0, nil, b.failed(r, ref, nil, "the username, password or SMS code is wrong")
+		}
+		smsLogin, mfa = in.SMSLoginID, true
+	} else if in.SMSLoginID != "" || in.SMSCode != "" {
+		return 0, nil, b.failed(r, ref, nil, "the username, password or second factor is wrong")
+	}
 	if IsStaff(acct.Roles) {
 		switch {
 		case acct.TOTPSecret == "" && acct.SM2Key == "":
@@ -248,7 +232,7 @@ func (b *Backend) login(r *api.Request) (int, any, error) {
 		LastSeen: now, IdleTimeout: b.Policy.IdleTimeout,
 		Source: r.Audit.Source, Restricted: acct.MustChange || expired, MFA: mfa, EnrollMFA: enroll,
 	}
-	if mfa { // signing in with the code counts as a fresh re-authentication
+	if mfa && smsLogin == "" { // signing in with the code counts as a fresh re-authentication; an SMS code does not
 		sess.StepUpUntil = now.Add(stepUpFor)
 	}
 	r.Audit.Subject = acct.ID
@@ -258,7 +242,11 @@ func (b *Backend) login(r *api.Request) (int, any, error) {
 			ok.Rehash, ok.RehashOf = &re, acct.Password.Salt
 		}
 	}
-	if _, err := r.Propose(state.NewCommand(CmdLoginOK, mustJSON(ok), now)); err != nil {
+	cmd := state.NewCommand(CmdLoginOK, mustJSON(ok), now)
+	if smsLogin != "" { // the code is used up with the session it opens
+		cmd = state.NewCommand(CmdLoginOKSMS, mustJSON(LoginOKSMS{LoginOK: ok, SMSLogin: smsLogin}), now)
+	}
+	if _, err := r.Propose(cmd); err != nil {
 		if errs.Of(err).Code == "invalid_credentials" { // a replayed one-time code
 			return 0, nil, b.failed(r, ref, nil, "the username, password or second factor is wrong")
 		}

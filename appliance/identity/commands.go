@@ -91,6 +91,10 @@ func RegisterWith(reg *state.Registry, k Hashing) {
 	reg.Handle(CmdTouch, touch)
 	reg.Handle(CmdResetFactors, resetFactors)
 	reg.Handle(CmdBreakGlass, k.guard(breakGlass))
+	reg.Bucket(SMSLoginsBucket)
+	reg.Expire(SMSLoginsBucket, expireSMS)
+	reg.HandleFrom(state.PartiesSet, CmdSMSCode, issueSMS)
+	reg.HandleFrom(state.PartiesSet, CmdLoginOKSMS, k.guard(loginOKSMS))
 }
 
 // closeAccount closes an account for good: its sessions end and it can no

@@ -128,7 +128,7 @@ func newHashes(cmd *state.Command) []PasswordHash {
 		if json.Unmarshal(cmd.Body, &c) == nil {
 			out = append(out, c.Hash)
 		}
-	case CmdLoginOK:
+	case CmdLoginOK, CmdLoginOKSMS:
 		var c LoginOK
 		if json.Unmarshal(cmd.Body, &c) == nil && c.Rehash != nil {
 			out = append(out, *c.Rehash)

@@ -39,6 +39,7 @@ func (b *Backend) Routes() []api.Route {
 	return []api.Route{
 		{Method: "GET", Path: "/api/v1/captcha", Action: "captcha.create", Kind: write, Handle: b.captcha},
 		{Method: "POST", Path: "/api/v1/sessions", Action: "sessions.create", Kind: write, Handle: b.login},
+		{Method: "POST", Path: "/api/v1/sessions/sms", Action: "sessions.sms_code", Kind: write, Handle: b.requestSMS},
 		{Method: "POST", Path: "/api/v1/sessions/challenge", Action: "sessions.challenge", Kind: write, Handle: b.challenge},
 		{Method: "GET", Path: "/api/v1/sessions", Action: "sessions.list_own", Kind: read, Handle: b.listSessions},
 		{Method: "DELETE", Path: "/api/v1/sessions/current", Action: "sessions.delete_own", Kind: write, Handle: b.logout},

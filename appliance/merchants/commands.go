@@ -226,3 +226,16 @@ func put(tx *state.Tx, m *Merchant) ([]byte, error) {
 	}
 	return b, tx.Put(Bucket, []byte(m.ID), b)
 }
+
+// SetAgreement records, inside the command that completed it, the
+// cooperation agreement a merchant signed (package agreements): the
+// merchant's rating counts it.
+func SetAgreement(tx *state.Tx, id, agreement string) error {
+	m, err := Get(tx, id)
+	if err != nil {
+		return err
+	}
+	m.Agreement = agreement
+	_, err = put(tx, m)
+	return err
+}

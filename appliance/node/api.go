@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sync/atomic"
 
+	"cxt/appliance/agreements"
 	"cxt/appliance/api"
 	"cxt/appliance/identity"
 	"cxt/appliance/important"
@@ -26,26 +27,31 @@ type backends struct {
 	quotes    *quotes.Backend
 	subjects  *subjectKeys
 	merchants *merchants.Backend
+	// agreements finds no worker until appliance/workers is composed here
+	// (its Workers lookup).
+	agreements *agreements.Backend
 }
 
 // compose builds the backends; authz is the policy in force (nil where no
 // request is served, as for an offline state), hashing the password hashes'
 // count, login the login policy.
 func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.Policy) *backends {
+	id := &identity.Backend{Policy: login, Hashing: hashing, Authz: authz}
 	return &backends{
-		identity:  &identity.Backend{Policy: login, Hashing: hashing, Authz: authz},
-		keys:      &keys{},
-		approvals: &important.Backend{Authz: authz, Hashing: hashing},
-		quotes:    &quotes.Backend{Tax: tax.Default()},
-		subjects:  &subjectKeys{},
-		merchants: &merchants.Backend{Hashing: hashing, Documents: func() *blob.Store { return nil }},
+		identity:   id,
+		keys:       &keys{},
+		approvals:  &important.Backend{Authz: authz, Hashing: hashing},
+		quotes:     &quotes.Backend{Tax: tax.Default()},
+		subjects:   &subjectKeys{},
+		merchants:  &merchants.Backend{Hashing: hashing, Documents: func() *blob.Store { return nil }},
+		agreements: &agreements.Backend{Factors: id, Documents: func() *blob.Store { return nil }},
 	}
 }
 
 // list is the backends in the order the API lists their routes and the
 // state machine registers their commands.
 func (b *backends) list() []api.Backend {
-	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants}
+	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.agreements}
 }
 
 // subjectKeys keeps the data subjects' keys (package subjects). After a

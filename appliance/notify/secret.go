@@ -45,3 +45,18 @@ func forgetSecret(tx *state.Tx, n *Notification) error {
 	}
 	return tx.Delete(SecretsBucket, []byte(n.Key))
 }
+
+// EnqueueSMSSecret queues a notification whose secret — a one-time code —
+// goes by SMS only: the inbox shows the body without it, and no e-mail is
+// sent, since a code that proves a phone must reach only that phone. A
+// recipient without a phone is refused (channel_required).
+func EnqueueSMSSecret(tx *state.Tx, to Recipient, event, subject, body, secret string) error {
+	if to.Phone == "" {
+		return state.Reject(ChannelRequired, "the account has no phone number to send the code to")
+	}
+	key, err := enqueue(tx, Recipient{Account: to.Account, Phone: to.Phone}, event, subject, body)
+	if err != nil {
+		return err
+	}
+	return tx.Put(SecretsBucket, []byte(key), []byte(secret))
+}

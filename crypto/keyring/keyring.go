@@ -37,6 +37,7 @@ const (
 	Log       Purpose = "raft-log"  // commands in the Raft log
 	Documents Purpose = "documents" // per-document keys of the blob store
 	Subjects  Purpose = "subjects"  // data subjects' own keys (crypto/subjectkey)
+	Signing   Purpose = "signing"   // the e-signing authority's private keys (appliance/agreements)
 	Index     Purpose = "index"     // blind indexes (HMAC-SM3); never rotates
 )
 
@@ -181,7 +182,7 @@ func (k *Keyring) install(n uint32, secret []byte) error {
 	t := &term{secret: secmem.Alloc(SecretSize), aeads: map[Purpose]cipher.AEAD{}}
 	copy(t.secret, secret)
 	t.cleanup = runtime.AddCleanup(t, secmem.Free, t.secret)
-	for _, p := range []Purpose{Records, Log, Documents, Subjects} {
+	for _, p := range []Purpose{Records, Log, Documents, Subjects, Signing} {
 		key := sm.DeriveKey(t.secret, "cxt/keyring/"+string(p), sm.KeySize)
 		a, err := sm.NewAEAD(key)
 		clear(key) // the cipher keeps its own schedule
