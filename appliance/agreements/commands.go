@@ -424,13 +424,6 @@ func sign(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if err := signable(a, in.Subject); err != nil {
 		return nil, err
 	}
-	p, err := getJSON[Proof](tx, ProofsBucket, in.Proof)
-	if err != nil {
-		return nil, err
-	}
-	if p == nil || p.Signed || p.Subject != in.Subject || p.Account != in.Account || p.DocumentSM3 != a.PDF.SM3 || p.Agreement != a.ID {
-		return nil, state.Reject(codeAuthRequired, "a signature needs a fresh code of this party, consumed for this document")
-	}
 	if in.Subject == esign.PlatformSubject {
 		if len(in.Evidence.Plain) == 0 || len(in.Evidence.Sealed) != 0 {
 			return nil, state.Reject(state.InvalidRequest, "the platform's evidence is in the clear")
@@ -442,6 +435,13 @@ func sign(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		if err := subjects.Require(tx, in.Subject, in.Evidence.KeyID); err != nil {
 			return nil, err
 		}
+	}
+	p, err := getJSON[Proof](tx, ProofsBucket, in.Proof)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil || p.Signed || p.Subject != in.Subject || p.Account != in.Account || p.DocumentSM3 != a.PDF.SM3 || p.Agreement != a.ID {
+		return nil, state.Reject(codeAuthRequired, "a signature needs a fresh code of this party, consumed for this document")
 	}
 	party := a.party(in.Subject)
 	party.SignedAt, party.Account, party.Method = tx.Time(), in.Account, in.Method
