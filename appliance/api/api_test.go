@@ -951,7 +951,8 @@ func TestNobodyActsOnAnAccountClearedAboveThem(t *testing.T) {
 func TestAClosedAccountNeverLogsInAgain(t *testing.T) {
 	e := start(t)
 	sec, _ := e.signInMFA("secadmin")
-	created := e.confirmed("POST", "/api/v1/accounts", sec, `{"username":"leaver","roles":["worker"]}`, "c1")
+	// A merchant user: a password alone signs them in (a worker also needs an SMS code).
+	created := e.confirmed("POST", "/api/v1/accounts", sec, `{"username":"leaver","roles":["merchant_operator"]}`, "c1")
 	id := created.body["account"].(map[string]any)["id"].(string)
 	pw := created.body["one_time_password"].(string)
 	tok := e.login("leaver", pw).body["token"].(string)
