@@ -34,9 +34,10 @@ type Worker struct {
 	IDNumber string // resident ID number
 }
 
-// Workers finds a worker's record (nil, nil if there is none). The node
-// wires appliance/workers' lookup; until then no worker is found.
-type Workers func(r *api.Request, tx *state.ReadTx, id string) (*Worker, error)
+// Workers finds a worker the merchant may sign a tripartite agreement with
+// (nil, nil if there is none, or none of the merchant's). The node wires
+// appliance/workers' lookup; until then no worker is found.
+type Workers func(r *api.Request, tx *state.ReadTx, merchant, worker string) (*Worker, error)
 
 // Factors checks a caller's authenticator code for a signing (identity's
 // Backend).
@@ -251,7 +252,7 @@ func (b *Backend) load(r *api.Request, worker string) (*parties, error) {
 			return nil
 		}
 		if b.Workers != nil {
-			if p.worker, err = b.Workers(r, tx, worker); err != nil {
+			if p.worker, err = b.Workers(r, tx, p.merchant.ID, worker); err != nil {
 				return err
 			}
 		}
