@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"archive/zip"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -46,6 +47,30 @@ func TestDemoFillsTheDocumentedWorldThroughTheAPIAndRefusesOtherNodes(t *testing
 	}
 	if !models["intermediary"] || !models["operating"] {
 		t.Fatalf("both operating models are not among the demo merchants: %v", models)
+	}
+	// Each merchant's cooperation agreement was signed by both parties and
+	// its evidence package downloaded.
+	if len(w.Artifacts) != len(w.Merchants) {
+		t.Fatalf("artifacts %v", w.Artifacts)
+	}
+	for _, m := range w.Merchants {
+		if m.Agreement == "" {
+			t.Errorf("merchant %s has no signed cooperation agreement", m.ID)
+		}
+	}
+	for _, a := range w.Artifacts {
+		z, err := zip.OpenReader(a.Path)
+		if err != nil {
+			t.Fatalf("%s: %v", a.Path, err)
+		}
+		names := map[string]bool{}
+		for _, f := range z.File {
+			names[f.Name] = true
+		}
+		z.Close()
+		if !names["contract.pdf"] || !names["manifest.json"] || !names["VERIFY.md"] || !names["ca.pem"] {
+			t.Errorf("%s holds %v", a.Path, names)
+		}
 	}
 	// The node is marked demo; a second run serves it without filling again.
 	if code, out, _ := run(t, "", "demo", "--data", dir, "--listen", api, "--cluster", cl, "--fill-only"); code != 0 || strings.Contains(out, "filling") {

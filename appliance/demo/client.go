@@ -98,6 +98,25 @@ func (c *Client) call(ctx context.Context, method, path, token string, body any,
 	return resp.StatusCode, nil
 }
 
+// raw fetches a non-JSON answer (a document, a package).
+func (c *Client) raw(ctx context.Context, method, path, token string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != 200 {
+		err = &APIError{method, path, resp.StatusCode, string(b)}
+	}
+	return b, err
+}
+
 // important runs an important operation: preview, then confirm with the
 // token, under one Idempotency-Key.
 func (c *Client) important(ctx context.Context, method, path, token, key string, body, out any) error {

@@ -45,9 +45,10 @@ type Account struct {
 type Merchant struct {
 	ID         string         `json:"id"`
 	Status     string         `json:"status"`
-	Registered map[string]any `json:"registered"` // the application as sent
-	Admin      string         `json:"admin"`      // username
-	Documents  []string       `json:"documents"`  // document IDs
+	Registered map[string]any `json:"registered"`          // the application as sent
+	Admin      string         `json:"admin"`               // username
+	Documents  []string       `json:"documents"`           // document IDs
+	Agreement  string         `json:"agreement,omitempty"` // the signed cooperation agreement
 }
 
 // Artifact is a file the demo downloaded.
@@ -80,7 +81,7 @@ func Fill(ctx context.Context, addr string, caPEM []byte, caFile string, admins 
 		return nil, err
 	}
 	w := &World{API: "https://" + addr, CAFile: caFile, Created: time.Now().UTC(), progress: progress}
-	f := &filler{c: c, w: w, dir: dir}
+	f := &filler{c: c, w: w, dir: dir, sessions: map[string]*Session{}}
 	if err := f.run(ctx, admins); err != nil {
 		return w, err
 	}
@@ -94,6 +95,7 @@ type filler struct {
 
 	admins             map[string]*Session // by role
 	operator, reviewer *Session
+	sessions           map[string]*Session // by username
 }
 
 func (f *filler) run(ctx context.Context, admins []Admin) error {
@@ -146,6 +148,9 @@ func (f *filler) run(ctx context.Context, admins []Admin) error {
 	}
 	f.operator, f.reviewer = sessions[0], sessions[1]
 	if err := f.merchants(ctx); err != nil {
+		return err
+	}
+	if err := f.agreements(ctx); err != nil {
 		return err
 	}
 	f.w.Try = []string{
@@ -230,6 +235,9 @@ func (f *filler) merchants(ctx context.Context) error {
 			return fmt.Errorf("merchant admin %s: %w", d.admin, err)
 		}
 		f.w.account(Account{Username: d.admin, Role: "merchant_admin", Password: s.Password, TOTP: s.TOTP, Merchant: id})
+		f.w.mu.Lock()
+		f.sessions[d.admin] = s
+		f.w.mu.Unlock()
 		var doc struct {
 			ID string `json:"id"`
 		}
@@ -247,6 +255,72 @@ func (f *filler) merchants(ctx context.Context) error {
 	})
 	f.w.Merchants = out
 	return err
+}
+
+// demoPlatform is the platform company the demo's e-signing authority names.
+const demoPlatform = "诚薪通演示平台有限公司"
+
+// agreements sets up the e-signing authority and has each merchant sign
+// its cooperation agreement with the platform; the evidence packages are
+// downloaded into the demo folder.
+func (f *filler) agreements(ctx context.Context) error {
+	f.w.say("the system administrator sets up the e-signing authority")
+	sys := f.admins["system_admin"]
+	if sys == nil {
+		return fmt.Errorf("demo: no system administrator")
+	}
+	code, err := USCC("310115")
+	if err != nil {
+		return err
+	}
+	if _, err := f.c.call(ctx, "POST", "/api/v1/esign/authority", sys.Token, map[string]string{"platform_name": demoPlatform, "platform_uscc": code}, nil); err != nil {
+		return fmt.Errorf("e-signing authority: %w", err)
+	}
+	f.w.say("each merchant signs its cooperation agreement with the platform (TOTP codes; the platform's waits for the next step each time)")
+	evidence := filepath.Join(f.dir, "evidence")
+	if err := os.MkdirAll(evidence, 0o700); err != nil {
+		return err
+	}
+	for i := range f.w.Merchants {
+		m := &f.w.Merchants[i]
+		var a struct {
+			ID  string `json:"id"`
+			SM3 string `json:"document_sm3"`
+		}
+		if _, err := f.c.call(ctx, "POST", "/api/v1/merchants/"+m.ID+"/agreements", f.operator.Token, map[string]string{
+			"service_fee_rate": "6.00%", "billing_timing": "prepaid", "start_date": "2026-12-01", "end_date": "2027-11-30",
+		}, &a); err != nil {
+			return fmt.Errorf("cooperation agreement of %s: %w", m.ID, err)
+		}
+		admin := f.session(m.Admin)
+		for _, s := range []*Session{admin, f.operator} {
+			code, err := f.c.code(ctx, s.TOTP)
+			if err != nil {
+				return err
+			}
+			if _, err := f.c.call(ctx, "POST", "/api/v1/agreements/"+a.ID+"/sign", s.Token, map[string]string{"document_sm3": a.SM3, "totp": code}, nil); err != nil {
+				return fmt.Errorf("%s signing %s: %w", s.Username, a.ID, err)
+			}
+		}
+		zip, err := f.c.raw(ctx, "GET", "/api/v1/agreements/"+a.ID+"/evidence", admin.Token)
+		if err != nil {
+			return fmt.Errorf("evidence of %s: %w", a.ID, err)
+		}
+		path := filepath.Join(evidence, a.ID+".zip")
+		if err := os.WriteFile(path, zip, 0o600); err != nil {
+			return err
+		}
+		m.Agreement = a.ID
+		f.w.Artifacts = append(f.w.Artifacts, Artifact{What: "evidence package of " + m.ID + "'s cooperation agreement (docs/e-signing.md verifies it with OpenSSL)", Path: path})
+	}
+	return nil
+}
+
+// session returns the signed-in session of a demo account.
+func (f *filler) session(username string) *Session {
+	f.w.mu.Lock()
+	defer f.w.mu.Unlock()
+	return f.sessions[username]
 }
 
 // licence is a one-page PDF standing in for a scanned business licence.
