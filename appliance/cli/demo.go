@@ -17,6 +17,7 @@ import (
 	"cxt/appliance/datadir"
 	"cxt/appliance/demo"
 	"cxt/appliance/node"
+	"cxt/appliance/notify"
 )
 
 func demoCmd() *cobra.Command {
@@ -58,7 +59,18 @@ func demoCmd() *cobra.Command {
 				return badInput("%s is not a demo node (its node.json does not say \"demo\": true); cxt demo fills only nodes it created: use cxt serve --data %s", dir, dir)
 			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-			n, err := node.Open(ctx, node.Options{Dir: dir, APIAddr: listen, ClusterAddr: clusterAddr, Logger: logger})
+			// The demo's SMS gateway: messages (login and signing codes)
+			// land in DIR/demo/sms.jsonl, where an evaluator reads them.
+			if err := os.MkdirAll(filepath.Join(dir, "demo"), 0o700); err != nil {
+				return err
+			}
+			sink, err := demo.StartSMSSink(filepath.Join(dir, "demo", "sms.jsonl"))
+			if err != nil {
+				return err
+			}
+			defer sink.Close()
+			n, err := node.Open(ctx, node.Options{Dir: dir, APIAddr: listen, ClusterAddr: clusterAddr, Logger: logger,
+				Notify: &notify.Config{SMSWebhook: sink.URL}})
 			if err != nil {
 				return err
 			}
@@ -68,7 +80,7 @@ func demoCmd() *cobra.Command {
 				if admins == nil {
 					return fmt.Errorf("the demo world in %s was never completed and the administrators' one-time passwords are gone: remove %s and run cxt demo again", dir, dir)
 				}
-				if err := fill(ctx, out, n, dir, admins); err != nil {
+				if err := fill(ctx, out, n, dir, admins, sink); err != nil {
 					return err
 				}
 			}
@@ -80,6 +92,7 @@ func demoCmd() *cobra.Command {
 			fmt.Fprintf(out, "\nThe demo world is in %s: every account with its password and TOTP secret,\n", world)
 			fmt.Fprintf(out, "what was registered and the IDs created. Next:\n")
 			fmt.Fprintf(out, "  jq '.accounts[] | {username, role}' %s\n", world)
+			fmt.Fprintf(out, "  SMS codes (workers' logins, signing) arrive in %s\n", filepath.Join(dir, "demo", "sms.jsonl"))
 			fmt.Fprintf(out, "  docs/onboarding.md walks every flow against this world with curl (trust %s)\n", filepath.Join(dir, "api.pem"))
 			fmt.Fprintf(out, "  Stop it with Ctrl-C; cxt demo --data %s serves it again.\n", dir)
 			select {
@@ -99,7 +112,7 @@ func demoCmd() *cobra.Command {
 }
 
 // fill builds the demo world on n, telling out each step.
-func fill(ctx context.Context, out io.Writer, n *node.Node, dir string, admins []demo.Admin) error {
+func fill(ctx context.Context, out io.Writer, n *node.Node, dir string, admins []demo.Admin, sink *demo.SMSSink) error {
 	for n.Status().Leader == "" {
 		select {
 		case <-ctx.Done():
@@ -116,7 +129,7 @@ func fill(ctx context.Context, out io.Writer, n *node.Node, dir string, admins [
 	fmt.Fprintln(out, "cxt: filling the demo world through the public API")
 	fctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	_, err = demo.Fill(fctx, n.APIAddr(), ca, caFile, admins, filepath.Join(dir, "demo"), func(step string) {
+	_, err = demo.Fill(fctx, n.APIAddr(), ca, caFile, admins, sink, filepath.Join(dir, "demo"), func(step string) {
 		fmt.Fprintf(out, "  [%5.1fs] %s\n", time.Since(start).Seconds(), step)
 	})
 	if err != nil {

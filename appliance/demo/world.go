@@ -75,13 +75,13 @@ type Admin struct{ Role, Username, Password string }
 // Fill builds the demo world on the node at addr, whose administrators'
 // one-time passwords are admins, and writes dir/world.json. progress, if
 // not nil, is told each step.
-func Fill(ctx context.Context, addr string, caPEM []byte, caFile string, admins []Admin, dir string, progress func(string)) (*World, error) {
+func Fill(ctx context.Context, addr string, caPEM []byte, caFile string, admins []Admin, sms *SMSSink, dir string, progress func(string)) (*World, error) {
 	c, err := NewClient(addr, caPEM)
 	if err != nil {
 		return nil, err
 	}
 	w := &World{API: "https://" + addr, CAFile: caFile, Created: time.Now().UTC(), progress: progress}
-	f := &filler{c: c, w: w, dir: dir, sessions: map[string]*Session{}}
+	f := &filler{c: c, w: w, dir: dir, sms: sms, sessions: map[string]*Session{}}
 	if err := f.run(ctx, admins); err != nil {
 		return w, err
 	}
@@ -92,6 +92,7 @@ type filler struct {
 	c   *Client
 	w   *World
 	dir string
+	sms *SMSSink
 
 	admins             map[string]*Session // by role
 	operator, reviewer *Session
