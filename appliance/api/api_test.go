@@ -515,6 +515,16 @@ var expected = map[string][]string{
 	"merchants.unmask":       {"platform_reviewer", "merchant_admin"},
 	"merchants.operators":    {"merchant_admin"},
 	"merchants.documents":    {"platform_operator", "merchant_admin", "merchant_operator"},
+	"workers.register":       {"anonymous", "platform_operator"},
+	"workers.list":           {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
+	"workers.read":           {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
+	"workers.unmask":         {"platform_reviewer", "merchant_admin", "worker"},
+	"workers.invite":         {"merchant_admin", "merchant_operator"},
+	"workers.accept":         {"worker"},
+	"workers.verify":         {"platform_operator", "merchant_admin", "merchant_operator", "worker"},
+	"workers.consent":        {"platform_operator", "worker"},
+	"workers.tax_file":       {"platform_operator", "merchant_admin", "merchant_operator", "worker"},
+	"workers.tax_result":     {"platform_operator"},
 }
 
 func TestEveryRouteHasAPolicyAndEveryRoleTheExpectedDecision(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"cxt/appliance/subjects"
 	"cxt/appliance/tax"
 	"cxt/appliance/tax/quotes"
+	"cxt/appliance/workers"
 	"cxt/policy"
 	"cxt/storage/blob"
 	"cxt/storage/state"
@@ -21,14 +22,13 @@ import (
 // backends are the domains the API serves. The node composes them here,
 // and only here: the API pipeline imports none of them.
 type backends struct {
-	identity  *identity.Backend
-	keys      *keys
-	approvals *important.Backend
-	quotes    *quotes.Backend
-	subjects  *subjectKeys
-	merchants *merchants.Backend
-	// agreements finds no worker until appliance/workers is composed here
-	// (its Workers lookup).
+	identity   *identity.Backend
+	keys       *keys
+	approvals  *important.Backend
+	quotes     *quotes.Backend
+	subjects   *subjectKeys
+	merchants  *merchants.Backend
+	workers    *workers.Backend
 	agreements *agreements.Backend
 }
 
@@ -37,6 +37,7 @@ type backends struct {
 // count, login the login policy.
 func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.Policy) *backends {
 	id := &identity.Backend{Policy: login, Hashing: hashing, Authz: authz}
+	wk := &workers.Backend{Hashing: hashing}
 	return &backends{
 		identity:   id,
 		keys:       &keys{},
@@ -44,14 +45,27 @@ func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.
 		quotes:     &quotes.Backend{Tax: tax.Default()},
 		subjects:   &subjectKeys{},
 		merchants:  &merchants.Backend{Hashing: hashing, Documents: func() *blob.Store { return nil }},
-		agreements: &agreements.Backend{Factors: id, Documents: func() *blob.Store { return nil }},
+		workers:    wk, // the sandbox verifies real names unless node.json names a service
+		agreements: &agreements.Backend{Factors: id, Workers: agreementParty(wk), Documents: func() *blob.Store { return nil }},
+	}
+}
+
+// agreementParty is appliance/workers' answer to who a merchant may sign a
+// tripartite agreement with, as appliance/agreements asks it.
+func agreementParty(wk *workers.Backend) agreements.Workers {
+	return func(r *api.Request, tx *state.ReadTx, merchant, worker string) (*agreements.Worker, error) {
+		p, err := wk.Party(r, tx, merchant, worker)
+		if p == nil || err != nil {
+			return nil, err
+		}
+		return &agreements.Worker{ID: p.ID, Name: p.Name, IDNumber: p.IDNumber}, nil
 	}
 }
 
 // list is the backends in the order the API lists their routes and the
 // state machine registers their commands.
 func (b *backends) list() []api.Backend {
-	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.agreements}
+	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements}
 }
 
 // subjectKeys keeps the data subjects' keys (package subjects). After a
