@@ -1,0 +1,311 @@
+package workers
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"cxt/appliance/identity"
+	"cxt/appliance/merchants"
+	"cxt/appliance/notify"
+	"cxt/appliance/subjects"
+	"cxt/crypto/keyring"
+	"cxt/storage/state"
+)
+
+type world struct {
+	t     *testing.T
+	keys  *keyring.Keyring
+	st    *state.State
+	index uint64
+}
+
+func newWorld(t testing.TB) *world {
+	master := keyring.NewMasterKey()
+	keys, err := keyring.New(master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := state.NewRegistry()
+	identity.Register(reg)
+	notify.Register(reg)
+	subjects.Register(reg, nil)
+	merchants.Register(reg)
+	Register(reg)
+	st, err := state.Open(filepath.Join(t.TempDir(), "state.db"), reg, keys, master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	w := &world{keys: keys, st: st}
+	if tt, ok := t.(*testing.T); ok {
+		w.t = tt
+	}
+	install, _ := state.InstallTermCommand(master, 1, keyring.NewSecret(), time.Now())
+	w.apply(install)
+	w.apply(state.CommandSetCommand(state.PartiesSet, time.Now()))
+	return w
+}
+
+func (w *world) apply(cmd *state.Command) state.Result {
+	data, err := state.SealCommand(w.keys, cmd)
+	if err != nil {
+		panic(err)
+	}
+	w.index++
+	res, err := w.st.ApplyBatch([]state.Entry{{Index: w.index, Term: 1, Commands: [][]byte{data}}})
+	if err != nil {
+		panic(err)
+	}
+	return res[0][0]
+}
+
+func (w *world) send(typ string, body any) state.Result {
+	b, _ := json.Marshal(body)
+	return w.apply(state.NewCommand(typ, b, time.Now()))
+}
+
+func code(rej *state.Rejection) string {
+	if rej == nil {
+		return ""
+	}
+	return rej.Code
+}
+
+// merchant applies for and, if approve, approves a merchant.
+func (w *world) merchant(id string, approve bool) {
+	k, fresh, _ := subjects.NewKey(w.keys, id)
+	priv, _ := subjects.Seal(k, merchants.PrivateAAD(id), merchants.Private{USCC: id})
+	if res := w.send(merchants.CmdApply, merchants.Application{ID: id, Name: "某某公司 " + id, Model: merchants.Intermediary,
+		USCCIndex: "uscc-" + id, Private: priv, Key: fresh, Applicant: "acct-" + id}); res.Err != nil {
+		panic(res.Err)
+	}
+	if approve {
+		if res := w.send(merchants.CmdReview, merchants.Review{ID: id, Action: merchants.ActApprove, By: "reviewer"}); res.Err != nil {
+			panic(res.Err)
+		}
+	}
+}
+
+// fresh seals a new worker's fields as the API does.
+func (w *world) fresh(id string, p Private) (uint32, Invitee) {
+	k, f, err := subjects.NewKey(w.keys, id)
+	if err != nil {
+		panic(err)
+	}
+	priv, _ := subjects.Seal(k, PrivateAAD(id), p)
+	return k.ID(), Invitee{ID: id, IDIndex: "id-" + p.IDNumber, PhoneIndex: "ph-" + p.Phone, Key: &f, Private: priv}
+}
+
+func (w *world) registration(id string, p Private, username string) Registration {
+	_, in := w.fresh(id, p)
+	acct := identity.Account{ID: "acct-" + username, Username: username, Roles: []string{identity.Worker}, Clearance: 1, Worker: id, MustChange: true}
+	return Registration{ID: id, IDIndex: in.IDIndex, PhoneIndex: in.PhoneIndex, Key: *in.Key, Private: in.Private,
+		Account: identity.CreateAccount{Account: acct, NameIndex: []byte("name-" + username)}}
+}
+
+func (w *world) worker(id string) *Worker {
+	var out *Worker
+	w.st.View(func(tx *state.ReadTx) error {
+		var err error
+		out, err = Get(tx, id)
+		return err
+	})
+	return out
+}
+
+func (w *world) count(bucket string) int {
+	n := 0
+	w.st.View(func(tx *state.ReadTx) error {
+		return tx.ForEach(bucket, func(_, _ []byte) error { n++; return nil })
+	})
+	return n
+}
+
+var (
+	zhang = Private{Name: "张三", IDNumber: "11010519491231002X", Phone: "13800001111"}
+	li    = Private{Name: "李四", IDNumber: "110105199003070014", Phone: "13800002222"}
+)
+
+func TestAPersonRegistersOnceAndTakesOverTheirInvitation(t *testing.T) {
+	w := newWorld(t)
+	if res := w.send(CmdRegister, w.registration("w_1", zhang, "zhang")); res.Err != nil {
+		t.Fatalf("register: %v", res.Err)
+	}
+	if got := w.worker("w_1"); got.Account != "acct-zhang" || got.Origin != OriginSelf || len(got.Merchants) != 0 {
+		t.Fatalf("registered %+v", got)
+	}
+	cases := []struct {
+		name string
+		reg  Registration
+		code string
+	}{
+		{"the same ID number again", w.registration("w_2", zhang, "zhang2"), "worker_duplicate"},
+		{"another's phone", w.registration("w_3", Private{Name: "王五", IDNumber: "110105199003071459", Phone: zhang.Phone}, "wang"), "worker_phone_taken"},
+		{"a merchant's account", func() Registration {
+			g := w.registration("w_4", li, "li")
+			g.Account.Account.Merchant = "m_1"
+			return g
+		}(), "invalid_request"},
+	}
+	for _, c := range cases {
+		if res := w.send(CmdRegister, c.reg); code(res.Err) != c.code {
+			t.Errorf("%s: %v, want %s", c.name, res.Err, c.code)
+		}
+	}
+	if n := w.count(Bucket); n != 1 {
+		t.Fatalf("%d workers after refusals", n)
+	}
+
+	// 李四 is invited by a merchant first, then registers: a claim.
+	w.merchant("m_1", true)
+	_, in := w.fresh("w_5", li)
+	in.Row = 2
+	if res := w.send(CmdInvite, Invitation{Merchant: "m_1", By: "acct-boss", Rows: []Invitee{in}}); res.Err != nil {
+		t.Fatalf("invite: %v", res.Err)
+	}
+	claim := w.registration("w_5", li, "li")
+	claim.Claim, claim.Key, claim.Private = true, subjects.Fresh{}, nil
+	wrongPhone := claim
+	wrongPhone.PhoneIndex = "ph-13900009999"
+	if res := w.send(CmdRegister, wrongPhone); code(res.Err) != "worker_duplicate" {
+		t.Fatalf("a claim with another phone: %v", res.Err)
+	}
+	if res := w.send(CmdRegister, claim); res.Err != nil {
+		t.Fatalf("claim: %v", res.Err)
+	}
+	if got := w.worker("w_5"); got.Account != "acct-li" || got.Origin != OriginInvited || len(got.Merchants) != 1 {
+		t.Fatalf("claimed %+v", got)
+	}
+	again := claim
+	again.Account.Account.ID, again.Account.NameIndex = "acct-li2", []byte("name-li2")
+	if res := w.send(CmdRegister, again); code(res.Err) != "worker_duplicate" {
+		t.Fatalf("a second claim: %v", res.Err)
+	}
+}
+
+func TestAnInvitationBatchIsAppliedWholeOrNotAtAll(t *testing.T) {
+	w := newWorld(t)
+	w.merchant("m_1", true)
+	w.merchant("m_2", true)
+	w.merchant("m_new", false)
+	w.send(CmdRegister, w.registration("w_z", zhang, "zhang"))
+
+	_, a := w.fresh("w_a", li)
+	_, b := w.fresh("w_b", Private{Name: "王五", IDNumber: "110105199003071459", Phone: "13800003333"})
+	_, dup := w.fresh("w_c", Private{Name: "张三", IDNumber: zhang.IDNumber, Phone: "13800004444"})
+	a.Row, b.Row, dup.Row = 2, 3, 4
+	if res := w.send(CmdInvite, Invitation{Merchant: "m_new", By: "x", Rows: []Invitee{a}}); code(res.Err) != "merchant_status" {
+		t.Fatalf("a merchant not approved: %v", res.Err)
+	}
+	res := w.send(CmdInvite, Invitation{Merchant: "m_1", By: "acct-boss", Rows: []Invitee{a, b, dup}})
+	if code(res.Err) != "worker_duplicate" || !strings.Contains(res.Err.Message, "row 4") {
+		t.Fatalf("a batch with a registered ID number: %v", res.Err)
+	}
+	if w.count(Bucket) != 1 || w.count(LinkBucket) != 0 || w.count(IDIndexBucket) != 1 || w.count(subjects.Bucket) != 4 {
+		t.Fatalf("a refused batch left %d workers, %d links, %d indexes, %d subject keys", w.count(Bucket), w.count(LinkBucket), w.count(IDIndexBucket), w.count(subjects.Bucket))
+	}
+	// Without the duplicate, and with 张三 linked rather than created.
+	res = w.send(CmdInvite, Invitation{Merchant: "m_1", By: "acct-boss", Rows: []Invitee{a, b, {Row: 4, ID: "w_z"}}})
+	if res.Err != nil {
+		t.Fatalf("invite: %v", res.Err)
+	}
+	var out []Outcome
+	json.Unmarshal(res.Value, &out)
+	want := []Outcome{{2, "w_a", RowCreated}, {3, "w_b", RowCreated}, {4, "w_z", RowLinked}}
+	if len(out) != 3 || out[0] != want[0] || out[1] != want[1] || out[2] != want[2] {
+		t.Fatalf("outcomes %+v", out)
+	}
+	// Another merchant links the same person: one worker, two links.
+	res = w.send(CmdInvite, Invitation{Merchant: "m_2", By: "acct-boss2", Rows: []Invitee{{Row: 2, ID: "w_a"}}})
+	json.Unmarshal(res.Value, &out)
+	if res.Err != nil || out[0].Status != RowLinked {
+		t.Fatalf("second merchant: %v %+v", res.Err, out)
+	}
+	res = w.send(CmdInvite, Invitation{Merchant: "m_2", By: "acct-boss2", Rows: []Invitee{{Row: 2, ID: "w_a"}}})
+	json.Unmarshal(res.Value, &out)
+	if res.Err != nil || out[0].Status != RowAlreadyLinked {
+		t.Fatalf("the same invitation again: %v %+v", res.Err, out)
+	}
+	if got := w.worker("w_a"); strings.Join(got.Merchants, ",") != "m_1,m_2" || got.Tenancy().Worker != "w_a" {
+		t.Fatalf("w_a %+v", got)
+	}
+	// The worker accepts one merchant.
+	if res := w.send(CmdAccept, Acceptance{Worker: "w_a", Merchant: "m_2", By: "acct-a"}); res.Err != nil {
+		t.Fatalf("accept: %v", res.Err)
+	}
+	if res := w.send(CmdAccept, Acceptance{Worker: "w_a", Merchant: "m_2", By: "acct-a"}); code(res.Err) != "conflict" {
+		t.Fatalf("accept twice: %v", res.Err)
+	}
+	if res := w.send(CmdAccept, Acceptance{Worker: "w_z", Merchant: "m_2", By: "acct-z"}); code(res.Err) != "not_found" {
+		t.Fatalf("accept an invitation never made: %v", res.Err)
+	}
+}
+
+func TestConsentsGateChecksAndTaxRegistrations(t *testing.T) {
+	w := newWorld(t)
+	w.merchant("m_1", true)
+	w.send(CmdRegister, w.registration("w_1", zhang, "zhang"))
+	k, err := func() (uint32, error) {
+		var id uint32
+		err := w.st.View(func(tx *state.ReadTx) error {
+			key, err := subjects.Key(tx, w.keys, "w_1")
+			if err == nil {
+				id = key.ID()
+			}
+			return err
+		})
+		return id, err
+	}()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := subjects.Sealed("sealed-ref")
+	check := Checked{Worker: "w_1", KeyID: k, Kind: CheckRealName, Check: Check{Status: Verified, Provider: "sandbox", Reference: ref, Score: 0.99, By: "acct-zhang"}}
+	consent := Consent{ID: "c_1", Worker: "w_1", Purpose: PurposeRealName, NoticeSM3: strings.Repeat("ab", 32), NoticeVersion: "v1", Channel: "app", By: "acct-zhang"}
+	tax := TaxRegistration{ID: "t_1", Worker: "w_1", Kind: TaxTemporary, By: "acct-zhang"}
+	taxConsent := consent
+	taxConsent.ID, taxConsent.Purpose = "c_2", PurposeTaxRegister
+	badPurpose := consent
+	badPurpose.ID, badPurpose.Purpose = "c_9", "marketing"
+	otherMerchant := tax
+	otherMerchant.ID, otherMerchant.Merchant = "t_9", "m_1"
+	steps := []struct {
+		name string
+		typ  string
+		body any
+		code string
+	}{
+		{"a check without consent", CmdCheck, check, "consent_required"},
+		{"a consent to an unknown purpose", CmdConsent, badPurpose, "invalid_request"},
+		{"the consent", CmdConsent, consent, ""},
+		{"the same consent again", CmdConsent, consent, "conflict"},
+		{"a check under the wrong key", CmdCheck, func() Checked { c := check; c.KeyID++; return c }(), "subject_key_mismatch"},
+		{"a check with a score above 1", CmdCheck, func() Checked { c := check; c.Check.Score = 2; return c }(), "invalid_request"},
+		{"the check", CmdCheck, check, ""},
+		{"a liveness check without its own consent", CmdCheck, func() Checked { c := check; c.Kind = CheckLiveness; return c }(), "consent_required"},
+		{"the withdrawal", CmdWithdraw, Withdrawal{Worker: "w_1", Consent: "c_1", By: "acct-zhang"}, ""},
+		{"a withdrawal again", CmdWithdraw, Withdrawal{Worker: "w_1", Consent: "c_1", By: "acct-zhang"}, "consent_withdrawn"},
+		{"a check after the withdrawal", CmdCheck, check, "consent_required"},
+		{"a tax registration without consent", CmdTaxFile, tax, "consent_required"},
+		{"the tax consent", CmdConsent, taxConsent, ""},
+		{"for a merchant the worker has no link to", CmdTaxFile, otherMerchant, "not_found"},
+		{"the tax registration", CmdTaxFile, tax, ""},
+		{"a second one of the kind", CmdTaxFile, func() TaxRegistration { x := tax; x.ID = "t_2"; return x }(), "tax_registration_exists"},
+		{"a result without reference", CmdTaxResult, TaxResult{Worker: "w_1", ID: "t_1", Status: TaxRegistered, KeyID: k, By: "op"}, "invalid_request"},
+		{"the result", CmdTaxResult, TaxResult{Worker: "w_1", ID: "t_1", Status: TaxRegistered, KeyID: k, Reference: ref, By: "op"}, ""},
+		{"a second result", CmdTaxResult, TaxResult{Worker: "w_1", ID: "t_1", Status: TaxRefused, Reason: "x", KeyID: k, By: "op"}, "tax_registration_status"},
+		{"a result for no request", CmdTaxResult, TaxResult{Worker: "w_1", ID: "t_8", Status: TaxRefused, Reason: "x", By: "op"}, "not_found"},
+	}
+	for _, s := range steps {
+		if res := w.send(s.typ, s.body); code(res.Err) != s.code {
+			t.Errorf("%s: %v, want %q", s.name, res.Err, s.code)
+		}
+	}
+	got := w.worker("w_1")
+	if got.RealName == nil || got.RealName.Status != Verified || got.RealName.At.IsZero() || got.Liveness != nil {
+		t.Fatalf("checks on record: %+v %+v", got.RealName, got.Liveness)
+	}
+}
