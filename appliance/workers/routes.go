@@ -111,7 +111,10 @@ func merchantResource(r *api.Request) (api.Resource, error) {
 
 // registrationIn is what a person registering themselves sends.
 type registrationIn struct {
-	Person
+	Name     string `json:"name"`
+	IDNumber string `json:"id_number"`
+	Phone    string `json:"phone"`
+	BankCard string `json:"bank_card"`
 	Username string `json:"username"`
 }
 
@@ -123,7 +126,7 @@ func (b *Backend) register(r *api.Request) (int, any, error) {
 	if err := r.Decode(&in); err != nil {
 		return 0, nil, err
 	}
-	p, err := in.Person.Check(r.Now())
+	p, err := Person{Name: in.Name, IDNumber: in.IDNumber, Phone: in.Phone, BankCard: in.BankCard}.Check(r.Now())
 	if err != nil {
 		return 0, nil, err
 	}
