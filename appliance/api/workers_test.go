@@ -310,12 +310,12 @@ func TestWorkersRegisterAreInvitedAndStayInTheirTenant(t *testing.T) {
 			t.Errorf("%s unmasked %s: %d %v", who, w, r.status, r.body)
 		}
 	}
-	walk("boss-a", bossA, w2, idB)                   // B's only, from B's report
-	walk("boss-b", bossB, w0, idA)                   // A's only
-	walk("boss-b", bossB, w3, idB)                   // nobody's merchant
-	walk("worker-3", worker3, w0, idA)               // another worker
-	walk("worker-0", worker0, w3, idA)               // another worker
-	walk("boss-a", bossA, "w_0000000000000000", idA) // guessed
+	walk("boss-a", bossA, w2, idB)                           // B's only, from B's report
+	walk("boss-b", bossB, w0, idA)                           // A's only
+	walk("boss-b", bossB, w3, idB)                           // nobody's merchant
+	walk("worker-3", worker3, w0, idA)                       // another worker
+	walk("worker-0", worker0, w3, idA)                       // another worker
+	walk("boss-a", bossA, "w_000000000000000000000000", idA) // guessed
 	if r := e.invite(idB, bossA, []byte(fileA)); r.status != 404 {
 		t.Errorf("A inviting into B: %d %v", r.status, r.body)
 	}

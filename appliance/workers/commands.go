@@ -184,7 +184,7 @@ func register(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		if len(g.Private) == 0 {
 			return nil, state.Reject(state.InvalidRequest, "a new worker's registration carries their sealed fields")
 		}
-		if err := free(tx, g.IDIndex, g.PhoneIndex, ""); err != nil {
+		if err := free(tx, g.IDIndex, g.PhoneIndex, rowLabel(0)); err != nil {
 			return nil, err
 		}
 		if err := subjects.Install(tx, g.ID, g.Key); err != nil {
@@ -204,7 +204,7 @@ func register(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 
 // free refuses a new worker whose ID number or phone is someone's already;
 // where says which row, for an invitation.
-func free(tx *state.Tx, idIndex, phoneIndex, where string) error {
+func free(tx *state.Tx, idIndex, phoneIndex string, where fmt.Stringer) error {
 	if id, err := tx.Get(IDIndexBucket, []byte(idIndex)); err != nil {
 		return err
 	} else if id != nil {
@@ -240,7 +240,7 @@ func invite(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	now := tx.Time()
 	out := make([]Outcome, 0, len(in.Rows))
 	for _, r := range in.Rows {
-		where := fmt.Sprintf("row %d: ", r.Row)
+		where := rowLabel(r.Row)
 		if r.ID == "" {
 			return nil, state.Reject(state.InvalidRequest, "%sno worker ID", where)
 		}
@@ -280,6 +280,16 @@ func invite(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		out = append(out, Outcome{Row: r.Row, Worker: w.ID, Status: status})
 	}
 	return json.Marshal(out)
+}
+
+// rowLabel names an invitation's row in a refusal.
+type rowLabel int
+
+func (r rowLabel) String() string {
+	if r == 0 {
+		return ""
+	}
+	return fmt.Sprintf("row %d: ", int(r))
 }
 
 func accept(tx *state.Tx, cmd *state.Command) ([]byte, error) {

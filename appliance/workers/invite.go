@@ -3,6 +3,7 @@ package workers
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -132,6 +133,7 @@ func (iv *Inviter) Invite(ctx context.Context, merchant, by string, rows []Row) 
 		return nil, err
 	}
 	// Seal the new ones under keys of their own, on all cores.
+	ids := NewIDs(iv.Now, len(ps))
 	var sealErr error
 	var mu sync.Mutex
 	parallel(len(ps), func(i int) {
@@ -143,7 +145,7 @@ func (iv *Inviter) Invite(ctx context.Context, merchant, by string, rows []Row) 
 			p.invitee = Invitee{Row: p.Line, ID: p.existing}
 			return
 		}
-		id := NewID()
+		id := ids[i]
 		key, fresh, err := subjects.NewKey(iv.Keys, id)
 		if err == nil {
 			var priv subjects.Sealed
@@ -324,10 +326,26 @@ func Indexes(key []byte, idNumber, phone string) (idIndex, phoneIndex string) {
 }
 
 // NewID draws a worker ID.
-func NewID() string {
+func NewID() string { return NewIDs(time.Now(), 1)[0] }
+
+// NewIDs draws n worker IDs: "w_", 11 hex digits of the Unix time in
+// milliseconds and 13 of a random 52-bit number, incremented for each ID.
+// They sort by time and, within one call, follow each other, so the
+// buckets keyed by worker ID grow at their end: a bulk invitation writes a
+// few pages of the B+tree, not one in every leaf. Two calls in the same
+// millisecond collide only if their random ranges overlap (about n in
+// 2^52); the state machine refuses such a worker (its subject key exists),
+// never overwrites one.
+func NewIDs(now time.Time, n int) []string {
 	var b [8]byte
 	rand.Read(b[:])
-	return "w_" + hex.EncodeToString(b[:])
+	base := binary.BigEndian.Uint64(b[:]) >> 12
+	ms := uint64(now.UnixMilli()) & (1<<44 - 1)
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("w_%011x%013x", ms, (base+uint64(i))&(1<<52-1))
+	}
+	return out
 }
 
 // parallel runs fn(0..n-1) on all cores.

@@ -34,7 +34,8 @@ const recordSize = 1024
 func main() {
 	dur := flag.Duration("duration", 3*time.Second, "how long each configuration writes")
 	out := flag.String("out", "docs/performance.md", "where to write the report ('' for stdout only)")
-	only := flag.String("only", "", "run only the replicated configuration NODESxWRITERS, e.g. 1x1024")
+	only := flag.String("only", "", "run only the replicated configuration NODESxWRITERS (e.g. 1x1024), api, flood or workers")
+	files := flag.Int("files", 3, "invitation files of 10,000 workers for the workers measurement")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the replicated runs")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -61,7 +62,7 @@ func main() {
 
 	var rows []row
 	raw := 1.0
-	if *only == "" || strings.Contains(*only, "x") {
+	if *only == "" || strings.Contains(*only, "x") || *only == "workers" {
 		raw = rawBaseline(tempDir(), *dur)
 	}
 	rows = append(rows, row{"raw bbolt, 1000 records/tx, fsync", 1, 1, raw})
@@ -75,6 +76,24 @@ func main() {
 				log.Fatalf("%d nodes, %d writers: %v", nodes, writers, err)
 			}
 			rows = append(rows, row{fmt.Sprintf("replicated, %d node(s)", nodes), nodes, writers, rate})
+		}
+	}
+	// Bulk worker registration, next to the replicated writes of 1 KiB at
+	// 1 node and 1024 writers measured in this run (again if -only workers).
+	var workerRate, replicatedBase float64
+	if *only == "" || *only == "workers" {
+		for _, r := range rows {
+			if r.nodes == 1 && r.writers == 1024 && strings.HasPrefix(r.what, "replicated") {
+				replicatedBase = r.perSec
+			}
+		}
+		if replicatedBase == 0 {
+			if replicatedBase, err = replicated(tempDir, 1, 1024, *dur); err != nil {
+				log.Fatalf("replicated baseline: %v", err)
+			}
+		}
+		if workerRate, err = workerImport(tempDir(), *files); err != nil {
+			log.Fatalf("bulk worker registration: %v", err)
 		}
 	}
 	var sealMBs float64
@@ -97,7 +116,8 @@ func main() {
 		}
 	}
 
-	report := render(rows, raw, sealMBs, *dur) + renderAPI(full, bare) + renderFlood(alone, flooded, floodSent, users, 4*(*dur))
+	report := render(rows, raw, sealMBs, *dur) + renderAPI(full, bare) + renderFlood(alone, flooded, floodSent, users, 4*(*dur)) +
+		renderWorkers(workerRate, replicatedBase, raw, *files)
 	fmt.Print(report)
 	if *out != "" {
 		if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {
