@@ -276,6 +276,10 @@ func TestWorkersRegisterAreInvitedAndStayInTheirTenant(t *testing.T) {
 	if u.status != 200 || u.body["id_number"] != id0 || u.body["phone"] != ph0 || u.body["name"] != n0 || u.body["liveness"].(map[string]any)["reference"] != "lv-123" {
 		t.Fatalf("unmask: %d %v", u.status, u.body)
 	}
+	if rp := e.call("POST", "/api/v1/workers/"+w0+"/unmask", bossA, `{"reason":"checking the bank card before a payout"}`, "Idempotency-Key", "unmask-w0"); rp.status != 200 ||
+		strings.Contains(raw(rp), id0) || strings.Contains(raw(rp), ph0) || !strings.Contains(fmt.Sprint(rp.body["withheld"]), "id_number") {
+		t.Fatalf("the unmasking replayed: %d %v", rp.status, rp.body)
+	}
 	if got := e.audited("worker.unmask"); len(got) != 1 || got[0].Reason != "checking the bank card before a payout" || got[0].Object != w0 {
 		t.Fatalf("the unmasking's audit entries: %+v", got)
 	}
