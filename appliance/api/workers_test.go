@@ -347,15 +347,15 @@ func TestWorkersRegisterAreInvitedAndStayInTheirTenant(t *testing.T) {
 	e.canary(secrets)
 }
 
-// canary restarts the node, takes a snapshot, stops it, and reads every
+// canary takes a snapshot, restarts the node, stops it, and reads every
 // file under its data folder — the state file, raft.db, snapshots —
 // for each secret, as bytes.
 func (e *env) canary(secrets []string) {
 	e.t.Helper()
-	e.restart()
 	if err := e.n.Cluster().Raft().Snapshot().Error(); err != nil {
 		e.t.Fatal(err)
 	}
+	e.restart()
 	e.n.Close()
 	files := 0
 	filepath.Walk(e.dir, func(path string, info os.FileInfo, err error) error {
