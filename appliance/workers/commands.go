@@ -11,6 +11,7 @@ import (
 	"cxt/appliance/identity"
 	"cxt/appliance/merchants"
 	"cxt/appliance/subjects"
+	"cxt/crypto/sm"
 	"cxt/storage/state"
 )
 
@@ -57,8 +58,8 @@ const MaxRows = 10000
 // empty.
 type Registration struct {
 	ID         string                 `json:"id"`
-	IDIndex    string                 `json:"id_index"`    // hex HMAC-SM3
-	PhoneIndex string                 `json:"phone_index"` // hex HMAC-SM3
+	IDIndex    []byte                 `json:"id_index"`    // HMAC-SM3, see Indexes
+	PhoneIndex []byte                 `json:"phone_index"` // HMAC-SM3
 	Key        subjects.Fresh         `json:"key"`
 	Private    subjects.Sealed        `json:"private,omitempty"`
 	Claim      bool                   `json:"claim,omitempty"`
@@ -70,8 +71,8 @@ type Registration struct {
 type Invitee struct {
 	Row        int             `json:"row"`
 	ID         string          `json:"id"`
-	IDIndex    string          `json:"id_index,omitempty"`
-	PhoneIndex string          `json:"phone_index,omitempty"`
+	IDIndex    []byte          `json:"id_index,omitempty"`
+	PhoneIndex []byte          `json:"phone_index,omitempty"`
 	Key        *subjects.Fresh `json:"key,omitempty"`
 	Private    subjects.Sealed `json:"private,omitempty"`
 }
@@ -154,7 +155,7 @@ func Register(reg *state.Registry) {
 
 func register(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	var g Registration
-	if err := json.Unmarshal(cmd.Body, &g); err != nil || g.ID == "" || g.IDIndex == "" || g.PhoneIndex == "" {
+	if err := json.Unmarshal(cmd.Body, &g); err != nil || g.ID == "" || !indexSized(g.IDIndex, g.PhoneIndex) {
 		return nil, state.Reject(state.InvalidRequest, "a registration names the worker and the blind indexes of their ID number and phone")
 	}
 	a := g.Account.Account
@@ -167,12 +168,12 @@ func register(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		if w, err = Get(tx, g.ID); err != nil {
 			return nil, err
 		}
-		if id, err := tx.Get(IDIndexBucket, []byte(g.IDIndex)); err != nil {
+		if id, err := tx.Get(IDIndexBucket, g.IDIndex); err != nil {
 			return nil, err
 		} else if string(id) != g.ID {
 			return nil, state.Reject(state.InvalidRequest, "the ID number is not worker %s's", g.ID)
 		}
-		if id, err := tx.Get(PhoneBucket, []byte(g.PhoneIndex)); err != nil {
+		if id, err := tx.Get(PhoneBucket, g.PhoneIndex); err != nil {
 			return nil, err
 		} else if string(id) != g.ID {
 			return nil, state.Reject(CodeDuplicate, "a worker with this ID number is registered; the phone given is not theirs")
@@ -204,13 +205,13 @@ func register(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 
 // free refuses a new worker whose ID number or phone is someone's already;
 // where says which row, for an invitation.
-func free(tx *state.Tx, idIndex, phoneIndex string, where fmt.Stringer) error {
-	if id, err := tx.Get(IDIndexBucket, []byte(idIndex)); err != nil {
+func free(tx *state.Tx, idIndex, phoneIndex []byte, where fmt.Stringer) error {
+	if id, err := tx.Get(IDIndexBucket, idIndex); err != nil {
 		return err
 	} else if id != nil {
 		return state.Reject(CodeDuplicate, "%sa worker with this ID number is registered already (%s)", where, id)
 	}
-	if id, err := tx.Get(PhoneBucket, []byte(phoneIndex)); err != nil {
+	if id, err := tx.Get(PhoneBucket, phoneIndex); err != nil {
 		return err
 	} else if id != nil {
 		return state.Reject(CodePhoneTaken, "%sthis mobile number is another worker's (%s)", where, id)
@@ -218,11 +219,21 @@ func free(tx *state.Tx, idIndex, phoneIndex string, where fmt.Stringer) error {
 	return nil
 }
 
-func index(tx *state.Tx, idIndex, phoneIndex, id string) error {
-	if err := tx.Put(IDIndexBucket, []byte(idIndex), []byte(id)); err != nil {
+func index(tx *state.Tx, idIndex, phoneIndex []byte, id string) error {
+	if err := tx.Put(IDIndexBucket, idIndex, []byte(id)); err != nil {
 		return err
 	}
-	return tx.Put(PhoneBucket, []byte(phoneIndex), []byte(id))
+	return tx.Put(PhoneBucket, phoneIndex, []byte(id))
+}
+
+// indexSized reports whether every blind index is an HMAC-SM3.
+func indexSized(idx ...[]byte) bool {
+	for _, i := range idx {
+		if len(i) != sm.HashSize {
+			return false
+		}
+	}
+	return true
 }
 
 func invite(tx *state.Tx, cmd *state.Command) ([]byte, error) {
@@ -247,7 +258,7 @@ func invite(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		var w *Worker
 		status := RowLinked
 		if r.Key != nil {
-			if r.IDIndex == "" || r.PhoneIndex == "" || len(r.Private) == 0 {
+			if !indexSized(r.IDIndex, r.PhoneIndex) || len(r.Private) == 0 {
 				return nil, state.Reject(state.InvalidRequest, "%sa new worker carries their indexes and sealed fields", where)
 			}
 			if err := free(tx, r.IDIndex, r.PhoneIndex, where); err != nil {

@@ -12,6 +12,7 @@ import (
 	"cxt/appliance/notify"
 	"cxt/appliance/subjects"
 	"cxt/crypto/keyring"
+	"cxt/crypto/sm"
 	"cxt/storage/state"
 )
 
@@ -96,8 +97,11 @@ func (w *world) fresh(id string, p Private) (uint32, Invitee) {
 		panic(err)
 	}
 	priv, _ := subjects.Seal(k, PrivateAAD(id), p)
-	return k.ID(), Invitee{ID: id, IDIndex: "id-" + p.IDNumber, PhoneIndex: "ph-" + p.Phone, Key: &f, Private: priv}
+	return k.ID(), Invitee{ID: id, IDIndex: idx("id-" + p.IDNumber), PhoneIndex: idx("ph-" + p.Phone), Key: &f, Private: priv}
 }
+
+// idx stands in for a blind index in tests of the state machine.
+func idx(s string) []byte { h := sm.Sum([]byte(s)); return h[:] }
 
 func (w *world) registration(id string, p Private, username string) Registration {
 	_, in := w.fresh(id, p)
@@ -144,6 +148,11 @@ func TestAPersonRegistersOnceAndTakesOverTheirInvitation(t *testing.T) {
 	}{
 		{"the same ID number again", w.registration("w_2", zhang, "zhang2"), "worker_duplicate"},
 		{"another's phone", w.registration("w_3", Private{Name: "王五", IDNumber: "110105199003071459", Phone: zhang.Phone}, "wang"), "worker_phone_taken"},
+		{"a blind index that is not an HMAC-SM3", func() Registration {
+			g := w.registration("w_6", li, "li")
+			g.IDIndex = g.IDIndex[:5]
+			return g
+		}(), "invalid_request"},
 		{"a merchant's account", func() Registration {
 			g := w.registration("w_4", li, "li")
 			g.Account.Account.Merchant = "m_1"
@@ -169,7 +178,7 @@ func TestAPersonRegistersOnceAndTakesOverTheirInvitation(t *testing.T) {
 	claim := w.registration("w_5", li, "li")
 	claim.Claim, claim.Key, claim.Private = true, subjects.Fresh{}, nil
 	wrongPhone := claim
-	wrongPhone.PhoneIndex = "ph-13900009999"
+	wrongPhone.PhoneIndex = idx("ph-13900009999")
 	if res := w.send(CmdRegister, wrongPhone); code(res.Err) != "worker_duplicate" {
 		t.Fatalf("a claim with another phone: %v", res.Err)
 	}
@@ -197,6 +206,11 @@ func TestAnInvitationBatchIsAppliedWholeOrNotAtAll(t *testing.T) {
 	_, b := w.fresh("w_b", Private{Name: "王五", IDNumber: "110105199003071459", Phone: "13800003333"})
 	_, dup := w.fresh("w_c", Private{Name: "张三", IDNumber: zhang.IDNumber, Phone: "13800004444"})
 	a.Row, b.Row, dup.Row = 2, 3, 4
+	short := b
+	short.PhoneIndex = nil
+	if res := w.send(CmdInvite, Invitation{Merchant: "m_1", By: "x", Rows: []Invitee{a, short}}); code(res.Err) != "invalid_request" {
+		t.Fatalf("a row without its phone's index: %v", res.Err)
+	}
 	if res := w.send(CmdInvite, Invitation{Merchant: "m_new", By: "x", Rows: []Invitee{a}}); code(res.Err) != "merchant_status" {
 		t.Fatalf("a merchant not approved: %v", res.Err)
 	}

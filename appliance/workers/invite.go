@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,19 +64,22 @@ type Inviter struct {
 }
 
 // DefaultBatch and DefaultInFlight are sized so that a 10,000-row file is
-// a handful of commands, each well under a second to apply, with the
-// sealing of one overlapping the apply of another.
+// a handful of commands, each well under a second to apply. More batches
+// are in flight than the cluster proposes at once (four), so that while
+// the state machine applies one, the next ones pile up and travel in one
+// log entry: one state transaction then writes the random-keyed blind
+// indexes' pages once for several batches.
 const (
 	DefaultBatch    = 1000
-	DefaultInFlight = 3
+	DefaultInFlight = 8
 )
 
 // prepared is a row on its way to a command.
 type prepared struct {
 	Row
 	report     *ReportRow
-	idIndex    string
-	phoneIndex string
+	idIndex    []byte
+	phoneIndex []byte
 	existing   string // the registered worker to link, if any
 	invitee    Invitee
 }
@@ -116,17 +118,17 @@ func (iv *Inviter) Invite(ctx context.Context, merchant, by string, rows []Row) 
 		if p.report.Status != "" {
 			continue
 		}
-		if j, dup := byID[p.idIndex]; dup {
+		if j, dup := byID[string(p.idIndex)]; dup {
 			p.refuse(errs.Coded("", errs.Conflict, CodeDuplicate.String(), "the same ID number as row %d", ps[j].Line))
 			p.report.DuplicateOfRow = ps[j].Line
 			continue
 		}
-		if j, dup := byPhone[p.phoneIndex]; dup {
+		if j, dup := byPhone[string(p.phoneIndex)]; dup {
 			p.refuse(errs.Coded("", errs.Conflict, CodePhoneTaken.String(), "the same mobile number as row %d, with another ID number", ps[j].Line))
 			p.report.DuplicateOfRow = ps[j].Line
 			continue
 		}
-		byID[p.idIndex], byPhone[p.phoneIndex] = i, i
+		byID[string(p.idIndex)], byPhone[string(p.phoneIndex)] = i, i
 	}
 	// Who is registered already, platform-wide.
 	if err := iv.View(func(tx *state.ReadTx) error { return iv.lookup(tx, merchant, ps) }); err != nil {
@@ -245,12 +247,12 @@ func (iv *Inviter) lookup(tx *state.ReadTx, merchant string, ps []prepared) erro
 		if p.report.Status != "" {
 			continue
 		}
-		id, err := tx.Get(IDIndexBucket, []byte(p.idIndex))
+		id, err := tx.Get(IDIndexBucket, p.idIndex)
 		if err != nil {
 			return err
 		}
 		if id == nil {
-			if other, err := tx.Get(PhoneBucket, []byte(p.phoneIndex)); err != nil {
+			if other, err := tx.Get(PhoneBucket, p.phoneIndex); err != nil {
 				return err
 			} else if other != nil {
 				p.refuse(errs.Coded("", errs.Conflict, CodePhoneTaken.String(), "this mobile number is another registered worker's"))
@@ -318,11 +320,12 @@ func (w *Worker) openWith(key *subjectkey.Key) (Private, error) {
 }
 
 // Indexes are the blind indexes of a resident ID number and a mobile
-// number: HMAC-SM3 under the keyring's index key, each with its own label.
-func Indexes(key []byte, idNumber, phone string) (idIndex, phoneIndex string) {
+// number: HMAC-SM3 under the keyring's index key, each with its own label,
+// kept as the raw 32 bytes (the buckets' keys; half the size of hex).
+func Indexes(key []byte, idNumber, phone string) (idIndex, phoneIndex []byte) {
 	a := sm.HMAC(key, []byte("cxt/worker-id/v1\x00"), []byte(idNumber))
 	b := sm.HMAC(key, []byte("cxt/worker-phone/v1\x00"), []byte(phone))
-	return hex.EncodeToString(a[:]), hex.EncodeToString(b[:])
+	return a[:], b[:]
 }
 
 // NewID draws a worker ID.

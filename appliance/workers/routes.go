@@ -137,7 +137,7 @@ func (b *Backend) register(r *api.Request) (int, any, error) {
 	idIndex, phoneIndex := Indexes(indexKey, p.IDNumber, p.Phone)
 	var claim *Worker
 	if err := r.View(func(tx *state.ReadTx) error {
-		id, err := tx.Get(IDIndexBucket, []byte(idIndex))
+		id, err := tx.Get(IDIndexBucket, idIndex)
 		if err != nil || id == nil {
 			return err
 		}
@@ -272,23 +272,24 @@ func (b *Backend) list(r *api.Request) (int, any, error) {
 		limit = n
 	}
 	after := q.Get("after")
-	var byIndex []string // bucket, index
+	var byBucket string // a blind index's bucket, and the index
+	var byIndex []byte
 	if s := q.Get("id_number"); s != "" {
 		id, err := normalID(s, r.Now())
 		if err != nil {
 			return 0, nil, err
 		}
 		k, _ := r.Node.Keys().IndexKey()
-		idx, _ := Indexes(k, id, "")
-		byIndex = []string{IDIndexBucket, idx}
+		byBucket, byIndex = IDIndexBucket, nil
+		byIndex, _ = Indexes(k, id, "")
 	} else if s := q.Get("phone"); s != "" {
 		phone, err := parsePhone(s)
 		if err != nil {
 			return 0, nil, err
 		}
 		k, _ := r.Node.Keys().IndexKey()
-		_, idx := Indexes(k, "", phone)
-		byIndex = []string{PhoneBucket, idx}
+		byBucket = PhoneBucket
+		_, byIndex = Indexes(k, "", phone)
 	}
 	mine := tenantMerchant(r)
 	out := []map[string]any{}
@@ -315,7 +316,7 @@ func (b *Backend) list(r *api.Request) (int, any, error) {
 		}
 		switch {
 		case byIndex != nil:
-			id, err := tx.Get(byIndex[0], []byte(byIndex[1]))
+			id, err := tx.Get(byBucket, byIndex)
 			if err != nil || id == nil {
 				return err
 			}
