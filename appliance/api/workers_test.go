@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +20,7 @@ import (
 	"cxt/appliance/notify"
 	"cxt/appliance/subjects"
 	"cxt/appliance/workers"
+	"cxt/appliance/workers/realname"
 	"cxt/appliance/workers/workerstest"
 	"cxt/storage/auditlog"
 )
@@ -397,4 +402,58 @@ func sameSet(got []string, want ...string) bool {
 		}
 	}
 	return true
+}
+
+// TestRealNamesGoToTheConfiguredService: with real_name in node.json the
+// node asks that service, signing each request, instead of the sandbox; a
+// service that does not answer records nothing.
+func TestRealNamesGoToTheConfiguredService(t *testing.T) {
+	secret := []byte("svc-Secret-46")
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		ts, nonce := r.Header.Get("X-Cxt-Timestamp"), r.Header.Get("X-Cxt-Nonce")
+		if r.Header.Get("X-Cxt-Signature") != realname.RequestSignature(secret, r.Method, r.URL.EscapedPath(), r.Header.Get("X-Cxt-App"), ts, nonce, body) {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		calls.Add(1)
+		var in map[string]string
+		json.Unmarshal(body, &in)
+		answer, _ := json.Marshal(map[string]any{"match": in["id_number"] != "", "reference": "acme-77", "score": 0.91})
+		rts := strconv.FormatInt(time.Now().Unix(), 10)
+		w.Header().Set("X-Cxt-Timestamp", rts)
+		w.Header().Set("X-Cxt-Signature", realname.ResponseSignature(secret, nonce, rts, answer))
+		w.Write(answer)
+	}))
+	defer srv.Close()
+	e := start(t)
+	path := filepath.Join(e.dir, "node.json")
+	b, _ := os.ReadFile(path)
+	var cfg map[string]any
+	json.Unmarshal(b, &cfg)
+	cfg["real_name"] = map[string]any{"url": srv.URL + "/v1/verify", "app": "cxt-test", "secret": string(secret), "provider": "acme", "timeout_seconds": 1}
+	b, _ = json.Marshal(cfg)
+	os.WriteFile(path, b, 0o600)
+	e.restart()
+
+	reg := e.call("POST", "/api/v1/workers", "", registration(workerstest.Name(200), workerstest.ID(200), workerstest.Phone(200), "rn-worker"))
+	if reg.status != 201 {
+		t.Fatalf("register: %d %v", reg.status, reg.body)
+	}
+	w := reg.body["worker"].(map[string]any)["id"].(string)
+	token := e.tenantSignIn("rn-worker", reg.body["one_time_password"].(string))
+	if r := e.call("POST", "/api/v1/workers/"+w+"/consents", token, `{"purpose":"real_name","notice":"实名核验告知","notice_version":"1","channel":"app"}`); r.status != 201 {
+		t.Fatalf("consent: %d %v", r.status, r.body)
+	}
+	if r := e.call("POST", "/api/v1/workers/"+w+"/real-name", token, ""); r.status != 200 || r.body["provider"] != "acme" || r.body["status"] != "verified" || calls.Load() != 1 {
+		t.Fatalf("verification through the service: %d %v (%d calls)", r.status, r.body, calls.Load())
+	}
+	srv.Close()
+	if r := e.call("POST", "/api/v1/workers/"+w+"/real-name", token, ""); r.status != 503 || r.code() != "unavailable" {
+		t.Fatalf("with the service down: %d %v", r.status, r.body)
+	}
+	if r := e.call("GET", "/api/v1/workers/"+w, token, ""); r.body["real_name"].(map[string]any)["score"] != 0.91 {
+		t.Fatalf("the earlier answer was overwritten: %v", r.body)
+	}
 }

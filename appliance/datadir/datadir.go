@@ -58,6 +58,9 @@ type Node struct {
 	Documents Documents `json:"documents"`
 	// Notifications configure SMTP and the SMS provider (optional).
 	Notifications Notifications `json:"notifications,omitzero"`
+	// RealName configures a third-party real-name verification service
+	// (optional; without one the embedded sandbox answers).
+	RealName RealName `json:"real_name,omitzero"`
 	// Security overrides the login and session limits (optional; see
 	// docs/security.md for the defaults).
 	Security Security `json:"security,omitzero"`

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 
@@ -47,13 +48,69 @@ type Notifications struct {
 	SMSWebhookSealed   []byte `json:"sms_webhook_sealed,omitempty"`
 }
 
+// RealName is node.json's real-name verification service (appliance/workers/
+// realname.HTTP): its HTTPS URL, the app ID and shared secret it signs with,
+// and the per-attempt timeout and retries. The secret is wrapped by the
+// master key at the next start, like the notification secrets. No URL: the
+// embedded sandbox verifies.
+type RealName struct {
+	URL            string `json:"url,omitempty"`
+	App            string `json:"app,omitempty"`
+	Provider       string `json:"provider,omitempty"`
+	Secret         string `json:"secret,omitempty"` // plaintext until the next start
+	SecretSealed   []byte `json:"secret_sealed,omitempty"`
+	TimeoutSeconds int    `json:"timeout_seconds,omitempty"`
+	Retries        int    `json:"retries,omitempty"`
+}
+
 // Names the secrets are wrapped under, so that one cannot stand in for another.
 const (
 	wrapMinIO      = "minio-secret-key"
 	wrapNodeKey    = "node-key"
 	wrapSMTP       = "smtp-password"
 	wrapSMSWebhook = "sms-webhook"
+	wrapRealName   = "real-name-secret"
 )
+
+// RealNameConfig returns the real-name service's settings with its secret
+// opened, or the zero RealName when none is configured. A URL that is not
+// HTTPS (plain HTTP only to this machine) is refused.
+func (n *Node) RealNameConfig(master *keyring.MasterKey) (RealName, error) {
+	c := n.RealName
+	if c.URL == "" {
+		return RealName{}, nil
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil || u.Host == "" || u.Scheme != "https" && !(u.Scheme == "http" && (u.Hostname() == "127.0.0.1" || u.Hostname() == "localhost" || u.Hostname() == "::1")) {
+		return RealName{}, fmt.Errorf("datadir: %s real_name.url %q: an https:// URL (http:// only to this machine)", n.Path(NodeFile), c.URL)
+	}
+	if c.Secret == "" && len(c.SecretSealed) > 0 {
+		b, err := master.Unwrap(wrapRealName, c.SecretSealed)
+		if err != nil {
+			return RealName{}, fmt.Errorf("datadir: %s real_name: %w", n.Path(NodeFile), err)
+		}
+		c.Secret = string(b)
+		clear(b)
+	}
+	if c.Secret == "" || c.App == "" {
+		return RealName{}, fmt.Errorf("datadir: %s real_name: a service needs its app and secret", n.Path(NodeFile))
+	}
+	c.SecretSealed = nil
+	return c, nil
+}
+
+// seal wraps the plaintext secret with m and removes it.
+func (c *RealName) seal(m *keyring.MasterKey) error {
+	if c.Secret == "" {
+		return nil
+	}
+	w, err := m.Wrap(wrapRealName, []byte(c.Secret))
+	if err != nil {
+		return err
+	}
+	c.SecretSealed, c.Secret = w, ""
+	return nil
+}
 
 // NotifyConfig returns the notification settings with their secrets opened.
 func (n *Node) NotifyConfig(master *keyring.MasterKey) (notify.Config, error) {
@@ -83,11 +140,14 @@ func (n *Node) NotifyConfig(master *keyring.MasterKey) (notify.Config, error) {
 // whether there was anything to wrap.
 func (n *Node) SealSecrets(master *keyring.MasterKey) (bool, error) {
 	c := &n.Notifications
-	if c.SMTPPassword == "" && c.SMSWebhook == "" {
+	if c.SMTPPassword == "" && c.SMSWebhook == "" && n.RealName.Secret == "" {
 		return false, nil
 	}
 	next := *n
 	if err := next.Notifications.seal(master); err != nil {
+		return false, err
+	}
+	if err := next.RealName.seal(master); err != nil {
 		return false, err
 	}
 	if err := next.save(NodeFile); err != nil {
@@ -210,6 +270,14 @@ func (n *Node) StageRekey(old, next *keyring.MasterKey, seal Seal) (err error) {
 		}
 	}
 	if err := c.seal(next); err != nil {
+		return err
+	}
+	if len(staged.RealName.SecretSealed) > 0 {
+		if staged.RealName.SecretSealed, err = old.Rewrap(next, wrapRealName, staged.RealName.SecretSealed); err != nil {
+			return fmt.Errorf("datadir: real-name secret: %w", err)
+		}
+	}
+	if err := staged.RealName.seal(next); err != nil {
 		return err
 	}
 	nodeKey, err := os.ReadFile(n.Path(NodeKeyFile))

@@ -20,6 +20,7 @@ import (
 	"cxt/appliance/errs"
 	"cxt/appliance/identity"
 	"cxt/appliance/notify"
+	"cxt/appliance/workers/realname"
 	"cxt/crypto/keyring"
 	"cxt/policy"
 	"cxt/storage/blob"
@@ -389,6 +390,16 @@ func (n *Node) unsealWith(ctx context.Context, master *keyring.MasterKey) error 
 	}
 	if n.opts.Notify != nil {
 		nc = *n.opts.Notify
+	}
+	// Real names are checked by the configured service, or the sandbox.
+	rn, err := cfg.RealNameConfig(master)
+	if err != nil {
+		c.Close()
+		return err
+	}
+	if rn.URL != "" {
+		n.domains.workers.Verifier = &realname.HTTP{URL: rn.URL, App: rn.App, Secret: []byte(rn.Secret), Provider: rn.Provider,
+			Timeout: time.Duration(rn.TimeoutSeconds) * time.Second, Retries: min(rn.Retries, 5)}
 	}
 	sctx, stop := context.WithCancel(context.Background())
 	sender := &notify.Sender{Node: c, Config: nc, Now: n.opts.Now, Log: n.log, Interval: n.opts.NotifyInterval}

@@ -127,6 +127,7 @@ func writeNotifications(t *testing.T, dir string, notifications map[string]any) 
 func TestRekeyToANewKeyFileRetiresTheOldKeyAndKeepsEveryRecord(t *testing.T) {
 	dir := initNode(t, node.InitOptions{})
 	writeNotifications(t, dir, map[string]any{"smtp_addr": "127.0.0.1:25", "smtp_password": "smtp-Secret-42", "sms_webhook": "https://sms.example/send?key=sms-Secret-43"})
+	writeRealName(t, dir, map[string]any{"url": "https://realname.example/v1/verify", "app": "cxt", "secret": "rn-Secret-45"})
 	n := open(t, dir)
 	waitLeader(t, n)
 	old, err := datadir.ReadKeyFile(filepath.Join(dir, datadir.MasterKeyFile))
@@ -185,6 +186,12 @@ func TestRekeyToANewKeyFileRetiresTheOldKeyAndKeepsEveryRecord(t *testing.T) {
 	}
 	if _, err := cfg.NotifyConfig(old); err == nil {
 		t.Error("the old key still opens the notification secrets")
+	}
+	if rn, err := cfg.RealNameConfig(next); err != nil || rn.Secret != "rn-Secret-45" {
+		t.Fatalf("the real-name secret under the new key: %+v %v", rn, err)
+	}
+	if _, err := cfg.RealNameConfig(old); err == nil {
+		t.Error("the old key still opens the real-name secret")
 	}
 	if _, _, _, err := cfg.Identity(old); err == nil {
 		t.Error("the old key still opens the node key")
