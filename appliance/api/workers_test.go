@@ -41,19 +41,38 @@ func (e *env) invite(merchant, token string, file []byte) reply {
 	return reply{resp.StatusCode, out}
 }
 
-// approvedMerchant applies for a merchant, has it approved and signs its
-// administrator in; it returns the merchant's ID and the token.
-func (e *env) approvedMerchant(reviewer, name, uscc, boss, phone string) (string, string) {
+// workerSignIn signs a worker in with their one-time password and the SMS
+// code sent to phone, sets their own password, enrolls TOTP and steps up,
+// as they would before an important operation.
+func (e *env) workerSignIn(box *smsBox, username, oneTime, phone string) string {
 	e.t.Helper()
-	a := e.call("POST", "/api/v1/merchants", "", application(name, uscc, boss, phone))
-	if a.status != 201 {
-		e.t.Fatalf("apply %s: %d %v", name, a.status, a.body)
+	sent := box.count(phone, "登录验证码")
+	asked := e.askSMS(username, oneTime)
+	if asked.status != 201 {
+		e.t.Fatalf("SMS code for %s: %d %v", username, asked.status, asked.body)
 	}
-	id := a.body["merchant"].(map[string]any)["id"].(string)
-	if r := e.call("POST", "/api/v1/merchants/"+id+"/review", reviewer, `{"decision":"approve"}`); r.status != 200 {
-		e.t.Fatalf("approve %s: %d %v", name, r.status, r.body)
+	code := box.code(e.t, phone, "登录验证码", sent)
+	r := e.smsLogin(username, oneTime, asked.body["sms_login_id"].(string), code)
+	if r.status != 201 || r.body["password_change_required"] != true {
+		e.t.Fatalf("first login of %s: %d %v", username, r.status, r.body)
 	}
-	return id, e.tenantSignIn(boss, a.body["one_time_password"].(string))
+	token := r.body["token"].(string)
+	pw := "Worker-Secret-2026!"
+	if r := e.changePassword(token, oneTime, pw); r.status != 200 {
+		e.t.Fatalf("password change of %s: %d %v", username, r.status, r.body)
+	}
+	e.admins[username] = pw
+	r = e.call("POST", "/api/v1/me/mfa/totp", token, "")
+	secret, _ := r.body["secret"].(string)
+	if r.status != 201 || secret == "" {
+		e.t.Fatalf("enroll %s: %d %v", username, r.status, r.body)
+	}
+	if r := e.call("POST", "/api/v1/me/mfa/totp/confirm", token, fmt.Sprintf(`{"code":%q}`, e.code(secret))); r.status != 200 {
+		e.t.Fatalf("confirm %s: %d %v", username, r.status, r.body)
+	}
+	e.secrets[username] = secret
+	e.stepUp(token, username)
+	return token
 }
 
 func registration(name, id, phone, username string) string {
@@ -85,7 +104,8 @@ func ids(r reply, key string) []string {
 }
 
 func TestWorkersRegisterAreInvitedAndStayInTheirTenant(t *testing.T) {
-	e := start(t)
+	box, hook := startSMS(t)
+	e := startWith(t, &notify.Config{SMSWebhook: hook})
 	sec, _ := e.signInMFA("secadmin")
 	reviewer := e.staff(sec, "platform_reviewer", "reviewer-1")
 	operator := e.staff(sec, "platform_operator", "ops-1")
@@ -176,8 +196,8 @@ func TestWorkersRegisterAreInvitedAndStayInTheirTenant(t *testing.T) {
 	if claim.status != 201 || claim.body["worker"].(map[string]any)["id"] != w0 || claim.body["worker"].(map[string]any)["origin"] != "invited" {
 		t.Fatalf("claim: %d %v", claim.status, claim.body)
 	}
-	worker0 := e.tenantSignIn("self-0", claim.body["one_time_password"].(string))
-	worker3 := e.tenantSignIn("self-3", self.body["one_time_password"].(string))
+	worker0 := e.workerSignIn(box, "self-0", claim.body["one_time_password"].(string), ph0)
+	worker3 := e.workerSignIn(box, "self-3", self.body["one_time_password"].(string), ph3)
 
 	// Masked answers name nobody.
 	r := e.call("GET", "/api/v1/workers/"+w0, bossA, "")
@@ -340,16 +360,24 @@ func TestWorkersRegisterAreInvitedAndStayInTheirTenant(t *testing.T) {
 
 	// Nothing that names a person is in the clear in the state, whatever
 	// bucket; the canary below reads the raw files.
-	secrets := []string{id0, id1, id2, id3, ph0, ph1, ph2, ph3, n0, n1, n2, n3, workerstest.Card(len("self-3"))}
-	buckets := []string{workers.Bucket, workers.IDIndexBucket, workers.PhoneBucket, workers.LinkBucket, workers.ConsentBucket, workers.TaxBucket,
-		identity.AccountsBucket, identity.NamesBucket, identity.SessionsBucket, notify.NotificationsBucket, notify.OutboxBucket,
+	phones := []string{ph0, ph1, ph2, ph3}
+	others := []string{id0, id1, id2, id3, n0, n1, n2, n3, workerstest.Card(len("self-3"))}
+	workerBuckets := []string{workers.Bucket, workers.IDIndexBucket, workers.PhoneBucket, workers.LinkBucket, workers.ConsentBucket, workers.TaxBucket,
 		important.IdempotencyBucket, important.ConfirmBucket, auditlog.EntriesBucket, subjects.Bucket, "commands"}
-	for _, s := range secrets {
-		if e.stored(s, buckets...) {
+	// A worker's account carries the phone its SMS codes go to, and the
+	// SMS deliveries name it: those buckets are sealed by the keyring only.
+	accountBuckets := []string{identity.AccountsBucket, identity.NamesBucket, identity.SessionsBucket, notify.NotificationsBucket, notify.OutboxBucket}
+	for _, s := range others {
+		if e.stored(s, append(workerBuckets, accountBuckets...)...) {
 			t.Errorf("%q is stored in the clear in the state", s)
 		}
 	}
-	e.canary(secrets)
+	for _, s := range phones {
+		if e.stored(s, workerBuckets...) {
+			t.Errorf("%q is stored in the clear in the workers' records", s)
+		}
+	}
+	e.canary(append(others, phones...))
 }
 
 // canary takes a snapshot, restarts the node, stops it, and reads every
@@ -427,7 +455,8 @@ func TestRealNamesGoToTheConfiguredService(t *testing.T) {
 		w.Write(answer)
 	}))
 	defer srv.Close()
-	e := start(t)
+	box, hook := startSMS(t)
+	e := startWith(t, &notify.Config{SMSWebhook: hook})
 	path := filepath.Join(e.dir, "node.json")
 	b, _ := os.ReadFile(path)
 	var cfg map[string]any
@@ -442,7 +471,7 @@ func TestRealNamesGoToTheConfiguredService(t *testing.T) {
 		t.Fatalf("register: %d %v", reg.status, reg.body)
 	}
 	w := reg.body["worker"].(map[string]any)["id"].(string)
-	token := e.tenantSignIn("rn-worker", reg.body["one_time_password"].(string))
+	token := e.workerSignIn(box, "rn-worker", reg.body["one_time_password"].(string), workerstest.Phone(200))
 	if r := e.call("POST", "/api/v1/workers/"+w+"/consents", token, `{"purpose":"real_name","notice":"实名核验告知","notice_version":"1","channel":"app"}`); r.status != 201 {
 		t.Fatalf("consent: %d %v", r.status, r.body)
 	}

@@ -46,20 +46,18 @@ func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.
 		subjects:   &subjectKeys{},
 		merchants:  &merchants.Backend{Hashing: hashing, Documents: func() *blob.Store { return nil }},
 		workers:    wk, // the sandbox verifies real names unless node.json names a service
-		agreements: &agreements.Backend{Factors: id, Workers: agreementParty(wk), Documents: func() *blob.Store { return nil }},
+		agreements: &agreements.Backend{Factors: id, Workers: agreementParty, Documents: func() *blob.Store { return nil }},
 	}
 }
 
 // agreementParty is appliance/workers' answer to who a merchant may sign a
 // tripartite agreement with, as appliance/agreements asks it.
-func agreementParty(wk *workers.Backend) agreements.Workers {
-	return func(r *api.Request, tx *state.ReadTx, merchant, worker string) (*agreements.Worker, error) {
-		p, err := wk.Party(r, tx, merchant, worker)
-		if p == nil || err != nil {
-			return nil, err
-		}
-		return &agreements.Worker{ID: p.ID, Name: p.Name, IDNumber: p.IDNumber}, nil
+func agreementParty(r *api.Request, tx *state.ReadTx, merchant, worker string) (*agreements.Worker, error) {
+	p, err := workers.FindParty(tx, r.Node.Keys(), merchant, worker)
+	if p == nil || err != nil {
+		return nil, err
 	}
+	return &agreements.Worker{ID: p.ID, Name: p.Name, IDNumber: p.IDNumber}, nil
 }
 
 // list is the backends in the order the API lists their routes and the

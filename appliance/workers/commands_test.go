@@ -323,3 +323,36 @@ func TestConsentsGateChecksAndTaxRegistrations(t *testing.T) {
 		t.Fatalf("checks on record: %+v %+v", got.RealName, got.Liveness)
 	}
 }
+
+func TestAnAgreementFindsOnlyAVerifiedWorkerOfTheMerchant(t *testing.T) {
+	w := newWorld(t)
+	w.merchant("m_1", true)
+	w.merchant("m_2", true)
+	keyID, in := w.fresh("w_1", zhang)
+	in.Row = 2
+	w.send(CmdInvite, Invitation{Merchant: "m_1", By: "acct-boss", Rows: []Invitee{in}})
+	find := func(merchant, worker string) (*Party, error) {
+		var p *Party
+		err := w.st.View(func(tx *state.ReadTx) error {
+			var err error
+			p, err = FindParty(tx, w.keys, merchant, worker)
+			return err
+		})
+		return p, err
+	}
+	for _, c := range []struct{ merchant, worker string }{{"m_2", "w_1"}, {"m_1", "w_nobody"}} {
+		if p, err := find(c.merchant, c.worker); p != nil || err != nil {
+			t.Errorf("%s finds %s: %+v %v", c.merchant, c.worker, p, err)
+		}
+	}
+	if _, err := find("m_1", "w_1"); errCode(err) != CodeUnverified {
+		t.Fatalf("an unverified worker: %v", err)
+	}
+	w.send(CmdConsent, Consent{ID: "c_1", Worker: "w_1", Purpose: PurposeRealName, NoticeSM3: strings.Repeat("ab", 32), NoticeVersion: "v1", Channel: "app", By: "x"})
+	if res := w.send(CmdCheck, Checked{Worker: "w_1", KeyID: keyID, Kind: CheckRealName, Check: Check{Status: Verified, Provider: "sandbox", Reference: []byte("r"), Score: 0.99, By: "x"}}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if p, err := find("m_1", "w_1"); err != nil || p == nil || p.Name != zhang.Name || p.IDNumber != zhang.IDNumber || p.ID != "w_1" {
+		t.Fatalf("the verified worker: %+v %v", p, err)
+	}
+}

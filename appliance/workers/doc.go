@@ -13,8 +13,9 @@
 //     proposed, and so are providers' references and tax registration
 //     numbers. Answers mask them unless the important operation
 //     workers.unmask shows them (audited as worker.unmask, with its reason).
-//     Workers' accounts hold no phone or e-mail: those would sit outside the
-//     worker's key.
+//     A worker's account holds their mobile number, which their SMS login
+//     needs (identity keeps it sealed by the keyring, not by the worker's
+//     key): shredding a worker leaves it until the account is closed.
 //   - A merchant–worker pair is a Link (invited, then active when the worker
 //     accepts). The worker's Merchants list is the tenancy: a merchant's
 //     users reach the workers linked to their merchant, a worker only

@@ -19,6 +19,7 @@ import (
 	"cxt/appliance/merchants"
 	"cxt/appliance/subjects"
 	"cxt/appliance/workers/realname"
+	"cxt/crypto/keyring"
 	"cxt/crypto/sm"
 	"cxt/crypto/subjectkey"
 	"cxt/policy"
@@ -175,9 +176,9 @@ func (b *Backend) register(r *api.Request) (int, any, error) {
 		}
 		reg.Key = fresh
 	}
-	// The account holds no contact: the worker's phone is kept sealed
-	// under their own key, not in the clear in the accounts bucket.
-	acct, password, err := b.Hashing.TenantAccount(r, in.Username, identity.Worker, "", reg.ID, "", "")
+	// The account carries the phone its SMS login codes go to (identity's
+	// rule for workers); everything else stays under the worker's key.
+	acct, password, err := b.Hashing.TenantAccount(r, in.Username, identity.Worker, "", reg.ID, "", p.Phone)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -198,7 +199,7 @@ func (b *Backend) register(r *api.Request) (int, any, error) {
 	}
 	return 201, map[string]any{
 		"worker": w.public(key, false, nil), "account": acct.Account.Public(), "one_time_password": password,
-		"next": "sign in as " + acct.Account.Username + " with the one-time password, change it, give your consent to real-name verification (POST /api/v1/workers/" + w.ID + "/consents) and verify (POST /api/v1/workers/" + w.ID + "/real-name)",
+		"next": "sign in as " + acct.Account.Username + " with the one-time password and an SMS code (POST /api/v1/sessions/sms), change the password, give your consent to real-name verification (POST /api/v1/workers/" + w.ID + "/consents) and verify (POST /api/v1/workers/" + w.ID + "/real-name)",
 	}, nil
 }
 
@@ -752,10 +753,10 @@ type Party struct {
 // verified.
 const CodeUnverified = "worker_unverified"
 
-// Party finds the worker a merchant may sign a tripartite agreement with:
-// one linked to the merchant (nil, nil for any other, as for none), whose
-// real name was verified (worker_unverified otherwise).
-func (b *Backend) Party(r *api.Request, tx *state.ReadTx, merchant, worker string) (*Party, error) {
+// FindParty finds the worker a merchant may sign a tripartite agreement
+// with: one linked to the merchant (nil, nil for any other, as for none),
+// whose real name was verified (worker_unverified otherwise).
+func FindParty(tx *state.ReadTx, keys *keyring.Keyring, merchant, worker string) (*Party, error) {
 	w, err := Get(tx, worker)
 	var rej *state.Rejection
 	if errors.As(err, &rej) && rej.Code == state.NotFound.String() {
@@ -769,7 +770,7 @@ func (b *Backend) Party(r *api.Request, tx *state.ReadTx, merchant, worker strin
 	if w.RealName == nil || w.RealName.Status != Verified {
 		return nil, errs.Coded("", errs.Conflict, CodeUnverified, "worker %s has not passed real-name verification (POST /api/v1/workers/%s/real-name)", w.ID, w.ID)
 	}
-	priv, err := w.open(tx, r.Node.Keys())
+	priv, err := w.open(tx, keys)
 	if err != nil {
 		return nil, err
 	}
