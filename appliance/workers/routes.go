@@ -280,15 +280,21 @@ func (b *Backend) list(r *api.Request) (int, any, error) {
 		if err != nil {
 			return 0, nil, err
 		}
-		k, _ := r.Node.Keys().IndexKey()
-		byBucket, byIndex = IDIndexBucket, nil
+		k, err := r.Node.Keys().IndexKey()
+		if err != nil {
+			return 0, nil, err
+		}
+		byBucket = IDIndexBucket
 		byIndex, _ = Indexes(k, id, "")
 	} else if s := q.Get("phone"); s != "" {
 		phone, err := parsePhone(s)
 		if err != nil {
 			return 0, nil, err
 		}
-		k, _ := r.Node.Keys().IndexKey()
+		k, err := r.Node.Keys().IndexKey()
+		if err != nil {
+			return 0, nil, err
+		}
 		byBucket = PhoneBucket
 		_, byIndex = Indexes(k, "", phone)
 	}
