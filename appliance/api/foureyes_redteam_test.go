@@ -11,7 +11,8 @@ import (
 // test replays one finding through the API.
 
 // TestPromotingAnAccountReissuesItsCredentialsToItsOwner (S1): the security
-// admin creates a worker (its one-time password is handed to the creator),
+// admin creates a merchant operator (its one-time password is handed to the
+// creator; a worker would need an SMS code to log in),
 // makes the account its own (password, second factor, a session) and has it
 // promoted to audit admin. The approval must re-issue the credentials to the
 // owner's registered channel, which the approver saw in full, and leave the
@@ -21,21 +22,21 @@ func TestPromotingAnAccountReissuesItsCredentialsToItsOwner(t *testing.T) {
 	sec, _ := e.signInMFA("secadmin")
 	sys, _ := e.signInMFA("sysadmin")
 
-	created := e.confirmed("POST", "/api/v1/accounts", sec, `{"username":"mole","roles":["worker"],"email":"mole@example.cn","phone":"13900007777"}`, "mk-mole")
+	created := e.confirmed("POST", "/api/v1/accounts", sec, `{"username":"mole","roles":["merchant_operator"],"email":"mole@example.cn","phone":"13900007777"}`, "mk-mole")
 	if created.status != 201 {
-		t.Fatalf("create the worker: %d %v", created.status, created.body)
+		t.Fatalf("create the operator: %d %v", created.status, created.body)
 	}
 	id := created.body["account"].(map[string]any)["id"].(string)
 	otp := created.body["one_time_password"].(string)
 	mole := e.login("mole", otp).body["token"].(string)
 	known := "Burrow-Lantern-2026!"
 	if r := e.changePassword(mole, otp, known); r.status != 200 {
-		t.Fatalf("the creator sets the worker's password: %d %v", r.status, r.body)
+		t.Fatalf("the creator sets the operator's password: %d %v", r.status, r.body)
 	}
 	begin := e.call("POST", "/api/v1/me/mfa/totp", mole, "")
 	secret, _ := begin.body["secret"].(string)
 	if r := e.call("POST", "/api/v1/me/mfa/totp/confirm", mole, fmt.Sprintf(`{"code":%q}`, e.code(secret))); begin.status != 201 || r.status != 200 {
-		t.Fatalf("the creator enrolls the worker's factor: %d %v / %d %v", begin.status, begin.body, r.status, r.body)
+		t.Fatalf("the creator enrolls the operator's factor: %d %v / %d %v", begin.status, begin.body, r.status, r.body)
 	}
 
 	e.stepUp(sec, "secadmin")

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"cxt/appliance/demo"
 	"cxt/appliance/ident"
@@ -48,10 +49,22 @@ func TestDemoFillsTheDocumentedWorldThroughTheAPIAndRefusesOtherNodes(t *testing
 	if !models["intermediary"] || !models["operating"] {
 		t.Fatalf("both operating models are not among the demo merchants: %v", models)
 	}
-	// Each merchant's cooperation agreement was signed by both parties and
-	// its evidence package downloaded.
-	if len(w.Artifacts) != len(w.Merchants) {
-		t.Fatalf("artifacts %v", w.Artifacts)
+	// Each merchant's cooperation agreement and each worker's tripartite
+	// agreement was signed by every party and its evidence package
+	// downloaded.
+	if len(w.Workers) != demo.DemoWorkers || len(w.Artifacts) != len(w.Merchants)+len(w.Workers) {
+		t.Fatalf("%d workers, %d artifacts", len(w.Workers), len(w.Artifacts))
+	}
+	for _, wk := range w.Workers {
+		if wk.Agreement == "" || wk.RealName != "passed" {
+			t.Errorf("worker %s: %+v", wk.Username, wk)
+		}
+		if _, err := ident.ParseResidentID(wk.Registered["id_number"], time.Now()); err != nil {
+			t.Errorf("worker %s registered an invalid ID: %v", wk.Username, err)
+		}
+	}
+	if roles["worker"] != demo.DemoWorkers {
+		t.Fatalf("worker accounts: %d", roles["worker"])
 	}
 	for _, m := range w.Merchants {
 		if m.Agreement == "" {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -38,6 +39,9 @@ func NewClient(addr string, caPEM []byte) (*Client, error) {
 	}, nil
 }
 
+// csvBody is a request body sent as text/csv.
+type csvBody []byte
+
 // APIError is an answer outside 2xx.
 type APIError struct {
 	Method, Path string
@@ -49,25 +53,42 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("%s %s: %d %s", e.Method, e.Path, e.Status, e.Body)
 }
 
-// call sends body (JSON, or raw bytes with contentType) and decodes a JSON
-// answer into out.
+// call sends body (JSON, raw bytes, or CSV) and decodes a JSON answer into
+// out. Requests without a session share one per-address rate limit: a 429
+// is waited out (Retry-After) and sent again.
 func (c *Client) call(ctx context.Context, method, path, token string, body any, out any, headers ...string) (int, error) {
+	for {
+		status, wait, err := c.once(ctx, method, path, token, body, out, headers...)
+		if status != http.StatusTooManyRequests {
+			return status, err
+		}
+		select {
+		case <-ctx.Done():
+			return status, err
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (c *Client) once(ctx context.Context, method, path, token string, body any, out any, headers ...string) (int, time.Duration, error) {
 	var rd io.Reader
 	contentType := ""
 	switch b := body.(type) {
 	case nil:
 	case []byte:
 		rd, contentType = bytes.NewReader(b), "application/octet-stream"
+	case csvBody:
+		rd, contentType = bytes.NewReader(b), "text/csv"
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		rd, contentType = bytes.NewReader(j), "application/json"
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -80,22 +101,26 @@ func (c *Client) call(ctx context.Context, method, path, token string, body any,
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return resp.StatusCode, err
+		return resp.StatusCode, 0, err
 	}
 	if resp.StatusCode/100 != 2 {
-		return resp.StatusCode, &APIError{method, path, resp.StatusCode, string(raw)}
+		wait := time.Second
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+			wait = time.Duration(s) * time.Second
+		}
+		return resp.StatusCode, wait, &APIError{method, path, resp.StatusCode, string(raw)}
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("%s %s: %w", method, path, err)
+			return resp.StatusCode, 0, fmt.Errorf("%s %s: %w", method, path, err)
 		}
 	}
-	return resp.StatusCode, nil
+	return resp.StatusCode, 0, nil
 }
 
 // raw fetches a non-JSON answer (a document, a package).

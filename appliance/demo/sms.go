@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 )
@@ -69,13 +70,14 @@ func (s *SMSSink) accept(w http.ResponseWriter, r *http.Request) {
 
 var sixDigits = regexp.MustCompile(`\b(\d{6})\b`)
 
-// Code waits for the first message to phone after since that carries a
-// six-digit code, and returns the code.
-func (s *SMSSink) Code(ctx context.Context, phone string, since time.Time) (string, error) {
+// Code waits for the first message to phone after since whose text holds
+// about (an agreement's ID, say; "" for any) and a six-digit code, and
+// returns the code.
+func (s *SMSSink) Code(ctx context.Context, phone, about string, since time.Time) (string, error) {
 	for {
 		s.mu.Lock()
 		for _, m := range s.msgs {
-			if m.To == phone && !m.At.Before(since) {
+			if m.To == phone && !m.At.Before(since) && strings.Contains(m.Text, about) {
 				if c := sixDigits.FindStringSubmatch(m.Text); c != nil {
 					s.mu.Unlock()
 					return c[1], nil

@@ -24,6 +24,7 @@ type World struct {
 	Created   time.Time  `json:"created"`
 	Accounts  []Account  `json:"accounts"`
 	Merchants []Merchant `json:"merchants"`
+	Workers   []Worker   `json:"workers"`
 	Artifacts []Artifact `json:"artifacts,omitempty"`
 	Try       []string   `json:"try"`
 	mu        sync.Mutex
@@ -36,6 +37,7 @@ type Account struct {
 	Role     string `json:"role"`
 	Password string `json:"password"`
 	TOTP     string `json:"totp_secret,omitempty"` // base32; any TOTP app takes it
+	Phone    string `json:"phone,omitempty"`       // where SMS codes go (DIR/demo/sms.jsonl)
 	Merchant string `json:"merchant,omitempty"`
 	Worker   string `json:"worker,omitempty"`
 }
@@ -49,6 +51,17 @@ type Merchant struct {
 	Admin      string         `json:"admin"`               // username
 	Documents  []string       `json:"documents"`           // document IDs
 	Agreement  string         `json:"agreement,omitempty"` // the signed cooperation agreement
+}
+
+// Worker is a demo worker: what was registered, in plaintext, and the IDs
+// it got.
+type Worker struct {
+	ID         string            `json:"id"`
+	Username   string            `json:"username"`
+	Merchant   string            `json:"merchant"`
+	Registered map[string]string `json:"registered"` // name, id_number, phone, bank_card as sent
+	RealName   string            `json:"real_name"`  // the sandbox's answer
+	Agreement  string            `json:"agreement"`  // the signed tripartite agreement
 }
 
 // Artifact is a file the demo downloaded.
@@ -124,14 +137,14 @@ func (f *filler) run(ctx context.Context, admins []Admin) error {
 		return err
 	}
 	f.w.say("creating the platform's operator and reviewer")
-	staff := []struct{ role, username string }{{"platform_operator", "ops"}, {"platform_reviewer", "reviewer"}}
+	staff := []struct{ role, username, phone string }{{"platform_operator", "ops", "13900000001"}, {"platform_reviewer", "reviewer", "13900000002"}}
 	oneTime := make([]string, len(staff))
 	for i, s := range staff {
 		var created struct {
 			OneTime string `json:"one_time_password"`
 		}
 		if err := f.c.important(ctx, "POST", "/api/v1/accounts", sec.Token, "demo-create-"+s.username,
-			map[string]any{"username": s.username, "roles": []string{s.role}}, &created); err != nil {
+			map[string]any{"username": s.username, "roles": []string{s.role}, "phone": s.phone}, &created); err != nil {
 			return fmt.Errorf("create %s: %w", s.username, err)
 		}
 		oneTime[i] = created.OneTime
@@ -141,7 +154,7 @@ func (f *filler) run(ctx context.Context, admins []Admin) error {
 		s, err := f.c.firstLogin(ctx, staff[i].username, oneTime[i])
 		sessions[i] = s
 		if err == nil {
-			f.w.account(Account{Username: s.Username, Role: staff[i].role, Password: s.Password, TOTP: s.TOTP})
+			f.w.account(Account{Username: s.Username, Role: staff[i].role, Password: s.Password, TOTP: s.TOTP, Phone: staff[i].phone})
 		}
 		return err
 	}); err != nil {
@@ -152,6 +165,9 @@ func (f *filler) run(ctx context.Context, admins []Admin) error {
 		return err
 	}
 	if err := f.agreements(ctx); err != nil {
+		return err
+	}
+	if err := f.workers(ctx); err != nil {
 		return err
 	}
 	f.w.Try = []string{
@@ -235,7 +251,7 @@ func (f *filler) merchants(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("merchant admin %s: %w", d.admin, err)
 		}
-		f.w.account(Account{Username: d.admin, Role: "merchant_admin", Password: s.Password, TOTP: s.TOTP, Merchant: id})
+		f.w.account(Account{Username: d.admin, Role: "merchant_admin", Password: s.Password, TOTP: s.TOTP, Merchant: id, Phone: d.phone})
 		f.w.mu.Lock()
 		f.sessions[d.admin] = s
 		f.w.mu.Unlock()
@@ -277,7 +293,7 @@ func (f *filler) agreements(ctx context.Context) error {
 	if _, err := f.c.call(ctx, "POST", "/api/v1/esign/authority", sys.Token, map[string]string{"platform_name": demoPlatform, "platform_uscc": code}, nil); err != nil {
 		return fmt.Errorf("e-signing authority: %w", err)
 	}
-	f.w.say("each merchant signs its cooperation agreement with the platform (TOTP codes; the platform's waits for the next step each time)")
+	f.w.say("each merchant signs its cooperation agreement with the platform (SMS codes)")
 	evidence := filepath.Join(f.dir, "evidence")
 	if err := os.MkdirAll(evidence, 0o700); err != nil {
 		return err
@@ -295,12 +311,8 @@ func (f *filler) agreements(ctx context.Context) error {
 		}
 		admin := f.session(m.Admin)
 		for _, s := range []*Session{admin, f.operator} {
-			code, err := f.c.code(ctx, s.TOTP)
-			if err != nil {
+			if err := f.signWithSMS(ctx, a.ID, a.SM3, s, f.phone(s.Username)); err != nil {
 				return err
-			}
-			if _, err := f.c.call(ctx, "POST", "/api/v1/agreements/"+a.ID+"/sign", s.Token, map[string]string{"document_sm3": a.SM3, "totp": code}, nil); err != nil {
-				return fmt.Errorf("%s signing %s: %w", s.Username, a.ID, err)
 			}
 		}
 		zip, err := f.c.raw(ctx, "GET", "/api/v1/agreements/"+a.ID+"/evidence", admin.Token)
