@@ -140,7 +140,8 @@ func TestAnAccountClearedAboveTheCallerAnswersAsIfAbsent(t *testing.T) {
 	}
 	e.admins["sec2"] = box.mailedPassword(t, "sec2@example.cn")
 	sec2, _ := e.signInMFA("sec2")
-	worker := e.confirmed("POST", "/api/v1/accounts", sec, `{"username":"w5","roles":["worker"]}`, "w5")
+	// A merchant operator: a worker would need an SMS code to log in.
+	worker := e.confirmed("POST", "/api/v1/accounts", sec, `{"username":"w5","roles":["merchant_operator"]}`, "w5")
 	w := e.login("w5", worker.body["one_time_password"].(string)).body["token"].(string)
 	w = func() string {
 		e.changePassword(w, worker.body["one_time_password"].(string), "Worker-Orbit-2026!")
