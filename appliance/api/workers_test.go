@@ -213,8 +213,14 @@ func TestWorkersRegisterAreInvitedAndStayInTheirTenant(t *testing.T) {
 	if got := ids(e.call("GET", "/api/v1/workers", bossA, ""), "workers"); !sameSet(got, w0, w1) {
 		t.Fatalf("A lists %v", got)
 	}
-	if got := ids(e.call("GET", "/api/v1/workers", bossB, ""), "workers"); !sameSet(got, w1, w2) {
+	// B invited worker 1, whom A had put on record: B sees nothing of
+	// them until they accept (the red team took over another merchant's
+	// worker by inviting a name and an ID number).
+	if got := ids(e.call("GET", "/api/v1/workers", bossB, ""), "workers"); !sameSet(got, w2) {
 		t.Fatalf("B lists %v", got)
+	}
+	if r := e.call("GET", "/api/v1/workers/"+w1, bossB, ""); r.status != 404 || r.code() != "not_found" {
+		t.Fatalf("B reads a worker it only invited: %d %v", r.status, r.body)
 	}
 	if got := ids(e.call("GET", "/api/v1/workers", worker3, ""), "workers"); !sameSet(got, w3) {
 		t.Fatalf("worker 3 lists %v", got)
@@ -225,8 +231,11 @@ func TestWorkersRegisterAreInvitedAndStayInTheirTenant(t *testing.T) {
 	if got := ids(e.call("GET", "/api/v1/workers?id_number="+id2, operator, ""), "workers"); !sameSet(got, w2) {
 		t.Fatalf("the operator finds by ID number %v", got)
 	}
-	if got := ids(e.call("GET", "/api/v1/workers?phone="+ph1, bossB, ""), "workers"); !sameSet(got, w1) {
-		t.Fatalf("B finds by phone %v", got)
+	if got := ids(e.call("GET", "/api/v1/workers?phone="+ph1, bossB, ""), "workers"); len(got) != 0 {
+		t.Fatalf("B finds a worker it only invited by phone: %v", got)
+	}
+	if got := ids(e.call("GET", "/api/v1/workers?phone="+ph1, bossA, ""), "workers"); !sameSet(got, w1) {
+		t.Fatalf("A finds by phone %v", got)
 	}
 	if r := e.call("GET", "/api/v1/workers?id_number=123", operator, ""); r.status != 400 || r.code() != "id_format" {
 		t.Fatalf("a search by a malformed ID number: %d %v", r.status, r.body)

@@ -440,6 +440,12 @@ func TestATamperedPackageFailsOpenSSLAndTheGoVerifier(t *testing.T) {
 		{"a file added", func(dir string) {
 			os.WriteFile(filepath.Join(dir, "signers/4.sig"), []byte("x"), 0o644)
 		}, "signers/4.sig is not listed", "files here that manifest.json does not list", 0},
+		// The red team's: a file named like the two the manifest does not
+		// list, but elsewhere, used to pass the count.
+		{"a manifest.json copied into a folder", func(dir string) {
+			b, _ := os.ReadFile(filepath.Join(dir, "manifest.json"))
+			os.WriteFile(filepath.Join(dir, "signers/manifest.json"), b, 0o644)
+		}, "signers/manifest.json is not listed", "files here that manifest.json does not list", 0},
 		{"a time stamp of another signature, re-countersigned", func(dir string) {
 			for _, ext := range []string{".json", ".sig"} {
 				b, _ := os.ReadFile(filepath.Join(dir, "timestamps/2"+ext))

@@ -198,7 +198,7 @@ grep -o '"[^" ]*\.[a-z]*": "[0-9a-f]\{64\}"' manifest.json | tr -d '"' > "$list"
 while IFS=': ' read -r f h; do
   test "$(sm3 "$f")" = "$h" || { echo "$f: not the file manifest.json lists"; exit 1; }
 done < "$list"
-test "$(find . -type f ! -name manifest.json ! -name manifest.sig | wc -l)" -eq "$(wc -l < "$list")" \
+test "$(find . ! -type d ! -path ./manifest.json ! -path ./manifest.sig | wc -l)" -eq "$(wc -l < "$list")" \
   || { echo "files here that manifest.json does not list"; exit 1; }
 
 echo "3. The platform countersigned manifest.json."

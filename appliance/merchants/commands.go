@@ -84,7 +84,7 @@ func apply(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if id, err := tx.Get(USCCBucket, []byte(a.USCCIndex)); err != nil {
 		return nil, err
 	} else if id != nil {
-		return nil, state.Reject(CodeDuplicate, "a merchant with this unified social credit code has already applied (%s)", id)
+		return nil, state.Reject(CodeDuplicate, "a merchant with this unified social credit code has already applied")
 	}
 	if err := subjects.Install(tx, a.ID, a.Key); err != nil {
 		return nil, err

@@ -209,12 +209,12 @@ func free(tx *state.Tx, idIndex, phoneIndex []byte, where fmt.Stringer) error {
 	if id, err := tx.Get(IDIndexBucket, idIndex); err != nil {
 		return err
 	} else if id != nil {
-		return state.Reject(CodeDuplicate, "%sa worker with this ID number is registered already (%s)", where, id)
+		return state.Reject(CodeDuplicate, "%sa worker with this ID number is registered already", where)
 	}
 	if id, err := tx.Get(PhoneBucket, phoneIndex); err != nil {
 		return err
 	} else if id != nil {
-		return state.Reject(CodePhoneTaken, "%sthis mobile number is another worker's (%s)", where, id)
+		return state.Reject(CodePhoneTaken, "%sthis mobile number is another worker's", where)
 	}
 	return nil
 }
@@ -275,12 +275,20 @@ func invite(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		} else if w, err = Get(tx, r.ID); err != nil {
 			return nil, err
 		}
-		if slices.Contains(w.Merchants, in.Merchant) {
+		if prev, err := tx.Get(LinkBucket, LinkKey(in.Merchant, w.ID)); err != nil {
+			return nil, err
+		} else if prev != nil {
 			out = append(out, Outcome{Row: r.Row, Worker: w.ID, Status: RowAlreadyLinked})
 			continue
 		}
-		w.Merchants = append(w.Merchants, in.Merchant)
-		slices.Sort(w.Merchants)
+		// A merchant sees the worker it creates at once: it wrote what the
+		// record holds. A person already on record is only invited: their
+		// records open to the merchant when they accept, never on the
+		// strength of a name and an ID number someone typed in.
+		if status == RowCreated {
+			w.Merchants = append(w.Merchants, in.Merchant)
+			slices.Sort(w.Merchants)
+		}
 		link := Link{Merchant: in.Merchant, Worker: w.ID, Status: Invited, Invited: now, By: in.By}
 		if err := tx.Put(LinkBucket, LinkKey(in.Merchant, w.ID), mustJSON(link)); err != nil {
 			return nil, err
@@ -316,6 +324,17 @@ func accept(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return nil, state.Reject(state.Conflict, "worker %s already works with merchant %s", a.Worker, a.Merchant)
 	}
 	l.Status, l.Accepted = Active, tx.Time()
+	w, err := Get(tx, a.Worker)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(w.Merchants, a.Merchant) { // the worker opens their records to the merchant now
+		w.Merchants = append(w.Merchants, a.Merchant)
+		slices.Sort(w.Merchants)
+		if _, err := put(tx, w); err != nil {
+			return nil, err
+		}
+	}
 	b := mustJSON(l)
 	return b, tx.Put(LinkBucket, LinkKey(a.Merchant, a.Worker), b)
 }

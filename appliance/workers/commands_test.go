@@ -243,12 +243,17 @@ func TestAnInvitationBatchIsAppliedWholeOrNotAtAll(t *testing.T) {
 	if res.Err != nil || out[0].Status != RowAlreadyLinked {
 		t.Fatalf("the same invitation again: %v %+v", res.Err, out)
 	}
-	if got := w.worker("w_a"); strings.Join(got.Merchants, ",") != "m_1,m_2" || got.Tenancy().Worker != "w_a" {
-		t.Fatalf("w_a %+v", got)
+	// An invitation to a person already on record opens nothing of theirs
+	// to the merchant until they accept it (the red team linked another
+	// merchant's worker by name and ID number alone).
+	if got := w.worker("w_a"); strings.Join(got.Merchants, ",") != "m_1" || got.Tenancy().Worker != "w_a" {
+		t.Fatalf("w_a before accepting m_2: %+v", got.Merchants)
 	}
-	// The worker accepts one merchant.
 	if res := w.send(CmdAccept, Acceptance{Worker: "w_a", Merchant: "m_2", By: "acct-a"}); res.Err != nil {
 		t.Fatalf("accept: %v", res.Err)
+	}
+	if got := w.worker("w_a"); strings.Join(got.Merchants, ",") != "m_1,m_2" {
+		t.Fatalf("w_a after accepting m_2: %+v", got.Merchants)
 	}
 	if res := w.send(CmdAccept, Acceptance{Worker: "w_a", Merchant: "m_2", By: "acct-a"}); code(res.Err) != "conflict" {
 		t.Fatalf("accept twice: %v", res.Err)
