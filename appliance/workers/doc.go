@@ -18,8 +18,11 @@
 //     key): shredding a worker leaves it until the account is closed.
 //   - A merchant–worker pair is a Link (invited, then active when the worker
 //     accepts). The worker's Merchants list is the tenancy: a merchant's
-//     users reach the workers linked to their merchant, a worker only
-//     themselves, and see no other merchant's link.
+//     users reach the workers on that list, a worker only themselves, and
+//     see no other merchant's link. A merchant is on the list of a worker
+//     its invitation created (it wrote that record), and of anyone else
+//     only once they accept its invitation: a name and an ID number typed
+//     into a CSV open nothing of a person already on record.
 //   - A third party checks a real name, a provider records liveness and
 //     a tax registration is filed only under a live consent to that purpose
 //     (PIPL: sensitive information needs its own consent). A consent keeps
