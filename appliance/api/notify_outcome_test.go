@@ -18,7 +18,7 @@ func TestDeliveryOutcomesAreAuditedAndAMissingChannelIsSettled(t *testing.T) {
 	e := startWith(t, &notify.Config{SMSWebhook: down.URL})
 	sec, _ := e.signInMFA("secadmin")
 	created := e.confirmed("POST", "/api/v1/accounts", sec,
-		`{"username":"worker-li","roles":["worker"],"email":"li@example.cn","phone":"13912345678"}`, "create-li")
+		`{"username":"worker-li","roles":["merchant_operator"],"email":"li@example.cn","phone":"13912345678"}`, "create-li")
 	if created.status != 201 {
 		t.Fatalf("create: %d %v", created.status, created.body)
 	}

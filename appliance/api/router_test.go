@@ -156,7 +156,7 @@ func TestHealthWithoutASessionShowsOnlyWhatProbesNeed(t *testing.T) {
 		}
 	}
 	sec := e.steppedUp("secadmin", tokens["secadmin"])
-	created := e.confirmed("POST", "/api/v1/accounts", sec, `{"username":"probe-worker","roles":["worker"]}`, "w1")
+	created := e.confirmed("POST", "/api/v1/accounts", sec, `{"username":"probe-worker","roles":["merchant_operator"]}`, "w1")
 	otp, _ := created.body["one_time_password"].(string)
 	if created.status != 201 || otp == "" {
 		t.Fatalf("create a worker: %d %v", created.status, created.body)
