@@ -3,7 +3,6 @@ package agreements
 import (
 	"bytes"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,55 +12,40 @@ import (
 	"cxt/appliance/merchants"
 	"cxt/appliance/notify"
 	"cxt/appliance/subjects"
-	"cxt/crypto/keyring"
 	"cxt/crypto/subjectkey"
 	"cxt/storage/state"
+	"cxt/storage/state/statetest"
 )
 
 // world is a state machine with the domains agreements need, a merchant
 // that is approved, a worker with a subject key, and their accounts.
 type world struct {
-	t     *testing.T
-	keys  *keyring.Keyring
-	st    *state.State
-	index uint64
-	now   time.Time
-	subj  map[string]*subjectkey.Key
+	*statetest.Machine
+	subj map[string]*subjectkey.Key
 }
 
 // cmdTestSubject installs a subject key, as the workers' own command will.
 const cmdTestSubject = "test.subject"
 
 func newWorld(t *testing.T) *world {
-	master := keyring.NewMasterKey()
-	keys, err := keyring.New(master)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := state.NewRegistry()
-	identity.Register(reg)
-	notify.Register(reg)
-	subjects.Register(reg, nil)
-	merchants.Register(reg)
-	Register(reg)
-	reg.HandleFrom(state.PartiesSet, cmdTestSubject, func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
-		var in struct {
-			ID    string         `json:"id"`
-			Fresh subjects.Fresh `json:"fresh"`
-		}
-		json.Unmarshal(cmd.Body, &in)
-		return nil, subjects.Install(tx, in.ID, in.Fresh)
+	w := &world{subj: map[string]*subjectkey.Key{}}
+	w.Machine = statetest.New(t, func(reg *state.Registry) {
+		identity.Register(reg)
+		notify.Register(reg)
+		subjects.Register(reg, nil)
+		merchants.Register(reg)
+		Register(reg)
+		reg.HandleFrom(state.PartiesSet, cmdTestSubject, func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+			var in struct {
+				ID    string         `json:"id"`
+				Fresh subjects.Fresh `json:"fresh"`
+			}
+			json.Unmarshal(cmd.Body, &in)
+			return nil, subjects.Install(tx, in.ID, in.Fresh)
+		})
 	})
-	st, err := state.Open(filepath.Join(t.TempDir(), "state.db"), reg, keys, master)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	w := &world{t: t, keys: keys, st: st, now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), subj: map[string]*subjectkey.Key{}}
-	install, _ := state.InstallTermCommand(master, 1, keyring.NewSecret(), w.now)
-	w.apply(install)
-	w.apply(state.CommandSetCommand(state.PartiesSet, w.now))
-
+	w.Now = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	keys := w.Keys
 	k, fresh, _ := subjects.NewKey(keys, "m_1")
 	w.subj["m_1"] = k
 	priv, _ := subjects.Seal(k, merchants.PrivateAAD("m_1"), merchants.Private{USCC: "91350100M000100Y43"})
@@ -80,30 +64,11 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-func (w *world) apply(cmd *state.Command) state.Result {
-	w.t.Helper()
-	data, err := state.SealCommand(w.keys, cmd)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	w.index++
-	res, err := w.st.ApplyBatch([]state.Entry{{Index: w.index, Term: 1, Commands: [][]byte{data}}})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return res[0][0]
-}
-
-func (w *world) send(typ string, body any) state.Result {
-	b, _ := json.Marshal(body)
-	return w.apply(state.NewCommand(typ, b, w.now))
-}
-
 func (w *world) ok(typ string, body any) []byte {
-	w.t.Helper()
-	res := w.send(typ, body)
+	w.TB.Helper()
+	res := w.Send(typ, body)
 	if res.Err != nil {
-		w.t.Fatalf("%s: %v", typ, res.Err)
+		w.TB.Fatalf("%s: %v", typ, res.Err)
 	}
 	return res.Value
 }
@@ -117,7 +82,7 @@ func code(res state.Result) string {
 
 func (w *world) raw(bucket, key string) []byte {
 	var out []byte
-	w.st.View(func(r *state.ReadTx) error {
+	w.State.View(func(r *state.ReadTx) error {
 		b, err := r.Get(bucket, []byte(key))
 		out = bytes.Clone(b)
 		return err
@@ -128,7 +93,7 @@ func (w *world) raw(bucket, key string) []byte {
 func (w *world) agreement(id string) *Agreement {
 	a, err := decode(w.raw(Bucket, id))
 	if err != nil {
-		w.t.Fatal(err)
+		w.TB.Fatal(err)
 	}
 	return a
 }
@@ -147,15 +112,15 @@ func (w *world) newAgreement(id string, kind Kind) state.Result {
 	a.Parties = parties
 	a.Values, _ = subjects.Seal(w.subj[owner], ValuesAAD(id), map[string]string{"x": "y"})
 	a.ValuesOwner, a.ValuesKeyID = owner, w.subj[owner].ID()
-	return w.send(CmdCreate, a)
+	return w.Send(CmdCreate, a)
 }
 
 // codeFor issues an SMS code for subject's account and returns its proof.
 func (w *world) codeFor(agreement, subject, account string) esign.Proof {
-	w.t.Helper()
-	id := "sc_" + subject + w.now.Format("150405")
+	w.TB.Helper()
+	id := "sc_" + subject + w.Now.Format("150405")
 	w.ok(CmdCode, IssueCode{Code: Code{ID: id, Agreement: agreement, Subject: subject, Account: account, DocumentSM3: pdfSM3, MAC: []byte{1}}, Text: "签署验证码 123456"})
-	return esign.Proof{ID: id, Subject: subject, Account: account, Method: esign.MethodSMS, DocumentSM3: pdfSM3, VerifiedAt: w.now, ExpiresAt: w.now.Add(CodeLifetime)}
+	return esign.Proof{ID: id, Subject: subject, Account: account, Method: esign.MethodSMS, DocumentSM3: pdfSM3, VerifiedAt: w.Now, ExpiresAt: w.Now.Add(CodeLifetime)}
 }
 
 func (w *world) signBody(agreement, subject, account, proof string) SignBody {
@@ -171,11 +136,11 @@ func (w *world) signBody(agreement, subject, account, proof string) SignBody {
 
 // signAll has subject sign agreement with a fresh SMS code.
 func (w *world) signWithCode(agreement, subject, account string) state.Result {
-	w.t.Helper()
-	w.now = w.now.Add(CodeEvery)
+	w.TB.Helper()
+	w.Now = w.Now.Add(CodeEvery)
 	p := w.codeFor(agreement, subject, account)
 	w.ok(CmdConsume, Consume{Agreement: agreement, Proof: p})
-	return w.send(CmdSign, w.signBody(agreement, subject, account, p.ID))
+	return w.Send(CmdSign, w.signBody(agreement, subject, account, p.ID))
 }
 
 func TestATripartiteAgreementWaitsForTheCooperationAgreementAndEveryParty(t *testing.T) {
@@ -200,8 +165,8 @@ func TestATripartiteAgreementWaitsForTheCooperationAgreementAndEveryParty(t *tes
 	if a := w.agreement("agr_c1"); a.Status != Signed || len(a.Signatures) != 2 {
 		t.Fatalf("after both signed: %+v", a)
 	}
-	w.ok(CmdSeal, SealBody{Agreement: "agr_c1", Evidence: DocRef{ID: "e1", SM3: pdfSM3, Size: 1}, SealedAt: w.now})
-	if res := w.send(CmdSeal, SealBody{Agreement: "agr_c1", Evidence: DocRef{ID: "e2", SM3: pdfSM3, Size: 1}, SealedAt: w.now}); code(res) != "conflict" {
+	w.ok(CmdSeal, SealBody{Agreement: "agr_c1", Evidence: DocRef{ID: "e1", SM3: pdfSM3, Size: 1}, SealedAt: w.Now})
+	if res := w.Send(CmdSeal, SealBody{Agreement: "agr_c1", Evidence: DocRef{ID: "e2", SM3: pdfSM3, Size: 1}, SealedAt: w.Now}); code(res) != "conflict" {
 		t.Fatalf("sealing twice: %v", res.Err)
 	}
 	var m merchants.Merchant
@@ -221,7 +186,7 @@ func TestATripartiteAgreementWaitsForTheCooperationAgreementAndEveryParty(t *tes
 	if res := w.signWithCode("agr_t1", "w_1", "acct-w"); res.Err != nil {
 		t.Fatal(res.Err)
 	}
-	if res := w.send(CmdSeal, SealBody{Agreement: "agr_t1", Evidence: DocRef{ID: "e3", SM3: pdfSM3, Size: 1}, SealedAt: w.now}); code(res) != "signing_incomplete" {
+	if res := w.Send(CmdSeal, SealBody{Agreement: "agr_t1", Evidence: DocRef{ID: "e3", SM3: pdfSM3, Size: 1}, SealedAt: w.Now}); code(res) != "signing_incomplete" {
 		t.Fatalf("sealing before everyone signed: %v", res.Err)
 	}
 	for _, s := range []struct{ subject, account string }{{"m_1", "acct-boss"}, {esign.PlatformSubject, "acct-op"}} {
@@ -243,10 +208,10 @@ func TestASignatureNeedsItsOwnFreshCodeConsumedOnce(t *testing.T) {
 		t.Fatal(res.Err)
 	}
 	p := w.codeFor("agr_c1", "m_1", "acct-boss")
-	if res := w.send(CmdCode, IssueCode{Code: Code{ID: "sc_again", Agreement: "agr_c1", Subject: "m_1", Account: "acct-boss", DocumentSM3: pdfSM3, MAC: []byte{1}}, Text: "x"}); code(res) != "conflict" {
+	if res := w.Send(CmdCode, IssueCode{Code: Code{ID: "sc_again", Agreement: "agr_c1", Subject: "m_1", Account: "acct-boss", DocumentSM3: pdfSM3, MAC: []byte{1}}, Text: "x"}); code(res) != "conflict" {
 		t.Fatalf("a second code within a minute: %v", res.Err)
 	}
-	if res := w.send(CmdCode, IssueCode{Code: Code{ID: "sc_other", Agreement: "agr_c1", Subject: "m_1", Account: "acct-boss", DocumentSM3: strings.Repeat("0", 64), MAC: []byte{1}}, Text: "x"}); code(res) != "authentication_mismatch" {
+	if res := w.Send(CmdCode, IssueCode{Code: Code{ID: "sc_other", Agreement: "agr_c1", Subject: "m_1", Account: "acct-boss", DocumentSM3: strings.Repeat("0", 64), MAC: []byte{1}}, Text: "x"}); code(res) != "authentication_mismatch" {
 		t.Fatalf("a code for another PDF: %v", res.Err)
 	}
 	before := w.raw(Bucket, "agr_c1")
@@ -270,46 +235,46 @@ func TestASignatureNeedsItsOwnFreshCodeConsumedOnce(t *testing.T) {
 		{"an expired code", CmdConsume, Consume{Agreement: "agr_c1", Proof: late}, CodeLifetime, "authentication_expired"},
 		{"an unknown code", CmdConsume, Consume{Agreement: "agr_c1", Proof: esign.Proof{ID: "sc_nope", Method: esign.MethodSMS}}, 0, "authentication_required"},
 	} {
-		saved := w.now
-		w.now = w.now.Add(c.at)
-		if res := w.send(c.typ, c.body); code(res) != c.want {
+		saved := w.Now
+		w.Now = w.Now.Add(c.at)
+		if res := w.Send(c.typ, c.body); code(res) != c.want {
 			t.Fatalf("%s: %v, want %s", c.name, res.Err, c.want)
 		}
-		w.now = saved
+		w.Now = saved
 		if !bytes.Equal(w.raw(Bucket, "agr_c1"), before) || !bytes.Equal(w.raw(CodesBucket, p.ID), codeBefore) || w.raw(ProofsBucket, p.ID) != nil {
 			t.Fatalf("%s changed the records", c.name)
 		}
 	}
 	w.ok(CmdConsume, Consume{Agreement: "agr_c1", Proof: p})
-	if res := w.send(CmdConsume, Consume{Agreement: "agr_c1", Proof: p}); code(res) != "authentication_reused" {
+	if res := w.Send(CmdConsume, Consume{Agreement: "agr_c1", Proof: p}); code(res) != "authentication_reused" {
 		t.Fatalf("a replayed code: %v", res.Err)
 	}
 	// The consumed proof is the merchant's: it signs for nobody else.
-	if res := w.send(CmdSign, w.signBody("agr_c1", esign.PlatformSubject, "acct-boss", p.ID)); code(res) != "authentication_required" {
+	if res := w.Send(CmdSign, w.signBody("agr_c1", esign.PlatformSubject, "acct-boss", p.ID)); code(res) != "authentication_required" {
 		t.Fatalf("another party's proof: %v", res.Err)
 	}
 	w.ok(CmdSign, w.signBody("agr_c1", "m_1", "acct-boss", p.ID))
-	if res := w.send(CmdSign, w.signBody("agr_c1", "m_1", "acct-boss", p.ID)); code(res) != "already_signed" {
+	if res := w.Send(CmdSign, w.signBody("agr_c1", "m_1", "acct-boss", p.ID)); code(res) != "already_signed" {
 		t.Fatalf("signing twice: %v", res.Err)
 	}
 	// A party's evidence is sealed under its own key, and that key only.
 	bad := w.signBody("agr_c1", esign.PlatformSubject, "acct-op", "x")
 	bad.Evidence = Evidence{Subject: esign.PlatformSubject, Sealed: []byte{1}, KeyID: 1}
-	if res := w.send(CmdSign, bad); code(res) != "invalid_request" {
+	if res := w.Send(CmdSign, bad); code(res) != "invalid_request" {
 		t.Fatalf("sealed platform evidence: %v", res.Err)
 	}
 	// Wrong codes burn a code after MaxMisses.
-	w.now = w.now.Add(CodeEvery)
+	w.Now = w.Now.Add(CodeEvery)
 	q := w.codeFor("agr_c1", esign.PlatformSubject, "acct-op")
 	for range MaxMisses {
 		w.ok(CmdMiss, Miss{ID: q.ID})
 	}
-	if res := w.send(CmdConsume, Consume{Agreement: "agr_c1", Proof: q}); code(res) != "authentication_reused" {
+	if res := w.Send(CmdConsume, Consume{Agreement: "agr_c1", Proof: q}); code(res) != "authentication_reused" {
 		t.Fatalf("a burnt code: %v", res.Err)
 	}
 	// A code goes to a phone by SMS only, the code in the SMS alone.
 	var n notify.Notification
-	w.st.View(func(r *state.ReadTx) error {
+	w.State.View(func(r *state.ReadTx) error {
 		return r.ForEach(notify.NotificationsBucket, func(_, v []byte) error {
 			var x notify.Notification
 			json.Unmarshal(v, &x)

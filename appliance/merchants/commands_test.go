@@ -2,86 +2,40 @@ package merchants
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"cxt/appliance/identity"
 	"cxt/appliance/notify"
 	"cxt/appliance/subjects"
-	"cxt/crypto/keyring"
 	"cxt/storage/state"
+	"cxt/storage/state/statetest"
 )
 
-type world struct {
-	t     *testing.T
-	keys  *keyring.Keyring
-	st    *state.State
-	index uint64
-}
+type world struct{ *statetest.Machine }
 
 func newWorld(t *testing.T) *world {
-	master := keyring.NewMasterKey()
-	keys, err := keyring.New(master)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := state.NewRegistry()
-	identity.Register(reg)
-	notify.Register(reg)
-	subjects.Register(reg, nil)
-	Register(reg)
-	st, err := state.Open(filepath.Join(t.TempDir(), "state.db"), reg, keys, master)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	w := &world{t: t, keys: keys, st: st}
-	install, _ := state.InstallTermCommand(master, 1, keyring.NewSecret(), time.Now())
-	w.apply(install)
-	w.apply(state.CommandSetCommand(state.PartiesSet, time.Now()))
-	return w
-}
-
-func (w *world) apply(cmd *state.Command) state.Result {
-	w.t.Helper()
-	data, err := state.SealCommand(w.keys, cmd)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	w.index++
-	res, err := w.st.ApplyBatch([]state.Entry{{Index: w.index, Term: 1, Commands: [][]byte{data}}})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return res[0][0]
-}
-
-func (w *world) send(typ string, body any) state.Result {
-	b, _ := json.Marshal(body)
-	return w.apply(state.NewCommand(typ, b, time.Now()))
+	return &world{statetest.New(t, func(reg *state.Registry) {
+		identity.Register(reg)
+		notify.Register(reg)
+		subjects.Register(reg, nil)
+		Register(reg)
+	})}
 }
 
 func (w *world) applyFor(id, uscc, applicant string) (uint32, state.Result) {
-	k, fresh, err := subjects.NewKey(w.keys, id)
+	k, fresh, err := subjects.NewKey(w.Keys, id)
 	if err != nil {
-		w.t.Fatal(err)
+		w.TB.Fatal(err)
 	}
 	priv, _ := subjects.Seal(k, PrivateAAD(id), Private{USCC: uscc, LegalRep: Person{Name: "王五"}})
-	return k.ID(), w.send(CmdApply, Application{ID: id, Name: "某某科技有限公司", Model: Intermediary, USCCIndex: "idx-" + uscc,
+	return k.ID(), w.Send(CmdApply, Application{ID: id, Name: "某某科技有限公司", Model: Intermediary, USCCIndex: "idx-" + uscc,
 		Private: priv, Key: fresh, Applicant: applicant})
-}
-
-func code(rej *state.Rejection) string {
-	if rej == nil {
-		return ""
-	}
-	return rej.Code
 }
 
 func (w *world) merchant(id string) Merchant {
 	var m Merchant
-	w.st.View(func(r *state.ReadTx) error {
+	w.State.View(func(r *state.ReadTx) error {
 		b, _ := r.Get(Bucket, []byte(id))
 		return json.Unmarshal(b, &m)
 	})
@@ -94,10 +48,10 @@ func TestAMerchantIsAppliedForReviewedAndClosed(t *testing.T) {
 	if res.Err != nil {
 		t.Fatalf("apply: %v", res.Err)
 	}
-	if _, res := w.applyFor("m_2", "91350100M000100Y43", "acct-2"); code(res.Err) != "merchant_duplicate" {
+	if _, res := w.applyFor("m_2", "91350100M000100Y43", "acct-2"); statetest.Code(res.Err) != "merchant_duplicate" {
 		t.Fatalf("a second application with the same USCC: %v", res.Err)
 	}
-	if _, res := w.applyFor("m_3", "other", "acct-1"); code(res.Err) != "merchant_duplicate" {
+	if _, res := w.applyFor("m_3", "other", "acct-1"); statetest.Code(res.Err) != "merchant_duplicate" {
 		t.Fatalf("a second application by the same account: %v", res.Err)
 	}
 	steps := []struct {
@@ -115,8 +69,8 @@ func TestAMerchantIsAppliedForReviewedAndClosed(t *testing.T) {
 		{CmdReview, Review{ID: "m_nobody", Action: ActApprove, By: "reviewer"}, "not_found", ""},
 	}
 	for i, s := range steps {
-		res := w.send(s.cmd, s.review)
-		if code(res.Err) != s.code {
+		res := w.Send(s.cmd, s.review)
+		if statetest.Code(res.Err) != s.code {
 			t.Fatalf("step %d %s %s: %v, want %q", i, s.cmd, s.review.Action, res.Err, s.code)
 		}
 		if s.status != "" && w.merchant("m_1").Status != s.status {
@@ -127,7 +81,7 @@ func TestAMerchantIsAppliedForReviewedAndClosed(t *testing.T) {
 	if len(m.History) != 3 || m.History[2].Reason != "contract ended" || m.Approved.IsZero() {
 		t.Fatalf("history %+v", m.History)
 	}
-	if res := w.send(CmdDocument, Filed{ID: "m_1", KeyID: keyID, Doc: DocRef{ID: "d1", Kind: DocBusinessLicence}}); code(res.Err) != "merchant_status" {
+	if res := w.Send(CmdDocument, Filed{ID: "m_1", KeyID: keyID, Doc: DocRef{ID: "d1", Kind: DocBusinessLicence}}); statetest.Code(res.Err) != "merchant_status" {
 		t.Fatalf("a closed merchant filed a document: %v", res.Err)
 	}
 }
@@ -146,7 +100,7 @@ func TestDocumentsAreFiledUnderTheMerchantsKey(t *testing.T) {
 		{Filed{ID: "m_9", KeyID: keyID, Doc: DocRef{ID: "d4", Kind: DocOther}}, "not_found"},
 	}
 	for i, c := range cases {
-		if res := w.send(CmdDocument, c.f); code(res.Err) != c.code {
+		if res := w.Send(CmdDocument, c.f); statetest.Code(res.Err) != c.code {
 			t.Fatalf("case %d: %v, want %q", i, res.Err, c.code)
 		}
 	}

@@ -2,89 +2,40 @@ package workers
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"cxt/appliance/identity"
 	"cxt/appliance/merchants"
 	"cxt/appliance/notify"
 	"cxt/appliance/subjects"
-	"cxt/crypto/keyring"
 	"cxt/crypto/sm"
 	"cxt/storage/state"
+	"cxt/storage/state/statetest"
 )
 
-type world struct {
-	t     *testing.T
-	keys  *keyring.Keyring
-	st    *state.State
-	index uint64
-}
+type world struct{ *statetest.Machine }
 
 func newWorld(t testing.TB) *world {
-	master := keyring.NewMasterKey()
-	keys, err := keyring.New(master)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := state.NewRegistry()
-	identity.Register(reg)
-	notify.Register(reg)
-	subjects.Register(reg, nil)
-	merchants.Register(reg)
-	Register(reg)
-	st, err := state.Open(filepath.Join(t.TempDir(), "state.db"), reg, keys, master)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	w := &world{keys: keys, st: st}
-	if tt, ok := t.(*testing.T); ok {
-		w.t = tt
-	}
-	install, _ := state.InstallTermCommand(master, 1, keyring.NewSecret(), time.Now())
-	w.apply(install)
-	w.apply(state.CommandSetCommand(state.PartiesSet, time.Now()))
-	return w
-}
-
-func (w *world) apply(cmd *state.Command) state.Result {
-	data, err := state.SealCommand(w.keys, cmd)
-	if err != nil {
-		panic(err)
-	}
-	w.index++
-	res, err := w.st.ApplyBatch([]state.Entry{{Index: w.index, Term: 1, Commands: [][]byte{data}}})
-	if err != nil {
-		panic(err)
-	}
-	return res[0][0]
-}
-
-func (w *world) send(typ string, body any) state.Result {
-	b, _ := json.Marshal(body)
-	return w.apply(state.NewCommand(typ, b, time.Now()))
-}
-
-func code(rej *state.Rejection) string {
-	if rej == nil {
-		return ""
-	}
-	return rej.Code
+	return &world{statetest.New(t, func(reg *state.Registry) {
+		identity.Register(reg)
+		notify.Register(reg)
+		subjects.Register(reg, nil)
+		merchants.Register(reg)
+		Register(reg)
+	})}
 }
 
 // merchant applies for and, if approve, approves a merchant.
 func (w *world) merchant(id string, approve bool) {
-	k, fresh, _ := subjects.NewKey(w.keys, id)
+	k, fresh, _ := subjects.NewKey(w.Keys, id)
 	priv, _ := subjects.Seal(k, merchants.PrivateAAD(id), merchants.Private{USCC: id})
-	if res := w.send(merchants.CmdApply, merchants.Application{ID: id, Name: "某某公司 " + id, Model: merchants.Intermediary,
+	if res := w.Send(merchants.CmdApply, merchants.Application{ID: id, Name: "某某公司 " + id, Model: merchants.Intermediary,
 		USCCIndex: "uscc-" + id, Private: priv, Key: fresh, Applicant: "acct-" + id}); res.Err != nil {
 		panic(res.Err)
 	}
 	if approve {
-		if res := w.send(merchants.CmdReview, merchants.Review{ID: id, Action: merchants.ActApprove, By: "reviewer"}); res.Err != nil {
+		if res := w.Send(merchants.CmdReview, merchants.Review{ID: id, Action: merchants.ActApprove, By: "reviewer"}); res.Err != nil {
 			panic(res.Err)
 		}
 	}
@@ -92,7 +43,7 @@ func (w *world) merchant(id string, approve bool) {
 
 // fresh seals a new worker's fields as the API does.
 func (w *world) fresh(id string, p Private) (uint32, Invitee) {
-	k, f, err := subjects.NewKey(w.keys, id)
+	k, f, err := subjects.NewKey(w.Keys, id)
 	if err != nil {
 		panic(err)
 	}
@@ -112,7 +63,7 @@ func (w *world) registration(id string, p Private, username string) Registration
 
 func (w *world) worker(id string) *Worker {
 	var out *Worker
-	w.st.View(func(tx *state.ReadTx) error {
+	w.State.View(func(tx *state.ReadTx) error {
 		var err error
 		out, err = Get(tx, id)
 		return err
@@ -122,7 +73,7 @@ func (w *world) worker(id string) *Worker {
 
 func (w *world) count(bucket string) int {
 	n := 0
-	w.st.View(func(tx *state.ReadTx) error {
+	w.State.View(func(tx *state.ReadTx) error {
 		return tx.ForEach(bucket, func(_, _ []byte) error { n++; return nil })
 	})
 	return n
@@ -135,7 +86,7 @@ var (
 
 func TestAPersonRegistersOnceAndTakesOverTheirInvitation(t *testing.T) {
 	w := newWorld(t)
-	if res := w.send(CmdRegister, w.registration("w_1", zhang, "zhang")); res.Err != nil {
+	if res := w.Send(CmdRegister, w.registration("w_1", zhang, "zhang")); res.Err != nil {
 		t.Fatalf("register: %v", res.Err)
 	}
 	if got := w.worker("w_1"); got.Account != "acct-zhang" || got.Origin != OriginSelf || len(got.Merchants) != 0 {
@@ -160,7 +111,7 @@ func TestAPersonRegistersOnceAndTakesOverTheirInvitation(t *testing.T) {
 		}(), "invalid_request"},
 	}
 	for _, c := range cases {
-		if res := w.send(CmdRegister, c.reg); code(res.Err) != c.code {
+		if res := w.Send(CmdRegister, c.reg); statetest.Code(res.Err) != c.code {
 			t.Errorf("%s: %v, want %s", c.name, res.Err, c.code)
 		}
 	}
@@ -172,17 +123,17 @@ func TestAPersonRegistersOnceAndTakesOverTheirInvitation(t *testing.T) {
 	w.merchant("m_1", true)
 	_, in := w.fresh("w_5", li)
 	in.Row = 2
-	if res := w.send(CmdInvite, Invitation{Merchant: "m_1", By: "acct-boss", Rows: []Invitee{in}}); res.Err != nil {
+	if res := w.Send(CmdInvite, Invitation{Merchant: "m_1", By: "acct-boss", Rows: []Invitee{in}}); res.Err != nil {
 		t.Fatalf("invite: %v", res.Err)
 	}
 	claim := w.registration("w_5", li, "li")
 	claim.Claim, claim.Key, claim.Private = true, subjects.Fresh{}, nil
 	wrongPhone := claim
 	wrongPhone.PhoneIndex = idx("ph-13900009999")
-	if res := w.send(CmdRegister, wrongPhone); code(res.Err) != "worker_duplicate" {
+	if res := w.Send(CmdRegister, wrongPhone); statetest.Code(res.Err) != "worker_duplicate" {
 		t.Fatalf("a claim with another phone: %v", res.Err)
 	}
-	if res := w.send(CmdRegister, claim); res.Err != nil {
+	if res := w.Send(CmdRegister, claim); res.Err != nil {
 		t.Fatalf("claim: %v", res.Err)
 	}
 	if got := w.worker("w_5"); got.Account != "acct-li" || got.Origin != OriginInvited || len(got.Merchants) != 1 {
@@ -190,7 +141,7 @@ func TestAPersonRegistersOnceAndTakesOverTheirInvitation(t *testing.T) {
 	}
 	again := claim
 	again.Account.Account.ID, again.Account.NameIndex = "acct-li2", []byte("name-li2")
-	if res := w.send(CmdRegister, again); code(res.Err) != "worker_duplicate" {
+	if res := w.Send(CmdRegister, again); statetest.Code(res.Err) != "worker_duplicate" {
 		t.Fatalf("a second claim: %v", res.Err)
 	}
 }
@@ -200,7 +151,7 @@ func TestAnInvitationBatchIsAppliedWholeOrNotAtAll(t *testing.T) {
 	w.merchant("m_1", true)
 	w.merchant("m_2", true)
 	w.merchant("m_new", false)
-	w.send(CmdRegister, w.registration("w_z", zhang, "zhang"))
+	w.Send(CmdRegister, w.registration("w_z", zhang, "zhang"))
 
 	_, a := w.fresh("w_a", li)
 	_, b := w.fresh("w_b", Private{Name: "王五", IDNumber: "110105199003071459", Phone: "13800003333"})
@@ -208,21 +159,21 @@ func TestAnInvitationBatchIsAppliedWholeOrNotAtAll(t *testing.T) {
 	a.Row, b.Row, dup.Row = 2, 3, 4
 	short := b
 	short.PhoneIndex = nil
-	if res := w.send(CmdInvite, Invitation{Merchant: "m_1", By: "x", Rows: []Invitee{a, short}}); code(res.Err) != "invalid_request" {
+	if res := w.Send(CmdInvite, Invitation{Merchant: "m_1", By: "x", Rows: []Invitee{a, short}}); statetest.Code(res.Err) != "invalid_request" {
 		t.Fatalf("a row without its phone's index: %v", res.Err)
 	}
-	if res := w.send(CmdInvite, Invitation{Merchant: "m_new", By: "x", Rows: []Invitee{a}}); code(res.Err) != "merchant_status" {
+	if res := w.Send(CmdInvite, Invitation{Merchant: "m_new", By: "x", Rows: []Invitee{a}}); statetest.Code(res.Err) != "merchant_status" {
 		t.Fatalf("a merchant not approved: %v", res.Err)
 	}
-	res := w.send(CmdInvite, Invitation{Merchant: "m_1", By: "acct-boss", Rows: []Invitee{a, b, dup}})
-	if code(res.Err) != "worker_duplicate" || !strings.Contains(res.Err.Message, "row 4") {
+	res := w.Send(CmdInvite, Invitation{Merchant: "m_1", By: "acct-boss", Rows: []Invitee{a, b, dup}})
+	if statetest.Code(res.Err) != "worker_duplicate" || !strings.Contains(res.Err.Message, "row 4") {
 		t.Fatalf("a batch with a registered ID number: %v", res.Err)
 	}
 	if w.count(Bucket) != 1 || w.count(LinkBucket) != 0 || w.count(IDIndexBucket) != 1 || w.count(subjects.Bucket) != 4 {
 		t.Fatalf("a refused batch left %d workers, %d links, %d indexes, %d subject keys", w.count(Bucket), w.count(LinkBucket), w.count(IDIndexBucket), w.count(subjects.Bucket))
 	}
 	// Without the duplicate, and with 张三 linked rather than created.
-	res = w.send(CmdInvite, Invitation{Merchant: "m_1", By: "acct-boss", Rows: []Invitee{a, b, {Row: 4, ID: "w_z"}}})
+	res = w.Send(CmdInvite, Invitation{Merchant: "m_1", By: "acct-boss", Rows: []Invitee{a, b, {Row: 4, ID: "w_z"}}})
 	if res.Err != nil {
 		t.Fatalf("invite: %v", res.Err)
 	}
@@ -233,12 +184,12 @@ func TestAnInvitationBatchIsAppliedWholeOrNotAtAll(t *testing.T) {
 		t.Fatalf("outcomes %+v", out)
 	}
 	// Another merchant links the same person: one worker, two links.
-	res = w.send(CmdInvite, Invitation{Merchant: "m_2", By: "acct-boss2", Rows: []Invitee{{Row: 2, ID: "w_a"}}})
+	res = w.Send(CmdInvite, Invitation{Merchant: "m_2", By: "acct-boss2", Rows: []Invitee{{Row: 2, ID: "w_a"}}})
 	json.Unmarshal(res.Value, &out)
 	if res.Err != nil || out[0].Status != RowLinked {
 		t.Fatalf("second merchant: %v %+v", res.Err, out)
 	}
-	res = w.send(CmdInvite, Invitation{Merchant: "m_2", By: "acct-boss2", Rows: []Invitee{{Row: 2, ID: "w_a"}}})
+	res = w.Send(CmdInvite, Invitation{Merchant: "m_2", By: "acct-boss2", Rows: []Invitee{{Row: 2, ID: "w_a"}}})
 	json.Unmarshal(res.Value, &out)
 	if res.Err != nil || out[0].Status != RowAlreadyLinked {
 		t.Fatalf("the same invitation again: %v %+v", res.Err, out)
@@ -249,16 +200,16 @@ func TestAnInvitationBatchIsAppliedWholeOrNotAtAll(t *testing.T) {
 	if got := w.worker("w_a"); strings.Join(got.Merchants, ",") != "m_1" || got.Tenancy().Worker != "w_a" {
 		t.Fatalf("w_a before accepting m_2: %+v", got.Merchants)
 	}
-	if res := w.send(CmdAccept, Acceptance{Worker: "w_a", Merchant: "m_2", By: "acct-a"}); res.Err != nil {
+	if res := w.Send(CmdAccept, Acceptance{Worker: "w_a", Merchant: "m_2", By: "acct-a"}); res.Err != nil {
 		t.Fatalf("accept: %v", res.Err)
 	}
 	if got := w.worker("w_a"); strings.Join(got.Merchants, ",") != "m_1,m_2" {
 		t.Fatalf("w_a after accepting m_2: %+v", got.Merchants)
 	}
-	if res := w.send(CmdAccept, Acceptance{Worker: "w_a", Merchant: "m_2", By: "acct-a"}); code(res.Err) != "conflict" {
+	if res := w.Send(CmdAccept, Acceptance{Worker: "w_a", Merchant: "m_2", By: "acct-a"}); statetest.Code(res.Err) != "conflict" {
 		t.Fatalf("accept twice: %v", res.Err)
 	}
-	if res := w.send(CmdAccept, Acceptance{Worker: "w_z", Merchant: "m_2", By: "acct-z"}); code(res.Err) != "not_found" {
+	if res := w.Send(CmdAccept, Acceptance{Worker: "w_z", Merchant: "m_2", By: "acct-z"}); statetest.Code(res.Err) != "not_found" {
 		t.Fatalf("accept an invitation never made: %v", res.Err)
 	}
 }
@@ -266,11 +217,11 @@ func TestAnInvitationBatchIsAppliedWholeOrNotAtAll(t *testing.T) {
 func TestConsentsGateChecksAndTaxRegistrations(t *testing.T) {
 	w := newWorld(t)
 	w.merchant("m_1", true)
-	w.send(CmdRegister, w.registration("w_1", zhang, "zhang"))
+	w.Send(CmdRegister, w.registration("w_1", zhang, "zhang"))
 	k, err := func() (uint32, error) {
 		var id uint32
-		err := w.st.View(func(tx *state.ReadTx) error {
-			key, err := subjects.Key(tx, w.keys, "w_1")
+		err := w.State.View(func(tx *state.ReadTx) error {
+			key, err := subjects.Key(tx, w.Keys, "w_1")
 			if err == nil {
 				id = key.ID()
 			}
@@ -319,7 +270,7 @@ func TestConsentsGateChecksAndTaxRegistrations(t *testing.T) {
 		{"a result for no request", CmdTaxResult, TaxResult{Worker: "w_1", ID: "t_8", Status: TaxRefused, Reason: "x", By: "op"}, "not_found"},
 	}
 	for _, s := range steps {
-		if res := w.send(s.typ, s.body); code(res.Err) != s.code {
+		if res := w.Send(s.typ, s.body); statetest.Code(res.Err) != s.code {
 			t.Errorf("%s: %v, want %q", s.name, res.Err, s.code)
 		}
 	}
@@ -335,12 +286,12 @@ func TestAnAgreementFindsOnlyAVerifiedWorkerOfTheMerchant(t *testing.T) {
 	w.merchant("m_2", true)
 	keyID, in := w.fresh("w_1", zhang)
 	in.Row = 2
-	w.send(CmdInvite, Invitation{Merchant: "m_1", By: "acct-boss", Rows: []Invitee{in}})
+	w.Send(CmdInvite, Invitation{Merchant: "m_1", By: "acct-boss", Rows: []Invitee{in}})
 	find := func(merchant, worker string) (*Party, error) {
 		var p *Party
-		err := w.st.View(func(tx *state.ReadTx) error {
+		err := w.State.View(func(tx *state.ReadTx) error {
 			var err error
-			p, err = FindParty(tx, w.keys, merchant, worker)
+			p, err = FindParty(tx, w.Keys, merchant, worker)
 			return err
 		})
 		return p, err
@@ -353,8 +304,8 @@ func TestAnAgreementFindsOnlyAVerifiedWorkerOfTheMerchant(t *testing.T) {
 	if _, err := find("m_1", "w_1"); errCode(err) != CodeUnverified {
 		t.Fatalf("an unverified worker: %v", err)
 	}
-	w.send(CmdConsent, Consent{ID: "c_1", Worker: "w_1", Purpose: PurposeRealName, NoticeSM3: strings.Repeat("ab", 32), NoticeVersion: "v1", Channel: "app", By: "x"})
-	if res := w.send(CmdCheck, Checked{Worker: "w_1", KeyID: keyID, Kind: CheckRealName, Check: Check{Status: Verified, Provider: "sandbox", Reference: []byte("r"), Score: 0.99, By: "x"}}); res.Err != nil {
+	w.Send(CmdConsent, Consent{ID: "c_1", Worker: "w_1", Purpose: PurposeRealName, NoticeSM3: strings.Repeat("ab", 32), NoticeVersion: "v1", Channel: "app", By: "x"})
+	if res := w.Send(CmdCheck, Checked{Worker: "w_1", KeyID: keyID, Kind: CheckRealName, Check: Check{Status: Verified, Provider: "sandbox", Reference: []byte("r"), Score: 0.99, By: "x"}}); res.Err != nil {
 		t.Fatal(res.Err)
 	}
 	if p, err := find("m_1", "w_1"); err != nil || p == nil || p.Name != zhang.Name || p.IDNumber != zhang.IDNumber || p.ID != "w_1" {

@@ -121,11 +121,11 @@ func fixCheck(first17 string) string {
 // inviter runs invitations straight against the world's state machine.
 func (w *world) inviter(now time.Time) *Inviter {
 	var mu sync.Mutex
-	return &Inviter{Keys: w.keys, View: w.st.View, Now: now, Batch: 3, InFlight: 2,
+	return &Inviter{Keys: w.Keys, View: w.State.View, Now: now, Batch: 3, InFlight: 2,
 		Propose: func(_ bool, cmd *state.Command) ([]byte, error) {
 			mu.Lock()
 			defer mu.Unlock()
-			res := w.apply(cmd)
+			res := w.Apply(cmd)
 			if res.Err != nil {
 				return nil, res.Err
 			}
@@ -232,7 +232,7 @@ func TestAFailedBatchFailsItsRowsAndNoOthers(t *testing.T) {
 			other.ID = "w_other"
 			_, fresh := w.fresh("w_other", Private{Name: "x", IDNumber: "y", Phone: "z"})
 			other.Key, other.Private = fresh.Key, fresh.Private
-			w.send(CmdInvite, Invitation{Merchant: "m_a", By: "other", Rows: []Invitee{other}})
+			w.Send(CmdInvite, Invitation{Merchant: "m_a", By: "other", Rows: []Invitee{other}})
 		}
 		return propose(first, cmd)
 	}
