@@ -29,22 +29,28 @@ func application(name, uscc, username, phone string) string {
 	return string(b)
 }
 
-// tenantSignIn logs a merchant user or worker in with their one-time
-// password, sets their own, enrolls TOTP and steps up, as they would before
-// an important operation.
+// tenantSignIn logs a merchant user in with their one-time password and
+// makes the account their own (ownAccount).
 func (e *env) tenantSignIn(username, oneTime string) string {
 	e.t.Helper()
 	r := e.login(username, oneTime)
 	if r.status != 201 || r.body["password_change_required"] != true {
 		e.t.Fatalf("first login of %s: %d %v", username, r.status, r.body)
 	}
-	token := r.body["token"].(string)
+	return e.ownAccount(username, oneTime, r.body["token"].(string))
+}
+
+// ownAccount does what a person does after a first login with a one-time
+// password: sets their own, enrolls TOTP and steps up, as before an
+// important operation. It returns the session's token.
+func (e *env) ownAccount(username, oneTime, token string) string {
+	e.t.Helper()
 	pw := "Tenant-Secret-2026!"
 	if r := e.changePassword(token, oneTime, pw); r.status != 200 {
 		e.t.Fatalf("password change of %s: %d %v", username, r.status, r.body)
 	}
 	e.admins[username] = pw
-	r = e.call("POST", "/api/v1/me/mfa/totp", token, "")
+	r := e.call("POST", "/api/v1/me/mfa/totp", token, "")
 	secret, _ := r.body["secret"].(string)
 	if r.status != 201 || secret == "" {
 		e.t.Fatalf("enroll %s: %d %v", username, r.status, r.body)

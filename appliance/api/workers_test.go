@@ -56,23 +56,7 @@ func (e *env) workerSignIn(box *smsBox, username, oneTime, phone string) string 
 	if r.status != 201 || r.body["password_change_required"] != true {
 		e.t.Fatalf("first login of %s: %d %v", username, r.status, r.body)
 	}
-	token := r.body["token"].(string)
-	pw := "Worker-Secret-2026!"
-	if r := e.changePassword(token, oneTime, pw); r.status != 200 {
-		e.t.Fatalf("password change of %s: %d %v", username, r.status, r.body)
-	}
-	e.admins[username] = pw
-	r = e.call("POST", "/api/v1/me/mfa/totp", token, "")
-	secret, _ := r.body["secret"].(string)
-	if r.status != 201 || secret == "" {
-		e.t.Fatalf("enroll %s: %d %v", username, r.status, r.body)
-	}
-	if r := e.call("POST", "/api/v1/me/mfa/totp/confirm", token, fmt.Sprintf(`{"code":%q}`, e.code(secret))); r.status != 200 {
-		e.t.Fatalf("confirm %s: %d %v", username, r.status, r.body)
-	}
-	e.secrets[username] = secret
-	e.stepUp(token, username)
-	return token
+	return e.ownAccount(username, oneTime, r.body["token"].(string))
 }
 
 func registration(name, id, phone, username string) string {
