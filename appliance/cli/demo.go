@@ -23,6 +23,7 @@ import (
 func demoCmd() *cobra.Command {
 	var dir, listen, clusterAddr string
 	var fillOnly bool
+	var workers int
 	c := &cobra.Command{
 		Use:   "demo --data DIR [--listen ADDR]",
 		Short: "create a demo node, fill it with the documented demo world through the API, and serve it",
@@ -80,7 +81,7 @@ func demoCmd() *cobra.Command {
 				if admins == nil {
 					return fmt.Errorf("the demo world in %s was never completed and the administrators' one-time passwords are gone: remove %s and run cxt demo again", dir, dir)
 				}
-				if err := fill(ctx, out, n, dir, admins, sink); err != nil {
+				if err := fill(ctx, out, n, dir, admins, sink, workers); err != nil {
 					return err
 				}
 			}
@@ -107,12 +108,13 @@ func demoCmd() *cobra.Command {
 	c.Flags().StringVar(&dir, "data", "demo-data", "data folder of the demo node")
 	c.Flags().StringVar(&listen, "listen", "", "HTTPS API address (default "+node.DefaultAPI+")")
 	c.Flags().StringVar(&clusterAddr, "cluster", "", "node-to-node address (default "+node.DefaultCluster+")")
+	c.Flags().IntVar(&workers, "workers", demo.DemoWorkers, "how many workers the world registers")
 	c.Flags().BoolVar(&fillOnly, "fill-only", false, "fill the world if need be, then stop instead of serving (for scripts)")
 	return c
 }
 
 // fill builds the demo world on n, telling out each step.
-func fill(ctx context.Context, out io.Writer, n *node.Node, dir string, admins []demo.Admin, sink *demo.SMSSink) error {
+func fill(ctx context.Context, out io.Writer, n *node.Node, dir string, admins []demo.Admin, sink *demo.SMSSink, workers int) error {
 	for n.Status().Leader == "" {
 		select {
 		case <-ctx.Done():
@@ -129,9 +131,9 @@ func fill(ctx context.Context, out io.Writer, n *node.Node, dir string, admins [
 	fmt.Fprintln(out, "cxt: filling the demo world through the public API")
 	fctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	_, err = demo.Fill(fctx, n.APIAddr(), ca, caFile, admins, sink, filepath.Join(dir, "demo"), func(step string) {
+	_, err = demo.Fill(fctx, n.APIAddr(), ca, caFile, admins, sink, filepath.Join(dir, "demo"), demo.Options{Workers: workers, Progress: func(step string) {
 		fmt.Fprintf(out, "  [%5.1fs] %s\n", time.Since(start).Seconds(), step)
-	})
+	}})
 	if err != nil {
 		return fmt.Errorf("filling the demo world: %w (remove %s and run cxt demo again)", err, dir)
 	}

@@ -11,7 +11,8 @@ import (
 	"cxt/appliance/identity"
 )
 
-// DemoWorkers is how many workers the demo registers.
+// DemoWorkers is how many workers the demo registers unless told
+// otherwise (Options.Workers).
 const DemoWorkers = 50
 
 var (
@@ -43,8 +44,9 @@ func demoPerson(i int) (map[string]string, error) {
 // and signs the tripartite agreement with the merchant and the platform,
 // everyone with SMS codes. The evidence packages are downloaded.
 func (f *filler) workers(ctx context.Context) error {
-	f.w.say("the merchants invite %d workers by CSV", DemoWorkers)
-	people := make([]map[string]string, DemoWorkers)
+	n := f.opts.Workers
+	f.w.say("the merchants invite %d workers by CSV", n)
+	people := make([]map[string]string, n)
 	for i := range people {
 		p, err := demoPerson(i)
 		if err != nil {
@@ -55,7 +57,7 @@ func (f *filler) workers(ctx context.Context) error {
 	for mi, m := range f.w.Merchants {
 		var csv strings.Builder
 		csv.WriteString("name,id_number,phone,bank_card\n")
-		for i := mi; i < DemoWorkers; i += len(f.w.Merchants) {
+		for i := mi; i < n; i += len(f.w.Merchants) {
 			p := people[i]
 			fmt.Fprintf(&csv, "%s,%s,%s,%s\n", p["name"], p["id_number"], p["phone"], p["bank_card"])
 		}
@@ -75,9 +77,9 @@ func (f *filler) workers(ctx context.Context) error {
 		}
 	}
 	f.w.say("each worker registers, signs in with an SMS code, passes the real-name check and signs the tripartite agreement (SMS codes for every party)")
-	out := make([]Worker, DemoWorkers)
+	out := make([]Worker, n)
 	sem := make(chan struct{}, 8)
-	err := parallel(DemoWorkers, func(i int) error {
+	err := parallel(n, func(i int) error {
 		sem <- struct{}{}
 		defer func() { <-sem }()
 		w, err := f.worker(ctx, i, people[i], f.w.Merchants[i%len(f.w.Merchants)])

@@ -85,16 +85,27 @@ func (w *World) say(format string, args ...any) {
 // Admin is an administrator's one-time password as init printed it.
 type Admin struct{ Role, Username, Password string }
 
+// Options shape a demo world.
+type Options struct {
+	// Workers is how many workers to register (DemoWorkers if 0).
+	Workers int
+	// Progress, if not nil, is told each step.
+	Progress func(string)
+}
+
 // Fill builds the demo world on the node at addr, whose administrators'
-// one-time passwords are admins, and writes dir/world.json. progress, if
-// not nil, is told each step.
-func Fill(ctx context.Context, addr string, caPEM []byte, caFile string, admins []Admin, sms *SMSSink, dir string, progress func(string)) (*World, error) {
+// one-time passwords are admins, and writes dir/world.json.
+func Fill(ctx context.Context, addr string, caPEM []byte, caFile string, admins []Admin, sms *SMSSink, dir string, o Options) (*World, error) {
+	if o.Workers <= 0 {
+		o.Workers = DemoWorkers
+	}
+	progress := o.Progress
 	c, err := NewClient(addr, caPEM)
 	if err != nil {
 		return nil, err
 	}
 	w := &World{API: "https://" + addr, CAFile: caFile, Created: time.Now().UTC(), progress: progress}
-	f := &filler{c: c, w: w, dir: dir, sms: sms, sessions: map[string]*Session{}}
+	f := &filler{c: c, w: w, dir: dir, sms: sms, opts: o, sessions: map[string]*Session{}}
 	if err := f.run(ctx, admins); err != nil {
 		return w, err
 	}
@@ -102,10 +113,11 @@ func Fill(ctx context.Context, addr string, caPEM []byte, caFile string, admins 
 }
 
 type filler struct {
-	c   *Client
-	w   *World
-	dir string
-	sms *SMSSink
+	c    *Client
+	w    *World
+	dir  string
+	sms  *SMSSink
+	opts Options
 
 	admins             map[string]*Session // by role
 	operator, reviewer *Session
