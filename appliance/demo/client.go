@@ -55,11 +55,18 @@ func (e *APIError) Error() string {
 
 // call sends body (JSON, raw bytes, or CSV) and decodes a JSON answer into
 // out. Requests without a session share one per-address rate limit: a 429
-// is waited out (Retry-After) and sent again.
+// is waited out (Retry-After) and sent again. A 503 — the node had no
+// leader for a moment, as on a loaded machine — is sent again a few times,
+// as the answer advises.
 func (c *Client) call(ctx context.Context, method, path, token string, body any, out any, headers ...string) (int, error) {
+	unavailable := 0
 	for {
 		status, wait, err := c.once(ctx, method, path, token, body, out, headers...)
-		if status != http.StatusTooManyRequests {
+		switch {
+		case status == http.StatusServiceUnavailable && unavailable < 5:
+			unavailable++
+			wait = time.Duration(unavailable) * time.Second
+		case status != http.StatusTooManyRequests:
 			return status, err
 		}
 		select {
