@@ -66,7 +66,7 @@ func (b *Backend) Register(reg *state.Registry) { Register(reg) }
 // Routes lists the agreements' endpoints.
 func (b *Backend) Routes() []api.Route {
 	const read, write = api.Read, api.Write
-	a, m := resource, merchantResource
+	a, m := resource, merchants.Resource
 	return []api.Route{
 		{Method: "GET", Path: "/api/v1/esign/authority", Action: "esign.authority_read", Kind: read, Handle: b.authority},
 		{Method: "POST", Path: "/api/v1/esign/authority", Action: "esign.authority", Kind: write, Handle: b.setUp},
@@ -82,30 +82,12 @@ func (b *Backend) Routes() []api.Route {
 	}
 }
 
-// lookup finds a record for a Resource func, once more after a read barrier
-// for a signed-in caller (it may not be applied on this node yet).
-func lookup(r *api.Request, find func(tx *state.ReadTx) (bool, error)) (bool, error) {
-	var found bool
-	view := func(tx *state.ReadTx) error {
-		var err error
-		found, err = find(tx)
-		return err
-	}
-	err := r.Node.State().View(view)
-	if err == nil && !found && r.Session != nil {
-		if err = r.Node.ReadBarrier(r.Ctx); err == nil {
-			err = r.Node.State().View(view)
-		}
-	}
-	return found, err
-}
-
 // resource finds the agreement a route names: its merchant's and, if
 // tripartite, its worker's; another tenant's is absent.
 func resource(r *api.Request) (api.Resource, error) {
 	id := r.Var("id")
 	res := api.Resource{Resource: policy.Resource{Label: 1, Owner: id}, Noun: "agreement"}
-	found, err := lookup(r, func(tx *state.ReadTx) (bool, error) {
+	found, err := r.Lookup(func(tx *state.ReadTx) (bool, error) {
 		b, err := tx.Get(Bucket, []byte(id))
 		if err != nil || b == nil {
 			return false, err
@@ -116,19 +98,6 @@ func resource(r *api.Request) (api.Resource, error) {
 		}
 		res.Resource = a.Tenancy()
 		return true, nil
-	})
-	res.Absent = !found
-	return res, err
-}
-
-// merchantResource finds the merchant a route names, as the merchants'
-// routes do: only its own users and platform staff reach it.
-func merchantResource(r *api.Request) (api.Resource, error) {
-	id := r.Var("id")
-	res := api.Resource{Resource: policy.Resource{Label: 1, Owner: id, Tenanted: true, Merchants: []string{id}}, Noun: "merchant"}
-	found, err := lookup(r, func(tx *state.ReadTx) (bool, error) {
-		b, err := tx.Get(merchants.Bucket, []byte(id))
-		return b != nil, err
 	})
 	res.Absent = !found
 	return res, err

@@ -127,6 +127,27 @@ func (r Resource) noun() string {
 	return r.Noun
 }
 
+// Lookup finds the record a Resource func names: found reads it from this
+// node's state and says whether it is there. A record this node has not
+// applied yet is looked for once more after a read barrier, for a
+// signed-in caller, before it is called absent (an anonymous caller gets no
+// barrier: it cannot make the node wait).
+func (r *Request) Lookup(found func(*state.ReadTx) (bool, error)) (bool, error) {
+	var ok bool
+	view := func(tx *state.ReadTx) error {
+		var err error
+		ok, err = found(tx)
+		return err
+	}
+	err := r.Node.State().View(view)
+	if err == nil && !ok && r.Session != nil {
+		if err = r.Node.ReadBarrier(r.Ctx); err == nil {
+			err = r.Node.State().View(view)
+		}
+	}
+	return ok, err
+}
+
 // PathOwner is the Resource func of a route whose owner is its path
 // variable name, looked up nowhere: label 1.
 func PathOwner(name string) func(*Request) (Resource, error) {

@@ -75,20 +75,14 @@ func (b *Backend) Routes() []api.Route {
 // absent.
 func accountResource(r *api.Request) (api.Resource, error) {
 	res := api.Resource{Resource: policy.Resource{Label: 1, Owner: r.Var("id")}, Noun: "account"}
-	lookup := func(tx *state.ReadTx) error {
+	found, err := r.Lookup(func(tx *state.ReadTx) (bool, error) {
 		acct, err := AccountByID(tx, res.Owner)
 		if acct != nil && acct.Clearance > 0 {
 			res.Label = acct.Clearance
 		}
-		res.Absent = acct == nil
-		return err
-	}
-	err := r.Node.State().View(lookup)
-	if err == nil && res.Absent && r.Session != nil { // perhaps only not applied on this node yet
-		if err = r.Node.ReadBarrier(r.Ctx); err == nil {
-			err = r.Node.State().View(lookup)
-		}
-	}
+		return acct != nil, err
+	})
+	res.Absent = !found
 	return res, err
 }
 

@@ -39,7 +39,7 @@ func (b *Backend) Register(reg *state.Registry) { Register(reg) }
 // Routes lists the merchants' endpoints.
 func (b *Backend) Routes() []api.Route {
 	const read, write, important = api.Read, api.Write, api.Important
-	m := resource
+	m := Resource
 	return []api.Route{
 		{Method: "POST", Path: "/api/v1/merchants", Action: "merchants.apply", Kind: write, Handle: b.apply},
 		{Method: "GET", Path: "/api/v1/merchants", Action: "merchants.list", Kind: read, Handle: b.list},
@@ -55,22 +55,18 @@ func (b *Backend) Routes() []api.Route {
 	}
 }
 
-// resource finds the merchant a route names: a tenanted resource of that
-// merchant, so that only its own users (and platform staff) reach it.
-func resource(r *api.Request) (api.Resource, error) {
+// Resource finds the merchant a route names by its {id}: a tenanted
+// resource of that merchant, so that only its own users (and platform
+// staff) reach it. The workers' and agreements' routes under a merchant use
+// it too.
+func Resource(r *api.Request) (api.Resource, error) {
 	id := r.Var("id")
 	res := api.Resource{Resource: policy.Resource{Label: 1, Owner: id, Tenanted: true, Merchants: []string{id}}, Noun: "merchant"}
-	lookup := func(tx *state.ReadTx) error {
+	found, err := r.Lookup(func(tx *state.ReadTx) (bool, error) {
 		b, err := tx.Get(Bucket, []byte(id))
-		res.Absent = b == nil
-		return err
-	}
-	err := r.Node.State().View(lookup)
-	if err == nil && res.Absent && r.Session != nil { // perhaps not applied on this node yet
-		if err = r.Node.ReadBarrier(r.Ctx); err == nil {
-			err = r.Node.State().View(lookup)
-		}
-	}
+		return b != nil, err
+	})
+	res.Absent = !found
 	return res, err
 }
 

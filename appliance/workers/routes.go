@@ -54,7 +54,7 @@ func (b *Backend) Routes() []api.Route {
 		{Method: "GET", Path: "/api/v1/workers", Action: "workers.list", Kind: read, Handle: b.list},
 		{Method: "GET", Path: "/api/v1/workers/{id}", Action: "workers.read", Kind: read, Resource: w, Handle: b.read},
 		{Method: "POST", Path: "/api/v1/workers/{id}/unmask", Action: "workers.unmask", Kind: important, Resource: w, Prepare: b.unmask},
-		{Method: "POST", Path: "/api/v1/merchants/{id}/workers", Action: "workers.invite", Kind: write, Resource: merchantResource, Handle: b.invite, MaxBody: MaxFile},
+		{Method: "POST", Path: "/api/v1/merchants/{id}/workers", Action: "workers.invite", Kind: write, Resource: merchants.Resource, Handle: b.invite, MaxBody: MaxFile},
 		{Method: "POST", Path: "/api/v1/workers/{id}/merchants/{merchant}/accept", Action: "workers.accept", Kind: write, Resource: w, Handle: b.accept},
 		{Method: "POST", Path: "/api/v1/workers/{id}/real-name", Action: "workers.verify", Kind: write, Resource: w, Handle: b.verify},
 		{Method: "POST", Path: "/api/v1/workers/{id}/liveness", Action: "workers.verify", Kind: write, Resource: w, Handle: b.liveness, MaxBody: 4 << 10},
@@ -67,46 +67,23 @@ func (b *Backend) Routes() []api.Route {
 	}
 }
 
-// find looks a record up on this node, and once more after a read barrier
-// if a signed-in caller names one not applied here yet.
-func find(r *api.Request, lookup func(*state.ReadTx) error, absent *bool) error {
-	err := r.Node.State().View(lookup)
-	if err == nil && *absent && r.Session != nil {
-		if err = r.Node.ReadBarrier(r.Ctx); err == nil {
-			err = r.Node.State().View(lookup)
-		}
-	}
-	return err
-}
-
 // resource finds the worker a route names: theirs, and each linked
 // merchant's.
 func resource(r *api.Request) (api.Resource, error) {
 	id := r.Var("id")
 	res := api.Resource{Resource: policy.Resource{Label: 1, Owner: id, Tenanted: true, Worker: id}, Noun: "worker"}
-	err := find(r, func(tx *state.ReadTx) error {
+	found, err := r.Lookup(func(tx *state.ReadTx) (bool, error) {
 		b, err := tx.Get(Bucket, []byte(id))
-		if res.Absent = b == nil; err != nil || b == nil {
-			return err
+		if err != nil || b == nil {
+			return false, err
 		}
 		w, err := decode(b)
 		if err == nil {
 			res.Resource = w.Tenancy()
 		}
-		return err
-	}, &res.Absent)
-	return res, err
-}
-
-// merchantResource finds the merchant whose workers a route invites.
-func merchantResource(r *api.Request) (api.Resource, error) {
-	id := r.Var("id")
-	res := api.Resource{Resource: policy.Resource{Label: 1, Owner: id, Tenanted: true, Merchants: []string{id}}, Noun: "merchant"}
-	err := find(r, func(tx *state.ReadTx) error {
-		b, err := tx.Get(merchants.Bucket, []byte(id))
-		res.Absent = b == nil
-		return err
-	}, &res.Absent)
+		return true, err
+	})
+	res.Absent = !found
 	return res, err
 }
 
