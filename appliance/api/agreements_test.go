@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"archive/zip"
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
@@ -22,6 +21,8 @@ import (
 	"cxt/appliance/notify"
 	"cxt/crypto/sm"
 	"cxt/storage/state"
+
+	"cxt/appliance/esign/esigntest"
 )
 
 // smsBox is an SMS provider's webhook on loopback that keeps what it is
@@ -102,48 +103,6 @@ func (e *env) approvedMerchant(reviewer, name, uscc, username, phone string) (st
 		e.t.Fatalf("approve %s: %d %v", name, r.status, r.body)
 	}
 	return id, admin
-}
-
-// unzip writes an evidence package out as a verifier would.
-func unzip(t *testing.T, pkg []byte) string {
-	t.Helper()
-	dir := t.TempDir()
-	zr, err := zip.NewReader(bytes.NewReader(pkg), int64(len(pkg)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range zr.File {
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b bytes.Buffer
-		b.ReadFrom(rc)
-		rc.Close()
-		p := filepath.Join(dir, filepath.FromSlash(f.Name))
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
-// verifyScript is the verification script exactly as docs/e-signing.md
-// prints it.
-func verifyScript(t *testing.T) string {
-	t.Helper()
-	doc, err := os.ReadFile("../../docs/e-signing.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	const marker = "<!-- verify-script: esign.VerifyScript -->\n```sh\n"
-	i := bytes.Index(doc, []byte(marker))
-	if i < 0 {
-		t.Fatalf("docs/e-signing.md has no %q", marker)
-	}
-	rest := doc[i+len(marker):]
-	return string(rest[:bytes.Index(rest, []byte("```\n"))])
 }
 
 // The merchant–platform cooperation agreement through the API: a system
@@ -323,14 +282,12 @@ func TestTheCooperationAgreementIsSignedOverTheAPIAndVerifiesWithOpenSSL(t *test
 	if status != 200 || typ != "application/zip" || sm3Of(pkg) != done.body["evidence_sm3"] {
 		t.Fatalf("evidence: %d %s", status, typ)
 	}
-	dir := unzip(t, pkg)
-	cmd := exec.Command("sh", "-c", verifyScript(t))
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.HasSuffix(string(out), "All checks passed.\n") || strings.Count(string(out), "Verified OK") != 5 {
+	dir := esigntest.Extract(t, pkg)
+	out, err := esigntest.Run(t, dir)
+	if err != nil || !strings.HasSuffix(out, "All checks passed.\n") || strings.Count(out, "Verified OK") != 5 {
 		t.Fatalf("openssl: %v\n%s", err, out)
 	}
-	if fp := strings.ToLower(strings.ReplaceAll(string(out), ":", "")); !strings.Contains(fp, auth.body["ca_fingerprint_sm3"].(string)) {
+	if fp := strings.ToLower(strings.ReplaceAll(out, ":", "")); !strings.Contains(fp, auth.body["ca_fingerprint_sm3"].(string)) {
 		t.Fatalf("the script did not print the published CA fingerprint %s:\n%s", auth.body["ca_fingerprint_sm3"], out)
 	}
 	if contract, _ := os.ReadFile(filepath.Join(dir, "contract.pdf")); !bytes.Equal(contract, pdf) {

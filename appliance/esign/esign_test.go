@@ -1,12 +1,10 @@
 package esign
 
 import (
-	"archive/zip"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -17,6 +15,8 @@ import (
 	"cxt/appliance/errs"
 	"cxt/crypto/sm"
 	"cxt/crypto/subjectkey"
+
+	"cxt/appliance/esign/esigntest"
 )
 
 // world is an appliance's e-signing keys, a merchant and a worker with
@@ -164,31 +164,6 @@ func (w *world) signAll(t testing.TB) (*Session, []byte) {
 	return s, pkg
 }
 
-// extract writes a downloaded package out as a verifier would.
-func extract(t testing.TB, pkg []byte) string {
-	t.Helper()
-	dir := t.TempDir()
-	zr, err := zip.NewReader(bytes.NewReader(pkg), int64(len(pkg)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range zr.File {
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b bytes.Buffer
-		b.ReadFrom(rc)
-		rc.Close()
-		p := filepath.Join(dir, filepath.FromSlash(f.Name))
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
 // rezip packs a folder back into a package, for the Go verifier.
 func rezip(t testing.TB, dir string) []byte {
 	t.Helper()
@@ -208,38 +183,8 @@ func rezip(t testing.TB, dir string) []byte {
 	return pkg
 }
 
-// docScript is the verification script as docs/e-signing.md prints it.
-func docScript(t testing.TB) string {
-	t.Helper()
-	doc, err := os.ReadFile("../../docs/e-signing.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	const marker = "<!-- verify-script: esign.VerifyScript -->\n```sh\n"
-	i := bytes.Index(doc, []byte(marker))
-	if i < 0 {
-		t.Fatalf("docs/e-signing.md has no %q", marker)
-	}
-	rest := doc[i+len(marker):]
-	j := bytes.Index(rest, []byte("```\n"))
-	if j < 0 {
-		t.Fatal("the script in docs/e-signing.md is not closed")
-	}
-	return string(rest[:j])
-}
-
-// openssl runs the documented script in dir with the machine's sh and
-// OpenSSL 3.
-func runScript(t testing.TB, dir string) (string, error) {
-	t.Helper()
-	cmd := exec.Command("sh", "-c", docScript(t))
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
 func TestTheDocumentedScriptIsTheOneInThePackage(t *testing.T) {
-	if got := docScript(t); got != VerifyScript {
+	if got := esigntest.Script(t); got != VerifyScript {
 		t.Fatalf("docs/e-signing.md's script differs from esign.VerifyScript:\n%s", got)
 	}
 }
@@ -256,7 +201,7 @@ func TestASealedPackageVerifiesWithOpenSSLAlone(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	dir := extract(t, pkg)
+	dir := esigntest.Extract(t, pkg)
 
 	var names []string
 	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
@@ -281,7 +226,7 @@ func TestASealedPackageVerifiesWithOpenSSLAlone(t *testing.T) {
 		t.Fatal("contract.pdf is not the signed PDF")
 	}
 
-	out, err := runScript(t, dir)
+	out, err := esigntest.Run(t, dir)
 	if err != nil || !strings.HasSuffix(out, "All checks passed.\n") {
 		t.Fatalf("openssl: %v\n%s", err, out)
 	}
@@ -326,7 +271,7 @@ func TestTheCooperationAgreementGoesThroughTheSameSigning(t *testing.T) {
 	w := newWorld(t)
 	w.cooperation(t)
 	_, pkg := w.signAll(t)
-	out, err := runScript(t, extract(t, pkg))
+	out, err := esigntest.Run(t, esigntest.Extract(t, pkg))
 	if err != nil || !strings.HasSuffix(out, "All checks passed.\n") || strings.Count(out, "Verified OK") != 5 {
 		t.Fatalf("openssl: %v\n%s", err, out)
 	}
@@ -471,9 +416,9 @@ func TestATamperedPackageFailsOpenSSLAndTheGoVerifier(t *testing.T) {
 		}, "signer 3 authenticated for another document", "signer 3 authenticated for another document", 6},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			dir := extract(t, pkg)
+			dir := esigntest.Extract(t, pkg)
 			c.tamper(dir)
-			out, err := runScript(t, dir)
+			out, err := esigntest.Run(t, dir)
 			if err == nil || strings.Contains(out, "All checks passed.") {
 				t.Errorf("openssl accepted it:\n%s", out)
 			}
@@ -490,7 +435,7 @@ func TestATamperedPackageFailsOpenSSLAndTheGoVerifier(t *testing.T) {
 	// A package from another appliance is internally sound — OpenSSL
 	// passes it and prints its CA's fingerprint, which is not ours — and
 	// the Go verifier, given our CA, refuses it.
-	out, err := runScript(t, extract(t, foreign))
+	out, err := esigntest.Run(t, esigntest.Extract(t, foreign))
 	if err != nil || strings.Contains(strings.ToLower(strings.ReplaceAll(out, ":", "")), w.ca.Cert.Fingerprint()) {
 		t.Fatalf("foreign package: %v\n%s", err, out)
 	}
