@@ -94,11 +94,11 @@ func (r reply) code() string {
 func (e *env) call(method, path, token, body string, headers ...string) reply {
 	e.t.Helper()
 	req, _ := http.NewRequest(method, e.base+path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json") // unless headers say otherwise
+	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)

@@ -75,20 +75,10 @@ func (e *env) staff(sec, role, username string) string {
 	return token
 }
 
-// upload files a document with a raw body.
+// upload files a document: the body is the document.
 func (e *env) upload(path, token string, body []byte) reply {
 	e.t.Helper()
-	req, _ := http.NewRequest("POST", e.base+path, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/octet-stream")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := e.client.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
-	return reply{resp.StatusCode, out}
+	return e.call("POST", path, token, string(body), "Content-Type", "application/octet-stream")
 }
 
 // download fetches a document: its status, content type and bytes.

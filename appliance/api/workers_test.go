@@ -28,17 +28,7 @@ import (
 // invite posts an invitation file.
 func (e *env) invite(merchant, token string, file []byte) reply {
 	e.t.Helper()
-	req, _ := http.NewRequest("POST", e.base+"/api/v1/merchants/"+merchant+"/workers", bytes.NewReader(file))
-	req.Header.Set("Content-Type", "text/csv; charset=utf-8")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := e.client.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
-	return reply{resp.StatusCode, out}
+	return e.call("POST", "/api/v1/merchants/"+merchant+"/workers", token, string(file), "Content-Type", "text/csv; charset=utf-8")
 }
 
 // workerSignIn signs a worker in with their one-time password and the SMS
