@@ -118,17 +118,23 @@ func NewCA(key *PrivateKey, commonName string, notBefore, notAfter time.Time) (*
 	return create(tmpl, tmpl, key.Public(), key)
 }
 
-// Issue signs a certificate for pub, usable by a TLS client and server.
-func Issue(ca *Certificate, caKey *PrivateKey, pub *PublicKey, commonName string, notBefore, notAfter time.Time) (*Certificate, error) {
-	tmpl := &smx509.Certificate{
+// leaf is what every certificate a CA here issues has in common: a fresh
+// serial, the subject and the validity; the callers add its profile.
+func leaf(commonName string, notBefore, notAfter time.Time, usage smx509.KeyUsage) *smx509.Certificate {
+	return &smx509.Certificate{
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: commonName, Organization: []string{"cxt"}},
 		NotBefore:    notBefore,
 		NotAfter:     notAfter,
-		KeyUsage:     smx509.KeyUsageDigitalSignature | smx509.KeyUsageKeyAgreement,
-		ExtKeyUsage:  []smx509.ExtKeyUsage{smx509.ExtKeyUsageServerAuth, smx509.ExtKeyUsageClientAuth},
-		DNSNames:     []string{commonName},
+		KeyUsage:     usage,
 	}
+}
+
+// Issue signs a certificate for pub, usable by a TLS client and server.
+func Issue(ca *Certificate, caKey *PrivateKey, pub *PublicKey, commonName string, notBefore, notAfter time.Time) (*Certificate, error) {
+	tmpl := leaf(commonName, notBefore, notAfter, smx509.KeyUsageDigitalSignature|smx509.KeyUsageKeyAgreement)
+	tmpl.ExtKeyUsage = []smx509.ExtKeyUsage{smx509.ExtKeyUsageServerAuth, smx509.ExtKeyUsageClientAuth}
+	tmpl.DNSNames = []string{commonName}
 	return create(tmpl, ca.c, pub, caKey)
 }
 
@@ -149,13 +155,7 @@ var (
 // (contentCommitment), no extended key usage and no host name, since the key
 // signs documents and never a TLS handshake.
 func IssueSigner(ca *Certificate, caKey *PrivateKey, pub *PublicKey, commonName string, notBefore, notAfter time.Time) (*Certificate, error) {
-	tmpl := &smx509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: commonName, Organization: []string{"cxt"}},
-		NotBefore:    notBefore,
-		NotAfter:     notAfter,
-		KeyUsage:     smx509.KeyUsageDigitalSignature | smx509.KeyUsageContentCommitment,
-	}
+	tmpl := leaf(commonName, notBefore, notAfter, smx509.KeyUsageDigitalSignature|smx509.KeyUsageContentCommitment)
 	return create(tmpl, ca.c, pub, caKey)
 }
 
@@ -163,14 +163,8 @@ func IssueSigner(ca *Certificate, caKey *PrivateKey, pub *PublicKey, commonName 
 // extended key usage, timeStamping, is critical (RFC 3161 §2.3), so OpenSSL
 // accepts it for "-purpose timestampsign" and refuses it for anything else.
 func IssueTimeStamper(ca *Certificate, caKey *PrivateKey, pub *PublicKey, commonName string, notBefore, notAfter time.Time) (*Certificate, error) {
-	tmpl := &smx509.Certificate{
-		SerialNumber:    serial(),
-		Subject:         pkix.Name{CommonName: commonName, Organization: []string{"cxt"}},
-		NotBefore:       notBefore,
-		NotAfter:        notAfter,
-		KeyUsage:        smx509.KeyUsageDigitalSignature | smx509.KeyUsageContentCommitment,
-		ExtraExtensions: []pkix.Extension{{Id: oidExtKeyUsage, Critical: true, Value: timeStampingOnly}},
-	}
+	tmpl := leaf(commonName, notBefore, notAfter, smx509.KeyUsageDigitalSignature|smx509.KeyUsageContentCommitment)
+	tmpl.ExtraExtensions = []pkix.Extension{{Id: oidExtKeyUsage, Critical: true, Value: timeStampingOnly}}
 	return create(tmpl, ca.c, pub, caKey)
 }
 
