@@ -239,21 +239,29 @@ func TestAWrongKeyOrACorruptStateFileStopsTheNodeAndChangesNothing(t *testing.T)
 	}
 }
 
-func TestAJoinedNodeBecomesAVoterAndReplicates(t *testing.T) {
-	first := initNode(t, node.InitOptions{NodeID: "a"})
-	a := open(t, first)
+// twoNodes starts node a, the leader, in folder first, and joins node b
+// to it with the master key file; b's folder, second, is made, not yet
+// opened.
+func twoNodes(t *testing.T) (a *node.Node, first, second string, master *keyring.MasterKey) {
+	first = initNode(t, node.InitOptions{NodeID: "a"})
+	a = open(t, first)
 	waitLeader(t, a)
 	cfg, _ := datadir.Load(first)
 	master, err := cfg.MasterFromKeyFile()
 	if err != nil {
 		t.Fatal(err)
 	}
-	second := filepath.Join(t.TempDir(), "b")
+	second = filepath.Join(t.TempDir(), "b")
 	if err := node.Join(ctx(t), second, node.JoinOptions{
 		NodeID: "b", API: loopback.FreeAddr(), Cluster: loopback.FreeAddr(), Leader: cfg.Cluster, Master: master, KeyFile: true,
 	}); err != nil {
 		t.Fatal(err)
 	}
+	return a, first, second, master
+}
+
+func TestAJoinedNodeBecomesAVoterAndReplicates(t *testing.T) {
+	a, _, second, _ := twoNodes(t)
 	b := open(t, second)
 	info, err := a.Documents().Put(ctx(t), "d1", strings.NewReader("hello"), 5)
 	if err != nil {

@@ -415,20 +415,7 @@ func TestARekeyInterruptedAfterItsCommitPointIsCompletedAtTheNextStart(t *testin
 }
 
 func TestRekeyOfAClusterOfSeveralIsRefusedWithAMessage(t *testing.T) {
-	first := initNode(t, node.InitOptions{NodeID: "a"})
-	a := open(t, first)
-	waitLeader(t, a)
-	cfg, _ := datadir.Load(first)
-	master, err := cfg.MasterFromKeyFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	second := filepath.Join(t.TempDir(), "b")
-	if err := node.Join(ctx(t), second, node.JoinOptions{
-		NodeID: "b", API: loopback.FreeAddr(), Cluster: loopback.FreeAddr(), Leader: cfg.Cluster, Master: master, KeyFile: true,
-	}); err != nil {
-		t.Fatal(err)
-	}
+	a, first, second, master := twoNodes(t)
 	open(t, second)
 	deadline := time.Now().Add(30 * time.Second)
 	for len(a.Status().Cluster.Servers) < 2 {
@@ -437,7 +424,7 @@ func TestRekeyOfAClusterOfSeveralIsRefusedWithAMessage(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	_, err = a.Rekey(ctx(t), node.RekeyRequest{MasterKey: hexKey(master), Reason: "yearly key rotation"})
+	_, err := a.Rekey(ctx(t), node.RekeyRequest{MasterKey: hexKey(master), Reason: "yearly key rotation"})
 	if e := errs.Of(err); e.Code != "cluster_rekey_unsupported" || !strings.Contains(err.Error(), "cxt cluster remove") {
 		t.Fatalf("rekey of a two-node cluster: %v", err)
 	}
