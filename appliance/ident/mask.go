@@ -24,6 +24,15 @@ func MaskBankCard(number string) string {
 	return "****" + string(r[len(r)-4:])
 }
 
+// MaskName keeps a name's first character: 王五 -> 王*.
+func MaskName(name string) string {
+	r := []rune(strings.TrimSpace(name))
+	if len(r) <= 1 {
+		return strings.Repeat("*", len(r))
+	}
+	return string(r[0]) + strings.Repeat("*", len(r)-1)
+}
+
 // keep shows the first head and last tail characters and stars the rest; an
 // input too short to hide at least four characters is all stars.
 func keep(s string, head, tail int) string {

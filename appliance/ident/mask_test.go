@@ -18,6 +18,8 @@ func TestMasks(t *testing.T) {
 		{"a 16-digit card", MaskBankCard("6200000000000005"), "****0005"},
 		{"a short card", MaskBankCard("12345678"), "********"},
 		{"an empty card", MaskBankCard(""), ""},
+		{"a name", MaskName("王小明"), "王**"},
+		{"a one-character name", MaskName("王"), "*"},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, c.got, c.want)

@@ -1,22 +1,11 @@
 package merchants
 
 import (
-	"strings"
-
 	"cxt/appliance/ident"
 	"cxt/appliance/identity"
 	"cxt/appliance/subjects"
 	"cxt/crypto/subjectkey"
 )
-
-// MaskName keeps a name's first character: 王五 → 王*.
-func MaskName(name string) string {
-	r := []rune(strings.TrimSpace(name))
-	if len(r) <= 1 {
-		return strings.Repeat("*", len(r))
-	}
-	return string(r[0]) + strings.Repeat("*", len(r)-1)
-}
 
 // public is a merchant as the API shows it: the people on its record
 // masked unless unmasked.
@@ -37,11 +26,11 @@ func (m *Merchant) public(key *subjectkey.Key, unmasked bool) map[string]any {
 		return out
 	}
 	if !unmasked {
-		p.LegalRep.Name = MaskName(p.LegalRep.Name)
+		p.LegalRep.Name = ident.MaskName(p.LegalRep.Name)
 		p.LegalRep.IDNumber = ident.MaskResidentID(p.LegalRep.IDNumber)
 		for i := range p.Contacts {
 			c := &p.Contacts[i]
-			c.Name, c.Phone = MaskName(c.Name), ident.MaskPhone(c.Phone)
+			c.Name, c.Phone = ident.MaskName(c.Name), ident.MaskPhone(c.Phone)
 			if c.Email != "" {
 				c.Email = identity.MaskEmail(c.Email)
 			}

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"cxt/appliance/ident"
-	"cxt/appliance/merchants"
 	"cxt/appliance/subjects"
 	"cxt/crypto/subjectkey"
 )
@@ -31,7 +30,7 @@ func (w *Worker) public(key *subjectkey.Key, unmasked bool, links []Link) map[st
 		return out
 	}
 	if !unmasked {
-		p.Name, p.IDNumber, p.Phone = merchants.MaskName(p.Name), ident.MaskResidentID(p.IDNumber), ident.MaskPhone(p.Phone)
+		p.Name, p.IDNumber, p.Phone = ident.MaskName(p.Name), ident.MaskResidentID(p.IDNumber), ident.MaskPhone(p.Phone)
 		if p.BankCard != "" {
 			p.BankCard = ident.MaskBankCard(p.BankCard)
 		}
