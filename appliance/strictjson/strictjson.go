@@ -11,6 +11,7 @@ import (
 	"io"
 	"reflect"
 	"strings"
+	"sync"
 )
 
 // KeyError names the offending key.
@@ -135,9 +136,16 @@ func structType(t reflect.Type) reflect.Type {
 	return t
 }
 
+// known holds fields' answer per type: every API body is checked, and a
+// type's fields do not change.
+var known sync.Map // reflect.Type -> map[string]reflect.Type
+
 // fields maps the JSON names of t's fields to their types, those of
 // embedded structs promoted as encoding/json promotes them.
 func fields(t reflect.Type) map[string]reflect.Type {
+	if f, ok := known.Load(t); ok {
+		return f.(map[string]reflect.Type)
+	}
 	out := map[string]reflect.Type{}
 	var walk func(t reflect.Type, depth int)
 	walk = func(t reflect.Type, depth int) {
@@ -170,6 +178,7 @@ func fields(t reflect.Type) map[string]reflect.Type {
 		}
 	}
 	walk(t, 0)
+	known.Store(t, out)
 	return out
 }
 
