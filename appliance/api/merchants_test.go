@@ -255,3 +255,45 @@ func TestMerchantsApplyAreReviewedAndStayInTheirTenant(t *testing.T) {
 		}
 	}
 }
+
+// Racing applications with one credit code, and racing reviews of one
+// application: the state machine decides each once.
+func TestRacingApplicationsAndReviewsAreDecidedOnce(t *testing.T) {
+	e := start(t)
+	sec, _ := e.signInMFA("secadmin")
+	reviewer := e.staff(sec, "platform_reviewer", "reviewer-1")
+	apps := parallel(8, func(i int) reply {
+		return e.call("POST", "/api/v1/merchants", "", application("福州某某科技有限公司", usccA, fmt.Sprintf("boss-%d", i), fmt.Sprintf("1380000%04d", i)))
+	})
+	var id string
+	created := 0
+	for _, r := range apps {
+		switch {
+		case r.status == 201:
+			created++
+			id = r.body["merchant"].(map[string]any)["id"].(string)
+		case r.code() != "merchant_duplicate":
+			t.Errorf("a racing application: %d %v", r.status, r.body)
+		}
+	}
+	if created != 1 {
+		t.Fatalf("%d of 8 racing applications with one credit code were created", created)
+	}
+	reviews := parallel(6, func(i int) reply {
+		d := []string{`{"decision":"approve"}`, `{"decision":"reject","reason":"forged licence"}`}[i%2]
+		return e.call("POST", "/api/v1/merchants/"+id+"/review", reviewer, d)
+	})
+	decided := 0
+	for _, r := range reviews {
+		switch {
+		case r.status == 200:
+			decided++
+		case r.code() != "merchant_status":
+			t.Errorf("a racing review: %d %v", r.status, r.body)
+		}
+	}
+	m := e.call("GET", "/api/v1/merchants/"+id, reviewer, "")
+	if decided != 1 || len(m.body["history"].([]any)) != 2 {
+		t.Fatalf("%d racing reviews took effect; history %v", decided, m.body["history"])
+	}
+}
