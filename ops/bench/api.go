@@ -46,13 +46,14 @@ func apiReads(dir string, clients int, d time.Duration) (full, bare float64, err
 	for n.Status().Leader == "" {
 		time.Sleep(10 * time.Millisecond)
 	}
-	// A worker account with a known password, made directly.
+	// A merchant operator with a known password, made directly (a worker would
+	// need an SMS code to sign in).
 	key, err := n.Cluster().Keys().IndexKey()
 	if err != nil {
 		return 0, 0, err
 	}
 	hash, _ := identity.HashPassword("Bench-Worker-2026!")
-	acct := identity.Account{ID: "acct-bench", Username: "bench", Roles: []string{identity.Worker}, Clearance: 1, Password: hash}
+	acct := identity.Account{ID: "acct-bench", Username: "bench", Roles: []string{identity.MerchantOperator}, Clearance: 1, Password: hash}
 	body, _ := json.Marshal(identity.CreateAccount{Account: acct, NameIndex: identity.NameIndex(key, "bench")})
 	if _, err := n.Cluster().ProposeOK(ctx, state.NewCommand(identity.CmdCreateAccount, body, time.Now())); err != nil {
 		return 0, 0, err
