@@ -28,6 +28,11 @@ import (
 // keys, merchants, workers and their agreements.
 const PartiesSet = 3
 
+// MoneySet is the command set that brings the work and the money in: tasks,
+// the ledger, billing, payouts, the payment channel's outbox, machine
+// clients and callbacks.
+const MoneySet = 4
+
 // CmdCommandSet raises the command set the cluster speaks; its body is the
 // set, 8 bytes big-endian.
 const CmdCommandSet = "state.min_version"

@@ -24,7 +24,7 @@ type Machine struct {
 }
 
 // New opens a state with register's buckets and commands, installs key
-// term 1 and raises the command set to state.PartiesSet.
+// term 1 and raises the command set to the highest the registry speaks.
 func New(tb testing.TB, register func(*state.Registry)) *Machine {
 	tb.Helper()
 	master := keyring.NewMasterKey()
@@ -45,7 +45,7 @@ func New(tb testing.TB, register func(*state.Registry)) *Machine {
 		tb.Fatal(err)
 	}
 	m.Apply(install)
-	m.Apply(state.CommandSetCommand(state.PartiesSet, time.Now()))
+	m.Apply(state.CommandSetCommand(st.Speaks(), time.Now()))
 	return m
 }
 
