@@ -1,0 +1,66 @@
+package ledger
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The platform's own accounts. A merchant's accounts and a channel's
+// clearing account are named by Merchant and Clearing.
+const (
+	// Bank is the custody account at the platform's bank: every fen the
+	// platform holds for others. The only account on the debit side.
+	Bank = "bank"
+	// WorkerPayable is what the platform owes workers for accepted payments
+	// not yet handed to a channel: a control account whose detail is the
+	// payments themselves.
+	WorkerPayable = "worker-payable"
+	// FeeIncome is the platform's service fees earned.
+	FeeIncome = "fee-income"
+	// IIT, VAT and Surcharges are taxes withheld on workers' behalf, owed
+	// to the tax authority until filed and paid.
+	IIT        = "tax/iit"
+	VAT        = "tax/vat"
+	Surcharges = "tax/surcharges"
+	// Suspense holds incoming money not yet matched to a merchant.
+	Suspense = "suspense"
+)
+
+// Merchant returns a merchant's available-balance account.
+func Merchant(id string) string { return "merchant/" + id + "/available" }
+
+// Clearing returns a payment channel's clearing account: money handed to
+// the channel and not yet reported paid.
+func Clearing(channel string) string { return "channel/" + channel + "/clearing" }
+
+// DebitNormal reports whether an account's balance grows with debits (an
+// asset). Only Bank does; every other account is money held for or owed to
+// someone, growing with credits.
+func DebitNormal(account string) bool { return account == Bank }
+
+// MerchantOf returns the merchant an account belongs to, if any.
+func MerchantOf(account string) (string, bool) {
+	rest, ok := strings.CutPrefix(account, "merchant/")
+	if !ok {
+		return "", false
+	}
+	id, ok := strings.CutSuffix(rest, "/available")
+	return id, ok && id != ""
+}
+
+// Valid reports whether a name is an account this ledger keeps.
+func Valid(account string) error {
+	switch account {
+	case Bank, WorkerPayable, FeeIncome, IIT, VAT, Surcharges, Suspense:
+		return nil
+	}
+	if _, ok := MerchantOf(account); ok {
+		return nil
+	}
+	if rest, ok := strings.CutPrefix(account, "channel/"); ok {
+		if name, ok := strings.CutSuffix(rest, "/clearing"); ok && name != "" && !strings.Contains(name, "/") {
+			return nil
+		}
+	}
+	return fmt.Errorf("ledger: no account %q", account)
+}
