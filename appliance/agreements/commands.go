@@ -18,7 +18,7 @@ import (
 // Buckets.
 const (
 	Bucket           = "agreements"        // agreement ID -> Agreement
-	IndexBucket      = "agreement-index"   // "cooperation/<merchant>" -> the merchant's latest cooperation agreement
+	IndexBucket      = "agreement-index"   // "cooperation/<merchant>" -> the merchant's latest cooperation agreement; "tripartite/<merchant>/<worker>" -> their latest complete service agreement
 	CodesBucket      = "agreement-codes"   // code ID -> Code; "last/<agreement>/<subject>" -> when the last was sent
 	ProofsBucket     = "agreement-proofs"  // proof ID -> Proof: the ledger of consumed codes
 	AuthorityBucket  = "esign-authority"   // "authority" -> Authority
@@ -145,6 +145,16 @@ func getJSON[T any](tx getter, bucket, key string) (*T, error) {
 }
 
 func cooperationKey(merchant string) string { return "cooperation/" + merchant }
+
+func tripartiteKey(merchant, worker string) string { return "tripartite/" + merchant + "/" + worker }
+
+// SignedWith returns the ID of the complete service agreement of the
+// platform, merchant and worker — the one a payment to the worker rests on —
+// or "" if they have none.
+func SignedWith(tx getter, merchant, worker string) (string, error) {
+	v, err := tx.Get(IndexBucket, []byte(tripartiteKey(merchant, worker)))
+	return string(v), err
+}
 
 // create records a new agreement whose PDF the proposer rendered and stored.
 func create(tx *state.Tx, cmd *state.Command) ([]byte, error) {
@@ -482,8 +492,13 @@ func seal(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	}
 	ev := in.Evidence
 	a.Evidence, a.SealedAt, a.Status = &ev, in.SealedAt, Complete
-	if a.Kind == Cooperation {
+	switch a.Kind {
+	case Cooperation:
 		if err := merchants.SetAgreement(tx, a.Merchant, a.ID); err != nil {
+			return nil, err
+		}
+	case Tripartite:
+		if err := tx.Put(IndexBucket, []byte(tripartiteKey(a.Merchant, a.Worker)), []byte(a.ID)); err != nil {
 			return nil, err
 		}
 	}

@@ -148,6 +148,19 @@ func signed(l Line) int64 {
 	return -l.Fen
 }
 
+// NextSeq returns the sequence number the next posting will take, so that
+// a command can name it on the records the posting sums before it posts.
+func NextSeq(tx getter) (uint64, error) {
+	v, err := tx.Get(MetaBucket, []byte("seq"))
+	if err != nil {
+		return 0, err
+	}
+	if len(v) == 8 {
+		return binary.BigEndian.Uint64(v) + 1, nil
+	}
+	return 1, nil
+}
+
 func nextSeq(tx *state.Tx) (uint64, error) {
 	v, err := tx.Get(MetaBucket, []byte("seq"))
 	if err != nil {

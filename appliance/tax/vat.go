@@ -157,3 +157,25 @@ func (th *Threshold) amountFor(province string) (decimal.Decimal, string, error)
 	}
 	return th.Amount, fmt.Sprintf("province %s sets none of its own: the default", province), nil
 }
+
+// MonthlyAgentVAT is AgentVAT for a month filed monthly with no other sales,
+// without the breakdown: the VAT and the surcharges paid. A payout computes
+// it for every payment, and almost every month is under the threshold, so
+// the exempt case costs one division and one comparison.
+func (rs *RuleSet) MonthlyAgentVAT(income decimal.Decimal, location string) (vat, surcharges decimal.Decimal, err error) {
+	va := &rs.VATAgent
+	if _, ok := va.CityRates[location]; !ok {
+		return vat, surcharges, fieldErr("location", "location %q is not one of city, county, other", location)
+	}
+	if th := va.Monthly; th != nil {
+		sales := yuan(income.Div(onePlus.Add(va.LevyRate)))
+		if th.Exempt.exempts(sales, th.Amount) {
+			return decimal.Zero, decimal.Zero, nil
+		}
+	}
+	res, _, err := rs.AgentVAT(VATInput{Income: income, Location: location, Filing: FilingMonthly})
+	if err != nil {
+		return vat, surcharges, err
+	}
+	return res.VAT, res.Total.Sub(res.VAT), nil
+}

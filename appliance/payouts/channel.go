@@ -1,0 +1,249 @@
+package payouts
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"cxt/appliance/ledger"
+	"cxt/storage/state"
+)
+
+// Sent is the body of CmdSent: payments a channel took, by the outbox
+// entries they were handed over from.
+type Sent struct {
+	Channel string     `json:"channel"`
+	Items   []SentItem `json:"items"`
+}
+
+// SentItem is one payment the channel took.
+type SentItem struct {
+	Outbox     uint64 `json:"outbox"`
+	Payment    string `json:"payment"`
+	ChannelRef string `json:"channel_ref"`
+}
+
+// Results is the body of CmdResults: what a channel reported, and the
+// cursor to ask it from next.
+type Results struct {
+	Channel string   `json:"channel"`
+	Cursor  string   `json:"cursor"`
+	Items   []Result `json:"items"`
+}
+
+// Result is the channel's word on one payment.
+type Result struct {
+	Payment    string    `json:"payment"` // the reference the payment was handed over under
+	Status     Status    `json:"status"`  // paid, failed or returned
+	ChannelRef string    `json:"channel_ref,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+	At         time.Time `json:"at"`
+}
+
+// Outcome is what applying the results did: per payment, "applied",
+// "unknown" (no such payment) or "ignored" (not a move its status allows,
+// such as a second report of a payment already paid).
+type Outcome struct {
+	Applied int               `json:"applied"`
+	Unknown []string          `json:"unknown,omitempty"`
+	Ignored map[string]string `json:"ignored,omitempty"`
+}
+
+// change is one command's bookkeeping of payments moving with the channel.
+type change struct {
+	tx      *state.Tx
+	run     *run
+	held    map[string]*withholding
+	lines   lineSum
+	touched []string
+}
+
+func newChange(tx *state.Tx) *change {
+	return &change{tx: tx, run: &run{tx: tx, now: tx.Time(), batches: map[string]*Batch{}}, held: map[string]*withholding{}, lines: lineSum{}}
+}
+
+func (c *change) move(p *Payment, to Status) {
+	c.run.count(p, -1)
+	p.Status, p.Updated = to, c.tx.Time()
+	c.run.count(p, 1)
+	c.touched = append(c.touched, p.ID)
+}
+
+// submit moves an accepted payment to the channel: worker payable →
+// clearing, out of the outbox.
+func (c *change) submit(p *Payment, outbox uint64, ref string) error {
+	if err := c.tx.Delete(OutboxBucket, binary.BigEndian.AppendUint64(nil, outbox)); err != nil {
+		return err
+	}
+	c.lines.add(ledger.WorkerPayable, true, p.NetFen, ledger.CauseChannel)
+	c.lines.add(ledger.Clearing(p.Channel), false, p.NetFen, ledger.CauseChannel)
+	p.ChannelRef = ref
+	c.move(p, Submitted)
+	return nil
+}
+
+// reverse gives a failed or returned payment's money back to the merchant
+// — the net from where it now is, the taxes and the fee from their
+// accounts — and takes it out of the worker's withholding.
+func (c *change) reverse(p *Payment, from string, to Status, reason string) error {
+	merchant := ledger.Merchant(p.Merchant)
+	c.lines.add(from, true, p.NetFen, ledger.CauseReturn)
+	c.lines.add(ledger.IIT, true, p.IITFen, ledger.CauseReturn)
+	c.lines.add(ledger.VAT, true, p.VATFen, ledger.CauseReturn)
+	c.lines.add(ledger.Surcharges, true, p.SurFen, ledger.CauseReturn)
+	c.lines.add(ledger.FeeIncome, true, p.FeeFen, ledger.CauseReturn)
+	c.lines.add(merchant, false, p.AmountFen+p.FeeFen, ledger.CauseReturn)
+	w, err := loadWithholding(c.tx, c.held, p.Worker, p.Month/100)
+	if err != nil {
+		return err
+	}
+	w.reverse(p)
+	p.Reason = reason
+	c.move(p, to)
+	return nil
+}
+
+func (c *change) finish(event, ref string) error {
+	r := c.run
+	r.held, r.lines, r.booked = c.held, c.lines, c.touched
+	seq, err := ledger.NextSeq(c.tx)
+	if err != nil {
+		return err
+	}
+	r.posting = seq
+	return r.finish(event, ref)
+}
+
+func (h *handlers) sent(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	var in Sent
+	if err := json.Unmarshal(cmd.Body, &in); err != nil || in.Channel == "" {
+		return nil, state.Reject(state.InvalidRequest, "a hand-over names its channel")
+	}
+	c := newChange(tx)
+	taken := 0
+	for _, it := range in.Items {
+		p, err := GetPayment(tx, it.Payment)
+		if err != nil {
+			return nil, err
+		}
+		if p.Status != Accepted || p.Channel != in.Channel {
+			continue // handed over before: the channel took the reference once
+		}
+		if err := c.submit(p, it.Outbox, it.ChannelRef); err != nil {
+			return nil, err
+		}
+		if err := putPayment(tx, p); err != nil {
+			return nil, err
+		}
+		taken++
+	}
+	if err := c.finish(CmdSent, in.Channel); err != nil {
+		return nil, err
+	}
+	return json.Marshal(map[string]int{"taken": taken})
+}
+
+func (h *handlers) results(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	var in Results
+	if err := json.Unmarshal(cmd.Body, &in); err != nil || in.Channel == "" {
+		return nil, state.Reject(state.InvalidRequest, "results name their channel")
+	}
+	c := newChange(tx)
+	out := Outcome{Ignored: map[string]string{}}
+	for _, it := range in.Items {
+		p, err := GetPayment(tx, it.Payment)
+		var rej *state.Rejection
+		if errors.As(err, &rej) && rej.Code == state.NotFound.String() {
+			out.Unknown = append(out.Unknown, it.Payment)
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		if p.Channel != in.Channel {
+			out.Unknown = append(out.Unknown, it.Payment)
+			continue
+		}
+		if p.Status == Accepted && (it.Status == Paid || it.Status == Failed) {
+			// The channel reports a payment whose hand-over this state
+			// has not recorded (the leader stopped in between): record it.
+			seq, err := outboxOf(tx, p.ID)
+			if err != nil {
+				return nil, err
+			}
+			if err := c.submit(p, seq, it.ChannelRef); err != nil {
+				return nil, err
+			}
+		}
+		clearing := ledger.Clearing(p.Channel)
+		switch {
+		case p.Status == Submitted && it.Status == Paid:
+			c.lines.add(clearing, true, p.NetFen, ledger.CauseChannel)
+			c.lines.add(ledger.Bank, false, p.NetFen, ledger.CauseChannel)
+			c.move(p, Paid)
+		case p.Status == Submitted && it.Status == Failed:
+			if err := c.reverse(p, clearing, Failed, it.Reason); err != nil {
+				return nil, err
+			}
+		case p.Status == Paid && it.Status == Returned:
+			// The money is back in the custody account.
+			c.lines.add(ledger.Bank, true, p.NetFen, ledger.CauseReturn)
+			c.lines.add(clearing, false, p.NetFen, ledger.CauseReturn)
+			if err := c.reverse(p, clearing, Returned, it.Reason); err != nil {
+				return nil, err
+			}
+		default:
+			out.Ignored[p.ID] = fmt.Sprintf("%s is %s; %s does not apply", p.ID, p.Status, it.Status)
+			continue
+		}
+		if err := putPayment(tx, p); err != nil {
+			return nil, err
+		}
+		out.Applied++
+	}
+	if err := tx.Put(MetaBucket, []byte("cursor/"+in.Channel), []byte(in.Cursor)); err != nil {
+		return nil, err
+	}
+	if err := c.finish(CmdResults, in.Channel); err != nil {
+		return nil, err
+	}
+	return json.Marshal(out)
+}
+
+// outboxOf finds a payment's outbox entry.
+func outboxOf(tx *state.Tx, payment string) (uint64, error) {
+	var seq uint64
+	_, err := tx.Scan(OutboxBucket, nil, 1<<31, func(k, v []byte) error {
+		if string(v) == payment {
+			seq = binary.BigEndian.Uint64(k)
+			return errStop
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return 0, err
+	}
+	if seq == 0 {
+		return 0, fmt.Errorf("payouts: accepted payment %s is not in the outbox", payment)
+	}
+	return seq, nil
+}
+
+// Cursor returns where a channel's results were read up to.
+func Cursor(tx Getter, channel string) (string, error) {
+	v, err := tx.Get(MetaBucket, []byte("cursor/"+channel))
+	return string(v), err
+}
+
+// Outbox returns up to limit payments waiting for the channel, from the
+// outbox entry after `after` on.
+func Outbox(tx *state.ReadTx, after uint64, limit int) ([]SentItem, error) {
+	var out []SentItem
+	start := binary.BigEndian.AppendUint64(nil, after+1)
+	err := tx.Seek(OutboxBucket, start, false, func(k, v []byte) (bool, error) {
+		out = append(out, SentItem{Outbox: binary.BigEndian.Uint64(k), Payment: string(v)})
+		return len(out) < limit, nil
+	})
+	return out, err
+}

@@ -1,0 +1,439 @@
+package payouts
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"cxt/appliance/agreements"
+	"cxt/appliance/merchants"
+	"cxt/appliance/tax"
+	"cxt/appliance/workers"
+	"cxt/storage/state"
+)
+
+// Getter is a state transaction, read-only or not.
+type Getter interface {
+	Get(bucket string, key []byte) ([]byte, error)
+}
+
+// Rules are what a payment is decided by besides the records themselves.
+// The node fills them in; every replica must be given the same.
+type Rules struct {
+	Tax *tax.Rules
+	// Location is where the platform files VAT for workers, which sets the
+	// city maintenance tax rate: city, county or other.
+	Location string
+	// Channel names the payment channel new payments go to.
+	Channel string
+	// MonthlyLimitFen bounds what one worker is paid on the platform in a
+	// calendar month (risk rule; 0: no limit).
+	MonthlyLimitFen int64
+	// Task checks that the payment may reference the task: the merchant's,
+	// with the worker's work accepted. A *state.Rejection refuses the row
+	// with its code (task_not_accepted holds it instead).
+	Task func(tx Getter, task, merchant, worker string) error
+	// Fee returns the fee the merchant pays on one payment and the fee
+	// configuration's version; nil: no fee.
+	Fee func(tx Getter, merchant string, at time.Time) (func(fen int64) int64, string, error)
+}
+
+// DefaultMonthlyLimitFen is the default per-worker monthly limit: 100,000.00,
+// the line above which a worker's month stops being exempt from VAT.
+const DefaultMonthlyLimitFen = 100_000_00
+
+// Decision codes of rows refused or held (the payment's Code).
+const (
+	ReasonWorkerUnknown    = "worker_unknown"
+	ReasonWorkerNotLinked  = "worker_not_linked"
+	ReasonWorkerUnverified = "worker_unverified"
+	ReasonAgreement        = "agreement_unsigned"
+	ReasonTaskNotAccepted  = "task_not_accepted"
+	ReasonBlacklisted      = "risk_blacklisted"
+	ReasonMonthlyLimit     = "risk_monthly_limit"
+	ReasonMerchant         = "merchant_status"
+	ReasonBalance          = "insufficient_balance"
+)
+
+// China is the calendar months and years are counted in.
+var China = time.FixedZone("CST", 8*60*60)
+
+// Register adds the payouts' buckets and commands, deciding by rules.
+func Register(reg *state.Registry, rules *Rules) {
+	for _, b := range []string{BatchBucket, BatchRefs, RowsBucket, PaymentBucket, IndexBucket, TaxBucket, OutboxBucket, MetaBucket, ListBucket, ExecBucket} {
+		reg.Bucket(b)
+	}
+	h := &handlers{rules: rules}
+	reg.HandleFrom(state.MoneySet, CmdUpload, h.upload)
+	reg.HandleFrom(state.MoneySet, CmdRows, h.rows)
+	reg.HandleFrom(state.MoneySet, CmdConfirm, h.confirm)
+	reg.HandleFrom(state.MoneySet, CmdExecute, h.execute)
+	reg.HandleFrom(state.MoneySet, CmdRelease, h.release)
+	reg.HandleFrom(state.MoneySet, CmdCancel, h.cancel)
+	reg.HandleFrom(state.MoneySet, CmdSent, h.sent)
+	reg.HandleFrom(state.MoneySet, CmdResults, h.results)
+	reg.HandleFrom(state.MoneySet, CmdBlock, h.block)
+}
+
+type handlers struct{ rules *Rules }
+
+// Upload is the body of CmdUpload.
+type Upload struct {
+	Batch    string `json:"batch"`
+	Merchant string `json:"merchant"`
+	Ref      string `json:"ref"`
+	Rows     int    `json:"rows"`
+	Chunks   int    `json:"chunks"`
+	TotalFen int64  `json:"total_fen"`
+	By       string `json:"by"`
+}
+
+func (h *handlers) upload(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	var in Upload
+	if err := json.Unmarshal(cmd.Body, &in); err != nil || in.Batch == "" || in.Merchant == "" || in.Ref == "" {
+		return nil, state.Reject(state.InvalidRequest, "an upload names its batch, merchant and reference")
+	}
+	if in.Rows < 1 || in.Rows > MaxRows || in.Chunks != (in.Rows+ChunkRows-1)/ChunkRows {
+		return nil, state.Reject(CodeTooLarge, "a batch holds 1 to %d rows in chunks of %d; this one says %d rows in %d chunks", MaxRows, ChunkRows, in.Rows, in.Chunks)
+	}
+	m, err := merchants.Get(tx, in.Merchant)
+	if err != nil {
+		return nil, err
+	}
+	if m.Status != merchants.Approved {
+		return nil, state.Reject(merchants.CodeStatus, "a %s merchant pays no one; it must be approved", m.Status)
+	}
+	refKey := []byte(in.Merchant + "/" + in.Ref)
+	if prev, err := tx.Get(BatchRefs, refKey); err != nil {
+		return nil, err
+	} else if prev != nil {
+		return nil, state.Reject(CodeDuplicate, "merchant %s already uploaded batch %q as %s", in.Merchant, in.Ref, prev)
+	}
+	if prev, err := tx.Get(BatchBucket, []byte(in.Batch)); err != nil || prev != nil {
+		return nil, errors.Join(err, state.Reject(state.Conflict, "batch %s exists", in.Batch))
+	}
+	b := &Batch{ID: in.Batch, Merchant: in.Merchant, Ref: in.Ref, Status: Uploading, Rows: in.Rows, Chunks: in.Chunks,
+		TotalFen: in.TotalFen, By: in.By, Created: tx.Time()}
+	if err := tx.Put(BatchRefs, refKey, []byte(in.Batch)); err != nil {
+		return nil, err
+	}
+	if err := tx.Put(BatchRefs, []byte("b/"+in.Merchant+"/"+in.Batch), nil); err != nil {
+		return nil, err
+	}
+	return putBatch(tx, b)
+}
+
+// Chunk is the body of CmdRows and CmdExecute: a batch's chunk, with its
+// rows when they are stored.
+type Chunk struct {
+	Batch string `json:"batch"`
+	Chunk int    `json:"chunk"`
+	Rows  []byte `json:"rows,omitempty"` // packed
+}
+
+func (h *handlers) rows(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	var in Chunk
+	if err := json.Unmarshal(cmd.Body, &in); err != nil {
+		return nil, state.Reject(state.InvalidRequest, "rows name their batch and chunk")
+	}
+	b, err := GetBatch(tx, in.Batch)
+	if err != nil {
+		return nil, err
+	}
+	if b.Status != Uploading || in.Chunk != b.Stored {
+		return nil, state.Reject(CodeBatchStatus, "batch %s (%s) takes chunk %d next, not %d", b.ID, b.Status, b.Stored, in.Chunk)
+	}
+	rows, err := unpackRows(in.Rows)
+	if err != nil {
+		return nil, state.Reject(state.InvalidRequest, "chunk %d of batch %s does not unpack", in.Chunk, b.ID)
+	}
+	want := min(ChunkRows, b.Rows-in.Chunk*ChunkRows)
+	if len(rows) != want {
+		return nil, state.Reject(state.InvalidRequest, "chunk %d of batch %s has %d rows, not %d", in.Chunk, b.ID, len(rows), want)
+	}
+	if err := tx.Put(RowsBucket, chunkKey(b.ID, in.Chunk), in.Rows); err != nil {
+		return nil, err
+	}
+	b.Stored++
+	if b.Stored == b.Chunks {
+		b.Status = Uploaded
+	}
+	return putBatch(tx, b)
+}
+
+// Confirm is the body of CmdConfirm.
+type Confirm struct {
+	Batch string `json:"batch"`
+	By    string `json:"by"`
+}
+
+func (h *handlers) confirm(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	var in Confirm
+	if err := json.Unmarshal(cmd.Body, &in); err != nil || in.Batch == "" {
+		return nil, state.Reject(state.InvalidRequest, "a confirm names its batch")
+	}
+	b, err := GetBatch(tx, in.Batch)
+	if err != nil {
+		return nil, err
+	}
+	if b.Status != Uploaded {
+		return nil, state.Reject(CodeBatchStatus, "batch %s is %s; only an uploaded batch is confirmed, once", b.ID, b.Status)
+	}
+	b.Status, b.ConfirmedBy, b.Confirmed = Executing, in.By, tx.Time()
+	if err := tx.Put(ExecBucket, []byte(b.ID), nil); err != nil {
+		return nil, err
+	}
+	return putBatch(tx, b)
+}
+
+func (h *handlers) execute(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	var in Chunk
+	if err := json.Unmarshal(cmd.Body, &in); err != nil {
+		return nil, state.Reject(state.InvalidRequest, "an execution names its batch and chunk")
+	}
+	b, err := GetBatch(tx, in.Batch)
+	if err != nil {
+		return nil, err
+	}
+	if b.Status != Executing || in.Chunk != b.Done {
+		return nil, state.Reject(CodeBatchStatus, "batch %s (%s) runs chunk %d next, not %d", b.ID, b.Status, b.Done, in.Chunk)
+	}
+	packed, err := tx.Get(RowsBucket, chunkKey(b.ID, in.Chunk))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := unpackRows(packed)
+	if err != nil {
+		return nil, fmt.Errorf("payouts: batch %s chunk %d: %w", b.ID, in.Chunk, err)
+	}
+	r, err := newRun(h.rules, tx, b.Merchant)
+	if err != nil {
+		return nil, err
+	}
+	r.batches[b.ID] = b
+	for _, row := range rows {
+		p := &Payment{ID: PaymentID(b.ID, row.No), Batch: b.ID, Row: row.No, Merchant: b.Merchant, Worker: row.Worker,
+			Task: row.Task, AmountFen: row.Fen, Created: r.now}
+		if err := r.decide(p); err != nil {
+			return nil, err
+		}
+		if err := r.index(p); err != nil {
+			return nil, err
+		}
+	}
+	b.Done++
+	if b.Done == b.Chunks {
+		b.Status, b.Finished = Executed, r.now
+		if err := tx.Delete(ExecBucket, []byte(b.ID)); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.finish(CmdExecute, fmt.Sprintf("%s/%d", b.ID, in.Chunk)); err != nil {
+		return nil, err
+	}
+	return json.Marshal(map[string]any{"batch": b.ID, "chunk": in.Chunk, "done": b.Done, "chunks": b.Chunks})
+}
+
+// Release is the body of CmdRelease: run a batch's held payments again.
+type Release struct {
+	Batch string `json:"batch"`
+}
+
+func (h *handlers) release(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	var in Release
+	if err := json.Unmarshal(cmd.Body, &in); err != nil || in.Batch == "" {
+		return nil, state.Reject(state.InvalidRequest, "a release names its batch")
+	}
+	b, err := GetBatch(tx, in.Batch)
+	if err != nil {
+		return nil, err
+	}
+	if b.Status != Executed {
+		return nil, state.Reject(CodeBatchStatus, "batch %s is %s; its holds are released once every chunk ran", b.ID, b.Status)
+	}
+	r, err := newRun(h.rules, tx, b.Merchant)
+	if err != nil {
+		return nil, err
+	}
+	r.batches[b.ID] = b
+	released := 0
+	prefix := []byte(b.ID + "-")
+	var held []*Payment
+	_, err = tx.Scan(PaymentBucket, prefix[:len(prefix)-1], MaxRows+1, func(k, v []byte) error {
+		if len(k) < len(prefix) || string(k[:len(prefix)]) != string(prefix) {
+			return errStop
+		}
+		p, err := unpackPayment(v)
+		if err != nil {
+			return err
+		}
+		if p.Status == OnHold {
+			held = append(held, p)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return nil, err
+	}
+	for _, p := range held {
+		r.count(p, -1)
+		p.Status, p.Reason, p.Code = "", "", ""
+		if err := r.decide(p); err != nil {
+			return nil, err
+		}
+		if p.Status == Accepted {
+			released++
+		}
+	}
+	if err := r.finish(CmdRelease, b.ID); err != nil {
+		return nil, err
+	}
+	return json.Marshal(map[string]any{"batch": b.ID, "held": len(held), "released": released})
+}
+
+var errStop = errors.New("stop")
+
+// Cancel is the body of CmdCancel.
+type Cancel struct {
+	Payment string `json:"payment"`
+	Reason  string `json:"reason"`
+}
+
+func (h *handlers) cancel(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	var in Cancel
+	if err := json.Unmarshal(cmd.Body, &in); err != nil || in.Payment == "" {
+		return nil, state.Reject(state.InvalidRequest, "a cancel names its payment")
+	}
+	p, err := GetPayment(tx, in.Payment)
+	if err != nil {
+		return nil, err
+	}
+	if p.Status != OnHold {
+		return nil, state.Reject(CodePayment, "payment %s is %s; only a held payment is cancelled", p.ID, p.Status)
+	}
+	r := &run{tx: tx, now: tx.Time(), batches: map[string]*Batch{}}
+	r.count(p, -1)
+	p.Status, p.Reason, p.Updated = Cancelled, in.Reason, r.now
+	r.count(p, 1)
+	if err := putPayment(tx, p); err != nil {
+		return nil, err
+	}
+	return nil, r.saveBatches()
+}
+
+// Block is the body of CmdBlock.
+type Block struct {
+	Worker  string `json:"worker"`
+	Reason  string `json:"reason"`
+	Unblock bool   `json:"unblock,omitempty"`
+}
+
+func (h *handlers) block(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	var in Block
+	if err := json.Unmarshal(cmd.Body, &in); err != nil || in.Worker == "" || (!in.Unblock && in.Reason == "") {
+		return nil, state.Reject(state.InvalidRequest, "a blacklist entry names its worker and why")
+	}
+	key := []byte("block/" + in.Worker)
+	if in.Unblock {
+		return nil, tx.Delete(ListBucket, key)
+	}
+	return nil, tx.Put(ListBucket, key, []byte(in.Reason))
+}
+
+// GetBatch reads a batch; not_found if there is none.
+func GetBatch(tx Getter, id string) (*Batch, error) {
+	v, err := tx.Get(BatchBucket, []byte(id))
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return nil, state.Reject(state.NotFound, "no payout batch %s", id)
+	}
+	var b Batch
+	if err := json.Unmarshal(v, &b); err != nil {
+		return nil, fmt.Errorf("payouts: batch %s: %w", id, err)
+	}
+	return &b, nil
+}
+
+func putBatch(tx *state.Tx, b *Batch) ([]byte, error) {
+	v, err := json.Marshal(b)
+	if err != nil {
+		return nil, err
+	}
+	return nil, tx.Put(BatchBucket, []byte(b.ID), v)
+}
+
+// GetPayment reads a payment; not_found if there is none.
+func GetPayment(tx Getter, id string) (*Payment, error) {
+	v, err := tx.Get(PaymentBucket, []byte(id))
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return nil, state.Reject(state.NotFound, "no payment %s", id)
+	}
+	return unpackPayment(v)
+}
+
+func putPayment(tx *state.Tx, p *Payment) error { return tx.Put(PaymentBucket, []byte(p.ID), p.pack()) }
+
+// Blocked returns why a worker is on the blacklist, "" if not.
+func Blocked(tx Getter, worker string) (string, error) {
+	v, err := tx.Get(ListBucket, []byte("block/"+worker))
+	return string(v), err
+}
+
+// nextOutbox appends a payment to the outbox.
+func nextOutbox(tx *state.Tx, payment string) error {
+	v, err := tx.Get(MetaBucket, []byte("outbox"))
+	if err != nil {
+		return err
+	}
+	var seq uint64
+	if len(v) == 8 {
+		seq = binary.BigEndian.Uint64(v)
+	}
+	seq++
+	key := binary.BigEndian.AppendUint64(nil, seq)
+	if err := tx.Put(MetaBucket, []byte("outbox"), key); err != nil {
+		return err
+	}
+	return tx.Put(OutboxBucket, key, []byte(payment))
+}
+
+// payeeOf is what the checks found of one worker for one merchant.
+type payeeOf struct {
+	code, reason string // a refusal or hold; "" if payable
+	hold         bool
+	agreement    string
+}
+
+func checkPayee(tx Getter, merchant, worker string) (payeeOf, error) {
+	w, err := workers.Get(tx, worker)
+	var rej *state.Rejection
+	if errors.As(err, &rej) && rej.Code == state.NotFound.String() {
+		return payeeOf{code: ReasonWorkerUnknown, reason: "no worker " + worker}, nil
+	} else if err != nil {
+		return payeeOf{}, err
+	}
+	l, err := workers.GetLink(tx, merchant, worker)
+	if errors.As(err, &rej) && rej.Code == state.NotFound.String() || err == nil && l.Status != workers.Active {
+		return payeeOf{code: ReasonWorkerNotLinked, reason: "worker " + worker + " has not joined this merchant"}, nil
+	} else if err != nil {
+		return payeeOf{}, err
+	}
+	if w.RealName == nil || w.RealName.Status != workers.Verified {
+		return payeeOf{code: ReasonWorkerUnverified, hold: true, reason: "worker " + worker + " has not passed real-name verification"}, nil
+	}
+	a, err := agreements.SignedWith(tx, merchant, worker)
+	if err != nil {
+		return payeeOf{}, err
+	}
+	if a == "" {
+		return payeeOf{code: ReasonAgreement, hold: true, reason: "worker " + worker + " has no complete service agreement with this merchant"}, nil
+	}
+	return payeeOf{agreement: a}, nil
+}

@@ -1,0 +1,158 @@
+package payouts_test
+
+import (
+	"testing"
+
+	"cxt/appliance/ledger"
+	"cxt/appliance/payouts"
+	"cxt/storage/state"
+	"cxt/storage/state/statetest"
+)
+
+func TestABatchPaysVerifiedSignedWorkersAndHoldsOrRejectsTheRest(t *testing.T) {
+	w := newWorld(t, nil)
+	w.ok(cmdSeed, seed{Merchants: []string{"m1"}, Workers: workerIDs("w", 3), Unverified: []string{"u1"}, Unsigned: []string{"s1"}})
+	w.ok(cmdTopUp, topUp{Merchant: "m1", Fen: 1_000_000, Ref: "t1"})
+	w.ok(payouts.CmdBlock, payouts.Block{Worker: "w0002", Reason: "fraud report 17"})
+	rows := []payouts.Row{
+		{Worker: "w0000", Task: "task-1", Amount: "3000.00"},
+		{Worker: "w0001", Task: "task-1", Amount: "800.00"},
+		{Worker: "w0002", Task: "task-1", Amount: "100.00"},
+		{Worker: "u1", Task: "task-1", Amount: "100.00"},
+		{Worker: "s1", Task: "task-1", Amount: "100.00"},
+		{Worker: "nobody", Task: "task-1", Amount: "100.00"},
+		{Worker: "w0000", Task: "task-1", Amount: "9000.00"}, // over what is left: held
+	}
+	b := w.run(w.upload("m1", "march-1", rows))
+	if b.Status != payouts.Executed || b.Counts[payouts.Accepted] != 2 || b.Counts[payouts.OnHold] != 3 || b.Counts[payouts.Rejected] != 2 {
+		t.Fatalf("batch: %+v", b)
+	}
+	want := map[int]struct {
+		status payouts.Status
+		code   string
+	}{
+		1: {payouts.Accepted, ""}, 2: {payouts.Accepted, ""}, 3: {payouts.Rejected, payouts.ReasonBlacklisted},
+		4: {payouts.OnHold, payouts.ReasonWorkerUnverified}, 5: {payouts.OnHold, payouts.ReasonAgreement},
+		6: {payouts.Rejected, payouts.ReasonWorkerUnknown}, 7: {payouts.OnHold, payouts.ReasonBalance},
+	}
+	for row, wt := range want {
+		p := w.payment(payouts.PaymentID(b.ID, row))
+		if p.Status != wt.status || p.Code != wt.code {
+			t.Errorf("row %d: %s %s (%s), want %s %s", row, p.Status, p.Code, p.Reason, wt.status, wt.code)
+		}
+	}
+	// 3,000.00 in March as the first month: cumulative base 3000×0.8−5000 < 0, no IIT;
+	// 800.00: no IIT either.
+	p1 := w.payment(payouts.PaymentID(b.ID, 1))
+	if p1.IITFen != 0 || p1.NetFen != 300_000 || p1.Agreement != "agr-m1-w0000" || p1.Month != 202603 || p1.RuleSet == "" {
+		t.Fatalf("row 1: %+v", p1)
+	}
+	if got := w.balance(ledger.Merchant("m1")); got != 1_000_000-380_000 {
+		t.Fatalf("merchant holds %d", got)
+	}
+	// A top-up, and the held rows run again: the balance hold passes; the
+	// unverified and unsigned workers stay held.
+	w.ok(cmdTopUp, topUp{Merchant: "m1", Fen: 1_000_000, Ref: "t2"})
+	w.ok(payouts.CmdRelease, payouts.Release{Batch: b.ID})
+	p7 := w.payment(payouts.PaymentID(b.ID, 7))
+	if p7.Status != payouts.Accepted {
+		t.Fatalf("row 7 after the top-up: %+v", p7)
+	}
+	// Second payment to w0000 in March: cumulative 12,000 → base 12000×0.8−5000 = 4600 → 138.00.
+	if p7.IITFen != 13_800 {
+		t.Fatalf("row 7 withheld %d fen, want 13800", p7.IITFen)
+	}
+	res := w.Send(payouts.CmdCancel, payouts.Cancel{Payment: payouts.PaymentID(b.ID, 1), Reason: "oops"})
+	if statetest.Code(res.Err) != "payment_status" {
+		t.Fatalf("cancel of an accepted payment: %+v", res)
+	}
+	w.ok(payouts.CmdCancel, payouts.Cancel{Payment: payouts.PaymentID(b.ID, 4), Reason: "worker left"})
+	audit(t, w.State, w.rules)
+}
+
+func TestADuplicateUploadAndAReplayedConfirmChangeNothing(t *testing.T) {
+	w := newWorld(t, nil)
+	w.ok(cmdSeed, seed{Merchants: []string{"m1"}, Workers: workerIDs("w", 2)})
+	w.ok(cmdTopUp, topUp{Merchant: "m1", Fen: 1_000_000, Ref: "t1"})
+	rows := rowsFor(workerIDs("w", 2), 10_000)
+	id := w.upload("m1", "april", rows)
+	cmds, err := payouts.UploadCommands("pb-other", "m1", "april", "acct-op", rowsFor(workerIDs("w", 2), 10_000), w.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := w.Apply(cmds[0]); statetest.Code(res.Err) != "batch_duplicate" {
+		t.Fatalf("second upload of ref april: %+v", res)
+	}
+	w.run(id)
+	res := w.Send(payouts.CmdConfirm, payouts.Confirm{Batch: id, By: "acct-admin"})
+	if statetest.Code(res.Err) != "batch_status" {
+		t.Fatalf("replayed confirm: %+v", res)
+	}
+	res = w.Send(payouts.CmdExecute, payouts.Chunk{Batch: id, Chunk: 0})
+	if statetest.Code(res.Err) != "batch_status" {
+		t.Fatalf("replayed chunk: %+v", res)
+	}
+	if got := w.balance(ledger.Merchant("m1")); got != 1_000_000-20_000 {
+		t.Fatalf("merchant holds %d after replays", got)
+	}
+	audit(t, w.State, w.rules)
+}
+
+func TestTheChannelMovesPaymentsAndAReturnReversesTheWithholding(t *testing.T) {
+	w := newWorld(t, nil)
+	w.ok(cmdSeed, seed{Merchants: []string{"m1"}, Workers: workerIDs("w", 2)})
+	w.ok(cmdTopUp, topUp{Merchant: "m1", Fen: 10_000_000, Ref: "t1"})
+	b := w.run(w.upload("m1", "may", rowsFor(workerIDs("w", 2), 2_000_000))) // 20,000.00 each
+	p0, p1 := w.payment(payouts.PaymentID(b.ID, 1)), w.payment(payouts.PaymentID(b.ID, 2))
+	// 20,000 in the first month: base 20000×0.8−5000 = 11000 → 11000×3% = 330.00.
+	if p0.IITFen != 33_000 || p0.NetFen != 2_000_000-33_000 {
+		t.Fatalf("withheld %+v", p0)
+	}
+	var outbox []payouts.SentItem
+	w.view(func(r *state.ReadTx) error {
+		items, err := payouts.Outbox(r, 0, 10)
+		outbox = items
+		return err
+	})
+	if len(outbox) != 2 {
+		t.Fatalf("outbox: %+v", outbox)
+	}
+	for i := range outbox {
+		outbox[i].ChannelRef = "ch-" + outbox[i].Payment
+	}
+	w.ok(payouts.CmdSent, payouts.Sent{Channel: "sandbox", Items: outbox})
+	w.ok(payouts.CmdSent, payouts.Sent{Channel: "sandbox", Items: outbox}) // a second hand-over changes nothing
+	if got := w.balance(ledger.Clearing("sandbox")); got != p0.NetFen+p1.NetFen {
+		t.Fatalf("clearing holds %d", got)
+	}
+	out := w.ok(payouts.CmdResults, payouts.Results{Channel: "sandbox", Cursor: "c1", Items: []payouts.Result{
+		{Payment: p0.ID, Status: payouts.Paid, At: w.Now}, {Payment: p1.ID, Status: payouts.Failed, Reason: "card closed", At: w.Now},
+		{Payment: "pb-nope-000001", Status: payouts.Paid, At: w.Now},
+	}})
+	if string(out) != `{"applied":2,"unknown":["pb-nope-000001"]}` {
+		t.Fatalf("results: %s", out)
+	}
+	// The same results again: nothing moves twice.
+	out = w.ok(payouts.CmdResults, payouts.Results{Channel: "sandbox", Cursor: "c1", Items: []payouts.Result{{Payment: p0.ID, Status: payouts.Paid, At: w.Now}}})
+	if string(out) != `{"applied":0,"ignored":{"`+p0.ID+`":"`+p0.ID+` is paid; paid does not apply"}}` {
+		t.Fatalf("replayed results: %s", out)
+	}
+	if got := w.balance(ledger.Merchant("m1")); got != 10_000_000-2_000_000 {
+		t.Fatalf("merchant holds %d after one paid and one failed", got)
+	}
+	if got := w.balance(ledger.IIT); got != p0.IITFen {
+		t.Fatalf("IIT payable %d after the failure", got)
+	}
+	audit(t, w.State, w.rules)
+	// 退汇 days later: the money comes back, the withholding with it; the
+	// worker's next payment is taxed as if the returned one never was.
+	w.ok(payouts.CmdResults, payouts.Results{Channel: "sandbox", Cursor: "c2", Items: []payouts.Result{{Payment: p0.ID, Status: payouts.Returned, Reason: "account frozen", At: w.Now}}})
+	if got := w.balance(ledger.Merchant("m1")); got != 10_000_000 || w.balance(ledger.IIT) != 0 || w.balance(ledger.Bank) != 10_000_000 {
+		t.Fatalf("after the return: merchant %d, IIT %d, bank %d", got, w.balance(ledger.IIT), w.balance(ledger.Bank))
+	}
+	b2 := w.run(w.upload("m1", "may-2", rowsFor(workerIDs("w", 1), 2_000_000)))
+	if p := w.payment(payouts.PaymentID(b2.ID, 1)); p.IITFen != 33_000 {
+		t.Fatalf("after the return the next 20,000.00 withheld %d, want 33000", p.IITFen)
+	}
+	audit(t, w.State, w.rules)
+}

@@ -1,0 +1,325 @@
+package payouts
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"cxt/appliance/ledger"
+	"cxt/appliance/merchants"
+	"cxt/appliance/tax"
+	"cxt/storage/state"
+)
+
+// run decides and books payments inside one command. It reads each
+// worker's checks and withholding once, keeps the merchant's balance as it
+// goes, and writes the withholding, the batches and one aggregated posting
+// when the command ends (finish).
+type run struct {
+	rules    *Rules
+	tx       *state.Tx
+	now      time.Time
+	month    int // yyyymm in China
+	rs       *tax.RuleSet
+	merchant *merchants.Merchant
+	// available is the merchant's balance as the rows so far left it.
+	available int64
+	fee       func(int64) int64
+	feeRule   string
+	payees    map[string]payeeOf
+	held      map[string]*withholding // "<worker>/<year>" -> state, written at finish
+	batches   map[string]*Batch
+	booked    []string // payments booked: the posting lists them
+	lines     lineSum
+	// posting is the sequence number the command's posting will take.
+	posting uint64
+}
+
+func newRun(rules *Rules, tx *state.Tx, merchant string) (*run, error) {
+	now := tx.Time()
+	cn := now.In(China)
+	rs, err := rules.Tax.For(cn.Year())
+	if err != nil {
+		return nil, fmt.Errorf("payouts: %w", err)
+	}
+	m, err := merchants.Get(tx, merchant)
+	if err != nil {
+		return nil, err
+	}
+	bal, err := ledger.Balance(tx, ledger.Merchant(merchant))
+	if err != nil {
+		return nil, err
+	}
+	seq, err := ledger.NextSeq(tx)
+	if err != nil {
+		return nil, err
+	}
+	r := &run{rules: rules, tx: tx, now: now, month: cn.Year()*100 + int(cn.Month()), rs: rs, merchant: m, available: bal,
+		payees: map[string]payeeOf{}, held: map[string]*withholding{}, batches: map[string]*Batch{}, lines: lineSum{}, posting: seq}
+	if rules.Fee != nil {
+		r.fee, r.feeRule, err = rules.Fee(tx, merchant, now)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// decide runs one payment's checks and, if it passes them all, books it.
+// p arrives with its row; it leaves rejected, held or accepted, and
+// written.
+func (r *run) decide(p *Payment) error {
+	p.Updated = r.now
+	code, reason, hold, err := r.check(p)
+	if err != nil {
+		return err
+	}
+	switch {
+	case code != "" && hold:
+		p.Status, p.Code, p.Reason = OnHold, code, reason
+	case code != "":
+		p.Status, p.Code, p.Reason = Rejected, code, reason
+	default:
+		if err := r.book(p); err != nil {
+			return err
+		}
+	}
+	r.count(p, 1)
+	return putPayment(r.tx, p)
+}
+
+// check returns why p is refused or held, or nothing.
+func (r *run) check(p *Payment) (code, reason string, hold bool, err error) {
+	if r.merchant.Status != merchants.Approved {
+		return ReasonMerchant, "merchant " + r.merchant.ID + " is " + string(r.merchant.Status), false, nil
+	}
+	pe, ok := r.payees[p.Worker]
+	if !ok {
+		if pe, err = checkPayee(r.tx, p.Merchant, p.Worker); err != nil {
+			return "", "", false, err
+		}
+		r.payees[p.Worker] = pe
+	}
+	if pe.code != "" {
+		return pe.code, pe.reason, pe.hold, nil
+	}
+	p.Agreement = pe.agreement
+	if why, err := Blocked(r.tx, p.Worker); err != nil {
+		return "", "", false, err
+	} else if why != "" {
+		return ReasonBlacklisted, "worker " + p.Worker + " is on the platform's blacklist: " + why, false, nil
+	}
+	if r.rules.Task != nil {
+		err := r.rules.Task(r.tx, p.Task, p.Merchant, p.Worker)
+		var rej *state.Rejection
+		if errors.As(err, &rej) {
+			return rej.Code, rej.Message, rej.Code == ReasonTaskNotAccepted, nil
+		} else if err != nil {
+			return "", "", false, err
+		}
+	}
+	w, err := r.withholding(p.Worker)
+	if err != nil {
+		return "", "", false, err
+	}
+	if limit := r.rules.MonthlyLimitFen; limit > 0 {
+		var month int64
+		if w.Month == r.month%100 {
+			month = w.Income
+		}
+		if month+p.AmountFen > limit {
+			return ReasonMonthlyLimit, fmt.Sprintf("worker %s would be paid %s this month on the platform, over the limit of %s",
+				p.Worker, ledger.Yuan(month+p.AmountFen), ledger.Yuan(limit)), false, nil
+		}
+	}
+	if r.fee != nil {
+		p.FeeFen, p.FeeRule = r.fee(p.AmountFen), r.feeRule
+	}
+	if cost := p.AmountFen + p.FeeFen; cost > r.available {
+		p.FeeFen, p.FeeRule = 0, ""
+		return ReasonBalance, fmt.Sprintf("merchant %s holds %s; the payment and its fee need %s", p.Merchant, ledger.Yuan(r.available), ledger.Yuan(cost)), true, nil
+	}
+	return "", "", false, nil
+}
+
+// book withholds p's tax and books it: merchant → worker payable, taxes
+// and fee; the payment enters the outbox.
+func (r *run) book(p *Payment) error {
+	w, err := r.withholding(p.Worker)
+	if err != nil {
+		return err
+	}
+	t, err := w.withhold(r.rs, r.month%100, p.AmountFen, r.rules.Location)
+	if err != nil {
+		return err
+	}
+	p.IITFen, p.VATFen, p.SurFen = t.IIT, t.VAT, t.Sur
+	p.NetFen = p.AmountFen - t.IIT - t.VAT - t.Sur
+	p.Month = r.month/100*100 + t.Month
+	p.RuleSet = r.rs.Version
+	p.Status, p.Channel, p.Posting = Accepted, r.rules.Channel, r.posting
+	r.available -= p.AmountFen + p.FeeFen
+	merchant := ledger.Merchant(p.Merchant)
+	r.lines.add(merchant, true, p.AmountFen, ledger.CausePayment)
+	r.lines.add(ledger.WorkerPayable, false, p.NetFen, ledger.CausePayment)
+	r.lines.add(ledger.IIT, false, p.IITFen, ledger.CauseTax)
+	r.lines.add(ledger.VAT, false, p.VATFen, ledger.CauseTax)
+	r.lines.add(ledger.Surcharges, false, p.SurFen, ledger.CauseTax)
+	r.lines.add(merchant, true, p.FeeFen, ledger.CauseFee)
+	r.lines.add(ledger.FeeIncome, false, p.FeeFen, ledger.CauseFee)
+	r.booked = append(r.booked, p.ID)
+	return nextOutbox(r.tx, p.ID)
+}
+
+// withholding reads a worker's withholding state for this year once per
+// command.
+func (r *run) withholding(worker string) (*withholding, error) {
+	return loadWithholding(r.tx, r.held, worker, r.month/100)
+}
+
+func loadWithholding(tx Getter, held map[string]*withholding, worker string, year int) (*withholding, error) {
+	key := string(taxKey(worker, year))
+	if w, ok := held[key]; ok {
+		return w, nil
+	}
+	v, err := tx.Get(TaxBucket, []byte(key))
+	if err != nil {
+		return nil, err
+	}
+	w := &withholding{}
+	if v != nil {
+		if w, err = unpackWithholding(v); err != nil {
+			return nil, fmt.Errorf("payouts: withholding of %s: %w", key, err)
+		}
+	}
+	held[key] = w
+	return w, nil
+}
+
+// index adds a new payment to the indexes by worker and by task.
+func (r *run) index(p *Payment) error {
+	if err := r.tx.Put(IndexBucket, []byte("w/"+p.Worker+"/"+p.ID), nil); err != nil {
+		return err
+	}
+	if p.Task == "" {
+		return nil
+	}
+	return r.tx.Put(IndexBucket, []byte("t/"+p.Task+"/"+p.ID), nil)
+}
+
+// count moves p's batch's counters: by +1 when p takes its status, -1
+// when it leaves it.
+func (r *run) count(p *Payment, by int) {
+	b, ok := r.batches[p.Batch]
+	if !ok {
+		var err error
+		if b, err = GetBatch(r.tx, p.Batch); err != nil {
+			return // a payment's batch is always there; Verify would say otherwise
+		}
+		r.batches[p.Batch] = b
+	}
+	if b.Counts == nil {
+		b.Counts, b.Sums = map[Status]int{}, map[Status]int64{}
+	}
+	b.Counts[p.Status] += by
+	b.Sums[p.Status] += int64(by) * p.AmountFen
+	if b.Counts[p.Status] == 0 {
+		delete(b.Counts, p.Status)
+		delete(b.Sums, p.Status)
+	}
+}
+
+func (r *run) saveBatches() error {
+	ids := make([]string, 0, len(r.batches))
+	for id := range r.batches {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if _, err := putBatch(r.tx, r.batches[id]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish writes what the command changed: the withholding states, the
+// batches, and the one posting of every payment it booked.
+func (r *run) finish(event, ref string) error {
+	keys := make([]string, 0, len(r.held))
+	for k := range r.held {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := r.tx.Put(TaxBucket, []byte(k), r.held[k].pack()); err != nil {
+			return err
+		}
+	}
+	if err := r.saveBatches(); err != nil {
+		return err
+	}
+	return r.post(event, ref)
+}
+
+// post books the lines gathered, naming the payments they sum; each of
+// those recorded the sequence number the posting takes.
+func (r *run) post(event, ref string) error {
+	lines := r.lines.lines()
+	if len(lines) == 0 {
+		return nil
+	}
+	p := &ledger.Posting{Event: event, Ref: ref, Lines: lines, Payments: r.booked}
+	if err := ledger.Post(r.tx, p); err != nil {
+		return err
+	}
+	if p.Seq != r.posting {
+		return fmt.Errorf("payouts: the posting took %d, the payments recorded %d", p.Seq, r.posting)
+	}
+	return nil
+}
+
+// lineSum gathers a command's ledger lines by account, side and cause.
+type lineSum map[lineKey]int64
+
+type lineKey struct {
+	account string
+	debit   bool
+	cause   string
+}
+
+func (s lineSum) add(account string, debit bool, fen int64, cause string) {
+	if fen != 0 {
+		s[lineKey{account, debit, cause}] += fen
+	}
+}
+
+// lines returns the sums in a fixed order: debits first, then by account
+// and cause.
+func (s lineSum) lines() []ledger.Line {
+	out := make([]ledger.Line, 0, len(s))
+	for k, fen := range s {
+		out = append(out, ledger.Line{Account: k.account, Debit: k.debit, Fen: fen, Cause: k.cause})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Debit != b.Debit {
+			return a.Debit
+		}
+		if a.Account != b.Account {
+			return a.Account < b.Account
+		}
+		return a.Cause < b.Cause
+	})
+	return out
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}

@@ -1,0 +1,213 @@
+package payouts_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"cxt/appliance/agreements"
+	"cxt/appliance/identity"
+	"cxt/appliance/ledger"
+	"cxt/appliance/merchants"
+	"cxt/appliance/notify"
+	"cxt/appliance/payouts"
+	"cxt/appliance/tax"
+	"cxt/appliance/workers"
+	"cxt/storage/state"
+	"cxt/storage/state/statetest"
+)
+
+// The domain tests put the parties' records as their packages store them
+// (the API tests make them through onboarding), top merchants up with a
+// posting, and drive batches through the commands.
+
+const (
+	cmdSeed  = "test.seed"
+	cmdTopUp = "test.top_up"
+)
+
+type seed struct {
+	Merchants  []string `json:"merchants"`
+	Workers    []string `json:"workers"`
+	Unverified []string `json:"unverified"`
+	Unsigned   []string `json:"unsigned"`
+}
+
+type topUp struct {
+	Merchant string `json:"merchant"`
+	Fen      int64  `json:"fen"`
+	Ref      string `json:"ref"`
+}
+
+// world is a state machine with the parties' buckets, the payouts, and
+// the test commands.
+type world struct {
+	*statetest.Machine
+	t     *testing.T
+	rules *payouts.Rules
+	seq   int
+}
+
+func newWorld(t *testing.T, rules *payouts.Rules) *world {
+	if rules == nil {
+		rules = defaultRules()
+	}
+	m := statetest.New(t, func(reg *state.Registry) {
+		identity.Register(reg)
+		notify.Register(reg)
+		merchants.Register(reg)
+		workers.Register(reg)
+		agreements.Register(reg)
+		ledger.Register(reg)
+		payouts.Register(reg, rules)
+		reg.HandleFrom(state.MoneySet, cmdSeed, applySeed)
+		reg.HandleFrom(state.MoneySet, cmdTopUp, func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+			var in topUp
+			if err := json.Unmarshal(cmd.Body, &in); err != nil {
+				return nil, err
+			}
+			return nil, ledger.Post(tx, &ledger.Posting{Event: "test.top_up", Ref: in.Ref, Lines: []ledger.Line{
+				{Account: ledger.Bank, Debit: true, Fen: in.Fen, Cause: ledger.CauseTopUp},
+				{Account: ledger.Merchant(in.Merchant), Fen: in.Fen, Cause: ledger.CauseTopUp},
+			}})
+		})
+	})
+	m.Now = time.Date(2026, 3, 10, 10, 0, 0, 0, payouts.China)
+	return &world{Machine: m, t: t, rules: rules}
+}
+
+func defaultRules() *payouts.Rules {
+	return &payouts.Rules{Tax: tax.Default(), Location: "city", Channel: "sandbox", MonthlyLimitFen: payouts.DefaultMonthlyLimitFen}
+}
+
+func applySeed(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	var in seed
+	if err := json.Unmarshal(cmd.Body, &in); err != nil {
+		return nil, err
+	}
+	put := func(bucket, key string, v any) error {
+		b, _ := json.Marshal(v)
+		return tx.Put(bucket, []byte(key), b)
+	}
+	for _, m := range in.Merchants {
+		if err := put(merchants.Bucket, m, merchants.Merchant{ID: m, Name: "商户 " + m, Status: merchants.Approved, Agreement: "coop-" + m}); err != nil {
+			return nil, err
+		}
+	}
+	unverified, unsigned := map[string]bool{}, map[string]bool{}
+	for _, w := range in.Unverified {
+		unverified[w] = true
+	}
+	for _, w := range in.Unsigned {
+		unsigned[w] = true
+	}
+	for _, w := range append(append(append([]string{}, in.Workers...), in.Unverified...), in.Unsigned...) {
+		rec := workers.Worker{ID: w, Merchants: in.Merchants, Origin: workers.OriginSelf, Created: tx.Time()}
+		if !unverified[w] {
+			rec.RealName = &workers.Check{Status: workers.Verified, Provider: "sandbox", At: tx.Time()}
+		}
+		if err := put(workers.Bucket, w, rec); err != nil {
+			return nil, err
+		}
+		for _, m := range in.Merchants {
+			if err := put(workers.LinkBucket, string(workers.LinkKey(m, w)), workers.Link{Merchant: m, Worker: w, Status: workers.Active}); err != nil {
+				return nil, err
+			}
+			if !unsigned[w] {
+				if err := tx.Put(agreements.IndexBucket, []byte("tripartite/"+m+"/"+w), []byte("agr-"+m+"-"+w)); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return nil, nil
+}
+
+func (w *world) ok(typ string, body any) []byte {
+	w.t.Helper()
+	res := w.Send(typ, body)
+	if res.Err != nil {
+		w.t.Fatalf("%s: %v", typ, res.Err)
+	}
+	return res.Value
+}
+
+func workerIDs(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s%04d", prefix, i)
+	}
+	return out
+}
+
+// upload stores a batch of rows and returns its ID.
+func (w *world) upload(merchant, ref string, rows []payouts.Row) string {
+	w.t.Helper()
+	w.seq++
+	id := fmt.Sprintf("pb-%s-%d", merchant, w.seq)
+	cmds, err := payouts.UploadCommands(id, merchant, ref, "acct-op", rows, w.Now)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	for _, c := range cmds {
+		if res := w.Apply(c); res.Err != nil {
+			w.t.Fatalf("upload %s: %v", c.Type, res.Err)
+		}
+	}
+	return id
+}
+
+// run confirms a batch and executes every chunk, as the driver would.
+func (w *world) run(batch string) *payouts.Batch {
+	w.t.Helper()
+	w.ok(payouts.CmdConfirm, payouts.Confirm{Batch: batch, By: "acct-admin"})
+	return w.execute(batch)
+}
+
+func (w *world) execute(batch string) *payouts.Batch {
+	w.t.Helper()
+	for {
+		b := w.batch(batch)
+		if b.Status != payouts.Executing {
+			return b
+		}
+		w.ok(payouts.CmdExecute, payouts.Chunk{Batch: batch, Chunk: b.Done})
+	}
+}
+
+func (w *world) batch(id string) *payouts.Batch {
+	w.t.Helper()
+	var b *payouts.Batch
+	w.view(func(r *state.ReadTx) (err error) { b, err = payouts.GetBatch(r, id); return })
+	return b
+}
+
+func (w *world) payment(id string) *payouts.Payment {
+	w.t.Helper()
+	var p *payouts.Payment
+	w.view(func(r *state.ReadTx) (err error) { p, err = payouts.GetPayment(r, id); return })
+	return p
+}
+
+func (w *world) balance(account string) int64 {
+	w.t.Helper()
+	var b int64
+	w.view(func(r *state.ReadTx) (err error) { b, err = ledger.Balance(r, account); return })
+	return b
+}
+
+func (w *world) view(fn func(*state.ReadTx) error) {
+	w.t.Helper()
+	if err := w.State.View(fn); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func rowsFor(ws []string, fen int64) []payouts.Row {
+	rows := make([]payouts.Row, len(ws))
+	for i, wk := range ws {
+		rows[i] = payouts.Row{No: i + 1, Worker: wk, Task: "task-1", Fen: fen}
+	}
+	return rows
+}
