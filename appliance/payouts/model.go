@@ -9,29 +9,29 @@ import (
 
 // Buckets.
 const (
-	BatchBucket   = "payout-batches"  // batch ID -> Batch (JSON)
-	BatchRefs     = "payout-refs"     // "<merchant>/<ref>" -> batch ID: a merchant's reference is used once; "b/<merchant>/<batch>" -> "" lists its batches
-	RowsBucket    = "payout-rows"     // "<batch>/<chunk, 4 bytes>" -> packed rows
-	PaymentBucket = "payments"        // payment ID ("<batch>-<row, 6 digits>") -> packed Payment
-	IndexBucket   = "payment-index"   // "w/<worker>/<payment>", "t/<task>/<payment>" -> ""
-	TaxBucket     = "payout-tax"      // "<worker>/<year>" -> packed withholding state
-	OutboxBucket  = "payout-outbox"   // sequence (8 bytes) -> payment ID: accepted, not yet with the channel
-	MetaBucket    = "payout-meta"     // "outbox" -> last outbox sequence; "cursor/<channel>" -> the channel's result cursor
-	ListBucket    = "payout-lists"    // "block/<worker>" -> reason: the platform's blacklist
+	BatchBucket   = "payout-batches"   // batch ID -> Batch (JSON)
+	BatchRefs     = "payout-refs"      // "<merchant>/<ref>" -> batch ID: a merchant's reference is used once; "b/<merchant>/<batch>" -> "" lists its batches
+	RowsBucket    = "payout-rows"      // "<batch>/<chunk, 4 bytes>" -> packed rows
+	PaymentBucket = "payments"         // payment ID ("<batch>-<row, 6 digits>") -> packed Payment
+	IndexBucket   = "payment-index"    // "w/<worker>/<payment>", "t/<task>/<payment>" -> ""
+	TaxBucket     = "payout-tax"       // "<worker>/<year>" -> packed withholding state
+	OutboxBucket  = "payout-outbox"    // sequence (8 bytes) -> payment ID: accepted, not yet with the channel
+	MetaBucket    = "payout-meta"      // "outbox" -> last outbox sequence; "cursor/<channel>" -> the channel's result cursor
+	ListBucket    = "payout-lists"     // "block/<worker>" -> reason: the platform's blacklist
 	ExecBucket    = "payout-executing" // batch ID -> "": confirmed batches with chunks to run
 )
 
 // Command types (command set 4).
 const (
-	CmdUpload   = "payout.upload"   // a batch's header
-	CmdRows     = "payout.rows"     // one chunk of its rows
-	CmdConfirm  = "payout.confirm"  // the merchant confirms: execution may start
-	CmdExecute  = "payout.execute"  // execute one chunk
-	CmdSent     = "payout.sent"     // the channel took payments
-	CmdResults  = "payout.results"  // the channel reported results
-	CmdRelease  = "payout.release"  // run a batch's held payments again
-	CmdCancel   = "payout.cancel"   // cancel a held payment
-	CmdBlock    = "payout.block"    // put a worker on the blacklist, or take them off
+	CmdUpload  = "payout.upload"  // a batch's header
+	CmdRows    = "payout.rows"    // one chunk of its rows
+	CmdConfirm = "payout.confirm" // the merchant confirms: execution may start
+	CmdExecute = "payout.execute" // execute one chunk
+	CmdSent    = "payout.sent"    // the channel took payments
+	CmdResults = "payout.results" // the channel reported results
+	CmdRelease = "payout.release" // run a batch's held payments again
+	CmdCancel  = "payout.cancel"  // cancel a held payment
+	CmdBlock   = "payout.block"   // put a worker on the blacklist, or take them off
 )
 
 // Refusals besides the general ones.
@@ -66,8 +66,8 @@ type Batch struct {
 	Status   string    `json:"status"`
 	Rows     int       `json:"rows"`
 	Chunks   int       `json:"chunks"`
-	Stored   int       `json:"stored"`   // chunks stored
-	Done     int       `json:"done"`     // chunks executed
+	Stored   int       `json:"stored"`    // chunks stored
+	Done     int       `json:"done"`      // chunks executed
 	TotalFen int64     `json:"total_fen"` // sum of the rows' amounts
 	By       string    `json:"by"`
 	Created  time.Time `json:"created"`
@@ -124,30 +124,30 @@ func (s Status) Final() bool {
 // Payment is one payment's record: the row, what was decided and computed,
 // and where it is with the channel.
 type Payment struct {
-	ID        string
-	Batch     string
-	Row       int
-	Merchant  string
-	Worker    string
-	Task      string
-	Agreement string // the tripartite agreement the payment rests on
-	Status    Status
-	Reason    string // why rejected, held, failed or returned
-	Code      string // the reason's stable code
-	AmountFen int64  // what the merchant pays the worker, tax included
-	FeeFen    int64  // the platform's fee on top
-	IITFen    int64  // individual income tax withheld
-	VATFen    int64  // VAT withheld
-	SurFen    int64  // surcharges withheld
-	NetFen    int64  // what reaches the worker: amount − taxes
-	Month     int    // yyyymm the withholding counted it in
-	RuleSet   string // the tax rule set
-	FeeRule   string // the fee configuration version, "" for none
-	Posting   uint64 // the posting that booked it
-	Channel   string
+	ID         string
+	Batch      string
+	Row        int
+	Merchant   string
+	Worker     string
+	Task       string
+	Agreement  string // the tripartite agreement the payment rests on
+	Status     Status
+	Reason     string // why rejected, held, failed or returned
+	Code       string // the reason's stable code
+	AmountFen  int64  // what the merchant pays the worker, tax included
+	FeeFen     int64  // the platform's fee on top
+	IITFen     int64  // individual income tax withheld
+	VATFen     int64  // VAT withheld
+	SurFen     int64  // surcharges withheld
+	NetFen     int64  // what reaches the worker: amount − taxes
+	Month      int    // yyyymm the withholding counted it in
+	RuleSet    string // the tax rule set
+	FeeRule    string // the fee configuration version, "" for none
+	Posting    uint64 // the posting that booked it
+	Channel    string
 	ChannelRef string // the channel's own reference, once it took it
-	Created   time.Time
-	Updated   time.Time
+	Created    time.Time
+	Updated    time.Time
 }
 
 // Tenancy is the payment as the policy sees it: its merchant's and its

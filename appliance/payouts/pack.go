@@ -17,8 +17,11 @@ var errPacked = errors.New("payouts: damaged record")
 
 type packer struct{ b []byte }
 
-func (p *packer) str(s string) { p.b = binary.AppendUvarint(p.b, uint64(len(s))); p.b = append(p.b, s...) }
-func (p *packer) int(v int64)  { p.b = binary.AppendVarint(p.b, v) }
+func (p *packer) str(s string) {
+	p.b = binary.AppendUvarint(p.b, uint64(len(s)))
+	p.b = append(p.b, s...)
+}
+func (p *packer) int(v int64) { p.b = binary.AppendVarint(p.b, v) }
 func (p *packer) uint(v uint64) {
 	p.b = binary.AppendUvarint(p.b, v)
 }
