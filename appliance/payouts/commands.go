@@ -75,6 +75,7 @@ func Register(reg *state.Registry, rules *Rules) {
 	reg.HandleFrom(state.MoneySet, CmdSent, h.sent)
 	reg.HandleFrom(state.MoneySet, CmdResults, h.results)
 	reg.HandleFrom(state.MoneySet, CmdBlock, h.block)
+	reg.HandleFrom(state.MoneySet, CmdPreview, h.preview)
 }
 
 type handlers struct{ rules *Rules }

@@ -1,6 +1,7 @@
 package payouts_test
 
 import (
+	"encoding/json"
 	"testing"
 
 	"cxt/appliance/ledger"
@@ -155,4 +156,69 @@ func TestTheChannelMovesPaymentsAndAReturnReversesTheWithholding(t *testing.T) {
 		t.Fatalf("after the return the next 20,000.00 withheld %d, want 33000", p.IITFen)
 	}
 	audit(t, w.State, w.rules)
+}
+
+func TestThePreviewIsWhatExecutionDoes(t *testing.T) {
+	w := newWorld(t, nil)
+	ws := workerIDs("w", 30)
+	w.ok(cmdSeed, seed{Merchants: []string{"m1"}, Workers: ws, Unsigned: []string{"s1"}})
+	w.ok(cmdTopUp, topUp{Merchant: "m1", Fen: 30_000_000, Ref: "t1"})
+	rows := rowsFor(append(ws, "s1", "ghost"), 1_500_000)
+	rows = append(rows, rowsFor(ws[:5], 4_000_000)...) // runs out of money part-way
+	id := w.upload("m1", "june", rows)
+	res, err := w.State.DryRun(state.NewCommand(payouts.CmdPreview, mustJSON(payouts.PreviewAsk{Batch: id, Limit: 5, Status: payouts.OnHold}), w.Now))
+	if err != nil || res.Err != nil {
+		t.Fatal(err, res.Err)
+	}
+	var pv payouts.Preview
+	if err := json.Unmarshal(res.Value, &pv); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.balance(ledger.Merchant("m1")); got != 30_000_000 {
+		t.Fatalf("the preview moved the balance to %d", got)
+	}
+	if w.batch(id).Status != payouts.Uploaded {
+		t.Fatal("the preview changed the batch")
+	}
+	b := w.run(id)
+	for _, s := range []payouts.Status{payouts.Accepted, payouts.OnHold, payouts.Rejected} {
+		if pv.Counts[s] != b.Counts[s] {
+			t.Errorf("%s: the preview said %d, execution did %d", s, pv.Counts[s], b.Counts[s])
+		}
+	}
+	if pv.Counts[payouts.OnHold] < 2 || len(pv.Page) == 0 || pv.Page[0].Status != payouts.OnHold {
+		t.Fatalf("preview: %+v", pv)
+	}
+	spent := 30_000_000 - w.balance(ledger.Merchant("m1"))
+	if pv.Needs != ledger.Yuan(spent) {
+		t.Fatalf("the preview said it needs %s; execution took %s", pv.Needs, ledger.Yuan(spent))
+	}
+	// The first accepted row's working: 15,000 in the first month.
+	res, _ = w.State.DryRun(state.NewCommand(payouts.CmdPreview, mustJSON(payouts.PreviewAsk{Batch: id}), w.Now))
+	if statetest.Code(res.Err) != "batch_status" {
+		t.Fatalf("a preview of an executed batch: %+v", res)
+	}
+	if res := w.Send(payouts.CmdPreview, payouts.PreviewAsk{Batch: id}); statetest.Code(res.Err) != "invalid_request" {
+		t.Fatalf("a proposed preview: %+v", res)
+	}
+}
+
+func TestThePreviewShowsTheTaxWorking(t *testing.T) {
+	w := newWorld(t, nil)
+	w.ok(cmdSeed, seed{Merchants: []string{"m1"}, Workers: workerIDs("w", 1)})
+	w.ok(cmdTopUp, topUp{Merchant: "m1", Fen: 10_000_000, Ref: "t1"})
+	id := w.upload("m1", "july", rowsFor(workerIDs("w", 1), 2_000_000))
+	res, err := w.State.DryRun(state.NewCommand(payouts.CmdPreview, mustJSON(payouts.PreviewAsk{Batch: id}), w.Now))
+	if err != nil || res.Err != nil {
+		t.Fatal(err, res.Err)
+	}
+	var pv payouts.Preview
+	json.Unmarshal(res.Value, &pv)
+	tx := pv.Page[0].Tax
+	if pv.Page[0].IIT != "330.00" || tx == nil || tx.Base != "11000.00" || tx.Cost != "4000.00" || tx.Deduction != "5000.00" || tx.Months != 1 {
+		t.Fatalf("row: %+v tax %+v", pv.Page[0], tx)
+	}
+	if pv.Totals.Amount != "20000.00" || pv.Totals.Net != "19670.00" {
+		t.Fatalf("totals: %+v", pv.Totals)
+	}
 }

@@ -35,6 +35,8 @@ type run struct {
 	lines     lineSum
 	// posting is the sequence number the command's posting will take.
 	posting uint64
+	// explain, in a preview, keeps each booked payment's tax working.
+	explain map[string]*taxed
 }
 
 func newRun(rules *Rules, tx *state.Tx, merchant string) (*run, error) {
@@ -154,6 +156,9 @@ func (r *run) book(p *Payment) error {
 	t, err := w.withhold(r.rs, r.month%100, p.AmountFen, r.rules.Location)
 	if err != nil {
 		return err
+	}
+	if r.explain != nil {
+		r.explain[p.ID] = &t
 	}
 	p.IITFen, p.VATFen, p.SurFen = t.IIT, t.VAT, t.Sur
 	p.NetFen = p.AmountFen - t.IIT - t.VAT - t.Sur

@@ -32,6 +32,7 @@ type taxed struct {
 	Month         int // the month it counted in
 	Cumulative    *tax.CumulativeMonth
 	Method        string
+	before        int64 // IIT the month withheld before this payment
 }
 
 // withhold computes the tax of a payment of fen in month under rs and adds
@@ -59,7 +60,7 @@ func (w *withholding) withhold(rs *tax.RuleSet, month int, fen int64, location s
 		return taxed{}, err
 	}
 	vatFen, surFen := fenOf(vat), fenOf(sur)
-	t := taxed{Month: month, VAT: max(vatFen-w.VAT, 0), Sur: max(surFen-w.Sur, 0)}
+	t := taxed{Month: month, VAT: max(vatFen-w.VAT, 0), Sur: max(surFen-w.Sur, 0), before: w.IIT}
 	if lc := &rs.LaborCumulative; month >= lc.FromMonth {
 		cm, _, err := rs.NextMonth(w.Before, month, ledger.Decimal(income-vatFen), rs.LaborCumulative.GapPolicy)
 		if err != nil {

@@ -211,3 +211,11 @@ func rowsFor(ws []string, fen int64) []payouts.Row {
 	}
 	return rows
 }
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}

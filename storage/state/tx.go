@@ -28,6 +28,8 @@ type Tx struct {
 	auditAs string
 	// commit holds the hooks to run once the batch commits (OnCommit).
 	commit []func() error
+	// dry: applied by DryRun, to be dropped.
+	dry bool
 }
 
 // AuditAs makes the audit hook record the command being applied under typ.
