@@ -10,6 +10,7 @@ import (
 	"cxt/appliance/identity"
 	"cxt/appliance/important"
 	"cxt/appliance/merchants"
+	"cxt/appliance/payouts"
 	"cxt/appliance/subjects"
 	"cxt/appliance/tax"
 	"cxt/appliance/tax/quotes"
@@ -30,6 +31,7 @@ type backends struct {
 	merchants  *merchants.Backend
 	workers    *workers.Backend
 	agreements *agreements.Backend
+	payouts    *payouts.Backend
 }
 
 // compose builds the backends; authz is the policy in force (nil where no
@@ -47,6 +49,7 @@ func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.
 		merchants:  &merchants.Backend{Hashing: hashing, Documents: func() *blob.Store { return nil }},
 		workers:    wk, // the sandbox verifies real names unless node.json names a service
 		agreements: &agreements.Backend{Factors: id, Workers: agreementParty, Documents: func() *blob.Store { return nil }},
+		payouts:    &payouts.Backend{Rules: payoutRules()},
 	}
 }
 
@@ -60,10 +63,15 @@ func agreementParty(r *api.Request, tx *state.ReadTx, merchant, worker string) (
 	return &agreements.Worker{ID: p.ID, Name: p.Name, IDNumber: p.IDNumber}, nil
 }
 
+// payoutRules are what every replica decides payments by.
+func payoutRules() *payouts.Rules {
+	return &payouts.Rules{Tax: tax.Default(), Location: "city", Channel: "sandbox", MonthlyLimitFen: payouts.DefaultMonthlyLimitFen}
+}
+
 // list is the backends in the order the API lists their routes and the
 // state machine registers their commands.
 func (b *backends) list() []api.Backend {
-	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements}
+	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements, b.payouts}
 }
 
 // subjectKeys keeps the data subjects' keys (package subjects). After a

@@ -19,6 +19,7 @@ import (
 	"cxt/appliance/datadir"
 	"cxt/appliance/errs"
 	"cxt/appliance/identity"
+	"cxt/appliance/channel"
 	"cxt/appliance/notify"
 	"cxt/appliance/workers/realname"
 	"cxt/crypto/keyring"
@@ -52,6 +53,11 @@ type Options struct {
 	// lower it (honoured in test binaries only, see identity.Hashing) where
 	// they hash many passwords.
 	PasswordIterations int
+	// Channel is the payment channel (default: the sandbox bank, its
+	// journal in the data directory). A test cluster shares one.
+	Channel channel.Channel
+	// PayoutInterval is how often the leader drives payouts (default 500 ms).
+	PayoutInterval time.Duration
 }
 
 // Node is a running appliance node.
@@ -407,6 +413,11 @@ func (n *Node) unsealWith(ctx context.Context, master *keyring.MasterKey) error 
 	go n.sweep(sctx, c)
 	go n.watchFailStop(sctx, c)
 	go n.settleInBackground(sctx, c, master.Verifier())
+	if err := n.drivePayouts(sctx, c); err != nil {
+		stop()
+		c.Close()
+		return err
+	}
 	n.domains.keys.newTerm = func(term uint32, now time.Time) (*state.Command, error) {
 		return state.InstallTermCommandFor(c.State().CommandSet(), master, term, keyring.NewSecret(), now)
 	}

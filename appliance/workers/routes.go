@@ -759,3 +759,18 @@ func FindParty(tx *state.ReadTx, keys *keyring.Keyring, merchant, worker string)
 	}
 	return &Party{ID: w.ID, Name: priv.Name, IDNumber: priv.IDNumber}, nil
 }
+
+// Payee opens what a payment channel needs of a worker: their name and bank
+// card. The payouts' driver calls it on the leader while it hands orders
+// over; the plaintext lives only in that call.
+func Payee(tx *state.ReadTx, keys *keyring.Keyring, worker string) (name, card string, err error) {
+	w, err := Get(tx, worker)
+	if err != nil {
+		return "", "", err
+	}
+	priv, err := w.open(tx, keys)
+	if err != nil {
+		return "", "", err
+	}
+	return priv.Name, priv.BankCard, nil
+}

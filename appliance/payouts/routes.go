@@ -1,0 +1,550 @@
+package payouts
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"strconv"
+	"strings"
+	"time"
+
+	"cxt/appliance/api"
+	"cxt/appliance/errs"
+	"cxt/appliance/ledger"
+	"cxt/appliance/merchants"
+	"cxt/policy"
+	"cxt/storage/state"
+)
+
+// Backend serves payout batches, payments and the ledger over the API.
+type Backend struct {
+	Rules *Rules
+	// Kick wakes the driver after a confirm or a release; nil: it finds the
+	// work on its next round.
+	Kick func()
+}
+
+// Register adds the payouts' buckets and commands, and the ledger's.
+func (b *Backend) Register(reg *state.Registry) {
+	ledger.Register(reg)
+	Register(reg, b.Rules)
+}
+
+// MaxFile bounds an uploaded batch: 100,000 rows of two IDs, an amount and a
+// short memo.
+const MaxFile = 24 << 20
+
+// Routes lists the payouts' endpoints.
+func (b *Backend) Routes() []api.Route {
+	const read, write, important = api.Read, api.Write, api.Important
+	m := merchants.Resource
+	return []api.Route{
+		{Method: "POST", Path: "/api/v1/merchants/{id}/payout-batches", Action: "payouts.upload", Kind: write, Resource: m, Handle: b.upload, MaxBody: MaxFile},
+		{Method: "GET", Path: "/api/v1/merchants/{id}/payout-batches", Action: "payouts.list", Kind: read, Resource: m, Handle: b.list},
+		{Method: "GET", Path: "/api/v1/payout-batches/{batch}", Action: "payouts.read", Kind: read, Resource: batchResource, Handle: b.read},
+		{Method: "GET", Path: "/api/v1/payout-batches/{batch}/preview", Action: "payouts.read", Kind: read, Resource: batchResource, Handle: b.preview},
+		{Method: "POST", Path: "/api/v1/payout-batches/{batch}/confirm", Action: "payouts.confirm", Kind: important, Resource: batchResource, Prepare: b.confirm},
+		{Method: "POST", Path: "/api/v1/payout-batches/{batch}/release", Action: "payouts.release", Kind: write, Resource: batchResource, Handle: b.release},
+		{Method: "GET", Path: "/api/v1/payments", Action: "payments.list", Kind: read, Handle: b.payments},
+		{Method: "GET", Path: "/api/v1/payments/{payment}", Action: "payments.read", Kind: read, Resource: paymentResource, Handle: b.payment},
+		{Method: "POST", Path: "/api/v1/payments/{payment}/cancel", Action: "payments.cancel", Kind: write, Resource: paymentResource, Handle: b.cancel},
+		{Method: "PUT", Path: "/api/v1/risk/blacklist/{worker}", Action: "risk.blacklist", Kind: write, Resource: api.PathOwner("worker"), Handle: b.block},
+		{Method: "DELETE", Path: "/api/v1/risk/blacklist/{worker}", Action: "risk.blacklist", Kind: write, Resource: api.PathOwner("worker"), Handle: b.unblock},
+		{Method: "GET", Path: "/api/v1/ledger/balances", Action: "ledger.read", Kind: read, Handle: b.balances},
+		{Method: "GET", Path: "/api/v1/ledger/postings", Action: "ledger.read", Kind: read, Handle: b.postings},
+	}
+}
+
+// batchResource is a batch: its merchant's; another tenant's is absent.
+func batchResource(r *api.Request) (api.Resource, error) {
+	res := api.Resource{Resource: policy.Resource{Label: 1, Tenanted: true}, Noun: "payout batch"}
+	found, err := r.Lookup(func(tx *state.ReadTx) (bool, error) {
+		bt, err := GetBatch(tx, r.Var("batch"))
+		if missing(err) {
+			return false, nil
+		} else if err != nil {
+			return false, err
+		}
+		res.Resource = bt.Tenancy()
+		return true, nil
+	})
+	res.Absent = !found
+	return res, err
+}
+
+// paymentResource is a payment: its merchant's and its worker's.
+func paymentResource(r *api.Request) (api.Resource, error) {
+	res := api.Resource{Resource: policy.Resource{Label: 1, Tenanted: true}, Noun: "payment"}
+	found, err := r.Lookup(func(tx *state.ReadTx) (bool, error) {
+		p, err := GetPayment(tx, r.Var("payment"))
+		if missing(err) {
+			return false, nil
+		} else if err != nil {
+			return false, err
+		}
+		res.Resource = p.Tenancy()
+		return true, nil
+	})
+	res.Absent = !found
+	return res, err
+}
+
+func missing(err error) bool {
+	var rej *state.Rejection
+	return errors.As(err, &rej) && rej.Code == state.NotFound.String()
+}
+
+// upload stores a batch: JSON ({"ref", "rows"}) or CSV (text/csv, the
+// reference in ?ref=).
+func (b *Backend) upload(r *api.Request) (int, any, error) {
+	const op = "upload payout batch"
+	body, err := io.ReadAll(r.HTTP.Body)
+	if err != nil {
+		return 0, nil, errs.E(op, errs.TooLarge, "a batch file is at most %d MiB", MaxFile>>20)
+	}
+	ct, _, _ := mime.ParseMediaType(r.HTTP.Header.Get("Content-Type"))
+	var ref string
+	var rows []Row
+	switch ct {
+	case "text/csv":
+		ref = r.HTTP.URL.Query().Get("ref")
+		rows, err = ParseCSV(body)
+	case "application/json":
+		var f *File
+		if f, err = ParseJSON(body); err == nil {
+			ref, rows = f.Ref, f.Rows
+		}
+	default:
+		return 0, nil, errs.E(op, errs.Unsupported, "a batch is application/json or text/csv")
+	}
+	if err == nil {
+		err = check(rows)
+	}
+	if err != nil {
+		return 0, nil, rowError(op, err)
+	}
+	ref = strings.TrimSpace(ref)
+	if ref == "" || len(ref) > 64 || strings.ContainsAny(ref, "/\x00") {
+		return 0, nil, errs.E(op, errs.Invalid, "ref: the batch's own reference, 1-64 characters without '/', unique for the merchant — it is how a repeated upload is recognised")
+	}
+	id := "pb-" + api.NewID()
+	cmds, err := UploadCommands(id, r.Var("id"), ref, r.Subject.ID, rows, r.Now())
+	if err != nil {
+		return 0, nil, rowError(op, err)
+	}
+	r.Audit.Object = id
+	if _, err := r.Propose(cmds[0]); err != nil {
+		return 0, nil, err
+	}
+	for _, c := range cmds[1:] {
+		if _, err := r.ProposeAside(c); err != nil {
+			return 0, nil, err
+		}
+	}
+	var total int64
+	for _, row := range rows {
+		total += row.Fen
+	}
+	return 201, map[string]any{"batch": id, "ref": ref, "rows": len(rows), "chunks": len(cmds) - 1, "total": ledger.Yuan(total), "status": Uploaded,
+		"next": "GET /api/v1/payout-batches/" + id + "/preview, then POST /api/v1/payout-batches/" + id + "/confirm"}, nil
+}
+
+// rowError answers rows that cannot be payments, naming them.
+func rowError(op string, err error) error {
+	var rows RowErrors
+	if errors.As(err, &rows) {
+		parts := make([]string, 0, len(rows))
+		for _, e := range rows {
+			parts = append(parts, "row "+strconv.Itoa(e.Row)+": "+e.Field+": "+e.Message)
+		}
+		return errs.Coded(op, errs.Invalid, CodeBadRow.String(), "%d row(s) cannot be payments, nothing was stored: %s", len(rows), strings.Join(parts, "; "))
+	}
+	return err
+}
+
+// view is a batch as the API shows it.
+func (bt *Batch) view() map[string]any {
+	sums := map[Status]string{}
+	for s, v := range bt.Sums {
+		sums[s] = ledger.Yuan(v)
+	}
+	counts := bt.Counts
+	if counts == nil {
+		counts = map[Status]int{}
+	}
+	out := map[string]any{"id": bt.ID, "merchant": bt.Merchant, "ref": bt.Ref, "status": bt.Status, "rows": bt.Rows,
+		"chunks": bt.Chunks, "chunks_done": bt.Done, "total": ledger.Yuan(bt.TotalFen), "counts": counts, "sums": sums,
+		"created": bt.Created, "created_by": bt.By}
+	if !bt.Confirmed.IsZero() {
+		out["confirmed"], out["confirmed_by"] = bt.Confirmed, bt.ConfirmedBy
+	}
+	if !bt.Finished.IsZero() {
+		out["finished"] = bt.Finished
+	}
+	return out
+}
+
+func (b *Backend) read(r *api.Request) (int, any, error) {
+	var bt *Batch
+	err := r.View(func(tx *state.ReadTx) (err error) { bt, err = GetBatch(tx, r.Var("batch")); return })
+	if err != nil {
+		return 0, nil, err
+	}
+	return 200, bt.view(), nil
+}
+
+func (b *Backend) list(r *api.Request) (int, any, error) {
+	limit, err := pageLimit(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	prefix := "b/" + r.Var("id") + "/"
+	after := r.HTTP.URL.Query().Get("after")
+	out := []map[string]any{}
+	next := ""
+	err = r.View(func(tx *state.ReadTx) error {
+		start := []byte(prefix + after + "\x00")
+		if after == "" {
+			start = []byte(prefix)
+		}
+		return tx.Seek(BatchRefs, start, false, func(k, _ []byte) (bool, error) {
+			if !strings.HasPrefix(string(k), prefix) {
+				return false, nil
+			}
+			if len(out) == limit {
+				next = out[len(out)-1]["id"].(string)
+				return false, nil
+			}
+			bt, err := GetBatch(tx, strings.TrimPrefix(string(k), prefix))
+			if err != nil {
+				return false, err
+			}
+			out = append(out, bt.view())
+			return true, nil
+		})
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	res := map[string]any{"batches": out}
+	if next != "" {
+		res["next"] = next
+	}
+	return 200, res, nil
+}
+
+func pageLimit(r *api.Request) (int, error) {
+	s := r.HTTP.URL.Query().Get("limit")
+	if s == "" {
+		return 100, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 1000 {
+		return 0, errs.E("page", errs.Invalid, "limit: 1 to 1000")
+	}
+	return n, nil
+}
+
+// preview answers what the batch would do if confirmed now.
+func (b *Backend) preview(r *api.Request) (int, any, error) {
+	q := r.HTTP.URL.Query()
+	ask := PreviewAsk{Batch: r.Var("batch"), Status: Status(q.Get("status"))}
+	var err error
+	if ask.Limit, err = pageLimit(r); err != nil {
+		return 0, nil, err
+	}
+	if s := q.Get("after"); s != "" {
+		if ask.After, err = strconv.Atoi(s); err != nil || ask.After < 0 {
+			return 0, nil, errs.E("preview", errs.Invalid, "after: a row number")
+		}
+	}
+	pv, err := b.dryRun(r, ask)
+	if err != nil {
+		return 0, nil, err
+	}
+	return 200, pv, nil
+}
+
+func (b *Backend) dryRun(r *api.Request, ask PreviewAsk) (*Preview, error) {
+	// The read's record first: it is the read point the dry run sees past.
+	if err := r.View(func(*state.ReadTx) error { return nil }); err != nil {
+		return nil, err
+	}
+	res, err := r.Node.State().DryRun(state.NewCommand(CmdPreview, mustJSON(ask), r.Now()))
+	if err != nil {
+		return nil, err
+	}
+	if res.Err != nil {
+		return nil, api.Classify(res.Err)
+	}
+	var pv Preview
+	if err := json.Unmarshal(res.Value, &pv); err != nil {
+		return nil, err
+	}
+	return &pv, nil
+}
+
+// confirm executes the batch (an important operation): the preview's
+// totals are the impact shown before the confirm.
+func (b *Backend) confirm(r *api.Request) (*api.Op, error) {
+	pv, err := b.dryRun(r, PreviewAsk{Batch: r.Var("batch"), Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	r.Audit.Object = pv.Batch
+	impact := map[string]any{"batch": pv.Batch, "rows": pv.Rows, "paid_now": pv.Counts[Accepted], "held": pv.Counts[OnHold],
+		"rejected": pv.Counts[Rejected], "reasons": pv.Reasons, "totals": pv.Totals, "balance": pv.Balance, "takes": pv.Needs}
+	return &api.Op{
+		Impact: impact,
+		Risks: []string{"the payments are booked and handed to the payment channel; money that has left is not recalled",
+			"held rows wait for a release; rejected rows are never paid"},
+		Command: state.NewCommand(CmdConfirm, mustJSON(Confirm{Batch: pv.Batch, By: r.Subject.ID}), r.Now()),
+		Status:  202, Response: map[string]any{"batch": pv.Batch, "status": Executing, "next": "GET /api/v1/payout-batches/" + pv.Batch + " shows the chunks done; GET /api/v1/payments?batch=" + pv.Batch + " the payments"},
+	}, nil
+}
+
+func (b *Backend) release(r *api.Request) (int, any, error) {
+	r.Audit.Object = r.Var("batch")
+	v, err := r.Propose(state.NewCommand(CmdRelease, mustJSON(Release{Batch: r.Var("batch")}), r.Now()))
+	if err != nil {
+		return 0, nil, err
+	}
+	if b.Kick != nil {
+		b.Kick()
+	}
+	return 200, json.RawMessage(v), nil
+}
+
+func (b *Backend) cancel(r *api.Request) (int, any, error) {
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if err := r.Decode(&in); err != nil {
+		return 0, nil, err
+	}
+	if strings.TrimSpace(in.Reason) == "" {
+		return 0, nil, errs.E("cancel payment", errs.Invalid, "reason: say why the held payment is given up")
+	}
+	r.Audit.Object, r.Audit.Reason = r.Var("payment"), in.Reason
+	if _, err := r.Propose(state.NewCommand(CmdCancel, mustJSON(Cancel{Payment: r.Var("payment"), Reason: in.Reason}), r.Now())); err != nil {
+		return 0, nil, err
+	}
+	return 200, map[string]any{"payment": r.Var("payment"), "status": Cancelled}, nil
+}
+
+// View is a payment as the API shows it; money as decimal strings.
+func (p *Payment) View() map[string]any {
+	out := map[string]any{"id": p.ID, "batch": p.Batch, "row": p.Row, "merchant": p.Merchant, "worker": p.Worker, "task": p.Task,
+		"status": p.Status, "amount": ledger.Yuan(p.AmountFen), "created": p.Created, "updated": p.Updated}
+	if p.Code != "" {
+		out["code"], out["reason"] = p.Code, p.Reason
+	} else if p.Reason != "" {
+		out["reason"] = p.Reason
+	}
+	if p.Posting != 0 {
+		out["agreement"], out["fee"], out["iit"], out["vat"], out["surcharges"], out["net"] = p.Agreement,
+			ledger.Yuan(p.FeeFen), ledger.Yuan(p.IITFen), ledger.Yuan(p.VATFen), ledger.Yuan(p.SurFen), ledger.Yuan(p.NetFen)
+		out["month"], out["rule_set"], out["posting"], out["channel"] = p.Month, p.RuleSet, p.Posting, p.Channel
+		if p.FeeRule != "" {
+			out["fee_rule"] = p.FeeRule
+		}
+		if p.ChannelRef != "" {
+			out["channel_ref"] = p.ChannelRef
+		}
+	}
+	return out
+}
+
+func (b *Backend) payment(r *api.Request) (int, any, error) {
+	var p *Payment
+	err := r.View(func(tx *state.ReadTx) (err error) { p, err = GetPayment(tx, r.Var("payment")); return })
+	if err != nil {
+		return 0, nil, err
+	}
+	return 200, p.View(), nil
+}
+
+// payments lists payments by batch, worker or task (one of them), or a
+// merchant's, filtered by status and by date; a merchant's users see their
+// merchant's only, a worker their own.
+func (b *Backend) payments(r *api.Request) (int, any, error) {
+	const op = "list payments"
+	q := r.HTTP.URL.Query()
+	limit, err := pageLimit(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	merchant, worker := q.Get("merchant"), q.Get("worker")
+	if policy.TenantBound(r.Subject) {
+		switch {
+		case r.Subject.Merchant != "" && merchant != "" && merchant != r.Subject.Merchant,
+			r.Subject.Worker != "" && worker != "" && worker != r.Subject.Worker:
+			return 200, map[string]any{"payments": []any{}}, nil // another tenant's: none to see
+		case r.Subject.Merchant != "":
+			merchant = r.Subject.Merchant
+		case r.Subject.Worker != "":
+			worker = r.Subject.Worker
+		}
+	}
+	var from, to time.Time
+	for _, f := range []struct {
+		name string
+		t    *time.Time
+	}{{"from", &from}, {"to", &to}} {
+		if s := q.Get(f.name); s != "" {
+			if *f.t, err = time.Parse(time.RFC3339, s); err != nil {
+				return 0, nil, errs.E(op, errs.Invalid, "%s: an RFC 3339 time like 2026-03-01T00:00:00+08:00", f.name)
+			}
+		}
+	}
+	status := Status(q.Get("status"))
+	keep := func(p *Payment) bool {
+		return (merchant == "" || p.Merchant == merchant) && (worker == "" || p.Worker == worker) &&
+			(status == "" || p.Status == status) && (from.IsZero() || !p.Created.Before(from)) && (to.IsZero() || p.Created.Before(to))
+	}
+	batch, task := q.Get("batch"), q.Get("task")
+	after := q.Get("after")
+	out := []map[string]any{}
+	next := ""
+	add := func(tx *state.ReadTx, id string) (bool, error) {
+		if len(out) == limit {
+			next = out[len(out)-1]["id"].(string)
+			return false, nil
+		}
+		p, err := GetPayment(tx, id)
+		if err != nil {
+			return false, err
+		}
+		if keep(p) {
+			out = append(out, p.View())
+		}
+		return true, nil
+	}
+	err = r.View(func(tx *state.ReadTx) error {
+		switch {
+		case batch != "":
+			return seekPrefix(tx, PaymentBucket, batch+"-", after, func(k string) (bool, error) { return add(tx, k) })
+		case worker != "":
+			return seekPrefix(tx, IndexBucket, "w/"+worker+"/", after, func(k string) (bool, error) { return add(tx, k) })
+		case task != "":
+			return seekPrefix(tx, IndexBucket, "t/"+task+"/", after, func(k string) (bool, error) { return add(tx, k) })
+		case merchant != "":
+			return seekPrefix(tx, BatchRefs, "b/"+merchant+"/", "", func(bt string) (bool, error) {
+				more := true
+				err := seekPrefix(tx, PaymentBucket, bt+"-", after, func(k string) (bool, error) {
+					more, err = add(tx, k)
+					return more, err
+				})
+				return more, err
+			})
+		}
+		return errs.E(op, errs.Invalid, "name a batch, worker, task or merchant")
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	res := map[string]any{"payments": out}
+	if next != "" {
+		res["next"] = next
+	}
+	return 200, res, nil
+}
+
+// seekPrefix calls fn with the rest of each key under prefix after after.
+func seekPrefix(tx *state.ReadTx, bucket, prefix, after string, fn func(rest string) (bool, error)) error {
+	start := []byte(prefix)
+	if after != "" {
+		start = []byte(prefix + after + "\x00")
+	}
+	return tx.Seek(bucket, start, false, func(k, _ []byte) (bool, error) {
+		rest, ok := strings.CutPrefix(string(k), prefix)
+		if !ok {
+			return false, nil
+		}
+		return fn(rest)
+	})
+}
+
+func (b *Backend) block(r *api.Request) (int, any, error) {
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if err := r.Decode(&in); err != nil {
+		return 0, nil, err
+	}
+	if len([]rune(strings.TrimSpace(in.Reason))) < 5 {
+		return 0, nil, errs.E("blacklist worker", errs.Invalid, "reason: say why the worker is not to be paid (at least 5 characters)")
+	}
+	r.Audit.Object, r.Audit.Reason = r.Var("worker"), in.Reason
+	if _, err := r.Propose(state.NewCommand(CmdBlock, mustJSON(Block{Worker: r.Var("worker"), Reason: in.Reason}), r.Now())); err != nil {
+		return 0, nil, err
+	}
+	return 200, map[string]any{"worker": r.Var("worker"), "blacklisted": true, "reason": in.Reason}, nil
+}
+
+func (b *Backend) unblock(r *api.Request) (int, any, error) {
+	r.Audit.Object = r.Var("worker")
+	if _, err := r.Propose(state.NewCommand(CmdBlock, mustJSON(Block{Worker: r.Var("worker"), Unblock: true}), r.Now())); err != nil {
+		return 0, nil, err
+	}
+	return 200, map[string]any{"worker": r.Var("worker"), "blacklisted": false}, nil
+}
+
+// balances lists every account's balance (platform staff).
+func (b *Backend) balances(r *api.Request) (int, any, error) {
+	out := map[string]string{}
+	err := r.View(func(tx *state.ReadTx) error {
+		return tx.Scan(ledger.BalancesBucket, func(k, _ []byte, openErr error) error {
+			if openErr != nil {
+				return openErr
+			}
+			bal, err := ledger.Balance(tx, string(k))
+			out[string(k)] = ledger.Yuan(bal)
+			return err
+		})
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	return 200, map[string]any{"balances": out}, nil
+}
+
+// postings pages through the journal (platform staff).
+func (b *Backend) postings(r *api.Request) (int, any, error) {
+	limit, err := pageLimit(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	var after uint64
+	if s := r.HTTP.URL.Query().Get("after"); s != "" {
+		if after, err = strconv.ParseUint(s, 10, 64); err != nil {
+			return 0, nil, errs.E("list postings", errs.Invalid, "after: a posting's sequence number")
+		}
+	}
+	out := []map[string]any{}
+	err = r.View(func(tx *state.ReadTx) error {
+		for seq := after + 1; len(out) < limit; seq++ {
+			p, err := ledger.Get(tx, seq)
+			if missing(err) {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			lines := make([]map[string]any, len(p.Lines))
+			for i, l := range p.Lines {
+				side := "credit"
+				if l.Debit {
+					side = "debit"
+				}
+				lines[i] = map[string]any{"account": l.Account, "side": side, "amount": ledger.Yuan(l.Fen), "cause": l.Cause}
+			}
+			out = append(out, map[string]any{"seq": p.Seq, "time": p.Time, "event": p.Event, "ref": p.Ref, "lines": lines, "payments": len(p.Payments)})
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	return 200, map[string]any{"postings": out}, nil
+}
