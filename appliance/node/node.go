@@ -16,10 +16,10 @@ import (
 	"golang.org/x/time/rate"
 
 	"cxt/appliance/api"
+	"cxt/appliance/channel"
 	"cxt/appliance/datadir"
 	"cxt/appliance/errs"
 	"cxt/appliance/identity"
-	"cxt/appliance/channel"
 	"cxt/appliance/notify"
 	"cxt/appliance/workers/realname"
 	"cxt/crypto/keyring"
