@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"cxt/appliance/datadir"
+	"cxt/appliance/payouts"
 	"cxt/crypto/keyring"
 	"cxt/storage/auditlog"
 	"cxt/storage/state"
@@ -98,4 +99,21 @@ func openOffline(dir string, master *keyring.MasterKey, o state.Options) (*state
 	reg := state.NewRegistry()
 	Register(reg)
 	return state.OpenWith(filepath.Join(dir, "state.db"), reg, keys, master, o)
+}
+
+// VerifyLedger checks a stopped node's books offline: every balance rebuilt
+// from the postings alone, and the payments held against them
+// (payouts.Verify).
+func VerifyLedger(dir string, master *keyring.MasterKey) (*payouts.Report, error) {
+	st, err := openOffline(dir, master, state.Options{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("ledger verify: %w", err)
+	}
+	defer st.Close()
+	var rep *payouts.Report
+	err = st.View(func(r *state.ReadTx) (err error) {
+		rep, err = payouts.Verify(r)
+		return err
+	})
+	return rep, err
 }

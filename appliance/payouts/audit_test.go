@@ -228,6 +228,13 @@ func audit(t *testing.T, st *state.State, rules *payouts.Rules) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var rep *payouts.Report
+	if err := st.View(func(r *state.ReadTx) (err error) { rep, err = payouts.Verify(r); return }); err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK {
+		problems = append(problems, rep.Problems...)
+	}
 	if len(problems) > 0 {
 		if len(problems) > 20 {
 			problems = problems[:20]

@@ -50,10 +50,20 @@ type world struct {
 }
 
 func newWorld(t *testing.T, rules *payouts.Rules) *world {
+	return newWorldOf(t, rules, nil)
+}
+
+// newWorldWith is a world with more test commands.
+func newWorldWith(t *testing.T, more func(*state.Registry)) *world { return newWorldOf(t, nil, more) }
+
+func newWorldOf(t *testing.T, rules *payouts.Rules, more func(*state.Registry)) *world {
 	if rules == nil {
 		rules = defaultRules()
 	}
 	m := statetest.New(t, func(reg *state.Registry) {
+		if more != nil {
+			more(reg)
+		}
 		identity.Register(reg)
 		notify.Register(reg)
 		merchants.Register(reg)

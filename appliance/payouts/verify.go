@@ -1,0 +1,161 @@
+package payouts
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"cxt/appliance/ledger"
+	"cxt/storage/state"
+)
+
+// Report is what Verify found.
+type Report struct {
+	OK       bool     `json:"ok"`
+	Postings int      `json:"postings"`
+	Accounts int      `json:"accounts"`
+	Payments int      `json:"payments"`
+	Problems []string `json:"problems"`
+}
+
+// Verify is the auditor's check of a state (`cxt ledger verify`): the
+// ledger rebuilt from its postings alone (ledger.Verify), then the payments
+// held against it — every payment in one known status; what worker payable,
+// each channel's clearing account, the tax payables and fee income hold is
+// what the payments where they are say; each merchant's balance is its
+// top-ups and adjustments less what its live payments took; every booked
+// payment names a posting that lists it, a task and an agreement; the
+// outbox holds exactly the accepted payments.
+func Verify(r *state.ReadTx) (*Report, error) {
+	lr, err := ledger.Verify(r)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Postings: lr.Postings, Accounts: lr.Accounts, Problems: lr.Problems}
+	bad := func(format string, args ...any) { rep.Problems = append(rep.Problems, fmt.Sprintf(format, args...)) }
+
+	// What the postings say of each payment, and what moved each merchant
+	// other than payments.
+	listed := map[string]map[uint64]bool{}
+	other := map[string]int64{} // merchant account -> top-ups and adjustments, net
+	err = r.Scan(ledger.PostingsBucket, func(k, v []byte, openErr error) error {
+		if openErr != nil {
+			return nil // ledger.Verify reported it
+		}
+		p, err := ledger.Get(r, binary.BigEndian.Uint64(k))
+		if err != nil {
+			return nil
+		}
+		for _, id := range p.Payments {
+			if listed[id] == nil {
+				listed[id] = map[uint64]bool{}
+			}
+			listed[id][p.Seq] = true
+		}
+		if len(p.Payments) > 0 {
+			return nil
+		}
+		for _, l := range p.Lines {
+			if _, ok := ledger.MerchantOf(l.Account); ok {
+				if l.Debit {
+					other[l.Account] -= l.Fen
+				} else {
+					other[l.Account] += l.Fen
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	want := map[string]int64{}
+	spent := map[string]int64{}
+	accepted := map[string]bool{}
+	err = r.Scan(PaymentBucket, func(k, v []byte, openErr error) error {
+		rep.Payments++
+		if openErr != nil {
+			bad("payment %s does not open: %v", k, openErr)
+			return nil
+		}
+		p, err := unpackPayment(v)
+		if err != nil || p.ID != string(k) {
+			bad("payment %s does not unpack (%v)", k, err)
+			return nil
+		}
+		live := false
+		switch p.Status {
+		case Accepted:
+			want[ledger.WorkerPayable] += p.NetFen
+			accepted[p.ID], live = true, true
+		case Submitted:
+			want[ledger.Clearing(p.Channel)] += p.NetFen
+			live = true
+		case Paid:
+			live = true
+		case Rejected, OnHold, Cancelled:
+			if p.Posting != 0 {
+				bad("%s is %s but was booked by posting %d", p.ID, p.Status, p.Posting)
+			}
+		case Failed, Returned:
+		default:
+			bad("%s has no known status %q", p.ID, p.Status)
+		}
+		if p.Posting != 0 && !listed[p.ID][p.Posting] {
+			bad("%s names posting %d, which does not list it", p.ID, p.Posting)
+		}
+		if !live {
+			return nil
+		}
+		if p.Posting == 0 || p.Task == "" || p.Agreement == "" {
+			bad("%s is %s without a posting, a task or an agreement", p.ID, p.Status)
+		}
+		if p.NetFen != p.AmountFen-p.IITFen-p.VATFen-p.SurFen || p.NetFen < 0 {
+			bad("%s: net %s is not its amount less its taxes", p.ID, ledger.Yuan(p.NetFen))
+		}
+		want[ledger.IIT] += p.IITFen
+		want[ledger.VAT] += p.VATFen
+		want[ledger.Surcharges] += p.SurFen
+		want[ledger.FeeIncome] += p.FeeFen
+		spent[ledger.Merchant(p.Merchant)] += p.AmountFen + p.FeeFen
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for a, fen := range want {
+		if got := lr.Balances[a]; got != fen {
+			bad("%s holds %s; the payments where they are say %s", a, ledger.Yuan(got), ledger.Yuan(fen))
+		}
+	}
+	for _, a := range []string{ledger.WorkerPayable, ledger.IIT, ledger.VAT, ledger.Surcharges, ledger.FeeIncome} {
+		if _, ok := want[a]; !ok && lr.Balances[a] != 0 {
+			bad("%s holds %s; no payment accounts for it", a, ledger.Yuan(lr.Balances[a]))
+		}
+	}
+	for a, bal := range lr.Balances {
+		if _, ok := ledger.MerchantOf(a); ok && bal != other[a]-spent[a] {
+			bad("%s holds %s; its top-ups and adjustments %s less its payments %s make %s", a, ledger.Yuan(bal),
+				ledger.Yuan(other[a]), ledger.Yuan(spent[a]), ledger.Yuan(other[a]-spent[a]))
+		}
+	}
+	err = r.Scan(OutboxBucket, func(k, v []byte, openErr error) error {
+		if openErr != nil {
+			bad("outbox entry %x does not open", k)
+			return nil
+		}
+		if !accepted[string(v)] {
+			bad("the outbox holds %s, which is not accepted", v)
+		}
+		delete(accepted, string(v))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for id := range accepted {
+		bad("accepted %s is not in the outbox: it would never be paid", id)
+	}
+	rep.OK = len(rep.Problems) == 0
+	return rep, nil
+}
