@@ -72,16 +72,7 @@ func newWorldOf(t *testing.T, rules *payouts.Rules, more func(*state.Registry)) 
 		ledger.Register(reg)
 		payouts.Register(reg, rules)
 		reg.HandleFrom(state.MoneySet, cmdSeed, applySeed)
-		reg.HandleFrom(state.MoneySet, cmdTopUp, func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
-			var in topUp
-			if err := json.Unmarshal(cmd.Body, &in); err != nil {
-				return nil, err
-			}
-			return nil, ledger.Post(tx, &ledger.Posting{Event: "test.top_up", Ref: in.Ref, Lines: []ledger.Line{
-				{Account: ledger.Bank, Debit: true, Fen: in.Fen, Cause: ledger.CauseTopUp},
-				{Account: ledger.Merchant(in.Merchant), Fen: in.Fen, Cause: ledger.CauseTopUp},
-			}})
-		})
+		reg.HandleFrom(state.MoneySet, cmdTopUp, applyTopUp)
 	})
 	m.Now = time.Date(2026, 3, 10, 10, 0, 0, 0, payouts.China)
 	return &world{Machine: m, t: t, rules: rules}
@@ -229,3 +220,5 @@ func mustJSON(v any) []byte {
 	}
 	return b
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
