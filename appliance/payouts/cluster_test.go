@@ -141,7 +141,9 @@ func TestACrashingLeaderNeverPaysTwiceNorLosesAPayment(t *testing.T) {
 		}
 		ch.kill = func() { c.Stop(l) }
 		d := &payouts.Driver{Node: l.Node, Leading: func() bool { return true }, Channel: ch, Log: log, Page: 9,
-			Payee: func(*state.ReadTx, string) (channel.Payee, error) { return channel.Payee{Name: "n", Card: "6222000011112222"}, nil }}
+			Payee: func(*state.ReadTx, string) (channel.Payee, error) {
+				return channel.Payee{Name: "n", Card: "6222000011112222"}, nil
+			}}
 		// Two batches' chunks race on one leader: their workers overlap.
 		var wg sync.WaitGroup
 		for _, b := range batches[:2] {
@@ -168,7 +170,9 @@ func TestACrashingLeaderNeverPaysTwiceNorLosesAPayment(t *testing.T) {
 			t.Fatal(err)
 		}
 		d := &payouts.Driver{Node: l.Node, Leading: func() bool { return true }, Channel: ch, Log: log, Page: 50,
-			Payee: func(*state.ReadTx, string) (channel.Payee, error) { return channel.Payee{Name: "n", Card: "6222000011112222"}, nil }}
+			Payee: func(*state.ReadTx, string) (channel.Payee, error) {
+				return channel.Payee{Name: "n", Card: "6222000011112222"}, nil
+			}}
 		if err := d.Round(ctx); err == nil {
 			settled++
 		}

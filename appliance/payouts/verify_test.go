@@ -66,7 +66,10 @@ func TestVerifyFindsBooksThatDoNotHold(t *testing.T) {
 	t.Run("a payment's status rewritten", func(t *testing.T) {
 		w, batch := newCorruptible(t)
 		var packed []byte
-		w.view(func(r *state.ReadTx) (err error) { packed, err = r.Get(payouts.PaymentBucket, []byte(payouts.PaymentID(batch, 1))); return })
+		w.view(func(r *state.ReadTx) (err error) {
+			packed, err = r.Get(payouts.PaymentBucket, []byte(payouts.PaymentID(batch, 1)))
+			return
+		})
 		forged := []byte(strings.Replace(string(packed), "accepted", "rejected", 1))
 		w.ok(cmdCorrupt, corrupt{Bucket: payouts.PaymentBucket, Key: payouts.PaymentID(batch, 1), Value: forged})
 		rep := verify(t, w)
