@@ -81,7 +81,10 @@ func TestFeeProperties(t *testing.T) {
 		}
 		a := randomAmount(rng)
 		fee, charges := c.Fee(a)
-		where := func() string { b, _ := json.Marshal(c); return fmt.Sprintf("seed %d, amount %s, config %s", seed, a, b) }
+		where := func() string {
+			b, _ := json.Marshal(c)
+			return fmt.Sprintf("seed %d, amount %s, config %s", seed, a, b)
+		}
 
 		sum := decimal.Zero
 		for i, ch := range charges {
