@@ -82,14 +82,15 @@ func (r *Rule) charge(base decimal.Decimal, n int) Charge {
 	return r.chargeDecimal(base, n)
 }
 
-// percentOfFen is a percentage rule's charge in integers, for a base that
-// is a whole number of fen below 10^14 (a trillion yuan): a rate of
-// ten-thousandths times fen is an exact count of millionths of a yuan,
-// well inside an int64. It answers exactly what chargeDecimal answers
-// (a property test holds them together), five times faster.
+// percentOfFen is a percentage rule's charge in integers, for a base and
+// bounds that are whole numbers of fen below 10^14 (a trillion yuan): a
+// rate of ten-thousandths times fen is an exact count of millionths of a
+// yuan, below 10^18 and so inside an int64. It answers exactly what
+// chargeDecimal answers (a property test holds them together), several
+// times faster.
 func (r *Rule) percentOfFen(base decimal.Decimal) (Charge, bool) {
 	f, ok := fen(base)
-	if !ok {
+	if !ok || r.Min.fen >= maxFen || r.Max.fen >= maxFen {
 		return Charge{}, false
 	}
 	const micro = 10000 // millionths of a yuan in a fen
@@ -192,6 +193,10 @@ func (r *Rule) band(i int) string {
 	return "above " + r.Tiers[i-1].UpTo.String() + " up to " + r.Tiers[i].UpTo.String()
 }
 
+// maxFen bounds the integer path: 10^14 fen times a rate of at most 10^4
+// ten-thousandths stays below 10^18.
+const maxFen = 1e14
+
 // fen returns d as a whole number of fen, if it is one below 10^14.
 func fen(d decimal.Decimal) (int64, bool) {
 	e := d.Exponent()
@@ -202,7 +207,7 @@ func fen(d decimal.Decimal) (int64, bool) {
 	for ; e > -moneyPlaces; e-- {
 		n *= 10
 	}
-	return n, n >= 0 && n < 1e14
+	return n, n >= 0 && n < maxFen
 }
 
 // yuan writes d with exactly two decimals, without big-number formatting

@@ -57,6 +57,8 @@ func TestFeesOfEachKind(t *testing.T) {
 		{"whole tiers: the last", whole, "5000.01", "50.00", "5000.01 is in tier 3 (above 5000.00): 1.00% of 5000.01 = 50.00"},
 		{"half a fen rounds up", halfFen, "0.50", "0.03", "5.00% of 0.50 = 0.03"},              // 0.025: half-even would say 0.02
 		{"just under half a fen rounds down", halfFen, "0.49", "0.02", "5.00% of 0.49 = 0.02"}, // 0.0245
+		{"a minimum as large as an amount may be", `[{"name":"x","kind":"percentage","rate":"1","min":"999999999999999.99"}]`, "100.00", "999999999999999.99", "100.00% of 100.00 = 100, raised to the minimum 999999999999999.99 = 999999999999999.99"},
+		{"a maximum as large as an amount may be", `[{"name":"x","kind":"percentage","rate":"0.5","max":"999999999999999.99"}]`, "100.00", "50.00", "50.00% of 100.00 = 50.00"},
 		{"a tiered rule with a free band and a minimum", tieredFloor, "50.00", "3.00", "0.00% of 50.00 (up to 100.00) = 0, raised to the minimum 3.00 = 3.00"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

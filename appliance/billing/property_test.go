@@ -35,11 +35,17 @@ func randomRule(rng *rand.Rand, name string) Rule {
 			r.Tiers = append(r.Tiers, Tier{Rate: rate()})
 		}
 	}
-	if rng.IntN(2) == 0 {
-		r.Min = money(500)
+	bound := func(maxFen int64) Money {
+		if rng.IntN(20) == 0 {
+			return money(1e17) // up to the largest amount accepted
+		}
+		return money(maxFen)
 	}
 	if rng.IntN(2) == 0 {
-		r.Max = money(50000)
+		r.Min = bound(500)
+	}
+	if rng.IntN(2) == 0 {
+		r.Max = bound(50000)
 		if !r.Min.IsZero() && r.Min.d.GreaterThan(r.Max.d) {
 			r.Min, r.Max = r.Max, r.Min
 		}
