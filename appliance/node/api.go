@@ -7,6 +7,7 @@ import (
 
 	"cxt/appliance/agreements"
 	"cxt/appliance/api"
+	"cxt/appliance/billing"
 	"cxt/appliance/identity"
 	"cxt/appliance/important"
 	"cxt/appliance/merchants"
@@ -32,6 +33,7 @@ type backends struct {
 	workers    *workers.Backend
 	agreements *agreements.Backend
 	payouts    *payouts.Backend
+	billing    *billing.Backend
 }
 
 // compose builds the backends; authz is the policy in force (nil where no
@@ -50,6 +52,7 @@ func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.
 		workers:    wk, // the sandbox verifies real names unless node.json names a service
 		agreements: &agreements.Backend{Factors: id, Workers: agreementParty, Documents: func() *blob.Store { return nil }},
 		payouts:    &payouts.Backend{Rules: payoutRules()},
+		billing:    &billing.Backend{},
 	}
 }
 
@@ -71,7 +74,7 @@ func payoutRules() *payouts.Rules {
 // list is the backends in the order the API lists their routes and the
 // state machine registers their commands.
 func (b *backends) list() []api.Backend {
-	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements, b.payouts}
+	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements, b.payouts, b.billing}
 }
 
 // subjectKeys keeps the data subjects' keys (package subjects). After a
