@@ -2,14 +2,17 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"cxt/appliance/agreements"
 	"cxt/appliance/api"
 	"cxt/appliance/billing"
 	"cxt/appliance/identity"
 	"cxt/appliance/important"
+	"cxt/appliance/ledger"
 	"cxt/appliance/merchants"
 	"cxt/appliance/payouts"
 	"cxt/appliance/subjects"
@@ -68,7 +71,21 @@ func agreementParty(r *api.Request, tx *state.ReadTx, merchant, worker string) (
 
 // payoutRules are what every replica decides payments by.
 func payoutRules() *payouts.Rules {
-	return &payouts.Rules{Tax: tax.Default(), Location: "city", Channel: "sandbox", MonthlyLimitFen: payouts.DefaultMonthlyLimitFen}
+	return &payouts.Rules{Tax: tax.Default(), Location: "city", Channel: "sandbox", MonthlyLimitFen: payouts.DefaultMonthlyLimitFen, Fee: payoutFee}
+}
+
+// payoutFee is appliance/billing's answer to what a merchant pays on one
+// payout: its configuration in force, when it charges during the payout
+// (实时); one charged before or after is no per-payment fee.
+func payoutFee(tx payouts.Getter, merchant string, at time.Time) (func(int64) int64, string, error) {
+	cfg, err := billing.Current(tx, merchant, at)
+	if err != nil || cfg == nil || cfg.Timing != billing.During {
+		return nil, "", err
+	}
+	return func(fen int64) int64 {
+		fee, _ := cfg.Fee(ledger.Decimal(fen))
+		return fee.Shift(2).IntPart()
+	}, fmt.Sprintf("%s/v%d", merchant, cfg.Version), nil
 }
 
 // list is the backends in the order the API lists their routes and the

@@ -3,6 +3,7 @@ package payouts_test
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"cxt/appliance/ledger"
 	"cxt/appliance/payouts"
@@ -221,4 +222,28 @@ func TestThePreviewShowsTheTaxWorking(t *testing.T) {
 	if pv.Totals.Amount != "20000.00" || pv.Totals.Net != "19670.00" {
 		t.Fatalf("totals: %+v", pv.Totals)
 	}
+}
+
+func TestTheMerchantPaysTheFeeOnTopAndGetsItBackOnAFailure(t *testing.T) {
+	rules := defaultRules()
+	rules.Fee = func(payouts.Getter, string, time.Time) (func(int64) int64, string, error) {
+		return func(fen int64) int64 { return (fen*6 + 50) / 100 }, "m1/v1", nil
+	}
+	w := newWorld(t, rules)
+	w.ok(cmdSeed, seed{Merchants: []string{"m1"}, Workers: workerIDs("w", 2)})
+	w.ok(cmdTopUp, topUp{Merchant: "m1", Fen: 215_000, Ref: "t1"})
+	b := w.run(w.upload("m1", "fees", rowsFor(workerIDs("w", 2), 100_000)))
+	p1, p2 := w.payment(payouts.PaymentID(b.ID, 1)), w.payment(payouts.PaymentID(b.ID, 2))
+	if p1.FeeFen != 6_000 || p1.FeeRule != "m1/v1" || p2.FeeFen != 6_000 {
+		t.Fatalf("fees: %+v %+v", p1, p2)
+	}
+	if got := w.balance(ledger.Merchant("m1")); got != 215_000-212_000 || w.balance(ledger.FeeIncome) != 12_000 {
+		t.Fatalf("merchant %d, fee income %d", got, w.balance(ledger.FeeIncome))
+	}
+	w.ok(payouts.CmdSent, payouts.Sent{Channel: "sandbox", Items: []payouts.SentItem{{Outbox: 1, Payment: p1.ID, ChannelRef: "x1"}}})
+	w.ok(payouts.CmdResults, payouts.Results{Channel: "sandbox", Cursor: "1", Items: []payouts.Result{{Payment: p1.ID, Status: payouts.Failed, At: w.Now}}})
+	if got := w.balance(ledger.Merchant("m1")); got != 3_000+106_000 || w.balance(ledger.FeeIncome) != 6_000 {
+		t.Fatalf("after the failure: merchant %d, fee income %d", got, w.balance(ledger.FeeIncome))
+	}
+	audit(t, w.State, w.rules)
 }
