@@ -413,18 +413,36 @@ type payeeOf struct {
 }
 
 func checkPayee(tx Getter, merchant, worker string) (payeeOf, error) {
-	w, err := workers.Get(tx, worker)
-	var rej *state.Rejection
-	if errors.As(err, &rej) && rej.Code == state.NotFound.String() {
-		return payeeOf{code: ReasonWorkerUnknown, reason: "no worker " + worker}, nil
-	} else if err != nil {
+	// Only the fields decided on are decoded: a worker's record carries
+	// its sealed private fields, which the checks never need.
+	var w struct {
+		RealName *struct {
+			Status string `json:"status"`
+		} `json:"real_name"`
+	}
+	v, err := tx.Get(workers.Bucket, []byte(worker))
+	if err != nil {
 		return payeeOf{}, err
 	}
-	l, err := workers.GetLink(tx, merchant, worker)
-	if errors.As(err, &rej) && rej.Code == state.NotFound.String() || err == nil && l.Status != workers.Active {
-		return payeeOf{code: ReasonWorkerNotLinked, reason: "worker " + worker + " has not joined this merchant"}, nil
-	} else if err != nil {
+	if v == nil {
+		return payeeOf{code: ReasonWorkerUnknown, reason: "no worker " + worker}, nil
+	}
+	if err := json.Unmarshal(v, &w); err != nil {
+		return payeeOf{}, fmt.Errorf("payouts: worker %s: %w", worker, err)
+	}
+	var l struct {
+		Status string `json:"status"`
+	}
+	if v, err = tx.Get(workers.LinkBucket, workers.LinkKey(merchant, worker)); err != nil {
 		return payeeOf{}, err
+	}
+	if v != nil {
+		if err := json.Unmarshal(v, &l); err != nil {
+			return payeeOf{}, fmt.Errorf("payouts: link %s/%s: %w", merchant, worker, err)
+		}
+	}
+	if l.Status != workers.Active {
+		return payeeOf{code: ReasonWorkerNotLinked, reason: "worker " + worker + " has not joined this merchant"}, nil
 	}
 	if w.RealName == nil || w.RealName.Status != workers.Verified {
 		return payeeOf{code: ReasonWorkerUnverified, hold: true, reason: "worker " + worker + " has not passed real-name verification"}, nil
