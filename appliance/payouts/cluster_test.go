@@ -11,14 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"cxt/appliance/agreements"
 	"cxt/appliance/channel"
-	"cxt/appliance/identity"
-	"cxt/appliance/ledger"
-	"cxt/appliance/merchants"
-	"cxt/appliance/notify"
 	"cxt/appliance/payouts"
-	"cxt/appliance/workers"
+	"cxt/appliance/payouts/payoutstest"
 	"cxt/storage/cluster/loopback"
 	"cxt/storage/state"
 )
@@ -70,15 +65,7 @@ func TestACrashingLeaderNeverPaysTwiceNorLosesAPayment(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(seed), 2))
 	rules := defaultRules()
 	c, err := loopback.New(t.TempDir, func(reg *state.Registry) {
-		identity.Register(reg)
-		notify.Register(reg)
-		merchants.Register(reg)
-		workers.Register(reg)
-		agreements.Register(reg)
-		ledger.Register(reg)
-		payouts.Register(reg, rules)
-		reg.HandleFrom(state.MoneySet, cmdSeed, applySeed)
-		reg.HandleFrom(state.MoneySet, cmdTopUp, applyTopUp)
+		payoutstest.Register(reg, rules)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -210,15 +197,4 @@ func TestACrashingLeaderNeverPaysTwiceNorLosesAPayment(t *testing.T) {
 		}
 		audit(t, n.State(), rules)
 	}
-}
-
-func applyTopUp(tx *state.Tx, cmd *state.Command) ([]byte, error) {
-	var in topUp
-	if err := jsonUnmarshal(cmd.Body, &in); err != nil {
-		return nil, err
-	}
-	return nil, ledger.Post(tx, &ledger.Posting{Event: "test.top_up", Ref: in.Ref, Lines: []ledger.Line{
-		{Account: ledger.Bank, Debit: true, Fen: in.Fen, Cause: ledger.CauseTopUp},
-		{Account: ledger.Merchant(in.Merchant), Fen: in.Fen, Cause: ledger.CauseTopUp},
-	}})
 }

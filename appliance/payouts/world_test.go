@@ -6,14 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"cxt/appliance/agreements"
-	"cxt/appliance/identity"
 	"cxt/appliance/ledger"
-	"cxt/appliance/merchants"
-	"cxt/appliance/notify"
 	"cxt/appliance/payouts"
+	"cxt/appliance/payouts/payoutstest"
 	"cxt/appliance/tax"
-	"cxt/appliance/workers"
 	"cxt/storage/state"
 	"cxt/storage/state/statetest"
 )
@@ -23,22 +19,14 @@ import (
 // posting, and drive batches through the commands.
 
 const (
-	cmdSeed  = "test.seed"
-	cmdTopUp = "test.top_up"
+	cmdSeed  = payoutstest.CmdSeed
+	cmdTopUp = payoutstest.CmdTopUp
 )
 
-type seed struct {
-	Merchants  []string `json:"merchants"`
-	Workers    []string `json:"workers"`
-	Unverified []string `json:"unverified"`
-	Unsigned   []string `json:"unsigned"`
-}
-
-type topUp struct {
-	Merchant string `json:"merchant"`
-	Fen      int64  `json:"fen"`
-	Ref      string `json:"ref"`
-}
+type (
+	seed  = payoutstest.Seed
+	topUp = payoutstest.TopUp
+)
 
 // world is a state machine with the parties' buckets, the payouts, and
 // the test commands.
@@ -64,15 +52,7 @@ func newWorldOf(t *testing.T, rules *payouts.Rules, more func(*state.Registry)) 
 		if more != nil {
 			more(reg)
 		}
-		identity.Register(reg)
-		notify.Register(reg)
-		merchants.Register(reg)
-		workers.Register(reg)
-		agreements.Register(reg)
-		ledger.Register(reg)
-		payouts.Register(reg, rules)
-		reg.HandleFrom(state.MoneySet, cmdSeed, applySeed)
-		reg.HandleFrom(state.MoneySet, cmdTopUp, applyTopUp)
+		payoutstest.Register(reg, rules)
 	})
 	m.Now = time.Date(2026, 3, 10, 10, 0, 0, 0, payouts.China)
 	return &world{Machine: m, t: t, rules: rules}
@@ -80,49 +60,6 @@ func newWorldOf(t *testing.T, rules *payouts.Rules, more func(*state.Registry)) 
 
 func defaultRules() *payouts.Rules {
 	return &payouts.Rules{Tax: tax.Default(), Location: "city", Channel: "sandbox", MonthlyLimitFen: payouts.DefaultMonthlyLimitFen}
-}
-
-func applySeed(tx *state.Tx, cmd *state.Command) ([]byte, error) {
-	var in seed
-	if err := json.Unmarshal(cmd.Body, &in); err != nil {
-		return nil, err
-	}
-	put := func(bucket, key string, v any) error {
-		b, _ := json.Marshal(v)
-		return tx.Put(bucket, []byte(key), b)
-	}
-	for _, m := range in.Merchants {
-		if err := put(merchants.Bucket, m, merchants.Merchant{ID: m, Name: "商户 " + m, Status: merchants.Approved, Agreement: "coop-" + m}); err != nil {
-			return nil, err
-		}
-	}
-	unverified, unsigned := map[string]bool{}, map[string]bool{}
-	for _, w := range in.Unverified {
-		unverified[w] = true
-	}
-	for _, w := range in.Unsigned {
-		unsigned[w] = true
-	}
-	for _, w := range append(append(append([]string{}, in.Workers...), in.Unverified...), in.Unsigned...) {
-		rec := workers.Worker{ID: w, Merchants: in.Merchants, Origin: workers.OriginSelf, Created: tx.Time()}
-		if !unverified[w] {
-			rec.RealName = &workers.Check{Status: workers.Verified, Provider: "sandbox", At: tx.Time()}
-		}
-		if err := put(workers.Bucket, w, rec); err != nil {
-			return nil, err
-		}
-		for _, m := range in.Merchants {
-			if err := put(workers.LinkBucket, string(workers.LinkKey(m, w)), workers.Link{Merchant: m, Worker: w, Status: workers.Active}); err != nil {
-				return nil, err
-			}
-			if !unsigned[w] {
-				if err := tx.Put(agreements.IndexBucket, []byte("tripartite/"+m+"/"+w), []byte("agr-"+m+"-"+w)); err != nil {
-					return nil, err
-				}
-			}
-		}
-	}
-	return nil, nil
 }
 
 func (w *world) ok(typ string, body any) []byte {
@@ -221,4 +158,3 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -34,7 +34,7 @@ const recordSize = 1024
 func main() {
 	dur := flag.Duration("duration", 3*time.Second, "how long each configuration writes")
 	out := flag.String("out", "docs/performance.md", "where to write the report ('' for stdout only)")
-	only := flag.String("only", "", "run only the replicated configuration NODESxWRITERS (e.g. 1x1024), api, flood or workers")
+	only := flag.String("only", "", "run only the replicated configuration NODESxWRITERS (e.g. 1x1024), api, flood, workers or payouts")
 	files := flag.Int("files", 3, "invitation files of 10,000 workers for the workers measurement")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the replicated runs")
 	flag.Parse()
@@ -116,8 +116,31 @@ func main() {
 		}
 	}
 
+	var payoutResults []payoutResult
+	if *only == "" || *only == "payouts" {
+		for _, nodes := range []int{1, 3} {
+			base := 0.0
+			for _, r := range rows {
+				if r.nodes == nodes && r.writers == 1024 && strings.HasPrefix(r.what, "replicated") {
+					base = r.perSec
+				}
+			}
+			if base == 0 {
+				if base, err = replicated(tempDir, nodes, 1024, *dur); err != nil {
+					log.Fatalf("replicated baseline: %v", err)
+				}
+			}
+			res, err := payoutBatch(tempDir, nodes)
+			if err != nil {
+				log.Fatalf("payouts, %d node(s): %v", nodes, err)
+			}
+			res.baseline = base
+			payoutResults = append(payoutResults, res)
+		}
+	}
+
 	report := render(rows, raw, sealMBs, *dur) + renderAPI(full, bare) + renderFlood(alone, flooded, floodSent, users, 4*(*dur)) +
-		renderWorkers(workerRate, replicatedBase, raw, *files)
+		renderWorkers(workerRate, replicatedBase, raw, *files) + renderPayouts(payoutResults)
 	fmt.Print(report)
 	if *out != "" {
 		if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {

@@ -1,0 +1,116 @@
+// Package payoutstest builds the parties a payout needs straight into a
+// state machine, for the payouts' domain tests and benchmarks: approved
+// merchants, verified workers linked to them with complete service
+// agreements, and top-ups. The records are the parties' own types, written
+// where their packages keep them; the API tests and the demo make them
+// through onboarding instead.
+package payoutstest
+
+import (
+	"encoding/json"
+
+	"cxt/appliance/agreements"
+	"cxt/appliance/identity"
+	"cxt/appliance/ledger"
+	"cxt/appliance/merchants"
+	"cxt/appliance/notify"
+	"cxt/appliance/payouts"
+	"cxt/appliance/workers"
+	"cxt/storage/state"
+)
+
+// Test commands.
+const (
+	CmdSeed  = "test.seed"
+	CmdTopUp = "test.top_up"
+)
+
+// Seed names the parties to put: every worker is linked to every merchant;
+// Unverified have not passed real-name checks, Unsigned have no agreement.
+type Seed struct {
+	Merchants  []string `json:"merchants"`
+	Workers    []string `json:"workers"`
+	Unverified []string `json:"unverified,omitempty"`
+	Unsigned   []string `json:"unsigned,omitempty"`
+}
+
+// TopUp credits a merchant as a recognised bank transfer would.
+type TopUp struct {
+	Merchant string `json:"merchant"`
+	Fen      int64  `json:"fen"`
+	Ref      string `json:"ref"`
+}
+
+// Register adds the parties' buckets, the ledger, the payouts under rules
+// and the test commands.
+func Register(reg *state.Registry, rules *payouts.Rules) {
+	identity.Register(reg)
+	notify.Register(reg)
+	merchants.Register(reg)
+	workers.Register(reg)
+	agreements.Register(reg)
+	ledger.Register(reg)
+	payouts.Register(reg, rules)
+	reg.HandleFrom(state.MoneySet, CmdSeed, applySeed)
+	reg.HandleFrom(state.MoneySet, CmdTopUp, applyTopUp)
+}
+
+func applyTopUp(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	var in TopUp
+	if err := json.Unmarshal(cmd.Body, &in); err != nil {
+		return nil, err
+	}
+	return nil, ledger.Post(tx, &ledger.Posting{Event: CmdTopUp, Ref: in.Ref, Lines: []ledger.Line{
+		{Account: ledger.Bank, Debit: true, Fen: in.Fen, Cause: ledger.CauseTopUp},
+		{Account: ledger.Merchant(in.Merchant), Fen: in.Fen, Cause: ledger.CauseTopUp},
+	}})
+}
+
+func applySeed(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	var in Seed
+	if err := json.Unmarshal(cmd.Body, &in); err != nil {
+		return nil, err
+	}
+	put := func(bucket, key string, v any) error {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		return tx.Put(bucket, []byte(key), b)
+	}
+	for _, m := range in.Merchants {
+		if err := put(merchants.Bucket, m, merchants.Merchant{ID: m, Name: "商户 " + m, Status: merchants.Approved, Agreement: "coop-" + m}); err != nil {
+			return nil, err
+		}
+	}
+	unverified, unsigned := set(in.Unverified), set(in.Unsigned)
+	all := append(append(append([]string{}, in.Workers...), in.Unverified...), in.Unsigned...)
+	for _, w := range all {
+		rec := workers.Worker{ID: w, Merchants: in.Merchants, Origin: workers.OriginSelf, Created: tx.Time()}
+		if !unverified[w] {
+			rec.RealName = &workers.Check{Status: workers.Verified, Provider: "sandbox", At: tx.Time()}
+		}
+		if err := put(workers.Bucket, w, rec); err != nil {
+			return nil, err
+		}
+		for _, m := range in.Merchants {
+			if err := put(workers.LinkBucket, string(workers.LinkKey(m, w)), workers.Link{Merchant: m, Worker: w, Status: workers.Active}); err != nil {
+				return nil, err
+			}
+			if !unsigned[w] {
+				if err := tx.Put(agreements.IndexBucket, []byte("tripartite/"+m+"/"+w), []byte("agr-"+m+"-"+w)); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return nil, nil
+}
+
+func set(list []string) map[string]bool {
+	m := make(map[string]bool, len(list))
+	for _, s := range list {
+		m[s] = true
+	}
+	return m
+}
