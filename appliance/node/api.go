@@ -72,9 +72,15 @@ func agreementParty(r *api.Request, tx *state.ReadTx, merchant, worker string) (
 	return &agreements.Worker{ID: p.ID, Name: p.Name, IDNumber: p.IDNumber}, nil
 }
 
-// payoutRules are what every replica decides payments by.
+// payoutRules are what every replica decides payments by. A payment
+// references its merchant's task with the worker's work accepted (验收):
+// appliance/tasks answers which.
 func payoutRules() *payouts.Rules {
-	return &payouts.Rules{Tax: tax.Default(), Location: "city", Channel: "sandbox", MonthlyLimitFen: payouts.DefaultMonthlyLimitFen, Fee: payoutFee}
+	return &payouts.Rules{Tax: tax.Default(), Location: "city", Channel: "sandbox", MonthlyLimitFen: payouts.DefaultMonthlyLimitFen, Fee: payoutFee,
+		Task: func(tx payouts.Getter, task, merchant, worker string) error {
+			_, _, err := tasks.Payable(tx, task, merchant, worker)
+			return err
+		}}
 }
 
 // payoutFee is appliance/billing's answer to what a merchant pays on one
