@@ -68,6 +68,7 @@ type Authorizer struct {
 
 type compiled struct {
 	allow, decision rego.PreparedEvalQuery
+	taskReview      rego.PreparedEvalQuery // data.cxt.risk.task_review (risk.go)
 	version         string
 	bundle          *Bundle
 }
@@ -142,6 +143,9 @@ func (a *Authorizer) Swap(ctx context.Context, b *Bundle) error {
 		return fmt.Errorf("policy: compile: %w", err)
 	}
 	if c.decision, err = prepare("data.cxt.authz.decision"); err != nil {
+		return fmt.Errorf("policy: compile: %w", err)
+	}
+	if c.taskReview, err = prepare("data.cxt.risk.task_review"); err != nil {
 		return fmt.Errorf("policy: compile: %w", err)
 	}
 	a.current.Store(c)

@@ -539,6 +539,18 @@ var expected = map[string][]string{
 	"workers.consent":     {"platform_operator", "worker"},
 	"workers.tax_file":    {"platform_operator", "merchant_admin", "merchant_operator", "worker"},
 	"workers.tax_result":  {"platform_operator"},
+	// tasks
+	"tasks.create":   {"merchant_admin", "merchant_operator"},
+	"tasks.publish":  {"merchant_admin", "merchant_operator"},
+	"tasks.list":     {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
+	"tasks.read":     {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
+	"tasks.review":   {"platform_operator", "platform_reviewer"},
+	"tasks.cancel":   {"merchant_admin", "merchant_operator"},
+	"tasks.apply":    {"worker"},
+	"tasks.assign":   {"merchant_admin", "merchant_operator"},
+	"tasks.submit":   {"worker"},
+	"tasks.inspect":  {"merchant_admin", "merchant_operator"},
+	"tasks.evaluate": {"merchant_admin", "merchant_operator", "worker"},
 }
 
 func TestEveryRouteHasAPolicyAndEveryRoleTheExpectedDecision(t *testing.T) {

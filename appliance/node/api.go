@@ -16,6 +16,7 @@ import (
 	"cxt/appliance/merchants"
 	"cxt/appliance/payouts"
 	"cxt/appliance/subjects"
+	"cxt/appliance/tasks"
 	"cxt/appliance/tax"
 	"cxt/appliance/tax/quotes"
 	"cxt/appliance/workers"
@@ -35,6 +36,7 @@ type backends struct {
 	merchants  *merchants.Backend
 	workers    *workers.Backend
 	agreements *agreements.Backend
+	tasks      *tasks.Backend
 	payouts    *payouts.Backend
 	billing    *billing.Backend
 }
@@ -54,6 +56,7 @@ func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.
 		merchants:  &merchants.Backend{Hashing: hashing, Documents: func() *blob.Store { return nil }},
 		workers:    wk, // the sandbox verifies real names unless node.json names a service
 		agreements: &agreements.Backend{Factors: id, Workers: agreementParty, Documents: func() *blob.Store { return nil }},
+		tasks:      &tasks.Backend{Risk: authz, Documents: func() *blob.Store { return nil }},
 		payouts:    &payouts.Backend{Rules: payoutRules()},
 		billing:    &billing.Backend{},
 	}
@@ -69,9 +72,15 @@ func agreementParty(r *api.Request, tx *state.ReadTx, merchant, worker string) (
 	return &agreements.Worker{ID: p.ID, Name: p.Name, IDNumber: p.IDNumber}, nil
 }
 
-// payoutRules are what every replica decides payments by.
+// payoutRules are what every replica decides payments by. A payment
+// references its merchant's task with the worker's work accepted (验收):
+// appliance/tasks answers which.
 func payoutRules() *payouts.Rules {
-	return &payouts.Rules{Tax: tax.Default(), Location: "city", Channel: "sandbox", MonthlyLimitFen: payouts.DefaultMonthlyLimitFen, Fee: payoutFee}
+	return &payouts.Rules{Tax: tax.Default(), Location: "city", Channel: "sandbox", MonthlyLimitFen: payouts.DefaultMonthlyLimitFen, Fee: payoutFee,
+		Task: func(tx payouts.Getter, task, merchant, worker string) error {
+			_, _, err := tasks.Payable(tx, task, merchant, worker)
+			return err
+		}}
 }
 
 // payoutFee is appliance/billing's answer to what a merchant pays on one
@@ -91,7 +100,7 @@ func payoutFee(tx payouts.Getter, merchant string, at time.Time) (func(int64) in
 // list is the backends in the order the API lists their routes and the
 // state machine registers their commands.
 func (b *backends) list() []api.Backend {
-	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements, b.payouts, b.billing}
+	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements, b.tasks, b.payouts, b.billing}
 }
 
 // subjectKeys keeps the data subjects' keys (package subjects). After a

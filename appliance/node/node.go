@@ -179,6 +179,7 @@ func open(ctx context.Context, cfg *datadir.Node, o Options) (*Node, error) {
 	n.domains = compose(authz, hashing, limits)
 	n.domains.merchants.Documents = n.Documents
 	n.domains.agreements.Documents = n.Documents
+	n.domains.tasks.Documents = n.Documents
 	shred := n.compactAfterShred
 	n.domains.subjects.onShred.Store(&shred)
 	n.api = &api.Server{Cluster: n.Cluster, Authz: authz, Now: o.Now, Log: n.log}

@@ -64,6 +64,27 @@ func (m *Machine) Apply(cmd *state.Command) state.Result {
 	return res[0][0]
 }
 
+// ApplyEntry seals cmds and applies them as one log entry, as a leader
+// batches proposals that arrive together: each command sees the writes of
+// those before it.
+func (m *Machine) ApplyEntry(cmds ...*state.Command) []state.Result {
+	m.TB.Helper()
+	var data [][]byte
+	for _, cmd := range cmds {
+		d, err := state.SealCommand(m.Keys, cmd)
+		if err != nil {
+			m.TB.Fatal(err)
+		}
+		data = append(data, d)
+	}
+	m.index++
+	res, err := m.State.ApplyBatch([]state.Entry{{Index: m.index, Term: 1, Commands: data}})
+	if err != nil {
+		m.TB.Fatal(err)
+	}
+	return res[0]
+}
+
 // Send applies a command of type typ whose body is body as JSON.
 func (m *Machine) Send(typ string, body any) state.Result {
 	m.TB.Helper()
