@@ -91,6 +91,16 @@ func TestDemoFillsTheDocumentedWorldThroughTheAPIAndRefusesOtherNodes(t *testing
 			t.Errorf("%s holds %v", a.Path, names)
 		}
 	}
+	// Each merchant published a task; the one over the risk rule's budget
+	// line was approved by the reviewer; every worker's work was accepted.
+	if len(w.Tasks) != len(w.Merchants) {
+		t.Fatalf("tasks: %+v", w.Tasks)
+	}
+	for _, tk := range w.Tasks {
+		if len(tk.Workers) != workers/len(w.Merchants) || tk.Review == "" {
+			t.Errorf("task %+v", tk)
+		}
+	}
 	// The node is marked demo; a second run serves it without filling again.
 	if code, out, _ := run(t, "", "demo", "--data", dir, "--listen", api, "--cluster", cl, "--fill-only"); code != 0 || strings.Contains(out, "filling") {
 		t.Fatalf("second run: exit %d\n%s", code, out)

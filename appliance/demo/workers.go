@@ -115,6 +115,9 @@ func (f *filler) worker(ctx context.Context, i int, p map[string]string, m Merch
 		return w, fmt.Errorf("%s's password: %w", w.Username, err)
 	}
 	f.w.account(Account{Username: w.Username, Role: "worker", Password: s.Password, Worker: w.ID, Phone: p["phone"]})
+	f.w.mu.Lock()
+	f.sessions[w.Username] = s
+	f.w.mu.Unlock()
 	notice := "诚薪通将把您的姓名、身份证号和手机号提交实名认证服务商核验，仅用于实名认证。"
 	if _, err := f.c.call(ctx, "POST", "/api/v1/workers/"+w.ID+"/consents", s.Token, map[string]string{
 		"purpose": "real_name", "notice": notice, "notice_version": "2026-11", "channel": "app"}, nil); err != nil {

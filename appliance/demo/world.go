@@ -25,6 +25,7 @@ type World struct {
 	Accounts  []Account  `json:"accounts"`
 	Merchants []Merchant `json:"merchants"`
 	Workers   []Worker   `json:"workers"`
+	Tasks     []Task     `json:"tasks,omitempty"`
 	Artifacts []Artifact `json:"artifacts,omitempty"`
 	Try       []string   `json:"try"`
 	mu        sync.Mutex
@@ -180,6 +181,9 @@ func (f *filler) run(ctx context.Context, admins []Admin) error {
 		return err
 	}
 	if err := f.workers(ctx); err != nil {
+		return err
+	}
+	if err := f.tasks(ctx); err != nil {
 		return err
 	}
 	f.w.Try = []string{
@@ -351,7 +355,11 @@ func (f *filler) session(username string) *Session {
 
 // licence is a one-page PDF standing in for a scanned business licence.
 func licence(code string) []byte {
-	text := fmt.Sprintf("Business licence (demo) - USCC %s", code)
+	return pdfPage(fmt.Sprintf("Business licence (demo) - USCC %s", code))
+}
+
+// pdfPage is a one-page PDF showing text (ASCII).
+func pdfPage(text string) []byte {
 	content := fmt.Sprintf("BT /F1 14 Tf 72 720 Td (%s) Tj ET", text)
 	objs := []string{
 		"<< /Type /Catalog /Pages 2 0 R >>",

@@ -157,4 +157,3 @@ func mustJSON(v any) []byte {
 	}
 	return b
 }
-
