@@ -19,6 +19,7 @@ import (
 	"cxt/appliance/tasks"
 	"cxt/appliance/tax"
 	"cxt/appliance/tax/quotes"
+	"cxt/appliance/topups"
 	"cxt/appliance/workers"
 	"cxt/policy"
 	"cxt/storage/blob"
@@ -39,6 +40,7 @@ type backends struct {
 	tasks      *tasks.Backend
 	payouts    *payouts.Backend
 	billing    *billing.Backend
+	topups     *topups.Backend
 }
 
 // compose builds the backends; authz is the policy in force (nil where no
@@ -59,6 +61,7 @@ func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.
 		tasks:      &tasks.Backend{Risk: authz, Documents: func() *blob.Store { return nil }},
 		payouts:    &payouts.Backend{Rules: payoutRules()},
 		billing:    &billing.Backend{},
+		topups:     &topups.Backend{}, // no fee at top-up until billing sets FeeAtTopUp
 	}
 }
 
@@ -100,7 +103,7 @@ func payoutFee(tx payouts.Getter, merchant string, at time.Time) (func(int64) in
 // list is the backends in the order the API lists their routes and the
 // state machine registers their commands.
 func (b *backends) list() []api.Backend {
-	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements, b.tasks, b.payouts, b.billing}
+	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements, b.tasks, b.payouts, b.billing, b.topups}
 }
 
 // subjectKeys keeps the data subjects' keys (package subjects). After a
