@@ -48,7 +48,8 @@ func (b *Backend) Register(reg *state.Registry) {
 
 // Routes lists the top-ups' endpoints: a merchant's funding details,
 // balance and top-ups under the merchant (its own users and platform
-// staff), statements and suspense for platform staff.
+// staff), statements and suspense for platform staff. Every account's
+// balance is the ledger's route (GET /api/v1/ledger/balances).
 func (b *Backend) Routes() []api.Route {
 	const read, write, important = api.Read, api.Write, api.Important
 	m, st, sus := merchants.Resource, staffRecord(StatementsBucket, "statement"), staffRecord(SuspenseBucket, "suspense item")
@@ -67,7 +68,6 @@ func (b *Backend) Routes() []api.Route {
 		{Method: "GET", Path: "/api/v1/topups/suspense/{id}", Action: "topups.suspense", Kind: read, Resource: sus, Handle: b.suspenseItem},
 		{Method: "POST", Path: "/api/v1/topups/suspense/{id}/proposal", Action: "topups.suspense_propose", Kind: write, Resource: sus, Handle: b.propose},
 		{Method: "POST", Path: "/api/v1/topups/suspense/{id}/decision", Action: "topups.suspense_decide", Kind: important, Resource: sus, Prepare: b.decide},
-		{Method: "GET", Path: "/api/v1/topups/balances", Action: "topups.balances", Kind: read, Handle: b.balances},
 	}
 }
 
@@ -652,22 +652,4 @@ func (b *Backend) decide(r *api.Request) (*api.Op, error) {
 			Reason: in.Reason, By: r.Subject.ID}), r.Now()),
 		Status: 200, Response: result,
 	}, nil
-}
-
-// balances lists every ledger account's balance.
-func (b *Backend) balances(r *api.Request) (int, any, error) {
-	out := []map[string]any{}
-	err := r.View(func(tx *state.ReadTx) error {
-		return tx.ForEach(ledger.BalancesBucket, func(k, v []byte) error {
-			if len(v) != 8 {
-				return errs.E("balances", errs.Internal, "balance of %s is %d bytes", k, len(v))
-			}
-			out = append(out, map[string]any{"account": string(k), "balance": ledger.Yuan(int64(binary.BigEndian.Uint64(v)))})
-			return nil
-		})
-	})
-	if err != nil {
-		return 0, nil, err
-	}
-	return 200, map[string]any{"accounts": out, "currency": "CNY"}, nil
 }
