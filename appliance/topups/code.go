@@ -11,7 +11,7 @@ import (
 // A remittance code (汇款识别码) is what a merchant writes in the memo of a
 // transfer so that the platform recognises whose money it is: "CX", six
 // characters of Crockford's base 32 (no I, L, O or U) and a check
-// character (Luhn mod 32), e.g. CX4K7QP2M. The check character catches
+// character (Luhn mod 32), e.g. CX4K7QP25. The check character catches
 // every single mistyped character and most swapped neighbours, so a typo
 // never lands on another merchant's code; O, I and L are read as 0, 1 and
 // 1, as Crockford's alphabet reads them.
