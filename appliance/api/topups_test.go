@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"cxt/appliance/billing"
 	"cxt/appliance/ledger"
 	"cxt/storage/state"
 )
@@ -348,4 +349,48 @@ func TestAFiftyThousandLineStatementImports(t *testing.T) {
 		t.Fatalf("balance %s, want %s", got, ledger.Yuan(want*100))
 	}
 	t.Logf("50,000 lines imported through the API in %v (%.0f lines/s)", took.Round(time.Millisecond), 50_000/took.Seconds())
+}
+
+// A merchant whose fees are charged before the work is paid (预收) pays
+// them at each top-up, in the command that credits it: by an import and by
+// a match by hand; a fixed fee above what it holds takes what it holds.
+func TestAFeeChargedBeforeIsTakenAtEachTopUp(t *testing.T) {
+	e := start(t)
+	e.awayFromMidnight()
+	sec, _ := e.signInMFA("secadmin")
+	reviewer := e.staff(sec, "platform_reviewer", "reviewer-1")
+	op1 := e.staff(sec, "platform_operator", "operator-1")
+	op2 := e.staff(sec, "platform_operator", "operator-2")
+	id, boss := e.approvedMerchant(reviewer, "福州某某科技有限公司", usccA, "boss-a", "13800001111")
+	code := e.call("POST", "/api/v1/merchants/"+id+"/funding", boss, "").body["remittance_code"].(string)
+	e.stepUp(op1, "operator-1")
+	rules := `[{"name":"服务费","kind":"percentage","rate":"0.0100"},{"name":"到账费","kind":"fixed","amount":"2.00"}]`
+	if r := e.confirmed("POST", "/api/v1/merchants/"+id+"/billing", op1, fees(billing.Day(e.clock.Now()), "before", rules), "fees-before"); r.status != 201 {
+		t.Fatalf("fees: %d %v", r.status, r.body)
+	}
+	imp := e.importStatement(op1, "", statementRow("F000", "1.00", "", code), statementRow("F001", "1000.00", "", code), statementRow("F002", "500.00", "", "unknown"))
+	if imp.status != 201 || lineStatuses(imp) != "matched/"+id+" matched/"+id+" suspense" {
+		t.Fatalf("import: %d %v", imp.status, imp.body)
+	}
+	// 1.00 in, its 2.01 in fees capped at the 1.00 held; 1000.00 in, 10.00 + 2.00 in fees.
+	if b := e.balanceOf(boss, id); b != "988.00" {
+		t.Fatalf("after a top-up of 1000.00: %s", b)
+	}
+	item := imp.body["lines"].([]any)[2].(map[string]any)["suspense"].(string)
+	if r := e.call("POST", "/api/v1/topups/suspense/"+item+"/proposal", op1, fmt.Sprintf(`{"action":"match","merchant":%q,"amount":"500.00","reason":"the merchant sent the bank slip"}`, id)); r.status != 200 {
+		t.Fatalf("propose: %d %v", r.status, r.body)
+	}
+	e.stepUp(op2, "operator-2")
+	if r := e.confirmed("POST", "/api/v1/topups/suspense/"+item+"/decision", op2, `{"decision":"approve"}`, "approve-f002"); r.status != 200 || r.body["status"] != "matched" {
+		t.Fatalf("approve: %d %v", r.status, r.body)
+	}
+	// 500.00 matched by hand, 5.00 + 2.00 in fees.
+	if b := e.balanceOf(boss, id); b != "1481.00" {
+		t.Fatalf("after the match by hand: %s", b)
+	}
+	bal := e.call("GET", "/api/v1/ledger/balances", op1, "").body["balances"].(map[string]any)
+	if bal["fee-income"] != "20.00" || bal["bank"] != "1501.00" {
+		t.Fatalf("the ledger: %v", bal)
+	}
+	e.verifyLedger()
 }

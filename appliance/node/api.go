@@ -61,7 +61,7 @@ func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.
 		tasks:      &tasks.Backend{Risk: authz, Documents: func() *blob.Store { return nil }},
 		payouts:    &payouts.Backend{Rules: payoutRules()},
 		billing:    &billing.Backend{},
-		topups:     &topups.Backend{}, // no fee at top-up until billing sets FeeAtTopUp
+		topups:     &topups.Backend{FeeAtTopUp: topUpFee},
 	}
 }
 
@@ -98,6 +98,32 @@ func payoutFee(tx payouts.Getter, merchant string, at time.Time) (func(int64) in
 		fee, _ := cfg.Fee(ledger.Decimal(fen))
 		return fee.Shift(2).IntPart()
 	}, fmt.Sprintf("%s/v%d", merchant, cfg.Version), nil
+}
+
+// topUpFee is appliance/billing's charge at a top-up: a merchant whose
+// configuration in force charges before the work is paid (预收) pays the fee
+// of the amount topped up, in the command that credits it, naming the
+// version. A fee above what the merchant then holds (a fixed fee on a small
+// top-up) takes what it holds and no more: the ledger never goes below
+// zero, and a statement's chunk is never refused for a fee.
+func topUpFee(tx *state.Tx, event, merchant string, fen int64, ref string) error {
+	cfg, err := billing.Current(tx, merchant, tx.Time())
+	if err != nil || cfg == nil || cfg.Timing != billing.Before {
+		return err
+	}
+	fee, _ := cfg.Fee(ledger.Decimal(fen))
+	charge := fee.Shift(2).IntPart()
+	held, err := ledger.Balance(tx, ledger.Merchant(merchant))
+	if err != nil {
+		return err
+	}
+	if charge = min(charge, held); charge <= 0 {
+		return nil
+	}
+	return ledger.Post(tx, &ledger.Posting{Event: event, Ref: fmt.Sprintf("%s fee %s/v%d", ref, merchant, cfg.Version), Lines: []ledger.Line{
+		{Account: ledger.Merchant(merchant), Debit: true, Fen: charge, Cause: ledger.CauseFee},
+		{Account: ledger.FeeIncome, Fen: charge, Cause: ledger.CauseFee},
+	}})
 }
 
 // list is the backends in the order the API lists their routes and the

@@ -56,14 +56,15 @@ const (
 )
 
 // FeeAtTopUp charges a merchant's service fee when a top-up is credited,
-// for a merchant whose fee configuration charges before the transaction
-// (预收). It runs inside the command that credits the top-up, after the
+// for a merchant whose fee configuration charges before the work is paid
+// (预收, on each top-up's amount). It runs inside the command that credits
+// the top-up (event: topup.import or topup.suspense_decide), after the
 // credit is posted, and books its own posting (Dr the merchant, Cr
-// ledger.FeeIncome, cause fee) with ledger.Post; it returns without
-// posting for a merchant charged later. An error refuses the whole command:
-// nothing of it is applied. Package billing provides it; nil charges
+// ledger.FeeIncome, cause fee) with ledger.Post; for a merchant charged
+// otherwise it posts nothing. An error refuses the whole command: nothing of
+// it is applied. The node composes it from package billing; nil charges
 // nothing.
-type FeeAtTopUp func(tx *state.Tx, merchant string, fen int64, ref string) error
+type FeeAtTopUp func(tx *state.Tx, event, merchant string, fen int64, ref string) error
 
 // Register adds the buckets and commands; fee, if not nil, charges fees
 // at top-up.
@@ -357,7 +358,7 @@ func (h *handlers) importLine(tx *state.Tx, rec *recogniser, statement string, l
 	if merchant != "" {
 		credit.Merchant, credit.MatchedBy = merchant, by
 		rep.Status, rep.Merchant, rep.MatchedBy = LineMatched, merchant, by
-		if err := h.credited(tx, merchant, l.Fen, ref, p.Seq, l.Txn); err != nil {
+		if err := h.credited(tx, CmdImport, merchant, l.Fen, ref, p.Seq, l.Txn); err != nil {
 			return nil, err
 		}
 	} else {
@@ -377,12 +378,12 @@ func (h *handlers) importLine(tx *state.Tx, rec *recogniser, statement string, l
 
 // credited lists a top-up under its merchant and charges a fee due at
 // top-up.
-func (h *handlers) credited(tx *state.Tx, merchant string, fen int64, ref string, posting uint64, txn []byte) error {
+func (h *handlers) credited(tx *state.Tx, event, merchant string, fen int64, ref string, posting uint64, txn []byte) error {
 	if err := tx.Put(MerchantBucket, MerchantKey(merchant, posting), txn); err != nil {
 		return err
 	}
 	if h.fee != nil {
-		return h.fee(tx, merchant, fen, ref)
+		return h.fee(tx, event, merchant, fen, ref)
 	}
 	return nil
 }
@@ -576,7 +577,7 @@ func (h *handlers) decideSuspense(tx *state.Tx, cmd *state.Command) ([]byte, err
 		if _, err := putJSON(tx, CreditsBucket, item.Txn, credit); err != nil {
 			return nil, err
 		}
-		if err := h.credited(tx, p.Merchant, item.Fen, item.ID, posting.Seq, item.Txn); err != nil {
+		if err := h.credited(tx, CmdSuspenseDecide, p.Merchant, item.Fen, item.ID, posting.Seq, item.Txn); err != nil {
 			return nil, err
 		}
 	}

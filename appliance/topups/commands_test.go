@@ -383,11 +383,11 @@ func TestSuspenseIsMatchedOrReturnedByTwoPeopleOnce(t *testing.T) {
 
 func TestAFeeAtTopUpIsChargedInTheSameCommandOrNothingApplies(t *testing.T) {
 	refuse := false
-	fee := func(tx *state.Tx, merchant string, fen int64, ref string) error {
+	fee := func(tx *state.Tx, event, merchant string, fen int64, ref string) error {
 		if refuse {
 			return state.Reject(state.Conflict, "no fee configuration for %s", merchant)
 		}
-		return ledger.Post(tx, &ledger.Posting{Event: "test.fee", Ref: ref, Lines: []ledger.Line{
+		return ledger.Post(tx, &ledger.Posting{Event: event, Ref: ref, Lines: []ledger.Line{
 			{Account: ledger.Merchant(merchant), Debit: true, Fen: fen / 100, Cause: ledger.CauseFee},
 			{Account: ledger.FeeIncome, Fen: fen / 100, Cause: ledger.CauseFee},
 		}})

@@ -29,7 +29,7 @@ import (
 // Backend serves top-ups over the API.
 type Backend struct {
 	// FeeAtTopUp charges a fee when a top-up is credited (package billing,
-	// for merchants charged before the transaction); nil charges none. It
+	// for merchants charged before the work is paid); nil charges none. It
 	// is read when a command applies, so it may be set after Register.
 	FeeAtTopUp FeeAtTopUp
 	// Chunk is the number of statement lines per command (ChunkLines if 0).
@@ -38,11 +38,11 @@ type Backend struct {
 
 // Register adds the top-ups' buckets and commands.
 func (b *Backend) Register(reg *state.Registry) {
-	Register(reg, func(tx *state.Tx, merchant string, fen int64, ref string) error {
+	Register(reg, func(tx *state.Tx, event, merchant string, fen int64, ref string) error {
 		if b.FeeAtTopUp == nil {
 			return nil
 		}
-		return b.FeeAtTopUp(tx, merchant, fen, ref)
+		return b.FeeAtTopUp(tx, event, merchant, fen, ref)
 	})
 }
 
