@@ -551,6 +551,15 @@ var expected = map[string][]string{
 	"tasks.submit":   {"worker"},
 	"tasks.inspect":  {"merchant_admin", "merchant_operator"},
 	"tasks.evaluate": {"merchant_admin", "merchant_operator", "worker"},
+	// top-ups and incoming-payment recognition
+	"topups.read":             {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator"},
+	"topups.funding":          {"platform_operator", "merchant_admin"},
+	"topups.payer_review":     {"platform_operator"},
+	"topups.import":           {"platform_operator"},
+	"topups.statements":       {"platform_operator", "platform_reviewer"},
+	"topups.suspense":         {"platform_operator", "platform_reviewer"},
+	"topups.suspense_propose": {"platform_operator"},
+	"topups.suspense_decide":  {"platform_operator", "platform_reviewer"},
 }
 
 func TestEveryRouteHasAPolicyAndEveryRoleTheExpectedDecision(t *testing.T) {

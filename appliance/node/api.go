@@ -19,6 +19,7 @@ import (
 	"cxt/appliance/tasks"
 	"cxt/appliance/tax"
 	"cxt/appliance/tax/quotes"
+	"cxt/appliance/topups"
 	"cxt/appliance/workers"
 	"cxt/policy"
 	"cxt/storage/blob"
@@ -39,6 +40,7 @@ type backends struct {
 	tasks      *tasks.Backend
 	payouts    *payouts.Backend
 	billing    *billing.Backend
+	topups     *topups.Backend
 }
 
 // compose builds the backends; authz is the policy in force (nil where no
@@ -59,6 +61,7 @@ func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.
 		tasks:      &tasks.Backend{Risk: authz, Documents: func() *blob.Store { return nil }},
 		payouts:    &payouts.Backend{Rules: payoutRules()},
 		billing:    &billing.Backend{},
+		topups:     &topups.Backend{FeeAtTopUp: topUpFee},
 	}
 }
 
@@ -97,10 +100,36 @@ func payoutFee(tx payouts.Getter, merchant string, at time.Time) (func(int64) in
 	}, fmt.Sprintf("%s/v%d", merchant, cfg.Version), nil
 }
 
+// topUpFee is appliance/billing's charge at a top-up: a merchant whose
+// configuration in force charges before the work is paid (预收) pays the fee
+// of the amount topped up, in the command that credits it, naming the
+// version. A fee above what the merchant then holds (a fixed fee on a small
+// top-up) takes what it holds and no more: the ledger never goes below
+// zero, and a statement's chunk is never refused for a fee.
+func topUpFee(tx *state.Tx, event, merchant string, fen int64, ref string) error {
+	cfg, err := billing.Current(tx, merchant, tx.Time())
+	if err != nil || cfg == nil || cfg.Timing != billing.Before {
+		return err
+	}
+	fee, _ := cfg.Fee(ledger.Decimal(fen))
+	charge := fee.Shift(2).IntPart()
+	held, err := ledger.Balance(tx, ledger.Merchant(merchant))
+	if err != nil {
+		return err
+	}
+	if charge = min(charge, held); charge <= 0 {
+		return nil
+	}
+	return ledger.Post(tx, &ledger.Posting{Event: event, Ref: fmt.Sprintf("%s fee %s/v%d", ref, merchant, cfg.Version), Lines: []ledger.Line{
+		{Account: ledger.Merchant(merchant), Debit: true, Fen: charge, Cause: ledger.CauseFee},
+		{Account: ledger.FeeIncome, Fen: charge, Cause: ledger.CauseFee},
+	}})
+}
+
 // list is the backends in the order the API lists their routes and the
 // state machine registers their commands.
 func (b *backends) list() []api.Backend {
-	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements, b.tasks, b.payouts, b.billing}
+	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements, b.tasks, b.payouts, b.billing, b.topups}
 }
 
 // subjectKeys keeps the data subjects' keys (package subjects). After a
