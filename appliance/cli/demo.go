@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"cxt/appliance/channel"
 	"cxt/appliance/datadir"
 	"cxt/appliance/demo"
 	"cxt/appliance/node"
@@ -70,8 +71,16 @@ func demoCmd() *cobra.Command {
 				return err
 			}
 			defer sink.Close()
+			// The demo's sandbox bank pays in half a second and sends its
+			// few returns back within seconds, so the demo shows them.
+			bank, err := channel.NewSandbox(filepath.Join(dir, node.SandboxJournal), 1)
+			if err != nil {
+				return err
+			}
+			defer bank.Close()
+			bank.Latency, bank.FailRate, bank.ReturnRate, bank.ReturnDelay = 500*time.Millisecond, 0.03, 0.03, demo.DemoReturnDelay
 			n, err := node.Open(ctx, node.Options{Dir: dir, APIAddr: listen, ClusterAddr: clusterAddr, Logger: logger,
-				Notify: &notify.Config{SMSWebhook: sink.URL}})
+				Notify: &notify.Config{SMSWebhook: sink.URL}, Channel: bank})
 			if err != nil {
 				return err
 			}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"archive/zip"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -100,6 +101,45 @@ func TestDemoFillsTheDocumentedWorldThroughTheAPIAndRefusesOtherNodes(t *testing
 		if len(tk.Workers) != workers/len(w.Merchants) || tk.Review == "" {
 			t.Errorf("task %+v", tk)
 		}
+	}
+	// The money: top-ups from a statement, one batch of 1,000 rows — five to
+	// a worker who does not exist, rejected; the rows beyond the first
+	// top-up held, then released after the second — paid by the sandbox
+	// bank, a few failed and a few returned.
+	if w.Payouts == nil || len(w.Payouts.Batches) != 1 || len(w.Payouts.Statements) != 2 || len(w.Payouts.Codes) != len(w.Merchants) {
+		t.Fatalf("payouts: %+v", w.Payouts)
+	}
+	pb := w.Payouts.Batches[0]
+	if pb.Rows != demo.DemoBatchRows || pb.Counts["rejected"] != 5 || pb.Counts["on_hold"] != 0 || pb.Counts["paid"] < 900 ||
+		pb.Counts["failed"] == 0 || pb.Counts["returned"] == 0 || len(pb.Returned) != pb.Counts["returned"] {
+		t.Fatalf("the batch ended %+v", pb)
+	}
+	// The books of the stopped demo node hold.
+	if code, out, errOut := run(t, "", "ledger", "verify", "--data", dir); code != 0 || !strings.Contains(out, `"ok": true`) {
+		t.Fatalf("ledger verify: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// The canary: no worker's name, ID number, phone or card is anywhere on
+	// the node's disk in the clear — state, Raft log, documents, the bank's
+	// journal — outside DIR/demo, where the demo writes what it registered
+	// for the evaluator.
+	files := 0
+	filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() || strings.HasPrefix(path, filepath.Join(dir, "demo")+string(filepath.Separator)) {
+			return nil
+		}
+		files++
+		data, _ := os.ReadFile(path)
+		for _, wk := range w.Workers {
+			for _, field := range []string{"name", "id_number", "phone", "bank_card"} {
+				if v := wk.Registered[field]; v != "" && bytes.Contains(data, []byte(v)) {
+					t.Errorf("worker %s's %s is on disk in the clear in %s", wk.Username, field, path)
+				}
+			}
+		}
+		return nil
+	})
+	if files < 5 {
+		t.Fatalf("the canary read only %d files", files)
 	}
 	// The node is marked demo; a second run serves it without filling again.
 	if code, out, _ := run(t, "", "demo", "--data", dir, "--listen", api, "--cluster", cl, "--fill-only"); code != 0 || strings.Contains(out, "filling") {

@@ -26,6 +26,7 @@ type World struct {
 	Merchants []Merchant `json:"merchants"`
 	Workers   []Worker   `json:"workers"`
 	Tasks     []Task     `json:"tasks,omitempty"`
+	Payouts   *Payouts   `json:"payouts,omitempty"`
 	Artifacts []Artifact `json:"artifacts,omitempty"`
 	Try       []string   `json:"try"`
 	mu        sync.Mutex
@@ -186,12 +187,16 @@ func (f *filler) run(ctx context.Context, admins []Admin) error {
 	if err := f.tasks(ctx); err != nil {
 		return err
 	}
+	if err := f.payouts(ctx); err != nil {
+		return err
+	}
 	f.w.Try = []string{
 		"export CXT=" + f.w.API + " CA=" + f.w.CAFile,
 		`TOKEN=$(curl -s --cacert $CA -H 'Content-Type: application/json' -d '{"username":"reviewer","password":"<its password in world.json>","totp":"<oathtool --totp -b its totp_secret>"}' $CXT/api/v1/sessions | jq -r .token)`,
 		`curl -s --cacert $CA -H "Authorization: Bearer $TOKEN" $CXT/api/v1/merchants | jq '.merchants[] | {id, name, status}'`,
 		`curl -s --cacert $CA -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"method":"vat_agent","month_income":"101000","location":"city","year":2026,"month":3}' $CXT/api/v1/tax/quotes | jq -r .text   # the VAT Law: 100,000.00 of sales is taxed in 2026 (docs/tax.md)`,
-		"docs/onboarding.md walks every flow against this world",
+		`curl -s --cacert $CA -H "Authorization: Bearer $TOKEN" "$CXT/api/v1/payments?batch=<payouts.batches[0].id>&status=returned" | jq '.payments[] | {id, amount, iit, net, reason}'   # 退汇: the money and the withholding went back`,
+		"docs/onboarding.md walks every flow against this world; docs/payouts.md the money",
 	}
 	return nil
 }

@@ -422,22 +422,37 @@ func (b *Backend) payments(r *api.Request) (int, any, error) {
 		return true, nil
 	}
 	err = r.View(func(tx *state.ReadTx) error {
+		byID := func(k string) (bool, error) { return add(tx, k) }
 		switch {
 		case batch != "":
-			return seekPrefix(tx, PaymentBucket, batch+"-", after, func(k string) (bool, error) { return add(tx, k) })
+			return seekPrefix(tx, PaymentBucket, batch+"-", after, byID)
 		case worker != "":
-			return seekPrefix(tx, IndexBucket, "w/"+worker+"/", after, func(k string) (bool, error) { return add(tx, k) })
+			return seekIndex(tx, "w/"+worker+"/", after, byID)
 		case task != "":
-			return seekPrefix(tx, IndexBucket, "t/"+task+"/", after, func(k string) (bool, error) { return add(tx, k) })
+			return seekIndex(tx, "t/"+task+"/", after, byID)
 		case merchant != "":
-			return seekPrefix(tx, BatchRefs, "b/"+merchant+"/", "", func(bt string) (bool, error) {
-				more := true
-				err := seekPrefix(tx, PaymentBucket, bt+"-", after, func(k string) (bool, error) {
+			// The merchant's batches in order, each batch's payments in
+			// order: a payment ID names its batch, so after resumes both.
+			afterBatch, _, _ := strings.Cut(strings.TrimPrefix(after, "pb-"), "-")
+			if after != "" {
+				afterBatch = "pb-" + afterBatch
+			}
+			more := true
+			err := seekIndexOf(tx, BatchRefs, "b/"+merchant+"/", "", func(bt string) (bool, error) {
+				if afterBatch != "" && bt < afterBatch {
+					return true, nil
+				}
+				resume := ""
+				if bt == afterBatch {
+					resume = after
+				}
+				err := seekPrefix(tx, PaymentBucket, bt+"-", resume, func(k string) (bool, error) {
 					more, err = add(tx, k)
 					return more, err
 				})
 				return more, err
 			})
+			return err
 		}
 		return errs.E(op, errs.Invalid, "name a batch, worker, task or merchant")
 	})
@@ -451,19 +466,35 @@ func (b *Backend) payments(r *api.Request) (int, any, error) {
 	return 200, res, nil
 }
 
-// seekPrefix calls fn with the rest of each key under prefix after after.
-func seekPrefix(tx *state.ReadTx, bucket, prefix, after string, fn func(rest string) (bool, error)) error {
+// seekPrefix calls fn with each key of bucket that starts with prefix, in
+// order, after the key after (a whole key; "" from the first).
+func seekPrefix(tx *state.ReadTx, bucket, prefix, after string, fn func(key string) (bool, error)) error {
 	start := []byte(prefix)
-	if after != "" {
-		start = []byte(prefix + after + "\x00")
+	if after != "" && strings.HasPrefix(after, prefix) {
+		start = []byte(after + "\x00")
 	}
 	return tx.Seek(bucket, start, false, func(k, _ []byte) (bool, error) {
-		rest, ok := strings.CutPrefix(string(k), prefix)
-		if !ok {
+		if !strings.HasPrefix(string(k), prefix) {
 			return false, nil
 		}
-		return fn(rest)
+		return fn(string(k))
 	})
+}
+
+// seekIndexOf calls fn with the rest of each key of bucket under prefix,
+// after the rest after.
+func seekIndexOf(tx *state.ReadTx, bucket, prefix, after string, fn func(rest string) (bool, error)) error {
+	resume := ""
+	if after != "" {
+		resume = prefix + after
+	}
+	return seekPrefix(tx, bucket, prefix, resume, func(k string) (bool, error) { return fn(strings.TrimPrefix(k, prefix)) })
+}
+
+// seekIndex walks the payment index under prefix: the rest of each key is
+// a payment ID.
+func seekIndex(tx *state.ReadTx, prefix, after string, fn func(payment string) (bool, error)) error {
+	return seekIndexOf(tx, IndexBucket, prefix, after, fn)
 }
 
 func (b *Backend) block(r *api.Request) (int, any, error) {
