@@ -163,10 +163,11 @@ func audit(t *testing.T, st *state.State, rules *payouts.Rules) {
 			if openErr != nil {
 				return openErr
 			}
-			if !accepted[string(v)] {
-				bad("outbox %d holds %s, which is not accepted", binary.BigEndian.Uint64(k), v)
+			id := string(k[8:])
+			if !accepted[id] || len(v) != 0 {
+				bad("outbox %d holds %s (%q), which is not accepted", binary.BigEndian.Uint64(k[:8]), id, v)
 			}
-			delete(accepted, string(v))
+			delete(accepted, id)
 			return nil
 		})
 		if err != nil {

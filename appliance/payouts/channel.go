@@ -74,7 +74,7 @@ func (c *change) move(p *Payment, to Status) {
 // submit moves an accepted payment to the channel: worker payable →
 // clearing, out of the outbox.
 func (c *change) submit(p *Payment, outbox uint64, ref string) error {
-	if err := c.tx.Delete(OutboxBucket, binary.BigEndian.AppendUint64(nil, outbox)); err != nil {
+	if err := c.tx.Delete(OutboxBucket, outboxKey(outbox, p.ID)); err != nil {
 		return err
 	}
 	c.lines.add(ledger.WorkerPayable, true, p.NetFen, ledger.CauseChannel)
@@ -214,9 +214,9 @@ func (h *handlers) results(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 // outboxOf finds a payment's outbox entry.
 func outboxOf(tx *state.Tx, payment string) (uint64, error) {
 	var seq uint64
-	_, err := tx.Scan(OutboxBucket, nil, 1<<31, func(k, v []byte) error {
-		if string(v) == payment {
-			seq = binary.BigEndian.Uint64(k)
+	_, err := tx.Scan(OutboxBucket, nil, 1<<31, func(k, _ []byte) error {
+		if n, id, ok := parseOutbox(k); ok && id == payment {
+			seq = n
 			return errStop
 		}
 		return nil
@@ -241,8 +241,12 @@ func Cursor(tx Getter, channel string) (string, error) {
 func Outbox(tx *state.ReadTx, after uint64, limit int) ([]SentItem, error) {
 	var out []SentItem
 	start := binary.BigEndian.AppendUint64(nil, after+1)
-	err := tx.Seek(OutboxBucket, start, false, func(k, v []byte) (bool, error) {
-		out = append(out, SentItem{Outbox: binary.BigEndian.Uint64(k), Payment: string(v)})
+	err := tx.Seek(OutboxBucket, start, false, func(k, _ []byte) (bool, error) {
+		seq, id, ok := parseOutbox(k)
+		if !ok {
+			return false, fmt.Errorf("payouts: outbox key %x", k)
+		}
+		out = append(out, SentItem{Outbox: seq, Payment: id})
 		return len(out) < limit, nil
 	})
 	return out, err

@@ -62,9 +62,12 @@ var China = time.FixedZone("CST", 8*60*60)
 
 // Register adds the payouts' buckets and commands, deciding by rules.
 func Register(reg *state.Registry, rules *Rules) {
-	for _, b := range []string{BatchBucket, BatchRefs, RowsBucket, PaymentBucket, IndexBucket, TaxBucket, OutboxBucket, MetaBucket, ListBucket, ExecBucket} {
+	for _, b := range []string{BatchBucket, BatchRefs, RowsBucket, PaymentBucket, TaxBucket, MetaBucket, ListBucket, ExecBucket} {
 		reg.Bucket(b)
 	}
+	// The indexes and the outbox are IDs under IDs: nothing to seal.
+	reg.KeysBucket(IndexBucket)
+	reg.KeysBucket(OutboxBucket)
 	h := &handlers{rules: rules}
 	reg.HandleFrom(state.MoneySet, CmdUpload, h.upload)
 	reg.HandleFrom(state.MoneySet, CmdRows, h.rows)
@@ -398,11 +401,23 @@ func nextOutbox(tx *state.Tx, payment string) error {
 		seq = binary.BigEndian.Uint64(v)
 	}
 	seq++
-	key := binary.BigEndian.AppendUint64(nil, seq)
-	if err := tx.Put(MetaBucket, []byte("outbox"), key); err != nil {
+	if err := tx.Put(MetaBucket, []byte("outbox"), binary.BigEndian.AppendUint64(nil, seq)); err != nil {
 		return err
 	}
-	return tx.Put(OutboxBucket, key, []byte(payment))
+	return tx.Put(OutboxBucket, outboxKey(seq, payment), nil)
+}
+
+// outboxKey is an outbox entry: its sequence number, then the payment.
+func outboxKey(seq uint64, payment string) []byte {
+	return append(binary.BigEndian.AppendUint64(nil, seq), payment...)
+}
+
+// parseOutbox splits an outbox key.
+func parseOutbox(k []byte) (uint64, string, bool) {
+	if len(k) <= 8 {
+		return 0, "", false
+	}
+	return binary.BigEndian.Uint64(k[:8]), string(k[8:]), true
 }
 
 // payeeOf is what the checks found of one worker for one merchant.

@@ -13,9 +13,9 @@ const (
 	BatchRefs     = "payout-refs"      // "<merchant>/<ref>" -> batch ID: a merchant's reference is used once; "b/<merchant>/<batch>" -> "" lists its batches
 	RowsBucket    = "payout-rows"      // "<batch>/<chunk, 4 bytes>" -> packed rows
 	PaymentBucket = "payments"         // payment ID ("<batch>-<row, 6 digits>") -> packed Payment
-	IndexBucket   = "payment-index"    // "w/<worker>/<payment>", "t/<task>/<payment>" -> ""
+	IndexBucket   = "payment-index"    // "w/<worker>/<payment>", "t/<task>/<payment>": keys only
 	TaxBucket     = "payout-tax"       // "<worker>/<year>" -> packed withholding state
-	OutboxBucket  = "payout-outbox"    // sequence (8 bytes) -> payment ID: accepted, not yet with the channel
+	OutboxBucket  = "payout-outbox"    // sequence (8 bytes) + payment ID: keys only; accepted, not yet with the channel
 	MetaBucket    = "payout-meta"      // "outbox" -> last outbox sequence; "cursor/<channel>" -> the channel's result cursor
 	ListBucket    = "payout-lists"     // "block/<worker>" -> reason: the platform's blacklist
 	ExecBucket    = "payout-executing" // batch ID -> "": confirmed batches with chunks to run

@@ -139,15 +139,16 @@ func Verify(r *state.ReadTx) (*Report, error) {
 				ledger.Yuan(other[a]), ledger.Yuan(spent[a]), ledger.Yuan(other[a]-spent[a]))
 		}
 	}
-	err = r.Scan(OutboxBucket, func(k, v []byte, openErr error) error {
-		if openErr != nil {
-			bad("outbox entry %x does not open", k)
+	err = r.Scan(OutboxBucket, func(k, _ []byte, openErr error) error {
+		_, id, ok := parseOutbox(k)
+		if openErr != nil || !ok {
+			bad("outbox entry %x is damaged", k)
 			return nil
 		}
-		if !accepted[string(v)] {
-			bad("the outbox holds %s, which is not accepted", v)
+		if !accepted[id] {
+			bad("the outbox holds %s, which is not accepted", id)
 		}
-		delete(accepted, string(v))
+		delete(accepted, id)
 		return nil
 	})
 	if err != nil {

@@ -58,7 +58,9 @@ func TestVerifyFindsBooksThatDoNotHold(t *testing.T) {
 	})
 	t.Run("an outbox entry lost", func(t *testing.T) {
 		w, _ := newCorruptible(t)
-		w.ok(cmdCorrupt, corrupt{Bucket: payouts.OutboxBucket, Key: "\x00\x00\x00\x00\x00\x00\x00\x02"})
+		var items []payouts.SentItem
+		w.view(func(r *state.ReadTx) (err error) { items, err = payouts.Outbox(r, 0, 10); return })
+		w.ok(cmdCorrupt, corrupt{Bucket: payouts.OutboxBucket, Key: "\x00\x00\x00\x00\x00\x00\x00\x02" + items[1].Payment})
 		if rep := verify(t, w); rep.OK || !strings.Contains(strings.Join(rep.Problems, "\n"), "would never be paid") {
 			t.Fatalf("%+v", rep)
 		}

@@ -14,6 +14,7 @@ type Handler func(tx *Tx, cmd *Command) ([]byte, error)
 // appliance builds one from its domain packages; tests build small ones.
 type Registry struct {
 	buckets  map[string]bool // name -> sealed
+	keysOnly map[string]bool // buckets of keys only (KeysBucket)
 	handlers map[string]Handler
 	expirers map[string]Expirer
 	audit    AuditHook
@@ -75,6 +76,22 @@ func (r *Registry) Bucket(name string) {
 		panic(fmt.Sprintf("state: bucket %q registered twice", name))
 	}
 	r.buckets[name] = true
+}
+
+// KeysBucket registers a bucket of keys only: every value is empty, so
+// there is nothing to seal. Its keys must be identifiers, never personal
+// data — an index of one record's ID under another's — and, like every
+// record, they are authenticated by the state head. Writing a value into it
+// is a bug, refused.
+func (r *Registry) KeysBucket(name string) {
+	if _, dup := r.buckets[name]; dup {
+		panic(fmt.Sprintf("state: bucket %q registered twice", name))
+	}
+	r.buckets[name] = false
+	if r.keysOnly == nil {
+		r.keysOnly = map[string]bool{}
+	}
+	r.keysOnly[name] = true
 }
 
 // Handle registers the handler of a command type of command set 1 (see

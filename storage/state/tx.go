@@ -79,6 +79,9 @@ func (t *Tx) Put(bucket string, key, value []byte) error {
 	if value == nil {
 		value = []byte{}
 	}
+	if len(value) > 0 && t.st.reg.keysOnly[bucket] {
+		return fmt.Errorf("state: bucket %q holds keys only; a value of %d bytes was written to it", bucket, len(value))
+	}
 	t.writes.put(bucket, key, write{value: bytes.Clone(value)})
 	return nil
 }

@@ -1,0 +1,68 @@
+package state_test
+
+import (
+	"testing"
+	"time"
+
+	"cxt/storage/state"
+	"cxt/storage/state/statetest"
+)
+
+func TestAKeysBucketHoldsKeysAndRefusesValues(t *testing.T) {
+	m := statetest.New(t, func(reg *state.Registry) {
+		reg.KeysBucket("idx")
+		reg.Handle("idx.put", func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+			if err := tx.Put("idx", []byte("k/1"), nil); err != nil {
+				return nil, err
+			}
+			if err := tx.Put("idx", []byte("k/2"), cmd.Body); err != nil {
+				return nil, state.Reject(state.InvalidRequest, "%v", err)
+			}
+			return nil, nil
+		})
+	})
+	if res := m.Apply(state.NewCommand("idx.put", nil, time.Now())); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if res := m.Apply(state.NewCommand("idx.put", []byte("a value"), time.Now())); statetest.Code(res.Err) != "invalid_request" {
+		t.Fatalf("a value in a keys bucket: %+v", res)
+	}
+	err := m.State.View(func(r *state.ReadTx) error {
+		v, err := r.Get("idx", []byte("k/1"))
+		if err != nil || v == nil || len(v) != 0 {
+			t.Fatalf("k/1: %q %v", v, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := m.State.CheckHead(); err != nil || !rep.OK {
+		t.Fatalf("the head does not hold over a keys bucket: %+v %v", rep, err)
+	}
+}
+
+func TestADryRunComputesAndKeepsNothing(t *testing.T) {
+	m := statetest.New(t, func(reg *state.Registry) {
+		reg.Bucket("kv")
+		reg.Handle("kv.count", func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+			v, _ := tx.Get("kv", []byte("n"))
+			v = append(v, 'x')
+			if err := tx.Put("kv", []byte("n"), v); err != nil {
+				return nil, err
+			}
+			if tx.Dry() {
+				return append([]byte("dry:"), v...), nil
+			}
+			return v, nil
+		})
+	})
+	m.Apply(state.NewCommand("kv.count", nil, time.Now()))
+	res, err := m.State.DryRun(state.NewCommand("kv.count", nil, time.Now()))
+	if err != nil || string(res.Value) != "dry:xx" {
+		t.Fatalf("dry run: %q %v", res.Value, err)
+	}
+	if got := m.Apply(state.NewCommand("kv.count", nil, time.Now())); string(got.Value) != "xx" {
+		t.Fatalf("after a dry run the state moved: %q", got.Value)
+	}
+}
