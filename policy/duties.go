@@ -116,7 +116,7 @@ func CheckDuty(in Input) *Violation {
 // knownRoles are evaluated by CheckCandidate besides every role the
 // candidate's data names.
 var knownRoles = []string{"anonymous", SystemAdmin, SecurityAdmin, AuditAdmin, "platform_operator",
-	"platform_reviewer", "merchant_admin", "merchant_operator", "worker", "tax_officer"}
+	"platform_reviewer", "merchant_admin", "merchant_operator", MerchantClient, "worker", "tax_officer"}
 
 // dutyMatrixActions are the actions a duty rule speaks about.
 func dutyMatrixActions() []string {
