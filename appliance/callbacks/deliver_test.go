@@ -86,7 +86,9 @@ func startCluster(t *testing.T, size int) *loopback.Cluster {
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func fast(max int) Backoff { return Backoff{Base: time.Millisecond, Cap: time.Millisecond, MaxAttempts: max} }
+func fast(max int) Backoff {
+	return Backoff{Base: time.Millisecond, Cap: time.Millisecond, MaxAttempts: max}
+}
 
 func propose(t *testing.T, n *cluster.Node, typ string, body any) []byte {
 	t.Helper()

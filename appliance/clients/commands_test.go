@@ -66,12 +66,24 @@ func TestAClientIsRegisteredOnceForAnApprovedMerchantAndRevokedForGood(t *testin
 		t.Fatalf("the callback endpoint: %q", url)
 	}
 	for name, c2 := range map[string]Client{
-		"the same key again":        func() Client { x := c; x.ID = "cl_0000000000000002"; return x }(),
-		"an unknown merchant":       newClient(t, "cl_0000000000000003", "m_nope"),
-		"the same ID again":         func() Client { x := newClient(t, c.ID, "m_1"); return x }(),
-		"a fingerprint of another":  func() Client { x := newClient(t, "cl_0000000000000004", "m_1"); x.Fingerprint = c.Fingerprint; return x }(),
-		"an http callback URL":      func() Client { x := newClient(t, "cl_0000000000000005", "m_1"); x.CallbackURL = "http://x.example/cb"; return x }(),
-		"a non-canonical allowlist": func() Client { x := newClient(t, "cl_0000000000000006", "m_1"); x.AllowIPs = []string{"10.0.0.1/8"}; return x }(),
+		"the same key again":  func() Client { x := c; x.ID = "cl_0000000000000002"; return x }(),
+		"an unknown merchant": newClient(t, "cl_0000000000000003", "m_nope"),
+		"the same ID again":   func() Client { x := newClient(t, c.ID, "m_1"); return x }(),
+		"a fingerprint of another": func() Client {
+			x := newClient(t, "cl_0000000000000004", "m_1")
+			x.Fingerprint = c.Fingerprint
+			return x
+		}(),
+		"an http callback URL": func() Client {
+			x := newClient(t, "cl_0000000000000005", "m_1")
+			x.CallbackURL = "http://x.example/cb"
+			return x
+		}(),
+		"a non-canonical allowlist": func() Client {
+			x := newClient(t, "cl_0000000000000006", "m_1")
+			x.AllowIPs = []string{"10.0.0.1/8"}
+			return x
+		}(),
 	} {
 		if res := m.Send(CmdRegister, c2); res.Err == nil {
 			t.Errorf("%s was registered", name)
