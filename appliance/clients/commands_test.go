@@ -65,31 +65,25 @@ func TestAClientIsRegisteredOnceForAnApprovedMerchantAndRevokedForGood(t *testin
 	if url != c.CallbackURL {
 		t.Fatalf("the callback endpoint: %q", url)
 	}
+	fresh := func(id string, change func(*Client)) Client {
+		x := newClient(t, id, "m_1")
+		change(&x)
+		return x
+	}
+	sameKey := func(id string) Client { x := c; x.ID = id; return x }
 	for name, c2 := range map[string]Client{
-		"the same key again":  func() Client { x := c; x.ID = "cl_0000000000000002"; return x }(),
-		"an unknown merchant": newClient(t, "cl_0000000000000003", "m_nope"),
-		"the same ID again":   func() Client { x := newClient(t, c.ID, "m_1"); return x }(),
-		"a fingerprint of another": func() Client {
-			x := newClient(t, "cl_0000000000000004", "m_1")
-			x.Fingerprint = c.Fingerprint
-			return x
-		}(),
-		"an http callback URL": func() Client {
-			x := newClient(t, "cl_0000000000000005", "m_1")
-			x.CallbackURL = "http://x.example/cb"
-			return x
-		}(),
-		"a non-canonical allowlist": func() Client {
-			x := newClient(t, "cl_0000000000000006", "m_1")
-			x.AllowIPs = []string{"10.0.0.1/8"}
-			return x
-		}(),
+		"the same key again":        sameKey("cl_0000000000000002"),
+		"an unknown merchant":       fresh("cl_0000000000000003", func(x *Client) { x.Merchant = "m_nope" }),
+		"the same ID again":         fresh(c.ID, func(*Client) {}),
+		"a fingerprint of another":  fresh("cl_0000000000000004", func(x *Client) { x.Fingerprint = c.Fingerprint }),
+		"an http callback URL":      fresh("cl_0000000000000005", func(x *Client) { x.CallbackURL = "http://x.example/cb" }),
+		"a non-canonical allowlist": fresh("cl_0000000000000006", func(x *Client) { x.AllowIPs = []string{"10.0.0.1/8"} }),
 	} {
 		if res := m.Send(CmdRegister, c2); res.Err == nil {
 			t.Errorf("%s was registered", name)
 		}
 	}
-	if res := m.Send(CmdRegister, func() Client { x := c; x.ID = "cl_0000000000000002"; return x }()); res.Err == nil || res.Err.Code != CodeKeyTaken.String() {
+	if res := m.Send(CmdRegister, sameKey("cl_0000000000000002")); res.Err == nil || res.Err.Code != CodeKeyTaken.String() {
 		t.Errorf("the same key: %v", res.Err)
 	}
 
@@ -109,7 +103,7 @@ func TestAClientIsRegisteredOnceForAnApprovedMerchantAndRevokedForGood(t *testin
 		t.Fatal("a revoked client's callback URL stayed")
 	}
 	// Its key stays taken.
-	if res := m.Send(CmdRegister, func() Client { x := c; x.ID = "cl_0000000000000007"; return x }()); res.Err == nil || res.Err.Code != CodeKeyTaken.String() {
+	if res := m.Send(CmdRegister, sameKey("cl_0000000000000007")); res.Err == nil || res.Err.Code != CodeKeyTaken.String() {
 		t.Errorf("a revoked client's key was registered again: %v", res.Err)
 	}
 	var list []*Client
