@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"testing"
 )
@@ -47,5 +48,36 @@ func TestAMachineClientIsHeldToItsScopeAndItsMerchant(t *testing.T) {
 	}
 	if !TenantBound(client) || CheckTenant(Input{Subject: client, Action: "merchants.read", Resource: other}) == nil {
 		t.Error("tenancy as code does not bind a machine client")
+	}
+}
+
+// The matrices that vet a policy change treat a machine client as
+// registered for the action they ask about, so a candidate that gives the
+// client role an administrator's action is refused, and the permission
+// diff shows what the role gains.
+func TestPolicyMatricesSeeWhatAClientCouldBeRegisteredFor(t *testing.T) {
+	ctx := context.Background()
+	b, err := Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := New(ctx, b)
+	cand := &Bundle{Modules: b.Modules, Version: "candidate", Data: map[string]any{}}
+	raw, _ := json.Marshal(b.Data)
+	json.Unmarshal(raw, &cand.Data)
+	perms := cand.Data["cxt"].(map[string]any)["roles"].(map[string]any)["permissions"].(map[string]any)
+	perms["audit.search"] = append(perms["audit.search"].([]any), MerchantClient)
+	perms["workers.verify"] = append(perms["workers.verify"].([]any), MerchantClient)
+	next, err := New(ctx, cand)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := CheckCandidate(ctx, next, cand, nil)
+	if err != nil || !slices.ContainsFunc(vs, func(v Violation) bool { return v.Role == MerchantClient && v.Action == "audit.search" }) {
+		t.Fatalf("a candidate letting clients search the audit log: %v %v", vs, err)
+	}
+	d, err := PermissionDiff(ctx, old, next, []string{MerchantClient}, []string{"workers.verify"}, nil)
+	if err != nil || len(d.Gained) != 1 || d.Gained[0].Role != MerchantClient || d.Gained[0].Action != "workers.verify" {
+		t.Fatalf("the diff of giving clients workers.verify: %+v %v", d, err)
 	}
 }
