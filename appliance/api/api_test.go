@@ -564,7 +564,7 @@ var expected = map[string][]string{
 	"tasks.inspect":  {"merchant_admin", "merchant_operator"},
 	"tasks.evaluate": {"merchant_admin", "merchant_operator", "worker"},
 	// top-ups and incoming-payment recognition
-	"topups.read":             {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator"},
+	"topups.read":             {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "merchant_client"},
 	"topups.funding":          {"platform_operator", "merchant_admin"},
 	"topups.payer_review":     {"platform_operator"},
 	"topups.import":           {"platform_operator"},

@@ -148,7 +148,7 @@ func TestMachineClientsActOnlyAsSignedForTheirMerchantAndScope(t *testing.T) {
 		t.Errorf("merchant B's administrator registered a client of A: %d %v", r.status, r.body)
 	}
 
-	m := e.newClient(adminA, "boss-a", idA, []string{"merchants.read", "workers.list"}, nil)
+	m := e.newClient(adminA, "boss-a", idA, []string{"merchants.read", "workers.list", "payouts.list"}, nil)
 
 	// Its merchant, in scope: served, and audited under the client.
 	first := m.signed("GET", "/api/v1/merchants/"+idA, "", 0)
@@ -163,6 +163,9 @@ func TestMachineClientsActOnlyAsSignedForTheirMerchantAndScope(t *testing.T) {
 	}
 	if r := m.call("GET", "/api/v1/workers", ""); r.status != 200 {
 		t.Fatalf("workers.list in scope: %d %v", r.status, r.body)
+	}
+	if r := m.call("GET", "/api/v1/merchants/"+idA+"/payout-batches", ""); r.status != 200 {
+		t.Fatalf("payouts.list in scope: %d %v", r.status, r.body)
 	}
 
 	refused := func(what string, a answer, status int, code string) {
@@ -181,6 +184,7 @@ func TestMachineClientsActOnlyAsSignedForTheirMerchantAndScope(t *testing.T) {
 	other.URL.Path = "/api/v1/merchants/" + idB
 	refused("a path changed after signing", m.do(other), 401, "request_signature_invalid")
 	refused("merchant B's record", m.call("GET", "/api/v1/merchants/"+idB, ""), 404, "not_found")
+	refused("merchant B's batches", m.call("GET", "/api/v1/merchants/"+idB+"/payout-batches", ""), 404, "not_found")
 	refused("an action outside its scope", m.call("GET", "/api/v1/agreements", ""), 403, "client_scope")
 	refused("a client's own registrations", m.call("GET", "/api/v1/merchants/"+idA+"/clients", ""), 403, "client_scope")
 	impostor := machine{e, m.id, key} // the client's ID, another key
