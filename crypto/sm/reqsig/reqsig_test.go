@@ -48,12 +48,15 @@ func TestASignedRequestVerifiesAndAnyChangeBreaksIt(t *testing.T) {
 		t.Fatalf("a signed request: %v", err)
 	}
 	for name, change := range map[string]func(r *http.Request) string{
-		"the body":      func(r *http.Request) string { return `{"a":2}` },
-		"the method":    func(r *http.Request) string { r.Method = "PUT"; return body },
-		"the path":      func(r *http.Request) string { r.URL.Path = "/api/v1/merchants/m_2/workers"; return body },
-		"the query":     func(r *http.Request) string { r.URL.RawQuery = "limit=3&after=w%201"; return body },
-		"the nonce":     func(r *http.Request) string { r.Header.Set(HeaderNonce, strings.Repeat("b", 32)); return body },
-		"the timestamp": func(r *http.Request) string { r.Header.Set(HeaderTimestamp, strconv.FormatInt(now.Unix()+1, 10)); return body },
+		"the body":   func(r *http.Request) string { return `{"a":2}` },
+		"the method": func(r *http.Request) string { r.Method = "PUT"; return body },
+		"the path":   func(r *http.Request) string { r.URL.Path = "/api/v1/merchants/m_2/workers"; return body },
+		"the query":  func(r *http.Request) string { r.URL.RawQuery = "limit=3&after=w%201"; return body },
+		"the nonce":  func(r *http.Request) string { r.Header.Set(HeaderNonce, strings.Repeat("b", 32)); return body },
+		"the timestamp": func(r *http.Request) string {
+			r.Header.Set(HeaderTimestamp, strconv.FormatInt(now.Unix()+1, 10))
+			return body
+		},
 	} {
 		req := signed(t, "POST", target, body, key, now)
 		b := change(req)
