@@ -116,7 +116,7 @@ func CheckDuty(in Input) *Violation {
 // knownRoles are evaluated by CheckCandidate besides every role the
 // candidate's data names.
 var knownRoles = []string{"anonymous", SystemAdmin, SecurityAdmin, AuditAdmin, "platform_operator",
-	"platform_reviewer", "merchant_admin", "merchant_operator", "worker", "tax_officer"}
+	"platform_reviewer", "merchant_admin", "merchant_operator", MerchantClient, "worker", "tax_officer"}
 
 // dutyMatrixActions are the actions a duty rule speaks about.
 func dutyMatrixActions() []string {
@@ -273,8 +273,13 @@ func DescribeViolations(vs []Violation) string {
 }
 
 // allows evaluates the allow rule alone: what Decide answers, without the
-// reasons of a denial, which the matrices above do not need.
+// reasons of a denial, which the matrices above do not need. A machine
+// client in a matrix is one registered for the action asked about: the
+// matrices ask what a role may be given, and a client's scope only narrows.
 func (a *Authorizer) allows(ctx context.Context, in Input) (bool, error) {
+	if ScopeBound(in.Subject) && in.Subject.Scope == nil {
+		in.Subject.Scope = []string{in.Action}
+	}
 	rs, err := a.current.Load().allow.Eval(ctx, rego.EvalParsedInput(in.value()))
 	if err != nil {
 		return false, fmt.Errorf("policy: %w", err)

@@ -112,7 +112,7 @@ func TestThePermissionDiffNamesWhoGainsAndLosesWhat(t *testing.T) {
 	ctx := context.Background()
 	old := authorizer(t)
 	b, next := candidate(t, func(p map[string]any) {
-		p["tax.quote"] = []any{"worker", "platform_operator"} // drops merchants, reviewers and audit admins
+		p["tax.quote"] = []any{"worker", "platform_operator"} // drops merchants (their clients too), reviewers and audit admins
 		p["policy.read"] = []any{"security_admin", "audit_admin", "system_admin"}
 	}, nil)
 	d, err := PermissionDiff(ctx, old, next, RolesOf(old.Bundle(), b), ActionsOf(old.Bundle(), b), nil)
@@ -129,7 +129,7 @@ func TestThePermissionDiffNamesWhoGainsAndLosesWhat(t *testing.T) {
 	if got := cells(d.Gained); len(got) != 1 || got[0] != "system_admin policy.read" {
 		t.Errorf("gained: %v", d.Gained)
 	}
-	want := []string{"audit_admin tax.quote", "merchant_admin tax.quote", "merchant_operator tax.quote", "platform_reviewer tax.quote"}
+	want := []string{"audit_admin tax.quote", "merchant_admin tax.quote", "merchant_client tax.quote", "merchant_operator tax.quote", "platform_reviewer tax.quote"}
 	if got := cells(d.Lost); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("lost: %v, want %v", got, want)
 	}

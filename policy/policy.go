@@ -33,6 +33,9 @@ type Subject struct {
 	// worker record a worker's account is. Platform staff have neither.
 	Merchant string `json:"merchant,omitempty"`
 	Worker   string `json:"worker,omitempty"`
+	// Scope is what a machine client (role merchant_client) may do: the
+	// actions it was registered for. Accounts have none (CheckScope).
+	Scope []string `json:"scope,omitempty"`
 }
 
 // Resource is what is acted on.
@@ -218,11 +221,17 @@ func (in Input) value() ast.Value {
 			ast.Item(ast.StringTerm("roles"), strs(in.Subject.Roles)),
 			ast.Item(ast.StringTerm("clearance"), ast.IntNumberTerm(in.Subject.Clearance)),
 			ast.Item(ast.StringTerm("mfa"), ast.BooleanTerm(in.Subject.MFA)),
+			ast.Item(ast.StringTerm("merchant"), ast.StringTerm(in.Subject.Merchant)),
+			ast.Item(ast.StringTerm("worker"), ast.StringTerm(in.Subject.Worker)),
+			ast.Item(ast.StringTerm("scope"), strs(in.Subject.Scope)),
 		)),
 		ast.Item(ast.StringTerm("resource"), ast.ObjectTerm(
 			ast.Item(ast.StringTerm("owner"), ast.StringTerm(in.Resource.Owner)),
 			ast.Item(ast.StringTerm("label"), ast.IntNumberTerm(in.Resource.Label)),
 			ast.Item(ast.StringTerm("roles"), strs(in.Resource.Roles)),
+			ast.Item(ast.StringTerm("tenanted"), ast.BooleanTerm(in.Resource.Tenanted)),
+			ast.Item(ast.StringTerm("merchants"), strs(in.Resource.Merchants)),
+			ast.Item(ast.StringTerm("worker"), ast.StringTerm(in.Resource.Worker)),
 		)),
 	)
 }

@@ -13,8 +13,9 @@ import (
 // on another tenant's resource as if it were absent, so that guessing IDs
 // learns nothing.
 
-// TenantRoles are the roles whose holders act only within their tenant.
-var TenantRoles = []string{"merchant_admin", "merchant_operator", "worker"}
+// TenantRoles are the roles whose holders act only within their tenant: a
+// merchant's users and machine clients, and workers.
+var TenantRoles = []string{"merchant_admin", "merchant_operator", MerchantClient, "worker"}
 
 // RuleTenant names tenancy in refusals.
 const RuleTenant = "tenant"

@@ -43,7 +43,10 @@ type env struct {
 
 func start(t *testing.T) *env { return startWith(t, nil) }
 
-func startWith(t *testing.T, nc *notify.Config) *env {
+func startWith(t *testing.T, nc *notify.Config) *env { return startOpts(t, nc, nil) }
+
+// startOpts starts a node whose options adjust may change first.
+func startOpts(t *testing.T, nc *notify.Config, adjust func(*node.Options)) *env {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "data")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -55,6 +58,9 @@ func startWith(t *testing.T, nc *notify.Config) *env {
 	clk := &clock{now: time.Now()}
 	opts := node.Options{Dir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clk.Now,
 		Notify: nc, NotifyInterval: 50 * time.Millisecond, Limits: &unlimited, PasswordIterations: testIterations}
+	if adjust != nil {
+		adjust(&opts)
+	}
 	n, err := node.Open(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -130,6 +136,12 @@ func (c *clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
+}
+
+func (c *clock) set(t time.Time) {
+	c.mu.Lock()
+	c.now = t
+	c.mu.Unlock()
 }
 
 func (c *clock) advance(d time.Duration) {
@@ -494,7 +506,7 @@ var expected = map[string][]string{
 	"sessions.delete_any":    {"security_admin"},
 	"audit.search":           {"audit_admin"},
 	"audit.verify":           {"audit_admin"},
-	"tax.quote":              {"audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
+	"tax.quote":              {"audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "merchant_client", "worker"},
 	"approvals.list":         {"system_admin", "security_admin", "audit_admin"},
 	"approvals.decide":       {"system_admin", "security_admin", "audit_admin"},
 	// e-signing and agreements
@@ -502,24 +514,24 @@ var expected = map[string][]string{
 	"esign.authority":        {"system_admin"},
 	"agreements.cooperation": {"platform_operator"},
 	"agreements.tripartite":  {"merchant_admin", "merchant_operator"},
-	"agreements.list":        {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
-	"agreements.read":        {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
+	"agreements.list":        {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "merchant_client", "worker"},
+	"agreements.read":        {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "merchant_client", "worker"},
 	"agreements.sign":        {"platform_operator", "merchant_admin", "worker"},
 	"agreements.countersign": {"platform_operator"},
 	// payouts and the ledger
-	"payouts.upload":      {"merchant_admin", "merchant_operator"},
-	"payouts.list":        {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator"},
-	"payouts.read":        {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator"},
+	"payouts.upload":      {"merchant_admin", "merchant_operator", "merchant_client"},
+	"payouts.list":        {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "merchant_client"},
+	"payouts.read":        {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "merchant_client"},
 	"payouts.confirm":     {"merchant_admin"},
 	"payouts.release":     {"merchant_admin", "merchant_operator"},
-	"payments.list":       {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
-	"payments.read":       {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
+	"payments.list":       {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "merchant_client", "worker"},
+	"payments.read":       {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "merchant_client", "worker"},
 	"payments.cancel":     {"merchant_admin", "merchant_operator"},
 	"risk.blacklist":      {"platform_operator"},
 	"ledger.read":         {"platform_operator", "audit_admin"},
 	"merchants.apply":     {"anonymous", "platform_operator"},
-	"merchants.list":      {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator"},
-	"merchants.read":      {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator"},
+	"merchants.list":      {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "merchant_client"},
+	"merchants.read":      {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "merchant_client"},
 	"merchants.review":    {"platform_reviewer"},
 	"merchants.resubmit":  {"merchant_admin"},
 	"merchants.close":     {"platform_operator", "merchant_admin"},
@@ -530,10 +542,10 @@ var expected = map[string][]string{
 	"billing.preview":     {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator"},
 	"billing.set":         {"platform_operator"},
 	"workers.register":    {"anonymous", "platform_operator"},
-	"workers.list":        {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
-	"workers.read":        {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
+	"workers.list":        {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "merchant_client", "worker"},
+	"workers.read":        {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "merchant_client", "worker"},
 	"workers.unmask":      {"platform_reviewer", "merchant_admin", "worker"},
-	"workers.invite":      {"merchant_admin", "merchant_operator"},
+	"workers.invite":      {"merchant_admin", "merchant_operator", "merchant_client"},
 	"workers.accept":      {"worker"},
 	"workers.verify":      {"platform_operator", "merchant_admin", "merchant_operator", "worker"},
 	"workers.consent":     {"platform_operator", "worker"},
@@ -542,8 +554,8 @@ var expected = map[string][]string{
 	// tasks
 	"tasks.create":   {"merchant_admin", "merchant_operator"},
 	"tasks.publish":  {"merchant_admin", "merchant_operator"},
-	"tasks.list":     {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
-	"tasks.read":     {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
+	"tasks.list":     {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "merchant_client", "worker"},
+	"tasks.read":     {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "merchant_client", "worker"},
 	"tasks.review":   {"platform_operator", "platform_reviewer"},
 	"tasks.cancel":   {"merchant_admin", "merchant_operator"},
 	"tasks.apply":    {"worker"},
@@ -552,7 +564,7 @@ var expected = map[string][]string{
 	"tasks.inspect":  {"merchant_admin", "merchant_operator"},
 	"tasks.evaluate": {"merchant_admin", "merchant_operator", "worker"},
 	// top-ups and incoming-payment recognition
-	"topups.read":             {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator"},
+	"topups.read":             {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "merchant_client"},
 	"topups.funding":          {"platform_operator", "merchant_admin"},
 	"topups.payer_review":     {"platform_operator"},
 	"topups.import":           {"platform_operator"},
@@ -560,6 +572,13 @@ var expected = map[string][]string{
 	"topups.suspense":         {"platform_operator", "platform_reviewer"},
 	"topups.suspense_propose": {"platform_operator"},
 	"topups.suspense_decide":  {"platform_operator", "platform_reviewer"},
+	// machine clients and callbacks
+	"clients.register": {"merchant_admin"},
+	"clients.read":     {"platform_operator", "merchant_admin", "merchant_operator"},
+	"clients.revoke":   {"platform_operator", "merchant_admin"},
+	"callbacks.key":    {"anonymous", "system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "merchant_client", "worker"},
+	"callbacks.read":   {"platform_operator", "merchant_admin", "merchant_operator", "merchant_client"},
+	"callbacks.send":   {"merchant_admin", "merchant_operator", "merchant_client"},
 }
 
 func TestEveryRouteHasAPolicyAndEveryRoleTheExpectedDecision(t *testing.T) {
@@ -571,7 +590,7 @@ func TestEveryRouteHasAPolicyAndEveryRoleTheExpectedDecision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	roles := []string{"anonymous", "system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker", "tax_officer"}
+	roles := []string{"anonymous", "system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "merchant_client", "worker", "tax_officer"}
 	for _, rt := range node.Routes() {
 		allowed, ok := expected[rt.Action]
 		if !ok {
@@ -579,8 +598,9 @@ func TestEveryRouteHasAPolicyAndEveryRoleTheExpectedDecision(t *testing.T) {
 			continue
 		}
 		for _, role := range roles {
+			// A machine client is decided as one registered for the action.
 			d, err := authz.Decide(context.Background(), policy.Input{
-				Subject: policy.Subject{ID: "u", Roles: []string{role}, Clearance: 4, MFA: true}, Action: rt.Action,
+				Subject: policy.Subject{ID: "u", Roles: []string{role}, Clearance: 4, MFA: true, Scope: []string{rt.Action}}, Action: rt.Action,
 				Resource: policy.Resource{Owner: "other", Label: 1},
 			})
 			if err != nil {

@@ -22,8 +22,10 @@
 // The pipeline imports no domain (a test lists its dependencies). What it
 // needs from one it asks through an interface the node injects: Sessions
 // (identity resolves bearer tokens, and its Session says what a restricted
-// session may not do yet) and FourEyes (package important says which changes
-// wait for a second administrator). The node composes the backends and
+// session may not do yet), Clients (package clients authenticates the
+// SM2-signed requests of merchants' machine clients, crypto/sm/reqsig) and
+// FourEyes (package important says which changes wait for a second
+// administrator). The node composes the backends and
 // mounts them; node.Routes is the list the route × role tests walk.
 //
 // # Trade-offs

@@ -20,7 +20,7 @@ import (
 // contradicts the table), and the four-eyes table below says which changes
 // wait for a second administrator and which roles may approve them.
 func TestEveryRouteKeepsTheDutyRulesAndTheFourEyesTable(t *testing.T) {
-	roles := []string{"anonymous", "system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker", "tax_officer"}
+	roles := []string{"anonymous", "system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "merchant_client", "worker", "tax_officer"}
 	for _, rt := range node.Routes() {
 		for _, role := range roles {
 			in := policy.Input{Subject: policy.Subject{ID: "u", Roles: []string{role}, Clearance: 4, MFA: true}, Action: rt.Action,

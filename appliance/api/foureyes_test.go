@@ -325,7 +325,7 @@ func TestAPolicyPreviewShowsThePermissionDiffAndTheDecisionsItWouldChange(t *tes
 	sec, _ := e.signInMFA("secadmin")
 
 	noQuotes := policyBody(t, e, sec, "no-audit-quotes", func(p map[string]any) {
-		p["tax.quote"] = []any{"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"}
+		p["tax.quote"] = []any{"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "merchant_client", "worker"}
 	})
 	p := e.call("PUT", "/api/v1/policy", sec, noQuotes, "Idempotency-Key", "pol-1")
 	preview := p.body["preview"].(map[string]any)

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"cxt/appliance/errs"
+	"cxt/crypto/sm/reqsig"
 	"cxt/storage/auditlog"
 	"cxt/storage/state"
 )
@@ -49,6 +50,42 @@ type limiter struct {
 	sources  map[string]*source
 	overflow *source
 	evicted  time.Time // the last pass over a full table
+	// distrusted are the sources whose machine-client signatures were
+	// refused lately, until when: their signed requests are limited as
+	// anonymous ones.
+	distrusted map[string]time.Time
+}
+
+// distrustFor is how long a refused signature makes its source's signed
+// requests count as anonymous.
+const distrustFor = time.Minute
+
+// distrust marks addr as a source of refused signatures until a while
+// after now.
+func (l *limiter) distrust(addr string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.distrusted == nil {
+		l.distrusted = map[string]time.Time{}
+	}
+	if len(l.distrusted) >= maxSources {
+		for a, until := range l.distrusted {
+			if now.After(until) {
+				delete(l.distrusted, a)
+			}
+		}
+		if len(l.distrusted) >= maxSources {
+			l.distrusted[""] = now.Add(distrustFor) // everybody, while the table is full
+		}
+	}
+	l.distrusted[addr] = now.Add(distrustFor)
+}
+
+// trusted reports whether addr's signed requests may pass unlimited.
+func (l *limiter) trusted(addr string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return now.After(l.distrusted[addr]) && now.After(l.distrusted[""])
 }
 
 type source struct {
@@ -139,12 +176,29 @@ func (s *Server) LimitAnonymous(next http.Handler) http.Handler {
 	})
 }
 
-// signedIn reports whether hr carries the token of a live session, from
-// this node's state without a read barrier: it only chooses the limit.
+// signedIn reports whether hr carries the token of a live session, or names
+// a live machine client from a source none of whose signatures was refused
+// lately, from this node's state without a read barrier: it only chooses
+// the limit. (A client's ID is no secret; its signature is checked later,
+// and a refusal makes its source anonymous again for a minute.)
 func (s *Server) signedIn(hr *http.Request) bool {
 	authz := hr.Header.Get("Authorization")
 	c := s.Cluster()
-	if authz == "" || c == nil || s.Sessions == nil {
+	if c == nil {
+		return false
+	}
+	if reqsig.Present(hr.Header) {
+		if authz != "" || s.Clients == nil || !s.limits.trusted(sourceKey(clientIP(hr)), s.Now()) {
+			return false
+		}
+		var live bool
+		c.State().View(func(tx *state.ReadTx) error {
+			live = s.Clients.Live(tx, hr.Header.Get(reqsig.HeaderClient))
+			return nil
+		})
+		return live
+	}
+	if authz == "" || s.Sessions == nil {
 		return false
 	}
 	var live bool

@@ -21,8 +21,9 @@ const (
 )
 
 // roleOrder is how roles are listed: the anonymous caller, the three
-// administrators, platform staff, merchants, workers.
-var roleOrder = []string{"anonymous", "system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker", "tax_officer"}
+// administrators, platform staff, merchants and their machine clients,
+// workers.
+var roleOrder = []string{"anonymous", "system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "merchant_client", "worker", "tax_officer"}
 
 // roleTable renders who may call each route, from the role data the policy
 // decides with.

@@ -172,6 +172,23 @@ type Sessions interface {
 	Live(tx *state.ReadTx, authorization string, now time.Time) bool
 }
 
+// Clients authenticates machine clients: a request that carries the
+// signature headers of package reqsig instead of a session token is
+// authenticated by the SM2 key its client registered. The clients backend
+// implements it; the node injects it.
+type Clients interface {
+	// Authenticate checks r's signature, timestamp, source address and
+	// nonce against the client its headers name, and sets r's Subject,
+	// Session and audit subject, or refuses the request. It reads r's body
+	// (and puts it back), and records the nonce under r's audit context, so
+	// that a replay is refused on every node.
+	Authenticate(r *Request) error
+	// Live reports whether client names a client that is registered and
+	// not revoked. It reads this node's state without a barrier: it only
+	// chooses a rate limit.
+	Live(tx *state.ReadTx, client string) bool
+}
+
 // Session is a signed-in caller's session as Sessions resolved it.
 type Session interface {
 	// Admits refuses an action the session may not take yet — a one-time

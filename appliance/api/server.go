@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +22,7 @@ import (
 
 	"cxt/appliance/errs"
 	"cxt/appliance/strictjson"
+	"cxt/crypto/sm/reqsig"
 	"cxt/policy"
 	"cxt/storage/auditlog"
 	"cxt/storage/cluster"
@@ -44,6 +46,9 @@ type Server struct {
 	// FourEyes tells previews which changes wait for a second
 	// administrator (package important).
 	FourEyes FourEyes
+	// Clients authenticates signed requests of machine clients (package
+	// clients).
+	Clients Clients
 
 	backends []Backend
 	limits   limiter // per-source rates of anonymous requests
@@ -168,6 +173,10 @@ func (r *Request) Actions() []string {
 	}
 	return out
 }
+
+// Routes lists every route the server answers, in route order: what a
+// backend may check a name of an action against, with its kind.
+func (r *Request) Routes() []Route { return r.server.Routes() }
 
 // View reads the state linearizably: after the request's own audit record
 // is applied on this node (reads), or after a read barrier.
@@ -361,6 +370,9 @@ func (s *Server) run(req *Request, rt Route) (int, any, error) {
 		if len(d.Reasons) == 1 && d.Reasons[0] == policy.ReasonMFA {
 			return 0, nil, errs.Coded("authorize", errs.Unauthenticated, "mfa_required", "this action needs a session signed in with a second factor")
 		}
+		if slices.Contains(d.Reasons, policy.ReasonScope) {
+			return 0, nil, errs.Coded("authorize", errs.Permission, "client_scope", "this machine client is not registered for %s", rt.Action)
+		}
 		return 0, nil, errs.Coded("authorize", errs.Permission, "forbidden", "not allowed: %v", d.Reasons)
 	}
 	// The duty rules (三权分立) hold whatever the policy allowed, and so
@@ -369,6 +381,10 @@ func (s *Server) run(req *Request, rt Route) (int, any, error) {
 	// ends in not_found below.
 	if v := policy.CheckDuty(in); v != nil {
 		return 0, nil, errs.Coded("authorize", errs.Permission, "duty_violation", "%s", v)
+	}
+	// So does a machine client's scope (policy.CheckScope).
+	if v := policy.CheckScope(in); v != nil {
+		return 0, nil, errs.Coded("authorize", errs.Permission, "client_scope", "%s", v.Why)
 	}
 	if req.Session != nil {
 		if err := req.Session.Admits(rt.Action, rt.Important(), s.Now()); err != nil {
@@ -385,10 +401,25 @@ func (s *Server) run(req *Request, rt Route) (int, any, error) {
 	return rt.Handle(req)
 }
 
-// authenticate resolves the bearer token, if any, to a session and subject.
+// authenticate resolves the bearer token, if any, to a session and subject,
+// or a machine client's signature to its client. A source whose signature
+// was refused is limited as an anonymous one for a while (see signedIn).
 func (s *Server) authenticate(r *Request) error {
 	r.Subject = anonymous
 	authz := r.HTTP.Header.Get("Authorization")
+	if reqsig.Present(r.HTTP.Header) {
+		if authz != "" {
+			return errs.E("authenticate", errs.Unauthenticated, "send a session token or a request signature, not both")
+		}
+		if s.Clients == nil {
+			return errs.E("authenticate", errs.Unauthenticated, "this node serves no machine clients")
+		}
+		if err := s.Clients.Authenticate(r); err != nil {
+			s.limits.distrust(sourceKey(clientIP(r.HTTP)), s.Now())
+			return err
+		}
+		return nil
+	}
 	if authz == "" {
 		return nil
 	}

@@ -10,6 +10,8 @@ import (
 	"cxt/appliance/agreements"
 	"cxt/appliance/api"
 	"cxt/appliance/billing"
+	"cxt/appliance/callbacks"
+	"cxt/appliance/clients"
 	"cxt/appliance/identity"
 	"cxt/appliance/important"
 	"cxt/appliance/ledger"
@@ -41,6 +43,8 @@ type backends struct {
 	payouts    *payouts.Backend
 	billing    *billing.Backend
 	topups     *topups.Backend
+	clients    *clients.Backend
+	callbacks  *callbacks.Backend
 }
 
 // compose builds the backends; authz is the policy in force (nil where no
@@ -62,6 +66,8 @@ func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.
 		payouts:    &payouts.Backend{Rules: payoutRules()},
 		billing:    &billing.Backend{},
 		topups:     &topups.Backend{FeeAtTopUp: topUpFee},
+		clients:    &clients.Backend{Authz: authz},
+		callbacks:  &callbacks.Backend{},
 	}
 }
 
@@ -129,7 +135,7 @@ func topUpFee(tx *state.Tx, event, merchant string, fen int64, ref string) error
 // list is the backends in the order the API lists their routes and the
 // state machine registers their commands.
 func (b *backends) list() []api.Backend {
-	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements, b.tasks, b.payouts, b.billing, b.topups}
+	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements, b.tasks, b.payouts, b.billing, b.topups, b.clients, b.callbacks}
 }
 
 // subjectKeys keeps the data subjects' keys (package subjects). After a
@@ -150,9 +156,10 @@ func (s *subjectKeys) Register(reg *state.Registry) {
 func (s *subjectKeys) Routes() []api.Route { return nil }
 
 // mount puts the backends on srv: their routes, identity as the sessions
-// every request is authenticated with, and the four-eyes rules previews show.
+// every request is authenticated with, the machine clients that sign
+// requests instead, and the four-eyes rules previews show.
 func (b *backends) mount(srv *api.Server) {
-	srv.Sessions, srv.FourEyes = b.identity, b.approvals
+	srv.Sessions, srv.FourEyes, srv.Clients = b.identity, b.approvals, b.clients
 	srv.Mount(b.list()...)
 }
 

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"cxt/appliance/api"
+	"cxt/appliance/callbacks"
 	"cxt/appliance/channel"
 	"cxt/appliance/datadir"
 	"cxt/appliance/errs"
@@ -47,6 +48,15 @@ type Options struct {
 	// SweepInterval is how often the leader purges expired records
 	// (default 1 min; see state.CmdSweep).
 	SweepInterval time.Duration
+	// Callbacks tune the delivery of merchants' callbacks: how often the
+	// leader looks for due ones (default 1 s), their backoff, the TLS
+	// configuration of the connections (tests trust their own server), and
+	// whether callback URLs may name private and loopback addresses (tests;
+	// there is no node.json field for it).
+	CallbackInterval      time.Duration
+	CallbackBackoff       callbacks.Backoff
+	CallbackTLS           *tls.Config
+	AllowPrivateCallbacks bool
 	// PasswordIterations is the work factor of new password hashes (0:
 	// sm.PasswordIterations, production's). There is no flag or node.json
 	// field for it: tests raise it to see logins re-derive older hashes, and
@@ -180,6 +190,7 @@ func open(ctx context.Context, cfg *datadir.Node, o Options) (*Node, error) {
 	n.domains.merchants.Documents = n.Documents
 	n.domains.agreements.Documents = n.Documents
 	n.domains.tasks.Documents = n.Documents
+	n.domains.clients.AllowPrivateCallbacks = o.AllowPrivateCallbacks
 	shred := n.compactAfterShred
 	n.domains.subjects.onShred.Store(&shred)
 	n.api = &api.Server{Cluster: n.Cluster, Authz: authz, Now: o.Now, Log: n.log}
@@ -411,6 +422,9 @@ func (n *Node) unsealWith(ctx context.Context, master *keyring.MasterKey) error 
 	sctx, stop := context.WithCancel(context.Background())
 	sender := &notify.Sender{Node: c, Config: nc, Now: n.opts.Now, Log: n.log, Interval: n.opts.NotifyInterval}
 	go sender.Run(sctx)
+	deliverer := &callbacks.Deliverer{Node: c, Now: n.opts.Now, Log: n.log, Interval: n.opts.CallbackInterval,
+		Backoff: n.opts.CallbackBackoff, TLS: n.opts.CallbackTLS, AllowPrivate: n.opts.AllowPrivateCallbacks}
+	go deliverer.Run(sctx)
 	go n.sweep(sctx, c)
 	go n.watchFailStop(sctx, c)
 	go n.settleInBackground(sctx, c, master.Verifier())

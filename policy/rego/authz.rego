@@ -23,6 +23,7 @@ allow if {
 	input.resource.label <= input.subject.clearance
 	mfa_satisfied
 	tenant_satisfied
+	scope_satisfied
 	not acts_on_self
 	not grants_two_admin_roles
 }
@@ -34,7 +35,7 @@ mfa_satisfied if input.subject.mfa
 # Tenancy: a merchant's users act only on what belongs to their merchant, a
 # worker only on what is theirs; platform staff act across merchants by role.
 # (The appliance enforces this in code as well, whatever a policy says.)
-tenant_roles := {"merchant_admin", "merchant_operator", "worker"}
+tenant_roles := {"merchant_admin", "merchant_operator", "merchant_client", "worker"}
 
 tenant_bound if {
 	some role in input.subject.roles
@@ -60,6 +61,20 @@ tenant_satisfied if {
 	input.resource.tenanted
 	input.subject.worker != ""
 	input.subject.worker == input.resource.worker
+}
+
+# A merchant's machine client (role merchant_client) acts only on the
+# actions it was registered for, listed in its subject's scope. (The
+# appliance enforces this in code as well, whatever a policy says.)
+scope_bound if "merchant_client" in input.subject.roles
+
+default scope_satisfied := false
+
+scope_satisfied if not scope_bound
+
+scope_satisfied if {
+	scope_bound
+	input.action in input.subject.scope
 }
 
 acts_on_self if {
@@ -108,6 +123,8 @@ deny contains "a second factor is required for this action" if {
 }
 
 deny contains "the resource belongs to another tenant" if not tenant_satisfied
+
+deny contains "the action is outside the machine client's scope" if not scope_satisfied
 
 # Nobody changes their own roles, closes or unlocks themselves: separation of duties.
 deny contains "an administrator cannot act on their own account here" if acts_on_self

@@ -87,3 +87,18 @@ test_platform_staff_act_across_merchants_by_role if {
 	authz.decision.allow with input as {"action": "tax.quote", "subject": tenant({"platform_operator"}, "", ""), "resource": {"label": 1, "tenanted": true, "merchants": ["m_1"]}}
 	authz.decision.allow with input as {"action": "tax.quote", "subject": tenant({"platform_reviewer"}, "", ""), "resource": {"label": 1, "tenanted": true, "worker": "w_1"}}
 }
+
+client(merchant, scope) := {"id": "cl_1", "roles": {"merchant_client"}, "clearance": 1, "mfa": false, "merchant": merchant, "scope": scope}
+
+test_a_machine_client_acts_only_within_its_scope_and_its_merchant if {
+	authz.decision.allow with input as {"action": "workers.list", "subject": client("m_1", {"workers.list"}), "resource": {"label": 1}}
+	not authz.decision.allow with input as {"action": "workers.list", "subject": client("m_1", {"merchants.read"}), "resource": {"label": 1}}
+	"the action is outside the machine client's scope" in authz.decision.reasons with input as {"action": "workers.list", "subject": client("m_1", {"merchants.read"}), "resource": {"label": 1}}
+	authz.decision.allow with input as {"action": "merchants.read", "subject": client("m_1", {"merchants.read"}), "resource": {"label": 1, "tenanted": true, "merchants": ["m_1"]}}
+	not authz.decision.allow with input as {"action": "merchants.read", "subject": client("m_2", {"merchants.read"}), "resource": {"label": 1, "tenanted": true, "merchants": ["m_1"]}}
+}
+
+test_a_scope_gives_a_client_no_action_its_role_lacks if {
+	not authz.decision.allow with input as {"action": "accounts.create", "subject": client("m_1", {"accounts.create"}), "resource": {"label": 1}}
+	not authz.decision.allow with input as {"action": "merchants.close", "subject": client("m_1", {"merchants.close"}), "resource": {"label": 1}}
+}

@@ -1,0 +1,136 @@
+package clients
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"cxt/appliance/api"
+	"cxt/appliance/errs"
+	"cxt/crypto/sm"
+	"cxt/crypto/sm/reqsig"
+	"cxt/policy"
+	"cxt/storage/state"
+)
+
+// Authenticate checks a signed request (api.Clients): the client its
+// headers name is registered and live, the request comes from an address
+// it allows, its timestamp is within the window, its signature verifies
+// over its canonical form, and its nonce is new — recorded by a replicated
+// command under the request's audit context before anything is served.
+// The checks that cost nothing come first; the nonce, which writes, last.
+func (b *Backend) Authenticate(r *api.Request) error {
+	const op = "authenticate client"
+	body, err := io.ReadAll(r.HTTP.Body)
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return errs.E(op, errs.TooLarge, "the body exceeds %d bytes", tooBig.Limit)
+	case err != nil:
+		return errs.E(op, errs.Invalid, "the body could not be read: %v", err)
+	}
+	r.HTTP.Body = io.NopCloser(bytes.NewReader(body))
+	signed, err := reqsig.Parse(r.HTTP, body)
+	if err != nil {
+		return refuse(r, "", strings.TrimPrefix(err.Error(), "reqsig: "))
+	}
+	c, err := b.find(r, signed.Client)
+	if err != nil {
+		return err
+	}
+	if c == nil || !c.Live() {
+		return refuse(r, signed.Client, "the client is unknown or revoked")
+	}
+	if !c.Allows(r.Audit.Source) {
+		r.Audit.Reason = "signed as client " + c.ID + " from an address outside its allow-list"
+		return errs.Coded(op, errs.Permission, "client_ip_refused", "client %s does not sign requests from %s (its allow_ips)", c.ID, r.Audit.Source)
+	}
+	if err := signed.Fresh(r.Now()); err != nil {
+		r.Audit.Reason = "signed as client " + c.ID + " with a stale timestamp"
+		return errs.Coded(op, errs.Unauthenticated, "request_expired", "%s; the server's time is %d (Unix seconds): check the client's clock", strings.TrimPrefix(err.Error(), "reqsig: "), r.Now().Unix())
+	}
+	pub, err := sm.ParsePublicKeyPEM([]byte(c.PublicKey))
+	if err != nil {
+		return err
+	}
+	if err := signed.Verify(pub); err != nil {
+		return refuse(r, c.ID, strings.TrimPrefix(err.Error(), "reqsig: ")+" (see docs/payouts.md, \"Machine clients\")")
+	}
+	r.Audit.Subject = c.ID
+	n := Nonce{Client: c.ID, Nonce: signed.Nonce, Expires: signed.Time.Add(NonceTTL)}
+	b2, _ := json.Marshal(n)
+	if _, err := r.ProposeAside(state.NewCommand(CmdNonce, b2, r.Now())); err != nil {
+		return err
+	}
+	r.Subject = policy.Subject{ID: c.ID, Roles: []string{policy.MerchantClient}, Clearance: 1, Merchant: c.Merchant, Scope: c.Actions}
+	r.Session = session{}
+	return nil
+}
+
+// refuse answers a signature that does not authenticate; the record names
+// the client it claimed.
+func refuse(r *api.Request, claimed, why string) error {
+	if claimed != "" {
+		r.Audit.Reason = "signed as client " + claimed + ": " + why
+	}
+	return errs.Coded("authenticate client", errs.Unauthenticated, CodeSignature.String(), "%s", why)
+}
+
+// validID reports whether id looks like a client ID this API issued.
+func validID(id string) bool {
+	if len(id) != 3+16 || !strings.HasPrefix(id, "cl_") {
+		return false
+	}
+	for _, c := range id[3:] {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// find reads a client, after a read barrier if this node has not applied
+// its registration yet.
+func (b *Backend) find(r *api.Request, id string) (*Client, error) {
+	if !validID(id) {
+		return nil, nil
+	}
+	var c *Client
+	view := func(tx *state.ReadTx) error {
+		var err error
+		c, err = Find(tx, id)
+		return err
+	}
+	if err := r.Node.State().View(view); err != nil || c != nil {
+		return c, err
+	}
+	if err := r.Node.ReadBarrier(r.Ctx); err != nil {
+		return nil, api.Classify(err)
+	}
+	return c, r.Node.State().View(view)
+}
+
+// Live reports whether id names a live client (api.Clients).
+func (b *Backend) Live(tx *state.ReadTx, id string) bool {
+	if !validID(id) {
+		return false
+	}
+	c, err := Find(tx, id)
+	return err == nil && c != nil && c.Live()
+}
+
+// session is a machine client's standing in the pipeline: it has no
+// password to change and no factor to enroll, and it runs no important
+// operation, which needs a person's step-up and confirm.
+type session struct{}
+
+func (session) Admits(action string, important bool, _ time.Time) error {
+	if important {
+		return errs.Coded("authorize", errs.Permission, "client_scope", "%s is an important operation: a person of the merchant signs in and confirms it; machine clients run none", action)
+	}
+	return nil
+}
