@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"cxt/appliance/callbacks"
 	"cxt/appliance/ledger"
 	"cxt/storage/state"
 )
@@ -68,7 +69,17 @@ func (c *change) move(p *Payment, to Status) {
 	c.run.count(p, -1)
 	p.Status, p.Updated = to, c.tx.Time()
 	c.run.count(p, 1)
-	c.touched = append(c.touched, p.ID)
+	if n := len(c.touched); n == 0 || c.touched[n-1] != p.ID {
+		c.touched = append(c.touched, p.ID)
+	}
+	switch to {
+	case Paid:
+		c.run.notify(p.Merchant, callbacks.EventPaymentPaid, p.View())
+	case Failed:
+		c.run.notify(p.Merchant, callbacks.EventPaymentFailed, p.View())
+	case Returned:
+		c.run.notify(p.Merchant, callbacks.EventPaymentReturned, p.View())
+	}
 }
 
 // submit moves an accepted payment to the channel: worker payable →

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"cxt/appliance/agreements"
+	"cxt/appliance/callbacks"
 	"cxt/appliance/merchants"
 	"cxt/appliance/tax"
 	"cxt/appliance/workers"
@@ -230,6 +231,7 @@ func (h *handlers) execute(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	b.Done++
 	if b.Done == b.Chunks {
 		b.Status, b.Finished = Executed, r.now
+		r.notify(b.Merchant, callbacks.EventBatchPrefix+Executed, b.view())
 		if err := tx.Delete(ExecBucket, []byte(b.ID)); err != nil {
 			return nil, err
 		}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"cxt/appliance/callbacks"
 	"cxt/appliance/ledger"
 	"cxt/appliance/payouts"
 	"cxt/storage/state"
@@ -246,4 +247,43 @@ func TestTheMerchantPaysTheFeeOnTopAndGetsItBackOnAFailure(t *testing.T) {
 		t.Fatalf("after the failure: merchant %d, fee income %d", got, w.balance(ledger.FeeIncome))
 	}
 	audit(t, w.State, w.rules)
+}
+
+func TestTheMerchantsSystemsAreCalledBackOncePerCommandAndEvent(t *testing.T) {
+	w := newWorld(t, nil)
+	w.ok(cmdSeed, seed{Merchants: []string{"m1"}, Workers: workerIDs("w", 3), Unsigned: []string{"s1"},
+		Endpoints: map[string]string{"m1": "https://erp.example.com/cxt"}})
+	w.ok(cmdTopUp, topUp{Merchant: "m1", Fen: 1_000_000, Ref: "t1"})
+	b := w.run(w.upload("m1", "cb", rowsFor(append(workerIDs("w", 3), "s1"), 10_000)))
+	p1 := w.payment(payouts.PaymentID(b.ID, 1))
+	w.ok(payouts.CmdResults, payouts.Results{Channel: "sandbox", Cursor: "1", Items: []payouts.Result{
+		{Payment: p1.ID, Status: payouts.Paid, At: w.Now}, {Payment: payouts.PaymentID(b.ID, 2), Status: payouts.Paid, At: w.Now}}})
+	events := map[string]int{}
+	var paid struct {
+		Data struct {
+			Payments []map[string]any `json:"payments"`
+		} `json:"data"`
+	}
+	w.view(func(r *state.ReadTx) error {
+		return r.Scan(callbacks.Bucket, func(k, v []byte, openErr error) error {
+			var d callbacks.Delivery
+			if err := json.Unmarshal(v, &d); err != nil {
+				return err
+			}
+			events[d.Event]++
+			if d.Event == callbacks.EventPaymentPaid {
+				return json.Unmarshal(d.Body, &paid)
+			}
+			return nil
+		})
+	})
+	want := map[string]int{callbacks.EventPaymentOnHold: 1, "batch.executed": 1, callbacks.EventPaymentPaid: 1}
+	for e, n := range want {
+		if events[e] != n {
+			t.Errorf("%s: %d deliveries, want %d (all: %v)", e, events[e], n, events)
+		}
+	}
+	if len(paid.Data.Payments) != 2 || paid.Data.Payments[0]["status"] != "paid" || paid.Data.Payments[0]["net"] != "100.00" {
+		t.Fatalf("the paid callback: %+v", paid)
+	}
 }

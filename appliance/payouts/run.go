@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
+	"cxt/appliance/callbacks"
 	"cxt/appliance/ledger"
 	"cxt/appliance/merchants"
 	"cxt/appliance/tax"
@@ -37,6 +39,50 @@ type run struct {
 	posting uint64
 	// explain, in a preview, keeps each booked payment's tax working.
 	explain map[string]*taxed
+	// notices are the callbacks the command sends when it ends: by
+	// merchant, then event, the payments (or the batch) it is about.
+	notices map[string]map[string][]any
+}
+
+// notify gathers a callback to the merchant's systems; finish enqueues one
+// delivery per merchant and event, listing every payment the command moved
+// — a batch of 100,000 rows makes a few dozen callbacks, not 100,000.
+func (r *run) notify(merchant, event string, about any) {
+	if r.explain != nil {
+		return // a preview tells no one
+	}
+	if r.notices == nil {
+		r.notices = map[string]map[string][]any{}
+	}
+	if r.notices[merchant] == nil {
+		r.notices[merchant] = map[string][]any{}
+	}
+	r.notices[merchant][event] = append(r.notices[merchant][event], about)
+}
+
+func (r *run) sendNotices() error {
+	merchants := make([]string, 0, len(r.notices))
+	for m := range r.notices {
+		merchants = append(merchants, m)
+	}
+	sort.Strings(merchants)
+	for _, m := range merchants {
+		events := make([]string, 0, len(r.notices[m]))
+		for e := range r.notices[m] {
+			events = append(events, e)
+		}
+		sort.Strings(events)
+		for _, e := range events {
+			var payload any = map[string]any{"payments": r.notices[m][e]}
+			if strings.HasPrefix(e, callbacks.EventBatchPrefix) {
+				payload = r.notices[m][e][0]
+			}
+			if err := callbacks.Enqueue(r.tx, m, e, payload); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func newRun(rules *Rules, tx *state.Tx, merchant string) (*run, error) {
@@ -81,6 +127,7 @@ func (r *run) decide(p *Payment) error {
 	switch {
 	case code != "" && hold:
 		p.Status, p.Code, p.Reason = OnHold, code, reason
+		r.notify(p.Merchant, callbacks.EventPaymentOnHold, p.View())
 	case code != "":
 		p.Status, p.Code, p.Reason = Rejected, code, reason
 	default:
@@ -264,6 +311,9 @@ func (r *run) finish(event, ref string) error {
 		}
 	}
 	if err := r.saveBatches(); err != nil {
+		return err
+	}
+	if err := r.sendNotices(); err != nil {
 		return err
 	}
 	return r.post(event, ref)

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 
 	"cxt/appliance/agreements"
+	"cxt/appliance/callbacks"
 	"cxt/appliance/identity"
 	"cxt/appliance/ledger"
 	"cxt/appliance/merchants"
@@ -25,13 +26,15 @@ const (
 	CmdTopUp = "test.top_up"
 )
 
-// Seed names the parties to put: every worker is linked to every merchant;
+// Seed names the parties to put; Endpoints gives merchants a callback URL
+// (merchant -> URL) as a registered machine client would.: every worker is linked to every merchant;
 // Unverified have not passed real-name checks, Unsigned have no agreement.
 type Seed struct {
-	Merchants  []string `json:"merchants"`
-	Workers    []string `json:"workers"`
-	Unverified []string `json:"unverified,omitempty"`
-	Unsigned   []string `json:"unsigned,omitempty"`
+	Merchants  []string          `json:"merchants"`
+	Workers    []string          `json:"workers"`
+	Unverified []string          `json:"unverified,omitempty"`
+	Unsigned   []string          `json:"unsigned,omitempty"`
+	Endpoints  map[string]string `json:"endpoints,omitempty"`
 }
 
 // TopUp credits a merchant as a recognised bank transfer would.
@@ -50,6 +53,7 @@ func Register(reg *state.Registry, rules *payouts.Rules) {
 	workers.Register(reg)
 	agreements.Register(reg)
 	ledger.Register(reg)
+	callbacks.Register(reg)
 	payouts.Register(reg, rules)
 	reg.HandleFrom(state.MoneySet, CmdSeed, applySeed)
 	reg.HandleFrom(state.MoneySet, CmdTopUp, applyTopUp)
@@ -80,6 +84,11 @@ func applySeed(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	}
 	for _, m := range in.Merchants {
 		if err := put(merchants.Bucket, m, merchants.Merchant{ID: m, Name: "商户 " + m, Status: merchants.Approved, Agreement: "coop-" + m}); err != nil {
+			return nil, err
+		}
+	}
+	for m, url := range in.Endpoints {
+		if err := callbacks.SetEndpoint(tx, m, "cl-test", url); err != nil {
 			return nil, err
 		}
 	}
