@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -43,9 +44,13 @@ const maxField = 200
 // ParseAmount reads a row's amount: a decimal string of yuan, above zero,
 // with at most two decimals, up to 10,000,000.00 — never rounded.
 func ParseAmount(s string) (int64, error) {
-	d, err := decimal.NewFromString(strings.TrimSpace(s))
+	s = strings.TrimSpace(s)
+	if !amountForm.MatchString(s) {
+		return 0, fmt.Errorf("%q is not an amount: digits, a point and at most two decimals, like \"1200.00\" (no sign, separators or exponent)", s)
+	}
+	d, err := decimal.NewFromString(s)
 	switch {
-	case s == "" || err != nil:
+	case err != nil:
 		return 0, errors.New("an amount is a decimal string of yuan, like \"1200.00\"")
 	case !d.IsPositive():
 		return 0, fmt.Errorf("%s is not above zero", s)
@@ -61,6 +66,10 @@ func ParseAmount(s string) (int64, error) {
 }
 
 const maxRowFen = 10_000_000_00
+
+// amountForm is what an amount looks like: digits with at most two
+// decimals, nothing else.
+var amountForm = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]{1,2})?$`)
 
 // check validates the rows' shape: each names a worker and a task, with an
 // amount; it numbers them from 1 if they are not.

@@ -142,6 +142,8 @@ func (w *world) view(fn func(*state.ReadTx) error) {
 	}
 }
 
+var testNow = time.Date(2026, 3, 10, 10, 0, 0, 0, payouts.China)
+
 func rowsFor(ws []string, fen int64) []payouts.Row {
 	rows := make([]payouts.Row, len(ws))
 	for i, wk := range ws {
