@@ -64,6 +64,9 @@ type Node struct {
 	// Security overrides the login and session limits (optional; see
 	// docs/security.md for the defaults).
 	Security Security `json:"security,omitzero"`
+	// Channel is the payment channel payouts go to (optional; without it
+	// the embedded sandbox bank).
+	Channel Channel `json:"channel,omitzero"`
 	// Demo marks a node cxt demo created and filled with a documented
 	// world of test data; cxt demo refuses any other node.
 	Demo bool `json:"demo,omitempty"`

@@ -187,6 +187,16 @@ func open(ctx context.Context, cfg *datadir.Node, o Options) (*Node, error) {
 		rates = *o.Limits
 	}
 	n.domains = compose(authz, hashing, limits)
+	// Every payment is booked under the channel's name: node.json's, or the
+	// one a test hands over.
+	chName, err := cfg.ChannelName()
+	if err != nil {
+		return nil, err
+	}
+	if o.Channel != nil {
+		chName = o.Channel.Name()
+	}
+	n.domains.payouts.Rules.Channel = chName
 	n.domains.merchants.Documents = n.Documents
 	n.domains.agreements.Documents = n.Documents
 	n.domains.tasks.Documents = n.Documents

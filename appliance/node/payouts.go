@@ -4,26 +4,54 @@ import (
 	"context"
 
 	"cxt/appliance/channel"
+	"cxt/appliance/datadir"
 	"cxt/appliance/payouts"
 	"cxt/appliance/workers"
 	"cxt/storage/cluster"
 	"cxt/storage/state"
 )
 
-// SandboxJournal is the sandbox bank's journal in the data directory.
-const SandboxJournal = "sandbox-bank.jsonl"
+// The channels' journals in the data directory.
+const (
+	SandboxJournal  = "sandbox-bank.jsonl"
+	FileBankJournal = "file-bank.jsonl"
+)
+
+// openChannel opens the channel node.json configures; it is closed when
+// ctx ends.
+func (n *Node) openChannel(ctx context.Context) (channel.Channel, error) {
+	if n.opts.Channel != nil {
+		return n.opts.Channel, nil
+	}
+	name, err := n.cfg.ChannelName()
+	if err != nil {
+		return nil, err
+	}
+	var ch interface {
+		channel.Channel
+		Close() error
+	}
+	switch n.cfg.Channel.Kind {
+	case datadir.ChannelFile:
+		c := n.cfg.Channel
+		ch, err = channel.NewFileBank(channel.FileBankConfig{Name: name, Outbound: c.Outbound, Inbound: c.Inbound,
+			Journal: n.cfg.Path(FileBankJournal), Node: n.cfg.NodeID, Log: n.log})
+	default:
+		ch, err = channel.NewSandbox(n.cfg.Path(SandboxJournal), 1)
+	}
+	if err != nil {
+		return nil, err
+	}
+	go func() { <-ctx.Done(); ch.Close() }()
+	return ch, nil
+}
 
 // drivePayouts starts the payouts' driver on the configured channel: it
 // works while this node leads.
 func (n *Node) drivePayouts(ctx context.Context, c *cluster.Node) error {
-	ch := n.opts.Channel
-	if ch == nil {
-		sb, err := channel.NewSandbox(n.cfg.Path(SandboxJournal), 1)
-		if err != nil {
-			return err
-		}
-		go func() { <-ctx.Done(); sb.Close() }()
-		ch = sb
+	ch, err := n.openChannel(ctx)
+	if err != nil {
+		return err
 	}
 	d := &payouts.Driver{
 		Node: c, Leading: func() bool { return c.Status().Role == "leader" }, Channel: ch, Log: n.log,

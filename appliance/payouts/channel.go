@@ -190,6 +190,11 @@ func (h *handlers) results(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		clearing := ledger.Clearing(p.Channel)
 		switch {
 		case p.Status == Submitted && it.Status == Paid:
+			// The bank's own reference, when it gives one, is the one the
+			// payee's statement and the receipt show.
+			if it.ChannelRef != "" {
+				p.ChannelRef = it.ChannelRef
+			}
 			c.lines.add(clearing, true, p.NetFen, ledger.CauseChannel)
 			c.lines.add(ledger.Bank, false, p.NetFen, ledger.CauseChannel)
 			c.move(p, Paid)

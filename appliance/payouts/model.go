@@ -145,7 +145,7 @@ type Payment struct {
 	FeeRule    string // the fee configuration version, "" for none
 	Posting    uint64 // the posting that booked it
 	Channel    string
-	ChannelRef string // the channel's own reference, once it took it
+	ChannelRef string // the channel's own reference, once it took it; once paid, the bank's if it gave one
 	Created    time.Time
 	Updated    time.Time
 }
