@@ -84,9 +84,54 @@ func (r *Renderer) Render(c Contract) (*Rendered, error) {
 	if err != nil {
 		return nil, err
 	}
+	return r.render(op, Document{
+		Title: filled.Title, Body: filled.Body, Subject: "contract " + c.ID, Created: c.Created,
+		Footer: fmt.Sprintf("合同编号 %s　模板 %s 第%d版", c.ID, c.Template.ID, c.Template.Version),
+	})
+}
+
+// Document is text that is not a contract, set as a contract is: a title,
+// a body in a template's syntax ("# " headings, paragraphs between empty
+// lines, lines kept), a footer on every page before its page count, and
+// the time the PDF records. The same document gives the same bytes.
+type Document struct {
+	Title, Body string
+	Subject     string // the PDF's subject
+	Footer      string // one line, at most 80 characters
+	Created     time.Time
+}
+
+// RenderDocument sets d as an A4 PDF. Text that neither font can show is
+// refused (contract_text_unrenderable): pass outside text through
+// Printable first.
+func (r *Renderer) RenderDocument(d Document) (*Rendered, error) {
+	const op = "render document"
+	if d.Created.IsZero() || strings.TrimSpace(d.Title) == "" {
+		return nil, errs.E(op, errs.Invalid, "a document needs its title and creation time")
+	}
+	if utf8.RuneCountInString(d.Footer) > 80 || strings.ContainsAny(d.Footer, "\n\r") {
+		return nil, errs.E(op, errs.Invalid, "a document's footer is one line of at most 80 characters")
+	}
+	return r.render(op, d)
+}
+
+// Printable replaces the characters of s that neither font has with "?",
+// so that text from outside (a bank's reason, a name) never stops a
+// rendering.
+func (r *Renderer) Printable(s string) string {
+	return strings.Map(func(c rune) rune {
+		if c == '\n' || r.fontFor(c) != nil {
+			return c
+		}
+		return '?'
+	}, s)
+}
+
+func (r *Renderer) render(op string, d Document) (*Rendered, error) {
+	filled := Filled{Title: d.Title, Body: d.Body}
 	blocks := blocksOf(filled)
 	footer := func(page, pages int) string {
-		return fmt.Sprintf("合同编号 %s　模板 %s 第%d版　第 %d 页 / 共 %d 页", c.ID, c.Template.ID, c.Template.Version, page, pages)
+		return fmt.Sprintf("%s　第 %d 页 / 共 %d 页", d.Footer, page, pages)
 	}
 	if err := r.renderable(filled.Title + filled.Body + footer(1, 1)); err != nil {
 		return nil, err
@@ -94,10 +139,10 @@ func (r *Renderer) Render(c Contract) (*Rendered, error) {
 
 	pdf := fpdf.New("P", "mm", "A4", "")
 	pdf.SetCatalogSort(true) // objects in a fixed order: same input, same bytes
-	pdf.SetCreationDate(c.Created.UTC())
-	pdf.SetModificationDate(c.Created.UTC())
+	pdf.SetCreationDate(d.Created.UTC())
+	pdf.SetModificationDate(d.Created.UTC())
 	pdf.SetTitle(filled.Title, true)
-	pdf.SetSubject("contract "+c.ID, false)
+	pdf.SetSubject(d.Subject, false)
 	pdf.SetCreator("cxt", false)
 	pdf.SetProducer("cxt", false)
 	pdf.SetLang("zh-CN")
