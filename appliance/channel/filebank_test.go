@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -558,4 +560,39 @@ func FuzzResultFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The bank's check of a payment file, as docs/payouts-files.md prints it,
+// gives the trailer's SM3 with stock tools.
+func TestThePaymentFileTrailerChecksWithTheDocumentedCommand(t *testing.T) {
+	_, here, _, _ := runtime.Caller(0)
+	doc, err := os.ReadFile(filepath.Join(filepath.Dir(here), "../../docs/payouts-files.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const check = "head -n -1 PAY-20260310100000-node1-000001.csv | openssl dgst -sm3 -r"
+	if !bytes.Contains(doc, []byte(check)) {
+		t.Fatalf("docs/payouts-files.md does not print %q", check)
+	}
+	f := newFolders(t)
+	b, err := channel.NewFileBank(channel.FileBankConfig{Outbound: f.out, Inbound: f.in, Journal: f.journal, Node: "node1", Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := b.Submit(context.Background(), orders(3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-c", check)
+	cmd.Dir = f.out
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(filepath.Join(f.out, "PAY-20260310100000-node1-000001.csv"))
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	trailer := strings.Split(lines[len(lines)-1], ",")
+	if got, _, _ := strings.Cut(string(out), " "); got != trailer[3] {
+		t.Fatalf("openssl says %s, the trailer %s", got, trailer[3])
+	}
 }

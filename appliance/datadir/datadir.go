@@ -2,7 +2,7 @@
 // are secret, and how they are written so that nothing is half-created.
 //
 //	node.json         node ID, addresses, seal mode, document backend,
-//	                  notification providers (secrets wrapped)
+//	                  notification providers (secrets wrapped), payment channel
 //	master.key        the master key (embedded default only; 0600, refused if wider)
 //	node-key.sealed   the node's SM2 key, wrapped by the master key
 //	node.pem, ca.pem  the node certificate and the cluster CA
@@ -10,6 +10,8 @@
 //	raft/             Raft log (sealed commands) and snapshots
 //	state.db          the state machine (sealed values)
 //	documents/        sealed documents (folder backend)
+//	sandbox-bank.jsonl, file-bank.jsonl
+//	                  the payment channel's journal (no names or cards)
 //	admin.sock        the operator socket while the node runs (0600)
 //	lock              held (flock) by the process serving the folder; its PID
 //	*.new             a rekey's staged files (see keys.go); gone once it ends
