@@ -17,6 +17,7 @@ import (
 	"cxt/appliance/ledger"
 	"cxt/appliance/merchants"
 	"cxt/appliance/payouts"
+	"cxt/appliance/receipts"
 	"cxt/appliance/subjects"
 	"cxt/appliance/tasks"
 	"cxt/appliance/tax"
@@ -41,6 +42,7 @@ type backends struct {
 	agreements *agreements.Backend
 	tasks      *tasks.Backend
 	payouts    *payouts.Backend
+	receipts   *receipts.Backend
 	billing    *billing.Backend
 	topups     *topups.Backend
 	clients    *clients.Backend
@@ -64,6 +66,7 @@ func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.
 		agreements: &agreements.Backend{Factors: id, Workers: agreementParty, Documents: func() *blob.Store { return nil }},
 		tasks:      &tasks.Backend{Risk: authz, Documents: func() *blob.Store { return nil }},
 		payouts:    &payouts.Backend{Rules: payoutRules()},
+		receipts:   &receipts.Backend{}, // workers.Payee opens the payee; the platform's key signs
 		billing:    &billing.Backend{},
 		topups:     &topups.Backend{FeeAtTopUp: topUpFee},
 		clients:    &clients.Backend{Authz: authz},
@@ -135,7 +138,7 @@ func topUpFee(tx *state.Tx, event, merchant string, fen int64, ref string) error
 // list is the backends in the order the API lists their routes and the
 // state machine registers their commands.
 func (b *backends) list() []api.Backend {
-	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements, b.tasks, b.payouts, b.billing, b.topups, b.clients, b.callbacks}
+	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements, b.tasks, b.payouts, b.receipts, b.billing, b.topups, b.clients, b.callbacks}
 }
 
 // subjectKeys keeps the data subjects' keys (package subjects). After a

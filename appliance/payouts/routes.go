@@ -47,8 +47,8 @@ func (b *Backend) Routes() []api.Route {
 		{Method: "POST", Path: "/api/v1/payout-batches/{batch}/confirm", Action: "payouts.confirm", Kind: important, Resource: batchResource, Prepare: b.confirm},
 		{Method: "POST", Path: "/api/v1/payout-batches/{batch}/release", Action: "payouts.release", Kind: write, Resource: batchResource, Handle: b.release},
 		{Method: "GET", Path: "/api/v1/payments", Action: "payments.list", Kind: read, Handle: b.payments},
-		{Method: "GET", Path: "/api/v1/payments/{payment}", Action: "payments.read", Kind: read, Resource: paymentResource, Handle: b.payment},
-		{Method: "POST", Path: "/api/v1/payments/{payment}/cancel", Action: "payments.cancel", Kind: write, Resource: paymentResource, Handle: b.cancel},
+		{Method: "GET", Path: "/api/v1/payments/{payment}", Action: "payments.read", Kind: read, Resource: PaymentResource, Handle: b.payment},
+		{Method: "POST", Path: "/api/v1/payments/{payment}/cancel", Action: "payments.cancel", Kind: write, Resource: PaymentResource, Handle: b.cancel},
 		{Method: "PUT", Path: "/api/v1/risk/blacklist/{worker}", Action: "risk.blacklist", Kind: write, Resource: api.PathOwner("worker"), Handle: b.block},
 		{Method: "DELETE", Path: "/api/v1/risk/blacklist/{worker}", Action: "risk.blacklist", Kind: write, Resource: api.PathOwner("worker"), Handle: b.unblock},
 		{Method: "GET", Path: "/api/v1/ledger/balances", Action: "ledger.read", Kind: read, Handle: b.balances},
@@ -73,8 +73,10 @@ func batchResource(r *api.Request) (api.Resource, error) {
 	return res, err
 }
 
-// paymentResource is a payment: its merchant's and its worker's.
-func paymentResource(r *api.Request) (api.Resource, error) {
+// PaymentResource is a payment: its merchant's and its worker's; another
+// tenant's is absent. Routes about a payment in other packages (its
+// receipt) use it too.
+func PaymentResource(r *api.Request) (api.Resource, error) {
 	res := api.Resource{Resource: policy.Resource{Label: 1, Tenanted: true}, Noun: "payment"}
 	found, err := r.Lookup(func(tx *state.ReadTx) (bool, error) {
 		p, err := GetPayment(tx, r.Var("payment"))
