@@ -12,7 +12,10 @@ import (
 	"time"
 
 	"cxt/appliance/demo"
+	"cxt/appliance/esign/esigntest"
 	"cxt/appliance/ident"
+	"cxt/appliance/receipts"
+	"cxt/appliance/receipts/receiptstest"
 	"cxt/storage/cluster/loopback"
 )
 
@@ -113,6 +116,29 @@ func TestDemoFillsTheDocumentedWorldThroughTheAPIAndRefusesOtherNodes(t *testing
 	if pb.Rows != demo.DemoBatchRows || pb.Counts["rejected"] != 5 || pb.Counts["on_hold"] != 0 || pb.Counts["paid"] < 900 ||
 		pb.Counts["failed"] == 0 || pb.Counts["returned"] == 0 || len(pb.Returned) != pb.Counts["returned"] {
 		t.Fatalf("the batch ended %+v", pb)
+	}
+	// The receipts of a paid and a returned payment, downloaded by the
+	// merchant and by the worker, verify with the OpenSSL lines their
+	// README prints; a byte changed in the PDF does not.
+	if len(w.Payouts.Receipts) != 2 {
+		t.Fatalf("receipts: %+v", w.Payouts.Receipts)
+	}
+	for _, a := range w.Payouts.Receipts {
+		b, err := os.ReadFile(a.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rdir := esigntest.Extract(t, b)
+		if out, err := receiptstest.Verify(t, rdir); err != nil || !strings.HasSuffix(out, "Verified OK\n") {
+			t.Fatalf("%s: %v\n%s", a.What, err, out)
+		}
+		pdf := filepath.Join(rdir, receipts.FilePDF)
+		data, _ := os.ReadFile(pdf)
+		data[len(data)/2] ^= 1
+		os.WriteFile(pdf, data, 0o600)
+		if out, err := receiptstest.Verify(t, rdir); err == nil {
+			t.Fatalf("%s verifies with a byte of its PDF changed:\n%s", a.What, out)
+		}
 	}
 	// The books of the stopped demo node hold.
 	if code, out, errOut := run(t, "", "ledger", "verify", "--data", dir); code != 0 || !strings.Contains(out, `"ok": true`) {

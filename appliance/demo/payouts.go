@@ -17,6 +17,7 @@ type Payouts struct {
 	Statements []string          `json:"statements"`       // statement IDs
 	Batches    []Batch           `json:"batches"`
 	BatchFile  string            `json:"batch_file"` // the CSV the batch was uploaded from
+	Receipts   []Artifact        `json:"receipts"`   // receipts (电子回单) of a paid and a returned payment
 }
 
 // Batch is one demo payout batch, as it ended.
@@ -184,5 +185,58 @@ func (f *filler) payouts(ctx context.Context) error {
 	}
 	p.Batches = append(p.Batches, b)
 	p.BatchFile = filepath.Join(f.dir, "payout-batch.csv")
-	return nil
+	return f.receipts(ctx, up.Batch, b.Returned)
+}
+
+// receipts downloads the receipt (电子回单) of the batch's first paid
+// payment as its merchant's administrator, and of a returned one as the
+// worker it paid.
+func (f *filler) receipts(ctx context.Context, batch string, returned []string) error {
+	f.w.say("the merchant downloads a paid payment's receipt (电子回单), a worker a returned one's: each a PDF signed by the platform, checked with OpenSSL")
+	p := f.w.Payouts
+	admin := f.session(f.w.Merchants[0].Admin)
+	var paid struct {
+		Payments []struct {
+			ID string `json:"id"`
+		} `json:"payments"`
+	}
+	if _, err := f.c.call(ctx, "GET", "/api/v1/payments?batch="+batch+"&status=paid&limit=1", admin.Token, nil, &paid); err != nil {
+		return err
+	}
+	if len(paid.Payments) == 0 {
+		return fmt.Errorf("demo: batch %s paid nothing", batch)
+	}
+	get := func(payment, token, what string) error {
+		zip, err := f.c.raw(ctx, "GET", "/api/v1/payments/"+payment+"/receipt", token)
+		if err != nil {
+			return fmt.Errorf("receipt of %s: %w", payment, err)
+		}
+		path := filepath.Join(f.dir, "receipts", payment+".zip")
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, zip, 0o600); err != nil {
+			return err
+		}
+		p.Receipts = append(p.Receipts, Artifact{What: what, Path: path})
+		return nil
+	}
+	if err := get(paid.Payments[0].ID, admin.Token, "receipt of a paid payment, downloaded by its merchant"); err != nil {
+		return err
+	}
+	if len(returned) == 0 {
+		return nil
+	}
+	var pm struct {
+		Worker string `json:"worker"`
+	}
+	if _, err := f.c.call(ctx, "GET", "/api/v1/payments/"+returned[0], admin.Token, nil, &pm); err != nil {
+		return err
+	}
+	for _, w := range f.w.Workers {
+		if w.ID == pm.Worker {
+			return get(returned[0], f.session(w.Username).Token, "receipt of a returned payment (退汇), downloaded by the worker")
+		}
+	}
+	return fmt.Errorf("demo: payment %s paid no demo worker", returned[0])
 }

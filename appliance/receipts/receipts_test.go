@@ -20,6 +20,7 @@ import (
 	"cxt/appliance/payouts"
 	"cxt/appliance/payouts/payoutstest"
 	"cxt/appliance/receipts"
+	"cxt/appliance/receipts/receiptstest"
 	"cxt/appliance/subjects"
 	"cxt/appliance/tax"
 	"cxt/crypto/keyring"
@@ -179,28 +180,7 @@ func pdfText(t *testing.T, pdf []byte) string {
 	}, string(out))
 }
 
-// verify runs the OpenSSL lines the receipt's README.txt prints, as
-// printed, in the folder the zip was unpacked in.
-func verify(t *testing.T, dir string) (string, error) {
-	t.Helper()
-	readme, err := os.ReadFile(filepath.Join(dir, receipts.FileReadme))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	for _, l := range strings.Split(string(readme), "\n") {
-		if strings.HasPrefix(l, "openssl ") {
-			lines = append(lines, l)
-		}
-	}
-	if len(lines) != 3 {
-		t.Fatalf("README.txt has %d openssl lines:\n%s", len(lines), readme)
-	}
-	cmd := exec.Command("sh", "-ec", strings.Join(lines, "\n"))
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
+func verify(t *testing.T, dir string) (string, error) { return receiptstest.Verify(t, dir) }
 
 func TestAPaidPaymentsReceiptShowsItAndVerifiesWithOpenSSL(t *testing.T) {
 	w := newWorld(t)
