@@ -23,7 +23,7 @@ import (
 
 // FileBank is a bank reached through files: each Submit writes one payment
 // file into the outbound folder, and the bank drops result files into the
-// inbound folder, which Results reads in name order. docs/payouts-files.md
+// inbound folder, which Results reads in name order. docs/payouts.md
 // is the contract with the bank.
 //
 // The outbound folder is the one place the appliance writes payees' names
@@ -37,7 +37,7 @@ import (
 // does not, so that the next Submit writes them again. A crash between the
 // rename and the second record while the bank takes the file away leaves a
 // reference in two files, which is why the bank must pay each reference
-// once whatever file it comes in (docs/payouts-files.md).
+// once whatever file it comes in (docs/payouts.md).
 //
 // Result files are never moved or changed by the appliance; the cursor is
 // "<file>:<line>", the last line read.

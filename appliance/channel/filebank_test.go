@@ -47,7 +47,7 @@ func (f folders) open(t *testing.T) *channel.FileBank {
 	return b
 }
 
-// fakeBank is the bank's side as docs/payouts-files.md describes it: it
+// fakeBank is the bank's side as docs/payouts.md describes it: it
 // picks up every payment file it has not read, checks its trailer, pays
 // each reference once whatever file it comes in, and drops result files.
 type fakeBank struct {
@@ -562,17 +562,17 @@ func FuzzResultFile(f *testing.F) {
 	})
 }
 
-// The bank's check of a payment file, as docs/payouts-files.md prints it,
+// The bank's check of a payment file, as docs/payouts.md prints it,
 // gives the trailer's SM3 with stock tools.
 func TestThePaymentFileTrailerChecksWithTheDocumentedCommand(t *testing.T) {
 	_, here, _, _ := runtime.Caller(0)
-	doc, err := os.ReadFile(filepath.Join(filepath.Dir(here), "../../docs/payouts-files.md"))
+	doc, err := os.ReadFile(filepath.Join(filepath.Dir(here), "../../docs/payouts.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	const check = "head -n -1 PAY-20260310100000-node1-000001.csv | openssl dgst -sm3 -r"
 	if !bytes.Contains(doc, []byte(check)) {
-		t.Fatalf("docs/payouts-files.md does not print %q", check)
+		t.Fatalf("docs/payouts.md does not print %q", check)
 	}
 	f := newFolders(t)
 	b, err := channel.NewFileBank(channel.FileBankConfig{Outbound: f.out, Inbound: f.in, Journal: f.journal, Node: "node1", Now: func() time.Time { return t0 }})

@@ -16,7 +16,7 @@ import (
 	"cxt/crypto/sm"
 )
 
-// The file formats a FileBank exchanges with its bank; docs/payouts-files.md
+// The file formats a FileBank exchanges with its bank; docs/payouts.md
 // documents them for the bank's side, and the tests hold both to it.
 //
 // A payment file is UTF-8 CSV (RFC 4180, LF line ends): the header

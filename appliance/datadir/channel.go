@@ -15,7 +15,7 @@ const (
 // Channel is node.json's payment channel. A file channel names the folder
 // payment files go to — the one place the appliance writes payees' names
 // and card numbers in the clear — and the folder the bank drops result
-// files into (docs/payouts-files.md). Every node of a cluster needs the
+// files into (docs/payouts.md). Every node of a cluster needs the
 // same section: the channel's name is on every payment the state machine
 // books.
 type Channel struct {

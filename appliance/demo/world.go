@@ -196,7 +196,7 @@ func (f *filler) run(ctx context.Context, admins []Admin) error {
 		`curl -s --cacert $CA -H "Authorization: Bearer $TOKEN" $CXT/api/v1/merchants | jq '.merchants[] | {id, name, status}'`,
 		`curl -s --cacert $CA -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"method":"vat_agent","month_income":"101000","location":"city","year":2026,"month":3}' $CXT/api/v1/tax/quotes | jq -r .text   # the VAT Law: 100,000.00 of sales is taxed in 2026 (docs/tax.md)`,
 		`curl -s --cacert $CA -H "Authorization: Bearer $TOKEN" "$CXT/api/v1/payments?batch=<payouts.batches[0].id>&status=returned" | jq '.payments[] | {id, amount, iit, net, reason}'   # 退汇: the money and the withholding went back`,
-		`curl -s --cacert $CA -H "Authorization: Bearer $TOKEN" -o receipt.zip $CXT/api/v1/payments/<a paid payment's id>/receipt && unzip -o receipt.zip && cat README.txt   # 电子回单: its OpenSSL check (docs/payouts-files.md)`,
+		`curl -s --cacert $CA -H "Authorization: Bearer $TOKEN" -o receipt.zip $CXT/api/v1/payments/<a paid payment's id>/receipt && unzip -o receipt.zip && cat README.txt   # 电子回单: its OpenSSL check (docs/payouts.md)`,
 		"docs/onboarding.md walks every flow against this world; docs/payouts.md the money",
 	}
 	return nil

@@ -314,14 +314,14 @@ func TestWithoutTheSigningAuthorityThereIsNoReceipt(t *testing.T) {
 	}
 }
 
-// docs/payouts-files.md prints the commands README.txt prints.
+// docs/payouts.md prints the commands README.txt prints.
 func TestTheDocsPrintTheVerifyCommands(t *testing.T) {
 	_, here, _, _ := runtime.Caller(0)
-	doc, err := os.ReadFile(filepath.Join(filepath.Dir(here), "../../docs/payouts-files.md"))
+	doc, err := os.ReadFile(filepath.Join(filepath.Dir(here), "../../docs/payouts.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := strings.ReplaceAll(receipts.Verify, "%d", "$AT"); !strings.Contains(string(doc), want) {
-		t.Fatalf("docs/payouts-files.md does not print\n%s", want)
+		t.Fatalf("docs/payouts.md does not print\n%s", want)
 	}
 }
