@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"cxt/appliance/agreements"
 	"cxt/appliance/api"
 	"cxt/appliance/billing"
@@ -89,9 +91,16 @@ func agreementParty(r *api.Request, tx *state.ReadTx, merchant, worker string) (
 // appliance/tasks answers which.
 func payoutRules() *payouts.Rules {
 	return &payouts.Rules{Tax: tax.Default(), Location: "city", Channel: "sandbox", MonthlyLimitFen: payouts.DefaultMonthlyLimitFen, Fee: payoutFee,
-		Task: func(tx payouts.Getter, task, merchant, worker string) error {
-			_, _, err := tasks.Payable(tx, task, merchant, worker)
-			return err
+		Task: func(tx payouts.Getter, task, merchant, worker string) (int64, error) {
+			_, work, err := tasks.Payable(tx, task, merchant, worker)
+			if err != nil {
+				return 0, err
+			}
+			amount, err := decimal.NewFromString(work.Amount)
+			if err != nil {
+				return 0, fmt.Errorf("node: task %s: the work of %s was accepted for %q: %w", task, worker, work.Amount, err)
+			}
+			return ledger.Fen(amount)
 		}}
 }
 

@@ -28,6 +28,7 @@ func TestPaymentsReferenceOnlyAcceptedWorkOfTheMerchantsTasks(t *testing.T) {
 		tasks.WorkBucket + "|t_1/w_1": accepted,
 		tasks.WorkBucket + "|t_1/w_2": submitted,
 	}
+	const acceptedFen = 10_000 // the work's 100.00
 	check := payoutRules().Task
 	for _, c := range []struct{ task, merchant, worker, code string }{
 		{"t_1", "m_a", "w_1", ""},
@@ -36,7 +37,10 @@ func TestPaymentsReferenceOnlyAcceptedWorkOfTheMerchantsTasks(t *testing.T) {
 		{"t_1", "m_a", "w_2", "task_not_accepted"},
 		{"t_1", "m_a", "w_3", "task_not_accepted"},
 	} {
-		err := check(st, c.task, c.merchant, c.worker)
+		accepted, err := check(st, c.task, c.merchant, c.worker)
+		if c.code == "" && accepted != acceptedFen {
+			t.Errorf("%+v: accepted for %d fen, want %d", c, accepted, acceptedFen)
+		}
 		code := ""
 		var rej *state.Rejection
 		if errors.As(err, &rej) {

@@ -111,6 +111,14 @@ func (c *change) reverse(p *Payment, from string, to Status, reason string) erro
 		return err
 	}
 	w.reverse(p)
+	// The work may be paid again what came back.
+	if paid, err := c.run.works.get(c.tx, p.Task, p.Worker); err != nil {
+		return err
+	} else if paid > 0 {
+		if err := c.run.works.add(c.tx, p.Task, p.Worker, -min(paid, p.AmountFen)); err != nil {
+			return err
+		}
+	}
 	p.Reason = reason
 	c.move(p, to)
 	return nil

@@ -33,9 +33,11 @@ type Rules struct {
 	// calendar month (risk rule; 0: no limit).
 	MonthlyLimitFen int64
 	// Task checks that the payment may reference the task: the merchant's,
-	// with the worker's work accepted. A *state.Rejection refuses the row
-	// with its code (task_not_accepted holds it instead).
-	Task func(tx Getter, task, merchant, worker string) error
+	// with the worker's work accepted, and returns what the work was
+	// accepted for (fen). A *state.Rejection refuses the row with its code
+	// (task_not_accepted holds it instead). The payments of one work never
+	// add up to more than it was accepted for.
+	Task func(tx Getter, task, merchant, worker string) (int64, error)
 	// Fee returns the fee the merchant pays on one payment and the fee
 	// configuration's version; nil: no fee.
 	Fee func(tx Getter, merchant string, at time.Time) (func(fen int64) int64, string, error)
@@ -56,6 +58,7 @@ const (
 	ReasonMonthlyLimit     = "risk_monthly_limit"
 	ReasonMerchant         = "merchant_status"
 	ReasonBalance          = "insufficient_balance"
+	ReasonOverAccepted     = "task_amount_exceeded"
 )
 
 // China is the calendar months and years are counted in.
@@ -63,7 +66,7 @@ var China = time.FixedZone("CST", 8*60*60)
 
 // Register adds the payouts' buckets and commands, deciding by rules.
 func Register(reg *state.Registry, rules *Rules) {
-	for _, b := range []string{BatchBucket, BatchRefs, RowsBucket, PaymentBucket, TaxBucket, MetaBucket, ListBucket, ExecBucket} {
+	for _, b := range []string{BatchBucket, BatchRefs, RowsBucket, PaymentBucket, TaxBucket, MetaBucket, ListBucket, ExecBucket, WorkBucket} {
 		reg.Bucket(b)
 	}
 	// The indexes and the outbox are IDs under IDs: nothing to seal.

@@ -19,6 +19,7 @@ const (
 	MetaBucket    = "payout-meta"      // "outbox" -> last outbox sequence; "cursor/<channel>" -> the channel's result cursor
 	ListBucket    = "payout-lists"     // "block/<worker>" -> reason: the platform's blacklist
 	ExecBucket    = "payout-executing" // batch ID -> "": confirmed batches with chunks to run
+	WorkBucket    = "payout-work"      // "<task>/<worker>" -> fen paid (booked, not reversed) for that work
 )
 
 // Command types (command set 4).

@@ -287,3 +287,24 @@ func TestTheMerchantsSystemsAreCalledBackOncePerCommandAndEvent(t *testing.T) {
 		t.Fatalf("the paid callback: %+v", paid)
 	}
 }
+
+func TestTheWorkIsNeverPaidMoreThanItWasAcceptedFor(t *testing.T) {
+	rules := defaultRules()
+	rules.Task = func(payouts.Getter, string, string, string) (int64, error) { return 100_000, nil } // 1,000.00 accepted
+	w := newWorld(t, rules)
+	w.ok(cmdSeed, seed{Merchants: []string{"m1"}, Workers: workerIDs("w", 1)})
+	w.ok(cmdTopUp, topUp{Merchant: "m1", Fen: 1_000_000, Ref: "t1"})
+	b := w.run(w.upload("m1", "a", rowsFor([]string{"w0000", "w0000"}, 60_000)))
+	p1, p2 := w.payment(payouts.PaymentID(b.ID, 1)), w.payment(payouts.PaymentID(b.ID, 2))
+	if p1.Status != payouts.Accepted || p2.Status != payouts.Rejected || p2.Code != payouts.ReasonOverAccepted {
+		t.Fatalf("%s, then %s %s (%s)", p1.Status, p2.Status, p2.Code, p2.Reason)
+	}
+	// The first fails at the bank: the work may be paid again.
+	w.ok(payouts.CmdSent, payouts.Sent{Channel: "sandbox", Items: []payouts.SentItem{{Outbox: 1, Payment: p1.ID, ChannelRef: "x"}}})
+	w.ok(payouts.CmdResults, payouts.Results{Channel: "sandbox", Cursor: "1", Items: []payouts.Result{{Payment: p1.ID, Status: payouts.Failed, At: w.Now}}})
+	b2 := w.run(w.upload("m1", "b", rowsFor([]string{"w0000"}, 100_000)))
+	if p := w.payment(payouts.PaymentID(b2.ID, 1)); p.Status != payouts.Accepted {
+		t.Fatalf("after the failure: %s %s", p.Status, p.Reason)
+	}
+	audit(t, w.State, w.rules)
+}

@@ -1,6 +1,7 @@
 package payouts
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,6 +40,9 @@ type run struct {
 	posting uint64
 	// explain, in a preview, keeps each booked payment's tax working.
 	explain map[string]*taxed
+	// works is what each work (task, worker) has been paid, as the rows
+	// so far left it.
+	works workPaid
 	// notices are the callbacks the command sends when it ends: by
 	// merchant, then event, the payments (or the batch) it is about.
 	notices map[string]map[string][]any
@@ -161,12 +165,20 @@ func (r *run) check(p *Payment) (code, reason string, hold bool, err error) {
 		return ReasonBlacklisted, "worker " + p.Worker + " is on the platform's blacklist: " + why, false, nil
 	}
 	if r.rules.Task != nil {
-		err := r.rules.Task(r.tx, p.Task, p.Merchant, p.Worker)
+		accepted, err := r.rules.Task(r.tx, p.Task, p.Merchant, p.Worker)
 		var rej *state.Rejection
 		if errors.As(err, &rej) {
 			return rej.Code, rej.Message, rej.Code == ReasonTaskNotAccepted, nil
 		} else if err != nil {
 			return "", "", false, err
+		}
+		paid, err := r.works.get(r.tx, p.Task, p.Worker)
+		if err != nil {
+			return "", "", false, err
+		}
+		if paid+p.AmountFen > accepted {
+			return ReasonOverAccepted, fmt.Sprintf("the work of %s on task %s was accepted for %s; %s is paid or on its way, so %s more would exceed it",
+				p.Worker, p.Task, ledger.Yuan(accepted), ledger.Yuan(paid), ledger.Yuan(p.AmountFen)), false, nil
 		}
 	}
 	w, err := r.withholding(p.Worker)
@@ -222,6 +234,11 @@ func (r *run) book(p *Payment) error {
 	r.lines.add(merchant, true, p.FeeFen, ledger.CauseFee)
 	r.lines.add(ledger.FeeIncome, false, p.FeeFen, ledger.CauseFee)
 	r.booked = append(r.booked, p.ID)
+	if r.rules.Task != nil {
+		if err := r.works.add(r.tx, p.Task, p.Worker, p.AmountFen); err != nil {
+			return err
+		}
+	}
 	return nextOutbox(r.tx, p.ID)
 }
 
@@ -313,6 +330,9 @@ func (r *run) finish(event, ref string) error {
 	if err := r.saveBatches(); err != nil {
 		return err
 	}
+	if err := r.works.save(r.tx); err != nil {
+		return err
+	}
 	if err := r.sendNotices(); err != nil {
 		return err
 	}
@@ -377,4 +397,57 @@ func mustJSON(v any) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// workPaid is what each work has been paid, read once per command and
+// written when it ends: the totals, and which of them moved.
+type workPaid struct {
+	fen   map[string]int64
+	dirty map[string]bool
+}
+
+func workKey(task, worker string) string { return task + "/" + worker }
+
+func (w *workPaid) get(tx Getter, task, worker string) (int64, error) {
+	if w.fen == nil {
+		w.fen, w.dirty = map[string]int64{}, map[string]bool{}
+	}
+	k := workKey(task, worker)
+	if fen, ok := w.fen[k]; ok {
+		return fen, nil
+	}
+	v, err := tx.Get(WorkBucket, []byte(k))
+	if err != nil {
+		return 0, err
+	}
+	var fen int64
+	if len(v) == 8 {
+		fen = int64(binary.BigEndian.Uint64(v))
+	}
+	w.fen[k] = fen
+	return fen, nil
+}
+
+func (w *workPaid) add(tx Getter, task, worker string, fen int64) error {
+	cur, err := w.get(tx, task, worker)
+	if err != nil {
+		return err
+	}
+	k := workKey(task, worker)
+	w.fen[k], w.dirty[k] = cur+fen, true
+	return nil
+}
+
+func (w *workPaid) save(tx *state.Tx) error {
+	keys := make([]string, 0, len(w.dirty))
+	for k := range w.dirty {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := tx.Put(WorkBucket, []byte(k), binary.BigEndian.AppendUint64(nil, uint64(w.fen[k]))); err != nil {
+			return err
+		}
+	}
+	return nil
 }
