@@ -67,7 +67,7 @@ func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.
 		workers:    wk, // the sandbox verifies real names unless node.json names a service
 		agreements: &agreements.Backend{Factors: id, Workers: agreementParty, Documents: func() *blob.Store { return nil }},
 		tasks:      &tasks.Backend{Risk: authz, Documents: func() *blob.Store { return nil }},
-		payouts:    &payouts.Backend{Rules: payoutRules()},
+		payouts:    &payouts.Backend{Rules: PayoutRules()},
 		receipts:   &receipts.Backend{}, // workers.Payee opens the payee; the platform's key signs
 		billing:    &billing.Backend{},
 		topups:     &topups.Backend{FeeAtTopUp: topUpFee},
@@ -86,13 +86,14 @@ func agreementParty(r *api.Request, tx *state.ReadTx, merchant, worker string) (
 	return &agreements.Worker{ID: p.ID, Name: p.Name, IDNumber: p.IDNumber}, nil
 }
 
-// payoutRules are what every replica decides payments by. A payment
+// PayoutRules are what every replica decides payments by (the benchmark
+// measures with them too). A payment
 // references its merchant's task with the worker's work accepted (验收):
 // appliance/tasks answers which.
-func payoutRules() *payouts.Rules {
+func PayoutRules() *payouts.Rules {
 	return &payouts.Rules{Tax: tax.Default(), Location: "city", Channel: "sandbox", MonthlyLimitFen: payouts.DefaultMonthlyLimitFen, Fee: payoutFee,
 		Task: func(tx payouts.Getter, task, merchant, worker string) (int64, error) {
-			_, work, err := tasks.Payable(tx, task, merchant, worker)
+			work, err := tasks.AcceptedWork(tx, task, merchant, worker)
 			if err != nil {
 				return 0, err
 			}

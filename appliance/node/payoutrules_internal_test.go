@@ -29,7 +29,7 @@ func TestPaymentsReferenceOnlyAcceptedWorkOfTheMerchantsTasks(t *testing.T) {
 		tasks.WorkBucket + "|t_1/w_2": submitted,
 	}
 	const acceptedFen = 10_000 // the work's 100.00
-	check := payoutRules().Task
+	check := PayoutRules().Task
 	for _, c := range []struct{ task, merchant, worker, code string }{
 		{"t_1", "m_a", "w_1", ""},
 		{"t_1", "m_b", "w_1", "task_not_found"},

@@ -2,6 +2,11 @@ package payouts_test
 
 import (
 	"fmt"
+
+	"github.com/shopspring/decimal"
+
+	"cxt/appliance/ledger"
+	"cxt/appliance/tasks"
 	"runtime"
 	"testing"
 	"time"
@@ -13,12 +18,19 @@ import (
 // the state machine alone (no Raft): the ceiling the replicated run is
 // measured against (ops/bench -only payouts measures that).
 func BenchmarkBatch(b *testing.B) {
-	t := &testing.T{}
-	_ = t
 	rows := 100_000
-	w := newWorld(&testing.T{}, nil)
+	rules := defaultRules()
+	rules.Task = func(tx payouts.Getter, task, merchant, worker string) (int64, error) {
+		work, err := tasks.AcceptedWork(tx, task, merchant, worker)
+		if err != nil {
+			return 0, err
+		}
+		d, _ := decimal.NewFromString(work.Amount)
+		return ledger.Fen(d)
+	}
+	w := newWorld(&testing.T{}, rules)
 	ws := workerIDs("w", 10_000)
-	w.ok(cmdSeed, seed{Merchants: []string{"m1"}, Workers: ws})
+	w.ok(cmdSeed, seed{Merchants: []string{"m1"}, Workers: ws, Task: "task-1", AcceptedFen: 1_000_000_000})
 	w.ok(cmdTopUp, topUp{Merchant: "m1", Fen: 1_000_000_000_000, Ref: "t1"})
 	in := make([]payouts.Row, rows)
 	for i := range in {

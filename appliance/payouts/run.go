@@ -40,6 +40,8 @@ type run struct {
 	posting uint64
 	// explain, in a preview, keeps each booked payment's tax working.
 	explain map[string]*taxed
+	// tasks caches the rules' answer for each work (task, worker).
+	tasks map[string]taskChecked
 	// works is what each work (task, worker) has been paid, as the rows
 	// so far left it.
 	works workPaid
@@ -165,12 +167,11 @@ func (r *run) check(p *Payment) (code, reason string, hold bool, err error) {
 		return ReasonBlacklisted, "worker " + p.Worker + " is on the platform's blacklist: " + why, false, nil
 	}
 	if r.rules.Task != nil {
-		accepted, err := r.rules.Task(r.tx, p.Task, p.Merchant, p.Worker)
-		var rej *state.Rejection
-		if errors.As(err, &rej) {
-			return rej.Code, rej.Message, rej.Code == ReasonTaskNotAccepted, nil
-		} else if err != nil {
+		accepted, rej, err := r.taskCheck(p)
+		if err != nil {
 			return "", "", false, err
+		} else if rej != nil {
+			return rej.Code, rej.Message, rej.Code == ReasonTaskNotAccepted, nil
 		}
 		paid, err := r.works.get(r.tx, p.Task, p.Worker)
 		if err != nil {
@@ -203,6 +204,30 @@ func (r *run) check(p *Payment) (code, reason string, hold bool, err error) {
 		return ReasonBalance, fmt.Sprintf("merchant %s holds %s; the payment and its fee need %s", p.Merchant, ledger.Yuan(r.available), ledger.Yuan(cost)), true, nil
 	}
 	return "", "", false, nil
+}
+
+// taskCheck asks the rules about p's task once per command for each work:
+// a task's record is read and decoded once, not once per row.
+func (r *run) taskCheck(p *Payment) (int64, *state.Rejection, error) {
+	k := workKey(p.Task, p.Worker)
+	if c, ok := r.tasks[k]; ok {
+		return c.accepted, c.rej, nil
+	}
+	accepted, err := r.rules.Task(r.tx, p.Task, p.Merchant, p.Worker)
+	var rej *state.Rejection
+	if err != nil && !errors.As(err, &rej) {
+		return 0, nil, err
+	}
+	if r.tasks == nil {
+		r.tasks = map[string]taskChecked{}
+	}
+	r.tasks[k] = taskChecked{accepted, rej}
+	return accepted, rej, nil
+}
+
+type taskChecked struct {
+	accepted int64
+	rej      *state.Rejection
 }
 
 // book withholds p's tax and books it: merchant → worker payable, taxes

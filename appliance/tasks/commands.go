@@ -605,6 +605,24 @@ func Payable(tx interface {
 	return t, w, nil
 }
 
+// AcceptedWork is Payable for a payout row: the worker's accepted work on
+// the merchant's task, read from the work's own record — which names its
+// merchant, and which a task's cancellation never leaves accepted — so the
+// task's record (its history grows with every step) is read only to word a
+// refusal as Payable does.
+func AcceptedWork(tx interface {
+	Get(string, []byte) ([]byte, error)
+}, taskID, merchant, worker string) (*Work, error) {
+	w, err := GetWork(tx, taskID, worker)
+	if err == nil && w.Status == Accepted && w.Merchant == merchant {
+		return w, nil
+	} else if err != nil && !isNotFound(err) {
+		return nil, err
+	}
+	_, w, err = Payable(tx, taskID, merchant, worker)
+	return w, err
+}
+
 // isNotFound reports whether err is a not_found refusal.
 func isNotFound(err error) bool {
 	var rej *state.Rejection

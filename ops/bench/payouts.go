@@ -10,7 +10,7 @@ import (
 
 	"cxt/appliance/payouts"
 	"cxt/appliance/payouts/payoutstest"
-	"cxt/appliance/tax"
+	"cxt/appliance/node"
 	"cxt/storage/cluster/loopback"
 	"cxt/storage/state"
 )
@@ -40,7 +40,9 @@ type payoutResult struct {
 // sampled while it runs.
 func payoutBatch(tempDir func() string, nodes int) (payoutResult, error) {
 	res := payoutResult{nodes: nodes}
-	rules := &payouts.Rules{Tax: tax.Default(), Location: "city", Channel: "sandbox", MonthlyLimitFen: payouts.DefaultMonthlyLimitFen}
+	// The node's own rules: the task check (appliance/tasks) and the fee
+	// (appliance/billing, none configured) included.
+	rules := node.PayoutRules()
 	c, err := loopback.New(tempDir, func(reg *state.Registry) { payoutstest.Register(reg, rules) })
 	if err != nil {
 		return res, err
@@ -65,7 +67,8 @@ func payoutBatch(tempDir func() string, nodes int) (payoutResult, error) {
 		ws[i] = fmt.Sprintf("wk-%05d", i)
 	}
 	for i := 0; i < len(ws); i += 2000 {
-		if err := propose(payoutstest.CmdSeed, payoutstest.Seed{Merchants: []string{"m-bench"}, Workers: ws[i:min(len(ws), i+2000)]}); err != nil {
+		if err := propose(payoutstest.CmdSeed, payoutstest.Seed{Merchants: []string{"m-bench"}, Workers: ws[i:min(len(ws), i+2000)],
+			Task: "task-bench", AcceptedFen: 1_000_000_000}); err != nil {
 			return res, fmt.Errorf("seed: %w", err)
 		}
 	}
@@ -136,7 +139,7 @@ func renderPayouts(results []payoutResult) string {
 	var b strings.Builder
 	b.WriteString("\n## Payout batches\n\n")
 	fmt.Fprintf(&b, "A batch of %d payments to %d workers, end to end on a loopback cluster: upload (rows stored once, in chunks of %d),\n", payoutRows, payoutWorkers, payouts.ChunkRows)
-	b.WriteString("confirm, then every chunk executed through Raft — payee checks, blacklist, monthly limit, balance, tax from each\n")
+	b.WriteString("confirm, then every chunk executed through Raft — payee checks, the task and its accepted amount, blacklist, monthly limit, balance, tax from each\n")
 	b.WriteString("worker's replicated year, one aggregated ledger posting per chunk, a packed record, two index entries and an outbox\n")
 	b.WriteString("entry per payment, the audit hook. Goal: ≥ 100,000 payments/s on 1 node, ≥ 50,000/s on 3.\n\n")
 	b.WriteString("| nodes | payments/s | upload | execute | peak heap | raw replicated writes/s (1 KiB, 1024 writers) |\n|---|---|---|---|---|---|\n")

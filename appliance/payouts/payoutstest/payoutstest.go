@@ -16,6 +16,7 @@ import (
 	"cxt/appliance/merchants"
 	"cxt/appliance/notify"
 	"cxt/appliance/payouts"
+	"cxt/appliance/tasks"
 	"cxt/appliance/workers"
 	"cxt/storage/state"
 )
@@ -35,6 +36,10 @@ type Seed struct {
 	Unverified []string          `json:"unverified,omitempty"`
 	Unsigned   []string          `json:"unsigned,omitempty"`
 	Endpoints  map[string]string `json:"endpoints,omitempty"`
+	// Task, if set, is a task of the first merchant on which every worker's
+	// work was accepted for AcceptedFen (as appliance/tasks keeps them).
+	Task        string `json:"task,omitempty"`
+	AcceptedFen int64  `json:"accepted_fen,omitempty"`
 }
 
 // TopUp credits a merchant as a recognised bank transfer would.
@@ -54,6 +59,7 @@ func Register(reg *state.Registry, rules *payouts.Rules) {
 	agreements.Register(reg)
 	ledger.Register(reg)
 	callbacks.Register(reg)
+	tasks.Register(reg)
 	payouts.Register(reg, rules)
 	reg.HandleFrom(state.MoneySet, CmdSeed, applySeed)
 	reg.HandleFrom(state.MoneySet, CmdTopUp, applyTopUp)
@@ -90,6 +96,19 @@ func applySeed(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	for m, url := range in.Endpoints {
 		if err := callbacks.SetEndpoint(tx, m, "cl-test", url); err != nil {
 			return nil, err
+		}
+	}
+	if in.Task != "" {
+		if err := put(tasks.Bucket, in.Task, tasks.Task{ID: in.Task, Merchant: in.Merchants[0], Title: "seeded", Status: tasks.Open,
+			Headcount: len(in.Workers), Created: tx.Time()}); err != nil {
+			return nil, err
+		}
+		for _, w := range in.Workers {
+			work := tasks.Work{Task: in.Task, Worker: w, Merchant: in.Merchants[0], Status: tasks.Accepted,
+				Amount: ledger.Yuan(in.AcceptedFen), Accepted: tx.Time()}
+			if err := put(tasks.WorkBucket, string(tasks.WorkKey(in.Task, w)), work); err != nil {
+				return nil, err
+			}
 		}
 	}
 	unverified, unsigned := set(in.Unverified), set(in.Unsigned)
