@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"cxt/appliance/node"
 	"cxt/appliance/payouts"
 	"cxt/appliance/payouts/payoutstest"
-	"cxt/appliance/node"
 	"cxt/storage/cluster/loopback"
 	"cxt/storage/state"
 )
