@@ -20,7 +20,8 @@ type Report struct {
 // Verify is the auditor's check of a state (`cxt ledger verify`): the
 // ledger rebuilt from its postings alone (ledger.Verify), then the payments
 // held against it — every payment in one known status; what worker payable,
-// each channel's clearing account, the tax payables and fee income hold is
+// each channel's clearing account, the tax payables and fee income (with
+// the fees booked outside payouts: at top-up, on statements) hold is
 // what the payments where they are say; each merchant's balance is its
 // top-ups and adjustments less what its live payments took; every booked
 // payment names a posting that lists it, a task and an agreement; the
@@ -36,7 +37,8 @@ func Verify(r *state.ReadTx) (*Report, error) {
 	// What the postings say of each payment, and what moved each merchant
 	// other than payments.
 	listed := map[string]map[uint64]bool{}
-	other := map[string]int64{} // merchant account -> top-ups and adjustments, net
+	other := map[string]int64{} // merchant account -> top-ups, fees charged outside payouts and adjustments, net
+	var fees int64              // fee income booked outside payouts (at top-up, on statements)
 	err = r.Scan(ledger.PostingsBucket, func(k, v []byte, openErr error) error {
 		if openErr != nil {
 			return nil // ledger.Verify reported it
@@ -55,6 +57,13 @@ func Verify(r *state.ReadTx) (*Report, error) {
 			return nil
 		}
 		for _, l := range p.Lines {
+			if l.Account == ledger.FeeIncome {
+				if l.Debit {
+					fees -= l.Fen
+				} else {
+					fees += l.Fen
+				}
+			}
 			if _, ok := ledger.MerchantOf(l.Account); ok {
 				if l.Debit {
 					other[l.Account] -= l.Fen
@@ -122,6 +131,9 @@ func Verify(r *state.ReadTx) (*Report, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if fees != 0 || want[ledger.FeeIncome] != 0 {
+		want[ledger.FeeIncome] += fees
 	}
 	for a, fen := range want {
 		if got := lr.Balances[a]; got != fen {

@@ -14,6 +14,9 @@ import (
 // might: the file stays validly sealed, so only the books can tell.
 const cmdCorrupt = "test.corrupt"
 
+// cmdFee charges a fee outside payouts, as a fee at top-up is.
+const cmdFee = "test.fee"
+
 type corrupt struct {
 	Bucket string `json:"bucket"`
 	Key    string `json:"key"`
@@ -30,6 +33,15 @@ func verify(t *testing.T, w *world) *payouts.Report {
 func TestVerifyFindsBooksThatDoNotHold(t *testing.T) {
 	newCorruptible := func(t *testing.T) (*world, string) {
 		w := newWorldWith(t, func(reg *state.Registry) {
+			reg.HandleFrom(state.MoneySet, cmdFee, func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+				var in topUp
+				if err := json.Unmarshal(cmd.Body, &in); err != nil {
+					return nil, err
+				}
+				return nil, ledger.Post(tx, &ledger.Posting{Event: cmdFee, Ref: in.Ref, Lines: []ledger.Line{
+					{Account: ledger.Merchant(in.Merchant), Debit: true, Fen: in.Fen, Cause: ledger.CauseFee},
+					{Account: ledger.FeeIncome, Fen: in.Fen, Cause: ledger.CauseFee}}})
+			})
 			reg.HandleFrom(state.MoneySet, cmdCorrupt, func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 				var in corrupt
 				if err := json.Unmarshal(cmd.Body, &in); err != nil {
@@ -49,6 +61,13 @@ func TestVerifyFindsBooksThatDoNotHold(t *testing.T) {
 		}
 		return w, b.ID
 	}
+	t.Run("a fee charged at top-up holds", func(t *testing.T) {
+		w, _ := newCorruptible(t)
+		w.ok(cmdFee, topUp{Merchant: "m1", Fen: 500, Ref: "fee-at-top-up"})
+		if rep := verify(t, w); !rep.OK {
+			t.Fatalf("%+v", rep)
+		}
+	})
 	t.Run("a balance changed", func(t *testing.T) {
 		w, _ := newCorruptible(t)
 		w.ok(cmdCorrupt, corrupt{Bucket: ledger.BalancesBucket, Key: ledger.Merchant("m1"), Value: []byte{0, 0, 0, 0, 0, 0x0f, 0x42, 0x40}})
