@@ -72,6 +72,8 @@ type Authorizer struct {
 type compiled struct {
 	allow, decision rego.PreparedEvalQuery
 	taskReview      rego.PreparedEvalQuery // data.cxt.risk.task_review (risk.go)
+	payoutLimits    rego.PreparedEvalQuery // data.cxt.risk.payout_limits (risk.go)
+	payoutRow       rego.PreparedEvalQuery // data.cxt.risk.payout_row (risk.go)
 	version         string
 	bundle          *Bundle
 }
@@ -149,6 +151,12 @@ func (a *Authorizer) Swap(ctx context.Context, b *Bundle) error {
 		return fmt.Errorf("policy: compile: %w", err)
 	}
 	if c.taskReview, err = prepare("data.cxt.risk.task_review"); err != nil {
+		return fmt.Errorf("policy: compile: %w", err)
+	}
+	if c.payoutLimits, err = prepare("data.cxt.risk.payout_limits"); err != nil {
+		return fmt.Errorf("policy: compile: %w", err)
+	}
+	if c.payoutRow, err = prepare("data.cxt.risk.payout_row"); err != nil {
 		return fmt.Errorf("policy: compile: %w", err)
 	}
 	a.current.Store(c)

@@ -7,6 +7,7 @@ import (
 	"cxt/appliance/datadir"
 	"cxt/appliance/payouts"
 	"cxt/appliance/workers"
+	"cxt/policy"
 	"cxt/storage/cluster"
 	"cxt/storage/state"
 )
@@ -62,6 +63,16 @@ func (n *Node) drivePayouts(ctx context.Context, c *cluster.Node) error {
 		},
 	}
 	n.domains.payouts.Kick = d.Kick
+	if authz := n.api.Authz; authz != nil {
+		limits := func(ctx context.Context) (*policy.PayoutLimits, error) {
+			l, err := authz.PayoutLimits(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return &l, nil
+		}
+		d.Limits, n.domains.payouts.Limits = limits, limits
+	}
 	go d.Run(ctx)
 	return nil
 }

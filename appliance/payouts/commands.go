@@ -12,6 +12,7 @@ import (
 	"cxt/appliance/merchants"
 	"cxt/appliance/tax"
 	"cxt/appliance/workers"
+	"cxt/policy"
 	"cxt/storage/state"
 )
 
@@ -139,6 +140,9 @@ type Chunk struct {
 	Batch string `json:"batch"`
 	Chunk int    `json:"chunk"`
 	Rows  []byte `json:"rows,omitempty"` // packed
+	// Limits are the risk rule's settings the proposer read from the policy
+	// in force (data.cxt.risk.payout_limits); nil: the rules' defaults.
+	Limits *policy.PayoutLimits `json:"limits,omitempty"`
 }
 
 func (h *handlers) rows(tx *state.Tx, cmd *state.Command) ([]byte, error) {
@@ -216,7 +220,7 @@ func (h *handlers) execute(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("payouts: batch %s chunk %d: %w", b.ID, in.Chunk, err)
 	}
-	r, err := newRun(h.rules, tx, b.Merchant)
+	r, err := newRun(h.rules, tx, b.Merchant, in.Limits)
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +251,8 @@ func (h *handlers) execute(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 
 // Release is the body of CmdRelease: run a batch's held payments again.
 type Release struct {
-	Batch string `json:"batch"`
+	Batch  string               `json:"batch"`
+	Limits *policy.PayoutLimits `json:"limits,omitempty"`
 }
 
 func (h *handlers) release(tx *state.Tx, cmd *state.Command) ([]byte, error) {
@@ -262,7 +267,7 @@ func (h *handlers) release(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if b.Status != Executed {
 		return nil, state.Reject(CodeBatchStatus, "batch %s is %s; its holds are released once every chunk ran", b.ID, b.Status)
 	}
-	r, err := newRun(h.rules, tx, b.Merchant)
+	r, err := newRun(h.rules, tx, b.Merchant, in.Limits)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"cxt/appliance/channel"
+	"cxt/policy"
 	"cxt/storage/state"
 )
 
@@ -33,6 +34,9 @@ type Driver struct {
 	Interval time.Duration // between rounds; default 500 ms
 	// Page is how many outbox entries or results one command carries.
 	Page int
+	// Limits reads the risk rule's settings from the policy in force, once
+	// per chunk; nil: the rules' defaults.
+	Limits func(context.Context) (*policy.PayoutLimits, error)
 
 	kick chan struct{}
 }
@@ -123,7 +127,15 @@ func (d *Driver) Execute(ctx context.Context, batch string) error {
 		if b.Status != Executing {
 			return nil
 		}
-		_, err := d.Node.ProposeOK(ctx, state.NewCommand(CmdExecute, mustJSON(Chunk{Batch: b.ID, Chunk: b.Done}), d.now()))
+		chunk := Chunk{Batch: b.ID, Chunk: b.Done}
+		if d.Limits != nil {
+			limits, err := d.Limits(ctx)
+			if err != nil {
+				return err
+			}
+			chunk.Limits = limits
+		}
+		_, err := d.Node.ProposeOK(ctx, state.NewCommand(CmdExecute, mustJSON(chunk), d.now()))
 		var rej *state.Rejection
 		if errors.As(err, &rej) && rej.Code == CodeBatchStatus.String() {
 			continue // another leader ran it: read again

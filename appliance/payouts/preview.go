@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"cxt/appliance/ledger"
+	"cxt/policy"
 	"cxt/storage/state"
 )
 
@@ -18,6 +19,8 @@ type PreviewAsk struct {
 	After  int    `json:"after,omitempty"`  // rows after this row number
 	Limit  int    `json:"limit,omitempty"`  // at most this many; 0: 100
 	Status Status `json:"status,omitempty"` // only rows that would end so
+	// Limits are the risk settings in force, as an execution would carry.
+	Limits *policy.PayoutLimits `json:"limits,omitempty"`
 }
 
 // Preview is what a batch would do if it ran now.
@@ -103,7 +106,7 @@ func (h *handlers) preview(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if b.Status != Uploaded {
 		return nil, state.Reject(CodeBatchStatus, "batch %s is %s; a preview is of an uploaded batch, before its confirm (its payments show what happened)", b.ID, b.Status)
 	}
-	r, err := newRun(h.rules, tx, b.Merchant)
+	r, err := newRun(h.rules, tx, b.Merchant, in.Limits)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package payouts
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -23,6 +24,9 @@ type Backend struct {
 	// Kick wakes the driver after a confirm or a release; nil: it finds the
 	// work on its next round.
 	Kick func()
+	// Limits reads the risk rule's settings from the policy in force for a
+	// release and a preview; nil: the rules' defaults.
+	Limits func(context.Context) (*policy.PayoutLimits, error)
 }
 
 // Register adds the payouts' buckets and commands, and the ledger's.
@@ -273,6 +277,12 @@ func (b *Backend) dryRun(r *api.Request, ask PreviewAsk) (*Preview, error) {
 	if err := r.View(func(*state.ReadTx) error { return nil }); err != nil {
 		return nil, err
 	}
+	if b.Limits != nil {
+		var err error
+		if ask.Limits, err = b.Limits(r.Ctx); err != nil {
+			return nil, err
+		}
+	}
 	res, err := r.Node.State().DryRun(state.NewCommand(CmdPreview, mustJSON(ask), r.Now()))
 	if err != nil {
 		return nil, err
@@ -308,7 +318,14 @@ func (b *Backend) confirm(r *api.Request) (*api.Op, error) {
 
 func (b *Backend) release(r *api.Request) (int, any, error) {
 	r.Audit.Object = r.Var("batch")
-	v, err := r.Propose(state.NewCommand(CmdRelease, mustJSON(Release{Batch: r.Var("batch")}), r.Now()))
+	rel := Release{Batch: r.Var("batch")}
+	if b.Limits != nil {
+		var err error
+		if rel.Limits, err = b.Limits(r.Ctx); err != nil {
+			return 0, nil, err
+		}
+	}
+	v, err := r.Propose(state.NewCommand(CmdRelease, mustJSON(rel), r.Now()))
 	if err != nil {
 		return 0, nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"cxt/appliance/ledger"
 	"cxt/appliance/merchants"
 	"cxt/appliance/tax"
+	"cxt/policy"
 	"cxt/storage/state"
 )
 
@@ -38,6 +39,8 @@ type run struct {
 	lines     lineSum
 	// posting is the sequence number the command's posting will take.
 	posting uint64
+	// limit is the monthly limit the command decides under (0: none).
+	limit int64
 	// explain, in a preview, keeps each booked payment's tax working.
 	explain map[string]*taxed
 	// tasks caches the rules' answer for each work (task, worker).
@@ -91,7 +94,7 @@ func (r *run) sendNotices() error {
 	return nil
 }
 
-func newRun(rules *Rules, tx *state.Tx, merchant string) (*run, error) {
+func newRun(rules *Rules, tx *state.Tx, merchant string, limits *policy.PayoutLimits) (*run, error) {
 	now := tx.Time()
 	cn := now.In(China)
 	rs, err := rules.Tax.For(cn.Year())
@@ -112,6 +115,10 @@ func newRun(rules *Rules, tx *state.Tx, merchant string) (*run, error) {
 	}
 	r := &run{rules: rules, tx: tx, now: now, month: cn.Year()*100 + int(cn.Month()), rs: rs, merchant: m, available: bal,
 		payees: map[string]payeeOf{}, held: map[string]*withholding{}, batches: map[string]*Batch{}, lines: lineSum{}, posting: seq}
+	r.limit = rules.MonthlyLimitFen
+	if limits != nil {
+		r.limit = limits.MonthlyLimitFen
+	}
 	if rules.Fee != nil {
 		r.fee, r.feeRule, err = rules.Fee(tx, merchant, now)
 		if err != nil {
@@ -145,11 +152,9 @@ func (r *run) decide(p *Payment) error {
 	return putPayment(r.tx, p)
 }
 
-// check returns why p is refused or held, or nothing.
+// check returns why p is refused or held, or nothing: the payee, the task
+// and its accepted amount, then the risk rule (riskCode), then the balance.
 func (r *run) check(p *Payment) (code, reason string, hold bool, err error) {
-	if r.merchant.Status != merchants.Approved {
-		return ReasonMerchant, "merchant " + r.merchant.ID + " is " + string(r.merchant.Status), false, nil
-	}
 	pe, ok := r.payees[p.Worker]
 	if !ok {
 		if pe, err = checkPayee(r.tx, p.Merchant, p.Worker); err != nil {
@@ -161,11 +166,6 @@ func (r *run) check(p *Payment) (code, reason string, hold bool, err error) {
 		return pe.code, pe.reason, pe.hold, nil
 	}
 	p.Agreement = pe.agreement
-	if why, err := Blocked(r.tx, p.Worker); err != nil {
-		return "", "", false, err
-	} else if why != "" {
-		return ReasonBlacklisted, "worker " + p.Worker + " is on the platform's blacklist: " + why, false, nil
-	}
 	if r.rules.Task != nil {
 		accepted, rej, err := r.taskCheck(p)
 		if err != nil {
@@ -182,19 +182,26 @@ func (r *run) check(p *Payment) (code, reason string, hold bool, err error) {
 				p.Worker, p.Task, ledger.Yuan(accepted), ledger.Yuan(paid), ledger.Yuan(p.AmountFen)), false, nil
 		}
 	}
+	why, err := Blocked(r.tx, p.Worker)
+	if err != nil {
+		return "", "", false, err
+	}
 	w, err := r.withholding(p.Worker)
 	if err != nil {
 		return "", "", false, err
 	}
-	if limit := r.rules.MonthlyLimitFen; limit > 0 {
-		var month int64
-		if w.Month == r.month%100 {
-			month = w.Income
-		}
-		if month+p.AmountFen > limit {
-			return ReasonMonthlyLimit, fmt.Sprintf("worker %s would be paid %s this month on the platform, over the limit of %s",
-				p.Worker, ledger.Yuan(month+p.AmountFen), ledger.Yuan(limit)), false, nil
-		}
+	var month int64
+	if w.Month == r.month%100 {
+		month = w.Income
+	}
+	switch code := riskCode(string(r.merchant.Status), why != "", month, p.AmountFen, r.limit); code {
+	case ReasonMerchant:
+		return code, "merchant " + r.merchant.ID + " is " + string(r.merchant.Status), false, nil
+	case ReasonBlacklisted:
+		return code, "worker " + p.Worker + " is on the platform's blacklist: " + why, false, nil
+	case ReasonMonthlyLimit:
+		return code, fmt.Sprintf("worker %s would be paid %s this month on the platform, over the limit of %s",
+			p.Worker, ledger.Yuan(month+p.AmountFen), ledger.Yuan(r.limit)), false, nil
 	}
 	if r.fee != nil {
 		p.FeeFen, p.FeeRule = r.fee(p.AmountFen), r.feeRule
@@ -204,6 +211,24 @@ func (r *run) check(p *Payment) (code, reason string, hold bool, err error) {
 		return ReasonBalance, fmt.Sprintf("merchant %s holds %s; the payment and its fee need %s", p.Merchant, ledger.Yuan(r.available), ledger.Yuan(cost)), true, nil
 	}
 	return "", "", false, nil
+}
+
+// riskCode is the payout rule of policy/rego/risk.rego (data.cxt.risk.
+// payout_row) in Go, decided per row inside the state machine under the
+// limits the chunk's command carries: the merchant approved, the worker
+// off the blacklist, the worker's month within the limit — the first that
+// fails decides. TestTheRiskRuleInGoIsTheRego holds it to the rego on
+// random rows.
+func riskCode(merchantStatus string, blacklisted bool, monthFen, amountFen, limitFen int64) string {
+	switch {
+	case merchantStatus != string(merchants.Approved):
+		return ReasonMerchant
+	case blacklisted:
+		return ReasonBlacklisted
+	case limitFen > 0 && monthFen+amountFen > limitFen:
+		return ReasonMonthlyLimit
+	}
+	return ""
 }
 
 // taskCheck asks the rules about p's task once per command for each work:
