@@ -91,7 +91,7 @@ func agreementParty(r *api.Request, tx *state.ReadTx, merchant, worker string) (
 // references its merchant's task with the worker's work accepted (验收):
 // appliance/tasks answers which.
 func PayoutRules() *payouts.Rules {
-	return &payouts.Rules{Tax: tax.Default(), Location: "city", Channel: "sandbox", MonthlyLimitFen: payouts.DefaultMonthlyLimitFen, Fee: payoutFee,
+	return &payouts.Rules{Tax: tax.Default(), Location: "city", Channel: "sandbox", MonthlyLimitFen: payouts.DefaultMonthlyLimitFen, Fee: payoutFee, Statement: feeStatement,
 		Task: func(tx payouts.Getter, task, merchant, worker string) (int64, error) {
 			work, err := tasks.AcceptedWork(tx, task, merchant, worker)
 			if err != nil {
@@ -103,6 +103,23 @@ func PayoutRules() *payouts.Rules {
 			}
 			return ledger.Fen(amount)
 		}}
+}
+
+// feeStatement is appliance/billing's answer to what a merchant charged
+// after the month (后收) pays for a month's payments.
+func feeStatement(tx payouts.Getter, merchant string, at time.Time) (func([]int64) int64, string, error) {
+	cfg, err := billing.Current(tx, merchant, at)
+	if err != nil || cfg == nil || cfg.Timing != billing.After {
+		return nil, "", err
+	}
+	return func(fens []int64) int64 {
+		amounts := make([]decimal.Decimal, len(fens))
+		for i, f := range fens {
+			amounts[i] = ledger.Decimal(f)
+		}
+		fee, _ := cfg.Statement(amounts)
+		return fee.Shift(2).IntPart()
+	}, fmt.Sprintf("%s/v%d", merchant, cfg.Version), nil
 }
 
 // payoutFee is appliance/billing's answer to what a merchant pays on one

@@ -28,6 +28,7 @@ func audit(t *testing.T, st *state.State, rules *payouts.Rules) {
 		// 1. The books from the postings alone.
 		books := map[string]int64{}
 		topUps := map[string]int64{}
+		charged := map[string]int64{} // fees charged outside payments (at top-up, on statements), by account
 		listed := map[string]map[uint64]bool{} // payment -> postings that name it
 		err := r.Scan(ledger.PostingsBucket, func(k, v []byte, openErr error) error {
 			if openErr != nil {
@@ -54,6 +55,9 @@ func audit(t *testing.T, st *state.State, rules *payouts.Rules) {
 				books[l.Account] += effect
 				if l.Cause == ledger.CauseTopUp && !l.Debit {
 					topUps[l.Account] += l.Fen
+				}
+				if l.Cause == ledger.CauseFee && len(p.Payments) == 0 {
+					charged[l.Account] += l.Fen
 				}
 			}
 			if dr != cr {
@@ -143,6 +147,7 @@ func audit(t *testing.T, st *state.State, rules *payouts.Rules) {
 		if err != nil {
 			return err
 		}
+		want[ledger.FeeIncome] += charged[ledger.FeeIncome]
 		for _, a := range []string{ledger.WorkerPayable, ledger.IIT, ledger.VAT, ledger.Surcharges, ledger.FeeIncome, ledger.Clearing(rules.Channel)} {
 			if books[a] != want[a] {
 				bad("%s holds %d; the payments say %d", a, books[a], want[a])
@@ -151,8 +156,8 @@ func audit(t *testing.T, st *state.State, rules *payouts.Rules) {
 		var allTopUps int64
 		for a, in := range topUps {
 			allTopUps += in
-			if books[a] != in-spent[a] {
-				bad("%s holds %d; top-ups %d less payments %d make %d", a, books[a], in, spent[a], in-spent[a])
+			if books[a] != in-spent[a]-charged[a] {
+				bad("%s holds %d; top-ups %d less payments %d and fees %d make %d", a, books[a], in, spent[a], charged[a], in-spent[a]-charged[a])
 			}
 		}
 		if books[ledger.Bank] != allTopUps-want["paid"] {

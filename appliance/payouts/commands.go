@@ -42,6 +42,11 @@ type Rules struct {
 	// Fee returns the fee the merchant pays on one payment and the fee
 	// configuration's version; nil: no fee.
 	Fee func(tx Getter, merchant string, at time.Time) (func(fen int64) int64, string, error)
+	// Statement returns, for a merchant whose fees are charged after the
+	// month (后收) under its configuration in force at t, the fee of a
+	// month's payments and the configuration's version; nil: its fees are
+	// not charged so.
+	Statement func(tx Getter, merchant string, t time.Time) (func(fen []int64) int64, string, error)
 }
 
 // DefaultMonthlyLimitFen is the default per-worker monthly limit: 100,000.00,
@@ -84,6 +89,7 @@ func Register(reg *state.Registry, rules *Rules) {
 	reg.HandleFrom(state.MoneySet, CmdResults, h.results)
 	reg.HandleFrom(state.MoneySet, CmdBlock, h.block)
 	reg.HandleFrom(state.MoneySet, CmdPreview, h.preview)
+	reg.HandleFrom(state.MoneySet, CmdStatement, h.statement)
 }
 
 type handlers struct{ rules *Rules }

@@ -308,3 +308,43 @@ func TestTheWorkIsNeverPaidMoreThanItWasAcceptedFor(t *testing.T) {
 	}
 	audit(t, w.State, w.rules)
 }
+
+func TestAMonthsFeesChargedAfterAreBookedOnceWhenTheMonthIsOver(t *testing.T) {
+	rules := defaultRules()
+	rules.Statement = func(payouts.Getter, string, time.Time) (func([]int64) int64, string, error) {
+		return func(fens []int64) int64 { // 1% of the month, at least 5.00
+			var sum int64
+			for _, f := range fens {
+				sum += f
+			}
+			return max(sum/100, 500)
+		}, "m1/v3", nil
+	}
+	w := newWorld(t, rules)
+	w.ok(cmdSeed, seed{Merchants: []string{"m1"}, Workers: workerIDs("w", 2)})
+	w.ok(cmdTopUp, topUp{Merchant: "m1", Fen: 1_000_000, Ref: "t1"})
+	b := w.run(w.upload("m1", "march", rowsFor(workerIDs("w", 2), 200_000))) // 4,000.00 in March
+	_ = b
+	res := w.Send(payouts.CmdStatement, payouts.StatementAsk{Merchant: "m1", Period: "2026-03", By: "acct-ops"})
+	if statetest.Code(res.Err) != "statement_status" {
+		t.Fatalf("a statement before the month is over: %+v", res)
+	}
+	w.Now = time.Date(2026, 4, 1, 0, 0, 0, 0, payouts.China)
+	var st payouts.Statement
+	if err := json.Unmarshal(w.ok(payouts.CmdStatement, payouts.StatementAsk{Merchant: "m1", Period: "2026-03", By: "acct-ops"}), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Payments != 2 || st.Total != "4000.00" || st.Fee != "40.00" || st.Rule != "m1/v3" || st.Posting == 0 {
+		t.Fatalf("statement: %+v", st)
+	}
+	if got := w.balance(ledger.Merchant("m1")); got != 1_000_000-400_000-4_000 {
+		t.Fatalf("merchant holds %d", got)
+	}
+	if res := w.Send(payouts.CmdStatement, payouts.StatementAsk{Merchant: "m1", Period: "2026-03", By: "acct-ops"}); statetest.Code(res.Err) != "statement_status" {
+		t.Fatalf("a second statement of March: %+v", res)
+	}
+	if res := w.Send(payouts.CmdStatement, payouts.StatementAsk{Merchant: "m1", Period: "2026-3", By: "acct-ops"}); statetest.Code(res.Err) != "invalid_request" {
+		t.Fatalf("a period written wrong: %+v", res)
+	}
+	audit(t, w.State, w.rules)
+}

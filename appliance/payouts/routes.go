@@ -55,6 +55,8 @@ func (b *Backend) Routes() []api.Route {
 		{Method: "POST", Path: "/api/v1/payments/{payment}/cancel", Action: "payments.cancel", Kind: write, Resource: PaymentResource, Handle: b.cancel},
 		{Method: "PUT", Path: "/api/v1/risk/blacklist/{worker}", Action: "risk.blacklist", Kind: write, Resource: api.PathOwner("worker"), Handle: b.block},
 		{Method: "DELETE", Path: "/api/v1/risk/blacklist/{worker}", Action: "risk.blacklist", Kind: write, Resource: api.PathOwner("worker"), Handle: b.unblock},
+		{Method: "POST", Path: "/api/v1/merchants/{id}/fee-statements", Action: "payouts.statement", Kind: write, Resource: m, Handle: b.statement},
+		{Method: "GET", Path: "/api/v1/merchants/{id}/fee-statements", Action: "payouts.list", Kind: read, Resource: m, Handle: b.statements},
 		{Method: "GET", Path: "/api/v1/ledger/balances", Action: "ledger.read", Kind: read, Handle: b.balances},
 		{Method: "GET", Path: "/api/v1/ledger/postings", Action: "ledger.read", Kind: read, Handle: b.postings},
 	}
@@ -597,4 +599,33 @@ func (b *Backend) postings(r *api.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	return 200, map[string]any{"postings": out}, nil
+}
+
+// statement books a merchant's fees for a month that has ended, when they
+// are charged after the month (后收).
+func (b *Backend) statement(r *api.Request) (int, any, error) {
+	var in struct {
+		Period string `json:"period"`
+	}
+	if err := r.Decode(&in); err != nil {
+		return 0, nil, err
+	}
+	if _, _, err := period(in.Period); err != nil {
+		return 0, nil, errs.E("fee statement", errs.Invalid, "period: %v", err)
+	}
+	r.Audit.Object = r.Var("id") + "/" + in.Period
+	v, err := r.Propose(state.NewCommand(CmdStatement, mustJSON(StatementAsk{Merchant: r.Var("id"), Period: in.Period, By: r.Subject.ID}), r.Now()))
+	if err != nil {
+		return 0, nil, err
+	}
+	return 201, json.RawMessage(v), nil
+}
+
+func (b *Backend) statements(r *api.Request) (int, any, error) {
+	var out []Statement
+	err := r.View(func(tx *state.ReadTx) (err error) { out, err = Statements(tx, r.Var("id")); return })
+	if err != nil {
+		return 0, nil, err
+	}
+	return 200, map[string]any{"statements": out}, nil
 }

@@ -66,3 +66,27 @@ func TestADryRunComputesAndKeepsNothing(t *testing.T) {
 		t.Fatalf("after a dry run the state moved: %q", got.Value)
 	}
 }
+
+func TestAnEmptyValueIsPresentNotAbsent(t *testing.T) {
+	m := statetest.New(t, func(reg *state.Registry) {
+		reg.Bucket("kv")
+		reg.Handle("kv.empty", func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+			return nil, tx.Put("kv", []byte("k"), nil)
+		})
+		reg.Handle("kv.scan", func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+			var seen []byte
+			_, err := tx.Scan("kv", nil, 10, func(k, v []byte) error { seen = append(seen, k...); return nil })
+			return seen, err
+		})
+	})
+	m.Apply(state.NewCommand("kv.empty", nil, time.Now()))
+	if res := m.Apply(state.NewCommand("kv.scan", nil, time.Now())); string(res.Value) != "k" {
+		t.Fatalf("a scan skipped the key with an empty value: %q %v", res.Value, res.Err)
+	}
+	m.State.View(func(r *state.ReadTx) error {
+		if v, err := r.Get("kv", []byte("k")); v == nil || err != nil {
+			t.Fatalf("an empty sealed value read as absent: %v", err)
+		}
+		return nil
+	})
+}

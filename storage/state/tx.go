@@ -196,6 +196,9 @@ func (r *ReadTx) open(bucket string, key, v []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state: %s/%x: %w", bucket, key, err)
 	}
+	if pt == nil {
+		pt = []byte{} // present and empty, which nil (absent) must not be taken for
+	}
 	return pt, nil
 }
 
