@@ -28,7 +28,7 @@ func audit(t *testing.T, st *state.State, rules *payouts.Rules) {
 		// 1. The books from the postings alone.
 		books := map[string]int64{}
 		topUps := map[string]int64{}
-		charged := map[string]int64{} // fees charged outside payments (at top-up, on statements), by account
+		charged := map[string]int64{}          // fees charged outside payments (at top-up, on statements), by account
 		listed := map[string]map[uint64]bool{} // payment -> postings that name it
 		err := r.Scan(ledger.PostingsBucket, func(k, v []byte, openErr error) error {
 			if openErr != nil {

@@ -38,7 +38,9 @@ type Statement struct {
 // CodeStatement refuses a statement already booked or of a month not over.
 var CodeStatement = state.NewCode(state.KindConflict, "statement_status")
 
-func statementKey(merchant, period string) []byte { return []byte("statement/" + merchant + "/" + period) }
+func statementKey(merchant, period string) []byte {
+	return []byte("statement/" + merchant + "/" + period)
+}
 
 // period reads yyyy-mm as the month's first instant and the next month's,
 // in China.
