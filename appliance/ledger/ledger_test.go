@@ -115,3 +115,22 @@ func TestAccountNames(t *testing.T) {
 		}
 	}
 }
+
+func TestNoBalanceOverflows(t *testing.T) {
+	m := machine(t)
+	huge := ledger.Posting{Event: "top_up", Ref: "h", Lines: []ledger.Line{
+		line(ledger.Bank, true, ledger.MaxBalance-1, ledger.CauseTopUp), line(ledger.Merchant("m1"), false, ledger.MaxBalance-1, ledger.CauseTopUp),
+	}}
+	if res := m.Send(post, huge); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	again := ledger.Posting{Event: "top_up", Ref: "h2", Lines: []ledger.Line{
+		line(ledger.Bank, true, 2, ledger.CauseTopUp), line(ledger.Merchant("m2"), false, 2, ledger.CauseTopUp),
+	}}
+	if res := m.Send(post, again); statetest.Code(res.Err) != "ledger_limit" {
+		t.Fatalf("the bank past the limit: %+v", res)
+	}
+	if got := balance(t, m, ledger.Bank); got != ledger.MaxBalance-1 {
+		t.Fatalf("bank %d", got)
+	}
+}

@@ -55,6 +55,14 @@ type Posting struct {
 // CodeInsufficient refuses a posting that would take an account below zero.
 var CodeInsufficient = state.NewCode(state.KindConflict, "insufficient_balance")
 
+// CodeLimit refuses a posting that would take an account above MaxBalance.
+var CodeLimit = state.NewCode(state.KindConflict, "ledger_limit")
+
+// MaxBalance bounds every account: 10^17 fen, a thousand trillion yuan —
+// more than any platform holds, and far enough below int64's range that
+// no sum of lines overflows on the way.
+const MaxBalance = 100_000_000_000_000_000
+
 // ErrUnbalanced is a posting whose debits and credits differ: a bug in the
 // caller, never the user's doing.
 var ErrUnbalanced = errors.New("ledger: posting does not balance")
@@ -104,6 +112,9 @@ func Post(tx *state.Tx, p *Posting) error {
 	moved := map[string]int64{}
 	order := []string{}
 	for _, l := range p.Lines {
+		if l.Fen > MaxBalance {
+			return state.Reject(CodeLimit, "a line of %s is more than any account may hold", Yuan(l.Fen))
+		}
 		if _, ok := moved[l.Account]; !ok {
 			order = append(order, l.Account)
 		}
@@ -115,7 +126,13 @@ func Post(tx *state.Tx, p *Posting) error {
 		if err != nil {
 			return err
 		}
+		if m := moved[a]; m > MaxBalance || m < -MaxBalance {
+			return state.Reject(CodeLimit, "%s would move by more than any account may hold", a)
+		}
 		next[i] = bal + moved[a]
+		if next[i] > MaxBalance {
+			return state.Reject(CodeLimit, "%s holds %s; %s would take it past the most an account may hold, %s", a, Yuan(bal), p.Event, Yuan(MaxBalance))
+		}
 		if next[i] < 0 {
 			return state.Reject(CodeInsufficient, "%s holds %s; %s needs %s more", a, Yuan(bal), p.Event, Yuan(-next[i]))
 		}
