@@ -15,6 +15,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"cxt/appliance/ledger"
+	"cxt/appliance/strictjson"
 	"cxt/storage/state"
 )
 
@@ -44,7 +45,6 @@ const maxField = 200
 // ParseAmount reads a row's amount: a decimal string of yuan, above zero,
 // with at most two decimals, up to 10,000,000.00 — never rounded.
 func ParseAmount(s string) (int64, error) {
-	s = strings.TrimSpace(s)
 	if !amountForm.MatchString(s) {
 		return 0, fmt.Errorf("%q is not an amount: digits, a point and at most two decimals, like \"1200.00\" (no sign, separators or exponent)", s)
 	}
@@ -171,16 +171,26 @@ func ParseCSV(data []byte) ([]Row, error) {
 	return rows, nil
 }
 
-// ParseJSON reads a JSON batch, refusing amounts given as JSON numbers.
+// jsonFile is a JSON batch as it is decoded.
+type jsonFile struct {
+	Ref  string `json:"ref"`
+	Rows []struct {
+		Worker string          `json:"worker"`
+		Task   string          `json:"task"`
+		Amount json.RawMessage `json:"amount"`
+		Memo   string          `json:"memo"`
+	} `json:"rows"`
+}
+
+// ParseJSON reads a JSON batch strictly, as every body of the API is read:
+// a key twice in one object ("amount" twice — a reader taking the first
+// would see another batch than the one paid), a key in another case or one
+// the format does not have refuses the file; so does an amount given as a
+// JSON number.
 func ParseJSON(data []byte) (*File, error) {
-	var f struct {
-		Ref  string `json:"ref"`
-		Rows []struct {
-			Worker string          `json:"worker"`
-			Task   string          `json:"task"`
-			Amount json.RawMessage `json:"amount"`
-			Memo   string          `json:"memo"`
-		} `json:"rows"`
+	var f jsonFile
+	if err := strictjson.Check(data, &f); err != nil {
+		return nil, RowErrors{{Row: 0, Field: "body", Message: err.Error()}}
 	}
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, RowErrors{{Row: 0, Field: "body", Message: "not a batch: " + err.Error()}}

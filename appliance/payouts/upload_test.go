@@ -69,3 +69,23 @@ func FuzzParseBatch(f *testing.F) {
 		}
 	})
 }
+
+func TestAJSONBatchIsReadStrictly(t *testing.T) {
+	for _, body := range []string{
+		`{"ref":"r","rows":[{"worker":"w","task":"t","amount":"1.00","AMOUNT":"9000.00"}]}`,
+		`{"ref":"r","rows":[{"worker":"w","task":"t","amount":"1.00","amount":"9000.00"}]}`,
+		`{"ref":"r","rows":[{"worker":"w","task":"t","amount":"1.00","extra":1}]}`,
+		`{"ref":"r","ref":"s","rows":[]}`,
+	} {
+		if f, err := payouts.ParseJSON([]byte(body)); err == nil {
+			t.Errorf("%s read as %+v", body, f)
+		}
+	}
+	f, err := payouts.ParseJSON([]byte(`{"ref":"r","rows":[{"worker":"w","task":"t","amount":" 100.00"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := payouts.UploadCommands("pb-1", "m1", "r", "acct", f.Rows, testNow); err == nil {
+		t.Fatal("an amount with a space around it was taken")
+	}
+}
