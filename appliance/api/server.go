@@ -392,7 +392,7 @@ func (s *Server) run(req *Request, rt Route) (int, any, error) {
 		}
 	}
 	if absent {
-		return 0, nil, errs.E("authorize", errs.NotExist, "no %s %s", res.noun(), res.Owner)
+		return 0, nil, errs.E("authorize", errs.NotExist, "no %s%s", res.noun(), asNamed(req, res.Owner))
 	}
 	if rt.Kind == Important {
 		return s.important(req, rt)
@@ -549,4 +549,19 @@ func (s *Server) Unguarded(action string) http.HandlerFunc {
 		}
 		WriteJSON(w, status, body)
 	}
+}
+
+// asNamed is how an absent resource's refusal names it: by its owner only
+// when the caller named that owner in the path — another tenant's record
+// must read exactly as one that does not exist, never say whose it is.
+func asNamed(r *Request, owner string) string {
+	if owner == "" {
+		return ""
+	}
+	for _, v := range mux.Vars(r.HTTP) {
+		if v == owner {
+			return " " + owner
+		}
+	}
+	return ""
 }
