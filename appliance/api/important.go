@@ -64,24 +64,38 @@ func (s *Server) important(r *Request, rt Route) (int, any, error) {
 	bodyHash := sm.Sum([]byte(r.HTTP.Method + " " + r.HTTP.URL.Path + "\x00" + string(body)))
 	idem := []byte(r.Subject.ID + "\x00" + key)
 
-	var prev *confirm.Outcome
-	if err := r.View(func(tx *state.ReadTx) error {
-		var err error
-		prev, err = confirm.Remembered(tx.Get, idem, s.Now())
-		return err
-	}); err != nil {
-		return 0, nil, err
-	}
-	if prev != nil {
-		if !bytes.Equal(prev.BodyHash, bodyHash[:]) {
-			return 0, nil, errs.Coded(op, errs.Conflict, "idempotency_conflict", "this Idempotency-Key was used with another request")
+	remembered := func() (*confirm.Outcome, error) {
+		var prev *confirm.Outcome
+		err := r.View(func(tx *state.ReadTx) error {
+			var err error
+			prev, err = confirm.Remembered(tx.Get, idem, s.Now())
+			return err
+		})
+		if err != nil || prev == nil {
+			return nil, err
 		}
+		if !bytes.Equal(prev.BodyHash, bodyHash[:]) {
+			return nil, errs.Coded(op, errs.Conflict, "idempotency_conflict", "this Idempotency-Key was used with another request")
+		}
+		return prev, nil
+	}
+	if prev, err := remembered(); err != nil {
+		return 0, nil, err
+	} else if prev != nil {
 		r.replayed()
 		return prev.Status, prev.Response, nil
 	}
 
 	o, err := rt.Prepare(r)
 	if err != nil {
+		// A twin of this request (a client's retry) may have run the
+		// operation since the key was looked up, and so changed what
+		// Prepare reads — a batch confirmed is not confirmed again. Its
+		// outcome is this request's answer too, not the refusal.
+		if prev, perr := remembered(); perr == nil && prev != nil {
+			r.replayed()
+			return prev.Status, prev.Response, nil
+		}
 		return 0, nil, err
 	}
 	shown := map[string]any{"action": rt.Action, "impact": o.Impact, "risks": o.Risks}

@@ -420,11 +420,14 @@ func (b *Backend) payments(r *api.Request) (int, any, error) {
 		}
 	}
 	status := Status(q.Get("status"))
+	batch, task := q.Get("batch"), q.Get("task")
+	// One filter picks the keys walked; every filter given is held to, so
+	// that a worker's ?task= (walked by the worker) still means the task.
 	keep := func(p *Payment) bool {
 		return (merchant == "" || p.Merchant == merchant) && (worker == "" || p.Worker == worker) &&
+			(batch == "" || p.Batch == batch) && (task == "" || p.Task == task) &&
 			(status == "" || p.Status == status) && (from.IsZero() || !p.Created.Before(from)) && (to.IsZero() || p.Created.Before(to))
 	}
-	batch, task := q.Get("batch"), q.Get("task")
 	after := q.Get("after")
 	out := []map[string]any{}
 	next := ""
