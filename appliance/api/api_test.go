@@ -97,6 +97,12 @@ func (r reply) code() string {
 	return c
 }
 
+func (r reply) message() string {
+	e, _ := r.body["error"].(map[string]any)
+	m, _ := e["message"].(string)
+	return m
+}
+
 func (e *env) call(method, path, token, body string, headers ...string) reply {
 	e.t.Helper()
 	req, _ := http.NewRequest(method, e.base+path, strings.NewReader(body))

@@ -516,7 +516,10 @@ func TestAPayoutBatchIsPaidOnceAndStaysInItsTenant(t *testing.T) {
 			}
 			onA := e.call(rt.method, fmt.Sprintf(rt.path, batch), who.token, rt.body, "Idempotency-Key", "peek-"+who.role)
 			guessed := e.call(rt.method, fmt.Sprintf(rt.path, guess), who.token, rt.body, "Idempotency-Key", "guess-"+who.role)
-			if onA.status != want || onA.code() != code || guessed.status != onA.status || guessed.code() != onA.code() {
+			// The message too: another tenant's batch reads as one that
+			// does not exist, never naming whose it is.
+			if onA.status != want || onA.code() != code || guessed.status != onA.status || guessed.code() != onA.code() ||
+				strings.ReplaceAll(onA.message(), batch, guess) != guessed.message() {
 				t.Errorf("%s %s %s: %d %v (a guessed ID: %d %v), want %d %s", who.name, rt.method, rt.path, onA.status, onA.body, guessed.status, guessed.body, want, code)
 			}
 		}
