@@ -88,9 +88,16 @@ func TestTopUpsAreRecognisedCreditedOnceAndStayInTheirTenant(t *testing.T) {
 	}
 
 	// Payer accounts: the merchant registers, a platform operator confirms.
+	names := map[string]string{idA: "福州某某科技有限公司", idB: "太原某某服务有限公司"}
 	payer := func(token, merchant, account string) reply {
 		return e.call("POST", "/api/v1/merchants/"+merchant+"/payer-accounts", token,
-			fmt.Sprintf(`{"account":%q,"bank":"工商银行福州分行","name":"福州某某科技有限公司"}`, account))
+			fmt.Sprintf(`{"account":%q,"bank":"工商银行福州分行","name":%q}`, account, names[merchant]))
+	}
+	// A payer account is the merchant's own (同名账户): A cannot claim B's
+	// settlement account, in B's name, as its own.
+	if r := e.call("POST", "/api/v1/merchants/"+idA+"/payer-accounts", bossA,
+		`{"account":"9558800000000000002","bank":"招商银行太原分行","name":"太原某某服务有限公司"}`); r.status != 400 || r.code() != "payer_name_mismatch" {
+		t.Fatalf("A registering B's account: %d %v", r.status, r.body)
 	}
 	pa := payer(bossA, idA, "6222 0200 1111 2222")
 	if pa.status != 201 || pa.body["status"] != "pending" || pa.body["account"] != "****2222" {

@@ -217,6 +217,18 @@ func (b *Backend) registerPayer(r *api.Request) (int, any, error) {
 	}
 	in.Account = account
 	merchant := r.Var("id")
+	// A payer account is the merchant's own company account (同名账户):
+	// its name is the merchant's registered name. Another company's
+	// account — a rival's settlement account, say — is refused, so that its
+	// transfers are never credited to the wrong merchant.
+	m, err := getView(r, func(tx *state.ReadTx) (*merchants.Merchant, error) { return merchants.Get(tx, merchant) })
+	if err != nil {
+		return 0, nil, err
+	}
+	if normalName(in.Name) != normalName(m.Name) {
+		return 0, nil, field(errs.Coded(op, errs.Invalid, "payer_name_mismatch",
+			"name: a payer account is the merchant's own, in its registered name %q; %q is another's", m.Name, in.Name), "name")
+	}
 	idx, err := r.Node.Keys().IndexKey()
 	if err != nil {
 		return 0, nil, err
@@ -652,4 +664,10 @@ func (b *Backend) decide(r *api.Request) (*api.Op, error) {
 			Reason: in.Reason, By: r.Subject.ID}), r.Now()),
 		Status: 200, Response: result,
 	}, nil
+}
+
+// normalName compares company names as banks print them: without spaces,
+// with full-width brackets as half-width.
+func normalName(s string) string {
+	return strings.NewReplacer(" ", "", "\u3000", "", "（", "(", "）", ")").Replace(strings.TrimSpace(s))
 }
