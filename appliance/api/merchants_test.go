@@ -133,6 +133,21 @@ func TestMerchantsApplyAreReviewedAndStayInTheirTenant(t *testing.T) {
 
 	bossA := e.tenantSignIn("boss-a", a.body["one_time_password"].(string))
 	bossB := e.tenantSignIn("boss-b", b.body["one_time_password"].(string))
+	// A merchant's user may sign in with their code; a wrong code is a
+	// failed login, never a login without it.
+	login := func(totp string) reply {
+		return e.call("POST", "/api/v1/sessions", "", fmt.Sprintf(`{"username":"boss-b","password":%q,"totp":%q}`, e.admins["boss-b"], totp))
+	}
+	wrong := "000000"
+	if e.code(e.secrets["boss-b"]) == wrong {
+		wrong = "111111"
+	}
+	if r := login(wrong); r.status != 401 || r.code() != "invalid_credentials" {
+		t.Fatalf("a wrong code at a merchant's login: %d %v", r.status, r.body)
+	}
+	if r := login(e.code(e.secrets["boss-b"])); r.status != 201 {
+		t.Fatalf("the right code at a merchant's login: %d %v", r.status, r.body)
+	}
 
 	// Documents: the type is read from the bytes.
 	doc := e.upload("/api/v1/merchants/"+idA+"/documents?kind=business_licence", bossA, licencePDF)

@@ -218,6 +218,18 @@ func (b *Backend) login(r *api.Request) (int, any, error) {
 			b.settle(r, Settle{AttemptRef: ref, Policy: b.Policy})
 			return 0, nil, errs.Coded(op, errs.Unauthenticated, "mfa_required", "send the current code of your authenticator as totp, or an SM2 answer to a challenge")
 		}
+	} else if in.TOTP != "" {
+		// A merchant's user may sign in with their code, which counts as a
+		// step-up; a code sent is checked — a wrong one is a failed login,
+		// never a login without it.
+		var ok bool
+		if acct.TOTPSecret == "" {
+			return 0, nil, b.failed(r, ref, nil, "the username, password or second factor is wrong")
+		}
+		if step, ok = MatchTOTP(acct.TOTPSecret, in.TOTP, now); !ok {
+			return 0, nil, b.failed(r, ref, nil, "the username, password or second factor is wrong")
+		}
+		mfa = true
 	}
 	token := make([]byte, 32)
 	if _, err := rand.Read(token); err != nil {
