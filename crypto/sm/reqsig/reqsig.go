@@ -7,8 +7,10 @@
 // the last:
 //
 //	METHOD              upper case, as sent: GET, POST
-//	PATH                the path as sent, percent-escapes kept, without the query
-//	SORTED_QUERY        name=value pairs, RFC 3986-encoded, sorted, joined by &
+//	PATH                the path as sent, without the query; it may hold no
+//	                    percent-escape (the appliance's paths need none)
+//	SORTED_QUERY        name=value pairs, RFC 3986-encoded, sorted, joined by &;
+//	                    each name at most once
 //	hex(SM3(body))      lower-case hex of the SM3 of the body's bytes (of "" for none)
 //	TIMESTAMP           Unix seconds, decimal, as in X-Cxt-Timestamp
 //	NONCE               as in X-Cxt-Nonce
@@ -70,6 +72,9 @@ const (
 // Canonical returns the string a request's signature covers. rawQuery is
 // the query as sent (without "?"); a query that does not parse is an error.
 func Canonical(method, path, rawQuery string, body []byte, timestamp, nonce string) (string, error) {
+	if strings.Contains(path, "%") {
+		return "", fmt.Errorf("%w: a signed request's path has no percent-escapes (the appliance's paths need none): one path, one spelling", ErrMalformed)
+	}
 	q, err := SortedQuery(rawQuery)
 	if err != nil {
 		return "", err
@@ -92,6 +97,9 @@ func SortedQuery(rawQuery string) (string, error) {
 	type pair struct{ k, v string }
 	var pairs []pair
 	for k, vs := range vals {
+		if len(vs) > 1 {
+			return "", fmt.Errorf("%w: the query names %q %d times; a signed request names each parameter once", ErrMalformed, k, len(vs))
+		}
 		for _, v := range vs {
 			pairs = append(pairs, pair{encode(k), encode(v)})
 		}
@@ -163,7 +171,13 @@ func Parse(req *http.Request, body []byte) (*Signed, error) {
 	if err != nil || len(der) == 0 || len(der) > 80 {
 		return nil, fmt.Errorf("%w: %s is the base64 of a DER SM2 signature", ErrMalformed, HeaderSignature)
 	}
-	canon, err := Canonical(req.Method, req.URL.EscapedPath(), req.URL.RawQuery, body, ts, nonce)
+	// The path as it came over the wire: a router that decodes it must not
+	// let two spellings of one path share a signature.
+	path := req.URL.EscapedPath()
+	if raw, _, _ := strings.Cut(req.RequestURI, "?"); raw != "" {
+		path = raw
+	}
+	canon, err := Canonical(req.Method, path, req.URL.RawQuery, body, ts, nonce)
 	if err != nil {
 		return nil, err
 	}
