@@ -531,6 +531,7 @@ var expected = map[string][]string{
 	"payouts.confirm":     {"merchant_admin"},
 	"payouts.release":     {"merchant_admin", "merchant_operator"},
 	"payouts.statement":   {"platform_operator"},
+	"payouts.discard":     {"merchant_admin", "merchant_operator"},
 	"payments.list":       {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "merchant_client", "worker"},
 	"payments.read":       {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "merchant_client", "worker"},
 	"payments.cancel":     {"merchant_admin", "merchant_operator"},

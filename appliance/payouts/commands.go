@@ -90,12 +90,14 @@ func Register(reg *state.Registry, rules *Rules) {
 	reg.HandleFrom(state.MoneySet, CmdBlock, h.block)
 	reg.HandleFrom(state.MoneySet, CmdPreview, h.preview)
 	reg.HandleFrom(state.MoneySet, CmdStatement, h.statement)
+	reg.HandleFrom(state.MoneySet, CmdDiscard, h.discard)
 }
 
 type handlers struct{ rules *Rules }
 
 // Upload is the body of CmdUpload.
 type Upload struct {
+	Digest   string `json:"digest,omitempty"` // SM3 of the packed rows, hex
 	Batch    string `json:"batch"`
 	Merchant string `json:"merchant"`
 	Ref      string `json:"ref"`
@@ -130,7 +132,19 @@ func (h *handlers) upload(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return nil, errors.Join(err, state.Reject(state.Conflict, "batch %s exists", in.Batch))
 	}
 	b := &Batch{ID: in.Batch, Merchant: in.Merchant, Ref: in.Ref, Status: Uploading, Rows: in.Rows, Chunks: in.Chunks,
-		TotalFen: in.TotalFen, By: in.By, Created: tx.Time()}
+		TotalFen: in.TotalFen, By: in.By, Created: tx.Time(), Digest: in.Digest}
+	if in.Digest != "" {
+		dk := []byte("f/" + in.Merchant + "/" + in.Digest)
+		prev, err := tx.Get(BatchRefs, dk)
+		if err != nil {
+			return nil, err
+		}
+		if len(prev) > 0 {
+			b.DuplicateOf = string(prev)
+		} else if err := tx.Put(BatchRefs, dk, []byte(in.Batch)); err != nil {
+			return nil, err
+		}
+	}
 	if err := tx.Put(BatchRefs, refKey, []byte(in.Batch)); err != nil {
 		return nil, err
 	}
@@ -486,4 +500,47 @@ func checkPayee(tx Getter, merchant, worker string) (payeeOf, error) {
 		return payeeOf{code: ReasonAgreement, hold: true, reason: "worker " + worker + " has no complete service agreement with this merchant"}, nil
 	}
 	return payeeOf{agreement: a}, nil
+}
+
+// Discard is the body of CmdDiscard.
+type Discard struct {
+	Batch string `json:"batch"`
+	By    string `json:"by"`
+}
+
+// discard drops a batch that was not confirmed — an upload cut off part
+// way, or the wrong file: its stored rows go, its reference may be used
+// again, its record stays, discarded.
+func (h *handlers) discard(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	var in Discard
+	if err := json.Unmarshal(cmd.Body, &in); err != nil || in.Batch == "" {
+		return nil, state.Reject(state.InvalidRequest, "a discard names its batch")
+	}
+	b, err := GetBatch(tx, in.Batch)
+	if err != nil {
+		return nil, err
+	}
+	if b.Status != Uploading && b.Status != Uploaded {
+		return nil, state.Reject(CodeBatchStatus, "batch %s is %s; only a batch not confirmed is discarded", b.ID, b.Status)
+	}
+	for c := range b.Stored {
+		if err := tx.Delete(RowsBucket, chunkKey(b.ID, c)); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Delete(BatchRefs, []byte(b.Merchant+"/"+b.Ref)); err != nil {
+		return nil, err
+	}
+	if b.Digest != "" {
+		dk := []byte("f/" + b.Merchant + "/" + b.Digest)
+		if v, err := tx.Get(BatchRefs, dk); err != nil {
+			return nil, err
+		} else if string(v) == b.ID {
+			if err := tx.Delete(BatchRefs, dk); err != nil {
+				return nil, err
+			}
+		}
+	}
+	b.Status, b.Finished = Discarded, tx.Time()
+	return putBatch(tx, b)
 }

@@ -33,6 +33,7 @@ const (
 	CmdRelease = "payout.release" // run a batch's held payments again
 	CmdCancel  = "payout.cancel"  // cancel a held payment
 	CmdBlock   = "payout.block"   // put a worker on the blacklist, or take them off
+	CmdDiscard = "payout.discard" // drop a batch not confirmed: its rows, and its reference for use again
 )
 
 // Refusals besides the general ones.
@@ -57,21 +58,27 @@ const (
 	Uploaded  = "uploaded"  // every row stored: preview, then confirm
 	Executing = "executing" // confirmed; chunks running
 	Executed  = "executed"  // every chunk ran (payments go on with the channel)
+	Discarded = "discarded" // dropped before its confirm; its reference may be used again
 )
 
 // Batch is a payout batch's header and progress.
 type Batch struct {
-	ID       string    `json:"id"`
-	Merchant string    `json:"merchant"`
-	Ref      string    `json:"ref"` // the merchant's own reference, unique per merchant
-	Status   string    `json:"status"`
-	Rows     int       `json:"rows"`
-	Chunks   int       `json:"chunks"`
-	Stored   int       `json:"stored"`    // chunks stored
-	Done     int       `json:"done"`      // chunks executed
-	TotalFen int64     `json:"total_fen"` // sum of the rows' amounts
-	By       string    `json:"by"`
-	Created  time.Time `json:"created"`
+	ID       string `json:"id"`
+	Merchant string `json:"merchant"`
+	Ref      string `json:"ref"` // the merchant's own reference, unique per merchant
+	Status   string `json:"status"`
+	Rows     int    `json:"rows"`
+	Chunks   int    `json:"chunks"`
+	Stored   int    `json:"stored"`    // chunks stored
+	Done     int    `json:"done"`      // chunks executed
+	TotalFen int64  `json:"total_fen"` // sum of the rows' amounts
+	// Digest is the SM3 of the rows as stored; DuplicateOf names an earlier
+	// batch of the merchant with the very same rows (a file uploaded twice
+	// under two references), which the preview and the confirm show.
+	Digest      string    `json:"digest,omitempty"`
+	DuplicateOf string    `json:"duplicate_of,omitempty"`
+	By          string    `json:"by"`
+	Created     time.Time `json:"created"`
 	// Confirmed is set by the confirm.
 	ConfirmedBy string    `json:"confirmed_by,omitempty"`
 	Confirmed   time.Time `json:"confirmed,omitzero"`

@@ -348,3 +348,40 @@ func TestAMonthsFeesChargedAfterAreBookedOnceWhenTheMonthIsOver(t *testing.T) {
 	}
 	audit(t, w.State, w.rules)
 }
+
+func TestTheSameFileTwiceIsNamedAndABatchNotConfirmedCanBeDiscarded(t *testing.T) {
+	w := newWorld(t, nil)
+	w.ok(cmdSeed, seed{Merchants: []string{"m1"}, Workers: workerIDs("w", 2)})
+	w.ok(cmdTopUp, topUp{Merchant: "m1", Fen: 1_000_000, Ref: "t1"})
+	first := w.upload("m1", "june-a", rowsFor(workerIDs("w", 2), 10_000))
+	second := w.upload("m1", "june-b", rowsFor(workerIDs("w", 2), 10_000))
+	if b := w.batch(second); b.DuplicateOf != first || w.batch(first).DuplicateOf != "" {
+		t.Fatalf("the same rows under another reference: %+v", b)
+	}
+	res, _ := w.State.DryRun(state.NewCommand(payouts.CmdPreview, mustJSON(payouts.PreviewAsk{Batch: second}), w.Now))
+	var pv payouts.Preview
+	json.Unmarshal(res.Value, &pv)
+	if pv.DuplicateOf != first {
+		t.Fatalf("the preview does not name the earlier batch: %+v", pv)
+	}
+	// An upload cut off part way: the header and no rows. Discarded, its
+	// reference takes the file again.
+	cmds, err := payouts.UploadCommands("pb-cut", "m1", "june-c", "acct-op", rowsFor(workerIDs("w", 1), 5_000), w.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Apply(cmds[0])
+	if b := w.batch("pb-cut"); b.Status != payouts.Uploading {
+		t.Fatalf("cut off: %+v", b)
+	}
+	w.ok(payouts.CmdDiscard, payouts.Discard{Batch: "pb-cut", By: "acct-op"})
+	if b := w.batch("pb-cut"); b.Status != payouts.Discarded {
+		t.Fatalf("discarded: %+v", b)
+	}
+	again := w.upload("m1", "june-c", rowsFor(workerIDs("w", 1), 5_000))
+	w.run(again)
+	if res := w.Send(payouts.CmdDiscard, payouts.Discard{Batch: again, By: "acct-op"}); statetest.Code(res.Err) != "batch_status" {
+		t.Fatalf("discarding an executed batch: %+v", res)
+	}
+	audit(t, w.State, w.rules)
+}

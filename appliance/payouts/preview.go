@@ -38,6 +38,9 @@ type Preview struct {
 	// what the rows paid now would take from it.
 	Balance string `json:"balance"`
 	Needs   string `json:"needs"`
+	// DuplicateOf names an earlier batch of the merchant with the very
+	// same rows: the same file uploaded again under another reference.
+	DuplicateOf string `json:"duplicate_of,omitempty"`
 }
 
 // Totals are money sums as decimal strings.
@@ -112,7 +115,8 @@ func (h *handlers) preview(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	}
 	r.batches[b.ID] = b
 	r.explain = map[string]*taxed{}
-	out := Preview{Batch: b.ID, Status: b.Status, Rows: b.Rows, Counts: map[Status]int{}, Reasons: map[string]int{}, Balance: ledger.Yuan(r.available)}
+	out := Preview{Batch: b.ID, Status: b.Status, Rows: b.Rows, Counts: map[Status]int{}, Reasons: map[string]int{}, Balance: ledger.Yuan(r.available),
+		DuplicateOf: b.DuplicateOf}
 	start := r.available
 	var sum [6]int64
 	for c := range b.Chunks {

@@ -50,6 +50,7 @@ func (b *Backend) Routes() []api.Route {
 		{Method: "GET", Path: "/api/v1/payout-batches/{batch}/preview", Action: "payouts.read", Kind: read, Resource: batchResource, Handle: b.preview},
 		{Method: "POST", Path: "/api/v1/payout-batches/{batch}/confirm", Action: "payouts.confirm", Kind: important, Resource: batchResource, Prepare: b.confirm},
 		{Method: "POST", Path: "/api/v1/payout-batches/{batch}/release", Action: "payouts.release", Kind: write, Resource: batchResource, Handle: b.release},
+		{Method: "POST", Path: "/api/v1/payout-batches/{batch}/discard", Action: "payouts.discard", Kind: write, Resource: batchResource, Handle: b.discard},
 		{Method: "GET", Path: "/api/v1/payments", Action: "payments.list", Kind: read, Handle: b.payments},
 		{Method: "GET", Path: "/api/v1/payments/{payment}", Action: "payments.read", Kind: read, Resource: PaymentResource, Handle: b.payment},
 		{Method: "POST", Path: "/api/v1/payments/{payment}/cancel", Action: "payments.cancel", Kind: write, Resource: PaymentResource, Handle: b.cancel},
@@ -190,6 +191,9 @@ func (bt *Batch) view() map[string]any {
 	if !bt.Finished.IsZero() {
 		out["finished"] = bt.Finished
 	}
+	if bt.DuplicateOf != "" {
+		out["duplicate_of"] = bt.DuplicateOf
+	}
 	return out
 }
 
@@ -309,10 +313,15 @@ func (b *Backend) confirm(r *api.Request) (*api.Op, error) {
 	r.Audit.Object = pv.Batch
 	impact := map[string]any{"batch": pv.Batch, "rows": pv.Rows, "paid_now": pv.Counts[Accepted], "held": pv.Counts[OnHold],
 		"rejected": pv.Counts[Rejected], "reasons": pv.Reasons, "totals": pv.Totals, "balance": pv.Balance, "takes": pv.Needs}
+	risks := []string{"the payments are booked and handed to the payment channel; money that has left is not recalled",
+		"held rows wait for a release; rejected rows are never paid"}
+	if pv.DuplicateOf != "" {
+		impact["duplicate_of"] = pv.DuplicateOf
+		risks = append([]string{"these rows are exactly those of batch " + pv.DuplicateOf + ": the same file uploaded twice pays twice"}, risks...)
+	}
 	return &api.Op{
-		Impact: impact,
-		Risks: []string{"the payments are booked and handed to the payment channel; money that has left is not recalled",
-			"held rows wait for a release; rejected rows are never paid"},
+		Impact:  impact,
+		Risks:   risks,
 		Command: state.NewCommand(CmdConfirm, mustJSON(Confirm{Batch: pv.Batch, By: r.Subject.ID}), r.Now()),
 		Status:  202, Response: map[string]any{"batch": pv.Batch, "status": Executing, "next": "GET /api/v1/payout-batches/" + pv.Batch + " shows the chunks done; GET /api/v1/payments?batch=" + pv.Batch + " the payments"},
 	}, nil
@@ -631,4 +640,14 @@ func (b *Backend) statements(r *api.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	return 200, map[string]any{"statements": out}, nil
+}
+
+// discard drops a batch not confirmed: an upload cut off part way, or the
+// wrong file. Its reference may be used again.
+func (b *Backend) discard(r *api.Request) (int, any, error) {
+	r.Audit.Object = r.Var("batch")
+	if _, err := r.Propose(state.NewCommand(CmdDiscard, mustJSON(Discard{Batch: r.Var("batch"), By: r.Subject.ID}), r.Now())); err != nil {
+		return 0, nil, err
+	}
+	return 200, map[string]any{"batch": r.Var("batch"), "status": Discarded}, nil
 }

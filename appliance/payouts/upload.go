@@ -3,6 +3,7 @@ package payouts
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"cxt/appliance/ledger"
 	"cxt/appliance/strictjson"
+	"cxt/crypto/sm"
 	"cxt/storage/state"
 )
 
@@ -126,13 +128,17 @@ func UploadCommands(id, merchant, ref, by string, rows []Row, now time.Time) ([]
 		total += r.Fen
 	}
 	chunks := (len(rows) + ChunkRows - 1) / ChunkRows
-	cmds := []*state.Command{state.NewCommand(CmdUpload, mustJSON(Upload{Batch: id, Merchant: merchant, Ref: ref, Rows: len(rows),
-		Chunks: chunks, TotalFen: total, By: by}), now)}
+	digest := sm.NewHash()
+	var cmds []*state.Command
 	for c := range chunks {
 		part := rows[c*ChunkRows : min(len(rows), (c+1)*ChunkRows)]
-		cmds = append(cmds, state.NewCommand(CmdRows, mustJSON(Chunk{Batch: id, Chunk: c, Rows: packRows(part)}), now))
+		packed := packRows(part)
+		digest.Write(packed)
+		cmds = append(cmds, state.NewCommand(CmdRows, mustJSON(Chunk{Batch: id, Chunk: c, Rows: packed}), now))
 	}
-	return cmds, nil
+	head := state.NewCommand(CmdUpload, mustJSON(Upload{Batch: id, Merchant: merchant, Ref: ref, Rows: len(rows),
+		Chunks: chunks, TotalFen: total, By: by, Digest: hex.EncodeToString(digest.Sum(nil))}), now)
+	return append([]*state.Command{head}, cmds...), nil
 }
 
 // File is an uploaded batch as JSON: the merchant's reference and rows.
