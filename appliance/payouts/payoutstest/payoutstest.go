@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 
 	"cxt/appliance/agreements"
+	"cxt/appliance/billing"
 	"cxt/appliance/callbacks"
 	"cxt/appliance/identity"
 	"cxt/appliance/ledger"
@@ -60,6 +61,7 @@ func Register(reg *state.Registry, rules *payouts.Rules) {
 	ledger.Register(reg)
 	callbacks.Register(reg)
 	tasks.Register(reg)
+	billing.Register(reg)
 	payouts.Register(reg, rules)
 	reg.HandleFrom(state.MoneySet, CmdSeed, applySeed)
 	reg.HandleFrom(state.MoneySet, CmdTopUp, applyTopUp)
