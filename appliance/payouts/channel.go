@@ -90,7 +90,7 @@ func (c *change) submit(p *Payment, outbox uint64, ref string) error {
 	}
 	c.lines.add(ledger.WorkerPayable, true, p.NetFen, ledger.CauseChannel)
 	c.lines.add(ledger.Clearing(p.Channel), false, p.NetFen, ledger.CauseChannel)
-	p.ChannelRef = ref
+	p.ChannelRef, p.Outbox = ref, 0
 	c.move(p, Submitted)
 	return nil
 }
@@ -187,9 +187,11 @@ func (h *handlers) results(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		if p.Status == Accepted && (it.Status == Paid || it.Status == Failed) {
 			// The channel reports a payment whose hand-over this state
 			// has not recorded (the leader stopped in between): record it.
-			seq, err := outboxOf(tx, p.ID)
-			if err != nil {
-				return nil, err
+			seq := p.Outbox
+			if seq == 0 { // a record from before payments kept their entry
+				if seq, err = outboxOf(tx, p.ID); err != nil {
+					return nil, err
+				}
 			}
 			if err := c.submit(p, seq, it.ChannelRef); err != nil {
 				return nil, err

@@ -420,11 +420,12 @@ func Blocked(tx Getter, worker string) (string, error) {
 	return string(v), err
 }
 
-// nextOutbox appends a payment to the outbox.
-func nextOutbox(tx *state.Tx, payment string) error {
+// nextOutbox appends a payment to the outbox and returns the entry's
+// sequence number.
+func nextOutbox(tx *state.Tx, payment string) (uint64, error) {
 	v, err := tx.Get(MetaBucket, []byte("outbox"))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var seq uint64
 	if len(v) == 8 {
@@ -432,9 +433,9 @@ func nextOutbox(tx *state.Tx, payment string) error {
 	}
 	seq++
 	if err := tx.Put(MetaBucket, []byte("outbox"), binary.BigEndian.AppendUint64(nil, seq)); err != nil {
-		return err
+		return 0, err
 	}
-	return tx.Put(OutboxBucket, outboxKey(seq, payment), nil)
+	return seq, tx.Put(OutboxBucket, outboxKey(seq, payment), nil)
 }
 
 // outboxKey is an outbox entry: its sequence number, then the payment.

@@ -153,7 +153,8 @@ type Payment struct {
 	FeeRule    string // the fee configuration version, "" for none
 	Posting    uint64 // the posting that booked it
 	Channel    string
-	ChannelRef string // the channel's own reference, once it took it; once paid, the bank's if it gave one
+	ChannelRef string // the channel's own reference, once it took it
+	Outbox     uint64 // its outbox entry's sequence number, while accepted; once paid, the bank's if it gave one
 	Created    time.Time
 	Updated    time.Time
 }

@@ -118,9 +118,12 @@ func unpackRows(b []byte) ([]Row, error) {
 	return rows, nil
 }
 
+// paymentVersion 2 adds the payment's outbox entry.
+const paymentVersion = 2
+
 func (pm *Payment) pack() []byte {
 	p := packer{b: make([]byte, 0, 192)}
-	p.uint(packVersion)
+	p.uint(paymentVersion)
 	for _, s := range []string{pm.ID, pm.Batch, pm.Merchant, pm.Worker, pm.Task, pm.Agreement, string(pm.Status), pm.Reason, pm.Code, pm.RuleSet, pm.FeeRule, pm.Channel, pm.ChannelRef} {
 		p.str(s)
 	}
@@ -130,12 +133,14 @@ func (pm *Payment) pack() []byte {
 	p.uint(pm.Posting)
 	p.time(pm.Created)
 	p.time(pm.Updated)
+	p.uint(pm.Outbox)
 	return p.b
 }
 
 func unpackPayment(b []byte) (*Payment, error) {
 	u := unpacker{b: b}
-	if v := u.uint(); v != packVersion {
+	v := u.uint()
+	if v != 1 && v != paymentVersion {
 		return nil, fmt.Errorf("%w: payment format %d", errPacked, v)
 	}
 	pm := &Payment{}
@@ -150,6 +155,9 @@ func unpackPayment(b []byte) (*Payment, error) {
 	pm.Posting = u.uint()
 	pm.Created = u.time()
 	pm.Updated = u.time()
+	if v >= 2 {
+		pm.Outbox = u.uint()
+	}
 	if u.err != nil || len(u.b) != 0 {
 		return nil, errPacked
 	}

@@ -289,7 +289,8 @@ func (r *run) book(p *Payment) error {
 			return err
 		}
 	}
-	return nextOutbox(r.tx, p.ID)
+	p.Outbox, err = nextOutbox(r.tx, p.ID)
+	return err
 }
 
 // withholding reads a worker's withholding state for this year once per
