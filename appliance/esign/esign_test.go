@@ -176,7 +176,7 @@ func rezip(t testing.TB, dir string) []byte {
 		}
 		return err
 	})
-	pkg, err := zipFiles(files, t0)
+	pkg, err := Zip(files, t0)
 	if err != nil {
 		t.Fatal(err)
 	}

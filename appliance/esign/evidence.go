@@ -154,10 +154,13 @@ func (s *Session) Seal(ca *sm.Certificate, tsa *sm.Certificate, platform *Platfo
 	}
 	files[fileManifest] = manifest
 	files[fileCounter] = counter
-	return zipFiles(files, now)
+	return Zip(files, now)
 }
 
-func zipFiles(files map[string][]byte, at time.Time) ([]byte, error) {
+// Zip packs files into a zip in name order, each deflated and dated at: the
+// same files and time make the same bytes. Evidence packages and receipts
+// are made so.
+func Zip(files map[string][]byte, at time.Time) ([]byte, error) {
 	names := make([]string, 0, len(files))
 	for n := range files {
 		names = append(names, n)

@@ -1,11 +1,8 @@
 package receipts
 
 import (
-	"archive/zip"
-	"bytes"
 	"encoding/hex"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -50,30 +47,7 @@ func Bundle(rc *Receipt, pdf []byte, platform *esign.Platform, ca *sm.Certificat
 	readme.WriteString("publishes (GET /api/v1/esign/authority). Then, in this folder, with OpenSSL 3:\n\n")
 	fmt.Fprintf(&readme, Verify, now.Unix())
 	readme.WriteString("\nThe last line prints \"Verified OK\" for this receipt.pdf, and fails for any other bytes.\n")
-	return zipFiles(map[string][]byte{
+	return esign.Zip(map[string][]byte{
 		FilePDF: pdf, FileSig: sig, FilePlatform: platform.Cert.PEM(), FileCA: ca.PEM(), FileReadme: []byte(readme.String()),
 	}, now)
-}
-
-func zipFiles(files map[string][]byte, at time.Time) ([]byte, error) {
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, n := range names {
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: n, Method: zip.Deflate, Modified: at})
-		if err != nil {
-			return nil, err
-		}
-		if _, err := w.Write(files[n]); err != nil {
-			return nil, err
-		}
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }
