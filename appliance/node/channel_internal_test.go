@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"os"
@@ -12,28 +11,9 @@ import (
 	"time"
 
 	"cxt/appliance/channel"
-	"cxt/appliance/datadir"
 	"cxt/storage/cluster/loopback"
 )
 
-// setChannel writes node.json's channel section.
-func setChannel(t *testing.T, dir string, section map[string]any) {
-	t.Helper()
-	path := filepath.Join(dir, datadir.NodeFile)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	cfg["channel"] = section
-	b, _ = json.Marshal(cfg)
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // node.json's channel section picks the channel the leader pays through
 // and the name every payment is booked under; a file channel without its
@@ -79,7 +59,7 @@ func TestNodeJSONPicksThePaymentChannelAndAFileChannelNeedsItsFolders(t *testing
 		{"kind": "sftp", "outbound": out, "inbound": in},
 		{"kind": "sandbox", "outbound": out},
 	} {
-		setChannel(t, dir, bad)
+		WriteSection(t, dir, "channel", bad)
 		if n, err := Open(ctx, Options{Dir: dir, Logger: quiet}); err == nil {
 			n.Close()
 			t.Errorf("a node started with channel %v", bad)
@@ -88,7 +68,7 @@ func TestNodeJSONPicksThePaymentChannelAndAFileChannelNeedsItsFolders(t *testing
 		}
 	}
 
-	setChannel(t, dir, map[string]any{"kind": "file", "name": "icbc-fz", "outbound": out, "inbound": in})
+	WriteSection(t, dir, "channel", map[string]any{"kind": "file", "name": "icbc-fz", "outbound": out, "inbound": in})
 	n = opened()
 	if got := n.domains.payouts.Rules.Channel; got != "icbc-fz" {
 		t.Fatalf("a file channel's payments go to %q", got)

@@ -3,7 +3,6 @@ package node_test
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -136,15 +135,15 @@ func TestPasswordAgesComeFromNodeJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeSecurity(t, dir, map[string]any{"password_max_age": map[string]any{"wizard": "90d"}})
+	node.WriteSection(t, dir, "security", map[string]any{"password_max_age": map[string]any{"wizard": "90d"}})
 	if _, err := node.Open(ctx(t), node.Options{Dir: dir, Logger: quiet()}); err == nil || !strings.Contains(err.Error(), "wizard") {
 		t.Fatalf("an unknown role: %v", err)
 	}
-	writeSecurity(t, dir, map[string]any{"password_max_age": map[string]any{"system_admin": "ninety days"}})
+	node.WriteSection(t, dir, "security", map[string]any{"password_max_age": map[string]any{"system_admin": "ninety days"}})
 	if _, err := node.Open(ctx(t), node.Options{Dir: dir, Logger: quiet()}); err == nil || !strings.Contains(err.Error(), "system_admin") {
 		t.Fatalf("a malformed age: %v", err)
 	}
-	writeSecurity(t, dir, map[string]any{"password_max_age": map[string]any{"system_admin": "2d"}})
+	node.WriteSection(t, dir, "security", map[string]any{"password_max_age": map[string]any{"system_admin": "2d"}})
 	var mu sync.Mutex
 	now := time.Now()
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
@@ -185,15 +184,3 @@ func TestPasswordAgesComeFromNodeJSON(t *testing.T) {
 	}
 }
 
-func writeSecurity(t *testing.T, dir string, security map[string]any) {
-	t.Helper()
-	path := filepath.Join(dir, datadir.NodeFile)
-	raw, _ := os.ReadFile(path)
-	var doc map[string]any
-	json.Unmarshal(raw, &doc)
-	doc["security"] = security
-	b, _ := json.Marshal(doc)
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}

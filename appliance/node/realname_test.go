@@ -1,7 +1,6 @@
 package node_test
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,28 +10,10 @@ import (
 	"cxt/appliance/node"
 )
 
-// writeRealName sets node.json's real_name section.
-func writeRealName(t *testing.T, dir string, section map[string]any) {
-	t.Helper()
-	path := filepath.Join(dir, datadir.NodeFile)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	cfg["real_name"] = section
-	b, _ = json.Marshal(cfg)
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func TestARealNameServicesSecretIsWrappedAtTheNextStart(t *testing.T) {
 	dir := initNode(t, node.InitOptions{})
-	writeRealName(t, dir, map[string]any{"url": "https://realname.example/v1/verify", "app": "cxt", "secret": "rn-Secret-44", "retries": 2})
+	node.WriteSection(t, dir, "real_name", map[string]any{"url": "https://realname.example/v1/verify", "app": "cxt", "secret": "rn-Secret-44", "retries": 2})
 	n := open(t, dir)
 	waitLeader(t, n)
 	raw, _ := os.ReadFile(filepath.Join(dir, datadir.NodeFile))
@@ -55,7 +36,7 @@ func TestARealNameServicesSecretIsWrappedAtTheNextStart(t *testing.T) {
 		{"url": "http://realname.example/v1/verify", "app": "cxt", "secret": "s"},
 		{"url": "https://realname.example/v1/verify", "app": "cxt"},
 	} {
-		writeRealName(t, dir, bad)
+		node.WriteSection(t, dir, "real_name", bad)
 		if n, err := node.Open(ctx(t), node.Options{Dir: dir, Logger: quiet()}); err == nil {
 			n.Close()
 			t.Errorf("a node started with real_name %v", bad)

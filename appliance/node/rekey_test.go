@@ -127,7 +127,7 @@ func writeNotifications(t *testing.T, dir string, notifications map[string]any) 
 func TestRekeyToANewKeyFileRetiresTheOldKeyAndKeepsEveryRecord(t *testing.T) {
 	dir := initNode(t, node.InitOptions{})
 	writeNotifications(t, dir, map[string]any{"smtp_addr": "127.0.0.1:25", "smtp_password": "smtp-Secret-42", "sms_webhook": "https://sms.example/send?key=sms-Secret-43"})
-	writeRealName(t, dir, map[string]any{"url": "https://realname.example/v1/verify", "app": "cxt", "secret": "rn-Secret-45"})
+	node.WriteSection(t, dir, "real_name", map[string]any{"url": "https://realname.example/v1/verify", "app": "cxt", "secret": "rn-Secret-45"})
 	n := open(t, dir)
 	waitLeader(t, n)
 	old, err := datadir.ReadKeyFile(filepath.Join(dir, datadir.MasterKeyFile))
