@@ -14,7 +14,6 @@ import (
 	"cxt/storage/cluster/loopback"
 )
 
-
 // node.json's channel section picks the channel the leader pays through
 // and the name every payment is booked under; a file channel without its
 // folders, or with an outbound folder others may open, stops the start.

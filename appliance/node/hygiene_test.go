@@ -183,4 +183,3 @@ func TestPasswordAgesComeFromNodeJSON(t *testing.T) {
 		t.Fatalf("two days and an hour after the change with a 2d age: %d %v", code, body)
 	}
 }
-

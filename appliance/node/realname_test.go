@@ -10,7 +10,6 @@ import (
 	"cxt/appliance/node"
 )
 
-
 func TestARealNameServicesSecretIsWrappedAtTheNextStart(t *testing.T) {
 	dir := initNode(t, node.InitOptions{})
 	node.WriteSection(t, dir, "real_name", map[string]any{"url": "https://realname.example/v1/verify", "app": "cxt", "secret": "rn-Secret-44", "retries": 2})
