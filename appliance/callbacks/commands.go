@@ -135,6 +135,14 @@ func endpoints(tx *state.Tx, merchant string) ([]string, error) {
 	return out, nil
 }
 
+// Subscribed reports whether any of merchant's clients registered a
+// callback URL: a command that would tell it of many changes asks first,
+// and builds no payload for a merchant nobody listens for.
+func Subscribed(tx *state.Tx, merchant string) (bool, error) {
+	clients, err := endpoints(tx, merchant)
+	return len(clients) > 0, err
+}
+
 // Enqueue reports event with payload to merchant's systems, inside the
 // command that makes the change: one delivery to each callback URL its
 // clients registered, sent by the leader from now on. A merchant without

@@ -72,13 +72,14 @@ func (c *change) move(p *Payment, to Status) {
 	if n := len(c.touched); n == 0 || c.touched[n-1] != p.ID {
 		c.touched = append(c.touched, p.ID)
 	}
+	view := func() any { return p.View() }
 	switch to {
 	case Paid:
-		c.run.notify(p.Merchant, callbacks.EventPaymentPaid, p.View())
+		c.run.notify(p.Merchant, callbacks.EventPaymentPaid, view)
 	case Failed:
-		c.run.notify(p.Merchant, callbacks.EventPaymentFailed, p.View())
+		c.run.notify(p.Merchant, callbacks.EventPaymentFailed, view)
 	case Returned:
-		c.run.notify(p.Merchant, callbacks.EventPaymentReturned, p.View())
+		c.run.notify(p.Merchant, callbacks.EventPaymentReturned, view)
 	}
 }
 

@@ -258,7 +258,7 @@ func (h *handlers) execute(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	b.Done++
 	if b.Done == b.Chunks {
 		b.Status, b.Finished = Executed, r.now
-		r.notify(b.Merchant, callbacks.EventBatchPrefix+Executed, b.view())
+		r.notify(b.Merchant, callbacks.EventBatchPrefix+Executed, func() any { return b.view() })
 		if err := tx.Delete(ExecBucket, []byte(b.ID)); err != nil {
 			return nil, err
 		}
@@ -456,6 +456,7 @@ type payeeOf struct {
 	code, reason string // a refusal or hold; "" if payable
 	hold         bool
 	agreement    string
+	blocked      string // why the worker is on the blacklist; "" if not
 }
 
 func checkPayee(tx Getter, merchant, worker string) (payeeOf, error) {

@@ -32,7 +32,7 @@ type run struct {
 	available int64
 	fee       func(int64) int64
 	feeRule   string
-	payees    map[string]payeeOf
+	payees    map[string]payeeOf      // each worker's checks and blacklist entry, read once per command
 	held      map[string]*withholding // "<worker>/<year>" -> state, written at finish
 	batches   map[string]*Batch
 	booked    []string // payments booked: the posting lists them
@@ -51,14 +51,33 @@ type run struct {
 	// notices are the callbacks the command sends when it ends: by
 	// merchant, then event, the payments (or the batch) it is about.
 	notices map[string]map[string][]any
+	// listens caches, by merchant, whether any client has a callback URL.
+	listens map[string]bool
 }
 
 // notify gathers a callback to the merchant's systems; finish enqueues one
 // delivery per merchant and event, listing every payment the command moved
 // — a batch of 100,000 rows makes a few dozen callbacks, not 100,000.
-func (r *run) notify(merchant, event string, about any) {
+//
+// about makes the payload, only for a merchant some client listens for: a
+// chunk of 2,000 rows builds no views for a merchant without a callback URL.
+func (r *run) notify(merchant, event string, about func() any) {
 	if r.explain != nil {
 		return // a preview tells no one
+	}
+	listens, known := r.listens[merchant]
+	if !known {
+		// A lookup that fails counts as a listener: Enqueue meets the error
+		// again when the command ends, and the command fails with it.
+		ok, err := callbacks.Subscribed(r.tx, merchant)
+		listens = ok || err != nil
+		if r.listens == nil {
+			r.listens = map[string]bool{}
+		}
+		r.listens[merchant] = listens
+	}
+	if !listens {
+		return
 	}
 	if r.notices == nil {
 		r.notices = map[string]map[string][]any{}
@@ -66,7 +85,7 @@ func (r *run) notify(merchant, event string, about any) {
 	if r.notices[merchant] == nil {
 		r.notices[merchant] = map[string][]any{}
 	}
-	r.notices[merchant][event] = append(r.notices[merchant][event], about)
+	r.notices[merchant][event] = append(r.notices[merchant][event], about())
 }
 
 func (r *run) sendNotices() error {
@@ -140,7 +159,7 @@ func (r *run) decide(p *Payment) error {
 	switch {
 	case code != "" && hold:
 		p.Status, p.Code, p.Reason = OnHold, code, reason
-		r.notify(p.Merchant, callbacks.EventPaymentOnHold, p.View())
+		r.notify(p.Merchant, callbacks.EventPaymentOnHold, func() any { return p.View() })
 	case code != "":
 		p.Status, p.Code, p.Reason = Rejected, code, reason
 	default:
@@ -159,6 +178,11 @@ func (r *run) check(p *Payment) (code, reason string, hold bool, err error) {
 	if !ok {
 		if pe, err = checkPayee(r.tx, p.Merchant, p.Worker); err != nil {
 			return "", "", false, err
+		}
+		if pe.code == "" {
+			if pe.blocked, err = Blocked(r.tx, p.Worker); err != nil {
+				return "", "", false, err
+			}
 		}
 		r.payees[p.Worker] = pe
 	}
@@ -182,10 +206,7 @@ func (r *run) check(p *Payment) (code, reason string, hold bool, err error) {
 				p.Worker, p.Task, ledger.Yuan(accepted), ledger.Yuan(paid), ledger.Yuan(p.AmountFen)), false, nil
 		}
 	}
-	why, err := Blocked(r.tx, p.Worker)
-	if err != nil {
-		return "", "", false, err
-	}
+	why := pe.blocked
 	w, err := r.withholding(p.Worker)
 	if err != nil {
 		return "", "", false, err
