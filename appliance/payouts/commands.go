@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"cxt/appliance/agreements"
@@ -293,22 +294,14 @@ func (h *handlers) release(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	}
 	r.batches[b.ID] = b
 	released := 0
-	prefix := []byte(b.ID + "-")
 	var held []*Payment
-	_, err = tx.Scan(PaymentBucket, prefix[:len(prefix)-1], MaxRows+1, func(k, v []byte) error {
-		if len(k) < len(prefix) || string(k[:len(prefix)]) != string(prefix) {
-			return errStop
-		}
-		p, err := unpackPayment(v)
-		if err != nil {
-			return err
-		}
+	err = batchPayments(tx, b.ID, func(p *Payment) error {
 		if p.Status == OnHold {
 			held = append(held, p)
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, errStop) {
+	if err != nil {
 		return nil, err
 	}
 	for _, p := range held {
@@ -328,6 +321,32 @@ func (h *handlers) release(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 }
 
 var errStop = errors.New("stop")
+
+// scanPrefix calls fn with each record of bucket whose key starts with
+// prefix, in key order, as the command sees them.
+func scanPrefix(tx *state.Tx, bucket, prefix string, fn func(k, v []byte) error) error {
+	_, err := tx.Scan(bucket, []byte(prefix), 1<<31, func(k, v []byte) error {
+		if !strings.HasPrefix(string(k), prefix) {
+			return errStop
+		}
+		return fn(k, v)
+	})
+	if errors.Is(err, errStop) {
+		return nil
+	}
+	return err
+}
+
+// batchPayments calls fn with each payment of a batch, in row order.
+func batchPayments(tx *state.Tx, batch string, fn func(*Payment) error) error {
+	return scanPrefix(tx, PaymentBucket, batch+"-", func(_, v []byte) error {
+		p, err := unpackPayment(v)
+		if err != nil {
+			return err
+		}
+		return fn(p)
+	})
+}
 
 // Cancel is the body of CmdCancel.
 type Cancel struct {

@@ -84,19 +84,8 @@ func (h *handlers) statement(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	var amounts []int64
 	var total int64
 	prefix := "b/" + in.Merchant + "/"
-	_, err = tx.Scan(BatchRefs, []byte(prefix), 1<<31, func(k, _ []byte) error {
-		batch, ok := strings.CutPrefix(string(k), prefix)
-		if !ok {
-			return errStop
-		}
-		_, err := tx.Scan(PaymentBucket, []byte(batch+"-"), MaxRows+1, func(pk, v []byte) error {
-			if !strings.HasPrefix(string(pk), batch+"-") {
-				return errStop
-			}
-			p, err := unpackPayment(v)
-			if err != nil {
-				return err
-			}
+	err = scanPrefix(tx, BatchRefs, prefix, func(k, _ []byte) error {
+		return batchPayments(tx, strings.TrimPrefix(string(k), prefix), func(p *Payment) error {
 			live := p.Status == Accepted || p.Status == Submitted || p.Status == Paid
 			if live && !p.Created.Before(from) && p.Created.Before(to) {
 				amounts = append(amounts, p.AmountFen)
@@ -104,12 +93,8 @@ func (h *handlers) statement(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 			}
 			return nil
 		})
-		if err == errStop {
-			err = nil
-		}
-		return err
 	})
-	if err != nil && err != errStop {
+	if err != nil {
 		return nil, err
 	}
 	fee := charge(amounts)
