@@ -57,9 +57,6 @@ func (c *crashing) died() {
 }
 
 func TestACrashingLeaderNeverPaysTwiceNorLosesAPayment(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a 3-node cluster")
-	}
 	seed := time.Now().UnixNano()
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(uint64(seed), 2))
