@@ -219,9 +219,15 @@ func Get(tx getter, seq uint64) (*Posting, error) {
 	if v == nil {
 		return nil, state.Reject(state.NotFound, "no posting %d", seq)
 	}
+	return Decode(v)
+}
+
+// Decode reads a posting's stored value, as a scan of PostingsBucket
+// yields it.
+func Decode(v []byte) (*Posting, error) {
 	var p Posting
 	if err := json.Unmarshal(v, &p); err != nil {
-		return nil, fmt.Errorf("ledger: posting %d: %w", seq, err)
+		return nil, fmt.Errorf("ledger: posting: %w", err)
 	}
 	return &p, nil
 }

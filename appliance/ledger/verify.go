@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"sort"
 
@@ -36,8 +35,8 @@ func Verify(r *state.ReadTx) (*Report, error) {
 		}
 		last = seq
 		rep.Postings++
-		var p Posting
-		if err := json.Unmarshal(v, &p); err != nil {
+		p, err := Decode(v)
+		if err != nil {
 			rep.problem("posting %d does not decode: %v", seq, err)
 			return nil
 		}

@@ -1,7 +1,6 @@
 package payouts
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"cxt/appliance/ledger"
@@ -43,9 +42,9 @@ func Verify(r *state.ReadTx) (*Report, error) {
 		if openErr != nil {
 			return nil // ledger.Verify reported it
 		}
-		p, err := ledger.Get(r, binary.BigEndian.Uint64(k))
+		p, err := ledger.Decode(v)
 		if err != nil {
-			return nil
+			return nil // ledger.Verify reported it
 		}
 		for _, id := range p.Payments {
 			if listed[id] == nil {
