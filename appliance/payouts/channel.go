@@ -174,8 +174,7 @@ func (h *handlers) results(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	out := Outcome{Ignored: map[string]string{}}
 	for _, it := range in.Items {
 		p, err := GetPayment(tx, it.Payment)
-		var rej *state.Rejection
-		if errors.As(err, &rej) && rej.Code == state.NotFound.String() {
+		if state.NotFound.Is(err) {
 			out.Unknown = append(out.Unknown, it.Payment)
 			continue
 		} else if err != nil {

@@ -68,7 +68,7 @@ func batchResource(r *api.Request) (api.Resource, error) {
 	res := api.Resource{Resource: policy.Resource{Label: 1, Tenanted: true}, Noun: "payout batch"}
 	found, err := r.Lookup(func(tx *state.ReadTx) (bool, error) {
 		bt, err := GetBatch(tx, r.Var("batch"))
-		if missing(err) {
+		if state.NotFound.Is(err) {
 			return false, nil
 		} else if err != nil {
 			return false, err
@@ -87,7 +87,7 @@ func PaymentResource(r *api.Request) (api.Resource, error) {
 	res := api.Resource{Resource: policy.Resource{Label: 1, Tenanted: true}, Noun: "payment"}
 	found, err := r.Lookup(func(tx *state.ReadTx) (bool, error) {
 		p, err := GetPayment(tx, r.Var("payment"))
-		if missing(err) {
+		if state.NotFound.Is(err) {
 			return false, nil
 		} else if err != nil {
 			return false, err
@@ -97,11 +97,6 @@ func PaymentResource(r *api.Request) (api.Resource, error) {
 	})
 	res.Absent = !found
 	return res, err
-}
-
-func missing(err error) bool {
-	var rej *state.Rejection
-	return errors.As(err, &rej) && rej.Code == state.NotFound.String()
 }
 
 // upload stores a batch: JSON ({"ref", "rows"}) or CSV (text/csv, the
@@ -590,7 +585,7 @@ func (b *Backend) postings(r *api.Request) (int, any, error) {
 	err = r.View(func(tx *state.ReadTx) error {
 		for seq := after + 1; len(out) < limit; seq++ {
 			p, err := ledger.Get(tx, seq)
-			if missing(err) {
+			if state.NotFound.Is(err) {
 				return nil
 			} else if err != nil {
 				return err

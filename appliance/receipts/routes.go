@@ -151,8 +151,7 @@ const maxScan = 100_000
 func paidAt(tx *state.ReadTx, p *payouts.Payment) (t0 time.Time, err error) {
 	for seq := p.Posting + 1; seq <= p.Posting+maxScan; seq++ {
 		post, err := ledger.Get(tx, seq)
-		var rej *state.Rejection
-		if errors.As(err, &rej) && rej.Code == state.NotFound.String() {
+		if state.NotFound.Is(err) {
 			return t0, nil
 		} else if err != nil {
 			return t0, err

@@ -364,7 +364,7 @@ func apply(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	}
 	if w, err := GetWork(tx, t.ID, s.Worker); err == nil {
 		return nil, state.Reject(CodeWorkStatus, "worker %s has %s work on task %s already", s.Worker, w.Status, t.ID)
-	} else if !isNotFound(err) {
+	} else if !state.NotFound.Is(err) {
 		return nil, err
 	}
 	if t.Assigned >= t.Headcount {
@@ -393,7 +393,7 @@ func assign(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	}
 	w, err := GetWork(tx, t.ID, s.Worker)
 	switch {
-	case err != nil && !isNotFound(err):
+	case err != nil && !state.NotFound.Is(err):
 		return nil, err
 	case err != nil && s.Application:
 		return nil, state.Reject(state.NotFound, "worker %s has not applied for task %s", s.Worker, t.ID)
@@ -588,13 +588,13 @@ func Payable(tx interface {
 	Get(string, []byte) ([]byte, error)
 }, taskID, merchant, worker string) (*Task, *Work, error) {
 	t, err := Get(tx, taskID)
-	if isNotFound(err) || err == nil && t.Merchant != merchant {
+	if state.NotFound.Is(err) || err == nil && t.Merchant != merchant {
 		return nil, nil, state.Reject(CodeNotFound, "merchant %s has no task %s", merchant, taskID)
 	} else if err != nil {
 		return nil, nil, err
 	}
 	w, err := GetWork(tx, taskID, worker)
-	if isNotFound(err) {
+	if state.NotFound.Is(err) {
 		return nil, nil, state.Reject(CodeNotAccepted, "worker %s has no work on task %s to be paid for", worker, taskID)
 	} else if err != nil {
 		return nil, nil, err
@@ -616,17 +616,11 @@ func AcceptedWork(tx interface {
 	w, err := GetWork(tx, taskID, worker)
 	if err == nil && w.Status == Accepted && w.Merchant == merchant {
 		return w, nil
-	} else if err != nil && !isNotFound(err) {
+	} else if err != nil && !state.NotFound.Is(err) {
 		return nil, err
 	}
 	_, w, err = Payable(tx, taskID, merchant, worker)
 	return w, err
-}
-
-// isNotFound reports whether err is a not_found refusal.
-func isNotFound(err error) bool {
-	var rej *state.Rejection
-	return errors.As(err, &rej) && rej.Code == state.NotFound.String()
 }
 
 // childKey keys an index entry: by owner first, so that an owner's entries

@@ -99,7 +99,7 @@ func visible(tx *state.ReadTx, t *Task, worker string) (bool, error) {
 		return false, nil
 	}
 	l, err := workers.GetLink(tx, t.Merchant, worker)
-	if isNotFound(err) {
+	if state.NotFound.Is(err) {
 		return false, nil
 	}
 	return err == nil && l.Status == workers.Active, err
@@ -207,7 +207,7 @@ func (b *Backend) read(r *api.Request) (int, any, error) {
 			w, err := GetWork(tx, id, wk)
 			if err == nil {
 				out.Works = append(out.Works, w)
-			} else if !isNotFound(err) {
+			} else if !state.NotFound.Is(err) {
 				return err
 			}
 			return nil

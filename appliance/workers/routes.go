@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"io"
 	"mime"
 	"slices"
@@ -741,8 +740,7 @@ const CodeUnverified = "worker_unverified"
 // whose real name was verified (worker_unverified otherwise).
 func FindParty(tx *state.ReadTx, keys *keyring.Keyring, merchant, worker string) (*Party, error) {
 	w, err := Get(tx, worker)
-	var rej *state.Rejection
-	if errors.As(err, &rej) && rej.Code == state.NotFound.String() {
+	if state.NotFound.Is(err) {
 		return nil, nil
 	} else if err != nil {
 		return nil, err

@@ -1,6 +1,8 @@
 package state_test
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -89,4 +91,11 @@ func TestAnEmptyValueIsPresentNotAbsent(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+func TestACodeKnowsItsRejections(t *testing.T) {
+	err := fmt.Errorf("wrapped: %w", state.Reject(state.NotFound, "no such thing"))
+	if !state.NotFound.Is(err) || state.Conflict.Is(err) || state.NotFound.Is(errors.New("not_found")) || state.NotFound.Is(nil) {
+		t.Fatal("Code.Is misreads a rejection")
+	}
 }

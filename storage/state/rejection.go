@@ -1,6 +1,7 @@
 package state
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -57,6 +58,13 @@ func (c Code) Kind() Kind { return c.kind }
 
 // String returns the API error code.
 func (c Code) String() string { return c.name }
+
+// Is reports whether err is a rejection with this code: whether a lookup
+// found nothing is state.NotFound.Is(err).
+func (c Code) Is(err error) bool {
+	var rej *Rejection
+	return errors.As(err, &rej) && rej.Code == c.name
+}
 
 var codes = struct {
 	sync.Mutex
