@@ -475,24 +475,9 @@ func (b *Backend) download(r *api.Request) (int, any, error) {
 		return 0, nil, errs.E(op, errs.NotExist, "merchant %s has no document %s", m.ID, r.Var("doc"))
 	}
 	d := m.Documents[i]
-	var want [sm.HashSize]byte
-	if raw, err := hex.DecodeString(d.SM3); err != nil || len(raw) != sm.HashSize {
-		return 0, nil, fmt.Errorf("merchants: document %s: bad digest on record", d.ID)
-	} else {
-		copy(want[:], raw)
-	}
-	store := b.Documents()
-	if store == nil {
-		return 0, nil, errs.E(op, errs.Unavailable, "the document store is not open yet")
-	}
-	rc, err := store.Under(key).Get(r.Ctx, d.ID, want)
+	body, err := documents.Read(r.Ctx, b.Documents(), key, d.ID, d.SM3, op)
 	if err != nil {
-		return 0, nil, errs.Wrap(op, errs.Unavailable, err, "document %s could not be read", d.ID)
-	}
-	defer rc.Close()
-	body, err := io.ReadAll(io.LimitReader(rc, documents.MaxSize+1))
-	if err != nil {
-		return 0, nil, errs.Wrap(op, errs.Internal, err, "document %s failed its integrity check", d.ID)
+		return 0, nil, err
 	}
 	return 200, &api.Raw{ContentType: d.Type, Name: d.Kind + "-" + d.ID + documents.Extension(d.Type), Body: body}, nil
 }
