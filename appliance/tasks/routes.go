@@ -1,12 +1,10 @@
 package tasks
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -590,31 +588,18 @@ func (b *Backend) evaluate(r *api.Request) (int, any, error) {
 // stored. Each document filed submits the work for acceptance.
 func (b *Backend) proof(r *api.Request) (int, any, error) {
 	const op = "file proof"
-	body, err := io.ReadAll(r.HTTP.Body)
-	if err != nil || len(body) > documents.MaxSize {
-		return 0, nil, errs.Coded(op, errs.TooLarge, "too_large", "a document is at most %d bytes", documents.MaxSize)
-	}
-	if len(body) == 0 {
-		return 0, nil, errs.E(op, errs.Invalid, "the body is the document, and it is empty")
-	}
-	typ := documents.Sniff(body)
-	if typ == "" {
-		return 0, nil, errs.Coded(op, errs.Unsupported, "unsupported_document", "a document is a PDF, JPEG, PNG or OFD file, read from its content")
+	body, typ, err := documents.Received(r.HTTP.Body, op)
+	if err != nil {
+		return 0, nil, err
 	}
 	t, w, key, err := loadWork(r)
 	if err != nil {
 		return 0, nil, err
 	}
 	store := b.Documents()
-	if store == nil {
-		return 0, nil, errs.E(op, errs.Unavailable, "the document store is not open yet")
-	}
-	var rnd [8]byte
-	rand.Read(rnd[:])
-	docID := "proof-" + hex.EncodeToString(rnd[:])
-	info, err := store.Under(key).Put(r.Ctx, docID, bytes.NewReader(body), int64(len(body)))
+	docID, info, err := documents.Write(r.Ctx, store, key, "proof-", body, op)
 	if err != nil {
-		return 0, nil, errs.Wrap(op, errs.Unavailable, err, "the document could not be stored")
+		return 0, nil, err
 	}
 	ref := ProofRef{ID: docID, Type: typ, Size: info.Size, SM3: hex.EncodeToString(info.SM3[:]), By: r.Subject.ID}
 	r.Audit.Object = t.ID + "/" + w.Worker + "/" + docID
