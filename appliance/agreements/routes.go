@@ -86,21 +86,14 @@ func (b *Backend) Routes() []api.Route {
 // tripartite, its worker's; another tenant's is absent.
 func resource(r *api.Request) (api.Resource, error) {
 	id := r.Var("id")
-	res := api.Resource{Resource: policy.Resource{Label: 1, Owner: id}, Noun: "agreement"}
-	found, err := r.Lookup(func(tx *state.ReadTx) (bool, error) {
-		b, err := tx.Get(Bucket, []byte(id))
-		if err != nil || b == nil {
-			return false, err
-		}
-		a, err := decode(b)
-		if err != nil {
-			return false, err
-		}
-		res.Resource = a.Tenancy()
-		return true, nil
-	})
-	res.Absent = !found
-	return res, err
+	return r.Tenancy(api.Resource{Resource: policy.Resource{Label: 1, Owner: id}, Noun: "agreement"},
+		func(tx *state.ReadTx) (policy.Resource, error) {
+			a, err := Get(tx, id)
+			if err != nil {
+				return policy.Resource{}, err
+			}
+			return a.Tenancy(), nil
+		})
 }
 
 func mustJSON(v any) []byte {

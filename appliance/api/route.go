@@ -148,6 +148,25 @@ func (r *Request) Lookup(found func(*state.ReadTx) (bool, error)) (bool, error) 
 	return ok, err
 }
 
+// Tenancy is a Resource func's answer for the record find reads: the
+// record's tenancy, or res marked absent when find's lookup is a not_found
+// rejection. res is what the request is decided on while nothing is found
+// (its noun, label and owner).
+func (r *Request) Tenancy(res Resource, find func(*state.ReadTx) (policy.Resource, error)) (Resource, error) {
+	found, err := r.Lookup(func(tx *state.ReadTx) (bool, error) {
+		t, err := find(tx)
+		if state.NotFound.Is(err) {
+			return false, nil
+		} else if err != nil {
+			return false, err
+		}
+		res.Resource = t
+		return true, nil
+	})
+	res.Absent = !found
+	return res, err
+}
+
 // PathOwner is the Resource func of a route whose owner is its path
 // variable name, looked up nowhere: label 1.
 func PathOwner(name string) func(*Request) (Resource, error) {

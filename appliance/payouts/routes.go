@@ -65,38 +65,28 @@ func (b *Backend) Routes() []api.Route {
 
 // batchResource is a batch: its merchant's; another tenant's is absent.
 func batchResource(r *api.Request) (api.Resource, error) {
-	res := api.Resource{Resource: policy.Resource{Label: 1, Tenanted: true}, Noun: "payout batch"}
-	found, err := r.Lookup(func(tx *state.ReadTx) (bool, error) {
-		bt, err := GetBatch(tx, r.Var("batch"))
-		if state.NotFound.Is(err) {
-			return false, nil
-		} else if err != nil {
-			return false, err
-		}
-		res.Resource = bt.Tenancy()
-		return true, nil
-	})
-	res.Absent = !found
-	return res, err
+	return r.Tenancy(api.Resource{Resource: policy.Resource{Label: 1, Tenanted: true}, Noun: "payout batch"},
+		func(tx *state.ReadTx) (policy.Resource, error) {
+			bt, err := GetBatch(tx, r.Var("batch"))
+			if err != nil {
+				return policy.Resource{}, err
+			}
+			return bt.Tenancy(), nil
+		})
 }
 
 // PaymentResource is a payment: its merchant's and its worker's; another
 // tenant's is absent. Routes about a payment in other packages (its
 // receipt) use it too.
 func PaymentResource(r *api.Request) (api.Resource, error) {
-	res := api.Resource{Resource: policy.Resource{Label: 1, Tenanted: true}, Noun: "payment"}
-	found, err := r.Lookup(func(tx *state.ReadTx) (bool, error) {
-		p, err := GetPayment(tx, r.Var("payment"))
-		if state.NotFound.Is(err) {
-			return false, nil
-		} else if err != nil {
-			return false, err
-		}
-		res.Resource = p.Tenancy()
-		return true, nil
-	})
-	res.Absent = !found
-	return res, err
+	return r.Tenancy(api.Resource{Resource: policy.Resource{Label: 1, Tenanted: true}, Noun: "payment"},
+		func(tx *state.ReadTx) (policy.Resource, error) {
+			p, err := GetPayment(tx, r.Var("payment"))
+			if err != nil {
+				return policy.Resource{}, err
+			}
+			return p.Tenancy(), nil
+		})
 }
 
 // upload stores a batch: JSON ({"ref", "rows"}) or CSV (text/csv, the

@@ -106,21 +106,14 @@ func visible(tx *state.ReadTx, t *Task, worker string) (bool, error) {
 // merchant's and its worker's.
 func workResource(r *api.Request) (api.Resource, error) {
 	id, worker := r.Var("id"), r.Var("worker")
-	res := api.Resource{Resource: policy.Resource{Label: 1, Owner: id + "/" + worker, Tenanted: true}, Noun: "work"}
-	found, err := r.Lookup(func(tx *state.ReadTx) (bool, error) {
-		b, err := tx.Get(WorkBucket, WorkKey(id, worker))
-		if err != nil || b == nil {
-			return false, err
-		}
-		w, err := decodeWork(b)
-		if err != nil {
-			return false, err
-		}
-		res.Resource = w.Tenancy()
-		return true, nil
-	})
-	res.Absent = !found
-	return res, err
+	return r.Tenancy(api.Resource{Resource: policy.Resource{Label: 1, Owner: id + "/" + worker, Tenanted: true}, Noun: "work"},
+		func(tx *state.ReadTx) (policy.Resource, error) {
+			w, err := GetWork(tx, id, worker)
+			if err != nil {
+				return policy.Resource{}, err
+			}
+			return w.Tenancy(), nil
+		})
 }
 
 // newID draws a task's ID: time-ordered, so that lists read oldest first.
