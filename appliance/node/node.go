@@ -491,11 +491,16 @@ func (n *Node) sweep(ctx context.Context, c *cluster.Node) {
 func (n *Node) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// Shutdown closes only listeners its Serve goroutine has registered;
+	// closing them here too frees the address before Close returns, so a
+	// node reopened at once on the same address can listen.
 	if n.http != nil {
 		n.http.Shutdown(ctx)
+		n.apiLn.Close()
 	}
 	if n.admin != nil {
 		n.admin.Shutdown(ctx)
+		n.adminLn.Close()
 		os.Remove(n.cfg.Path(datadir.AdminSocket))
 	}
 	n.mu.Lock()

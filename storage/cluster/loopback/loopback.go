@@ -7,8 +7,12 @@ import (
 	"fmt"
 	mathrand "math/rand/v2"
 	"net"
+	"os"
+	"path/filepath"
 	"sort"
+	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"cxt/crypto/keyring"
@@ -248,27 +252,52 @@ func (c *Cluster) Converge(ctx context.Context) (map[string][sm.HashSize]byte, e
 // Linux), which is where outgoing connections of every test process take
 // their local ports: a port handed out there could be taken by any client
 // between now and the server's listen. Ports are drawn at random, never
-// twice in a process, and checked by listening.
+// twice in a process, checked by listening, and claimed for the life of
+// the process by a lock on a file named for the port: go test runs
+// packages in parallel processes, and a node that closes and reopens on
+// its port must not find another package's server there in between.
 func FreeAddr() string {
 	freeMu.Lock()
 	defer freeMu.Unlock()
 	for range 1000 {
 		port := 20000 + mathrand.IntN(12000)
-		if freeUsed[port] {
+		if freeUsed[port] || !claimPort(port) {
 			continue
 		}
+		freeUsed[port] = true
 		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			continue
 		}
 		ln.Close()
-		freeUsed[port] = true
 		return ln.Addr().String()
 	}
 	panic("loopback: no free port between 20000 and 32000")
 }
 
+// claimPort takes an exclusive lock on the port's file in the shared
+// claims folder and keeps it (and its descriptor) until the process ends;
+// false when another process holds it. Without a claims folder every port
+// counts as unclaimed and only the listen check is left.
+func claimPort(port int) bool {
+	dir := filepath.Join(os.TempDir(), "cxt-test-ports")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return true
+	}
+	f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(port)), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return true
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return false
+	}
+	freeClaims = append(freeClaims, f)
+	return true
+}
+
 var (
-	freeMu   sync.Mutex
-	freeUsed = map[int]bool{}
+	freeMu     sync.Mutex
+	freeUsed   = map[int]bool{}
+	freeClaims []*os.File // held open: closing one would release its lock
 )
