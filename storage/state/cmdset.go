@@ -33,6 +33,11 @@ const PartiesSet = 3
 // clients and callbacks.
 const MoneySet = 4
 
+// GatewaySet is the command set that opens the state to tax bureaus: the
+// gateway's feed entries, which existing commands append from this set on,
+// its bureau clients, nonces, reports and receipts.
+const GatewaySet = 5
+
 // CmdCommandSet raises the command set the cluster speaks; its body is the
 // set, 8 bytes big-endian.
 const CmdCommandSet = "state.min_version"
@@ -105,6 +110,15 @@ func (s *State) handler(tx *Tx, typ string) (Handler, error) {
 		}
 	}
 	return h, nil
+}
+
+// Speaks reports whether the cluster speaks command set set as this command
+// sees it: what a handler asks before it does more than its command type
+// did in an older set (a feed entry, say), so that every replica of every
+// version answers alike.
+func (t *Tx) Speaks(set uint32) (bool, error) {
+	cur, err := t.commandSet()
+	return cur >= set, err
 }
 
 // commandSet reads the cluster's command set as this command sees it.

@@ -1,0 +1,234 @@
+// Package feed is the tax bureaus' record of every business fact: an
+// append-only, hash-chained sequence of entries written by the state
+// machine in the same command as the fact itself, so the feed can neither
+// miss a committed fact nor hold one that was not committed.
+//
+// Each entry has a global sequence number (1, 2, 3, … without gaps), a type
+// and schema version, the command's time, the tax office it concerns ("" for
+// the platform's own office only), the subject whose archive holds it, and a
+// payload: JSON without personal data, built by the handler. A fact about a
+// person also carries that person's identity — the fields their record keeps
+// sealed under their own key — as a second part, still sealed under that key
+// inside the entry, and hashed when the entry is written from its plaintext,
+// which the handler opens for the purpose. When the subject is shredded the
+// identity no longer opens: the entry is served with its identity's hash and
+// no identity (a tombstone), and the chain, which covers only hashes, still
+// verifies.
+//
+// The entry hash is SM3 over ten lines (Line); the chain after entry n is
+// SM3(chain(n-1) ‖ hash(n)), from 32 zero bytes. Every entry of a merchant's
+// tax office is also chained, by the same rule, in that office's own chain
+// with its own contiguous numbers, so a bureau that may see one office proves
+// completeness of what it may see without seeing the rest. The platform's
+// office, where the platform files as withholding agent, sees the global
+// chain. docs/gateway.md specifies every byte.
+package feed
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"cxt/crypto/sm"
+	"cxt/storage/state"
+)
+
+// Buckets.
+const (
+	Bucket       = "gateway-feed"        // global seq (8 bytes) -> Entry
+	OfficeBucket = "gateway-feed-office" // office \x00 office seq (8 bytes) -> Link
+	TipBucket    = "gateway-feed-tip"    // "" (global) or office -> Tip
+)
+
+// Protocol names the hashing rules; it is the first line of every entry's
+// hashed form and appears in every page head.
+const Protocol = "cxt-feed/1"
+
+// Platform names the global chain in a Tip's key and a page head's scope.
+const Platform = ""
+
+// Hash is an SM3 digest.
+type Hash = [sm.HashSize]byte
+
+// Fact is what a handler appends.
+type Fact struct {
+	Type    string // e.g. "worker.registered"
+	Version int    // the payload schema's version, 1 and up
+	Office  string // the tax office the fact concerns, or "" for the platform's only
+	Subject string // the merchant or worker whose archive holds the fact, if any
+	Payload any    // marshalled as JSON; no personal data
+	// Identity, if set, is the subject's sealed personal fields, which
+	// the entry carries sealed and hashes from their plaintext.
+	Identity *Identity
+}
+
+// Identity is a subject's personal fields as their record keeps them: an
+// envelope under the subject's key for the associated data AAD, and the
+// function that opens it (subjects.KeyIn and its Open, handed in by the
+// domain so this package needs no domain).
+type Identity struct {
+	AAD      string
+	Envelope []byte
+	Open     func(aad string, envelope []byte) ([]byte, error)
+}
+
+// Entry is one stored entry.
+type Entry struct {
+	Seq         uint64    `json:"seq"`
+	Type        string    `json:"type"`
+	Version     int       `json:"v"`
+	Time        time.Time `json:"time"`
+	Office      string    `json:"office,omitempty"`
+	Subject     string    `json:"subject,omitempty"`
+	Payload     []byte    `json:"payload"`
+	IdentityAAD string    `json:"identity_aad,omitempty"`
+	Identity    []byte    `json:"identity,omitempty"` // sealed under the subject's key
+	IdentitySM3 []byte    `json:"identity_sm3,omitempty"`
+	Hash        []byte    `json:"hash"`
+	Chain       []byte    `json:"chain"` // the global chain after this entry
+}
+
+// Tip is the end of a chain: its last number and chain value.
+type Tip struct {
+	Seq   uint64
+	Chain Hash
+}
+
+// Link places an entry in an office's chain.
+type Link struct {
+	Seq   uint64 // the entry's global number
+	Chain Hash   // the office's chain after it
+}
+
+// Register adds the feed's buckets.
+func Register(reg *state.Registry) {
+	reg.Bucket(Bucket)
+	reg.Bucket(OfficeBucket)
+	reg.Bucket(TipBucket)
+}
+
+// Append writes f as the next entry of the feed, in the command being
+// applied, and returns its number — 0 when the cluster does not speak the
+// gateway's command set yet (an older replica would not write it).
+func Append(tx *state.Tx, f Fact) (uint64, error) {
+	if ok, err := tx.Speaks(state.GatewaySet); err != nil || !ok {
+		return 0, err
+	}
+	if f.Type == "" || f.Version < 1 || strings.ContainsAny(f.Type+f.Office+f.Subject, "\n\x00") {
+		return 0, fmt.Errorf("feed: a fact has a type, a version and single-line names: %q", f.Type)
+	}
+	payload, err := json.Marshal(f.Payload)
+	if err != nil {
+		return 0, fmt.Errorf("feed: %s payload: %w", f.Type, err)
+	}
+	tip, err := ReadTip(tx, Platform)
+	if err != nil {
+		return 0, err
+	}
+	e := Entry{Seq: tip.Seq + 1, Type: f.Type, Version: f.Version, Time: tx.Time().UTC(), Office: f.Office, Subject: f.Subject, Payload: payload}
+	if id := f.Identity; id != nil {
+		plain, err := id.Open(id.AAD, id.Envelope)
+		if err != nil {
+			return 0, fmt.Errorf("feed: %s: the identity of %s does not open: %w", f.Type, f.Subject, err)
+		}
+		sum := sm.Sum(plain)
+		clear(plain)
+		e.IdentityAAD, e.Identity, e.IdentitySM3 = id.AAD, id.Envelope, sum[:]
+	}
+	h := e.hash()
+	e.Hash = h[:]
+	chain := Next(tip.Chain, h)
+	e.Chain = chain[:]
+	b, err := json.Marshal(&e)
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Put(Bucket, SeqKey(e.Seq), b); err != nil {
+		return 0, err
+	}
+	if err := putTip(tx, Platform, Tip{Seq: e.Seq, Chain: chain}); err != nil {
+		return 0, err
+	}
+	if f.Office != "" {
+		otip, err := ReadTip(tx, f.Office)
+		if err != nil {
+			return 0, err
+		}
+		link := Link{Seq: e.Seq, Chain: Next(otip.Chain, h)}
+		if err := tx.Put(OfficeBucket, OfficeKey(f.Office, otip.Seq+1), encodeLink(link)); err != nil {
+			return 0, err
+		}
+		if err := putTip(tx, f.Office, Tip{Seq: otip.Seq + 1, Chain: link.Chain}); err != nil {
+			return 0, err
+		}
+	}
+	return e.Seq, nil
+}
+
+// Line is the hashed form of an entry: ten lines joined by "\n" with no
+// newline after the last — the protocol, the number, the type, the
+// version, the time (RFC 3339, UTC, nanoseconds without trailing zeros),
+// the office, the subject, hex(SM3(payload)), hex(identity SM3) or "" when
+// it has no identity, and "" (reserved).
+func Line(seq uint64, typ string, version int, at time.Time, office, subject string, payloadSM3, identitySM3 []byte) []byte {
+	return []byte(strings.Join([]string{Protocol, strconv.FormatUint(seq, 10), typ, strconv.Itoa(version),
+		at.UTC().Format(time.RFC3339Nano), office, subject, hex.EncodeToString(payloadSM3), hex.EncodeToString(identitySM3), ""}, "\n"))
+}
+
+func (e *Entry) hash() Hash {
+	ps := sm.Sum(e.Payload)
+	return sm.Sum(Line(e.Seq, e.Type, e.Version, e.Time, e.Office, e.Subject, ps[:], e.IdentitySM3))
+}
+
+// Next is the chain after an entry of hash h that follows chain prev.
+func Next(prev, h Hash) Hash {
+	var buf [2 * sm.HashSize]byte
+	copy(buf[:], prev[:])
+	copy(buf[sm.HashSize:], h[:])
+	return sm.Sum(buf[:])
+}
+
+// SeqKey is an entry's key: its number, big-endian.
+func SeqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+
+// OfficeKey is an office chain's link key.
+func OfficeKey(office string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte(office), 0), seq)
+}
+
+type reader interface {
+	Get(bucket string, key []byte) ([]byte, error)
+}
+
+// ReadTip returns the end of the global chain (office "") or of an office's.
+func ReadTip(r reader, office string) (Tip, error) {
+	v, err := r.Get(TipBucket, []byte(office))
+	if err != nil || v == nil {
+		return Tip{}, err
+	}
+	if len(v) != 8+sm.HashSize {
+		return Tip{}, fmt.Errorf("feed: the tip of %q is %d bytes", office, len(v))
+	}
+	t := Tip{Seq: binary.BigEndian.Uint64(v)}
+	copy(t.Chain[:], v[8:])
+	return t, nil
+}
+
+func putTip(tx *state.Tx, office string, t Tip) error {
+	return tx.Put(TipBucket, []byte(office), append(binary.BigEndian.AppendUint64(nil, t.Seq), t.Chain[:]...))
+}
+
+func encodeLink(l Link) []byte { return append(binary.BigEndian.AppendUint64(nil, l.Seq), l.Chain[:]...) }
+
+func decodeLink(v []byte) (Link, error) {
+	if len(v) != 8+sm.HashSize {
+		return Link{}, fmt.Errorf("feed: an office link is %d bytes", len(v))
+	}
+	l := Link{Seq: binary.BigEndian.Uint64(v)}
+	copy(l.Chain[:], v[8:])
+	return l, nil
+}
