@@ -25,6 +25,9 @@ const (
 	CardFormat Code = "card_format" // characters
 	CardLength Code = "card_length" // not 16-19 digits, or not a length the card's scheme issues
 	CardLuhn   Code = "card_luhn"   // the Luhn check digit
+
+	TaxOfficeFormat Code = "tax_office_format" // not 11 digits starting with 1
+	TaxOfficeRegion Code = "tax_office_region" // digits 2-7 not in GB/T 2260
 )
 
 // Codes lists every code, for documentation tests and clients.
@@ -34,6 +37,7 @@ func Codes() []Code {
 		IDFormat, IDCheckDigit, IDBirthDate, IDRegion, IDUnderage,
 		PhoneFormat,
 		CardFormat, CardLength, CardLuhn,
+		TaxOfficeFormat, TaxOfficeRegion,
 	}
 }
 

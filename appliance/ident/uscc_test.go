@@ -1,6 +1,7 @@
 package ident
 
 import (
+	"errors"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -142,5 +143,25 @@ func TestUSCCCheckCharRefusesBadInput(t *testing.T) {
 		if w != p {
 			t.Errorf("weight %d is %d, 3^%d mod 31 is %d", i+1, w, i, p)
 		}
+	}
+}
+
+func TestTaxOfficeCodesAreElevenDigitsOfAKnownArea(t *testing.T) {
+	for _, good := range []string{"11101050000", "14403000000", "13201060001"} {
+		if err := CheckTaxOffice(good); err != nil {
+			t.Errorf("%s: %v", good, err)
+		}
+	}
+	for code, want := range map[string]Code{
+		"1110105000": TaxOfficeFormat, "21101050000": TaxOfficeFormat, "1110105000X": TaxOfficeFormat,
+		"111010500000": TaxOfficeFormat, "19999990000": TaxOfficeRegion, "": TaxOfficeFormat,
+	} {
+		var e *Error
+		if err := CheckTaxOffice(code); !errors.As(err, &e) || e.Code != want {
+			t.Errorf("%q: %v, want %s", code, err, want)
+		}
+	}
+	if got := TaxOfficeOf(USCC{Area: "110105"}); got != "11101050000" || CheckTaxOffice(got) != nil {
+		t.Errorf("the office of area 110105 is %s", got)
 	}
 }

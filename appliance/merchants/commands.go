@@ -38,7 +38,8 @@ type Application struct {
 	ID        string          `json:"id"`
 	Name      string          `json:"name"`
 	Model     OperatingModel  `json:"operating_model"`
-	USCCIndex string          `json:"uscc_index"` // hex HMAC-SM3
+	TaxOffice string          `json:"tax_office,omitempty"` // its 主管税务机关's code
+	USCCIndex string          `json:"uscc_index"`           // hex HMAC-SM3
 	Private   subjects.Sealed `json:"private"`
 	Key       subjects.Fresh  `json:"key"`
 	Applicant string          `json:"applicant"`
@@ -104,7 +105,7 @@ func apply(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	}
 	now := tx.Time()
 	m := &Merchant{
-		ID: a.ID, Name: a.Name, Model: a.Model, Status: Applied, KeyID: a.Key.KeyID, Private: a.Private,
+		ID: a.ID, Name: a.Name, Model: a.Model, TaxOffice: a.TaxOffice, Status: Applied, KeyID: a.Key.KeyID, Private: a.Private,
 		Applicant: a.Applicant, Created: now,
 		History: []Event{{At: now, By: a.Applicant, Action: "apply", To: Applied}},
 	}

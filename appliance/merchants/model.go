@@ -140,9 +140,14 @@ type Event struct {
 
 // Merchant is a merchant's record in the state.
 type Merchant struct {
-	ID        string          `json:"id"`
-	Name      string          `json:"name"` // the company's registered name: public
-	Model     OperatingModel  `json:"operating_model"`
+	ID    string         `json:"id"`
+	Name  string         `json:"name"` // the company's registered name: public
+	Model OperatingModel `json:"operating_model"`
+	// TaxOffice is the code of the merchant's competent tax office (主管税务
+	// 机关): the bureau whose gateway scope sees its facts. Merchants that
+	// applied before the gateway have none; their facts reach the
+	// platform's office only.
+	TaxOffice string          `json:"tax_office,omitempty"`
 	Status    Status          `json:"status"`
 	KeyID     uint32          `json:"key_id"`
 	Private   subjects.Sealed `json:"private"` // Private under the merchant's key

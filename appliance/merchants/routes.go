@@ -73,6 +73,7 @@ type applicationIn struct {
 	Name           string         `json:"name"`
 	USCC           string         `json:"uscc"`
 	OperatingModel OperatingModel `json:"operating_model"`
+	TaxOffice      string         `json:"tax_office"`
 	LegalRep       Person         `json:"legal_rep"`
 	Contacts       []Contact      `json:"contacts"`
 	Bank           Bank           `json:"bank"`
@@ -98,6 +99,11 @@ func (in *applicationIn) check(now time.Time) error {
 		return err
 	}
 	in.USCC = u.Code
+	if in.TaxOffice = strings.TrimSpace(in.TaxOffice); in.TaxOffice == "" {
+		in.TaxOffice = ident.TaxOfficeOf(u)
+	} else if err := ident.CheckTaxOffice(in.TaxOffice); err != nil {
+		return err
+	}
 	if !in.OperatingModel.Valid() {
 		return errs.E(op, errs.Invalid, "operating_model: intermediary (中间介绍型) or operating (参与经营型)")
 	}
@@ -196,7 +202,7 @@ func (b *Backend) apply(r *api.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	app := Application{ID: id, Name: in.Name, Model: in.OperatingModel, USCCIndex: idx, Private: priv, Key: fresh,
+	app := Application{ID: id, Name: in.Name, Model: in.OperatingModel, TaxOffice: in.TaxOffice, USCCIndex: idx, Private: priv, Key: fresh,
 		Applicant: acct.Account.ID, Account: &acct}
 	r.Audit.Object = id
 	v, err := r.Propose(state.NewCommand(CmdApply, mustJSON(app), r.Now()))

@@ -14,6 +14,9 @@ func (m *Merchant) public(key *subjectkey.Key, unmasked bool) map[string]any {
 		"id": m.ID, "name": m.Name, "operating_model": m.Model, "status": m.Status, "applicant": m.Applicant,
 		"documents": m.Documents, "history": m.History, "created": m.Created,
 	}
+	if m.TaxOffice != "" {
+		out["tax_office"] = m.TaxOffice
+	}
 	if m.Documents == nil {
 		out["documents"] = []DocRef{}
 	}
