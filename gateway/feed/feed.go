@@ -41,7 +41,7 @@ import (
 const (
 	Bucket       = "gateway-feed"        // global seq (8 bytes) -> Entry
 	OfficeBucket = "gateway-feed-office" // office \x00 office seq (8 bytes) -> Link
-	TipBucket    = "gateway-feed-tip"    // "" (global) or office -> Tip
+	TipBucket    = "gateway-feed-tip"    // "*" (global) or office -> Tip
 )
 
 // Protocol names the hashing rules; it is the first line of every entry's
@@ -204,9 +204,18 @@ type reader interface {
 	Get(bucket string, key []byte) ([]byte, error)
 }
 
+// tipKey is a chain's key in TipBucket: office codes are digits, so "*"
+// stands for the global chain.
+func tipKey(office string) []byte {
+	if office == Platform {
+		return []byte("*")
+	}
+	return []byte(office)
+}
+
 // ReadTip returns the end of the global chain (office "") or of an office's.
 func ReadTip(r reader, office string) (Tip, error) {
-	v, err := r.Get(TipBucket, []byte(office))
+	v, err := r.Get(TipBucket, tipKey(office))
 	if err != nil || v == nil {
 		return Tip{}, err
 	}
@@ -219,7 +228,7 @@ func ReadTip(r reader, office string) (Tip, error) {
 }
 
 func putTip(tx *state.Tx, office string, t Tip) error {
-	return tx.Put(TipBucket, []byte(office), append(binary.BigEndian.AppendUint64(nil, t.Seq), t.Chain[:]...))
+	return tx.Put(TipBucket, tipKey(office), append(binary.BigEndian.AppendUint64(nil, t.Seq), t.Chain[:]...))
 }
 
 func encodeLink(l Link) []byte { return append(binary.BigEndian.AppendUint64(nil, l.Seq), l.Chain[:]...) }
