@@ -502,6 +502,9 @@ func seal(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 			return nil, err
 		}
 	}
+	if err := feedSigned(tx, a); err != nil {
+		return nil, err
+	}
 	for _, p := range a.Parties {
 		if p.Account == "" {
 			continue

@@ -115,6 +115,9 @@ func apply(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if err := tx.Put(OwnerBucket, []byte(a.Applicant), []byte(a.ID)); err != nil {
 		return nil, err
 	}
+	if err := feedRegistered(tx, m); err != nil {
+		return nil, err
+	}
 	return put(tx, m)
 }
 
@@ -139,6 +142,9 @@ func review(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	}
 	now := tx.Time()
 	m.History = append(m.History, Event{At: now, By: r.By, Action: r.Action, From: m.Status, To: to, Reason: r.Reason})
+	if err := feedStatus(tx, m, m.History[len(m.History)-1]); err != nil {
+		return nil, err
+	}
 	m.Status = to
 	if to == Approved {
 		m.Approved = now

@@ -25,6 +25,7 @@ import (
 
 	"cxt/crypto/keyring"
 	"cxt/crypto/subjectkey"
+	"cxt/gateway/feed"
 	"cxt/storage/state"
 )
 
@@ -144,8 +145,10 @@ func (rec *Record) usable(keyID uint32) error {
 	return nil
 }
 
-// Key reads and unwraps subject's key.
-func Key(r *state.ReadTx, keys *keyring.Keyring, subject string) (*subjectkey.Key, error) {
+// Key reads and unwraps subject's key from a read or a command's view.
+func Key(r interface {
+	Get(bucket string, key []byte) ([]byte, error)
+}, keys *keyring.Keyring, subject string) (*subjectkey.Key, error) {
 	b, err := r.Get(Bucket, []byte(subject))
 	if err != nil {
 		return nil, err
@@ -184,6 +187,39 @@ func put(tx *state.Tx, rec *Record) error {
 		return err
 	}
 	return tx.Put(Bucket, []byte(rec.Subject), b)
+}
+
+// FeedIdentity is a subject's sealed fields as a gateway feed entry takes
+// them in a command: the entry keeps the envelope and hashes its plaintext,
+// opened under the subject's key as the command sees it (a subject created
+// by the same command included).
+func FeedIdentity(tx *state.Tx, subject, aad string, env Sealed) *feed.Identity {
+	return &feed.Identity{AAD: aad, Envelope: env, Open: func(aad string, env []byte) ([]byte, error) {
+		k, err := Key(tx, tx.Keys(), subject)
+		if err != nil {
+			return nil, err
+		}
+		return k.Open([]byte(aad), env)
+	}}
+}
+
+// FeedOpener opens the identities of feed entries for a page: under each
+// subject's key, or feed.ErrDestroyed once the subject is shredded.
+func FeedOpener(r *state.ReadTx, keys *keyring.Keyring) feed.Opener {
+	cache := map[string]*subjectkey.Key{}
+	return func(subject, aad string, env []byte) ([]byte, error) {
+		k, ok := cache[subject]
+		if !ok {
+			var err error
+			if k, err = Key(r, keys, subject); CodeShredded.Is(err) {
+				return nil, feed.ErrDestroyed
+			} else if err != nil {
+				return nil, err
+			}
+			cache[subject] = k
+		}
+		return k.Open([]byte(aad), env)
+	}
 }
 
 // Sealed is a personal field as records keep it: the envelope under the

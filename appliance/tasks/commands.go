@@ -245,6 +245,9 @@ func publish(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		t.move(now, ByPolicy, Approve, Open, "no risk rule asked for a person (rule "+p.Rule+", policy "+p.PolicyVersion+")")
 	}
 	t.Review = rv
+	if err := feedPublished(tx, t); err != nil {
+		return nil, err
+	}
 	return putTask(tx, t)
 }
 
@@ -273,6 +276,9 @@ func review(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	now := tx.Time()
 	t.Review.Decision, t.Review.By, t.Review.Reason, t.Review.At = d.Decision, d.By, d.Reason, now
 	t.move(now, d.By, d.Decision, to, d.Reason)
+	if err := feedStatus(tx, t); err != nil {
+		return nil, err
+	}
 	subject, body := "任务审核通过 / Task approved", "任务「%s」已通过审核，可以接受报名。/ The task %q was approved and is open."
 	if to == Rejected {
 		subject, body = "任务审核未通过 / Task rejected", "任务「%s」未通过审核。/ The task %q was rejected."
@@ -314,7 +320,14 @@ func cancel(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		}
 	}
 	t.Assigned = 0
+	// A draft never reached the feed; its cancellation does not either.
+	drafted := t.Status == Draft
 	t.move(now, d.By, "cancel", Cancelled, d.Reason)
+	if !drafted {
+		if err := feedStatus(tx, t); err != nil {
+			return nil, err
+		}
+	}
 	return putTask(tx, t)
 }
 
@@ -504,8 +517,14 @@ func inspect(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	w.Amount, w.Accepted, w.AcceptedBy = Yuan(amount), now, s.By
 	w.move(now, s.By, "accept", Accepted, "")
 	t.Accepted++
+	if err := feedAccepted(tx, t, w); err != nil {
+		return nil, err
+	}
 	if t.Accepted >= t.Headcount {
 		t.move(now, s.By, "complete", Completed, "")
+		if err := feedStatus(tx, t); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := putTask(tx, t); err != nil {
 		return nil, err

@@ -200,6 +200,13 @@ func register(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return nil, err
 	}
 	w.Account = a.ID
+	fact := feedRegistered
+	if g.Claim {
+		fact = func(tx *state.Tx, w *Worker, _ string) error { return feedAccount(tx, w) }
+	}
+	if err := fact(tx, w, ""); err != nil {
+		return nil, err
+	}
 	return put(tx, w)
 }
 
@@ -293,6 +300,14 @@ func invite(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		if err := tx.Put(LinkBucket, LinkKey(in.Merchant, w.ID), mustJSON(link)); err != nil {
 			return nil, err
 		}
+		if status == RowCreated {
+			if err := feedRegistered(tx, w, in.Merchant); err != nil {
+				return nil, err
+			}
+		}
+		if err := feedLinked(tx, link, m.TaxOffice); err != nil {
+			return nil, err
+		}
 		if _, err := put(tx, w); err != nil {
 			return nil, err
 		}
@@ -335,6 +350,13 @@ func accept(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 			return nil, err
 		}
 	}
+	m, err := merchants.Get(tx, a.Merchant)
+	if err != nil {
+		return nil, err
+	}
+	if err := feedLinked(tx, *l, m.TaxOffice); err != nil {
+		return nil, err
+	}
 	b := mustJSON(l)
 	return b, tx.Put(LinkBucket, LinkKey(a.Merchant, a.Worker), b)
 }
@@ -366,6 +388,9 @@ func check(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		w.RealName = &c.Check
 	} else {
 		w.Liveness = &c.Check
+	}
+	if err := feedChecked(tx, w, c.Kind, &c.Check); err != nil {
+		return nil, err
 	}
 	return put(tx, w)
 }

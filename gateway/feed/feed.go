@@ -231,7 +231,9 @@ func putTip(tx *state.Tx, office string, t Tip) error {
 	return tx.Put(TipBucket, tipKey(office), append(binary.BigEndian.AppendUint64(nil, t.Seq), t.Chain[:]...))
 }
 
-func encodeLink(l Link) []byte { return append(binary.BigEndian.AppendUint64(nil, l.Seq), l.Chain[:]...) }
+func encodeLink(l Link) []byte {
+	return append(binary.BigEndian.AppendUint64(nil, l.Seq), l.Chain[:]...)
+}
 
 func decodeLink(v []byte) (Link, error) {
 	if len(v) != 8+sm.HashSize {

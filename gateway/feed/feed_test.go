@@ -160,7 +160,7 @@ const (
 func seed(t *testing.T, w *world) {
 	w.send(t, facts(`worker.registered||w1|{"name":"张三"}`, "merchant.registered|"+officeA+"|m1"))
 	w.send(t, facts("payment.paid|"+officeA+"|m1", "payment.paid|"+officeB+"|m2", "task.published|"+officeB+"|m2"))
-	w.send(t, fact{Facts: facts("payment.paid|"+officeA+"|m1").Facts, Fail: true}) // refused: appends nothing
+	w.send(t, fact{Facts: facts("payment.paid|" + officeA + "|m1").Facts, Fail: true}) // refused: appends nothing
 	w.send(t, facts(`worker.changed||w2|{"name":"李四"}`, "payment.returned|"+officeA+"|m1"))
 }
 

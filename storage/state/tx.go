@@ -38,6 +38,11 @@ func (t *Tx) AuditAs(typ string) { t.auditAs = typ }
 // AuditType returns the type named by AuditAs, or "".
 func (t *Tx) AuditType() string { return t.auditAs }
 
+// Keys returns the keyring, for a handler that must open what a data
+// subject sealed before proposing (the gateway's feed hashes a person's
+// identity from its plaintext). Every replica holds the same keyring.
+func (t *Tx) Keys() *keyring.Keyring { return t.st.keys }
+
 // Index returns the log index of the command being applied.
 func (t *Tx) Index() uint64 { return t.index }
 

@@ -1,0 +1,57 @@
+package workers
+
+import (
+	"time"
+
+	"cxt/appliance/subjects"
+	"cxt/gateway/feed"
+	"cxt/storage/state"
+)
+
+// The facts about workers that the tax bureaus' feed carries (payload
+// schemas in docs/gateway.md). A worker's own facts reach the platform's
+// office; a link to a merchant also reaches that merchant's office.
+const (
+	FactRegistered = "worker.registered" // a new person; identity: Private
+	FactAccount    = "worker.account"    // an invited worker opened their account
+	FactLinked     = "worker.linked"     // invited by a merchant, or accepted
+	FactChecked    = "worker.checked"    // a real-name or liveness check's outcome
+)
+
+// registeredFact is worker.registered's payload, version 1.
+type registeredFact struct {
+	Worker   string    `json:"worker"`
+	Account  string    `json:"account,omitempty"`
+	Origin   string    `json:"origin"`
+	Merchant string    `json:"merchant,omitempty"` // who invited them
+	IDType   string    `json:"id_type"`            // 居民身份证: the only kind registered
+	Created  time.Time `json:"created"`
+}
+
+// IDTypeResident is the ID type every worker registers with.
+const IDTypeResident = "resident_id_card"
+
+func feedRegistered(tx *state.Tx, w *Worker, merchant string) error {
+	_, err := feed.Append(tx, feed.Fact{Type: FactRegistered, Version: 1, Subject: w.ID,
+		Payload:  registeredFact{Worker: w.ID, Account: w.Account, Origin: w.Origin, Merchant: merchant, IDType: IDTypeResident, Created: w.Created},
+		Identity: subjects.FeedIdentity(tx, w.ID, PrivateAAD(w.ID), w.Private)})
+	return err
+}
+
+func feedAccount(tx *state.Tx, w *Worker) error {
+	_, err := feed.Append(tx, feed.Fact{Type: FactAccount, Version: 1, Subject: w.ID,
+		Payload: map[string]string{"worker": w.ID, "account": w.Account}})
+	return err
+}
+
+func feedLinked(tx *state.Tx, l Link, office string) error {
+	_, err := feed.Append(tx, feed.Fact{Type: FactLinked, Version: 1, Office: office, Subject: l.Worker,
+		Payload: map[string]string{"worker": l.Worker, "merchant": l.Merchant, "status": l.Status}})
+	return err
+}
+
+func feedChecked(tx *state.Tx, w *Worker, kind string, c *Check) error {
+	_, err := feed.Append(tx, feed.Fact{Type: FactChecked, Version: 1, Subject: w.ID,
+		Payload: map[string]any{"worker": w.ID, "kind": kind, "status": c.Status, "provider": c.Provider, "at": c.At}})
+	return err
+}
