@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"crypto/rand"
+	"cxt/gateway/feed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -49,6 +50,7 @@ func register(reg *state.Registry, authz *policy.Authorizer, domains *backends) 
 	}
 	notify.Register(reg)
 	documents.Register(reg)
+	feed.Register(reg)
 }
 
 // InitOptions configure a new cluster's first node.

@@ -69,6 +69,7 @@ func (c *change) move(p *Payment, to Status) {
 	c.run.count(p, -1)
 	p.Status, p.Updated = to, c.tx.Time()
 	c.run.count(p, 1)
+	c.run.moved(p)
 	if n := len(c.touched); n == 0 || c.touched[n-1] != p.ID {
 		c.touched = append(c.touched, p.ID)
 	}

@@ -53,6 +53,8 @@ type run struct {
 	notices map[string]map[string][]any
 	// listens caches, by merchant, whether any client has a callback URL.
 	listens map[string]bool
+	// facts are the payments moved in ways the bureaus' feed reports.
+	facts []*Payment
 }
 
 // notify gathers a callback to the merchant's systems; finish enqueues one
@@ -305,6 +307,7 @@ func (r *run) book(p *Payment) error {
 	r.lines.add(merchant, true, p.FeeFen, ledger.CauseFee)
 	r.lines.add(ledger.FeeIncome, false, p.FeeFen, ledger.CauseFee)
 	r.booked = append(r.booked, p.ID)
+	r.moved(p)
 	if r.rules.Task != nil {
 		if err := r.works.add(r.tx, p.Task, p.Worker, p.AmountFen); err != nil {
 			return err
@@ -406,6 +409,9 @@ func (r *run) finish(event, ref string) error {
 		return err
 	}
 	if err := r.sendNotices(); err != nil {
+		return err
+	}
+	if err := r.feedFacts(event, ref); err != nil {
 		return err
 	}
 	return r.post(event, ref)

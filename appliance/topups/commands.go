@@ -382,6 +382,9 @@ func (h *handlers) credited(tx *state.Tx, event, merchant string, fen int64, ref
 	if err := tx.Put(MerchantBucket, MerchantKey(merchant, posting), txn); err != nil {
 		return err
 	}
+	if err := feedCredited(tx, merchant, fen, ref, posting); err != nil {
+		return err
+	}
 	if h.fee != nil {
 		return h.fee(tx, event, merchant, fen, ref)
 	}

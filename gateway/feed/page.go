@@ -70,6 +70,11 @@ type Opener func(subject, aad string, envelope []byte) ([]byte, error)
 // ErrDestroyed is what an Opener returns for a shredded subject.
 var ErrDestroyed = errors.New("feed: the subject's archive was destroyed")
 
+// MaxPageBytes bounds a page's payloads and identities: a page ends before
+// the entry that would pass it, though it always holds at least one (a
+// chunk's payments entry runs to a few hundred kilobytes).
+const MaxPageBytes = 16 << 20
+
 // Read returns up to limit entries of scope (Platform or an office) after
 // number after, with the head they end at, not yet signed.
 func Read(r *state.ReadTx, scope string, after uint64, limit int, open Opener) (Head, []WireEntry, error) {
@@ -90,7 +95,10 @@ func Read(r *state.ReadTx, scope string, after uint64, limit int, open Opener) (
 	}
 	out := make([]WireEntry, 0, min(limit, int(tip.Seq-after)))
 	chain := prev
+	size := 0
+	full := func() bool { return len(out) == limit || len(out) > 0 && size >= MaxPageBytes }
 	add := func(e *Entry, officeSeq uint64, link Hash) error {
+		size += len(e.Payload) + len(e.Identity)
 		w, err := wire(e, open)
 		if err != nil {
 			return err
@@ -108,7 +116,7 @@ func Read(r *state.ReadTx, scope string, after uint64, limit int, open Opener) (
 	}
 	if scope == Platform {
 		err = r.Seek(Bucket, SeqKey(after+1), false, func(_, v []byte) (bool, error) {
-			if len(out) == limit {
+			if full() {
 				return false, nil
 			}
 			var e Entry
@@ -121,7 +129,7 @@ func Read(r *state.ReadTx, scope string, after uint64, limit int, open Opener) (
 		prefix := append([]byte(scope), 0)
 		n := after
 		err = r.Seek(OfficeBucket, OfficeKey(scope, after+1), false, func(k, v []byte) (bool, error) {
-			if len(out) == limit || !bytes.HasPrefix(k, prefix) {
+			if full() || !bytes.HasPrefix(k, prefix) {
 				return false, nil
 			}
 			l, err := decodeLink(v)

@@ -19,6 +19,7 @@ import (
 	"cxt/appliance/payouts"
 	"cxt/appliance/tasks"
 	"cxt/appliance/workers"
+	"cxt/gateway/feed"
 	"cxt/storage/state"
 )
 
@@ -37,6 +38,8 @@ type Seed struct {
 	Unverified []string          `json:"unverified,omitempty"`
 	Unsigned   []string          `json:"unsigned,omitempty"`
 	Endpoints  map[string]string `json:"endpoints,omitempty"`
+	// Offices gives merchants a competent tax office (merchant -> code).
+	Offices map[string]string `json:"offices,omitempty"`
 	// Task, if set, is a task of the first merchant on which every worker's
 	// work was accepted for AcceptedFen (as appliance/tasks keeps them).
 	Task        string `json:"task,omitempty"`
@@ -63,6 +66,7 @@ func Register(reg *state.Registry, rules *payouts.Rules) {
 	tasks.Register(reg)
 	billing.Register(reg)
 	payouts.Register(reg, rules)
+	feed.Register(reg)
 	reg.HandleFrom(state.MoneySet, CmdSeed, applySeed)
 	reg.HandleFrom(state.MoneySet, CmdTopUp, applyTopUp)
 }
@@ -91,7 +95,7 @@ func applySeed(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return tx.Put(bucket, []byte(key), b)
 	}
 	for _, m := range in.Merchants {
-		if err := put(merchants.Bucket, m, merchants.Merchant{ID: m, Name: "商户 " + m, Status: merchants.Approved, Agreement: "coop-" + m}); err != nil {
+		if err := put(merchants.Bucket, m, merchants.Merchant{ID: m, Name: "商户 " + m, Status: merchants.Approved, Agreement: "coop-" + m, TaxOffice: in.Offices[m]}); err != nil {
 			return nil, err
 		}
 	}
