@@ -39,7 +39,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: 2, err: fmt.Errorf("%w\n%s", err, c.UsageString())}
 	})
-	root.AddCommand(initCmd(), serveCmd(), joinCmd(), unsealCmd(), statusCmd(), clusterCmd(), cryptoCmd(), taxCmd(), auditCmd(), ledgerCmd(), versionCmd(), operatorCmd(), demoCmd(), checkCmd())
+	root.AddCommand(initCmd(), serveCmd(), joinCmd(), unsealCmd(), statusCmd(), clusterCmd(), cryptoCmd(), taxCmd(), auditCmd(), ledgerCmd(), gatewayCmd(), versionCmd(), operatorCmd(), demoCmd(), checkCmd())
 	err := root.Execute()
 	if err == nil {
 		return 0

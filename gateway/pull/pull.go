@@ -1,0 +1,372 @@
+// Package pull is the reference client of the tax bureaus' feed: it pulls
+// pages over the gateway listener with signed requests, verifies every page
+// against the platform's gateway key and the chain it holds before it keeps
+// it, writes each as page-N.json with its signed head (page-N.head) and
+// DER signature (page-N.sig) so OpenSSL alone re-checks the heads, and
+// resumes where it stopped. Verify re-checks a pulled folder offline.
+package pull
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"cxt/crypto/sm"
+	"cxt/crypto/sm/reqsig"
+	"cxt/gateway/feed"
+)
+
+// Files in a pull folder.
+const (
+	StateFile   = "pull.json"        // where the pull stands
+	PlatformKey = "platform-sm2.pem" // the platform's gateway key, as first fetched
+)
+
+// Paths of the gateway the client calls.
+const (
+	FeedPath = "/gateway/v1/feed"
+	KeyPath  = "/gateway/v1/key"
+)
+
+// State is pull.json: the scope pulled, the cursor after the last page
+// kept, and the number the next page file takes.
+type State struct {
+	URL      string      `json:"url"`
+	Client   string      `json:"client"`
+	Office   string      `json:"office,omitempty"`
+	Cursor   feed.Cursor `json:"cursor"`
+	NextPage int         `json:"next_page"`
+	// From is the number the folder's first page starts after: 0 for a
+	// pull from the beginning of the chain.
+	From    uint64    `json:"from"`
+	Updated time.Time `json:"updated"`
+}
+
+// Options configure a pull.
+type Options struct {
+	URL    string // the gateway's base URL, https://host:port
+	Client string // the bureau client's ID
+	Key    *sm.PrivateKey
+	HTTP   *http.Client
+	Dir    string
+	// After, when set, starts a new folder after that number; a folder
+	// with a pull.json resumes from it and refuses a different After.
+	After  *uint64
+	Office string // the office chain to pull; "" for the client's default
+	Limit  int    // entries per page; 0 for the gateway's default
+	// Progress, when set, gets a line per page.
+	Progress io.Writer
+	Now      func() time.Time
+}
+
+// Report is what a pull or a verification found.
+type Report struct {
+	Scope   string `json:"scope"`
+	From    uint64 `json:"from"` // the folder starts after this number
+	Last    uint64 `json:"last"` // the last number held
+	End     uint64 `json:"end"`  // the chain's end when last served
+	Pages   int    `json:"pages"`
+	Entries int    `json:"entries"`
+	Chain   string `json:"chain"`
+}
+
+// Pull fetches pages until the client holds the whole chain as served.
+func Pull(ctx context.Context, o Options) (*Report, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if err := os.MkdirAll(o.Dir, 0o750); err != nil {
+		return nil, err
+	}
+	st, err := loadState(o.Dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		st = &State{URL: o.URL, Client: o.Client, Office: o.Office, NextPage: 1}
+		if o.After != nil {
+			st.From = *o.After
+		}
+		st.Cursor = feed.Cursor{Seq: st.From}
+	case err != nil:
+		return nil, err
+	case o.After != nil && *o.After != st.Cursor.Seq:
+		return nil, fmt.Errorf("pull: %s holds a pull that stands at %d; --after %d would leave a gap or a duplicate: resume without --after, or pull into a new folder", o.Dir, st.Cursor.Seq, *o.After)
+	case st.Office != o.Office:
+		return nil, fmt.Errorf("pull: %s holds a pull of office %q, not %q", o.Dir, st.Office, o.Office)
+	}
+	pub, err := platformKey(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{From: st.From}
+	for {
+		page, raw, err := o.fetch(ctx, st.Cursor.Seq)
+		if err != nil {
+			return rep, err
+		}
+		at := st.Cursor
+		if at.Scope == "" { // the first page names the scope; mid-chain, its signed head gives the chain to start from
+			var h feed.Head
+			if err := json.Unmarshal([]byte(page.Head), &h); err != nil {
+				return rep, fmt.Errorf("pull: the first page's head: %w", err)
+			}
+			at = feed.Start(h.Scope)
+			if st.From > 0 {
+				at.Seq, at.Chain = st.From, h.Prev
+			}
+		}
+		next, h, err := feed.Verify(page, pub, at)
+		if err != nil {
+			bad := filepath.Join(o.Dir, fmt.Sprintf("page-%d.rejected.json", st.NextPage))
+			os.WriteFile(bad, raw, 0o640)
+			return rep, fmt.Errorf("pull: the page after %d does not verify (kept as %s): %w", at.Seq, bad, err)
+		}
+		if len(page.Entries) > 0 {
+			if err := writePage(o.Dir, st.NextPage, raw, page); err != nil {
+				return rep, err
+			}
+			st.NextPage++
+		}
+		st.Cursor, st.Updated = next, o.Now().UTC()
+		if err := saveState(o.Dir, st); err != nil {
+			return rep, err
+		}
+		rep.Scope, rep.Last, rep.End, rep.Chain = next.Scope, next.Seq, h.End, next.Chain
+		rep.Pages, rep.Entries = rep.Pages+min(1, len(page.Entries)), rep.Entries+len(page.Entries)
+		if o.Progress != nil && len(page.Entries) > 0 {
+			fmt.Fprintf(o.Progress, "page %d: entries %d–%d of %d verified\n", st.NextPage-1, h.First, h.Last, h.End)
+		}
+		if next.Seq >= h.End {
+			return rep, nil
+		}
+	}
+}
+
+// fetch gets the page after n, signed as the client.
+func (o *Options) fetch(ctx context.Context, after uint64) (*feed.Page, []byte, error) {
+	q := url.Values{"after": {strconv.FormatUint(after, 10)}}
+	if o.Limit > 0 {
+		q.Set("limit", strconv.Itoa(o.Limit))
+	}
+	if o.Office != "" {
+		q.Set("office", o.Office)
+	}
+	raw, err := o.get(ctx, FeedPath+"?"+q.Encode())
+	if err != nil {
+		return nil, nil, err
+	}
+	var p feed.Page
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, raw, fmt.Errorf("pull: the page after %d is not JSON: %w", after, err)
+	}
+	return &p, raw, nil
+}
+
+func (o *Options) get(ctx context.Context, pathQuery string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, o.URL+pathQuery, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := reqsig.Sign(req, nil, o.Client, o.Key, o.Now()); err != nil {
+		return nil, err
+	}
+	res, err := o.HTTP.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("pull: %w", err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, 1<<30))
+	if err != nil {
+		return nil, err
+	}
+	if res.StatusCode != http.StatusOK {
+		var e struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		}
+		json.Unmarshal(body, &e)
+		return nil, &HTTPError{Status: res.StatusCode, Code: e.Code, Message: e.Message}
+	}
+	return body, nil
+}
+
+// HTTPError is the gateway's refusal.
+type HTTPError struct {
+	Status        int
+	Code, Message string
+}
+
+func (e *HTTPError) Error() string {
+	return fmt.Sprintf("pull: the gateway answered %d %s: %s", e.Status, e.Code, e.Message)
+}
+
+// platformKey fetches the platform's gateway key; a folder keeps the first
+// it saw and refuses another.
+func platformKey(ctx context.Context, o Options) (*sm.PublicKey, error) {
+	raw, err := o.get(ctx, KeyPath)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := sm.ParsePublicKeyPEM(raw)
+	if err != nil {
+		return nil, fmt.Errorf("pull: the gateway's key: %w", err)
+	}
+	path := filepath.Join(o.Dir, PlatformKey)
+	kept, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return pub, os.WriteFile(path, raw, 0o640)
+	case err != nil:
+		return nil, err
+	}
+	was, err := sm.ParsePublicKeyPEM(kept)
+	if err != nil {
+		return nil, fmt.Errorf("pull: %s: %w", path, err)
+	}
+	if !was.Equal(pub) {
+		return nil, fmt.Errorf("pull: the gateway now signs with another key than %s holds: confirm the change with the platform, then pull into a new folder", path)
+	}
+	return was, nil
+}
+
+func writePage(dir string, n int, raw []byte, p *feed.Page) error {
+	sig, err := base64.StdEncoding.DecodeString(p.Signature)
+	if err != nil {
+		return err
+	}
+	base := filepath.Join(dir, fmt.Sprintf("page-%d", n))
+	for _, f := range []struct {
+		ext  string
+		data []byte
+	}{{".json", raw}, {".head", []byte(p.Head)}, {".sig", sig}} {
+		if err := writeFile(base+f.ext, f.data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeFile writes a file whole or not at all.
+func writeFile(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func loadState(dir string) (*State, error) {
+	b, err := os.ReadFile(filepath.Join(dir, StateFile))
+	if err != nil {
+		return nil, err
+	}
+	var st State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("pull: %s: %w", StateFile, err)
+	}
+	return &st, nil
+}
+
+func saveState(dir string, st *State) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFile(filepath.Join(dir, StateFile), append(b, '\n'))
+}
+
+// Verify re-checks a pulled folder offline: every page-N.json in order
+// against platform-sm2.pem, each page's .head and .sig the page's own, each
+// page continuing the chain of the one before. The first problem is
+// returned naming its page and entry.
+func Verify(dir string) (*Report, error) {
+	kept, err := os.ReadFile(filepath.Join(dir, PlatformKey))
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	pub, err := sm.ParsePublicKeyPEM(kept)
+	if err != nil {
+		return nil, fmt.Errorf("verify: %s: %w", PlatformKey, err)
+	}
+	rep := &Report{}
+	var at feed.Cursor
+	for n := 1; ; n++ {
+		base := filepath.Join(dir, fmt.Sprintf("page-%d", n))
+		raw, err := os.ReadFile(base + ".json")
+		if errors.Is(err, os.ErrNotExist) {
+			if more, _ := filepath.Glob(filepath.Join(dir, fmt.Sprintf("page-%d.json", n+1))); len(more) > 0 {
+				return rep, fmt.Errorf("verify: page-%d.json is missing and page-%d.json follows", n, n+1)
+			}
+			break
+		} else if err != nil {
+			return rep, err
+		}
+		name := filepath.Base(base + ".json")
+		var p feed.Page
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return rep, fmt.Errorf("verify: %s is not a page: %w", name, err)
+		}
+		head, err1 := os.ReadFile(base + ".head")
+		sig, err2 := os.ReadFile(base + ".sig")
+		want, _ := base64.StdEncoding.DecodeString(p.Signature)
+		if err := errors.Join(err1, err2); err != nil {
+			return rep, fmt.Errorf("verify: %s: %w", name, err)
+		}
+		if !bytes.Equal(head, []byte(p.Head)) || !bytes.Equal(sig, want) {
+			return rep, fmt.Errorf("verify: %s: its .head or .sig is not the page's own", name)
+		}
+		if n == 1 {
+			var h feed.Head
+			if err := json.Unmarshal(head, &h); err != nil {
+				return rep, fmt.Errorf("verify: %s: the head: %w", name, err)
+			}
+			at = feed.Start(h.Scope)
+			if h.First == 1 && h.Prev != at.Chain {
+				return rep, fmt.Errorf("verify: %s starts the chain with %s, not the zero chain", name, h.Prev)
+			}
+			at.Seq, at.Chain = h.First-1, h.Prev
+			rep.From, rep.Scope = at.Seq, h.Scope
+		}
+		next, h, err := feed.Verify(&p, pub, at)
+		if err != nil {
+			return rep, fmt.Errorf("verify: %s: %w", name, err)
+		}
+		at = next
+		rep.Pages, rep.Entries, rep.Last, rep.End, rep.Chain = n, rep.Entries+len(p.Entries), next.Seq, h.End, next.Chain
+	}
+	if rep.Pages == 0 {
+		return rep, fmt.Errorf("verify: %s holds no page-1.json", dir)
+	}
+	return rep, nil
+}
+
+// KeyClient is the client name a request carries when the bureau names
+// itself by its key alone: "key-" and the first 16 bytes of the SM3
+// fingerprint of its public key (DER SubjectPublicKeyInfo), in hex. The
+// gateway finds the bureau client holding that key.
+func KeyClient(pub *sm.PublicKey) string {
+	fp := pub.Fingerprint()
+	return "key-" + hex.EncodeToString(fp[:16])
+}

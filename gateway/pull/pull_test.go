@@ -1,0 +1,275 @@
+package pull_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"cxt/crypto/sm"
+	"cxt/crypto/sm/reqsig"
+	"cxt/gateway/feed"
+	"cxt/gateway/pull"
+	"cxt/storage/state"
+	"cxt/storage/state/statetest"
+)
+
+// A stand-in gateway for the client's own logic: it serves the feed of a
+// state machine as the real listener does (feed.Read, feed.Sign), checks
+// each request's signature, and can be told to lie. The real listener's
+// tests pull through this client too.
+type gateway struct {
+	t      *testing.T
+	m      *statetest.Machine
+	key    *sm.PrivateKey
+	client *sm.PrivateKey
+	alter  atomic.Pointer[func(*feed.Page)]
+	n      int
+}
+
+func newGateway(t *testing.T) (*gateway, *httptest.Server) {
+	g := &gateway{t: t}
+	g.key, _ = sm.GenerateKey()
+	g.client, _ = sm.GenerateKey()
+	g.m = statetest.New(t, func(reg *state.Registry) {
+		feed.Register(reg)
+		reg.HandleFrom(state.GatewaySet, "test.facts", func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+			n, _ := strconv.Atoi(string(cmd.Body))
+			for i := range n {
+				if _, err := feed.Append(tx, feed.Fact{Type: "test.fact", Version: 1, Office: "11101050000", Payload: map[string]int{"i": i}}); err != nil {
+					return nil, err
+				}
+			}
+			return nil, nil
+		})
+	})
+	srv := httptest.NewTLSServer(g)
+	t.Cleanup(srv.Close)
+	return g, srv
+}
+
+func (g *gateway) add(n int) {
+	g.t.Helper()
+	if res := g.m.Apply(state.NewCommand("test.facts", []byte(strconv.Itoa(n)), time.Now())); res.Err != nil {
+		g.t.Fatal(res.Err)
+	}
+}
+
+func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	signed, err := reqsig.Parse(r, nil)
+	if err != nil || signed.Client != "bureau-1" || signed.Verify(g.client.Public()) != nil {
+		http.Error(w, `{"code":"signature_invalid","message":"bad signature"}`, http.StatusUnauthorized)
+		return
+	}
+	if r.URL.Path == pull.KeyPath {
+		pem, _ := g.key.Public().MarshalPEM()
+		w.Write(pem)
+		return
+	}
+	after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	scope := r.URL.Query().Get("office")
+	var page *feed.Page
+	err = g.m.State.View(func(rt *state.ReadTx) error {
+		h, entries, err := feed.Read(rt, scope, after, limit, nil)
+		if err != nil {
+			return err
+		}
+		page, err = feed.Sign(h, entries, time.Now(), g.key.Sign)
+		return err
+	})
+	if err != nil {
+		http.Error(w, `{"code":"feed_after_beyond_end"}`, http.StatusBadRequest)
+		return
+	}
+	if f := g.alter.Load(); f != nil {
+		(*f)(page)
+	}
+	json.NewEncoder(w).Encode(page)
+}
+
+func options(g *gateway, srv *httptest.Server, dir string) pull.Options {
+	return pull.Options{URL: srv.URL, Client: "bureau-1", Key: g.client, HTTP: srv.Client(), Dir: dir, Limit: 4}
+}
+
+func TestAPullVerifiesKeepsEveryPageAndResumesWithoutGapOrDuplicate(t *testing.T) {
+	g, srv := newGateway(t)
+	g.add(10)
+	dir := t.TempDir()
+	var progress strings.Builder
+	o := options(g, srv, dir)
+	o.Progress = &progress
+	rep, err := pull.Pull(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Entries != 10 || rep.Pages != 3 || rep.Last != 10 || !strings.Contains(progress.String(), "page 3: entries 9–10 of 10 verified") {
+		t.Fatalf("first pull: %+v\n%s", rep, progress.String())
+	}
+	g.add(3)
+	rep, err = pull.Pull(context.Background(), options(g, srv, dir))
+	if err != nil || rep.Entries != 3 || rep.Last != 13 {
+		t.Fatalf("the resumed pull: %+v %v", rep, err)
+	}
+	// Nothing new: a pull that keeps nothing and changes nothing.
+	if rep, err = pull.Pull(context.Background(), options(g, srv, dir)); err != nil || rep.Entries != 0 {
+		t.Fatalf("an idle pull: %+v %v", rep, err)
+	}
+	v, err := pull.Verify(dir)
+	if err != nil || v.Pages != 4 || v.Entries != 13 || v.Last != 13 || v.From != 0 {
+		t.Fatalf("verify: %+v %v", v, err)
+	}
+	seqs := map[uint64]bool{}
+	for n := 1; n <= 4; n++ {
+		var p feed.Page
+		b, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("page-%d.json", n)))
+		json.Unmarshal(b, &p)
+		for _, e := range p.Entries {
+			if seqs[e.Seq] {
+				t.Fatalf("entry %d kept twice", e.Seq)
+			}
+			seqs[e.Seq] = true
+		}
+	}
+	if len(seqs) != 13 {
+		t.Fatalf("%d entries kept", len(seqs))
+	}
+	// A resume that would leave a gap is refused.
+	after := uint64(20)
+	o = options(g, srv, dir)
+	o.After = &after
+	if _, err := pull.Pull(context.Background(), o); err == nil || !strings.Contains(err.Error(), "would leave a gap") {
+		t.Fatalf("--after past the cursor: %v", err)
+	}
+}
+
+// OpenSSL alone verifies each kept head with the kept key, as docs/gateway.md
+// shows a bureau.
+func TestOpenSSLVerifiesEveryKeptHead(t *testing.T) {
+	g, srv := newGateway(t)
+	g.add(6)
+	dir := t.TempDir()
+	if _, err := pull.Pull(context.Background(), options(g, srv, dir)); err != nil {
+		t.Fatal(err)
+	}
+	path, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Fatal("openssl 3 is required for the interop tests (apt-get install openssl)")
+	}
+	for n := 1; n <= 2; n++ {
+		base := filepath.Join(dir, fmt.Sprintf("page-%d", n))
+		out, err := exec.Command(path, "dgst", "-sm3", "-sigopt", "distid:1234567812345678", "-verify", filepath.Join(dir, pull.PlatformKey),
+			"-signature", base+".sig", base+".head").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "Verified OK") {
+			t.Fatalf("openssl on page %d: %v\n%s", n, err, out)
+		}
+	}
+	// and refuses a head that was altered.
+	head, _ := os.ReadFile(filepath.Join(dir, "page-1.head"))
+	os.WriteFile(filepath.Join(dir, "page-1.head"), []byte(strings.Replace(string(head), `"last_seq":4`, `"last_seq":3`, 1)), 0o640)
+	if out, err := exec.Command(path, "dgst", "-sm3", "-sigopt", "distid:1234567812345678", "-verify", filepath.Join(dir, pull.PlatformKey),
+		"-signature", filepath.Join(dir, "page-1.sig"), filepath.Join(dir, "page-1.head")).CombinedOutput(); err == nil {
+		t.Fatalf("openssl verified an altered head:\n%s", out)
+	}
+}
+
+func TestAPageThatDoesNotVerifyIsNotKeptAndThePullStops(t *testing.T) {
+	g, srv := newGateway(t)
+	g.add(8)
+	dir := t.TempDir()
+	drop := func(p *feed.Page) {
+		if len(p.Entries) > 2 && p.Entries[0].Seq == 5 {
+			p.Entries = append(p.Entries[:1], p.Entries[2:]...)
+		}
+	}
+	g.alter.Store(&drop)
+	_, err := pull.Pull(context.Background(), options(g, srv, dir))
+	var ve *feed.VerifyError
+	if err == nil || !strings.Contains(err.Error(), "page-2.rejected.json") || !asVerify(err, &ve) || ve.Code != feed.BadHead {
+		t.Fatalf("a page with a dropped entry: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "page-2.json")); !os.IsNotExist(err) {
+		t.Fatalf("the bad page was kept: %v", err)
+	}
+	// The gateway mends its ways: the pull resumes after page 1.
+	g.alter.Store(nil)
+	if rep, err := pull.Pull(context.Background(), options(g, srv, dir)); err != nil || rep.Entries != 4 || rep.Last != 8 {
+		t.Fatalf("the resumed pull: %+v %v", rep, err)
+	}
+	if _, err := pull.Verify(dir); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func asVerify(err error, ve **feed.VerifyError) bool {
+	for err != nil {
+		if v, ok := err.(*feed.VerifyError); ok {
+			*ve = v
+			return true
+		}
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return false
+		}
+		err = u.Unwrap()
+	}
+	return false
+}
+
+// Verify finds what was altered on disk after the pull, naming the page
+// and the entry.
+func TestVerifyNamesTheFirstBadPageOrEntry(t *testing.T) {
+	g, srv := newGateway(t)
+	g.add(12)
+	fresh := func() string {
+		dir := t.TempDir()
+		if _, err := pull.Pull(context.Background(), options(g, srv, dir)); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	edit := func(dir, file string, fn func(string) string) {
+		b, _ := os.ReadFile(filepath.Join(dir, file))
+		os.WriteFile(filepath.Join(dir, file), []byte(fn(string(b))), 0o640)
+	}
+	for _, c := range []struct {
+		name, want string
+		alter      func(dir string)
+	}{
+		{"a payload edited", "page-2.json: entry_tampered: entry 6", func(dir string) {
+			edit(dir, "page-2.json", func(s string) string { return strings.Replace(s, `{\"i\":5}`, `{\"i\":7}`, 1) })
+		}},
+		{"a page deleted", "page-2.json is missing", func(dir string) { os.Remove(filepath.Join(dir, "page-2.json")) }},
+		{"the last page deleted and the one before replaced by the last", "page-2.json: feed_gap", func(dir string) {
+			for _, ext := range []string{".json", ".head", ".sig"} {
+				b, _ := os.ReadFile(filepath.Join(dir, "page-3"+ext))
+				os.WriteFile(filepath.Join(dir, "page-2"+ext), b, 0o640)
+				os.Remove(filepath.Join(dir, "page-3"+ext))
+			}
+		}},
+		{"a head file swapped", "page-1.json: its .head or .sig is not the page's own", func(dir string) {
+			b, _ := os.ReadFile(filepath.Join(dir, "page-2.head"))
+			os.WriteFile(filepath.Join(dir, "page-1.head"), b, 0o640)
+		}},
+		{"another platform key", "page-1.json: head_signature_invalid", func(dir string) {
+			k, _ := sm.GenerateKey()
+			pem, _ := k.Public().MarshalPEM()
+			os.WriteFile(filepath.Join(dir, pull.PlatformKey), pem, 0o640)
+		}},
+	} {
+		dir := fresh()
+		c.alter(dir)
+		if _, err := pull.Verify(dir); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+}
