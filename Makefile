@@ -55,10 +55,13 @@ $(MINIO):
 	@echo "building MinIO $(MINIO_VER) into $(dir $(MINIO)) (first time only)..."
 	GOBIN=$(dir $(MINIO)) GOFLAGS= $(GO) install github.com/minio/minio@$(MINIO_VER)
 
-# OpenSSL 3 for the SM2/SM3/SM4 interop tests; the contract fonts and poppler.
+# OpenSSL 3 for the SM2/SM3/SM4 interop tests, Python 3 for the gateway's
+# verifier script; the contract fonts and poppler.
 deps: minio
 	@command -v openssl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq openssl; }
 	@openssl version | grep -q '^OpenSSL 3' || { echo "OpenSSL 3 is required for the interop tests"; exit 1; }
+	@# docs/gateway-verify.py, the bureaus' dozen-line verifier, runs in the gateway's tests.
+	@command -v python3 >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq python3-minimal; }
 	@# Contracts are set in Droid Sans Fallback (CJK) and DejaVu Sans (Latin), both
 	@# licensed for embedding; poppler's pdftotext, pdffonts and pdftoppm check the PDFs.
 	@test -f /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf \

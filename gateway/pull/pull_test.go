@@ -273,3 +273,28 @@ func TestVerifyNamesTheFirstBadPageOrEntry(t *testing.T) {
 		}
 	}
 }
+
+// The script docs/gateway.md gives bureaus agrees with Verify: a whole
+// folder passes, an altered entry is named.
+func TestTheDocumentedPythonVerifierAgrees(t *testing.T) {
+	g, srv := newGateway(t)
+	g.add(9)
+	dir := t.TempDir()
+	if _, err := pull.Pull(context.Background(), options(g, srv, dir)); err != nil {
+		t.Fatal(err)
+	}
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Fatal("python3 is required to test docs/gateway-verify.py (make deps installs it)")
+	}
+	script := filepath.Join("..", "..", "docs", "gateway-verify.py")
+	if out, err := exec.Command(python, script, dir).CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "whole" {
+		t.Fatalf("a whole folder: %v\n%s", err, out)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "page-2.json"))
+	os.WriteFile(filepath.Join(dir, "page-2.json"), []byte(strings.Replace(string(b), `{\"i\":5}`, `{\"i\":6}`, 1)), 0o640)
+	out, err := exec.Command(python, script, dir).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "page-2.json: entry 6: its hash or chain does not hold") {
+		t.Fatalf("an altered entry: %v\n%s", err, out)
+	}
+}
