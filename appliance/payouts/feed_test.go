@@ -7,22 +7,17 @@ import (
 
 	"cxt/appliance/ledger"
 	"cxt/appliance/payouts"
+	"cxt/appliance/payouts/payoutstest"
 	"cxt/gateway/feed"
 	"cxt/storage/state"
 )
-
-// speaksGateway registers a command of the gateway's set, so the test
-// cluster speaks it and the payments reach the feed.
-func speaksGateway(reg *state.Registry) {
-	reg.HandleFrom(state.GatewaySet, "test.gateway", func(*state.Tx, *state.Command) ([]byte, error) { return nil, nil })
-}
 
 // The bureaus' feed lists every payment that moved money, once per move,
 // with the amounts and withholding the ledger booked, in its merchant's
 // office; holds and rejections, which move none, are not there.
 func TestEveryPaymentThatMovedMoneyIsInTheFeedOncePerMove(t *testing.T) {
 	const office = "11101050000"
-	w := newWorldWith(t, speaksGateway)
+	w := newWorldWith(t, payoutstest.RegisterGateway)
 	ws := workerIDs("w", 5)
 	w.ok(cmdSeed, seed{Merchants: []string{"m1"}, Workers: ws, Unsigned: []string{"s1"}, Offices: map[string]string{"m1": office}})
 	w.ok(cmdTopUp, topUp{Merchant: "m1", Fen: 3_000_000, Ref: "t1"})

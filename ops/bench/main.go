@@ -130,12 +130,19 @@ func main() {
 					log.Fatalf("replicated baseline: %v", err)
 				}
 			}
-			res, err := payoutBatch(tempDir, nodes)
-			if err != nil {
-				log.Fatalf("payouts, %d node(s): %v", nodes, err)
+			// 1 node without the feed and with it (its cost on the write
+			// path), 3 nodes with it.
+			for _, withFeed := range []bool{false, true} {
+				if nodes == 3 && !withFeed {
+					continue
+				}
+				res, err := payoutBatch(tempDir, nodes, withFeed)
+				if err != nil {
+					log.Fatalf("payouts, %d node(s), feed %v: %v", nodes, withFeed, err)
+				}
+				res.baseline = base
+				payoutResults = append(payoutResults, res)
 			}
-			res.baseline = base
-			payoutResults = append(payoutResults, res)
 		}
 	}
 

@@ -11,6 +11,7 @@ import (
 	"cxt/appliance/node"
 	"cxt/appliance/payouts"
 	"cxt/appliance/payouts/payoutstest"
+	"cxt/gateway/feed"
 	"cxt/storage/cluster/loopback"
 	"cxt/storage/state"
 )
@@ -25,6 +26,7 @@ const (
 // payoutResult is one configuration's measurement.
 type payoutResult struct {
 	nodes    int
+	feed     bool // the cluster speaks the gateway's set: every chunk appends its feed entry
 	perSec   float64
 	upload   time.Duration
 	execute  time.Duration
@@ -38,12 +40,17 @@ type payoutResult struct {
 // replicated year, ledger posting, payment records, indexes, outbox, audit
 // hook — until the batch is executed. Heap is the peak in-use heap
 // sampled while it runs.
-func payoutBatch(tempDir func() string, nodes int) (payoutResult, error) {
-	res := payoutResult{nodes: nodes}
+func payoutBatch(tempDir func() string, nodes int, withFeed bool) (payoutResult, error) {
+	res := payoutResult{nodes: nodes, feed: withFeed}
 	// The node's own rules: the task check (appliance/tasks) and the fee
 	// (appliance/billing, none configured) included.
 	rules := node.PayoutRules()
-	c, err := loopback.New(tempDir, func(reg *state.Registry) { payoutstest.Register(reg, rules) })
+	c, err := loopback.New(tempDir, func(reg *state.Registry) {
+		payoutstest.Register(reg, rules)
+		if withFeed {
+			payoutstest.RegisterGateway(reg)
+		}
+	})
 	if err != nil {
 		return res, err
 	}
@@ -129,6 +136,13 @@ func payoutBatch(tempDir func() string, nodes int) (payoutResult, error) {
 		return res, fmt.Errorf("the batch ended %s with %v", b.Status, b.Counts)
 	}
 	res.perSec = payoutRows / time.Since(start).Seconds()
+	var tip feed.Tip
+	if err := leader.State().View(func(r *state.ReadTx) (err error) { tip, err = feed.ReadTip(r, feed.Platform); return }); err != nil {
+		return res, err
+	}
+	if chunks := uint64(payoutRows / payouts.ChunkRows); withFeed && tip.Seq < chunks || !withFeed && tip.Seq != 0 {
+		return res, fmt.Errorf("the feed holds %d entries after %d chunks (feed %v)", tip.Seq, chunks, withFeed)
+	}
 	return res, nil
 }
 
@@ -141,10 +155,21 @@ func renderPayouts(results []payoutResult) string {
 	fmt.Fprintf(&b, "A batch of %d payments to %d workers, end to end on a loopback cluster: upload (rows stored once, in chunks of %d),\n", payoutRows, payoutWorkers, payouts.ChunkRows)
 	b.WriteString("confirm, then every chunk executed through Raft — payee checks, the task and its accepted amount, blacklist, monthly limit, balance, tax from each\n")
 	b.WriteString("worker's replicated year, one aggregated ledger posting per chunk, a packed record, two index entries and an outbox\n")
-	b.WriteString("entry per payment, the audit hook. Goal: ≥ 100,000 payments/s on 1 node, ≥ 50,000/s on 3.\n\n")
-	b.WriteString("| nodes | payments/s | upload | execute | peak heap | raw replicated writes/s (1 KiB, 1024 writers) |\n|---|---|---|---|---|---|\n")
+	b.WriteString("entry per payment, the audit hook, and — with the feed — the chunk's entry in the tax bureaus' feed (docs/gateway.md).\n")
+	b.WriteString("Goal: ≥ 100,000 payments/s on 1 node, ≥ 50,000/s on 3; the feed at most 15 % slower.\n\n")
+	b.WriteString("| nodes | feed | payments/s | upload | execute | peak heap | raw replicated writes/s (1 KiB, 1024 writers) |\n|---|---|---|---|---|---|---|\n")
+	var without float64
 	for _, r := range results {
-		fmt.Fprintf(&b, "| %d | %.0f | %s | %s | %.0f MiB | %.0f |\n", r.nodes, r.perSec, r.upload.Round(time.Millisecond), r.execute.Round(time.Millisecond), r.heapMiB, r.baseline)
+		feed := "no"
+		if r.feed {
+			feed = "yes"
+			if r.nodes == 1 && without > 0 {
+				feed = fmt.Sprintf("yes (%+.1f %%)", 100*(r.perSec-without)/without)
+			}
+		} else if r.nodes == 1 {
+			without = r.perSec
+		}
+		fmt.Fprintf(&b, "| %d | %s | %.0f | %s | %s | %.0f MiB | %.0f |\n", r.nodes, feed, r.perSec, r.upload.Round(time.Millisecond), r.execute.Round(time.Millisecond), r.heapMiB, r.baseline)
 	}
 	return b.String()
 }
