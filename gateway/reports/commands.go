@@ -147,7 +147,9 @@ func parseHead(s string) (Head, string, error) {
 	return h, office, nil
 }
 
-func slotKey(quarter, office, kind string) []byte { return []byte(quarter + "\x00" + office + "\x00" + kind) }
+func slotKey(quarter, office, kind string) []byte {
+	return []byte(quarter + "\x00" + office + "\x00" + kind)
+}
 
 func applyIssue(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	var in Issue
