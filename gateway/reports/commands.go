@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"regexp"
 	"sort"
@@ -15,7 +16,7 @@ import (
 const (
 	Bucket        = "gateway-reports"        // report ID -> Record
 	IndexBucket   = "gateway-report-index"   // quarter \x00 office \x00 kind \x00 ID: keys only
-	CurrentBucket = "gateway-report-current" // quarter \x00 office \x00 kind -> the current report's ID
+	CurrentBucket = "gateway-report-current" // quarter \x00 office \x00 kind -> the current report's ID; "no" -> the last issue number
 )
 
 // Command types (command set state.GatewaySet).
@@ -47,6 +48,7 @@ func reject(c state.Code, format string, args ...any) error { return state.Rejec
 // store, and names in Document), and whether it is still the current one
 // of its quarter, office and kind. A voided report is kept.
 type Record struct {
+	No           uint64     `json:"no"` // the platform's issue number: 1, 2, 3…
 	ID           string     `json:"id"`
 	Kind         string     `json:"kind"`
 	Quarter      string     `json:"quarter"`
@@ -177,6 +179,10 @@ func applyIssue(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	case h.Supersedes != "" && string(cur) != h.Supersedes:
 		return nil, reject(CodeSupersedes, "report %s is not the current %s report of %s for %s", h.Supersedes, h.Kind, OfficeName(office), h.Quarter)
 	}
+	no, err := nextNo(tx)
+	if err != nil {
+		return nil, err
+	}
 	now := tx.Time()
 	if h.Supersedes != "" {
 		old, err := Get(tx, h.Supersedes)
@@ -188,7 +194,7 @@ func applyIssue(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 			return nil, err
 		}
 	}
-	rec := &Record{ID: h.ID, Kind: h.Kind, Quarter: h.Quarter, Office: office, Template: h.Template, Format: h.Format,
+	rec := &Record{No: no, ID: h.ID, Kind: h.Kind, Quarter: h.Quarter, Office: office, Template: h.Template, Format: h.Format,
 		Rows: h.Rows, SM3: h.SM3, Head: in.Head, Signature: in.Signature, Supersedes: h.Supersedes, Document: in.Document,
 		By: in.By, Issued: now, Current: true}
 	if err := put(tx, rec); err != nil {
@@ -230,6 +236,20 @@ func applyVoid(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return nil, err
 	}
 	return json.Marshal(rec)
+}
+
+// nextNo takes the next issue number.
+func nextNo(tx *state.Tx) (uint64, error) {
+	v, err := tx.Get(CurrentBucket, []byte("no"))
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	if len(v) == 8 {
+		n = binary.BigEndian.Uint64(v)
+	}
+	n++
+	return n, tx.Put(CurrentBucket, []byte("no"), binary.BigEndian.AppendUint64(nil, n))
 }
 
 // putVoided stores a report just voided and tells the feed.
@@ -316,11 +336,6 @@ func List(r *state.ReadTx, quarter, office string) ([]*Record, error) {
 		out = append(out, rec)
 		return true, nil
 	})
-	sort.SliceStable(out, func(i, j int) bool {
-		if !out[i].Issued.Equal(out[j].Issued) {
-			return out[i].Issued.Before(out[j].Issued)
-		}
-		return out[i].ID < out[j].ID
-	})
+	sort.Slice(out, func(i, j int) bool { return out[i].No < out[j].No })
 	return out, err
 }
