@@ -243,7 +243,7 @@ func identityOf(r *state.ReadTx, keys *keyring.Keyring, id string) (Row, error) 
 		return nil, fmt.Errorf("reports: worker %s: %w", id, err)
 	}
 	// The register takes resident ID numbers of the PRC only (ident.WorkerResidentID).
-	row["name"], row["id_type"], row["id_number"], row["nationality"], row["phone"] = p.Name, "resident_id", p.IDNumber, "CHN", p.Phone
+	row["name"], row["id_type"], row["id_number"], row["nationality"], row["phone"] = p.Name, "resident_id_card", p.IDNumber, "CHN", p.Phone
 	row["identity_status"] = IdentityValid
 	return row, nil
 }

@@ -405,6 +405,8 @@ func TestATemplateIsCheckedWhenRead(t *testing.T) {
 
 func TestNamesWithCommasAndQuotesAreEscaped(t *testing.T) {
 	w := newWorld(t)
+	// The register refuses such names (worker_name); the renderer must not
+	// count on it.
 	names := map[string]string{"w1": `Li, "Lei"`, "w2": "多行\n名字", "w3": `=SUM(A1)`}
 	w.parties(map[string]string{"m1": officeA}, []string{"w1", "w2", "w3"}, names)
 	w.at(2026, 8, 1, 10, 0, 0)

@@ -31,7 +31,7 @@ const (
 
 // Column is one column of a table: its field, its headers and its type.
 // Labels, for a text column, print a field's code as the table wants it
-// (resident_id as 居民身份证); a code without a label prints as itself.
+// (resident_id_card as 居民身份证); a code without a label prints as itself.
 type Column struct {
 	Key    string            `json:"key"`
 	Zh     string            `json:"zh"`
