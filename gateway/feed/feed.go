@@ -143,11 +143,7 @@ func Append(tx *state.Tx, f Fact) (uint64, error) {
 	e.Hash = h[:]
 	chain := Next(tip.Chain, h)
 	e.Chain = chain[:]
-	b, err := json.Marshal(&e)
-	if err != nil {
-		return 0, err
-	}
-	if err := tx.Put(Bucket, SeqKey(e.Seq), b); err != nil {
+	if err := tx.Put(Bucket, SeqKey(e.Seq), e.encode()); err != nil {
 		return 0, err
 	}
 	if err := putTip(tx, Platform, Tip{Seq: e.Seq, Chain: chain}); err != nil {

@@ -318,3 +318,22 @@ func TestNoEntriesBeforeTheClusterSpeaksTheGatewaySet(t *testing.T) {
 		t.Fatalf("appended %s (%v) in command set %d", res.Value, res.Err, state.MoneySet)
 	}
 }
+
+// A stored entry that was cut or padded does not decode into another.
+func TestAStoredEntryDecodesWholeOrNotAtAll(t *testing.T) {
+	e := feed.Entry{Seq: 7, Type: "t", Version: 2, Time: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), Office: "11101050000", Subject: "w1",
+		IdentityAAD: "a", Payload: []byte(`{"x":1}`), Identity: []byte{1, 2}, IdentitySM3: make([]byte, 32), Hash: make([]byte, 32), Chain: make([]byte, 32)}
+	b := feed.EncodeEntry(&e)
+	got, err := feed.DecodeEntry(b)
+	if err != nil || got.Seq != 7 || got.Version != 2 || !got.Time.Equal(e.Time) || got.Office != e.Office || string(got.Payload) != `{"x":1}` || got.IdentityAAD != "a" {
+		t.Fatalf("round trip: %+v %v", got, err)
+	}
+	for i := range len(b) {
+		if _, err := feed.DecodeEntry(b[:i]); err == nil {
+			t.Fatalf("a stored entry cut to %d bytes decoded", i)
+		}
+	}
+	if _, err := feed.DecodeEntry(append(b, 0)); err == nil {
+		t.Fatal("a padded entry decoded")
+	}
+}

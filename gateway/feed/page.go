@@ -119,11 +119,11 @@ func Read(r *state.ReadTx, scope string, after uint64, limit int, open Opener) (
 			if full() {
 				return false, nil
 			}
-			var e Entry
-			if err := json.Unmarshal(v, &e); err != nil {
+			e, err := decodeEntry(v)
+			if err != nil {
 				return false, err
 			}
-			return true, add(&e, 0, Hash{})
+			return true, add(e, 0, Hash{})
 		})
 	} else {
 		prefix := append([]byte(scope), 0)
@@ -140,12 +140,12 @@ func Read(r *state.ReadTx, scope string, after uint64, limit int, open Opener) (
 			if err != nil || b == nil {
 				return false, errors.Join(err, errors.New("feed: an office link names a missing entry"))
 			}
-			var e Entry
-			if err := json.Unmarshal(b, &e); err != nil {
+			e, err := decodeEntry(b)
+			if err != nil {
 				return false, err
 			}
 			n++
-			return true, add(&e, n, l.Chain)
+			return true, add(e, n, l.Chain)
 		})
 	}
 	if err != nil {
@@ -166,8 +166,8 @@ func chainAt(r *state.ReadTx, scope string, n uint64) (Hash, error) {
 		if err != nil || b == nil {
 			return c, errors.Join(err, errors.New("feed: an entry below the tip is missing"))
 		}
-		var e Entry
-		if err := json.Unmarshal(b, &e); err != nil {
+		e, err := decodeEntry(b)
+		if err != nil {
 			return c, err
 		}
 		copy(c[:], e.Chain)
