@@ -22,6 +22,8 @@ import (
 	"strconv"
 	"time"
 
+	gojson "github.com/goccy/go-json"
+
 	"cxt/crypto/sm"
 	"cxt/crypto/sm/reqsig"
 	"cxt/gateway/feed"
@@ -109,20 +111,43 @@ func Pull(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	rep := &Report{From: st.From}
+	// The next page is fetched while this one is verified: its number
+	// comes from this page's head, and it is dropped unread if this page
+	// does not verify.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type fetched struct {
+		page *feed.Page
+		raw  []byte
+		err  error
+	}
+	fetch := func(after uint64) <-chan fetched {
+		ch := make(chan fetched, 1)
+		go func() {
+			p, raw, err := o.fetch(ctx, after)
+			ch <- fetched{p, raw, err}
+		}()
+		return ch
+	}
+	pending := fetch(st.Cursor.Seq)
 	for {
-		page, raw, err := o.fetch(ctx, st.Cursor.Seq)
-		if err != nil {
-			return rep, err
+		f := <-pending
+		if f.err != nil {
+			return rep, f.err
+		}
+		page, raw := f.page, f.raw
+		var claimed feed.Head
+		if err := json.Unmarshal([]byte(page.Head), &claimed); err != nil {
+			return rep, fmt.Errorf("pull: the page after %d: its head: %w", st.Cursor.Seq, err)
+		}
+		if claimed.Last < claimed.End && claimed.Last > st.Cursor.Seq {
+			pending = fetch(claimed.Last)
 		}
 		at := st.Cursor
 		if at.Scope == "" { // the first page names the scope; mid-chain, its signed head gives the chain to start from
-			var h feed.Head
-			if err := json.Unmarshal([]byte(page.Head), &h); err != nil {
-				return rep, fmt.Errorf("pull: the first page's head: %w", err)
-			}
-			at = feed.Start(h.Scope)
+			at = feed.Start(claimed.Scope)
 			if st.From > 0 {
-				at.Seq, at.Chain = st.From, h.Prev
+				at.Seq, at.Chain = st.From, claimed.Prev
 			}
 		}
 		next, h, err := feed.Verify(page, pub, at)
@@ -146,7 +171,7 @@ func Pull(ctx context.Context, o Options) (*Report, error) {
 		if o.Progress != nil && len(page.Entries) > 0 {
 			fmt.Fprintf(o.Progress, "page %d: entries %d–%d of %d verified\n", st.NextPage-1, h.First, h.Last, h.End)
 		}
-		if next.Seq >= h.End {
+		if next.Seq >= h.End || len(page.Entries) == 0 {
 			return rep, nil
 		}
 	}
@@ -166,7 +191,7 @@ func (o *Options) fetch(ctx context.Context, after uint64) (*feed.Page, []byte, 
 		return nil, nil, err
 	}
 	var p feed.Page
-	if err := json.Unmarshal(raw, &p); err != nil {
+	if err := gojson.Unmarshal(raw, &p); err != nil {
 		return nil, raw, fmt.Errorf("pull: the page after %d is not JSON: %w", after, err)
 	}
 	return &p, raw, nil
