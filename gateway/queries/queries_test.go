@@ -88,6 +88,9 @@ func TestABureauSeesOfAWorkerTheirDealingsWithItsOfficesMerchantsOnly(t *testing
 	if got := paymentIDs(a.Payments); !slices.Equal(got, sorted(wantA)) || len(got) != 1 {
 		t.Fatalf("office A sees payments %v, want %v", got, wantA)
 	}
+	if len(a.Works) != 1 || a.Works[0].Task != "task-a" || a.Works[0].Merchant != w.mA {
+		t.Fatalf("office A sees works %+v", a.Works)
+	}
 	if len(a.Agreements) != 1 || a.Agreements[0].Merchant != w.mA || a.Agreements[0].Worker != w.wAB || a.Agreements[0].Signed == nil {
 		t.Fatalf("office A sees agreements %+v", a.Agreements)
 	}
@@ -115,8 +118,8 @@ func TestABureauSeesOfAWorkerTheirDealingsWithItsOfficesMerchantsOnly(t *testing
 	if got := paymentIDs(all.Payments); !slices.Equal(got, sorted(wantAll)) || len(got) != 2 {
 		t.Fatalf("the platform sees payments %v, want %v", got, wantAll)
 	}
-	if len(all.Merchants) != 2 || len(all.Agreements) != 2 {
-		t.Fatalf("the platform sees %d links, %d agreements", len(all.Merchants), len(all.Agreements))
+	if len(all.Merchants) != 2 || len(all.Agreements) != 2 || len(all.Works) != 2 {
+		t.Fatalf("the platform sees %d links, %d agreements, %d works", len(all.Merchants), len(all.Agreements), len(all.Works))
 	}
 	if y := all.Withholding[0]; y.IIT != ledger.Yuan(iit) || y.Amount != ledger.Yuan(amount) || y.Payments != 2 {
 		t.Fatalf("the platform's withholding %+v, want IIT %d amount %d", y, iit, amount)
@@ -250,6 +253,9 @@ func TestAMerchantAnswerHasItsRecordAgreementsTasksAndMonthlyTotals(t *testing.T
 	var n int
 	var amount, fee, iit int64
 	for _, id := range w.paid[w.mA] {
+		if id == w.failed {
+			continue
+		}
 		p := w.payment(id)
 		n++
 		amount += p.AmountFen
@@ -259,8 +265,10 @@ func TestAMerchantAnswerHasItsRecordAgreementsTasksAndMonthlyTotals(t *testing.T
 	if len(a.Payments) != 1 {
 		t.Fatalf("months: %+v", a.Payments)
 	}
-	if m := a.Payments[0]; m.Month != 202603 || m.Payments != n || m.Amount != ledger.Yuan(amount) || m.Fee != ledger.Yuan(fee) || m.IIT != ledger.Yuan(iit) {
-		t.Fatalf("March: %+v; want %d payments, amount %d, fee %d, IIT %d", m, n, amount, fee, iit)
+	failed := w.payment(w.failed)
+	if m := a.Payments[0]; m.Month != 202603 || m.Payments != n || m.Amount != ledger.Yuan(amount) || m.Fee != ledger.Yuan(fee) || m.IIT != ledger.Yuan(iit) ||
+		m.Reversed != 1 || m.ReversedAmount != ledger.Yuan(failed.AmountFen) {
+		t.Fatalf("March: %+v; want %d payments, amount %d, fee %d, IIT %d, one reversed of %d", m, n, amount, fee, iit, failed.AmountFen)
 	}
 }
 
@@ -312,5 +320,31 @@ func TestAShreddedWorkerAnswersDestroyed(t *testing.T) {
 	}
 	if len(a.Payments) != 1 || len(a.Agreements) != 1 {
 		t.Fatalf("records: %d payments, %d agreements", len(a.Payments), len(a.Agreements))
+	}
+}
+
+// A payment the bank failed is listed as failed, and its year counts it
+// as reversed: neither its amount nor its tax stands.
+func TestAFailedPaymentCountsAsReversed(t *testing.T) {
+	w := newWorld(t)
+	a := mustWorker(t, w, bureauA, w.wA)
+	failed := w.payment(w.failed)
+	var statuses []string
+	for _, p := range a.Payments {
+		statuses = append(statuses, p.ID+"="+p.Status)
+	}
+	if len(a.Payments) != 2 || !slices.Contains(statuses, w.failed+"=failed") {
+		t.Fatalf("payments %v", statuses)
+	}
+	var kept *payouts.Payment
+	for _, id := range w.paid[w.mA] {
+		if p := w.payment(id); p.Worker == w.wA && id != w.failed {
+			kept = p
+		}
+	}
+	y := a.Withholding[0]
+	if y.Payments != 1 || y.Amount != ledger.Yuan(kept.AmountFen) || y.IIT != ledger.Yuan(kept.IITFen) ||
+		y.Reversed != 1 || y.ReversedAmount != ledger.Yuan(failed.AmountFen) {
+		t.Fatalf("2026: %+v; kept %d (IIT %d), failed %d", y, kept.AmountFen, kept.IITFen, failed.AmountFen)
 	}
 }

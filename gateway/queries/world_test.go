@@ -49,7 +49,8 @@ type people struct {
 	IDIndex    map[string][]byte         `json:"id_index"` // worker -> blind index
 	Agreements []agreements.Agreement    `json:"agreements"`
 	Works      []tasks.Work              `json:"works"`
-	Tasks      map[string]string         `json:"tasks"` // task -> merchant
+	Tasks      map[string]string         `json:"tasks"`    // task -> merchant
+	Assigned   map[string][]string       `json:"assigned"` // task -> workers with work on it
 }
 
 func applyPeople(tx *state.Tx, cmd *state.Command) ([]byte, error) {
@@ -102,6 +103,13 @@ func applyPeople(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 			return nil, err
 		}
 	}
+	for task, ws := range in.Assigned {
+		for _, w := range ws {
+			if err := tx.Put(tasks.WorkerBucket, []byte(w+"/"+task), []byte(task)); err != nil {
+				return nil, err
+			}
+		}
+	}
 	for _, w := range in.Works {
 		if err := put(tasks.WorkBucket, string(tasks.WorkKey(w.Task, w.Worker)), w); err != nil {
 			return nil, err
@@ -126,6 +134,8 @@ type world struct {
 	docs map[string][]byte
 	// What the world paid: payment IDs by merchant.
 	paid map[string][]string
+	// failed is a payment of A's to wA that the bank failed.
+	failed string
 }
 
 var now = time.Date(2026, 3, 10, 10, 0, 0, 0, payouts.China)
@@ -153,7 +163,8 @@ func newWorld(t *testing.T) *world {
 	w.ok(payoutstest.CmdSeed, payoutstest.Seed{Merchants: []string{w.mNone}})
 
 	p := people{Keys: map[string]subjects.Fresh{}, USCC: map[string]string{}, IDIndex: map[string][]byte{},
-		Tasks: map[string]string{"task-a": w.mA, "task-b": w.mB}}
+		Tasks:    map[string]string{"task-a": w.mA, "task-b": w.mB},
+		Assigned: map[string][]string{"task-a": {w.wA, w.wAB, w.wShred}, "task-b": {w.wB, w.wAB}}}
 	indexKey, err := m.Keys.IndexKey()
 	if err != nil {
 		t.Fatal(err)
@@ -217,6 +228,14 @@ func newWorld(t *testing.T) *world {
 	w.pay(w.mA, "task-a", map[string]int64{w.wA: 3_000_00, w.wAB: 20_000_00, w.wShred: 800_00})
 	w.pay(w.mA, "task-a", map[string]int64{w.wA: 1_234_56})
 	w.pay(w.mB, "task-b", map[string]int64{w.wB: 2_000_00, w.wAB: 7_000_00})
+	// wA's second payment fails at the bank: reversed, its tax with it.
+	w.failed = w.paid[w.mA][len(w.paid[w.mA])-1]
+	pf := w.payment(w.failed)
+	w.ok(payouts.CmdSent, payouts.Sent{Channel: pf.Channel, Items: []payouts.SentItem{{Outbox: pf.Outbox, Payment: pf.ID, ChannelRef: "bank-1"}}})
+	w.ok(payouts.CmdResults, payouts.Results{Channel: pf.Channel, Cursor: "1", Items: []payouts.Result{{Payment: pf.ID, Status: payouts.Failed, Reason: "card closed", At: now}}})
+	if p := w.payment(w.failed); p.Status != payouts.Failed {
+		t.Fatalf("the failed payment is %s", p.Status)
+	}
 	w.ok(subjects.CmdShred, map[string]string{"subject": w.wShred, "reason": "the worker asked to be forgotten"})
 	return w
 }
