@@ -123,7 +123,7 @@ func applyPeople(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 
 type world struct {
 	*statetest.Machine
-	t     *testing.T
+	t     testing.TB
 	store *blob.Store
 	// The parties' IDs, and what identifies them outside.
 	mA, mB, mNone              string
@@ -140,7 +140,7 @@ type world struct {
 
 var now = time.Date(2026, 3, 10, 10, 0, 0, 0, payouts.China)
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	m := statetest.New(t, func(reg *state.Registry) {
 		payoutstest.Register(reg, &payouts.Rules{Tax: tax.Default(), Location: "city", Channel: "sandbox", MonthlyLimitFen: payouts.DefaultMonthlyLimitFen})
@@ -335,7 +335,7 @@ func (w *world) view(fn func(*state.ReadTx) error) {
 }
 
 // usccOf is a valid credit code of an enterprise registered in area.
-func usccOf(t *testing.T, area string) string {
+func usccOf(t testing.TB, area string) string {
 	first := "91" + area + "M000100Y4"
 	c, err := ident.USCCCheckChar(first)
 	if err != nil {
