@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"cxt/appliance/subjects"
 	"cxt/crypto/sm"
 	"cxt/gateway/queries"
 )
@@ -188,4 +189,25 @@ func (w *world) mustMerchant(t *testing.T, scope queries.Scope, by string) *quer
 		t.Fatal(err)
 	}
 	return a
+}
+
+// A shredded merchant's documents sealed under its key no longer open, and
+// its identity answers as destroyed; the agreements, kept under the
+// platform's key as the law asks, still do.
+func TestAShreddedMerchantsOwnDocumentsNoLongerOpen(t *testing.T) {
+	w := newWorld(t)
+	w.ok(subjects.CmdShred, map[string]string{"subject": w.mA, "reason": "closed and past retention"})
+	a := w.mustMerchant(t, bureauA, w.mA)
+	if a.Identity != nil || a.Destroyed == nil {
+		t.Fatalf("identity %+v, destroyed %+v", a.Identity, a.Destroyed)
+	}
+	if _, err := w.document(bureauA, "merchant", w.mA, a.Documents[0].Ref); !subjects.CodeShredded.Is(err) {
+		t.Fatalf("the licence: %v", err)
+	}
+	if _, err := w.document(bureauA, "merchant", w.mA, "proof:task-a:"+w.wA+":proof-a1"); !subjects.CodeShredded.Is(err) {
+		t.Fatalf("the proof: %v", err)
+	}
+	if _, err := w.document(bureauA, "merchant", w.mA, "agreement:agr_coop_"+w.mA+":pdf"); err != nil {
+		t.Fatalf("the cooperation agreement: %v", err)
+	}
 }

@@ -2,7 +2,10 @@ package queries_test
 
 import (
 	"encoding/json"
+	"os"
+	"regexp"
 	"slices"
+	"strconv"
 	"testing"
 
 	"cxt/appliance/errs"
@@ -346,5 +349,20 @@ func TestAFailedPaymentCountsAsReversed(t *testing.T) {
 	if y.Payments != 1 || y.Amount != ledger.Yuan(kept.AmountFen) || y.IIT != ledger.Yuan(kept.IITFen) ||
 		y.Reversed != 1 || y.ReversedAmount != ledger.Yuan(failed.AmountFen) {
 		t.Fatalf("2026: %+v; kept %d (IIT %d), failed %d", y, kept.AmountFen, kept.IITFen, failed.AmountFen)
+	}
+}
+
+// Every code this package answers with has its row in docs/errors.md, with
+// its kind's status.
+func TestEveryCodeIsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/errors.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c, kind := range queries.Codes {
+		row := regexp.MustCompile("(?m)^\\| `" + c + "` \\| " + strconv.Itoa(kind.Status()) + " \\|")
+		if !row.Match(doc) {
+			t.Errorf("docs/errors.md has no row for %s with status %d", c, kind.Status())
+		}
 	}
 }

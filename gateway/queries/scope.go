@@ -40,6 +40,15 @@ const (
 	CodeDocumentNotFound = "document_not_found"
 )
 
+// Codes are this package's error codes and their kinds, for the
+// documentation's test.
+var Codes = map[string]errs.Kind{
+	CodeOutOfScope:       errs.NotExist,
+	CodeIdentifierFormat: errs.Invalid,
+	CodeDocumentRef:      errs.Invalid,
+	CodeDocumentNotFound: errs.NotExist,
+}
+
 var (
 	workerID   = regexp.MustCompile(`^w_[0-9a-f]{24}$`)
 	merchantID = regexp.MustCompile(`^m_[0-9a-f]{16}$`)
