@@ -76,7 +76,7 @@ func sorted(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s
 func TestABureauSeesOfAWorkerTheirDealingsWithItsOfficesMerchantsOnly(t *testing.T) {
 	w := newWorld(t)
 	a := mustWorker(t, w, bureauA, w.idNumber[w.wAB])
-	if a.ID != w.wAB || a.Identity == nil || a.Identity.IDNumber != w.idNumber[w.wAB] || a.Identity.Name == "" || a.Identity.IDType != "resident_id" || a.Destroyed != nil {
+	if a.ID != w.wAB || a.Identity == nil || a.Identity.IDNumber != w.idNumber[w.wAB] || a.Identity.Name == "" || a.Identity.IDType != "resident_id_card" || a.Destroyed != nil {
 		t.Fatalf("identity: %+v %+v", a.ID, a.Identity)
 	}
 	if len(a.Merchants) != 1 || a.Merchants[0].Merchant != w.mA || a.Merchants[0].TaxOffice != officeA {

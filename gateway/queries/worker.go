@@ -35,7 +35,7 @@ type WorkerAnswer struct {
 // WorkerIdentity is a worker's personal fields.
 type WorkerIdentity struct {
 	Name     string `json:"name"`
-	IDType   string `json:"id_type"` // resident_id: a PRC resident identity card
+	IDType   string `json:"id_type"` // resident_id_card (居民身份证), as the feed names it
 	IDNumber string `json:"id_number"`
 	Phone    string `json:"phone"`
 	BankCard string `json:"bank_card,omitempty"`
@@ -107,7 +107,7 @@ func Worker(r *state.ReadTx, keys *keyring.Keyring, scope Scope, by Identifier) 
 		if err := subjects.Open(key, workers.PrivateAAD(w.ID), w.Private, &p); err != nil {
 			return nil, fmt.Errorf("queries: worker %s: %w", w.ID, err)
 		}
-		out.Identity = &WorkerIdentity{Name: p.Name, IDType: "resident_id", IDNumber: p.IDNumber, Phone: p.Phone, BankCard: p.BankCard}
+		out.Identity = &WorkerIdentity{Name: p.Name, IDType: workers.IDTypeResident, IDNumber: p.IDNumber, Phone: p.Phone, BankCard: p.BankCard}
 	}
 
 	agreed := map[string]bool{} // agreement IDs to answer
