@@ -167,8 +167,14 @@ func usccIndex(r *api.Request, code string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	mac := sm.HMAC(key, []byte("cxt/merchant-uscc/v1\x00"), []byte(code))
-	return hex.EncodeToString(mac[:]), nil
+	return USCCIndex(key, code), nil
+}
+
+// USCCIndex is the blind index of a credit code under the keyring's index
+// key, as USCCBucket keys it: hex HMAC-SM3, label cxt/merchant-uscc/v1.
+func USCCIndex(indexKey []byte, code string) string {
+	mac := sm.HMAC(indexKey, []byte("cxt/merchant-uscc/v1\x00"), []byte(code))
+	return hex.EncodeToString(mac[:])
 }
 
 // apply takes an application: anonymous (the applicant applies for
