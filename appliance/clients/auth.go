@@ -1,16 +1,14 @@
 package clients
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
-	"net/http"
 	"strings"
 	"time"
 
 	"cxt/appliance/api"
 	"cxt/appliance/errs"
+	"cxt/appliance/signedreq"
 	"cxt/crypto/sm"
 	"cxt/crypto/sm/reqsig"
 	"cxt/policy"
@@ -25,18 +23,11 @@ import (
 // The checks that cost nothing come first; the nonce, which writes, last.
 func (b *Backend) Authenticate(r *api.Request) error {
 	const op = "authenticate client"
-	body, err := io.ReadAll(r.HTTP.Body)
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		return errs.E(op, errs.TooLarge, "the body exceeds %d bytes", tooBig.Limit)
-	case err != nil:
-		return errs.E(op, errs.Invalid, "the body could not be read: %v", err)
-	}
-	r.HTTP.Body = io.NopCloser(bytes.NewReader(body))
-	signed, err := reqsig.Parse(r.HTTP, body)
-	if err != nil {
+	signed, _, err := signedreq.Read(r)
+	if errors.Is(err, reqsig.ErrMalformed) {
 		return refuse(r, "", strings.TrimPrefix(err.Error(), "reqsig: "))
+	} else if err != nil {
+		return err
 	}
 	c, err := b.find(r, signed.Client)
 	if err != nil {
@@ -61,8 +52,7 @@ func (b *Backend) Authenticate(r *api.Request) error {
 		return refuse(r, c.ID, strings.TrimPrefix(err.Error(), "reqsig: ")+" (see docs/payouts.md, \"Machine clients\")")
 	}
 	r.Audit.Subject = c.ID
-	n := Nonce{Client: c.ID, Nonce: signed.Nonce, Expires: signed.Time.Add(NonceTTL)}
-	b2, _ := json.Marshal(n)
+	b2, _ := json.Marshal(signedreq.For(c.ID, signed))
 	if _, err := r.ProposeAside(state.NewCommand(CmdNonce, b2, r.Now())); err != nil {
 		return err
 	}

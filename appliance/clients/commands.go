@@ -2,7 +2,6 @@ package clients
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 
 	"cxt/appliance/callbacks"
 	"cxt/appliance/merchants"
+	"cxt/appliance/signedreq"
 	"cxt/storage/state"
 )
 
@@ -33,7 +33,7 @@ const (
 // Refusals besides the general ones.
 var (
 	// CodeReplayed refuses a nonce its client used already.
-	CodeReplayed = state.NewCode(state.KindUnauthenticated, "request_replayed")
+	CodeReplayed = signedreq.CodeReplayed
 	// CodeSignature refuses a signed request whose client is unknown or
 	// revoked, or whose signature does not verify.
 	CodeSignature = state.NewCode(state.KindUnauthenticated, "request_signature_invalid")
@@ -49,7 +49,7 @@ func Register(reg *state.Registry) {
 	reg.HandleFrom(state.MoneySet, CmdRegister, register)
 	reg.HandleFrom(state.MoneySet, CmdRevoke, revoke)
 	reg.HandleFrom(state.MoneySet, CmdNonce, nonce)
-	reg.Expire(NoncesBucket, expireNonce)
+	reg.Expire(NoncesBucket, signedreq.Expire(NoncesBucket))
 }
 
 // getter is a state transaction, read-only or not.
@@ -231,17 +231,10 @@ func revoke(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 
 // Nonce is the body of CmdNonce: a verified request's nonce, kept until its
 // timestamp could no longer pass on any node.
-type Nonce struct {
-	Client  string    `json:"client"`
-	Nonce   string    `json:"nonce"`
-	Expires time.Time `json:"expires"`
-}
+type Nonce = signedreq.Nonce
 
-// NonceTTL is how long after its timestamp a nonce is kept: the window and
-// as much again for clocks that disagree between nodes.
-const NonceTTL = 10 * time.Minute
-
-func nonceKey(client, nonce string) []byte { return []byte(client + "\x00" + nonce) }
+// NonceTTL is how long after its timestamp a nonce is kept.
+const NonceTTL = signedreq.TTL
 
 // nonce records a request's nonce, once: a second request with it is
 // refused whichever node it came to, and of two racing ones the second in
@@ -258,21 +251,5 @@ func nonce(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if c == nil || !c.Live() {
 		return nil, state.Reject(CodeSignature, "client %s is unknown or revoked", n.Client)
 	}
-	k := nonceKey(n.Client, n.Nonce)
-	if prev, err := tx.Get(NoncesBucket, k); err != nil {
-		return nil, err
-	} else if prev != nil {
-		return nil, state.Reject(CodeReplayed, "this nonce was used already: a signed request is taken once; sign each request with a new nonce")
-	}
-	return nil, tx.Put(NoncesBucket, k, binary.BigEndian.AppendUint64(nil, uint64(n.Expires.UnixNano())))
-}
-
-func expireNonce(tx *state.Tx, k, v []byte, now time.Time) (bool, error) {
-	if len(v) != 8 {
-		return true, tx.Delete(NoncesBucket, k)
-	}
-	if now.UnixNano() < int64(binary.BigEndian.Uint64(v)) {
-		return false, nil
-	}
-	return true, tx.Delete(NoncesBucket, k)
+	return nil, signedreq.Record(tx, NoncesBucket, n)
 }
