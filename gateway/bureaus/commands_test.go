@@ -1,0 +1,195 @@
+package bureaus
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"testing"
+	"time"
+
+	"cxt/appliance/signedreq"
+	"cxt/crypto/sm"
+	"cxt/storage/state"
+	"cxt/storage/state/statetest"
+)
+
+func newKey(t *testing.T) Key {
+	t.Helper()
+	k, _ := sm.GenerateKey()
+	pub, _ := k.Public().MarshalPEM()
+	key, err := CheckKey(string(pub), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+func bureau(t *testing.T, id string) Client {
+	return Client{ID: id, Name: "深圳税务 gateway", Offices: []string{"14403000000"}, Key: newKey(t), CreatedBy: "acct-sec"}
+}
+
+func code(res state.Result) string { return statetest.Code(res.Err) }
+
+func TestAClientKeyIsItsOwnForeverAndAStatusMovesOnlyForward(t *testing.T) {
+	m := statetest.New(t, Register)
+	c := bureau(t, "bu_0123456789abcdef")
+	if res := m.Send(CmdRegister, c); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	other := bureau(t, "bu_1123456789abcdef")
+	other.Key = c.Key
+	if res := m.Send(CmdRegister, other); code(res) != "client_key_taken" {
+		t.Fatalf("a second client with the first one's key: %v", res.Err)
+	}
+	bad := bureau(t, "bu_2123456789abcdef")
+	bad.Offices = []string{"24403000000"}
+	if res := m.Send(CmdRegister, bad); code(res) != "invalid_request" {
+		t.Fatalf("an office code outside the tax system: %v", res.Err)
+	}
+	forged := bureau(t, "bu_3123456789abcdef")
+	forged.Fingerprint = c.Fingerprint
+	if res := m.Send(CmdRegister, forged); code(res) != "invalid_request" {
+		t.Fatalf("a key whose fingerprint is another's: %v", res.Err)
+	}
+
+	for _, step := range []struct {
+		action, want, code string
+	}{
+		{ActResume, "", "client_status"}, // live: nothing to resume
+		{ActSuspend, Suspended, ""},
+		{ActSuspend, "", "client_status"},
+		{ActResume, Live, ""},
+		{ActRevoke, Revoked, ""},
+		{ActResume, "", "client_status"}, // never restored
+		{ActRevoke, "", "client_status"},
+	} {
+		res := m.Send(CmdChange, Change{ID: c.ID, Action: step.action, By: "acct-sec", Reason: "the test says so"})
+		if code(res) != step.code {
+			t.Fatalf("%s: %v, want %q", step.action, res.Err, step.code)
+		}
+		if step.want != "" {
+			got, _ := viewClient(m, c.ID)
+			if got.Status != step.want {
+				t.Fatalf("%s: status %s, want %s", step.action, got.Status, step.want)
+			}
+		}
+	}
+	if res := m.Send(CmdRotate, Rotation{ID: c.ID, Key: newKey(t), By: "acct-sec", Reason: "too late"}); code(res) != "client_status" {
+		t.Fatalf("a revoked client's key rotated: %v", res.Err)
+	}
+}
+
+func viewClient(m *statetest.Machine, id string) (*Client, error) {
+	var c *Client
+	err := m.State.View(func(tx *state.ReadTx) error {
+		var err error
+		c, err = Get(tx, id)
+		return err
+	})
+	return c, err
+}
+
+func TestARotatedKeyIsRetiredForEveryClientAndTheNonceFollowsTheStatus(t *testing.T) {
+	m := statetest.New(t, Register)
+	c := bureau(t, "bu_0123456789abcdef")
+	if res := m.Send(CmdRegister, c); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	fresh := newKey(t)
+	if res := m.Send(CmdRotate, Rotation{ID: c.ID, Key: fresh, By: "acct-sec", Reason: "yearly rotation"}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	got, _ := viewClient(m, c.ID)
+	if got.Fingerprint != fresh.Fingerprint || len(got.Retired) != 1 || got.Retired[0].Fingerprint != c.Fingerprint {
+		t.Fatalf("after the rotation: %+v", got)
+	}
+	// The old key goes back to nobody: not this client, not a new one.
+	if res := m.Send(CmdRotate, Rotation{ID: c.ID, Key: c.Key, By: "acct-sec", Reason: "go back"}); code(res) != "client_key_taken" {
+		t.Fatalf("the retired key rotated back in: %v", res.Err)
+	}
+	again := bureau(t, "bu_1123456789abcdef")
+	again.Key = c.Key
+	if res := m.Send(CmdRegister, again); code(res) != "client_key_taken" {
+		t.Fatalf("the retired key registered for another client: %v", res.Err)
+	}
+
+	now := time.Now()
+	m.Now = now
+	n := signedreq.Nonce{Client: c.ID, Nonce: "0123456789abcdef", Expires: now.Add(signedreq.TTL)}
+	if res := m.Send(CmdNonce, n); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if res := m.Send(CmdNonce, n); code(res) != "request_replayed" || res.Err.Kind != state.KindUnauthenticated {
+		t.Fatalf("a nonce taken twice: %v", res.Err)
+	}
+	m.Send(CmdChange, Change{ID: c.ID, Action: ActSuspend, By: "acct-sec", Reason: "investigation"})
+	n.Nonce = "1123456789abcdef"
+	if res := m.Send(CmdNonce, n); code(res) != "client_suspended" || res.Err.Kind != state.KindPermission {
+		t.Fatalf("a suspended client's nonce: %v", res.Err)
+	}
+	m.Send(CmdChange, Change{ID: c.ID, Action: ActRevoke, By: "acct-sec", Reason: "investigation over"})
+	if res := m.Send(CmdNonce, n); code(res) != "client_revoked" || res.Err.Kind != state.KindUnauthenticated {
+		t.Fatalf("a revoked client's nonce: %v", res.Err)
+	}
+	n.Client = "bu_ffffffffffffffff"
+	if res := m.Send(CmdNonce, n); code(res) != "request_signature_invalid" {
+		t.Fatalf("an unknown client's nonce: %v", res.Err)
+	}
+}
+
+// tlsCert makes an ECDSA certificate for client authentication.
+func tlsCert(t *testing.T, usage x509.ExtKeyUsage) string {
+	t.Helper()
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bureau"}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{usage}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+func TestKeysAndCertificatesAreReadForWhatTheyAre(t *testing.T) {
+	k, _ := sm.GenerateKey()
+	pub, _ := k.Public().MarshalPEM()
+	caKey, _ := sm.GenerateKey()
+	ca, _ := sm.NewCA(caKey, "bureau CA", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	cert, _ := sm.Issue(ca, caKey, k.Public(), "bureau", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	fromKey, err := CheckKey(string(pub), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromCert, err := CheckKey("", string(cert.PEM()))
+	if err != nil || fromCert.Fingerprint != fromKey.Fingerprint || fromCert.Certificate == "" {
+		t.Fatalf("the certificate's key: %+v %v", fromCert, err)
+	}
+	if _, err := CheckKey(string(pub), string(cert.PEM())); err == nil {
+		t.Error("a key and a certificate both taken")
+	}
+	if _, err := CheckKey("", ""); err == nil {
+		t.Error("neither key nor certificate taken")
+	}
+	if _, err := CheckKey("", string(pub)); err == nil {
+		t.Error("a public key taken as a certificate")
+	}
+	if c, err := CheckTLS(tlsCert(t, x509.ExtKeyUsageClientAuth)); err != nil || c.Fingerprint == "" {
+		t.Fatalf("an ECDSA client certificate: %v", err)
+	}
+	if _, err := CheckTLS(tlsCert(t, x509.ExtKeyUsageServerAuth)); err == nil {
+		t.Error("a server-only certificate pinned for a client")
+	}
+	if _, err := CheckTLS(string(cert.PEM())); err == nil {
+		t.Error("an SM2 certificate pinned for TLS, which cannot present it")
+	}
+	if _, err := CheckOffices([]string{"14403000000", "14403000000"}); err == nil {
+		t.Error("an office named twice")
+	}
+	if got, err := CheckOffices([]string{"14403000000", "13101050000"}); err != nil || got[0] != "13101050000" {
+		t.Errorf("offices not sorted: %v %v", got, err)
+	}
+}
