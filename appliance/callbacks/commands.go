@@ -50,7 +50,7 @@ func Register(reg *state.Registry) {
 	reg.HandleFrom(state.MoneySet, CmdAttempt, attempt)
 	reg.HandleFrom(state.MoneySet, CmdReplay, replay)
 	reg.HandleFrom(state.MoneySet, CmdTest, test)
-	reg.HandleFrom(state.MoneySet, CmdKey, installKey)
+	reg.HandleFrom(state.MoneySet, CmdKey, slot.Install)
 	reg.Expire(Bucket, expire)
 }
 

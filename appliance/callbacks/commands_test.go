@@ -187,7 +187,7 @@ func TestAKeyIsInstalledOnceAndRacingLeadersAgree(t *testing.T) {
 	}
 	var k *Key
 	m.State.View(func(tx *state.ReadTx) error { k, _ = GetKey(tx); return nil })
-	priv, err := k.Open(m.Keys)
+	priv, err := OpenKey(m.Keys, k)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -131,7 +131,7 @@ func (d *Deliverer) Once(ctx context.Context) {
 	if d.Node.Status().Role != "leader" || d.Node.State().Proposable(CmdKey) != nil {
 		return
 	}
-	key, err := d.key(ctx)
+	key, err := slot.Ensure(ctx, d.Node, d.Now())
 	if err != nil {
 		d.Log.Error("callbacks: no platform key", "err", err)
 		return
@@ -148,7 +148,7 @@ func (d *Deliverer) Once(ctx context.Context) {
 	if len(due) == 0 {
 		return
 	}
-	priv, err := key.Open(d.Node.Keys())
+	priv, err := OpenKey(d.Node.Keys(), key)
 	if err != nil {
 		d.Log.Error("callbacks: the platform key does not open", "err", err)
 		return
@@ -164,31 +164,6 @@ func (d *Deliverer) Once(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
-}
-
-// key returns the platform key, making it first if there is none.
-func (d *Deliverer) key(ctx context.Context) (*Key, error) {
-	var k *Key
-	if err := d.Node.State().View(func(tx *state.ReadTx) error {
-		var err error
-		k, err = GetKey(tx)
-		return err
-	}); err != nil || k != nil {
-		return k, err
-	}
-	fresh, err := NewKey(d.Node.Keys(), d.Now())
-	if err != nil {
-		return nil, err
-	}
-	b, _ := json.Marshal(fresh)
-	cmd := state.NewCommand(CmdKey, b, d.Now())
-	cmd.Audit = auditlog.Context{Subject: "system", Action: "callbacks.key", Object: "callback key"}.Encode()
-	v, err := d.Node.ProposeOK(ctx, cmd)
-	if err != nil {
-		return nil, err
-	}
-	k = &Key{}
-	return k, json.Unmarshal(v, k)
 }
 
 // try sends one delivery once and records how it went.

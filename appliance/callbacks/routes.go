@@ -50,7 +50,7 @@ func (b *Backend) key(r *api.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return 200, k.public(), nil
+	return 200, public(k), nil
 }
 
 // keyPEM answers the public key as a PEM file, for openssl.
