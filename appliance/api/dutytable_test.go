@@ -10,7 +10,6 @@ import (
 
 	"cxt/appliance/identity"
 	"cxt/appliance/important"
-	"cxt/appliance/node"
 	"cxt/policy"
 )
 
@@ -21,7 +20,7 @@ import (
 // wait for a second administrator and which roles may approve them.
 func TestEveryRouteKeepsTheDutyRulesAndTheFourEyesTable(t *testing.T) {
 	roles := []string{"anonymous", "system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "merchant_client", "worker", "tax_officer"}
-	for _, rt := range node.Routes() {
+	for _, rt := range allRoutes() {
 		for _, role := range roles {
 			in := policy.Input{Subject: policy.Subject{ID: "u", Roles: []string{role}, Clearance: 4, MFA: true}, Action: rt.Action,
 				Resource: policy.Resource{Owner: "other", Label: 1}}

@@ -9,14 +9,13 @@ import (
 	"strings"
 	"testing"
 
-	"cxt/appliance/node"
 	"cxt/policy"
 )
 
 var updateDocs = flag.Bool("update", false, "rewrite generated parts of docs/ (the role table in docs/security.md)")
 
 const (
-	roleTableBegin = "<!-- role-table:begin — generated from policy/rego/data.json and node.Routes(); regenerate with: go test ./appliance/api -run TestRoleTable -update -->"
+	roleTableBegin = "<!-- role-table:begin — generated from policy/rego/data.json, node.Routes() and node.GatewayRoutes(); regenerate with: go test ./appliance/api -run TestRoleTable -update -->"
 	roleTableEnd   = "<!-- role-table:end -->"
 )
 
@@ -49,7 +48,7 @@ func roleTable(t *testing.T) string {
 	var sb strings.Builder
 	sb.WriteString("| route | action | roles allowed | second factor | important |\n|---|---|---|---|---|\n")
 	routed := map[string]bool{}
-	for _, rt := range node.Routes() {
+	for _, rt := range allRoutes() {
 		routed[rt.Action] = true
 		who := "nobody"
 		if _, ok := perms[rt.Action]; ok {

@@ -49,6 +49,11 @@ type Server struct {
 	// Clients authenticates signed requests of machine clients (package
 	// clients).
 	Clients Clients
+	// Bare serves the mounted backends' routes only, without the health,
+	// status and unseal routes: a listener of its own, such as the tax
+	// bureaus' gateway (gateway/server), answers nothing of the business
+	// listener's.
+	Bare bool
 
 	backends []Backend
 	limits   limiter // per-source rates of anonymous requests
@@ -80,17 +85,19 @@ func (s *Server) Mount(backends ...Backend) {
 	}
 }
 
-// Routes lists every endpoint: the system routes, then each backend's in
-// the order they were mounted. A test checks each against the policy.
+// Routes lists every endpoint: the system routes (unless Bare), then each
+// backend's in the order they were mounted. A test checks each against the policy.
 func (s *Server) Routes() []Route {
 	sys := func(method, path, action string, h func(*Request) (int, any, error)) Route {
 		return Route{Method: method, Path: path, Action: action, Kind: Write, Handle: h, sys: true}
 	}
-	out := []Route{
-		sys("GET", "/healthz", "sys.health", s.healthz),
-		sys("GET", "/readyz", "sys.health", s.readyz),
-		sys("GET", "/api/v1/sys/status", "sys.health", s.healthz),
-		sys("POST", "/api/v1/sys/unseal", "sys.unseal", s.unseal),
+	var out []Route
+	if !s.Bare {
+		out = append(out,
+			sys("GET", "/healthz", "sys.health", s.healthz),
+			sys("GET", "/readyz", "sys.health", s.readyz),
+			sys("GET", "/api/v1/sys/status", "sys.health", s.healthz),
+			sys("POST", "/api/v1/sys/unseal", "sys.unseal", s.unseal))
 	}
 	for _, b := range s.backends {
 		out = append(out, b.Routes()...)

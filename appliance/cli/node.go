@@ -46,13 +46,14 @@ func (m *minioFlags) config() *blob.MinIOConfig {
 	return &blob.MinIOConfig{Endpoint: m.endpoint, AccessKey: m.access, SecretKey: m.secret, Bucket: m.bucket, Secure: m.secure}
 }
 
-type addrFlags struct{ nodeID, api, cluster, advertise string }
+type addrFlags struct{ nodeID, api, cluster, advertise, gateway string }
 
 func (a *addrFlags) add(c *cobra.Command) {
 	c.Flags().StringVar(&a.nodeID, "node-id", "", "this node's unique ID (default: generated)")
 	c.Flags().StringVar(&a.api, "listen", node.DefaultAPI, "HTTPS business API address")
 	c.Flags().StringVar(&a.cluster, "cluster", node.DefaultCluster, "node-to-node address")
 	c.Flags().StringVar(&a.advertise, "advertise", "", "node-to-node address peers dial (default: --cluster)")
+	c.Flags().StringVar(&a.gateway, "gateway-listen", "", "HTTPS address of the tax bureaus' gateway listener (default: none)")
 }
 
 func initCmd() *cobra.Command {
@@ -76,7 +77,7 @@ func initCmd() *cobra.Command {
 			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
 			defer cancel()
 			res, err := node.Init(ctx, dir, node.InitOptions{
-				NodeID: addr.nodeID, API: addr.api, Cluster: addr.cluster, Advertise: addr.advertise,
+				NodeID: addr.nodeID, API: addr.api, Cluster: addr.cluster, Advertise: addr.advertise, Gateway: addr.gateway,
 				Shares: shares, Threshold: threshold, MinIO: mf.config(),
 			})
 			if err != nil {
@@ -111,7 +112,7 @@ func initCmd() *cobra.Command {
 }
 
 func serveCmd() *cobra.Command {
-	var dir, listen, clusterAddr, logLevel string
+	var dir, listen, clusterAddr, gatewayAddr, logLevel string
 	c := &cobra.Command{
 		Use:   "serve --data DIR",
 		Short: "run a node: the HTTPS API, replication and documents",
@@ -124,12 +125,15 @@ func serveCmd() *cobra.Command {
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			n, err := node.Open(ctx, node.Options{Dir: dir, APIAddr: listen, ClusterAddr: clusterAddr, Logger: logger})
+			n, err := node.Open(ctx, node.Options{Dir: dir, APIAddr: listen, ClusterAddr: clusterAddr, GatewayAddr: gatewayAddr, Logger: logger})
 			if err != nil {
 				return err
 			}
 			st := n.Status()
 			fmt.Fprintf(cmd.OutOrStdout(), "cxt: node %s serving https://%s (sealed: %v)\n", st.Node, n.APIAddr(), st.Sealed)
+			if gw := n.GatewayAddr(); gw != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "cxt: tax bureaus' gateway on https://%s\n", gw)
+			}
 			if st.Sealed {
 				fmt.Fprintf(cmd.OutOrStdout(), "cxt: unseal it with: cxt unseal --data %s\n", dir)
 			}
@@ -146,6 +150,7 @@ func serveCmd() *cobra.Command {
 	c.Flags().StringVar(&dir, "data", "data", "data folder")
 	c.Flags().StringVar(&listen, "listen", "", "HTTPS API address (default: as at init)")
 	c.Flags().StringVar(&clusterAddr, "cluster", "", "node-to-node address (default: as at init)")
+	c.Flags().StringVar(&gatewayAddr, "gateway-listen", "", "HTTPS address of the tax bureaus' gateway listener (default: node.json's gateway.listen; none: no gateway)")
 	c.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return c
 }
@@ -188,7 +193,7 @@ func joinCmd() *cobra.Command {
 			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 			defer cancel()
 			err = node.Join(ctx, dir, node.JoinOptions{
-				NodeID: addr.nodeID, API: addr.api, Cluster: addr.cluster, Advertise: addr.advertise,
+				NodeID: addr.nodeID, API: addr.api, Cluster: addr.cluster, Advertise: addr.advertise, Gateway: addr.gateway,
 				Leader: leader, Master: master, KeyFile: keyFile != "", Shares: shares, Threshold: threshold, MinIO: mf.config(),
 			})
 			if err != nil {

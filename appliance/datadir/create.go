@@ -31,6 +31,7 @@ type Spec struct {
 	NodeKey                         *sm.PrivateKey
 	NodeCert, CA                    *sm.Certificate
 	MinIO                           *blob.MinIOConfig // nil keeps documents in the folder
+	Gateway                         string            // the gateway listener's address, if any
 	Demo                            bool              // a cxt demo node
 }
 
@@ -70,6 +71,7 @@ func Create(dir string, s Spec) (n *Node, err error) {
 		Version: 1, NodeID: s.NodeID, API: s.API, Cluster: s.Cluster, Advertise: s.Advertise, Join: s.Join,
 		Seal:      Seal{Mode: SealShares, Shares: s.Shares, Threshold: s.Threshold, Verifier: s.Master.Verifier()},
 		Documents: Documents{Backend: "dir"},
+		Gateway:   Gateway{Listen: s.Gateway},
 		Demo:      s.Demo,
 		dir:       dir,
 	}
@@ -107,7 +109,7 @@ func Create(dir string, s Spec) (n *Node, err error) {
 	if err := write(CACertFile, s.CA.PEM(), 0o644); err != nil {
 		return nil, err
 	}
-	certPEM, apiKeyPEM, err := apiCertificate(s.API)
+	certPEM, apiKeyPEM, err := apiCertificate("cxt appliance", s.API)
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +117,20 @@ func Create(dir string, s Spec) (n *Node, err error) {
 		return nil, err
 	}
 	if err := write(APIKeyFile, apiKeyPEM, 0o600); err != nil {
+		return nil, err
+	}
+	gwListen := s.Gateway
+	if gwListen == "" { // named by the API's host until the operator says otherwise
+		gwListen = s.API
+	}
+	gwCert, gwKey, err := apiCertificate("cxt gateway", gwListen)
+	if err != nil {
+		return nil, err
+	}
+	if err := write(GatewayCert, gwCert, 0o644); err != nil {
+		return nil, err
+	}
+	if err := write(GatewayKey, gwKey, 0o600); err != nil {
 		return nil, err
 	}
 	b, _ := json.MarshalIndent(n, "", "  ")
@@ -141,7 +157,25 @@ func ensureEmpty(dir string) error {
 // apiCertificate makes the business API's self-signed HTTPS certificate
 // (ECDSA P-256: browsers and curl do not speak SM2 TLS) for the listen host,
 // localhost and 127.0.0.1.
-func apiCertificate(listen string) (certPEM, keyPEM []byte, err error) {
+// GatewayCertificate makes the gateway listener's certificate of a folder
+// made before the gateway, named for the address it listens on; a folder
+// that has one keeps it.
+func (n *Node) GatewayCertificate(listen string) error {
+	if _, err := os.Stat(n.Path(GatewayCert)); err == nil {
+		return nil
+	}
+	certPEM, keyPEM, err := apiCertificate("cxt gateway", listen)
+	if err != nil {
+		return err
+	}
+	// The key first, then the certificate whose presence says both are there.
+	if err := os.WriteFile(n.Path(GatewayKey), keyPEM, 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(n.Path(GatewayCert), certPEM, 0o644)
+}
+
+func apiCertificate(name, listen string) (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
@@ -149,7 +183,7 @@ func apiCertificate(listen string) (certPEM, keyPEM []byte, err error) {
 	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: "cxt appliance", Organization: []string{"cxt"}},
+		Subject:      pkix.Name{CommonName: name, Organization: []string{"cxt"}},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(2 * 365 * 24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,

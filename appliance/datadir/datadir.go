@@ -7,6 +7,9 @@
 //	node-key.sealed   the node's SM2 key, wrapped by the master key
 //	node.pem, ca.pem  the node certificate and the cluster CA
 //	api.pem, api.key  the HTTPS certificate of the business API (0600 key)
+//	gateway.pem, gateway.key
+//	                  the HTTPS certificate of the tax bureaus' gateway listener
+//	                  (0600 key); made at init, or at the first start without one
 //	raft/             Raft log (sealed commands) and snapshots
 //	state.db          the state machine (sealed values)
 //	documents/        sealed documents (folder backend)
@@ -38,6 +41,8 @@ const (
 	CACertFile    = "ca.pem"
 	APICertFile   = "api.pem"
 	APIKeyFile    = "api.key"
+	GatewayCert   = "gateway.pem"
+	GatewayKey    = "gateway.key"
 	DocumentsDir  = "documents"
 	AdminSocket   = "admin.sock"
 )
@@ -69,6 +74,9 @@ type Node struct {
 	// Channel is the payment channel payouts go to (optional; without it
 	// the embedded sandbox bank).
 	Channel Channel `json:"channel,omitzero"`
+	// Gateway configures the tax bureaus' gateway listener (optional;
+	// without an address the node serves no gateway).
+	Gateway Gateway `json:"gateway,omitzero"`
 	// Demo marks a node cxt demo created and filled with a documented
 	// world of test data; cxt demo refuses any other node.
 	Demo bool `json:"demo,omitempty"`
@@ -92,6 +100,15 @@ type Documents struct {
 	MinIOSecretKey []byte `json:"minio_secret_key_sealed,omitempty"`
 	MinIOBucket    string `json:"minio_bucket,omitempty"`
 	MinIOSecure    bool   `json:"minio_secure,omitempty"`
+}
+
+// Gateway configures the tax bureaus' gateway listener (gateway/server).
+type Gateway struct {
+	Listen string `json:"listen,omitempty"` // HTTPS address of the gateway listener
+	// Per-client limits of signed requests on each node (0: the defaults,
+	// gateway/bureaus.DefaultRate and DefaultBurst).
+	RatePerSecond float64 `json:"rate_per_second,omitempty"`
+	Burst         int     `json:"burst,omitempty"`
 }
 
 // Security holds login and session limits; zero values keep the defaults.

@@ -26,6 +26,10 @@ import (
 	"cxt/appliance/tax/quotes"
 	"cxt/appliance/topups"
 	"cxt/appliance/workers"
+	"cxt/gateway/bureaus"
+	"cxt/gateway/platform"
+	gwreceipts "cxt/gateway/receipts"
+	"cxt/gateway/server"
 	"cxt/policy"
 	"cxt/storage/blob"
 	"cxt/storage/state"
@@ -49,6 +53,11 @@ type backends struct {
 	topups     *topups.Backend
 	clients    *clients.Backend
 	callbacks  *callbacks.Backend
+	// the tax bureaus' gateway (see gateway.go)
+	bureaus    *bureaus.Backend
+	platform   *platform.Backend
+	gwFeed     *server.Feed
+	gwReceipts *gwreceipts.Backend
 }
 
 // compose builds the backends; authz is the policy in force (nil where no
@@ -73,6 +82,10 @@ func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.
 		topups:     &topups.Backend{FeeAtTopUp: topUpFee},
 		clients:    &clients.Backend{Authz: authz},
 		callbacks:  &callbacks.Backend{},
+		bureaus:    &bureaus.Backend{},
+		platform:   &platform.Backend{},
+		gwFeed:     &server.Feed{},
+		gwReceipts: &gwreceipts.Backend{},
 	}
 }
 
@@ -165,7 +178,8 @@ func topUpFee(tx *state.Tx, event, merchant string, fen int64, ref string) error
 // list is the backends in the order the API lists their routes and the
 // state machine registers their commands.
 func (b *backends) list() []api.Backend {
-	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements, b.tasks, b.payouts, b.receipts, b.billing, b.topups, b.clients, b.callbacks}
+	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements, b.tasks, b.payouts, b.receipts, b.billing, b.topups, b.clients, b.callbacks,
+		b.bureaus, b.platform, b.gwFeed, b.gwReceipts}
 }
 
 // subjectKeys keeps the data subjects' keys (package subjects). After a

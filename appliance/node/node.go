@@ -68,6 +68,12 @@ type Options struct {
 	Channel channel.Channel
 	// PayoutInterval is how often the leader drives payouts (default 500 ms).
 	PayoutInterval time.Duration
+	// GatewayAddr is the tax bureaus' gateway listener's address; empty
+	// takes node.json's gateway.listen, and none serves no gateway.
+	GatewayAddr string
+	// GatewayKeyInterval is how often the leader looks whether it must
+	// make the gateway key (default 1 s).
+	GatewayKeyInterval time.Duration
 }
 
 // Node is a running appliance node.
@@ -87,7 +93,10 @@ type Node struct {
 	apiLn   net.Listener
 	http    *http.Server
 	api     *api.Server
-	domains *backends // what n.api serves
+	domains *backends   // what n.api and n.gw serve
+	gw      *api.Server // the gateway listener's pipeline
+	gwLn    net.Listener
+	gwHTTP  *http.Server
 	adminLn net.Listener
 	admin   *http.Server
 	started time.Time
@@ -206,6 +215,10 @@ func open(ctx context.Context, cfg *datadir.Node, o Options) (*Node, error) {
 	n.api = &api.Server{Cluster: n.Cluster, Authz: authz, Now: o.Now, Log: n.log}
 	n.domains.mount(n.api)
 	n.api.SetLimits(rates)
+	if err := n.mountGateway(cfg.Gateway); err != nil {
+		return nil, err
+	}
+	n.gw.SetLimits(rates)
 	if cfg.Seal.Mode == datadir.SealKeyFile {
 		master, err := cfg.MasterFromKeyFile()
 		if err != nil {
@@ -242,6 +255,9 @@ func (n *Node) listen() error {
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
 	}
 	go n.http.ServeTLS(ln, "", "")
+	if err := n.listenGateway(); err != nil {
+		return err
+	}
 
 	sock := n.cfg.Path(datadir.AdminSocket)
 	os.Remove(sock) // left by a crash; the folder's lock proves no other node runs here
@@ -436,6 +452,7 @@ func (n *Node) unsealWith(ctx context.Context, master *keyring.MasterKey) error 
 		Backoff: n.opts.CallbackBackoff, TLS: n.opts.CallbackTLS, AllowPrivate: n.opts.AllowPrivateCallbacks}
 	go deliverer.Run(sctx)
 	go n.sweep(sctx, c)
+	n.keepGatewayKey(sctx, c)
 	go n.watchFailStop(sctx, c)
 	go n.settleInBackground(sctx, c, master.Verifier())
 	if err := n.drivePayouts(sctx, c); err != nil {
@@ -498,6 +515,7 @@ func (n *Node) Close() error {
 		n.http.Shutdown(ctx)
 		n.apiLn.Close()
 	}
+	n.closeGateway(ctx)
 	if n.admin != nil {
 		n.admin.Shutdown(ctx)
 		n.adminLn.Close()

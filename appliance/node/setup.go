@@ -58,7 +58,8 @@ func register(reg *state.Registry, authz *policy.Authorizer, domains *backends) 
 // InitOptions configure a new cluster's first node.
 type InitOptions struct {
 	NodeID, API, Cluster, Advertise string
-	Shares, Threshold               int // 0 shares: embedded key file
+	Gateway                         string // the gateway listener's address (optional)
+	Shares, Threshold               int    // 0 shares: embedded key file
 	MinIO                           *blob.MinIOConfig
 	Logger                          *slog.Logger
 	// PasswordIterations: see Options.PasswordIterations.
@@ -150,7 +151,7 @@ func Init(ctx context.Context, dir string, o InitOptions) (res *InitResult, err 
 	created, err := datadir.Create(dir, datadir.Spec{
 		NodeID: o.NodeID, API: o.API, Cluster: o.Cluster, Advertise: o.Advertise,
 		Master: master, KeyFile: o.Shares == 0, Shares: o.Shares, Threshold: o.Threshold,
-		NodeKey: nodeKey, NodeCert: cert, CA: ca, MinIO: o.MinIO, Demo: o.Demo,
+		NodeKey: nodeKey, NodeCert: cert, CA: ca, MinIO: o.MinIO, Demo: o.Demo, Gateway: o.Gateway,
 	})
 	if err != nil {
 		removeMade(made)
@@ -217,6 +218,7 @@ func createAdmins(ctx context.Context, c *cluster.Node, hashing identity.Hashing
 // JoinOptions configure a node joining an existing cluster.
 type JoinOptions struct {
 	NodeID, API, Cluster, Advertise string
+	Gateway                         string // the gateway listener's address (optional)
 	Leader                          string // cluster address of any member
 	Master                          *keyring.MasterKey
 	KeyFile                         bool // keep the key beside the data (embedded mode)
@@ -246,7 +248,7 @@ func Join(ctx context.Context, dir string, o JoinOptions) error {
 	}
 	made := missingTop(dir)
 	_, err = datadir.Create(dir, datadir.Spec{
-		NodeID: io.NodeID, API: io.API, Cluster: io.Cluster, Advertise: io.Advertise, Join: []string{o.Leader},
+		NodeID: io.NodeID, API: io.API, Cluster: io.Cluster, Advertise: io.Advertise, Join: []string{o.Leader}, Gateway: o.Gateway,
 		Master: o.Master, KeyFile: o.KeyFile, Shares: o.Shares, Threshold: o.Threshold,
 		NodeKey: key, NodeCert: id.Cert, CA: id.CA, MinIO: o.MinIO,
 	})

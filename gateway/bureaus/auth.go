@@ -86,7 +86,7 @@ func (b *Backend) Authenticate(r *api.Request) error {
 		return err
 	}
 	r.Subject = policy.Subject{ID: c.ID, Roles: []string{TaxOfficer}, Clearance: 1}
-	r.Session = &Session{Client: c, Signed: signed}
+	r.Session = &Session{Client: c, Signed: signed, Body: body}
 	return nil
 }
 
@@ -150,6 +150,7 @@ func (b *Backend) Live(tx *state.ReadTx, id string) bool {
 type Session struct {
 	Client *Client
 	Signed *reqsig.Signed
+	Body   []byte // as sent and signed
 }
 
 // Admits refuses every important operation: those need a person.

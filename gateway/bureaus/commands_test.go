@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"cxt/appliance/errs"
 	"cxt/appliance/signedreq"
 	"cxt/crypto/sm"
+	"cxt/gateway/feed"
 	"cxt/storage/state"
 	"cxt/storage/state/statetest"
 )
@@ -191,5 +193,35 @@ func TestKeysAndCertificatesAreReadForWhatTheyAre(t *testing.T) {
 	}
 	if got, err := CheckOffices([]string{"14403000000", "13101050000"}); err != nil || got[0] != "13101050000" {
 		t.Errorf("offices not sorted: %v %v", got, err)
+	}
+}
+
+func TestAClientReadsTheWholeFeedOnlyThroughThePlatformsOfficeAndOtherwiseItsOwn(t *testing.T) {
+	const platform, shenzhen, huangpu = "14403000000", "14403050000", "13101050000"
+	one := &Client{ID: "bu_1", Offices: []string{shenzhen}}
+	two := &Client{ID: "bu_2", Offices: []string{huangpu, shenzhen}}
+	top := &Client{ID: "bu_3", Offices: []string{platform, shenzhen}}
+	for _, c := range []struct {
+		name           string
+		client         *Client
+		platform, asks string
+		want, code     string
+	}{
+		{"its only office by default", one, platform, "", shenzhen, ""},
+		{"its office named", one, platform, shenzhen, shenzhen, ""},
+		{"another office", one, platform, huangpu, "", "out_of_scope"},
+		{"the platform's office it does not hold", one, platform, platform, "", "out_of_scope"},
+		{"a malformed office", one, platform, "1440305000", "", "invalid_request"},
+		{"several offices and none named", two, platform, "", "", "office_required"},
+		{"one of several", two, platform, huangpu, huangpu, ""},
+		{"the platform's office: the whole feed", top, platform, "", feed.Platform, ""},
+		{"the platform's office named: the whole feed", top, platform, platform, feed.Platform, ""},
+		{"the platform's client asking one office", top, platform, shenzhen, shenzhen, ""},
+		{"no profile yet: nobody reads the whole feed", top, "", "", "", "office_required"},
+	} {
+		got, err := Scope(c.client, c.platform, c.asks)
+		if code := errs.Of(err).Code; (err == nil) != (c.code == "") || (err != nil && code != c.code) || got != c.want {
+			t.Errorf("%s: %q %v, want %q %s", c.name, got, err, c.want, c.code)
+		}
 	}
 }

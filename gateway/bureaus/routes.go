@@ -11,6 +11,7 @@ import (
 	"cxt/appliance/api"
 	"cxt/appliance/errs"
 	"cxt/crypto/sm"
+	"cxt/policy"
 	"cxt/storage/state"
 )
 
@@ -32,12 +33,22 @@ func (b *Backend) Routes() []api.Route {
 	return []api.Route{
 		{Method: "POST", Path: "/api/v1/gateway/clients", Action: "gateway.clients.register", Kind: api.Important, Prepare: b.register},
 		{Method: "GET", Path: "/api/v1/gateway/clients", Action: "gateway.clients.read", Kind: api.Read, Handle: b.list},
-		{Method: "GET", Path: "/api/v1/gateway/clients/{client}", Action: "gateway.clients.read", Kind: api.Read, Handle: b.read},
-		{Method: "POST", Path: "/api/v1/gateway/clients/{client}/suspend", Action: "gateway.clients.suspend", Kind: api.Important, Prepare: b.change(ActSuspend)},
-		{Method: "POST", Path: "/api/v1/gateway/clients/{client}/resume", Action: "gateway.clients.resume", Kind: api.Important, Prepare: b.change(ActResume)},
-		{Method: "POST", Path: "/api/v1/gateway/clients/{client}/rotate", Action: "gateway.clients.rotate", Kind: api.Important, Prepare: b.rotate},
-		{Method: "POST", Path: "/api/v1/gateway/clients/{client}/revoke", Action: "gateway.clients.revoke", Kind: api.Important, Prepare: b.change(ActRevoke)},
+		{Method: "GET", Path: "/api/v1/gateway/clients/{client}", Action: "gateway.clients.read", Kind: api.Read, Resource: resource, Handle: b.read},
+		{Method: "POST", Path: "/api/v1/gateway/clients/{client}/suspend", Action: "gateway.clients.suspend", Kind: api.Important, Resource: resource, Prepare: b.change(ActSuspend)},
+		{Method: "POST", Path: "/api/v1/gateway/clients/{client}/resume", Action: "gateway.clients.resume", Kind: api.Important, Resource: resource, Prepare: b.change(ActResume)},
+		{Method: "POST", Path: "/api/v1/gateway/clients/{client}/rotate", Action: "gateway.clients.rotate", Kind: api.Important, Resource: resource, Prepare: b.rotate},
+		{Method: "POST", Path: "/api/v1/gateway/clients/{client}/revoke", Action: "gateway.clients.revoke", Kind: api.Important, Resource: resource, Prepare: b.change(ActRevoke)},
 	}
+}
+
+// resource is the route's client, for the policy: the platform's own
+// record (no owner, label 1), or absent.
+func resource(r *api.Request) (api.Resource, error) {
+	found, err := r.Lookup(func(tx *state.ReadTx) (bool, error) {
+		c, err := Find(tx, r.Var("client"))
+		return c != nil, err
+	})
+	return api.Resource{Resource: policy.Resource{Label: 1}, Noun: "gateway client", Absent: !found}, err
 }
 
 // public is a client as the API shows it.

@@ -1,0 +1,34 @@
+package bureaus
+
+import (
+	"cxt/appliance/errs"
+	"cxt/gateway/feed"
+	"cxt/gateway/taxoffice"
+)
+
+// Scope decides which chain of the feed a client's request reads: the
+// whole feed (feed.Platform) for a client whose offices include the
+// platform's own tax office, when it names no office or that one;
+// otherwise the office it names, which must be one of its own, or its
+// only office when it names none. platformOffice is "" while the platform
+// has no profile: then nobody reads the whole feed.
+func Scope(c *Client, platformOffice, office string) (string, error) {
+	const op = "gateway scope"
+	if office != "" {
+		if err := taxoffice.Check(office); err != nil {
+			return "", &errs.Error{Op: op, Kind: errs.Invalid, Code: "invalid_request", Msg: err.Error(), Field: "office"}
+		}
+	}
+	whole := platformOffice != "" && c.Sees(platformOffice)
+	switch {
+	case whole && (office == "" || office == platformOffice):
+		return feed.Platform, nil
+	case office == "" && len(c.Offices) == 1:
+		return c.Offices[0], nil
+	case office == "":
+		return "", &errs.Error{Op: op, Kind: errs.Invalid, Code: "office_required", Msg: "this client serves several tax offices: name one (office=CODE)", Field: "office"}
+	case !c.Sees(office):
+		return "", errs.Coded(op, errs.Permission, "out_of_scope", "tax office %s is not in gateway client %s's scope", office, c.ID)
+	}
+	return office, nil
+}
