@@ -448,3 +448,51 @@ func TestEachClientIsLimitedToItsRateAndTheRefusalsAreAudited(t *testing.T) {
 		t.Fatalf("another client from the same address: %d %v", a.status, a.body)
 	}
 }
+
+func TestThePlatformProfileIsTheSystemAdministratorsCheckedAndVersioned(t *testing.T) {
+	e := startGateway(t)
+	sys, _ := e.signInMFA("sysadmin")
+	sec, _ := e.signInMFA("secadmin")
+	if r := e.call("GET", "/api/v1/gateway/platform", sys, ""); r.status != 404 {
+		t.Fatalf("a profile before any was set: %d %v", r.status, r.body)
+	}
+	good := map[string]any{"office": platformOffice, "legal_name": "诚薪通科技有限公司", "uscc": "91350100M000100Y43", "domain": "CXT.example.cn",
+		"business_type": "灵活用工", "operating_entities": []map[string]string{{"name": "诚薪通科技有限公司", "uscc": "91350100M000100Y43"}}}
+	with := func(k string, v any) string {
+		m := map[string]any{}
+		for a, b := range good {
+			m[a] = b
+		}
+		m[k] = v
+		b, _ := json.Marshal(m)
+		return string(b)
+	}
+	for _, c := range []struct {
+		body, field, code string
+	}{
+		{with("office", "24403000000"), "office", "invalid_request"},
+		{with("office", "1440300000"), "office", "invalid_request"},
+		{with("uscc", "91350100M000100Y44"), "uscc", "uscc_check_character"},
+		{with("domain", "not a domain"), "domain", "invalid_request"},
+		{with("operating_entities", []map[string]string{}), "operating_entities", "invalid_request"},
+		{with("operating_entities", []map[string]string{{"name": "x", "uscc": "123"}}), "operating_entities", "uscc_format"},
+	} {
+		e.stepUp(sys, "sysadmin")
+		r := e.call("PUT", "/api/v1/gateway/platform", sys, c.body, "Idempotency-Key", "bad-"+api16())
+		f, _ := r.body["error"].(map[string]any)["field"].(string)
+		if r.status != 400 || r.code() != c.code || f != c.field {
+			t.Errorf("%s: %d %v, want 400 %s on %s", c.body, r.status, r.body, c.code, c.field)
+		}
+	}
+	e.stepUp(sec, "secadmin")
+	if r := e.call("PUT", "/api/v1/gateway/platform", sec, with("office", platformOffice), "Idempotency-Key", "sec-"+api16()); r.status != 403 {
+		t.Fatalf("the security administrator set the profile: %d %v", r.status, r.body)
+	}
+	e.setProfile(sys, platformOffice)
+	e.setProfile(sys, futianOffice)
+	r := e.call("GET", "/api/v1/gateway/platform", sec, "")
+	p, _ := r.body["profile"].(map[string]any)
+	if r.status != 200 || p["office"] != futianOffice || p["version"] != 2.0 || p["domain"] != "cxt.example.cn" || p["updated_by"] != "acct-sysadmin" {
+		t.Fatalf("the profile in force: %d %v", r.status, r.body)
+	}
+}
