@@ -179,7 +179,7 @@ func topUpFee(tx *state.Tx, event, merchant string, fen int64, ref string) error
 // state machine registers their commands.
 func (b *backends) list() []api.Backend {
 	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements, b.tasks, b.payouts, b.receipts, b.billing, b.topups, b.clients, b.callbacks,
-		b.bureaus, b.platform, b.gwFeed, b.gwReceipts}
+		b.bureaus, b.platform, b.gwReceipts}
 }
 
 // subjectKeys keeps the data subjects' keys (package subjects). After a

@@ -2,6 +2,7 @@ package bureaus
 
 import (
 	"crypto/x509"
+	"cxt/appliance/ident"
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
@@ -11,7 +12,6 @@ import (
 	"unicode/utf8"
 
 	"cxt/crypto/sm"
-	"cxt/gateway/taxoffice"
 )
 
 // Statuses.
@@ -89,8 +89,8 @@ func CheckOffices(offices []string) ([]string, error) {
 	out := slices.Clone(offices)
 	slices.Sort(out)
 	for i, o := range out {
-		if err := taxoffice.Check(o); err != nil {
-			return nil, fmt.Errorf("offices: %v", err)
+		if err := ident.CheckTaxOffice(o); err != nil {
+			return nil, err
 		}
 		if i > 0 && out[i-1] == o {
 			return nil, fmt.Errorf("offices: %s is named twice", o)

@@ -3,6 +3,7 @@ package bureaus
 import (
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -72,6 +73,18 @@ func (c *Client) public() map[string]any {
 	return out
 }
 
+// fieldErr is err about field: an identifier's own code (tax_office_format,
+// …) if it has one, invalid_request otherwise.
+func fieldErr(op, field string, err error) error {
+	var e *errs.Error
+	if errors.As(err, &e) {
+		out := *e
+		out.Field = field
+		return &out
+	}
+	return invalid(op, field, "%s: %v", field, err)
+}
+
 func invalid(op, field, format string, args ...any) error {
 	return &errs.Error{Op: op, Kind: errs.Invalid, Code: "invalid_request", Msg: fmt.Sprintf(format, args...), Field: field}
 }
@@ -129,7 +142,7 @@ func (b *Backend) register(r *api.Request) (*api.Op, error) {
 	}
 	offices, err := CheckOffices(in.Offices)
 	if err != nil {
-		return nil, invalid(op, "offices", "%v", err)
+		return nil, fieldErr(op, "offices", err)
 	}
 	key, err := CheckKey(in.PublicKey, in.Certificate)
 	if err != nil {

@@ -2,8 +2,8 @@ package bureaus
 
 import (
 	"cxt/appliance/errs"
+	"cxt/appliance/ident"
 	"cxt/gateway/feed"
-	"cxt/gateway/taxoffice"
 )
 
 // Scope decides which chain of the feed a client's request reads: the
@@ -15,8 +15,10 @@ import (
 func Scope(c *Client, platformOffice, office string) (string, error) {
 	const op = "gateway scope"
 	if office != "" {
-		if err := taxoffice.Check(office); err != nil {
-			return "", &errs.Error{Op: op, Kind: errs.Invalid, Code: "invalid_request", Msg: err.Error(), Field: "office"}
+		if err := ident.CheckTaxOffice(office); err != nil {
+			e := *errs.Of(err) // tax_office_format, tax_office_region
+			e.Field = "office"
+			return "", &e
 		}
 	}
 	whole := platformOffice != "" && c.Sees(platformOffice)

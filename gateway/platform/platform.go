@@ -32,7 +32,6 @@ import (
 	"cxt/appliance/platformkey"
 	"cxt/crypto/keyring"
 	"cxt/crypto/sm"
-	"cxt/gateway/taxoffice"
 	"cxt/storage/cluster"
 	"cxt/storage/state"
 )
@@ -109,7 +108,7 @@ func text(field, s string) (string, error) {
 // parsed, the domain in lower case), or the first field that is wrong.
 func Check(p Profile) (Profile, error) {
 	var err error
-	if err := taxoffice.Check(p.Office); err != nil {
+	if err := ident.CheckTaxOffice(p.Office); err != nil {
 		return p, &FieldError{"office", err}
 	}
 	if p.LegalName, err = text("legal_name", p.LegalName); err != nil {

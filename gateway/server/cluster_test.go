@@ -22,6 +22,7 @@ import (
 	"cxt/gateway/bureaus"
 	"cxt/gateway/feed"
 	"cxt/gateway/platform"
+	"cxt/gateway/pull"
 	"cxt/gateway/receipts"
 	"cxt/gateway/server"
 	"cxt/policy"
@@ -281,6 +282,17 @@ func TestAReplayOnAnotherNodeIsRefusedAndEachBureauReadsItsOwnChain(t *testing.T
 	}
 	if r := do(t, gws[2], top.sign(t, gws[2], "GET", "/gateway/v1/feed?after=6", "")); r.status != 400 || r.code() != "feed_after_beyond_end" {
 		t.Fatalf("after beyond the end: %d %v", r.status, r.body)
+	}
+
+	// The reference client pulls the whole feed from another node, page by
+	// page, verified, into a folder that verifies offline.
+	dir := t.TempDir()
+	rep, err := pull.Pull(ctx, pull.Options{URL: gws[1].url, Client: top.id, Key: top.key, HTTP: gws[1].conn, Dir: dir, Limit: 2})
+	if err != nil || rep.Last != 5 || rep.Pages != 3 || rep.Chain != whole.Chain {
+		t.Fatalf("cxt gateway pull against the gateway: %+v %v", rep, err)
+	}
+	if rep, err := pull.Verify(dir); err != nil || rep.Last != 5 {
+		t.Fatalf("the pulled folder: %+v %v", rep, err)
 	}
 
 	// Receipts, on a node that served none of the pages.

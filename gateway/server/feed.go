@@ -22,17 +22,12 @@ const (
 	MaxLimit     = 5000
 )
 
-// Feed serves the feed and the gateway key on the gateway listener. As a
-// business backend it registers the feed's buckets.
+// Feed serves the feed and the gateway key on the gateway listener (the
+// feed's buckets are the state machine's own: appliance/node registers
+// them).
 type Feed struct {
 	signer platform.Signer
 }
-
-// Register adds the feed's buckets.
-func (f *Feed) Register(reg *state.Registry) { feed.Register(reg) }
-
-// Routes: the feed has none on the business API.
-func (f *Feed) Routes() []api.Route { return nil }
 
 // GatewayRoutes lists the feed's and the key's routes.
 func (f *Feed) GatewayRoutes() []api.Route {
@@ -42,9 +37,10 @@ func (f *Feed) GatewayRoutes() []api.Route {
 	}
 }
 
-// key answers the gateway's public key: anybody may fetch it, since a
-// page proves itself only against a key the bureau obtained otherwise too
-// (docs/gateway.md), and it is no secret.
+// key answers the gateway's public key as a PEM file, what OpenSSL and the
+// reference client read: anybody may fetch it, signed or not, since it is
+// no secret and a page proves itself only against a key the bureau also
+// obtained out of band (docs/gateway.md).
 func (f *Feed) key(r *api.Request) (int, any, error) {
 	if err := bureaus.NoBody(r); err != nil {
 		return 0, nil, err
@@ -53,7 +49,7 @@ func (f *Feed) key(r *api.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return 200, map[string]any{"key": platform.Public(k)}, nil
+	return 200, &api.Raw{ContentType: "application/x-pem-file", Name: "platform-sm2.pem", Body: []byte(k.Public)}, nil
 }
 
 func invalid(field, code, format string, args ...any) error {
