@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	gojson "github.com/goccy/go-json"
@@ -216,11 +217,15 @@ func (o *Options) get(ctx context.Context, pathQuery string) ([]byte, error) {
 	}
 	if res.StatusCode != http.StatusOK {
 		var e struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
+			Error struct {
+				Code    string `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
 		}
-		json.Unmarshal(body, &e)
-		return nil, &HTTPError{Status: res.StatusCode, Code: e.Code, Message: e.Message}
+		if json.Unmarshal(body, &e) != nil || e.Error.Code == "" {
+			e.Error.Message = strings.TrimSpace(string(body[:min(len(body), 300)]))
+		}
+		return nil, &HTTPError{Status: res.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
 	}
 	return body, nil
 }

@@ -3,6 +3,7 @@ package pull_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -33,7 +34,6 @@ type gateway struct {
 	key    *sm.PrivateKey
 	client *sm.PrivateKey
 	alter  atomic.Pointer[func(*feed.Page)]
-	n      int
 }
 
 func newGateway(t *testing.T) (*gateway, *httptest.Server) {
@@ -67,7 +67,7 @@ func (g *gateway) add(n int) {
 func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	signed, err := reqsig.Parse(r, nil)
 	if err != nil || signed.Client != "bureau-1" || signed.Verify(g.client.Public()) != nil {
-		http.Error(w, `{"code":"signature_invalid","message":"bad signature"}`, http.StatusUnauthorized)
+		http.Error(w, `{"error":{"code":"signature_invalid","message":"bad signature"}}`, http.StatusUnauthorized)
 		return
 	}
 	if r.URL.Path == pull.KeyPath {
@@ -88,7 +88,7 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		http.Error(w, `{"code":"feed_after_beyond_end"}`, http.StatusBadRequest)
+		http.Error(w, `{"error":{"code":"feed_after_beyond_end","message":"beyond"}}`, http.StatusBadRequest)
 		return
 	}
 	if f := g.alter.Load(); f != nil {
@@ -296,5 +296,17 @@ func TestTheDocumentedPythonVerifierAgrees(t *testing.T) {
 	out, err := exec.Command(python, script, dir).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "page-2.json: entry 6: its hash or chain does not hold") {
 		t.Fatalf("an altered entry: %v\n%s", err, out)
+	}
+}
+
+// A refusal reaches the bureau with the gateway's code and message.
+func TestARefusalIsReportedWithItsCode(t *testing.T) {
+	g, srv := newGateway(t)
+	o := options(g, srv, t.TempDir())
+	o.Key, _ = sm.GenerateKey()
+	_, err := pull.Pull(context.Background(), o)
+	var he *pull.HTTPError
+	if !errors.As(err, &he) || he.Status != http.StatusUnauthorized || he.Code != "signature_invalid" || he.Message != "bad signature" {
+		t.Fatalf("a pull with another key: %v", err)
 	}
 }

@@ -30,7 +30,7 @@ type Identifier string
 const (
 	// CodeOutOfScope answers both a subject outside the bureau's scope and
 	// one that does not exist: 404, the same message.
-	CodeOutOfScope = "out_of_scope"
+	CodeOutOfScope = "subject_not_visible"
 	// CodeIdentifierFormat is an identifier of no known form: 400.
 	CodeIdentifierFormat = "identifier_format"
 	// CodeDocumentRef is a document reference of no known form: 400.
