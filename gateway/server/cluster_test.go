@@ -354,3 +354,71 @@ func TestAReplayOnAnotherNodeIsRefusedAndEachBureauReadsItsOwnChain(t *testing.T
 		}
 	}
 }
+
+// progressCancel cancels a pull once it has kept its first page: a bureau's
+// pull cut off mid-way.
+type progressCancel struct{ cancel func() }
+
+func (p progressCancel) Write(b []byte) (int, error) { p.cancel(); return len(b), nil }
+
+// A pull cut off mid-way, the leader lost, the pull resumed on another
+// node: the folder holds every entry once, in order, and verifies.
+func TestAPullResumesOnAnotherNodeAfterTheLeaderIsLostWithNoGapNorDuplicate(t *testing.T) {
+	c, gws := startGateways(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	l, _ := c.Leader(ctx)
+	if _, err := platform.Slot.Ensure(ctx, l.Node, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	propose(t, c, platform.CmdProfile, platform.Profile{Office: platformOffice, LegalName: "诚薪通科技有限公司", USCC: "91350100M000100Y43",
+		Domain: "cxt.example.cn", BusinessType: "灵活用工", Entities: []platform.Entity{{Name: "诚薪通科技有限公司", USCC: "91350100M000100Y43"}}, UpdatedBy: "acct-sys"})
+	top := newClient(t, c, "bu_0000000000000002", platformOffice)
+	for i := range 7 {
+		propose(t, c, cmdFact, fact{Office: futian, N: i + 1})
+	}
+	var on *gateway
+	for _, g := range gws {
+		if g.node.ID == l.ID {
+			on = g
+		}
+	}
+	dir := t.TempDir()
+	opts := func(g *gateway) pull.Options {
+		return pull.Options{URL: g.url, Client: top.id, Key: top.key, HTTP: g.conn, Dir: dir, Limit: 2}
+	}
+	cut, stop := context.WithCancel(ctx)
+	o := opts(on)
+	o.Progress = progressCancel{stop}
+	rep, err := pull.Pull(cut, o)
+	if err == nil || rep.Last == 0 || rep.Last >= 7 {
+		t.Fatalf("the cut-off pull: %+v %v", rep, err)
+	}
+	held := rep.Last
+
+	c.Stop(l)
+	for i := range 3 {
+		propose(t, c, cmdFact, fact{Office: huangpu, N: 8 + i})
+	}
+	nl, err := c.Leader(ctx)
+	if err != nil || nl.ID == l.ID {
+		t.Fatalf("no new leader: %v", err)
+	}
+	var other *gateway
+	for _, g := range gws {
+		if g.node.ID != l.ID && g.node.ID != nl.ID {
+			other = g // a follower that never served this bureau
+		}
+	}
+	if err := other.node.ReadBarrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = pull.Pull(ctx, opts(other))
+	if err != nil || rep.Last != 10 || uint64(rep.Entries) != 10-held {
+		t.Fatalf("the resumed pull after %d: %+v %v", held, rep, err)
+	}
+	v, err := pull.Verify(dir)
+	if err != nil || v.Entries != 10 || v.Last != 10 || v.From != 0 {
+		t.Fatalf("the folder: %+v %v", v, err)
+	}
+}
