@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"cxt/storage/cluster/loopback"
 	"fmt"
 	"net/http"
 	"slices"
@@ -27,6 +28,7 @@ import (
 type payWorld struct {
 	e                      *env
 	bank                   *channel.Sandbox
+	sec, sys               string // the security and system administrators' sessions
 	reviewer, operator     string
 	idA, idB               string // merchants
 	bossA, bossB           string // their administrators' sessions
@@ -40,7 +42,10 @@ type payWorld struct {
 // payoutWorld builds the world: A is topped up with 20,000.00 and pays a
 // fee of 6% with each payment (timing during, 实时); B is topped up with
 // 5,000.00 and pays no fee.
-func payoutWorld(t *testing.T) *payWorld {
+//
+// step, when given, is called as the world is built — "start" before the
+// first fact, then after each stage — for a test that follows the feed.
+func payoutWorld(t *testing.T, step ...func(w *payWorld, stage string)) *payWorld {
 	t.Helper()
 	box, hook := startSMS(t)
 	e := startWith(t, &notify.Config{SMSWebhook: hook})
@@ -50,15 +55,23 @@ func payoutWorld(t *testing.T) *payWorld {
 	}
 	bank.Latency, bank.FailRate, bank.ReturnRate = 0, 0, 0
 	e.opts.Channel, e.opts.PayoutInterval = bank, 20*time.Millisecond
+	e.opts.GatewayAddr, e.opts.GatewayKeyInterval = loopback.FreeAddr(), 20*time.Millisecond
 	e.restart()
 	// Connections the client dialled for racing requests and never used
 	// would hold the node's shutdown for five seconds.
 	t.Cleanup(e.client.Transport.(*validating).next.(*http.Transport).CloseIdleConnections)
 	e.awayFromMidnight()
 	w := &payWorld{e: e, bank: bank}
+	stage := func(name string) {
+		for _, f := range step {
+			f(w, name)
+		}
+	}
 
 	sec, _ := e.signInMFA("secadmin")
 	sys := e.signIn("sysadmin")
+	w.sec, w.sys = sec, sys
+	stage("start")
 	w.reviewer = e.staff(sec, "platform_reviewer", "reviewer-1")
 	w.operator = e.staff(sec, "platform_operator", "operator-1")
 	if r := e.call("POST", "/api/v1/esign/authority", sys, `{"platform_name":"诚薪通科技有限公司","platform_uscc":"91350100M000100Y43"}`); r.status != 201 {
@@ -68,6 +81,7 @@ func payoutWorld(t *testing.T) *payWorld {
 	w.clerkA = e.merchantOperator(w.idA, w.bossA, "clerk-a")
 	w.idB, w.bossB = e.approvedMerchant(w.reviewer, "太原某某服务有限公司", usccB, "boss-b", "13800002222")
 	w.clerkB = e.merchantOperator(w.idB, w.bossB, "clerk-b")
+	stage("merchants")
 
 	// Cooperation agreements: the merchant signs by SMS, the platform's
 	// operator with their authenticator.
@@ -80,11 +94,13 @@ func payoutWorld(t *testing.T) *payWorld {
 		e.signBySMS(box, a.body, m.boss, m.phone)
 		e.signByTOTP(a.body, w.operator, "operator-1", "complete")
 	}
+	stage("cooperation")
 
 	// The workers: registered, linked, verified, each with a tripartite
 	// agreement and accepted work on their merchant's task.
 	w.wA, w.workerA = e.registeredWorker(box, 501, "worker-a")
 	w.wB, w.workerB = e.registeredWorker(box, 502, "worker-b")
+	stage("workers")
 	for _, p := range []struct {
 		merchant, boss, bossPhone string
 		n                         int
@@ -111,6 +127,7 @@ func payoutWorld(t *testing.T) *payWorld {
 		e.signByTOTP(a.body, w.operator, "operator-1", "complete")
 		*p.agreement = a.body["id"].(string)
 		*p.task = e.acceptedWork(w.reviewer, p.boss, p.worker, p.token)
+		stage("work of " + p.worker)
 	}
 
 	// Top-ups from the bank's statement, recognised by remittance code.
@@ -120,6 +137,7 @@ func payoutWorld(t *testing.T) *payWorld {
 	if imp.status != 201 || lineStatuses(imp) != "matched/"+w.idA+" matched/"+w.idB {
 		t.Fatalf("top-ups: %d %v", imp.status, imp.body)
 	}
+	stage("top-ups")
 	// A pays the platform 6% of each payment, with the payment.
 	e.stepUp(w.operator, "operator-1")
 	rules := `[{"name":"服务费","kind":"percentage","rate":"0.0600"}]`
