@@ -114,7 +114,7 @@ func gatewayFeed(tempDir func() string) (gatewayResult, error) {
 	if err != nil {
 		return res, err
 	}
-	client, _ := json.Marshal(bureaus.Client{ID: "bu_bench", Name: "bench bureau", Offices: []string{"14403000000"}, Key: ck, CreatedBy: "bench"})
+	client, _ := json.Marshal(bureaus.Client{ID: "bu_00000000000be7c4", Name: "bench bureau", Offices: []string{"14403000000"}, Key: ck, CreatedBy: "bench"})
 	if err := propose(bureaus.CmdRegister, client); err != nil {
 		return res, err
 	}
@@ -136,7 +136,7 @@ func gatewayFeed(tempDir func() string) (gatewayResult, error) {
 
 	dir := tempDir()
 	start := time.Now()
-	rep, err := pull.Pull(ctx, pull.Options{URL: ts.URL, Client: "bu_bench", Key: key, HTTP: ts.Client(), Dir: dir, Limit: feedPage})
+	rep, err := pull.Pull(ctx, pull.Options{URL: ts.URL, Client: "bu_00000000000be7c4", Key: key, HTTP: ts.Client(), Dir: dir, Limit: feedPage})
 	if err != nil {
 		return res, fmt.Errorf("pull: %w", err)
 	}
