@@ -29,9 +29,9 @@ def verify(d: pathlib.Path) -> str:
                 return f"{name}: entry {seq + 1} is missing"
             if e["identity"] is not None and sm3(e["identity"].encode()).hex() != e["identity_sm3"]:
                 return f"{name}: entry {pos}: the identity was altered"
-            line = "\n".join(["cxt-feed/1", str(e["seq"]), e["type"], str(e["v"]), e["time"], e["office"], e["subject"],
-                              sm3(e["payload"].encode()).hex(), e["identity_sm3"], ""])
-            h = sm3(line.encode())
+            lines = "".join(f"{x}\n" for x in ["cxt-feed/1", e["seq"], e["type"], e["v"], e["time"], e["office"], e["subject"],
+                                               e["identity_sm3"], ""])
+            h = sm3(lines.encode() + e["payload"].encode())
             chain, seq = sm3(bytes.fromhex(chain) + h).hex(), pos
             if h.hex() != e["hash"] or chain != e["chain"]:
                 return f"{name}: entry {pos}: its hash or chain does not hold"

@@ -15,7 +15,7 @@
 // no identity (a tombstone), and the chain, which covers only hashes, still
 // verifies.
 //
-// The entry hash is SM3 over ten lines (Line); the chain after entry n is
+// The entry hash is SM3 over nine lines and the payload (Line); the chain after entry n is
 // SM3(chain(n-1) ‖ hash(n)), from 32 zero bytes. Every entry of a merchant's
 // tax office is also chained, by the same rule, in that office's own chain
 // with its own contiguous numbers, so a bureau that may see one office proves
@@ -165,19 +165,22 @@ func Append(tx *state.Tx, f Fact) (uint64, error) {
 	return e.Seq, nil
 }
 
-// Line is the hashed form of an entry: ten lines joined by "\n" with no
-// newline after the last — the protocol, the number, the type, the
-// version, the time (RFC 3339, UTC, nanoseconds without trailing zeros),
-// the office, the subject, hex(SM3(payload)), hex(identity SM3) or "" when
-// it has no identity, and "" (reserved).
-func Line(seq uint64, typ string, version int, at time.Time, office, subject string, payloadSM3, identitySM3 []byte) []byte {
-	return []byte(strings.Join([]string{Protocol, strconv.FormatUint(seq, 10), typ, strconv.Itoa(version),
-		at.UTC().Format(time.RFC3339Nano), office, subject, hex.EncodeToString(payloadSM3), hex.EncodeToString(identitySM3), ""}, "\n"))
+// Line is the hashed form of an entry: nine lines, each ended by "\n" —
+// the protocol, the number, the type, the version, the time (RFC 3339,
+// UTC, nanoseconds without trailing zeros), the office, the subject,
+// hex(identity SM3) or "" when it has none, and "" (reserved) — followed
+// by the payload's bytes.
+func Line(seq uint64, typ string, version int, at time.Time, office, subject string, identitySM3, payload []byte) []byte {
+	b := make([]byte, 0, 128+len(payload))
+	for _, s := range []string{Protocol, strconv.FormatUint(seq, 10), typ, strconv.Itoa(version), at.UTC().Format(time.RFC3339Nano),
+		office, subject, hex.EncodeToString(identitySM3), ""} {
+		b = append(append(b, s...), '\n')
+	}
+	return append(b, payload...)
 }
 
 func (e *Entry) hash() Hash {
-	ps := sm.Sum(e.Payload)
-	return sm.Sum(Line(e.Seq, e.Type, e.Version, e.Time, e.Office, e.Subject, ps[:], e.IdentitySM3))
+	return sm.Sum(Line(e.Seq, e.Type, e.Version, e.Time, e.Office, e.Subject, e.IdentitySM3, e.Payload))
 }
 
 // Next is the chain after an entry of hash h that follows chain prev.

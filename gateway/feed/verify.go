@@ -131,8 +131,7 @@ func (e *WireEntry) check() (Hash, error) {
 	case len(idSum) != 0 && !e.Destroyed:
 		return Hash{}, bad(IdentityAltered, 0, "the identity is missing and the entry is not marked destroyed")
 	}
-	ps := sm.Sum([]byte(e.Payload))
-	h := sm.Sum(Line(e.Seq, e.Type, e.Version, at, e.Office, e.Subject, ps[:], idSum))
+	h := sm.Sum(Line(e.Seq, e.Type, e.Version, at, e.Office, e.Subject, idSum, []byte(e.Payload)))
 	if e.Hash != hex.EncodeToString(h[:]) {
 		return Hash{}, bad(Tampered, 0, "its fields hash to %x, it claims %s", h, e.Hash)
 	}
