@@ -103,6 +103,9 @@ type Raw struct {
 	ContentType string
 	Name        string // the file name offered, if any
 	Body        []byte
+	// Inline sends the body as the answer itself, not an attachment: JSON
+	// a handler wrote faster than the pipeline would (the gateway's feed).
+	Inline bool
 }
 
 // Resource is what a request acts on, as its route's Resource func found it.

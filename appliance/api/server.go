@@ -469,6 +469,11 @@ func writeRaw(w http.ResponseWriter, status int, raw *Raw) {
 	h.Set("Content-Type", raw.ContentType)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Length", strconv.Itoa(len(raw.Body)))
+	if raw.Inline {
+		w.WriteHeader(status)
+		w.Write(raw.Body)
+		return
+	}
 	disposition := "attachment"
 	if raw.Name != "" {
 		disposition += "; filename=\"" + strings.Map(func(r rune) rune {

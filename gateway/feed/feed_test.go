@@ -336,3 +336,26 @@ func TestAStoredEntryDecodesWholeOrNotAtAll(t *testing.T) {
 		t.Fatal("a padded entry decoded")
 	}
 }
+
+// The page's own JSON writer reads back as encoding/json's does, whatever
+// the strings hold.
+func TestAPageWritesJSONThatReadsBackTheSame(t *testing.T) {
+	id := "{\"name\":\"张三\"}"
+	p := feed.Page{Head: `{"a":"\"q\""}`, Signature: "c2ln", Entries: []feed.WireEntry{
+		{Seq: 1, Type: "t", Version: 1, Time: "2026-01-01T00:00:00Z", Payload: "{\"memo\":\"a\\n\\\"b\\\"\\t\\u0001 <&> \u2028 é\"}", Identity: &id, IdentitySM3: "ab", Hash: "cd", Chain: "ef"},
+		{Seq: 2, OfficeSeq: 7, Type: "t", Version: 2, Time: "x", Office: "11101050000", Subject: "w\x01", Payload: "bad \xff utf8", Destroyed: true, Hash: "", Chain: ""},
+	}}
+	mine := p.AppendJSON(nil)
+	var back feed.Page
+	if err := json.Unmarshal(mine, &back); err != nil {
+		t.Fatalf("%v: %s", err, mine)
+	}
+	want := p
+	want.Entries = append([]feed.WireEntry{}, p.Entries...)
+	want.Entries[1].Payload = "bad \ufffd utf8"
+	a, _ := json.Marshal(back)
+	b, _ := json.Marshal(want)
+	if string(a) != string(b) {
+		t.Fatalf("read back\n%s\nwant\n%s", a, b)
+	}
+}

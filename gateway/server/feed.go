@@ -8,7 +8,6 @@ import (
 	"cxt/appliance/api"
 	"cxt/appliance/errs"
 	"cxt/appliance/subjects"
-	"cxt/crypto/subjectkey"
 	"cxt/gateway/bureaus"
 	"cxt/gateway/feed"
 	"cxt/gateway/platform"
@@ -117,7 +116,7 @@ func (f *Feed) page(r *api.Request) (int, any, error) {
 			return errs.E("feed", errs.Unavailable, "the gateway key is made by the leader within seconds of the cluster speaking command set %d; retry", state.GatewaySet)
 		}
 		var entries []feed.WireEntry
-		if head, entries, err = feed.Read(tx, scope, after, limit, opener(tx, r)); err != nil {
+		if head, entries, err = feed.Read(tx, scope, after, limit, subjects.FeedOpener(tx, r.Node.Keys())); err != nil {
 			return err
 		}
 		page, err = feed.Sign(head, entries, r.Now(), priv.Sign)
@@ -129,25 +128,5 @@ func (f *Feed) page(r *api.Request) (int, any, error) {
 	if _, err := r.Propose(receipts.ServedCommand(receipts.Served{Client: caller.Client.ID, Scope: head.Scope, First: head.First, Last: head.Last}, r.Now())); err != nil {
 		return 0, nil, err
 	}
-	return 200, page, nil
-}
-
-// opener opens entries' identities under their subjects' keys, each key
-// once per page; a shredded subject's identity is destroyed.
-func opener(tx *state.ReadTx, r *api.Request) feed.Opener {
-	keys := map[string]*subjectkey.Key{}
-	return func(subject, aad string, envelope []byte) ([]byte, error) {
-		k, ok := keys[subject]
-		if !ok {
-			var err error
-			k, err = subjects.Key(tx, r.Node.Keys(), subject)
-			if subjects.CodeShredded.Is(err) {
-				return nil, feed.ErrDestroyed
-			} else if err != nil {
-				return nil, err
-			}
-			keys[subject] = k
-		}
-		return k.Open([]byte(aad), envelope)
-	}
+	return 200, &api.Raw{ContentType: "application/json", Body: page.AppendJSON(nil), Inline: true}, nil
 }
