@@ -9,6 +9,15 @@ import (
 // without HTML escaping, several times faster: a page of thousands of
 // entries is written for every request of the feed.
 func (p *Page) AppendJSON(b []byte) []byte {
+	n := len(p.Head) + len(p.Signature) + 64
+	for i := range p.Entries {
+		e := &p.Entries[i]
+		n += 224 + len(e.Type) + len(e.Time) + len(e.Office) + len(e.Subject) + len(e.Payload)*9/8 + len(e.IdentitySM3) + len(e.Hash) + len(e.Chain)
+		if e.Identity != nil {
+			n += len(*e.Identity) * 9 / 8
+		}
+	}
+	b = append(make([]byte, 0, len(b)+n), b...)
 	b = append(b, `{"head":`...)
 	b = appendString(b, p.Head)
 	b = append(b, `,"signature":`...)

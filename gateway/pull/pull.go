@@ -106,6 +106,10 @@ func Pull(ctx context.Context, o Options) (*Report, error) {
 		return nil, fmt.Errorf("pull: %s holds a pull that stands at %d; --after %d would leave a gap or a duplicate: resume without --after, or pull into a new folder", o.Dir, st.Cursor.Seq, *o.After)
 	case st.Office != o.Office:
 		return nil, fmt.Errorf("pull: %s holds a pull of office %q, not %q", o.Dir, st.Office, o.Office)
+	case st.NextPage > 1:
+		if err := heads(o.Dir, st.NextPage-1); err != nil {
+			return nil, err
+		}
 	}
 	pub, err := platformKey(ctx, o)
 	if err != nil {
@@ -275,19 +279,40 @@ func writePage(dir string, n int, raw []byte, p *feed.Page) error {
 		return err
 	}
 	base := filepath.Join(dir, fmt.Sprintf("page-%d", n))
-	for _, f := range []struct {
-		ext  string
-		data []byte
-	}{{".json", raw}, {".head", []byte(p.Head)}, {".sig", sig}} {
-		if err := writeFile(base+f.ext, f.data); err != nil {
-			return err
-		}
+	// The page is made durable before pull.json counts it; its head and
+	// signature, which are in it, are written from it again by a resume
+	// that finds them missing (heads).
+	if err := writeFile(base+".json", raw, true); err != nil {
+		return err
 	}
-	return nil
+	if err := writeFile(base+".head", []byte(p.Head), false); err != nil {
+		return err
+	}
+	return writeFile(base+".sig", sig, false)
 }
 
-// writeFile writes a file whole or not at all.
-func writeFile(path string, data []byte) error {
+// heads writes page n's .head and .sig again from its .json if a crash
+// lost them.
+func heads(dir string, n int) error {
+	base := filepath.Join(dir, fmt.Sprintf("page-%d", n))
+	if _, err := os.Stat(base + ".sig"); err == nil {
+		if _, err := os.Stat(base + ".head"); err == nil {
+			return nil
+		}
+	}
+	raw, err := os.ReadFile(base + ".json")
+	if err != nil {
+		return fmt.Errorf("pull: %s counts page %d, which is missing: %w", StateFile, n, err)
+	}
+	var p feed.Page
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return err
+	}
+	return writePage(dir, n, raw, &p)
+}
+
+// writeFile writes a file whole or not at all, and durably when sync.
+func writeFile(path string, data []byte, sync bool) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
 	if err != nil {
@@ -297,9 +322,11 @@ func writeFile(path string, data []byte) error {
 		f.Close()
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if sync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return err
@@ -324,7 +351,7 @@ func saveState(dir string, st *State) error {
 	if err != nil {
 		return err
 	}
-	return writeFile(filepath.Join(dir, StateFile), append(b, '\n'))
+	return writeFile(filepath.Join(dir, StateFile), append(b, '\n'), true)
 }
 
 // Verify re-checks a pulled folder offline: every page-N.json in order

@@ -310,3 +310,26 @@ func TestARefusalIsReportedWithItsCode(t *testing.T) {
 		t.Fatalf("a pull with another key: %v", err)
 	}
 }
+
+// A crash may lose the last page's head and signature files (only the page
+// itself is synced before pull.json counts it): the next pull writes them
+// again from the page.
+func TestAResumeRewritesTheLastPagesHeadAndSignature(t *testing.T) {
+	g, srv := newGateway(t)
+	g.add(6)
+	dir := t.TempDir()
+	if _, err := pull.Pull(context.Background(), options(g, srv, dir)); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(dir, "page-2.head"))
+	os.Remove(filepath.Join(dir, "page-2.sig"))
+	if _, err := pull.Verify(dir); err == nil {
+		t.Fatal("a folder without page-2.head verified")
+	}
+	if _, err := pull.Pull(context.Background(), options(g, srv, dir)); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := pull.Verify(dir); err != nil || v.Last != 6 {
+		t.Fatalf("after the resume: %+v %v", v, err)
+	}
+}
