@@ -170,17 +170,24 @@ func Append(tx *state.Tx, f Fact) (uint64, error) {
 // UTC, nanoseconds without trailing zeros), the office, the subject,
 // hex(identity SM3) or "" when it has none, and "" (reserved) — followed
 // by the payload's bytes.
-func Line(seq uint64, typ string, version int, at time.Time, office, subject string, identitySM3, payload []byte) []byte {
-	b := make([]byte, 0, 128+len(payload))
-	for _, s := range []string{Protocol, strconv.FormatUint(seq, 10), typ, strconv.Itoa(version), at.UTC().Format(time.RFC3339Nano),
-		office, subject, hex.EncodeToString(identitySM3), ""} {
+func Line(seq uint64, typ string, version int, at, office, subject string, identitySM3, payload []byte) []byte {
+	b := make([]byte, 0, 160+len(typ)+len(office)+len(subject)+len(payload))
+	b = append(append(b, Protocol...), '\n')
+	b = append(strconv.AppendUint(b, seq, 10), '\n')
+	b = append(append(b, typ...), '\n')
+	b = append(strconv.AppendInt(b, int64(version), 10), '\n')
+	for _, s := range [...]string{at, office, subject} {
 		b = append(append(b, s...), '\n')
 	}
+	b = append(hex.AppendEncode(b, identitySM3), '\n', '\n')
 	return append(b, payload...)
 }
 
+// TimeText is an entry's time as it is hashed and served.
+func TimeText(at time.Time) string { return at.UTC().Format(time.RFC3339Nano) }
+
 func (e *Entry) hash() Hash {
-	return sm.Sum(Line(e.Seq, e.Type, e.Version, e.Time, e.Office, e.Subject, e.IdentitySM3, e.Payload))
+	return sm.Sum(Line(e.Seq, e.Type, e.Version, TimeText(e.Time), e.Office, e.Subject, e.IdentitySM3, e.Payload))
 }
 
 // Next is the chain after an entry of hash h that follows chain prev.

@@ -182,7 +182,7 @@ func chainAt(r *state.ReadTx, scope string, n uint64) (Hash, error) {
 }
 
 func wire(e *Entry, open Opener) (WireEntry, error) {
-	w := WireEntry{Seq: e.Seq, Type: e.Type, Version: e.Version, Time: e.Time.UTC().Format(time.RFC3339Nano),
+	w := WireEntry{Seq: e.Seq, Type: e.Type, Version: e.Version, Time: TimeText(e.Time),
 		Office: e.Office, Subject: e.Subject, Payload: string(e.Payload), IdentitySM3: hex.EncodeToString(e.IdentitySM3),
 		Hash: hex.EncodeToString(e.Hash), Chain: hex.EncodeToString(e.Chain)}
 	if len(e.Identity) > 0 {
