@@ -40,9 +40,10 @@ const (
 // subject holding that role may perform them. Granting one to another role
 // would let that role hold two duties in all but name.
 var DutyActions = map[string][]string{
-	SystemAdmin: {"keys.rotate"},
+	SystemAdmin: {"keys.rotate", "gateway.platform.set"},
 	SecurityAdmin: {"accounts.create", "accounts.roles", "accounts.close", "accounts.unlock", "accounts.unmask",
-		"accounts.mfa_reset", "sessions.delete_any", "policy.change"},
+		"accounts.mfa_reset", "sessions.delete_any", "policy.change",
+		"gateway.clients.register", "gateway.clients.suspend", "gateway.clients.resume", "gateway.clients.rotate", "gateway.clients.revoke"},
 	AuditAdmin: {"audit.search", "audit.export", "audit.verify"},
 }
 
