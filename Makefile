@@ -23,10 +23,13 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./appliance/cmd/cxt
 
 # Build, create ./data on first run, serve it, and say what to do next.
+# The tax bureaus' gateway listens beside the API, with a certificate of its own.
+GATEWAY ?= 127.0.0.1:8444
 run: build
-	@if [ ! -f $(DATA)/node.json ]; then $(BIN) init --data $(DATA); fi
+	@if [ ! -f $(DATA)/node.json ]; then $(BIN) init --data $(DATA) --gateway-listen $(GATEWAY); fi
 	@echo
 	@echo "  The node serves https://127.0.0.1:8443 with its own certificate, $(DATA)/api.pem."
+	@echo "  The tax bureaus' gateway: https://$(GATEWAY) (its certificate: $(DATA)/gateway.pem; docs/gateway.md)"
 	@echo "  Check it:   curl --cacert $(DATA)/api.pem https://127.0.0.1:8443/healthz"
 	@echo "  Log in:     curl --cacert $(DATA)/api.pem -H 'Content-Type: application/json' \\"
 	@echo "                -d '{\"username\":\"auditadmin\",\"password\":\"<its one-time password>\"}' \\"
@@ -35,7 +38,7 @@ run: build
 	@echo "  Status:     $(BIN) status --data $(DATA)"
 	@echo "  Stop it with Ctrl-C; start it again with make run (the data stays in $(DATA))."
 	@echo
-	$(BIN) serve --data $(DATA)
+	$(BIN) serve --data $(DATA) --gateway-listen $(GATEWAY)
 
 # A demo node filled through the API with the documented world (merchants,
 # platform staff, …): DEMO/demo/world.json holds every account and ID.

@@ -24,6 +24,7 @@ import (
 	"cxt/crypto/sm"
 	"cxt/crypto/sm/reqsig"
 	"cxt/gateway/feed"
+	"cxt/gateway/pull"
 	"cxt/storage/cluster/loopback"
 )
 
@@ -310,6 +311,13 @@ func TestGatewayClientsAreServedOnlyAsSignedWithinTheirScopeAndStatus(t *testing
 		t.Fatalf("the whole feed's page: %v %+v", err, h)
 	}
 
+	// A client may name itself by its key alone, as the reference client
+	// does by default (pull.KeyClient): the gateway finds the client
+	// holding that key.
+	byKey := &bureau{e: e, id: pull.KeyClient(b.key.Public()), key: b.key, conn: b.conn}
+	check("the client named by its key", byKey.call("GET", "/gateway/v1/feed", ""), want{200, ""})
+	check("another key's name with the client's key", (&bureau{e: e, id: pull.KeyClient(other.Public()), key: b.key, conn: b.conn}).call("GET", "/gateway/v1/feed", ""), want{401, "request_signature_invalid"})
+
 	// Suspended: refused with its code until resumed.
 	e.stepUp(sec, "secadmin")
 	if r := e.confirmed("POST", "/api/v1/gateway/clients/"+b.id+"/suspend", sec, `{"reason":"an investigation"}`, "s-"+api16()); r.status != 200 {
@@ -331,8 +339,11 @@ func TestGatewayClientsAreServedOnlyAsSignedWithinTheirScopeAndStatus(t *testing
 		t.Fatalf("rotate: %d %v", r.status, r.body)
 	}
 	check("the old key after the rotation", b.call("GET", "/gateway/v1/feed", ""), want{401, "request_signature_invalid"})
+	check("the old key by its name after the rotation", byKey.call("GET", "/gateway/v1/feed", ""), want{401, "request_signature_invalid"})
 	b.key = fresh
 	check("the new key", b.call("GET", "/gateway/v1/feed", ""), want{200, ""})
+	byKey.id, byKey.key = pull.KeyClient(fresh.Public()), fresh
+	check("the new key by its name", byKey.call("GET", "/gateway/v1/feed", ""), want{200, ""})
 
 	// Revoked: refused for good.
 	e.stepUp(sec, "secadmin")

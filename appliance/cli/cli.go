@@ -4,6 +4,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,12 @@ func badInput(format string, args ...any) error {
 
 // Main runs the command line and returns the exit status.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return MainContext(context.Background(), args, stdin, stdout, stderr)
+}
+
+// MainContext is Main under ctx: a serving command (serve, demo) stops
+// when ctx ends, as on an interrupt.
+func MainContext(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := &cobra.Command{
 		Use:           "cxt",
 		Short:         "诚薪通 — the compliance appliance for flexible-employment platforms",
@@ -40,7 +47,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return &exitError{code: 2, err: fmt.Errorf("%w\n%s", err, c.UsageString())}
 	})
 	root.AddCommand(initCmd(), serveCmd(), joinCmd(), unsealCmd(), statusCmd(), clusterCmd(), cryptoCmd(), taxCmd(), auditCmd(), ledgerCmd(), gatewayCmd(), versionCmd(), operatorCmd(), demoCmd(), checkCmd())
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
 	}

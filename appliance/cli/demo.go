@@ -2,13 +2,17 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -22,15 +26,17 @@ import (
 )
 
 func demoCmd() *cobra.Command {
-	var dir, listen, clusterAddr string
+	var dir, listen, clusterAddr, gatewayAddr string
 	var fillOnly bool
 	var workers int
 	c := &cobra.Command{
-		Use:   "demo --data DIR [--listen ADDR]",
+		Use:   "demo --data DIR [--listen ADDR] [--gateway-listen ADDR]",
 		Short: "create a demo node, fill it with the documented demo world through the API, and serve it",
 		Long: "On a new DIR: initialises a node marked demo in node.json, serves it, fills it through the\n" +
 			"public API (administrators, platform staff, merchants …) and writes DIR/demo/world.json with\n" +
-			"every account's password and TOTP secret, what was registered and the IDs created.\n" +
+			"every account's password and TOTP secret, what was registered and the IDs created. Its tax\n" +
+			"bureaus' gateway listens beside the API (the next port unless --gateway-listen says otherwise);\n" +
+			"two bureaus' clients are registered, their keys in DIR/demo, so cxt gateway pull works at once.\n" +
 			"On a DIR it created before: serves it again. It refuses a node that is not a demo node.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -45,8 +51,14 @@ func demoCmd() *cobra.Command {
 				if api == "" {
 					api = node.DefaultAPI
 				}
+				gw := gatewayAddr
+				if gw == "" {
+					if gw, err = besideAPI(api); err != nil {
+						return badInput("--listen %s: %v", api, err)
+					}
+				}
 				ictx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-				res, err := node.Init(ictx, dir, node.InitOptions{API: api, Cluster: clusterAddr, Demo: true})
+				res, err := node.Init(ictx, dir, node.InitOptions{API: api, Cluster: clusterAddr, Gateway: gw, Demo: true})
 				cancel()
 				if err != nil {
 					return err
@@ -79,7 +91,7 @@ func demoCmd() *cobra.Command {
 			}
 			defer bank.Close()
 			bank.Latency, bank.FailRate, bank.ReturnRate, bank.ReturnDelay = 500*time.Millisecond, 0.03, 0.03, demo.DemoReturnDelay
-			n, err := node.Open(ctx, node.Options{Dir: dir, APIAddr: listen, ClusterAddr: clusterAddr, Logger: logger,
+			n, err := node.Open(ctx, node.Options{Dir: dir, APIAddr: listen, ClusterAddr: clusterAddr, GatewayAddr: gatewayAddr, Logger: logger,
 				Notify: &notify.Config{SMSWebhook: sink.URL}, Channel: bank})
 			if err != nil {
 				return err
@@ -99,11 +111,23 @@ func demoCmd() *cobra.Command {
 				return nil
 			}
 			fmt.Fprintf(out, "cxt: demo node serving https://%s\n", n.APIAddr())
+			if gw := n.GatewayAddr(); gw != "" {
+				fmt.Fprintf(out, "cxt: tax bureaus' gateway on https://%s (its certificate: %s)\n", gw, filepath.Join(dir, datadir.GatewayCert))
+			}
 			fmt.Fprintf(out, "\nThe demo world is in %s: every account with its password and TOTP secret,\n", world)
 			fmt.Fprintf(out, "what was registered and the IDs created. Next:\n")
 			fmt.Fprintf(out, "  jq '.accounts[] | {username, role}' %s\n", world)
 			fmt.Fprintf(out, "  SMS codes (workers' logins, signing) arrive in %s\n", filepath.Join(dir, "demo", "sms.jsonl"))
 			fmt.Fprintf(out, "  docs/onboarding.md walks every flow against this world with curl (trust %s)\n", filepath.Join(dir, "api.pem"))
+			if w, err := readWorld(world); err == nil && w.GatewayURL != "" && len(w.Bureaus) == 2 {
+				pulled := filepath.Join(dir, "demo", "feed")
+				fmt.Fprintf(out, "  A tax bureau pulls the feed (every fact above, signed and chained) and checks it offline (docs/gateway.md):\n")
+				for _, c := range w.PullCommands(w.BureauKey, pulled) {
+					fmt.Fprintf(out, "    %s\n", c)
+				}
+				fmt.Fprintf(out, "    python3 docs/gateway-verify.py %s   # the same check with OpenSSL alone\n", pulled)
+				fmt.Fprintf(out, "  %s's bureau reads that office's chain only: --client-key %s\n", strings.Join(w.Bureaus[len(w.Bureaus)-1].Offices, ","), w.BureauOfficeKey)
+			}
 			fmt.Fprintf(out, "  Stop it with Ctrl-C; cxt demo --data %s serves it again.\n", dir)
 			select {
 			case <-ctx.Done():
@@ -117,6 +141,7 @@ func demoCmd() *cobra.Command {
 	c.Flags().StringVar(&dir, "data", "demo-data", "data folder of the demo node")
 	c.Flags().StringVar(&listen, "listen", "", "HTTPS API address (default "+node.DefaultAPI+")")
 	c.Flags().StringVar(&clusterAddr, "cluster", "", "node-to-node address (default "+node.DefaultCluster+")")
+	c.Flags().StringVar(&gatewayAddr, "gateway-listen", "", "HTTPS address of the tax bureaus' gateway (default: the port after the API's, kept in node.json)")
 	c.Flags().IntVar(&workers, "workers", demo.DemoWorkers, "how many workers the world registers")
 	c.Flags().BoolVar(&fillOnly, "fill-only", false, "fill the world if need be, then stop instead of serving (for scripts)")
 	return c
@@ -140,12 +165,40 @@ func fill(ctx context.Context, out io.Writer, n *node.Node, dir string, admins [
 	fmt.Fprintln(out, "cxt: filling the demo world through the public API")
 	fctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	_, err = demo.Fill(fctx, n.APIAddr(), ca, caFile, admins, sink, filepath.Join(dir, "demo"), demo.Options{Workers: workers, Progress: func(step string) {
+	o := demo.Options{Workers: workers, Progress: func(step string) {
 		fmt.Fprintf(out, "  [%5.1fs] %s\n", time.Since(start).Seconds(), step)
-	}})
+	}}
+	if gw := n.GatewayAddr(); gw != "" {
+		o.Gateway, o.GatewayCA = gw, filepath.Join(dir, datadir.GatewayCert)
+	}
+	_, err = demo.Fill(fctx, n.APIAddr(), ca, caFile, admins, sink, filepath.Join(dir, "demo"), o)
 	if err != nil {
 		return fmt.Errorf("filling the demo world: %w (remove %s and run cxt demo again)", err, dir)
 	}
 	fmt.Fprintf(out, "  [%5.1fs] done\n", time.Since(start).Seconds())
 	return nil
+}
+
+// besideAPI is the address after the API's port on the same host: the demo
+// node's gateway listener.
+func besideAPI(api string) (string, error) {
+	host, port, err := net.SplitHostPort(api)
+	if err != nil {
+		return "", err
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p <= 0 || p >= 65535 {
+		return "", fmt.Errorf("the port after %s: give --gateway-listen", port)
+	}
+	return net.JoinHostPort(host, strconv.Itoa(p+1)), nil
+}
+
+// readWorld reads a demo world.json.
+func readWorld(path string) (*demo.World, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var w demo.World
+	return &w, json.Unmarshal(b, &w)
 }

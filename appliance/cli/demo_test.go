@@ -3,9 +3,12 @@ package cli
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +19,7 @@ import (
 	"cxt/appliance/ident"
 	"cxt/appliance/receipts"
 	"cxt/appliance/receipts/receiptstest"
+	"cxt/gateway/feed"
 	"cxt/storage/cluster/loopback"
 )
 
@@ -144,10 +148,14 @@ func TestDemoFillsTheDocumentedWorldThroughTheAPIAndRefusesOtherNodes(t *testing
 	if code, out, errOut := run(t, "", "ledger", "verify", "--data", dir); code != 0 || !strings.Contains(out, `"ok": true`) {
 		t.Fatalf("ledger verify: exit %d\n%s\n%s", code, out, errOut)
 	}
+	// The node is marked demo; a second run serves it without filling again,
+	// its gateway on the address node.json kept, and the bureaus the world
+	// registered pull and verify the feed with the reference client.
+	checkDemoGateway(t, dir, &w, api, cl)
 	// The canary: no worker's name, ID number, phone or card is anywhere on
-	// the node's disk in the clear — state, Raft log, documents, the bank's
-	// journal — outside DIR/demo, where the demo writes what it registered
-	// for the evaluator.
+	// the node's disk in the clear — state with the gateway's feed and what
+	// it served, Raft log, documents, the bank's journal — outside DIR/demo,
+	// where the demo writes what it registered for the evaluator.
 	files := 0
 	filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
 		if err != nil || info.IsDir() || strings.HasPrefix(path, filepath.Join(dir, "demo")+string(filepath.Separator)) {
@@ -167,10 +175,6 @@ func TestDemoFillsTheDocumentedWorldThroughTheAPIAndRefusesOtherNodes(t *testing
 	if files < 5 {
 		t.Fatalf("the canary read only %d files", files)
 	}
-	// The node is marked demo; a second run serves it without filling again.
-	if code, out, _ := run(t, "", "demo", "--data", dir, "--listen", api, "--cluster", cl, "--fill-only"); code != 0 || strings.Contains(out, "filling") {
-		t.Fatalf("second run: exit %d\n%s", code, out)
-	}
 	// A node that is not a demo node is refused.
 	other := filepath.Join(t.TempDir(), "plain")
 	if code, _, errOut := run(t, "", "init", "--data", other, "--listen", loopback.FreeAddr(), "--cluster", loopback.FreeAddr()); code != 0 {
@@ -178,5 +182,186 @@ func TestDemoFillsTheDocumentedWorldThroughTheAPIAndRefusesOtherNodes(t *testing
 	}
 	if code, _, errOut := run(t, "", "demo", "--data", other, "--fill-only"); code != 2 || !strings.Contains(errOut, "not a demo node") {
 		t.Fatalf("demo on a plain node: exit %d %s", code, errOut)
+	}
+}
+
+// checkDemoGateway serves the demo node dir again (no second fill) and has
+// the world's two bureaus pull its feed with cxt gateway pull, as the
+// world's hints say: the whole feed for the platform's office, every fact
+// type the demo made, each payment booked once; the merchant's office's
+// chain only for the other; each folder verified by cxt gateway verify and
+// docs/gateway-verify.py.
+func checkDemoGateway(t *testing.T, dir string, w *demo.World, api, cl string) {
+	t.Helper()
+	if w.GatewayURL == "" || w.Platform == nil || len(w.Bureaus) != 2 {
+		t.Fatalf("the world has no gateway: %q %+v %+v", w.GatewayURL, w.Platform, w.Bureaus)
+	}
+	if w.GatewayCA != filepath.Join(dir, "gateway.pem") || w.BureauKey != filepath.Join(dir, "demo", "bureau-sm2.pem") ||
+		w.BureauOfficeKey != filepath.Join(dir, "demo", "bureau-office-sm2.pem") {
+		t.Fatalf("gateway files: %s %s %s", w.GatewayCA, w.BureauKey, w.BureauOfficeKey)
+	}
+	office := w.Merchants[0].TaxOffice // the paying merchant's
+	if w.Bureaus[0].Offices[0] != w.Platform.Office || len(w.Bureaus[1].Offices) != 1 || w.Bureaus[1].Offices[0] != office {
+		t.Fatalf("bureaus %+v: want the platform's office %s and the paying merchant's %s", w.Bureaus, w.Platform.Office, office)
+	}
+	for _, m := range w.Merchants {
+		if m.TaxOffice == "" || m.TaxOffice == w.Platform.Office {
+			t.Fatalf("merchant %s files with %q, the platform with %s: office scoping would not show", m.ID, m.TaxOffice, w.Platform.Office)
+		}
+	}
+	hints := strings.Join(w.Try, "\n")
+	for _, want := range []string{"cxt gateway pull --client-key " + w.BureauKey + " --url " + w.GatewayURL + " --ca " + w.GatewayCA + " --after 0 --out ", "cxt gateway verify ", "--client-key " + w.BureauOfficeKey} {
+		if !strings.Contains(hints, want) {
+			t.Fatalf("the world's hints lack %q:\n%s", want, hints)
+		}
+	}
+
+	ctx, stop := context.WithCancel(context.Background())
+	var out, errOut bytes.Buffer
+	served := make(chan int, 1)
+	go func() {
+		served <- MainContext(ctx, []string{"demo", "--data", dir, "--listen", api, "--cluster", cl}, strings.NewReader(""), &out, &errOut)
+	}()
+	stopped := false
+	halt := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		stop()
+		select {
+		case code := <-served:
+			if code != 0 {
+				t.Errorf("serving the demo again: exit %d\n%s\n%s", code, out.String(), errOut.String())
+			}
+		case <-time.After(time.Minute):
+			t.Errorf("the demo node did not stop")
+		}
+	}
+	defer halt()
+	gw := strings.TrimPrefix(w.GatewayURL, "https://")
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		if c, err := net.Dial("tcp", gw); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the demo's gateway %s never listened", gw)
+		}
+	}
+
+	pull := func(key, into string) []feed.WireEntry {
+		t.Helper()
+		if code, out, errOut := run(t, "", "gateway", "pull", "--client-key", key, "--url", w.GatewayURL, "--ca", w.GatewayCA, "--after", "0", "--out", into); code != 0 {
+			t.Fatalf("pull with %s: exit %d\n%s\n%s", key, code, out, errOut)
+		}
+		if code, out, errOut := run(t, "", "gateway", "verify", into); code != 0 {
+			t.Fatalf("verify %s: exit %d\n%s\n%s", into, code, out, errOut)
+		}
+		py, err := exec.Command("python3", filepath.Join("..", "..", "docs", "gateway-verify.py"), into).CombinedOutput()
+		if err != nil || strings.TrimSpace(string(py)) != "whole" {
+			t.Fatalf("docs/gateway-verify.py %s: %v\n%s", into, err, py)
+		}
+		var entries []feed.WireEntry
+		for n := 1; ; n++ {
+			b, err := os.ReadFile(filepath.Join(into, fmt.Sprintf("page-%d.json", n)))
+			if os.IsNotExist(err) {
+				break
+			}
+			var p feed.Page
+			if err != nil || json.Unmarshal(b, &p) != nil {
+				t.Fatalf("page %d of %s: %v", n, into, err)
+			}
+			entries = append(entries, p.Entries...)
+		}
+		return entries
+	}
+	pulled := t.TempDir()
+	all := pull(w.BureauKey, filepath.Join(pulled, "platform"))
+	mine := pull(w.BureauOfficeKey, filepath.Join(pulled, "office"))
+	halt()
+	if strings.Contains(out.String(), "filling") || !strings.Contains(out.String(), "cxt gateway pull --client-key "+w.BureauKey) {
+		t.Fatalf("the demo served again:\n%s", out.String())
+	}
+
+	// The whole feed: every fact type the demo made, as many as it made.
+	types := map[string]int{}
+	inOffice := 0
+	for _, e := range all {
+		types[e.Type]++
+		if e.Office == office {
+			inOffice++
+		}
+	}
+	pb := w.Payouts.Batches[0]
+	workers := len(w.Workers)
+	for typ, want := range map[string]int{
+		"merchant.registered": len(w.Merchants), "merchant.status": -1, "worker.registered": workers, "worker.linked": -1,
+		"worker.checked": -1, "agreement.signed": len(w.Merchants) + workers, "task.published": len(w.Tasks),
+		"task.work_accepted": workers, "topup.credited": -1, "payments.booked": -1, "payments.paid": -1,
+		"payments.failed": -1, "payments.returned": -1,
+	} {
+		if types[typ] == 0 || want > 0 && types[typ] != want {
+			t.Errorf("the feed holds %d %s entries, want %d (types: %v)", types[typ], typ, want, types)
+		}
+	}
+	// Each payment of the batch is booked in exactly one entry; each
+	// outcome is reported as the batch ended.
+	moved := func(entries []feed.WireEntry, typ string) map[string]int {
+		t.Helper()
+		got := map[string]int{}
+		for _, e := range entries {
+			if e.Type != typ {
+				continue
+			}
+			var p struct {
+				Payments []struct{ Payment, Batch string } `json:"payments"`
+			}
+			if err := json.Unmarshal([]byte(e.Payload), &p); err != nil {
+				t.Fatalf("%s payload: %v", typ, err)
+			}
+			for _, x := range p.Payments {
+				if x.Batch != pb.ID {
+					t.Errorf("%s entry %d moves payment %s of batch %s", typ, e.Seq, x.Payment, x.Batch)
+				}
+				got[x.Payment]++
+			}
+		}
+		return got
+	}
+	booked := moved(all, "payments.booked")
+	if len(booked) != pb.Rows-pb.Counts["rejected"] {
+		t.Errorf("%d payments booked in the feed, the batch booked %d of %d rows (%v)", len(booked), pb.Rows-pb.Counts["rejected"], pb.Rows, pb.Counts)
+	}
+	for id, n := range booked {
+		if n != 1 {
+			t.Errorf("payment %s is in %d payments.booked entries", id, n)
+		}
+	}
+	returned := moved(all, "payments.returned")
+	for _, id := range pb.Returned {
+		if returned[id] != 1 || booked[id] != 1 {
+			t.Errorf("returned payment %s: %d returned, %d booked entries", id, returned[id], booked[id])
+		}
+	}
+	if len(returned) != len(pb.Returned) || len(moved(all, "payments.failed")) != pb.Counts["failed"] {
+		t.Errorf("returned %d (batch %d), failed %d (batch %d)", len(returned), len(pb.Returned), len(moved(all, "payments.failed")), pb.Counts["failed"])
+	}
+
+	// The merchant's office's bureau holds that office's chain, whole, and
+	// nothing else: no worker's registration (the platform's only), no
+	// other merchant.
+	if len(mine) == 0 || len(mine) != inOffice {
+		t.Fatalf("office %s: the bureau pulled %d entries, the whole feed has %d of its office", office, len(mine), inOffice)
+	}
+	mineTypes := map[string]int{}
+	for _, e := range mine {
+		mineTypes[e.Type]++
+		if e.Office != office {
+			t.Errorf("office %s's bureau got entry %d of office %q (%s)", office, e.Seq, e.Office, e.Type)
+		}
+	}
+	if mineTypes["merchant.registered"] != 1 || mineTypes["worker.registered"] != 0 || len(moved(mine, "payments.booked")) != len(booked) {
+		t.Errorf("office %s's entries: %v", office, mineTypes)
 	}
 }

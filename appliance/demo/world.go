@@ -28,9 +28,18 @@ type World struct {
 	Tasks     []Task     `json:"tasks,omitempty"`
 	Payouts   *Payouts   `json:"payouts,omitempty"`
 	Artifacts []Artifact `json:"artifacts,omitempty"`
-	Try       []string   `json:"try"`
-	mu        sync.Mutex
-	progress  func(string)
+	// The tax bureaus' gateway (docs/gateway.md): where it listens, its
+	// certificate, the platform's profile, and the bureaus' clients the
+	// demo registered, with their keys: cxt gateway pull works at once.
+	GatewayURL      string    `json:"gateway_url,omitempty"`
+	GatewayCA       string    `json:"gateway_ca,omitempty"` // the gateway's certificate to trust (--ca)
+	Platform        *Platform `json:"platform,omitempty"`
+	BureauKey       string    `json:"bureau_key,omitempty"`        // the platform's office's bureau: the whole feed
+	BureauOfficeKey string    `json:"bureau_office_key,omitempty"` // a merchant's office's bureau: that office's chain
+	Bureaus         []Bureau  `json:"bureaus,omitempty"`
+	Try             []string  `json:"try"`
+	mu              sync.Mutex
+	progress        func(string)
 }
 
 // Account is a demo account past its first login.
@@ -49,6 +58,7 @@ type Account struct {
 type Merchant struct {
 	ID         string         `json:"id"`
 	Status     string         `json:"status"`
+	TaxOffice  string         `json:"tax_office"`          // the office its gateway feed entries go to
 	Registered map[string]any `json:"registered"`          // the application as sent
 	Admin      string         `json:"admin"`               // username
 	Documents  []string       `json:"documents"`           // document IDs
@@ -93,6 +103,10 @@ type Options struct {
 	Workers int
 	// Progress, if not nil, is told each step.
 	Progress func(string)
+	// Gateway is the node's gateway listener (host:port) and GatewayCA
+	// the file of its certificate; without one the world registers no
+	// bureau.
+	Gateway, GatewayCA string
 }
 
 // Fill builds the demo world on the node at addr, whose administrators'
@@ -107,6 +121,9 @@ func Fill(ctx context.Context, addr string, caPEM []byte, caFile string, admins 
 		return nil, err
 	}
 	w := &World{API: "https://" + addr, CAFile: caFile, Created: time.Now().UTC(), progress: progress}
+	if o.Gateway != "" {
+		w.GatewayURL, w.GatewayCA = "https://"+o.Gateway, o.GatewayCA
+	}
 	f := &filler{c: c, w: w, dir: dir, sms: sms, opts: o, sessions: map[string]*Session{}}
 	if err := f.run(ctx, admins); err != nil {
 		return w, err
@@ -175,6 +192,11 @@ func (f *filler) run(ctx context.Context, admins []Admin) error {
 		return err
 	}
 	f.operator, f.reviewer = sessions[0], sessions[1]
+	if f.w.GatewayURL != "" {
+		if err := f.gateway(ctx); err != nil {
+			return err
+		}
+	}
 	if err := f.merchants(ctx); err != nil {
 		return err
 	}
@@ -199,6 +221,21 @@ func (f *filler) run(ctx context.Context, admins []Admin) error {
 		`curl -s --cacert $CA -H "Authorization: Bearer $TOKEN" -o receipt.zip $CXT/api/v1/payments/<a paid payment's id>/receipt && unzip -o receipt.zip && cat README.txt   # 电子回单: its OpenSSL check (docs/payouts.md)`,
 		"docs/onboarding.md walks every flow against this world; docs/payouts.md the money",
 	}
+	if f.w.GatewayURL != "" {
+		pulled, office := filepath.Join(f.dir, "feed"), filepath.Join(f.dir, "feed-office")
+		all := f.w.PullCommands(f.w.BureauKey, pulled)
+		mine := f.w.PullCommands(f.w.BureauOfficeKey, office)
+		f.w.say("every fact above is in the gateway's feed, each in the Raft command of its fact; the tax bureau of the platform's office pulls the whole feed and verifies it offline (docs/gateway.md §5):")
+		for _, c := range all {
+			f.w.say("    %s", c)
+		}
+		f.w.say("and %s's bureau that office's chain only: %s", f.w.Bureaus[1].Offices[0], mine[0])
+		f.w.Try = append(f.w.Try,
+			all[0]+"   # the platform's office's bureau: the whole feed, every page verified before it is kept (docs/gateway.md §5)",
+			all[1]+" && python3 docs/gateway-verify.py "+pulled+"   # offline: chain, heads, signatures; then with OpenSSL alone (§6)",
+			mine[0]+"   # "+f.w.Bureaus[1].Offices[0]+"'s bureau: that office's chain only",
+		)
+	}
 	return nil
 }
 
@@ -206,10 +243,11 @@ func (f *filler) run(ctx context.Context, admins []Admin) error {
 // codes valid by GB 32100 (computed, not real companies').
 var demoMerchants = []struct {
 	name, area, model, admin, phone, rep string
+	bureau                               string // the tax bureau of the office it is presumed to file with
 }{
-	{"福州云帆信息技术有限公司", "350100", "intermediary", "yunfan-admin", "13800000001", "陈云帆"},
-	{"深圳启明物流服务有限公司", "440300", "operating", "qiming-admin", "13800000002", "林启明"},
-	{"北京海川家政服务有限公司", "110108", "intermediary", "haichuan-admin", "13800000003", "赵海川"},
+	{"福州云帆信息技术有限公司", "350100", "intermediary", "yunfan-admin", "13800000001", "陈云帆", "国家税务总局福州市税务局"},
+	{"深圳启明物流服务有限公司", "440300", "operating", "qiming-admin", "13800000002", "林启明", "国家税务总局深圳市税务局"},
+	{"北京海川家政服务有限公司", "110108", "intermediary", "haichuan-admin", "13800000003", "赵海川", "国家税务总局北京市海淀区税务局"},
 }
 
 // USCC builds a valid unified social credit code for an enterprise
@@ -262,7 +300,8 @@ func (f *filler) merchants(ctx context.Context) error {
 		}
 		var applied struct {
 			Merchant struct {
-				ID string `json:"id"`
+				ID        string `json:"id"`
+				TaxOffice string `json:"tax_office"`
 			} `json:"merchant"`
 			OneTime string `json:"one_time_password"`
 		}
@@ -290,7 +329,7 @@ func (f *filler) merchants(ctx context.Context) error {
 		if _, err := f.c.call(ctx, "POST", "/api/v1/merchants/"+id+"/review", f.reviewer.Token, map[string]string{"decision": "approve"}, &reviewed); err != nil {
 			return fmt.Errorf("approve %s: %w", d.name, err)
 		}
-		out[i] = Merchant{ID: id, Status: reviewed.Status, Registered: app, Admin: d.admin, Documents: []string{doc.ID}}
+		out[i] = Merchant{ID: id, Status: reviewed.Status, TaxOffice: applied.Merchant.TaxOffice, Registered: app, Admin: d.admin, Documents: []string{doc.ID}}
 		return nil
 	})
 	f.w.Merchants = out
@@ -309,7 +348,7 @@ func (f *filler) agreements(ctx context.Context) error {
 	if sys == nil {
 		return fmt.Errorf("demo: no system administrator")
 	}
-	code, err := USCC("310115")
+	code, err := platformUSCC()
 	if err != nil {
 		return err
 	}

@@ -54,6 +54,9 @@ func (b *Backend) Authenticate(r *api.Request) error {
 	if c == nil {
 		return refuse(r, signed.Client, "the gateway client is unknown")
 	}
+	if p := keyNamePrefix(signed.Client); p != "" && !strings.HasPrefix(c.Fingerprint, p) {
+		return refuse(r, c.ID, "the key "+signed.Client+" names was rotated away from gateway client "+c.ID)
+	}
 	if err := signed.Fresh(r.Now()); err != nil {
 		r.Audit.Reason = "signed as gateway client " + c.ID + " with a stale timestamp"
 		return errs.Coded(op, errs.Unauthenticated, "request_expired", "%s; the server's time is %d (Unix seconds): check the client's clock", strings.TrimPrefix(err.Error(), "reqsig: "), r.Now().Unix())
@@ -113,16 +116,17 @@ func refuse(r *api.Request, claimed, why string) error {
 	return errs.Coded("authenticate gateway client", errs.Unauthenticated, CodeSignature.String(), "%s", why)
 }
 
-// find reads a client, after a read barrier if this node has not applied
-// its registration yet.
-func (b *Backend) find(r *api.Request, id string) (*Client, error) {
-	if !validID(id) {
+// find reads the client a request names (FindByName: its ID or its key's
+// name), after a read barrier if this node has not applied its
+// registration yet.
+func (b *Backend) find(r *api.Request, name string) (*Client, error) {
+	if !validID(name) && keyNamePrefix(name) == "" {
 		return nil, nil
 	}
 	var c *Client
 	view := func(tx *state.ReadTx) error {
 		var err error
-		c, err = Find(tx, id)
+		c, err = FindByName(tx, name)
 		return err
 	}
 	if err := r.Node.State().View(view); err != nil || c != nil {
@@ -134,13 +138,10 @@ func (b *Backend) find(r *api.Request, id string) (*Client, error) {
 	return c, r.Node.State().View(view)
 }
 
-// Live reports whether id names a live client (api.Clients): it only
-// chooses the anonymous limit or not.
-func (b *Backend) Live(tx *state.ReadTx, id string) bool {
-	if !validID(id) {
-		return false
-	}
-	c, err := Find(tx, id)
+// Live reports whether name names a live client, by its ID or its key's
+// name (api.Clients): it only chooses the anonymous limit or not.
+func (b *Backend) Live(tx *state.ReadTx, name string) bool {
+	c, err := FindByName(tx, name)
 	return err == nil && c != nil && c.Status == Live
 }
 

@@ -82,6 +82,53 @@ func Find(tx getter, id string) (*Client, error) {
 	return c, err
 }
 
+// KeyNamePrefix starts the name a client signs as when it names itself by
+// its key alone: "key-" and the first 16 bytes of its public key's SM3
+// fingerprint in hex (32 digits), as gateway/pull.KeyClient makes it.
+const KeyNamePrefix = "key-"
+
+// KeyName is the name a key of fingerprint fp (hex, as Key.Fingerprint)
+// signs as when its client names itself by its key.
+func KeyName(fp string) string { return KeyNamePrefix + fp[:min(len(fp), 32)] }
+
+// keyNamePrefix returns the fingerprint's prefix a key name holds, or ""
+// if name is not one.
+func keyNamePrefix(name string) string {
+	fp, ok := strings.CutPrefix(name, KeyNamePrefix)
+	if !ok || len(fp) != 32 || strings.ContainsFunc(fp, func(c rune) bool { return !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') }) {
+		return ""
+	}
+	return fp
+}
+
+// FindByName reads the client a signed request names: by its ID, or by
+// the name of a key it holds or held (KeyName), through KeysBucket, which
+// register and rotate keep. A key rotated away still names its client,
+// whose key in force then refuses the signature. nil if none.
+func FindByName(tx *state.ReadTx, name string) (*Client, error) {
+	if validID(name) {
+		return Find(tx, name)
+	}
+	prefix := keyNamePrefix(name)
+	if prefix == "" {
+		return nil, nil
+	}
+	var holders []string
+	err := tx.Seek(KeysBucket, []byte(prefix), false, func(k, v []byte) (bool, error) {
+		if !strings.HasPrefix(string(k), prefix) {
+			return false, nil
+		}
+		holders = append(holders, string(v))
+		return len(holders) < 2, nil
+	})
+	// Two keys sharing 128 bits of their SM3 is not expected ever; if it
+	// happened, the name would name neither.
+	if err != nil || len(holders) != 1 {
+		return nil, err
+	}
+	return Find(tx, holders[0])
+}
+
 // List returns every client, by ID.
 func List(tx *state.ReadTx) ([]*Client, error) {
 	var out []*Client

@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"cxt/appliance/signedreq"
 	"cxt/crypto/sm"
 	"cxt/gateway/feed"
+	"cxt/gateway/pull"
 	"cxt/storage/state"
 	"cxt/storage/state/statetest"
 )
@@ -224,5 +226,68 @@ func TestAClientReadsTheWholeFeedOnlyThroughThePlatformsOfficeAndOtherwiseItsOwn
 		if code := errs.Of(err).Code; (err == nil) != (c.code == "") || (err != nil && code != c.code) || got != c.want {
 			t.Errorf("%s: %q %v, want %q %s", c.name, got, err, c.want, c.code)
 		}
+	}
+}
+
+func TestAClientIsFoundByTheNameOfEachKeyItHoldsOrHeld(t *testing.T) {
+	m := statetest.New(t, Register)
+	priv, _ := sm.GenerateKey()
+	pub, _ := priv.Public().MarshalPEM()
+	first, err := CheckKey(string(pub), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := bureau(t, "bu_0123456789abcdef")
+	c.Key = first
+	other := bureau(t, "bu_1123456789abcdef")
+	for _, x := range []Client{c, other} {
+		if res := m.Send(CmdRegister, x); res.Err != nil {
+			t.Fatal(res.Err)
+		}
+	}
+	find := func(name string) *Client {
+		t.Helper()
+		var got *Client
+		if err := m.State.View(func(tx *state.ReadTx) error {
+			var err error
+			got, err = FindByName(tx, name)
+			return err
+		}); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return got
+	}
+	// The reference client's name for a key is the one the gateway reads.
+	if KeyName(first.Fingerprint) != pull.KeyClient(priv.Public()) {
+		t.Fatalf("KeyName %s, the reference client signs as %s", KeyName(first.Fingerprint), pull.KeyClient(priv.Public()))
+	}
+	for _, x := range []struct{ name, want string }{
+		{c.ID, c.ID},
+		{KeyName(c.Fingerprint), c.ID},
+		{KeyName(other.Fingerprint), other.ID},
+		{other.ID, other.ID},
+	} {
+		if got := find(x.name); got == nil || got.ID != x.want {
+			t.Errorf("%s found %+v, want %s", x.name, got, x.want)
+		}
+	}
+	unknown := newKey(t)
+	upper := KeyNamePrefix + strings.ToUpper(c.Fingerprint[:32])
+	for _, name := range []string{KeyName(unknown.Fingerprint), KeyNamePrefix + c.Fingerprint[:31], KeyNamePrefix + c.Fingerprint, upper, "key-", c.Fingerprint[:32], "bu_ffffffffffffffff"} {
+		if got := find(name); got != nil {
+			t.Errorf("%q found client %s", name, got.ID)
+		}
+	}
+	// Rotated: both names find the client; only the new one is its key in
+	// force (Authenticate refuses the old one by that).
+	fresh := newKey(t)
+	if res := m.Send(CmdRotate, Rotation{ID: c.ID, Key: fresh, By: "acct-sec", Reason: "yearly rotation"}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if got := find(KeyName(fresh.Fingerprint)); got == nil || got.ID != c.ID || got.Fingerprint != fresh.Fingerprint {
+		t.Fatalf("the new key's name found %+v", got)
+	}
+	if got := find(KeyName(first.Fingerprint)); got == nil || got.ID != c.ID || strings.HasPrefix(got.Fingerprint, first.Fingerprint[:32]) {
+		t.Fatalf("the retired key's name found %+v", got)
 	}
 }

@@ -19,6 +19,11 @@
 //     TLS), besides its signature.
 //   - A public key belongs to one client, ever: a key rotated away or of a
 //     revoked client is never accepted again, for that client or another.
+//   - A request names its client by ID or by its key alone (KeyName:
+//     "key-" and 16 bytes of the key's SM3 fingerprint, the reference
+//     client's default); KeysBucket, kept by register and rotate, finds
+//     the client holding or having held the key, and only its key in
+//     force is accepted.
 //   - live ⇄ suspended → revoked; a revoked client is never restored. A
 //     suspended or revoked client's requests are refused with their own
 //     codes (client_suspended, client_revoked) once its signature
