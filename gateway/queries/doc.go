@@ -23,6 +23,6 @@
 //   - A document leaves only inside an sm.Envelope to the bureau's key,
 //     read whole and checked against the SM3 its record keeps first.
 //
-// docs/gateway-queries.md gives the answers' fields and the OpenSSL
+// docs/gateway.md §9 gives the answers' fields and the OpenSSL
 // commands that open a document.
 package queries

@@ -16,5 +16,5 @@
 // report.issue records a report's head and signature; a correction names
 // the report it supersedes, which is voided and kept, and report.void voids
 // one without a replacement. Both append to the gateway feed (report.issued,
-// report.voided) in the same command. docs/gateway-reports.md has the rest.
+// report.voided) in the same command. docs/gateway.md §8 has the rest.
 package reports
