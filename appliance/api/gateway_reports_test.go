@@ -215,6 +215,28 @@ func TestTheGatewayServesReportsAndQueriesOfAClientsScopeOnly(t *testing.T) {
 		if r := issue(income(officeA, "csv", ""), "income-a-again"); r.status != 409 || r.code() != "report_current_exists" {
 			t.Fatalf("a second report beside the current one: %d %v", r.status, r.body)
 		}
+		// Bad requests, each with its code, refused at the preview.
+		e.stepUp(op, "operator-1")
+		for i, c := range []struct {
+			body        string
+			status      int
+			code, field string
+		}{
+			{fmt.Sprintf(`{"kind":"salary","quarter":%q,"format":"csv"}`, quarter), 400, "invalid_request", "kind"},
+			{fmt.Sprintf(`{"kind":"income","quarter":%q,"format":"xml"}`, quarter), 400, "invalid_request", "format"},
+			{`{"kind":"income","quarter":"2026Q9","format":"csv"}`, 400, "report_quarter_invalid", ""},
+			{fmt.Sprintf(`{"kind":"income","quarter":%q,"office":"1440304","format":"csv"}`, quarter), 400, "tax_office_format", ""},
+			{fmt.Sprintf(`{"kind":"identity","quarter":%q,"format":"csv","template":"1999-v9"}`, quarter), 400, "report_template_unknown", ""},
+			{fmt.Sprintf(`{"kind":"platform","quarter":%q,"office":%q,"format":"csv"}`, quarter, officeA), 400, "invalid_request", "office"},
+			{income(officeA, "csv", "rpt-0000000000"), 409, "report_supersedes_mismatch", ""},
+			{income(officeB, "csv", idA), 409, "report_supersedes_mismatch", ""},
+			{fmt.Sprintf(`{"kind":"income","quarter":%q,"format":"csv","extra":1}`, quarter), 400, "invalid_request", ""},
+		} {
+			r := e.call("POST", "/api/v1/gateway/reports", op, c.body, "Idempotency-Key", fmt.Sprintf("bad-%d", i))
+			if r.status != c.status || r.code() != c.code || (c.field != "" && errField(r) != c.field) {
+				t.Errorf("%s: %d %v, want %d %s", c.body, r.status, r.body, c.status, c.code)
+			}
+		}
 
 		// Bureau A lists its office's report and verifies it with OpenSSL.
 		a, listed, _ := bureauA.reportsOf("quarter=" + quarter)

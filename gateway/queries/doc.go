@@ -3,8 +3,9 @@
 // sealed to the bureau's SM2 key.
 //
 // It is a library over a read transaction: the gateway's listener
-// authenticates the bureau, turns its client record into a Scope and calls
-// Worker, Merchant or Document; the answers are values it encodes as JSON.
+// authenticates the bureau, and Backend's routes turn its client record
+// into a Scope and call Worker, Merchant or Document; the answers are
+// values they encode as JSON.
 //
 // Invariants:
 //   - A bureau sees a merchant of its own tax offices, and a worker whom
