@@ -3,6 +3,7 @@ package queries
 import (
 	"cxt/appliance/api"
 	"cxt/appliance/errs"
+	"cxt/crypto/keyring"
 	"cxt/gateway/bureaus"
 	"cxt/gateway/platform"
 	"cxt/storage/blob"
@@ -32,40 +33,48 @@ func (b *Backend) GatewayRoutes() []api.Route {
 	}
 }
 
-// scopeOf is the caller's scope: its offices, and whether it holds the
-// platform's own office (named by the platform's profile).
-func scopeOf(r *api.Request) (*bureaus.Session, Scope, error) {
-	caller, err := bureaus.Caller(r)
+// caller is the request's gateway client; a query takes no parameters.
+func caller(r *api.Request) (*bureaus.Session, error) {
+	c, err := bureaus.Caller(r)
 	if err != nil {
-		return nil, Scope{}, err
+		return nil, err
 	}
 	if len(r.HTTP.URL.Query()) > 0 {
-		return nil, Scope{}, &errs.Error{Op: "gateway query", Kind: errs.Invalid, Code: "invalid_request", Msg: "a query is named by its path alone: no parameters"}
+		return nil, &errs.Error{Op: "gateway query", Kind: errs.Invalid, Code: "invalid_request", Msg: "a query is named by its path alone: no parameters"}
 	}
-	var po string
-	if err := r.View(func(tx *state.ReadTx) error {
-		var err error
-		po, err = platform.Office(tx)
+	return c, nil
+}
+
+// scopeIn is the client's scope as tx has it: its offices, and whether it
+// holds the platform's own office (named by the platform's profile).
+func scopeIn(tx *state.ReadTx, c *bureaus.Client) (Scope, error) {
+	po, err := platform.Office(tx)
+	return Scope{Offices: c.Offices, Platform: po != "" && c.Sees(po)}, err
+}
+
+// answer runs a query in one read of the caller's scope.
+func answer[A any](r *api.Request, query func(*state.ReadTx, *keyring.Keyring, Scope, Identifier) (A, error)) (A, error) {
+	var a A
+	c, err := caller(r)
+	if err != nil {
+		return a, err
+	}
+	err = r.View(func(tx *state.ReadTx) error {
+		scope, err := scopeIn(tx, c.Client)
+		if err != nil {
+			return err
+		}
+		a, err = query(tx, r.Node.Keys(), scope, Identifier(r.Var("identifier")))
 		return err
-	}); err != nil {
-		return nil, Scope{}, err
-	}
-	return caller, Scope{Offices: caller.Client.Offices, Platform: po != "" && caller.Client.Sees(po)}, nil
+	})
+	return a, err
 }
 
 // worker answers one worker of the caller's scope. The audit names the
 // worker by their ID, never by the ID number a bureau may have asked with.
 func (b *Backend) worker(r *api.Request) (int, any, error) {
-	_, scope, err := scopeOf(r)
+	a, err := answer(r, Worker)
 	if err != nil {
-		return 0, nil, err
-	}
-	var a *WorkerAnswer
-	if err := r.View(func(tx *state.ReadTx) error {
-		var err error
-		a, err = Worker(tx, r.Node.Keys(), scope, Identifier(r.Var("identifier")))
-		return err
-	}); err != nil {
 		return 0, nil, err
 	}
 	r.Audit.Object = a.ID
@@ -74,16 +83,8 @@ func (b *Backend) worker(r *api.Request) (int, any, error) {
 
 // merchant answers one merchant of the caller's scope.
 func (b *Backend) merchant(r *api.Request) (int, any, error) {
-	_, scope, err := scopeOf(r)
+	a, err := answer(r, Merchant)
 	if err != nil {
-		return 0, nil, err
-	}
-	var a *MerchantAnswer
-	if err := r.View(func(tx *state.ReadTx) error {
-		var err error
-		a, err = Merchant(tx, r.Node.Keys(), scope, Identifier(r.Var("identifier")))
-		return err
-	}); err != nil {
 		return 0, nil, err
 	}
 	r.Audit.Object = a.ID
@@ -96,11 +97,18 @@ func (b *Backend) merchant(r *api.Request) (int, any, error) {
 // opens it.
 func (b *Backend) document(of Of) func(*api.Request) (int, any, error) {
 	return func(r *api.Request) (int, any, error) {
-		caller, scope, err := scopeOf(r)
+		c, err := caller(r)
 		if err != nil {
 			return 0, nil, err
 		}
-		to, err := caller.Client.Public()
+		var scope Scope
+		if err := r.View(func(tx *state.ReadTx) error {
+			scope, err = scopeIn(tx, c.Client)
+			return err
+		}); err != nil {
+			return 0, nil, err
+		}
+		to, err := c.Client.Public()
 		if err != nil {
 			return 0, nil, err
 		}
