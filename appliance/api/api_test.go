@@ -587,7 +587,7 @@ var expected = map[string][]string{
 	"callbacks.key":    {"anonymous", "system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "merchant_client", "worker"},
 	"callbacks.read":   {"platform_operator", "merchant_admin", "merchant_operator", "merchant_client"},
 	"callbacks.send":   {"merchant_admin", "merchant_operator", "merchant_client"},
-	// the tax bureaus' gateway: its clients, the platform's profile and key, receipts
+	// the tax bureaus' gateway: its clients, the platform's profile and key, receipts, reports
 	"gateway.clients.register": {"security_admin"},
 	"gateway.clients.read":     {"system_admin", "security_admin", "platform_operator"},
 	"gateway.clients.suspend":  {"security_admin"},
@@ -598,10 +598,18 @@ var expected = map[string][]string{
 	"gateway.platform.set":     {"system_admin"},
 	"gateway.key.read":         {"system_admin", "security_admin", "audit_admin", "platform_operator", "platform_reviewer"},
 	"gateway.receipts.read":    {"system_admin", "security_admin", "audit_admin", "platform_operator"},
+	"gateway.reports.issue":    {"platform_operator"},
+	"gateway.reports.void":     {"platform_operator"},
+	"gateway.reports.read":     {"platform_operator", "platform_reviewer"},
+	"gateway.reports.download": {"platform_operator"},
 	// the gateway listener's own routes (node.GatewayRoutes)
 	"gateway.key":             {"anonymous", "tax_officer"},
 	"gateway.feed":            {"tax_officer"},
 	"gateway.receipts.create": {"tax_officer"},
+	"gateway.reports":         {"tax_officer"},
+	"gateway.workers":         {"tax_officer"},
+	"gateway.merchants":       {"tax_officer"},
+	"gateway.documents":       {"tax_officer"},
 }
 
 // allRoutes are the business listener's routes and the gateway listener's.

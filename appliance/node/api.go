@@ -28,7 +28,9 @@ import (
 	"cxt/appliance/workers"
 	"cxt/gateway/bureaus"
 	"cxt/gateway/platform"
+	"cxt/gateway/queries"
 	gwreceipts "cxt/gateway/receipts"
+	"cxt/gateway/reports"
 	"cxt/gateway/server"
 	"cxt/policy"
 	"cxt/storage/blob"
@@ -58,6 +60,8 @@ type backends struct {
 	platform   *platform.Backend
 	gwFeed     *server.Feed
 	gwReceipts *gwreceipts.Backend
+	gwReports  *reports.Backend
+	gwQueries  *queries.Backend
 }
 
 // compose builds the backends; authz is the policy in force (nil where no
@@ -86,6 +90,8 @@ func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.
 		platform:   &platform.Backend{},
 		gwFeed:     &server.Feed{},
 		gwReceipts: &gwreceipts.Backend{},
+		gwReports:  &reports.Backend{Documents: func() *blob.Store { return nil }},
+		gwQueries:  &queries.Backend{Documents: func() *blob.Store { return nil }},
 	}
 }
 
@@ -179,7 +185,7 @@ func topUpFee(tx *state.Tx, event, merchant string, fen int64, ref string) error
 // state machine registers their commands.
 func (b *backends) list() []api.Backend {
 	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements, b.tasks, b.payouts, b.receipts, b.billing, b.topups, b.clients, b.callbacks,
-		b.bureaus, b.platform, b.gwReceipts}
+		b.bureaus, b.platform, b.gwReceipts, b.gwReports}
 }
 
 // subjectKeys keeps the data subjects' keys (package subjects). After a

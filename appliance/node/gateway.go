@@ -28,7 +28,7 @@ import (
 // gatewayParts are the domains the gateway listener serves, in the order
 // it lists their routes. A new gateway route: see gateway/server.
 func (b *backends) gatewayParts() []server.Part {
-	return []server.Part{b.gwFeed, b.gwReceipts}
+	return []server.Part{b.gwFeed, b.gwReceipts, b.gwReports, b.gwQueries}
 }
 
 // GatewayRoutes lists every route of the gateway listener, as a node mounts

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"cxt/gateway/feed"
-	"cxt/gateway/reports"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -52,7 +51,6 @@ func register(reg *state.Registry, authz *policy.Authorizer, domains *backends) 
 	notify.Register(reg)
 	documents.Register(reg)
 	feed.Register(reg)
-	reports.Register(reg)
 }
 
 // InitOptions configure a new cluster's first node.

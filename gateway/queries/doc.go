@@ -3,8 +3,9 @@
 // sealed to the bureau's SM2 key.
 //
 // It is a library over a read transaction: the gateway's listener
-// authenticates the bureau, turns its client record into a Scope and calls
-// Worker, Merchant or Document; the answers are values it encodes as JSON.
+// authenticates the bureau, and Backend's routes turn its client record
+// into a Scope and call Worker, Merchant or Document; the answers are
+// values they encode as JSON.
 //
 // Invariants:
 //   - A bureau sees a merchant of its own tax offices, and a worker whom
@@ -23,6 +24,6 @@
 //   - A document leaves only inside an sm.Envelope to the bureau's key,
 //     read whole and checked against the SM3 its record keeps first.
 //
-// docs/gateway-queries.md gives the answers' fields and the OpenSSL
+// docs/gateway.md §9 gives the answers' fields and the OpenSSL
 // commands that open a document.
 package queries

@@ -38,7 +38,7 @@ const Scheme = "cxt-envelope/1"
 const MaxDocument = 64 << 20
 
 // SealedDocument is a document sealed to a bureau's SM2 key. Its byte
-// fields are base64 in JSON; docs/gateway-queries.md opens them with
+// fields are base64 in JSON; docs/gateway.md §9 opens them with
 // OpenSSL.
 type SealedDocument struct {
 	Ref    string `json:"ref"`

@@ -14,6 +14,7 @@ import (
 	"cxt/appliance/subjects"
 	"cxt/crypto/sm"
 	"cxt/gateway/queries"
+	"cxt/gateway/queries/queriestest"
 )
 
 // document asks for a document of a worker or merchant, sealed to a fresh
@@ -36,7 +37,10 @@ func (w *world) documentTo(scope queries.Scope, of, by, ref string, to *sm.Publi
 // machine's OpenSSL 3 and a shell, and give the bytes stored.
 func TestADocumentOpensWithOpenSSLAlone(t *testing.T) {
 	w := newWorld(t)
-	script := documentedScript(t)
+	script, err := queriestest.Script("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
 	openssl, err := exec.LookPath("openssl")
 	if err != nil {
 		t.Fatal("openssl 3 is required for the interop tests (apt-get install openssl)")
@@ -46,6 +50,7 @@ func TestADocumentOpensWithOpenSSLAlone(t *testing.T) {
 	run(t, dir, openssl, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:SM2", "-out", key)
 	run(t, dir, openssl, "pkey", "-in", key, "-pubout", "-out", filepath.Join(dir, "bureau-pub.pem"))
 	pemBytes, _ := os.ReadFile(filepath.Join(dir, "bureau-pub.pem"))
+	keyPEM, _ := os.ReadFile(key)
 	pub, err := sm.ParsePublicKeyPEM(pemBytes)
 	if err != nil {
 		t.Fatal(err)
@@ -71,35 +76,21 @@ func TestADocumentOpensWithOpenSSLAlone(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var answer map[string]any
-		if err := json.Unmarshal(b, &answer); err != nil {
+		case_ := t.TempDir()
+		if err := queriestest.Save(case_, b, keyPEM); err != nil {
 			t.Fatal(err)
 		}
-		case_ := t.TempDir()
-		os.Symlink(key, filepath.Join(case_, "bureau.pem"))
-		for field, file := range map[string]string{"key": "key.b64", "iv": "iv.b64", "ciphertext": "body.b64", "mac": "mac.b64", "sm3": "sm3.hex"} {
-			s, ok := answer[field].(string)
-			if !ok {
-				t.Fatalf("%s: field %s is %T", c.ref, field, answer[field])
-			}
-			if err := os.WriteFile(filepath.Join(case_, file), []byte(s), 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-		out := run(t, case_, "sh", "-c", script)
-		got, err := os.ReadFile(filepath.Join(case_, "document"))
+		got, out, err := queriestest.Run(case_, script)
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("%s: OpenSSL opened %q, the store holds %q (%v)\n%s", c.ref, got, want, err, out)
 		}
 
 		// An altered byte stops the commands at the MAC, before decryption.
-		body, _ := base64.StdEncoding.DecodeString(answer["ciphertext"].(string))
+		body := bytes.Clone(d.Ciphertext)
 		body[len(body)/2] ^= 1
 		os.WriteFile(filepath.Join(case_, "body.b64"), []byte(base64.StdEncoding.EncodeToString(body)), 0o600)
 		os.Remove(filepath.Join(case_, "document"))
-		cmd := exec.Command("sh", "-c", script)
-		cmd.Dir = case_
-		if out, err := cmd.CombinedOutput(); err == nil {
+		if _, out, err := queriestest.Run(case_, script); err == nil {
 			t.Fatalf("%s: an altered ciphertext opened:\n%s", c.ref, out)
 		}
 		if _, err := os.Stat(filepath.Join(case_, "document")); err == nil {
@@ -149,26 +140,6 @@ func TestADocumentOfAnotherSubjectIsRefused(t *testing.T) {
 	if strings.Replace(e1.Error(), other, "X", 1) != strings.Replace(e2.Error(), "agreement:agr_none:pdf", "X", 1) {
 		t.Fatalf("another's and none tell apart: %q / %q", e1, e2)
 	}
-}
-
-// documentedScript is the shell block docs/gateway-queries.md marks as
-// tested.
-func documentedScript(t *testing.T) string {
-	t.Helper()
-	doc, err := os.ReadFile("../../docs/gateway-queries.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	const marker = "<!-- tested: gateway/queries TestADocumentOpensWithOpenSSLAlone runs this block -->\n```sh\n"
-	_, rest, ok := strings.Cut(string(doc), marker)
-	if !ok {
-		t.Fatal("docs/gateway-queries.md has no tested OpenSSL block")
-	}
-	script, _, ok := strings.Cut(rest, "```")
-	if !ok {
-		t.Fatal("the tested block does not end")
-	}
-	return script
 }
 
 func run(t *testing.T, dir, name string, args ...string) string {

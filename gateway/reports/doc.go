@@ -16,5 +16,8 @@
 // report.issue records a report's head and signature; a correction names
 // the report it supersedes, which is voided and kept, and report.void voids
 // one without a replacement. Both append to the gateway feed (report.issued,
-// report.voided) in the same command. docs/gateway-reports.md has the rest.
+// report.voided) in the same command. Backend serves them: issued and
+// voided by platform staff on the business API, listed and downloaded by
+// the bureaus of their offices on the gateway listener. docs/gateway.md §8
+// has the rest.
 package reports
