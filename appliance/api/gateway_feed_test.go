@@ -6,10 +6,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"cxt/appliance/payouts"
 	"cxt/crypto/sm"
 	"cxt/gateway/feed"
+	"cxt/gateway/reports"
 )
 
 // feedTracker follows the bureaus' feed as the platform's office pulls it:
@@ -137,6 +139,27 @@ func TestEveryFactIsInTheFeedOnceInCommitOrder(t *testing.T) {
 		t.Fatalf("the replayed confirm: %d %v", r.status, r.body)
 	}
 	f.expect("a replayed confirmation")
+
+	// A declaration: the income report of the quarter, once it is over,
+	// then voided — each a fact of the platform's office.
+	q := reports.QuarterOf(e.clock.Now())
+	e.clock.set(q.End().Add(time.Hour))
+	op := e.loginMFA("operator-1").body["token"].(string)
+	e.stepUp(op, "operator-1")
+	rep := e.confirmed("POST", "/api/v1/gateway/reports", op, fmt.Sprintf(`{"kind":"income","quarter":%q,"format":"csv"}`, q), "feed-report")
+	id, _ := rep.body["report"].(map[string]any)["id"].(string)
+	if rep.status != 201 || id == "" {
+		t.Fatalf("the income report: %d %v", rep.status, rep.body)
+	}
+	f.expect("a report", "report.issued")
+	e.stepUp(op, "operator-1")
+	if r := e.confirmed("POST", "/api/v1/gateway/reports/"+id+"/void", op, `{"reason":"filed again"}`, "feed-void"); r.status != 200 {
+		t.Fatalf("void: %d %v", r.status, r.body)
+	}
+	f.expect("a void", "report.voided")
+	if !strings.Contains(f.seen[len(f.seen)-1].Payload, id) || f.seen[len(f.seen)-1].Office != "" {
+		t.Fatalf("the void's entry: %+v", f.seen[len(f.seen)-1])
+	}
 
 	// Each fact once: no entry twice, numbers without gaps.
 	hashes := map[string]bool{}
