@@ -17,6 +17,7 @@ import (
 	"cxt/crypto/sm"
 	"cxt/gateway/bureaus"
 	"cxt/gateway/platform"
+	"cxt/policy"
 	"cxt/storage/blob"
 	"cxt/storage/state"
 )
@@ -39,9 +40,9 @@ func (b *Backend) Routes() []api.Route {
 	return []api.Route{
 		{Method: "POST", Path: "/api/v1/gateway/reports", Action: "gateway.reports.issue", Kind: api.Important, MaxBody: 4 << 10, Prepare: b.issue},
 		{Method: "GET", Path: "/api/v1/gateway/reports", Action: "gateway.reports.read", Kind: api.Read, Handle: b.list},
-		{Method: "GET", Path: "/api/v1/gateway/reports/{id}", Action: "gateway.reports.read", Kind: api.Read, Handle: b.get},
-		{Method: "GET", Path: "/api/v1/gateway/reports/{id}/body", Action: "gateway.reports.download", Kind: api.Read, Handle: b.body},
-		{Method: "POST", Path: "/api/v1/gateway/reports/{id}/void", Action: "gateway.reports.void", Kind: api.Important, MaxBody: 4 << 10, Prepare: b.void},
+		{Method: "GET", Path: "/api/v1/gateway/reports/{id}", Action: "gateway.reports.read", Kind: api.Read, Resource: resource, Handle: b.get},
+		{Method: "GET", Path: "/api/v1/gateway/reports/{id}/body", Action: "gateway.reports.download", Kind: api.Read, Resource: resource, Handle: b.body},
+		{Method: "POST", Path: "/api/v1/gateway/reports/{id}/void", Action: "gateway.reports.void", Kind: api.Important, Resource: resource, MaxBody: 4 << 10, Prepare: b.void},
 	}
 }
 
@@ -535,4 +536,16 @@ func (b *Backend) bureauBody(r *api.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	return b.raw(r, rec)
+}
+
+// resource finds the report a business route names.
+func resource(r *api.Request) (api.Resource, error) {
+	found, err := r.Lookup(func(tx *state.ReadTx) (bool, error) {
+		rec, err := Get(tx, r.Var("id"))
+		if state.NotFound.Is(err) {
+			return false, nil
+		}
+		return rec != nil, err
+	})
+	return api.Resource{Resource: policy.Resource{Label: 1}, Noun: "report", Absent: !found}, err
 }
