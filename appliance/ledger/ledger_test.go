@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -132,5 +133,14 @@ func TestNoBalanceOverflows(t *testing.T) {
 	}
 	if got := balance(t, m, ledger.Bank); got != ledger.MaxBalance-1 {
 		t.Fatalf("bank %d", got)
+	}
+}
+
+// Yuan writes what the decimal library writes, for every kind of amount.
+func TestYuanIsTheDecimalsTwoPlaces(t *testing.T) {
+	for _, fen := range []int64{0, 1, 9, 10, 99, 100, 101, 123456, -1, -10, -99, -100, -123456, 1 << 62, -(1 << 62), math.MaxInt64, math.MinInt64 + 1} {
+		if got, want := ledger.Yuan(fen), ledger.Decimal(fen).StringFixed(2); got != want {
+			t.Errorf("Yuan(%d) = %s, want %s", fen, got, want)
+		}
 	}
 }

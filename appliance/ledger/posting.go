@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -254,5 +255,17 @@ const maxFen = 1_000_000_000_000_000
 // Decimal converts fen to yuan.
 func Decimal(fen int64) decimal.Decimal { return decimal.New(fen, -2) }
 
-// Yuan formats fen as yuan with two decimals, the API's money string.
-func Yuan(fen int64) string { return Decimal(fen).StringFixed(2) }
+// Yuan formats fen as yuan with two decimals, the API's money string —
+// by integer arithmetic: it runs for every amount of every payment a
+// chunk books.
+func Yuan(fen int64) string {
+	var buf [24]byte
+	b := buf[:0]
+	u := uint64(fen)
+	if fen < 0 {
+		b = append(b, '-')
+		u = -u
+	}
+	b = strconv.AppendUint(b, u/100, 10)
+	return string(append(b, '.', byte('0'+u%100/10), byte('0'+u%10)))
+}

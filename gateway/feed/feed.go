@@ -54,6 +54,11 @@ const Platform = ""
 // Hash is an SM3 digest.
 type Hash = [sm.HashSize]byte
 
+// Raw is a payload the domain wrote as JSON itself (with AppendString for
+// its strings), taken as it is: a chunk's payments are hundreds of
+// kilobytes, which encoding/json would take milliseconds to write.
+type Raw []byte
+
 // Fact is what a handler appends.
 type Fact struct {
 	Type    string // e.g. "worker.registered"
@@ -121,9 +126,12 @@ func Append(tx *state.Tx, f Fact) (uint64, error) {
 	if f.Type == "" || f.Version < 1 || strings.ContainsAny(f.Type+f.Office+f.Subject, "\n\x00") {
 		return 0, fmt.Errorf("feed: a fact has a type, a version and single-line names: %q", f.Type)
 	}
-	payload, err := json.Marshal(f.Payload)
-	if err != nil {
-		return 0, fmt.Errorf("feed: %s payload: %w", f.Type, err)
+	payload, ok := f.Payload.(Raw)
+	if !ok {
+		var err error
+		if payload, err = json.Marshal(f.Payload); err != nil {
+			return 0, fmt.Errorf("feed: %s payload: %w", f.Type, err)
+		}
 	}
 	tip, err := ReadTip(tx, Platform)
 	if err != nil {
