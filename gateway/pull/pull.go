@@ -202,22 +202,48 @@ func (o *Options) fetch(ctx context.Context, after uint64) (*feed.Page, []byte, 
 	return &p, raw, nil
 }
 
+// get fetches pathQuery, signed afresh for each try: a refusal for the
+// client's rate (429) is waited out as the gateway's Retry-After says, up
+// to a minute in all.
 func (o *Options) get(ctx context.Context, pathQuery string) ([]byte, error) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		body, wait, err := o.once(ctx, pathQuery)
+		if wait == 0 || time.Now().Add(wait).After(deadline) {
+			return body, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// once is one try of get; wait is how long the gateway asked the client to
+// wait before another (0: it did not).
+func (o *Options) once(ctx context.Context, pathQuery string) (_ []byte, wait time.Duration, _ error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, o.URL+pathQuery, nil)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if err := reqsig.Sign(req, nil, o.Client, o.Key, o.Now()); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	res, err := o.HTTP.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("pull: %w", err)
+		return nil, 0, fmt.Errorf("pull: %w", err)
 	}
 	defer res.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(res.Body, 1<<30))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
+	}
+	if res.StatusCode == http.StatusTooManyRequests {
+		wait = time.Second
+		if s, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil && s > 0 && s <= 60 {
+			wait = time.Duration(s) * time.Second
+		}
 	}
 	if res.StatusCode != http.StatusOK {
 		var e struct {
@@ -229,9 +255,9 @@ func (o *Options) get(ctx context.Context, pathQuery string) ([]byte, error) {
 		if json.Unmarshal(body, &e) != nil || e.Error.Code == "" {
 			e.Error.Message = strings.TrimSpace(string(body[:min(len(body), 300)]))
 		}
-		return nil, &HTTPError{Status: res.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
+		return nil, wait, &HTTPError{Status: res.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
 	}
-	return body, nil
+	return body, 0, nil
 }
 
 // HTTPError is the gateway's refusal.

@@ -34,6 +34,8 @@ type gateway struct {
 	key    *sm.PrivateKey
 	client *sm.PrivateKey
 	alter  atomic.Pointer[func(*feed.Page)]
+	// busy answers this many feed requests 429 before serving again.
+	busy atomic.Int32
 }
 
 func newGateway(t *testing.T) (*gateway, *httptest.Server) {
@@ -73,6 +75,11 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == pull.KeyPath {
 		pem, _ := g.key.Public().MarshalPEM()
 		w.Write(pem)
+		return
+	}
+	if g.busy.Add(-1) >= 0 {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, `{"error":{"code":"rate_limited","message":"wait"}}`, http.StatusTooManyRequests)
 		return
 	}
 	after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
@@ -331,5 +338,21 @@ func TestAResumeRewritesTheLastPagesHeadAndSignature(t *testing.T) {
 	}
 	if v, err := pull.Verify(dir); err != nil || v.Last != 6 {
 		t.Fatalf("after the resume: %+v %v", v, err)
+	}
+}
+
+// A refusal for the client's rate is waited out, as the gateway's
+// Retry-After says, and the pull goes on.
+func TestARateRefusalIsWaitedOut(t *testing.T) {
+	g, srv := newGateway(t)
+	g.add(5)
+	g.busy.Store(2)
+	start := time.Now()
+	rep, err := pull.Pull(context.Background(), options(g, srv, t.TempDir()))
+	if err != nil || rep.Last != 5 {
+		t.Fatalf("a pull told twice to wait: %+v %v", rep, err)
+	}
+	if waited := time.Since(start); waited < 2*time.Second {
+		t.Fatalf("the pull waited %s, the gateway asked for 2 s", waited)
 	}
 }
