@@ -295,7 +295,7 @@ func TestGatewayClientsAreServedOnlyAsSignedWithinTheirScopeAndStatus(t *testing
 	check("a malformed office", b.call("GET", "/gateway/v1/feed?office=1440304", ""), want{400, "tax_office_format"})
 	check("an office outside the tax system", b.call("GET", "/gateway/v1/feed?office=24403040000", ""), want{400, "tax_office_format"})
 	check("an office of no area", b.call("GET", "/gateway/v1/feed?office=19999990000", ""), want{400, "tax_office_region"})
-	check("a page too large", b.call("GET", "/gateway/v1/feed?limit=5001", ""), want{400, "limit_too_large"})
+	check("a page too large", b.call("GET", "/gateway/v1/feed?limit=10001", ""), want{400, "limit_too_large"})
 	check("a page beyond the end", b.call("GET", "/gateway/v1/feed?after=5", ""), want{400, "feed_after_beyond_end"})
 	check("an unknown parameter", b.call("GET", "/gateway/v1/feed?afterr=5", ""), want{400, "invalid_request"})
 	zero := strings.Repeat("0", 64)

@@ -18,7 +18,7 @@ import (
 // Page sizes.
 const (
 	DefaultLimit = 1000
-	MaxLimit     = 5000
+	MaxLimit     = 10000
 )
 
 // Feed serves the feed and the gateway key on the gateway listener (the

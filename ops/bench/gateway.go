@@ -36,7 +36,7 @@ import (
 // page the reference client asks for.
 const (
 	feedEntries = 1_000_000
-	feedPage    = 5_000
+	feedPage    = 10_000
 	benchFacts  = "bench.facts"
 )
 
