@@ -1,8 +1,12 @@
 package feed
 
 import (
+	"encoding/hex"
+	"errors"
 	"strconv"
+	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // AppendJSON appends the page as JSON, as encoding/json would write it
@@ -75,6 +79,14 @@ const hexDigits = "0123456789abcdef"
 // does — for a domain that writes a large payload itself (Raw).
 func AppendString(b []byte, s string) []byte { return appendString(b, s) }
 
+// appendBytes appends p as a JSON string, without copying it to a string.
+func appendBytes(b, p []byte) []byte {
+	if len(p) == 0 {
+		return append(b, `""`...)
+	}
+	return appendString(b, unsafe.String(unsafe.SliceData(p), len(p)))
+}
+
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
@@ -114,4 +126,54 @@ func appendString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// appendEntry writes a stored entry as WireEntry.appendJSON writes the
+// WireEntry that wire makes of it.
+func appendEntry(b []byte, e *Entry, officeSeq uint64, chain Hash, open Opener) ([]byte, error) {
+	b = append(b, `{"seq":`...)
+	b = strconv.AppendUint(b, e.Seq, 10)
+	if officeSeq != 0 {
+		b = append(b, `,"office_seq":`...)
+		b = strconv.AppendUint(b, officeSeq, 10)
+	}
+	b = append(b, `,"type":`...)
+	b = appendString(b, e.Type)
+	b = append(b, `,"v":`...)
+	b = strconv.AppendInt(b, int64(e.Version), 10)
+	b = append(b, `,"time":"`...)
+	b = append(e.Time.UTC().AppendFormat(b, time.RFC3339Nano), '"')
+	b = append(b, `,"office":`...)
+	b = appendString(b, e.Office)
+	b = append(b, `,"subject":`...)
+	b = appendString(b, e.Subject)
+	b = append(b, `,"payload":`...)
+	b = appendBytes(b, e.Payload)
+	b = append(b, `,"identity":`...)
+	destroyed := false
+	if len(e.Identity) == 0 {
+		b = append(b, "null"...)
+	} else {
+		plain, err := open(e.Subject, e.IdentityAAD, e.Identity)
+		switch {
+		case errors.Is(err, ErrDestroyed):
+			destroyed = true
+			b = append(b, "null"...)
+		case err != nil:
+			return b, err
+		default:
+			b = appendBytes(b, plain)
+			clear(plain)
+		}
+	}
+	b = append(b, `,"identity_sm3":"`...)
+	b = append(hex.AppendEncode(b, e.IdentitySM3), '"')
+	if destroyed {
+		b = append(b, `,"destroyed":true`...)
+	}
+	b = append(b, `,"hash":"`...)
+	b = append(hex.AppendEncode(b, e.Hash), '"')
+	b = append(b, `,"chain":"`...)
+	b = append(hex.AppendEncode(b, chain[:]), '"')
+	return append(b, '}'), nil
 }

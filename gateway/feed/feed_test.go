@@ -358,3 +358,46 @@ func TestAPageWritesJSONThatReadsBackTheSame(t *testing.T) {
 		t.Fatalf("read back\n%s\nwant\n%s", a, b)
 	}
 }
+
+// The gateway's page writer, straight from the stored entries, writes the
+// bytes of the page Read and Sign make, in every scope, destroyed
+// identities included.
+func TestReadJSONWritesThePageReadWrites(t *testing.T) {
+	w := newWorld(t)
+	seed(t, w)
+	shredded["w2"] = true
+	defer delete(shredded, "w2")
+	fixed := func([]byte) ([]byte, error) { return []byte{1, 2, 3}, nil }
+	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	for _, scope := range []string{feed.Platform, officeA, officeB} {
+		for _, c := range []struct {
+			after uint64
+			limit int
+		}{{0, 100}, {1, 2}, {2, 1}} {
+			var slow, fast []byte
+			err := w.m.State.View(func(r *state.ReadTx) error {
+				h, entries, err := feed.Read(r, scope, c.after, c.limit, opener)
+				if err != nil {
+					return err
+				}
+				p, err := feed.Sign(h, entries, at, fixed)
+				if err != nil {
+					return err
+				}
+				slow = p.AppendJSON(nil)
+				h2, raw, err := feed.ReadJSON(r, scope, c.after, c.limit, opener)
+				if err != nil {
+					return err
+				}
+				fast, err = feed.SignJSON(h2, raw, at, fixed)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(slow) != string(fast) {
+				t.Fatalf("scope %q after %d limit %d:\n%s\n%s", scope, c.after, c.limit, slow, fast)
+			}
+		}
+	}
+}

@@ -78,41 +78,73 @@ const MaxPageBytes = 16 << 20
 // Read returns up to limit entries of scope (Platform or an office) after
 // number after, with the head they end at, not yet signed.
 func Read(r *state.ReadTx, scope string, after uint64, limit int, open Opener) (Head, []WireEntry, error) {
+	var out []WireEntry
+	h, err := scan(r, scope, after, limit, func(e *Entry, officeSeq uint64, chain Hash) error {
+		w, err := wire(e, open)
+		if err != nil {
+			return err
+		}
+		w.OfficeSeq, w.Chain = officeSeq, hex.EncodeToString(chain[:])
+		out = append(out, w)
+		return nil
+	})
+	if out == nil {
+		out = []WireEntry{}
+	}
+	return h, out, err
+}
+
+// ReadJSON is Read writing the entries as a page's JSON array elements
+// (comma-separated, without the brackets) straight from the stored
+// entries: the gateway serves pages of thousands, and this makes no
+// WireEntry of each. SignJSON makes the page.
+func ReadJSON(r *state.ReadTx, scope string, after uint64, limit int, open Opener) (Head, []byte, error) {
+	var b []byte
+	h, err := scan(r, scope, after, limit, func(e *Entry, officeSeq uint64, chain Hash) error {
+		if b == nil {
+			b = make([]byte, 0, min(limit, 1<<16)*(400+len(e.Payload)))
+		} else {
+			b = append(b, ',')
+		}
+		var err error
+		b, err = appendEntry(b, e, officeSeq, chain, open)
+		return err
+	})
+	return h, b, err
+}
+
+// scan visits up to limit entries of scope after number after, each with
+// its number in an office's chain (0 in the global one) and the scope's
+// chain after it, and returns the head they end at.
+func scan(r *state.ReadTx, scope string, after uint64, limit int, fn func(e *Entry, officeSeq uint64, chain Hash) error) (Head, error) {
 	tip, err := ReadTip(r, scope)
 	if err != nil {
-		return Head{}, nil, err
+		return Head{}, err
 	}
 	if after > tip.Seq {
-		return Head{}, nil, state.Reject(CodeBeyondEnd, "after=%d is beyond the end of the feed (%d)", after, tip.Seq)
+		return Head{}, state.Reject(CodeBeyondEnd, "after=%d is beyond the end of the feed (%d)", after, tip.Seq)
 	}
 	prev, err := chainAt(r, scope, after)
 	if err != nil {
-		return Head{}, nil, err
+		return Head{}, err
 	}
 	h := Head{Protocol: Protocol, Scope: scope, First: after + 1, Last: after, Prev: hex.EncodeToString(prev[:]), End: tip.Seq}
 	if scope == Platform {
 		h.Scope = ScopePlatform
 	}
-	out := make([]WireEntry, 0, min(limit, int(tip.Seq-after)))
 	chain := prev
-	size := 0
-	full := func() bool { return len(out) == limit || len(out) > 0 && size >= MaxPageBytes }
+	size, n := 0, 0
+	full := func() bool { return n == limit || n > 0 && size >= MaxPageBytes }
 	add := func(e *Entry, officeSeq uint64, link Hash) error {
 		size += len(e.Payload) + len(e.Identity)
-		w, err := wire(e, open)
-		if err != nil {
-			return err
-		}
-		w.OfficeSeq = officeSeq
 		if officeSeq != 0 {
-			w.Chain = hex.EncodeToString(link[:])
 			chain = link
 		} else {
 			copy(chain[:], e.Chain)
 		}
-		out = append(out, w)
+		n++
 		h.Last++
-		return nil
+		return fn(e, officeSeq, chain)
 	}
 	if scope == Platform {
 		err = r.Seek(Bucket, SeqKey(after+1), false, func(_, v []byte) (bool, error) {
@@ -127,9 +159,9 @@ func Read(r *state.ReadTx, scope string, after uint64, limit int, open Opener) (
 		})
 	} else {
 		prefix := append([]byte(scope), 0)
-		n := after
-		err = r.Seek(OfficeBucket, OfficeKey(scope, after+1), false, func(k, v []byte) (bool, error) {
-			if full() || !bytes.HasPrefix(k, prefix) {
+		k := after
+		err = r.Seek(OfficeBucket, OfficeKey(scope, after+1), false, func(key, v []byte) (bool, error) {
+			if full() || !bytes.HasPrefix(key, prefix) {
 				return false, nil
 			}
 			l, err := decodeLink(v)
@@ -144,15 +176,15 @@ func Read(r *state.ReadTx, scope string, after uint64, limit int, open Opener) (
 			if err != nil {
 				return false, err
 			}
-			n++
-			return true, add(e, n, l.Chain)
+			k++
+			return true, add(e, k, l.Chain)
 		})
 	}
 	if err != nil {
-		return Head{}, nil, err
+		return Head{}, err
 	}
 	h.Chain = hex.EncodeToString(chain[:])
-	return h, out, nil
+	return h, nil
 }
 
 // chainAt is scope's chain after its entry number n (zero for n = 0).
@@ -206,14 +238,36 @@ type Signer func(head []byte) ([]byte, error)
 
 // Sign makes the page of head and entries.
 func Sign(h Head, entries []WireEntry, at time.Time, sign Signer) (*Page, error) {
-	h.Time = at.UTC().Format(time.RFC3339Nano)
-	hb, err := json.Marshal(h)
-	if err != nil {
-		return nil, err
-	}
-	sig, err := sign(hb)
+	hb, sig, err := signHead(h, at, sign)
 	if err != nil {
 		return nil, err
 	}
 	return &Page{Head: string(hb), Signature: base64.StdEncoding.EncodeToString(sig), Entries: entries}, nil
+}
+
+// SignJSON makes the page of head and the entries ReadJSON wrote, as JSON:
+// the bytes Sign's page writes with AppendJSON.
+func SignJSON(h Head, entries []byte, at time.Time, sign Signer) ([]byte, error) {
+	hb, sig, err := signHead(h, at, sign)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, len(entries)+len(hb)*2+200)
+	b = append(b, `{"head":`...)
+	b = appendBytes(b, hb)
+	b = append(b, `,"signature":"`...)
+	b = base64.StdEncoding.AppendEncode(b, sig)
+	b = append(b, `","entries":[`...)
+	b = append(b, entries...)
+	return append(b, "]}"...), nil
+}
+
+func signHead(h Head, at time.Time, sign Signer) ([]byte, []byte, error) {
+	h.Time = TimeText(at)
+	hb, err := json.Marshal(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	sig, err := sign(hb)
+	return hb, sig, err
 }

@@ -97,7 +97,7 @@ func (f *Feed) page(r *api.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	var page *feed.Page
+	var page []byte
 	var head feed.Head
 	if err := r.View(func(tx *state.ReadTx) error {
 		po, err := platform.Office(tx)
@@ -115,11 +115,11 @@ func (f *Feed) page(r *api.Request) (int, any, error) {
 		if priv == nil {
 			return errs.E("feed", errs.Unavailable, "the gateway key is made by the leader within seconds of the cluster speaking command set %d; retry", state.GatewaySet)
 		}
-		var entries []feed.WireEntry
-		if head, entries, err = feed.Read(tx, scope, after, limit, subjects.FeedOpener(tx, r.Node.Keys())); err != nil {
+		var entries []byte
+		if head, entries, err = feed.ReadJSON(tx, scope, after, limit, subjects.FeedOpener(tx, r.Node.Keys())); err != nil {
 			return err
 		}
-		page, err = feed.Sign(head, entries, r.Now(), priv.Sign)
+		page, err = feed.SignJSON(head, entries, r.Now(), priv.Sign)
 		return err
 	}); err != nil {
 		return 0, nil, api.Classify(err)
@@ -128,5 +128,5 @@ func (f *Feed) page(r *api.Request) (int, any, error) {
 	if _, err := r.Propose(receipts.ServedCommand(receipts.Served{Client: caller.Client.ID, Scope: head.Scope, First: head.First, Last: head.Last}, r.Now())); err != nil {
 		return 0, nil, err
 	}
-	return 200, &api.Raw{ContentType: "application/json", Body: page.AppendJSON(nil), Inline: true}, nil
+	return 200, &api.Raw{ContentType: "application/json", Body: page, Inline: true}, nil
 }
