@@ -136,6 +136,17 @@ func (r Resource) noun() string {
 // signed-in caller, before it is called absent (an anonymous caller gets no
 // barrier: it cannot make the node wait).
 func (r *Request) Lookup(found func(*state.ReadTx) (bool, error)) (bool, error) {
+	return r.lookup(found, r.Session != nil)
+}
+
+// LookupFresh is Lookup for a request not yet authenticated that must not
+// miss what was just written elsewhere: a machine client's record while
+// its signature is checked. A read barrier follows any miss.
+func (r *Request) LookupFresh(found func(*state.ReadTx) (bool, error)) (bool, error) {
+	return r.lookup(found, true)
+}
+
+func (r *Request) lookup(found func(*state.ReadTx) (bool, error), barrier bool) (bool, error) {
 	var ok bool
 	view := func(tx *state.ReadTx) error {
 		var err error
@@ -143,7 +154,7 @@ func (r *Request) Lookup(found func(*state.ReadTx) (bool, error)) (bool, error) 
 		return err
 	}
 	err := r.Node.State().View(view)
-	if err == nil && !ok && r.Session != nil {
+	if err == nil && !ok && barrier {
 		if err = r.Node.ReadBarrier(r.Ctx); err == nil {
 			err = r.Node.State().View(view)
 		}

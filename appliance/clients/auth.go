@@ -90,18 +90,12 @@ func (b *Backend) find(r *api.Request, id string) (*Client, error) {
 		return nil, nil
 	}
 	var c *Client
-	view := func(tx *state.ReadTx) error {
+	_, err := r.LookupFresh(func(tx *state.ReadTx) (bool, error) {
 		var err error
 		c, err = Find(tx, id)
-		return err
-	}
-	if err := r.Node.State().View(view); err != nil || c != nil {
-		return c, err
-	}
-	if err := r.Node.ReadBarrier(r.Ctx); err != nil {
-		return nil, api.Classify(err)
-	}
-	return c, r.Node.State().View(view)
+		return c != nil, err
+	})
+	return c, err
 }
 
 // Live reports whether id names a live client (api.Clients).
