@@ -180,6 +180,11 @@ func Append(tx *state.Tx, f Fact) (uint64, error) {
 // by the payload's bytes.
 func Line(seq uint64, typ string, version int, at, office, subject string, identitySM3, payload []byte) []byte {
 	b := make([]byte, 0, 160+len(typ)+len(office)+len(subject)+len(payload))
+	return append(lineHeader(b, seq, typ, version, at, office, subject, identitySM3), payload...)
+}
+
+// lineHeader appends the nine lines of the hashed form to b.
+func lineHeader(b []byte, seq uint64, typ string, version int, at, office, subject string, identitySM3 []byte) []byte {
 	b = append(append(b, Protocol...), '\n')
 	b = append(strconv.AppendUint(b, seq, 10), '\n')
 	b = append(append(b, typ...), '\n')
@@ -187,8 +192,7 @@ func Line(seq uint64, typ string, version int, at, office, subject string, ident
 	for _, s := range [...]string{at, office, subject} {
 		b = append(append(b, s...), '\n')
 	}
-	b = append(hex.AppendEncode(b, identitySM3), '\n', '\n')
-	return append(b, payload...)
+	return append(hex.AppendEncode(b, identitySM3), '\n', '\n')
 }
 
 // TimeText is an entry's time as it is hashed and served.

@@ -401,3 +401,18 @@ func TestReadJSONWritesThePageReadWrites(t *testing.T) {
 		}
 	}
 }
+
+// An identity digest of the wrong length or alphabet is an altered entry,
+// never a crash.
+func TestAMalformedIdentityDigestIsTampering(t *testing.T) {
+	w := newWorld(t)
+	seed(t, w)
+	for _, bad := range []string{"ab", strings.Repeat("a", 66), strings.Repeat("z", 64), strings.Repeat("a", 63)} {
+		p := w.page(t, feed.Platform, 0, 100)
+		p.Entries[0].IdentitySM3 = bad
+		var ve *feed.VerifyError
+		if _, _, err := feed.Verify(p, w.key.Public(), feed.Start(feed.ScopePlatform)); !errors.As(err, &ve) || (ve.Code != feed.Tampered && ve.Code != feed.IdentityAltered) {
+			t.Errorf("identity_sm3 %q: %v", bad, err)
+		}
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
+	"io"
 	"runtime"
 	"sync"
 
@@ -102,7 +104,7 @@ func Verify(page *Page, pub *sm.PublicKey, at Cursor) (Cursor, *Head, error) {
 			return at, &h, &VerifyError{Code: err.(*VerifyError).Code, Seq: n, Msg: err.(*VerifyError).Msg}
 		}
 		chain = Next(chain, hashes[i])
-		if e.Chain != hex.EncodeToString(chain[:]) {
+		if !hexIs(e.Chain, chain) {
 			return at, &h, bad(BrokenChain, n, "its chain is %s, the previous chain and its hash give %x", e.Chain, chain)
 		}
 	}
@@ -123,8 +125,9 @@ func checkAll(entries []WireEntry) ([]Hash, []error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			c := checker{h: sm.NewHash()}
 			for i := w; i < len(entries); i += workers {
-				hashes[i], errs[i] = entries[i].check()
+				hashes[i], errs[i] = c.check(&entries[i])
 			}
 		}()
 	}
@@ -132,17 +135,37 @@ func checkAll(entries []WireEntry) ([]Hash, []error) {
 	return hashes, errs
 }
 
+// checker recomputes entries' hashes with one hasher and one buffer.
+type checker struct {
+	h   hash.Hash
+	buf []byte
+}
+
+// hexIs reports whether s is h in lower-case hex.
+func hexIs(s string, h Hash) bool {
+	var x [2 * sm.HashSize]byte
+	hex.Encode(x[:], h[:])
+	return s == string(x[:])
+}
+
 // check recomputes the entry's hash from its fields.
-func (e *WireEntry) check() (Hash, error) {
-	idSum, err := hex.DecodeString(e.IdentitySM3)
-	if err != nil || (len(idSum) != 0 && len(idSum) != sm.HashSize) {
-		return Hash{}, bad(Tampered, 0, "identity_sm3 %q is not an SM3 digest", e.IdentitySM3)
+func (c *checker) check(e *WireEntry) (Hash, error) {
+	var idBuf [sm.HashSize]byte
+	idSum := idBuf[:0]
+	if e.IdentitySM3 != "" {
+		if len(e.IdentitySM3) != 2*sm.HashSize {
+			return Hash{}, bad(Tampered, 0, "identity_sm3 %q is not an SM3 digest", e.IdentitySM3)
+		}
+		if _, err := hex.Decode(idBuf[:], []byte(e.IdentitySM3)); err != nil {
+			return Hash{}, bad(Tampered, 0, "identity_sm3 %q is not an SM3 digest", e.IdentitySM3)
+		}
+		idSum = idBuf[:]
 	}
 	switch {
 	case e.Identity != nil && len(idSum) == 0:
 		return Hash{}, bad(IdentityAltered, 0, "an identity on an entry that has none")
 	case e.Identity != nil:
-		if s := sm.Sum([]byte(*e.Identity)); hex.EncodeToString(s[:]) != e.IdentitySM3 {
+		if s := sm.Sum([]byte(*e.Identity)); !hexIs(e.IdentitySM3, s) {
 			return Hash{}, bad(IdentityAltered, 0, "the identity's SM3 is %x, the entry's identity_sm3 %s", s, e.IdentitySM3)
 		}
 	case len(idSum) != 0 && !e.Destroyed:
@@ -150,8 +173,13 @@ func (e *WireEntry) check() (Hash, error) {
 	}
 	// The time is hashed as served: a time in another form than the one
 	// the entry was hashed with gives another hash.
-	h := sm.Sum(Line(e.Seq, e.Type, e.Version, e.Time, e.Office, e.Subject, idSum, []byte(e.Payload)))
-	if e.Hash != hex.EncodeToString(h[:]) {
+	c.buf = lineHeader(c.buf[:0], e.Seq, e.Type, e.Version, e.Time, e.Office, e.Subject, idSum)
+	c.h.Reset()
+	c.h.Write(c.buf)
+	io.WriteString(c.h, e.Payload)
+	var h Hash
+	c.h.Sum(h[:0])
+	if !hexIs(e.Hash, h) {
 		return Hash{}, bad(Tampered, 0, "its fields hash to %x, it claims %s", h, e.Hash)
 	}
 	return h, nil
