@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"time"
+	"unsafe"
 )
 
 // entryFormat is the first byte of a stored entry. Entries are stored in a
@@ -35,7 +36,9 @@ func (e *Entry) encode() []byte {
 	return b
 }
 
-// decodeEntry reads a stored entry; its byte fields alias b.
+// decodeEntry reads a stored entry; its fields, strings included, alias b,
+// which must not change afterwards (a value read from the state is a fresh
+// plaintext no one else holds).
 func decodeEntry(b []byte) (*Entry, error) {
 	if len(b) == 0 || b[0] != entryFormat {
 		return nil, errEntry
@@ -68,7 +71,11 @@ func decodeEntry(b []byte) (*Entry, error) {
 	}
 	b = b[n:]
 	e.Time = time.Unix(0, ns).UTC()
-	e.Type, e.Office, e.Subject, e.IdentityAAD = string(field()), string(field()), string(field()), string(field())
+	str := func() string {
+		f := field()
+		return unsafe.String(unsafe.SliceData(f), len(f))
+	}
+	e.Type, e.Office, e.Subject, e.IdentityAAD = str(), str(), str(), str()
 	e.Payload, e.Identity, e.IdentitySM3, e.Hash, e.Chain = field(), field(), field(), field(), field()
 	if b == nil || len(b) != 0 || len(e.Hash) != len(e.Chain) || len(e.Hash) == 0 {
 		return nil, errEntry
