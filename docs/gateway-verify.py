@@ -9,11 +9,23 @@ import json, pathlib, subprocess, sys
 def sm3(data: bytes) -> bytes:
     return subprocess.run(["openssl", "dgst", "-sm3", "-binary"], input=data, capture_output=True, check=True).stdout
 
+def once(pairs):  # a key given twice would let two readers see two pages
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("a key is given twice")
+    return dict(pairs)
+
 def verify(d: pathlib.Path) -> str:
-    seq = chain = None
-    n = 1
-    while (d / f"page-{n}.json").exists():
-        page, name = json.loads((d / f"page-{n}.json").read_text("utf-8")), f"page-{n}.json"
+    numbers = sorted(int(p.stem[5:]) for p in d.glob("page-*.json") if p.stem[5:].isdigit())
+    if numbers != list(range(1, len(numbers) + 1)):
+        return f"the pages are not page-1.json to page-{numbers[-1] if numbers else 0}.json without a gap"
+    seq = chain = head = None
+    for n in numbers:
+        name = f"page-{n}.json"
+        try:
+            page = json.loads((d / name).read_text("utf-8"), object_pairs_hook=once)
+        except ValueError as e:
+            return f"{name}: {e}"
         ok = subprocess.run(["openssl", "dgst", "-sm3", "-sigopt", "distid:1234567812345678", "-verify", d / "platform-sm2.pem",
                              "-signature", d / f"page-{n}.sig", d / f"page-{n}.head"], capture_output=True).returncode == 0
         if not ok or (d / f"page-{n}.head").read_bytes() != page["head"].encode():
@@ -29,6 +41,8 @@ def verify(d: pathlib.Path) -> str:
                 return f"{name}: entry {seq + 1} is missing"
             if e["identity"] is not None and sm3(e["identity"].encode()).hex() != e["identity_sm3"]:
                 return f"{name}: entry {pos}: the identity was altered"
+            if e["identity"] is None and e["identity_sm3"] and not e.get("destroyed"):
+                return f"{name}: entry {pos}: the identity is missing and the entry is not marked destroyed"
             lines = "".join(f"{x}\n" for x in ["cxt-feed/1", e["seq"], e["type"], e["v"], e["time"], e["office"], e["subject"],
                                                e["identity_sm3"], ""])
             h = sm3(lines.encode() + e["payload"].encode())
@@ -37,8 +51,11 @@ def verify(d: pathlib.Path) -> str:
                 return f"{name}: entry {pos}: its hash or chain does not hold"
         if (head["last_seq"], head["chain_hash"]) != (seq, chain):
             return f"{name}: the head does not end where its entries do"
-        n += 1
-    return "" if n > 1 else "no page-1.json"
+    if head is None:
+        return "no page-1.json"
+    if head["last_seq"] < head["end_seq"]:
+        return f"incomplete: the last head says the chain reached {head['end_seq']}; the folder ends at {head['last_seq']}"
+    return ""
 
 if __name__ == "__main__":
     problem = verify(pathlib.Path(sys.argv[1]))

@@ -47,6 +47,12 @@ func (b *Backend) Authenticate(r *api.Request) error {
 	if err != nil {
 		return refuse(r, "", strings.TrimPrefix(err.Error(), "reqsig: "))
 	}
+	// The time first: a stale request is refused alike whichever client
+	// it names, so that refusals do not tell which clients exist.
+	if err := signed.Fresh(r.Now()); err != nil {
+		r.Audit.Reason = "signed as gateway client " + signed.Client + " with a stale timestamp"
+		return errs.Coded(op, errs.Unauthenticated, "request_expired", "%s; the server's time is %d (Unix seconds): check the client's clock", strings.TrimPrefix(err.Error(), "reqsig: "), r.Now().Unix())
+	}
 	c, err := b.find(r, signed.Client)
 	if err != nil {
 		return err
@@ -56,10 +62,6 @@ func (b *Backend) Authenticate(r *api.Request) error {
 	}
 	if p := keyNamePrefix(signed.Client); p != "" && !strings.HasPrefix(c.Fingerprint, p) {
 		return refuse(r, c.ID, "the key "+signed.Client+" names was rotated away from gateway client "+c.ID)
-	}
-	if err := signed.Fresh(r.Now()); err != nil {
-		r.Audit.Reason = "signed as gateway client " + c.ID + " with a stale timestamp"
-		return errs.Coded(op, errs.Unauthenticated, "request_expired", "%s; the server's time is %d (Unix seconds): check the client's clock", strings.TrimPrefix(err.Error(), "reqsig: "), r.Now().Unix())
 	}
 	pub, err := c.Public()
 	if err != nil {
@@ -109,9 +111,15 @@ func NoBody(r *api.Request) error {
 
 // refuse answers a signature that does not authenticate; the record names
 // the client it claimed.
+//
+// A refusal of a named client says only that the signature does not verify
+// for the client it names — the same whether the client is unknown, its key
+// was rotated away or the signature is wrong — so that refusals do not tell
+// which clients exist; the audit entry says which.
 func refuse(r *api.Request, claimed, why string) error {
 	if claimed != "" {
 		r.Audit.Reason = "signed as gateway client " + claimed + ": " + why
+		why = "the signature does not verify for the gateway client the request names"
 	}
 	return errs.Coded("authenticate gateway client", errs.Unauthenticated, CodeSignature.String(), "%s", why)
 }

@@ -221,6 +221,9 @@ func TestAClientReadsTheWholeFeedOnlyThroughThePlatformsOfficeAndOtherwiseItsOwn
 		{"the platform's office named: the whole feed", top, platform, platform, feed.Platform, ""},
 		{"the platform's client asking one office", top, platform, shenzhen, shenzhen, ""},
 		{"no profile yet: nobody reads the whole feed", top, "", "", "", "office_required"},
+		{"the whole feed named as page heads name it", top, platform, "platform", feed.Platform, ""},
+		{"the whole feed named by a client that does not read it", one, platform, "platform", "", "out_of_scope"},
+		{"the platform's client reads any office's chain", top, platform, huangpu, huangpu, ""},
 	} {
 		got, err := Scope(c.client, c.platform, c.asks)
 		if code := errs.Of(err).Code; (err == nil) != (c.code == "") || (err != nil && code != c.code) || got != c.want {

@@ -48,12 +48,15 @@ type WireEntry struct {
 type Head struct {
 	Protocol string `json:"protocol"`
 	Scope    string `json:"scope"` // ScopePlatform or an office code
-	First    uint64 `json:"first_seq"`
-	Last     uint64 `json:"last_seq"` // First-1 for an empty page
-	Prev     string `json:"prev_hash"`
-	Chain    string `json:"chain_hash"`
-	End      uint64 `json:"end_seq"`
-	Time     string `json:"time"`
+	// Office is, on a page of the whole feed, the platform's own tax
+	// office's code: a client that asked for that office checks it got it.
+	Office string `json:"office,omitempty"`
+	First  uint64 `json:"first_seq"`
+	Last   uint64 `json:"last_seq"` // First-1 for an empty page
+	Prev   string `json:"prev_hash"`
+	Chain  string `json:"chain_hash"`
+	End    uint64 `json:"end_seq"`
+	Time   string `json:"time"`
 }
 
 // Page is one answer of the feed.

@@ -22,6 +22,7 @@ const (
 	IdentityAltered  = "identity_tampered"      // an identity does not give its hash
 	BrokenChain      = "chain_broken"           // an entry's chain is not the previous chain and its hash
 	OutOfScope       = "entry_out_of_scope"     // an office page carries another office's entry
+	NotCanonical     = "page_not_canonical"     // the page's bytes are not the gateway's writing of its content
 )
 
 // VerifyError names the first thing wrong with a page.

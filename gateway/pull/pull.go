@@ -150,12 +150,18 @@ func Pull(ctx context.Context, o Options) (*Report, error) {
 		}
 		at := st.Cursor
 		if at.Scope == "" { // the first page names the scope; mid-chain, its signed head gives the chain to start from
+			if o.Office != "" && claimed.Scope != o.Office && (claimed.Scope != feed.ScopePlatform || claimed.Office != o.Office) {
+				return rep, &feed.VerifyError{Code: feed.BadHead, Msg: fmt.Sprintf("asked for office %s, the page is of scope %q (office %q)", o.Office, claimed.Scope, claimed.Office)}
+			}
 			at = feed.Start(claimed.Scope)
 			if st.From > 0 {
 				at.Seq, at.Chain = st.From, claimed.Prev
 			}
 		}
 		next, h, err := feed.Verify(page, pub, at)
+		if err == nil {
+			err = canonical(page, raw)
+		}
 		if err != nil {
 			bad := filepath.Join(o.Dir, fmt.Sprintf("page-%d.rejected.json", st.NextPage))
 			os.WriteFile(bad, raw, 0o640)
@@ -394,22 +400,24 @@ func Verify(dir string) (*Report, error) {
 		return nil, fmt.Errorf("verify: %s: %w", PlatformKey, err)
 	}
 	rep := &Report{}
+	pages, err := pageNumbers(dir)
+	if err != nil {
+		return rep, err
+	}
 	var at feed.Cursor
-	for n := 1; ; n++ {
+	for n := 1; n <= pages; n++ {
 		base := filepath.Join(dir, fmt.Sprintf("page-%d", n))
 		raw, err := os.ReadFile(base + ".json")
-		if errors.Is(err, os.ErrNotExist) {
-			if more, _ := filepath.Glob(filepath.Join(dir, fmt.Sprintf("page-%d.json", n+1))); len(more) > 0 {
-				return rep, fmt.Errorf("verify: page-%d.json is missing and page-%d.json follows", n, n+1)
-			}
-			break
-		} else if err != nil {
+		if err != nil {
 			return rep, err
 		}
 		name := filepath.Base(base + ".json")
 		var p feed.Page
 		if err := json.Unmarshal(raw, &p); err != nil {
 			return rep, fmt.Errorf("verify: %s is not a page: %w", name, err)
+		}
+		if err := canonical(&p, raw); err != nil {
+			return rep, fmt.Errorf("verify: %s: %w", name, err)
 		}
 		head, err1 := os.ReadFile(base + ".head")
 		sig, err2 := os.ReadFile(base + ".sig")
@@ -442,7 +450,53 @@ func Verify(dir string) (*Report, error) {
 	if rep.Pages == 0 {
 		return rep, fmt.Errorf("verify: %s holds no page-1.json", dir)
 	}
+	// The last head says how far the chain reached when it was served:
+	// a folder that stops before that lost its last pages (or its pull
+	// stopped: pull again).
+	if rep.Last < rep.End {
+		return rep, fmt.Errorf("verify: incomplete: page-%d.json's signed head says the chain reached %d when it was served; the folder ends at %d (pages were removed, or the pull stopped: run it again)", rep.Pages, rep.End, rep.Last)
+	}
+	if st, err := loadState(dir); err == nil && (st.Cursor.Seq != rep.Last || st.Cursor.Chain != rep.Chain) {
+		return rep, fmt.Errorf("verify: %s stands at %d (chain %s), the pages end at %d (chain %s)", StateFile, st.Cursor.Seq, st.Cursor.Chain, rep.Last, rep.Chain)
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return rep, fmt.Errorf("verify: %w", err)
+	}
 	return rep, nil
+}
+
+// pageNumbers checks that a folder's pages are page-1.json to page-N.json
+// with none missing, and returns N.
+func pageNumbers(dir string) (int, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "page-*.json"))
+	if err != nil {
+		return 0, err
+	}
+	seen := map[int]bool{}
+	last := 0
+	for _, f := range files {
+		var n int
+		if _, err := fmt.Sscanf(filepath.Base(f), "page-%d.json", &n); err != nil || fmt.Sprintf("page-%d.json", n) != filepath.Base(f) || n < 1 {
+			continue // page-N.rejected.json and strangers
+		}
+		seen[n], last = true, max(last, n)
+	}
+	for n := 1; n <= last; n++ {
+		if !seen[n] {
+			return 0, fmt.Errorf("verify: page-%d.json is missing and page-%d.json follows", n, last)
+		}
+	}
+	return last, nil
+}
+
+// canonical refuses a page whose bytes are not the gateway's writing of
+// what they decode to: a key given twice (which parsers resolve
+// differently), reordered, or escaped otherwise could make what a
+// verifier checked and what another reader sees differ.
+func canonical(p *feed.Page, raw []byte) error {
+	if !bytes.Equal(p.AppendJSON(make([]byte, 0, len(raw))), raw) {
+		return &feed.VerifyError{Code: feed.NotCanonical, Msg: "the page's bytes are not the gateway's writing of what they hold (a key twice, reordered, or other escapes)"}
+	}
+	return nil
 }
 
 // KeyClient is the client name a request carries when the bureau names

@@ -1,10 +1,12 @@
 package pull_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -36,6 +38,8 @@ type gateway struct {
 	alter  atomic.Pointer[func(*feed.Page)]
 	// busy answers this many feed requests 429 before serving again.
 	busy atomic.Int32
+	// scope, when set, is served whatever office the client asks for.
+	scope atomic.Pointer[string]
 }
 
 func newGateway(t *testing.T) (*gateway, *httptest.Server) {
@@ -85,6 +89,9 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 	scope := r.URL.Query().Get("office")
+	if s := g.scope.Load(); s != nil {
+		scope = *s
+	}
 	var page *feed.Page
 	err = g.m.State.View(func(rt *state.ReadTx) error {
 		h, entries, err := feed.Read(rt, scope, after, limit, nil)
@@ -101,7 +108,7 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f := g.alter.Load(); f != nil {
 		(*f)(page)
 	}
-	json.NewEncoder(w).Encode(page)
+	w.Write(page.AppendJSON(nil))
 }
 
 func options(g *gateway, srv *httptest.Server, dir string) pull.Options {
@@ -267,6 +274,19 @@ func TestVerifyNamesTheFirstBadPageOrEntry(t *testing.T) {
 			b, _ := os.ReadFile(filepath.Join(dir, "page-2.head"))
 			os.WriteFile(filepath.Join(dir, "page-1.head"), b, 0o640)
 		}},
+		{"the last page deleted", "verify: incomplete: page-2.json's signed head says the chain reached 12", func(dir string) {
+			for _, ext := range []string{".json", ".head", ".sig"} {
+				os.Remove(filepath.Join(dir, "page-3"+ext))
+			}
+		}},
+		{"pull.json moved on", "pull.json stands at 500", func(dir string) {
+			edit(dir, pull.StateFile, func(s string) string { return strings.Replace(s, `"seq": 12`, `"seq": 500`, 1) })
+		}},
+		{"a key given twice", "page-1.json: page_not_canonical", func(dir string) {
+			edit(dir, "page-1.json", func(s string) string {
+				return strings.Replace(s, `"payload":`, `"payload":"{\"forged\":1}","payload":`, 1)
+			})
+		}},
 		{"another platform key", "page-1.json: head_signature_invalid", func(dir string) {
 			k, _ := sm.GenerateKey()
 			pem, _ := k.Public().MarshalPEM()
@@ -298,11 +318,38 @@ func TestTheDocumentedPythonVerifierAgrees(t *testing.T) {
 	if out, err := exec.Command(python, script, dir).CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "whole" {
 		t.Fatalf("a whole folder: %v\n%s", err, out)
 	}
-	b, _ := os.ReadFile(filepath.Join(dir, "page-2.json"))
-	os.WriteFile(filepath.Join(dir, "page-2.json"), []byte(strings.Replace(string(b), `{\"i\":5}`, `{\"i\":6}`, 1)), 0o640)
-	out, err := exec.Command(python, script, dir).CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "page-2.json: entry 6: its hash or chain does not hold") {
-		t.Fatalf("an altered entry: %v\n%s", err, out)
+	copyDir := func() string {
+		to := t.TempDir()
+		files, _ := os.ReadDir(dir)
+		for _, f := range files {
+			b, _ := os.ReadFile(filepath.Join(dir, f.Name()))
+			os.WriteFile(filepath.Join(to, f.Name()), b, 0o640)
+		}
+		return to
+	}
+	for _, c := range []struct {
+		name, want string
+		alter      func(d string)
+	}{
+		{"an altered entry", "page-2.json: entry 6: its hash or chain does not hold", func(d string) {
+			b, _ := os.ReadFile(filepath.Join(d, "page-2.json"))
+			os.WriteFile(filepath.Join(d, "page-2.json"), []byte(strings.Replace(string(b), `{\"i\":5}`, `{\"i\":6}`, 1)), 0o640)
+		}},
+		{"a middle page removed", "without a gap", func(d string) { os.Remove(filepath.Join(d, "page-2.json")) }},
+		{"the last page removed", "incomplete: the last head says the chain reached 9; the folder ends at 8", func(d string) {
+			os.Remove(filepath.Join(d, "page-3.json"))
+		}},
+		{"a key given twice", "page-1.json: a key is given twice", func(d string) {
+			b, _ := os.ReadFile(filepath.Join(d, "page-1.json"))
+			os.WriteFile(filepath.Join(d, "page-1.json"), []byte(strings.Replace(string(b), `"payload":`, `"payload":"{}","payload":`, 1)), 0o640)
+		}},
+	} {
+		d := copyDir()
+		c.alter(d)
+		out, err := exec.Command(python, script, d).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), c.want) {
+			t.Errorf("%s: %v\n%s", c.name, err, out)
+		}
 	}
 }
 
@@ -355,4 +402,66 @@ func TestARateRefusalIsWaitedOut(t *testing.T) {
 	if waited := time.Since(start); waited < 2*time.Second {
 		t.Fatalf("the pull waited %s, the gateway asked for 2 s", waited)
 	}
+}
+
+// A pull of one office refuses a page of another scope, signed or not: a
+// bureau that asked for office X and got the platform's chain, or Y's,
+// does not hold X.
+func TestAPullOfAnOfficeRefusesAnotherScope(t *testing.T) {
+	g, srv := newGateway(t)
+	g.add(3)
+	whole := ""
+	g.scope.Store(&whole)
+	o := options(g, srv, t.TempDir())
+	o.Office = "13101050000"
+	var ve *feed.VerifyError
+	if _, err := pull.Pull(context.Background(), o); !asVerify(err, &ve) || ve.Code != feed.BadHead || !strings.Contains(err.Error(), "asked for office 13101050000") {
+		t.Fatalf("the whole feed served for an office: %v", err)
+	}
+	other := "11101050000"
+	g.scope.Store(&other)
+	if _, err := pull.Pull(context.Background(), o); !asVerify(err, &ve) || ve.Code != feed.BadHead {
+		t.Fatalf("another office's chain served: %v", err)
+	}
+	o.Office = "11101050000"
+	if rep, err := pull.Pull(context.Background(), o); err != nil || rep.Scope != "11101050000" || rep.Last != 3 {
+		t.Fatalf("the office asked for: %+v %v", rep, err)
+	}
+}
+
+// A page whose bytes say more than what the verifier checked — a key given
+// twice, which parsers resolve differently — is not kept.
+func TestAPageWithAKeyGivenTwiceIsRefused(t *testing.T) {
+	g, srv := newGateway(t)
+	g.add(3)
+	dir := t.TempDir()
+	o := options(g, srv, dir)
+	o.HTTP = &http.Client{Transport: rewrite{srv.Client().Transport, func(b []byte) []byte {
+		return []byte(strings.Replace(string(b), `"payload":`, `"payload":"{\"forged\":1}","payload":`, 1))
+	}}}
+	var ve *feed.VerifyError
+	if _, err := pull.Pull(context.Background(), o); !asVerify(err, &ve) || ve.Code != feed.NotCanonical {
+		t.Fatalf("a page with a payload given twice: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "page-1.json")); !os.IsNotExist(err) {
+		t.Fatalf("the page was kept: %v", err)
+	}
+}
+
+// rewrite changes the feed's answers on their way to the client.
+type rewrite struct {
+	next http.RoundTripper
+	fn   func([]byte) []byte
+}
+
+func (rw rewrite) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := rw.next.RoundTrip(req)
+	if err != nil || req.URL.Path != pull.FeedPath {
+		return res, err
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	b = rw.fn(b)
+	res.Body, res.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+	return res, nil
 }

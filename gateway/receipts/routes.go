@@ -57,9 +57,7 @@ func (b *Backend) create(r *api.Request) (int, any, error) {
 		return 0, nil, invalid("chain_hash", "chain_hash: the scope's chain after seq, 64 lower-case hex digits")
 	}
 	office := ack.Scope
-	if office == feed.ScopePlatform {
-		office = ""
-	} else if office == "" {
+	if office == "" {
 		return 0, nil, invalid("scope", "scope: %q or a tax office code, as the page heads name it", feed.ScopePlatform)
 	}
 	var scope string
@@ -73,9 +71,8 @@ func (b *Backend) create(r *api.Request) (int, any, error) {
 		if scope, err = bureaus.Scope(caller.Client, po, office); err != nil {
 			return err
 		}
-		if ack.Scope == feed.ScopePlatform && scope != feed.Platform {
-			return errs.Coded("receipt", errs.Permission, "out_of_scope", "gateway client %s does not read the whole feed", caller.Client.ID)
-		}
+		// The platform's office code names the whole feed, as on the feed.
+		ack.Scope = ScopeOf(scope)
 		if up, err = ServedUpTo(tx, caller.Client.ID, ScopeOf(scope)); err != nil || ack.Seq > up {
 			return err
 		}

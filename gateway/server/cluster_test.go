@@ -385,7 +385,8 @@ func TestAPullResumesOnAnotherNodeAfterTheLeaderIsLostWithNoGapNorDuplicate(t *t
 	}
 	dir := t.TempDir()
 	opts := func(g *gateway) pull.Options {
-		return pull.Options{URL: g.url, Client: top.id, Key: top.key, HTTP: g.conn, Dir: dir, Limit: 2}
+		// named by its office's code: the whole feed, whose heads say so
+		return pull.Options{URL: g.url, Client: top.id, Key: top.key, HTTP: g.conn, Dir: dir, Limit: 2, Office: platformOffice}
 	}
 	cut, stop := context.WithCancel(ctx)
 	o := opts(on)

@@ -119,6 +119,9 @@ func (f *Feed) page(r *api.Request) (int, any, error) {
 		if head, entries, err = feed.ReadJSON(tx, scope, after, limit, subjects.FeedOpener(tx, r.Node.Keys())); err != nil {
 			return err
 		}
+		if scope == feed.Platform {
+			head.Office = po
+		}
 		page, err = feed.SignJSON(head, entries, r.Now(), priv.Sign)
 		return err
 	}); err != nil {
