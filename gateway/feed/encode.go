@@ -21,7 +21,9 @@ func (p *Page) AppendJSON(b []byte) []byte {
 			n += len(*e.Identity) * 9 / 8
 		}
 	}
-	b = append(make([]byte, 0, len(b)+n), b...)
+	if cap(b)-len(b) < n {
+		b = append(make([]byte, 0, len(b)+n), b...)
+	}
 	b = append(b, `{"head":`...)
 	b = appendString(b, p.Head)
 	b = append(b, `,"signature":`...)

@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	gojson "github.com/goccy/go-json"
@@ -241,10 +242,14 @@ func (o *Options) once(ctx context.Context, pathQuery string) (_ []byte, wait ti
 		return nil, 0, fmt.Errorf("pull: %w", err)
 	}
 	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, 1<<30))
-	if err != nil {
+	var buf bytes.Buffer
+	if res.ContentLength > 0 && res.ContentLength < 1<<30 {
+		buf.Grow(int(res.ContentLength) + bytes.MinRead) // ReadFrom wants room to see the end
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(res.Body, 1<<30)); err != nil {
 		return nil, 0, err
 	}
+	body := buf.Bytes()
 	if res.StatusCode == http.StatusTooManyRequests {
 		wait = time.Second
 		if s, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil && s > 0 && s <= 60 {
@@ -488,12 +493,19 @@ func pageNumbers(dir string) (int, error) {
 	return last, nil
 }
 
+// canonicalBuf holds the buffers pages are written again into, a few
+// megabytes each.
+var canonicalBuf = sync.Pool{New: func() any { return new([]byte) }}
+
 // canonical refuses a page whose bytes are not the gateway's writing of
 // what they decode to: a key given twice (which parsers resolve
 // differently), reordered, or escaped otherwise could make what a
 // verifier checked and what another reader sees differ.
 func canonical(p *feed.Page, raw []byte) error {
-	if !bytes.Equal(p.AppendJSON(make([]byte, 0, len(raw))), raw) {
+	buf := canonicalBuf.Get().(*[]byte)
+	defer canonicalBuf.Put(buf)
+	*buf = p.AppendJSON((*buf)[:0])
+	if !bytes.Equal(*buf, raw) {
 		return &feed.VerifyError{Code: feed.NotCanonical, Msg: "the page's bytes are not the gateway's writing of what they hold (a key twice, reordered, or other escapes)"}
 	}
 	return nil
