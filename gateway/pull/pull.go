@@ -122,60 +122,120 @@ func Pull(ctx context.Context, o Options) (*Report, error) {
 	// does not verify.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type fetched struct {
-		page *feed.Page
-		raw  []byte
-		err  error
-	}
-	fetch := func(after uint64) <-chan fetched {
+	fetch := func(after uint64) inflight {
 		ch := make(chan fetched, 1)
 		go func() {
 			p, raw, err := o.fetch(ctx, after)
 			ch <- fetched{p, raw, err}
 		}()
-		return ch
+		return inflight{after, ch}
 	}
-	pending := fetch(st.Cursor.Seq)
+	// Pages are written, in order, by a writer of their own while the
+	// next is verified; pull.json moves past a page only once the page is
+	// on disk. The writer is waited for before the pull returns.
+	type written struct {
+		n     int
+		raw   []byte
+		page  *feed.Page
+		state State
+	}
+	toWrite, writeErr := make(chan written, 2), make(chan error, 1)
+	go func() {
+		defer close(writeErr)
+		for w := range toWrite {
+			if w.page != nil {
+				if err := writePage(o.Dir, w.n, w.raw, w.page); err != nil {
+					writeErr <- err
+					return
+				}
+			}
+			if err := saveState(o.Dir, &w.state); err != nil {
+				writeErr <- err
+				return
+			}
+		}
+	}()
+	done := func(err error) (*Report, error) {
+		close(toWrite)
+		if werr := <-writeErr; err == nil {
+			err = werr
+		}
+		return rep, err
+	}
+	// Up to ahead pages are asked for at once, each after the last the
+	// one before it would end at were it full (the page size is the
+	// first page's, or the limit asked for); the gateway serves them side
+	// by side. A page that ends elsewhere — short of the limit, or the
+	// last — makes the pull ask again from where it really ended.
+	const ahead = 3
+	size := uint64(max(o.Limit, 0))
+	queue := []inflight{fetch(st.Cursor.Seq)}
+	var end uint64
 	for {
-		f := <-pending
+		var f fetched
+		select {
+		case f = <-queue[0].ch:
+		case err := <-writeErr:
+			return rep, err
+		}
+		queue = queue[1:]
 		if f.err != nil {
-			return rep, f.err
+			return done(f.err)
 		}
 		page, raw := f.page, f.raw
 		var claimed feed.Head
 		if err := json.Unmarshal([]byte(page.Head), &claimed); err != nil {
-			return rep, fmt.Errorf("pull: the page after %d: its head: %w", st.Cursor.Seq, err)
+			return done(fmt.Errorf("pull: the page after %d: its head: %w", st.Cursor.Seq, err))
 		}
-		if claimed.Last < claimed.End && claimed.Last > st.Cursor.Seq {
-			pending = fetch(claimed.Last)
+		if size == 0 {
+			size = uint64(len(page.Entries))
+		}
+		end = max(end, claimed.End)
+		if len(queue) > 0 && queue[0].after != claimed.Last {
+			queue = nil // asked for from the wrong place: the answers are dropped
+		}
+		for next := claimed.Last; len(queue) < ahead && size > 0; {
+			if len(queue) > 0 {
+				next = queue[len(queue)-1].after + size
+			}
+			if next >= end || next < claimed.Last {
+				break
+			}
+			queue = append(queue, fetch(next))
 		}
 		at := st.Cursor
 		if at.Scope == "" { // the first page names the scope; mid-chain, its signed head gives the chain to start from
 			if o.Office != "" && claimed.Scope != o.Office && (claimed.Scope != feed.ScopePlatform || claimed.Office != o.Office) {
-				return rep, &feed.VerifyError{Code: feed.BadHead, Msg: fmt.Sprintf("asked for office %s, the page is of scope %q (office %q)", o.Office, claimed.Scope, claimed.Office)}
+				return done(&feed.VerifyError{Code: feed.BadHead, Msg: fmt.Sprintf("asked for office %s, the page is of scope %q (office %q)", o.Office, claimed.Scope, claimed.Office)})
 			}
 			at = feed.Start(claimed.Scope)
 			if st.From > 0 {
 				at.Seq, at.Chain = st.From, claimed.Prev
 			}
 		}
+		// The page's bytes are checked for their canonical form while its
+		// entries are.
+		canon := make(chan error, 1)
+		go func() { canon <- canonical(page, raw) }()
 		next, h, err := feed.Verify(page, pub, at)
-		if err == nil {
-			err = canonical(page, raw)
+		if cerr := <-canon; err == nil {
+			err = cerr
 		}
 		if err != nil {
 			bad := filepath.Join(o.Dir, fmt.Sprintf("page-%d.rejected.json", st.NextPage))
 			os.WriteFile(bad, raw, 0o640)
-			return rep, fmt.Errorf("pull: the page after %d does not verify (kept as %s): %w", at.Seq, bad, err)
+			return done(fmt.Errorf("pull: the page after %d does not verify (kept as %s): %w", at.Seq, bad, err))
 		}
+		w := written{n: st.NextPage, raw: raw}
 		if len(page.Entries) > 0 {
-			if err := writePage(o.Dir, st.NextPage, raw, page); err != nil {
-				return rep, err
-			}
+			w.page = page
 			st.NextPage++
 		}
 		st.Cursor, st.Updated = next, o.Now().UTC()
-		if err := saveState(o.Dir, st); err != nil {
+		w.state = *st
+		select {
+		case toWrite <- w:
+		case err := <-writeErr: // the writer stopped
 			return rep, err
 		}
 		rep.Scope, rep.Last, rep.End, rep.Chain = next.Scope, next.Seq, h.End, next.Chain
@@ -184,9 +244,22 @@ func Pull(ctx context.Context, o Options) (*Report, error) {
 			fmt.Fprintf(o.Progress, "page %d: entries %d–%d of %d verified\n", st.NextPage-1, h.First, h.Last, h.End)
 		}
 		if next.Seq >= h.End || len(page.Entries) == 0 {
-			return rep, nil
+			return done(nil)
 		}
 	}
+}
+
+// inflight is a page asked for, after which number.
+type inflight struct {
+	after uint64
+	ch    <-chan fetched
+}
+
+// fetched is a page as the fetcher got it.
+type fetched struct {
+	page *feed.Page
+	raw  []byte
+	err  error
 }
 
 // fetch gets the page after n, signed as the client.

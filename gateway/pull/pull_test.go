@@ -40,6 +40,9 @@ type gateway struct {
 	busy atomic.Int32
 	// scope, when set, is served whatever office the client asks for.
 	scope atomic.Pointer[string]
+	// short, when set, caps the entries of a page below the limit asked
+	// (as the gateway's byte limit does).
+	short atomic.Int32
 }
 
 func newGateway(t *testing.T) (*gateway, *httptest.Server) {
@@ -88,6 +91,9 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	if n := int(g.short.Load()); n > 0 {
+		limit = min(limit, n)
+	}
 	scope := r.URL.Query().Get("office")
 	if s := g.scope.Load(); s != nil {
 		scope = *s
@@ -464,4 +470,21 @@ func (rw rewrite) RoundTrip(req *http.Request) (*http.Response, error) {
 	b = rw.fn(b)
 	res.Body, res.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
 	return res, nil
+}
+
+// The client asks for pages ahead, each where the one before would end
+// were it full; pages that end short make it ask again from where they
+// really end — the folder holds every entry once, in order.
+func TestPagesShorterThanAskedAreFollowedFromWhereTheyEnd(t *testing.T) {
+	g, srv := newGateway(t)
+	g.add(23)
+	g.short.Store(3)
+	dir := t.TempDir()
+	rep, err := pull.Pull(context.Background(), options(g, srv, dir)) // limit 4
+	if err != nil || rep.Last != 23 || rep.Entries != 23 || rep.Pages != 8 {
+		t.Fatalf("a pull of short pages: %+v %v", rep, err)
+	}
+	if v, err := pull.Verify(dir); err != nil || v.Entries != 23 {
+		t.Fatalf("the folder: %+v %v", v, err)
+	}
 }
