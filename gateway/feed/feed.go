@@ -73,28 +73,28 @@ type Fact struct {
 
 // Identity is a subject's personal fields as their record keeps them: an
 // envelope under the subject's key for the associated data AAD, and the
-// function that opens it (subjects.KeyIn and its Open, handed in by the
-// domain so this package needs no domain).
+// function that opens it (subjects.FeedIdentity makes one, so this package
+// needs no domain).
 type Identity struct {
 	AAD      string
 	Envelope []byte
 	Open     func(aad string, envelope []byte) ([]byte, error)
 }
 
-// Entry is one stored entry.
+// Entry is one stored entry (in the binary form of codec.go).
 type Entry struct {
-	Seq         uint64    `json:"seq"`
-	Type        string    `json:"type"`
-	Version     int       `json:"v"`
-	Time        time.Time `json:"time"`
-	Office      string    `json:"office,omitempty"`
-	Subject     string    `json:"subject,omitempty"`
-	Payload     []byte    `json:"payload"`
-	IdentityAAD string    `json:"identity_aad,omitempty"`
-	Identity    []byte    `json:"identity,omitempty"` // sealed under the subject's key
-	IdentitySM3 []byte    `json:"identity_sm3,omitempty"`
-	Hash        []byte    `json:"hash"`
-	Chain       []byte    `json:"chain"` // the global chain after this entry
+	Seq         uint64
+	Type        string
+	Version     int
+	Time        time.Time
+	Office      string
+	Subject     string
+	Payload     []byte
+	IdentityAAD string
+	Identity    []byte // sealed under the subject's key
+	IdentitySM3 []byte
+	Hash        []byte
+	Chain       []byte // the global chain after this entry
 }
 
 // Tip is the end of a chain: its last number and chain value.
@@ -124,7 +124,9 @@ func Append(tx *state.Tx, f Fact) (uint64, error) {
 		return 0, err
 	}
 	if f.Type == "" || f.Version < 1 || strings.ContainsAny(f.Type+f.Office+f.Subject, "\n\x00") {
-		return 0, fmt.Errorf("feed: a fact has a type, a version and single-line names: %q", f.Type)
+		// A refusal, alike on every replica, rather than a stop: the names
+		// are the domain's, and a bad one is its bug, not the node's.
+		return 0, state.Reject(state.InvalidRequest, "feed: a fact has a type, a version and single-line names: %q", f.Type)
 	}
 	payload, ok := f.Payload.(Raw)
 	if !ok {
