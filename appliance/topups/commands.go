@@ -291,7 +291,7 @@ func (h *handlers) importChunk(tx *state.Tx, cmd *state.Command) ([]byte, error)
 	if slices.Contains(st.Done, c.Chunk) {
 		return nil, state.Reject(state.Conflict, "chunk %d of statement %s was imported already", c.Chunk, st.ID)
 	}
-	rec := &recogniser{tx: tx, status: map[string]bool{}}
+	rec := &recogniser{tx: tx, status: map[string]bool{}, offices: map[string]string{}}
 	out := ImportResult{Lines: make([]LineReport, 0, len(c.Lines))}
 	for i := range c.Lines {
 		rep, err := h.importLine(tx, rec, st.ID, &c.Lines[i])
@@ -358,7 +358,12 @@ func (h *handlers) importLine(tx *state.Tx, rec *recogniser, statement string, l
 	if merchant != "" {
 		credit.Merchant, credit.MatchedBy = merchant, by
 		rep.Status, rep.Merchant, rep.MatchedBy = LineMatched, merchant, by
-		if err := h.credited(tx, CmdImport, merchant, l.Fen, ref, p.Seq, l.Txn); err != nil {
+		office, known := rec.offices[merchant]
+		var of *string
+		if known {
+			of = &office
+		}
+		if err := h.credited(tx, CmdImport, merchant, l.Fen, ref, p.Seq, l.Txn, of); err != nil {
 			return nil, err
 		}
 	} else {
@@ -378,11 +383,13 @@ func (h *handlers) importLine(tx *state.Tx, rec *recogniser, statement string, l
 
 // credited lists a top-up under its merchant and charges a fee due at
 // top-up.
-func (h *handlers) credited(tx *state.Tx, event, merchant string, fen int64, ref string, posting uint64, txn []byte) error {
+// office, when known (a statement's recogniser read the merchant), is its
+// tax office; otherwise credited reads it.
+func (h *handlers) credited(tx *state.Tx, event, merchant string, fen int64, ref string, posting uint64, txn []byte, office *string) error {
 	if err := tx.Put(MerchantBucket, MerchantKey(merchant, posting), txn); err != nil {
 		return err
 	}
-	if err := feedCredited(tx, merchant, fen, ref, posting); err != nil {
+	if err := feedCredited(tx, merchant, fen, ref, posting, office); err != nil {
 		return err
 	}
 	if h.fee != nil {
@@ -402,8 +409,9 @@ func SuspenseID(txn []byte) string { return "sus-" + hex.EncodeToString(txn[:min
 // recogniser finds whom a line points at, caching merchants' statuses for
 // the chunk.
 type recogniser struct {
-	tx     *state.Tx
-	status map[string]bool // merchant -> approved
+	tx      *state.Tx
+	status  map[string]bool   // merchant -> approved
+	offices map[string]string // merchant -> its tax office, for the feed
 }
 
 func (r *recogniser) recognise(l *InLine) (merchant, by, reason string, candidates []string, err error) {
@@ -434,7 +442,7 @@ func (r *recogniser) recognise(l *InLine) (merchant, by, reason string, candidat
 			return "", "", "", nil, err
 		}
 		ok = m.Status == merchants.Approved
-		r.status[merchant] = ok
+		r.status[merchant], r.offices[merchant] = ok, m.TaxOffice
 	}
 	if !ok {
 		return "", "", ReasonInactive, []string{merchant}, nil
@@ -580,7 +588,7 @@ func (h *handlers) decideSuspense(tx *state.Tx, cmd *state.Command) ([]byte, err
 		if _, err := putJSON(tx, CreditsBucket, item.Txn, credit); err != nil {
 			return nil, err
 		}
-		if err := h.credited(tx, CmdSuspenseDecide, p.Merchant, item.Fen, item.ID, posting.Seq, item.Txn); err != nil {
+		if err := h.credited(tx, CmdSuspenseDecide, p.Merchant, item.Fen, item.ID, posting.Seq, item.Txn, nil); err != nil {
 			return nil, err
 		}
 	}

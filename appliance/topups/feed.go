@@ -20,12 +20,15 @@ type creditedFact struct {
 	Posting  uint64 `json:"posting"`
 }
 
-func feedCredited(tx *state.Tx, merchant string, fen int64, ref string, posting uint64) error {
-	m, err := merchants.Get(tx, merchant)
-	if err != nil {
-		return err
+func feedCredited(tx *state.Tx, merchant string, fen int64, ref string, posting uint64, office *string) error {
+	if office == nil {
+		m, err := merchants.Get(tx, merchant)
+		if err != nil {
+			return err
+		}
+		office = &m.TaxOffice
 	}
-	_, err = feed.Append(tx, feed.Fact{Type: FactCredited, Version: 1, Office: m.TaxOffice, Subject: merchant,
+	_, err := feed.Append(tx, feed.Fact{Type: FactCredited, Version: 1, Office: *office, Subject: merchant,
 		Payload: creditedFact{Merchant: merchant, Amount: ledger.Yuan(fen), Ref: ref, Posting: posting}})
 	return err
 }
