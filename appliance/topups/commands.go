@@ -305,6 +305,9 @@ func (h *handlers) importChunk(tx *state.Tx, cmd *state.Command) ([]byte, error)
 		}
 		out.Lines = append(out.Lines, *rep)
 	}
+	if err := rec.credits.feed(tx, rec.offices); err != nil {
+		return nil, err
+	}
 	st.Done = append(st.Done, c.Chunk)
 	slices.Sort(st.Done)
 	st.Lines += len(c.Lines)
@@ -358,12 +361,7 @@ func (h *handlers) importLine(tx *state.Tx, rec *recogniser, statement string, l
 	if merchant != "" {
 		credit.Merchant, credit.MatchedBy = merchant, by
 		rep.Status, rep.Merchant, rep.MatchedBy = LineMatched, merchant, by
-		office, known := rec.offices[merchant]
-		var of *string
-		if known {
-			of = &office
-		}
-		if err := h.credited(tx, CmdImport, merchant, l.Fen, ref, p.Seq, l.Txn, of); err != nil {
+		if err := h.credited(tx, CmdImport, merchant, l.Fen, ref, p.Seq, l.Txn, &rec.credits); err != nil {
 			return nil, err
 		}
 	} else {
@@ -383,15 +381,13 @@ func (h *handlers) importLine(tx *state.Tx, rec *recogniser, statement string, l
 
 // credited lists a top-up under its merchant and charges a fee due at
 // top-up.
-// office, when known (a statement's recogniser read the merchant), is its
-// tax office; otherwise credited reads it.
-func (h *handlers) credited(tx *state.Tx, event, merchant string, fen int64, ref string, posting uint64, txn []byte, office *string) error {
+// Each credit joins the command's batch for the bureaus' feed (credits),
+// which the command appends when it ends.
+func (h *handlers) credited(tx *state.Tx, event, merchant string, fen int64, ref string, posting uint64, txn []byte, batch *credits) error {
 	if err := tx.Put(MerchantBucket, MerchantKey(merchant, posting), txn); err != nil {
 		return err
 	}
-	if err := feedCredited(tx, merchant, fen, ref, posting, office); err != nil {
-		return err
-	}
+	batch.add(merchant, creditFact{Amount: ledger.Yuan(fen), Ref: ref, Posting: posting})
 	if h.fee != nil {
 		return h.fee(tx, event, merchant, fen, ref)
 	}
@@ -412,6 +408,7 @@ type recogniser struct {
 	tx      *state.Tx
 	status  map[string]bool   // merchant -> approved
 	offices map[string]string // merchant -> its tax office, for the feed
+	credits credits           // the chunk's credits, for the feed
 }
 
 func (r *recogniser) recognise(l *InLine) (merchant, by, reason string, candidates []string, err error) {
@@ -588,7 +585,11 @@ func (h *handlers) decideSuspense(tx *state.Tx, cmd *state.Command) ([]byte, err
 		if _, err := putJSON(tx, CreditsBucket, item.Txn, credit); err != nil {
 			return nil, err
 		}
-		if err := h.credited(tx, CmdSuspenseDecide, p.Merchant, item.Fen, item.ID, posting.Seq, item.Txn, nil); err != nil {
+		var batch credits
+		if err := h.credited(tx, CmdSuspenseDecide, p.Merchant, item.Fen, item.ID, posting.Seq, item.Txn, &batch); err != nil {
+			return nil, err
+		}
+		if err := batch.feed(tx, nil); err != nil {
 			return nil, err
 		}
 	}
