@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,7 +112,7 @@ func (f *filler) worker(ctx context.Context, i int, p map[string]string, m Merch
 		return w, err
 	}
 	s.Password = identity.GeneratePassword()
-	if _, err := f.c.call(ctx, "POST", "/api/v1/me/password", s.Token, map[string]string{"current_password": reg.OneTime, "new_password": s.Password}, nil); err != nil {
+	if err := f.changePassword(ctx, s.Token, reg.OneTime, s.Password); err != nil {
 		return w, fmt.Errorf("%s's password: %w", w.Username, err)
 	}
 	f.w.account(Account{Username: w.Username, Role: "worker", Password: s.Password, Worker: w.ID, Phone: p["phone"]})
@@ -221,4 +222,29 @@ func (f *filler) phone(username string) string {
 		}
 	}
 	return ""
+}
+
+// changePassword changes a password once, though a busy node may answer
+// 503 after it applied the change: a try after a 503 that finds the old
+// password wrong finds the change made. (The client's general retry of a
+// 503 would send the old password again and report that as the error.)
+func (f *filler) changePassword(ctx context.Context, token, old, new string) error {
+	body := map[string]string{"current_password": old, "new_password": new}
+	for try := 1; ; try++ {
+		status, _, err := f.c.once(ctx, "POST", "/api/v1/me/password", token, body, nil)
+		switch {
+		case err == nil:
+			return nil
+		case status == http.StatusServiceUnavailable && try < 5:
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(time.Duration(try) * time.Second):
+			}
+		case status == http.StatusUnauthorized && try > 1 && strings.Contains(err.Error(), `"invalid_credentials"`):
+			return nil // the try that answered 503 changed it
+		default:
+			return err
+		}
+	}
 }
