@@ -127,7 +127,7 @@ func scan(r *state.ReadTx, scope string, after uint64, limit int, fn func(e *Ent
 	if after > tip.Seq {
 		return Head{}, state.Reject(CodeBeyondEnd, "after=%d is beyond the end of the feed (%d)", after, tip.Seq)
 	}
-	prev, err := chainAt(r, scope, after)
+	prev, err := ChainAt(r, scope, after)
 	if err != nil {
 		return Head{}, err
 	}
@@ -190,8 +190,9 @@ func scan(r *state.ReadTx, scope string, after uint64, limit int, fn func(e *Ent
 	return h, nil
 }
 
-// chainAt is scope's chain after its entry number n (zero for n = 0).
-func chainAt(r *state.ReadTx, scope string, n uint64) (Hash, error) {
+// ChainAt is scope's chain (Platform or an office) after its entry number
+// n (zero for n = 0): what a receipt up to n acknowledges.
+func ChainAt(r *state.ReadTx, scope string, n uint64) (Hash, error) {
 	var c Hash
 	if n == 0 {
 		return c, nil

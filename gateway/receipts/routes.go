@@ -62,7 +62,7 @@ func (b *Backend) create(r *api.Request) (int, any, error) {
 	}
 	var scope string
 	var up uint64
-	var head feed.Head
+	var chain feed.Hash
 	if err := r.View(func(tx *state.ReadTx) error {
 		po, err := platform.Office(tx)
 		if err != nil {
@@ -76,7 +76,7 @@ func (b *Backend) create(r *api.Request) (int, any, error) {
 		if up, err = ServedUpTo(tx, caller.Client.ID, ScopeOf(scope)); err != nil || ack.Seq > up {
 			return err
 		}
-		head, _, err = feed.Read(tx, scope, ack.Seq, 0, nil)
+		chain, err = feed.ChainAt(tx, scope, ack.Seq)
 		return err
 	}); err != nil {
 		return 0, nil, err
@@ -84,8 +84,8 @@ func (b *Backend) create(r *api.Request) (int, any, error) {
 	if ack.Seq > up {
 		return 0, nil, errs.Coded("receipt", errs.Invalid, CodeBeyondServed.String(), "entry %d of scope %s was not served to %s yet (served up to %d): acknowledge only what you pulled", ack.Seq, ack.Scope, caller.Client.ID, up)
 	}
-	if head.Prev != ack.ChainHash {
-		return 0, nil, errs.Coded("receipt", errs.Invalid, CodeChainMismatch.String(), "the chain of scope %s after entry %d is %s, not %s: the entries you hold differ from the feed's", ack.Scope, ack.Seq, head.Prev, ack.ChainHash)
+	if hex.EncodeToString(chain[:]) != ack.ChainHash {
+		return 0, nil, errs.Coded("receipt", errs.Invalid, CodeChainMismatch.String(), "the chain of scope %s after entry %d is %x, not %s: the entries you hold differ from the feed's", ack.Scope, ack.Seq, chain, ack.ChainHash)
 	}
 	s := caller.Signed
 	rc := Receipt{Client: caller.Client.ID, Scope: ack.Scope, Seq: ack.Seq, ChainHash: ack.ChainHash, Canonical: s.Canonical,
