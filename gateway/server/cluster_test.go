@@ -2,21 +2,16 @@ package server_test
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"cxt/appliance/api"
-	"cxt/appliance/subjects"
 	"cxt/crypto/sm"
 	"cxt/crypto/sm/reqsig"
 	"cxt/gateway/bureaus"
@@ -24,10 +19,8 @@ import (
 	"cxt/gateway/platform"
 	"cxt/gateway/pull"
 	"cxt/gateway/receipts"
-	"cxt/gateway/server"
-	"cxt/policy"
+	"cxt/gateway/server/servertest"
 	"cxt/storage/auditlog"
-	"cxt/storage/cluster"
 	"cxt/storage/cluster/loopback"
 	"cxt/storage/state"
 )
@@ -47,12 +40,7 @@ type fact struct {
 }
 
 func register(reg *state.Registry) {
-	auditlog.Register(reg)
-	subjects.Register(reg, nil)
-	bureaus.Register(reg)
-	platform.Register(reg)
-	receipts.Register(reg)
-	feed.Register(reg)
+	servertest.Register(reg)
 	reg.HandleFrom(state.GatewaySet, cmdFact, func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		var f fact
 		if err := json.Unmarshal(cmd.Body, &f); err != nil {
@@ -84,21 +72,12 @@ func startGateways(t *testing.T) (*loopback.Cluster, []*gateway) {
 	if err := c.Start(ctx, 3); err != nil {
 		t.Fatal(err)
 	}
-	b, err := policy.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	authz, err := policy.New(ctx, b)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []*gateway
 	for _, n := range c.Running() {
-		srv := &api.Server{Cluster: func() *cluster.Node { return n.Node }, Authz: authz, Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-		server.Mount(srv, &bureaus.Backend{}, &server.Feed{}, &receipts.Backend{})
-		ts := httptest.NewUnstartedServer(srv.Handler())
-		ts.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
-		ts.StartTLS()
+		ts, err := servertest.Serve(ctx, n.Node, &bureaus.Backend{})
+		if err != nil {
+			t.Fatal(err)
+		}
 		t.Cleanup(ts.Close)
 		out = append(out, &gateway{node: n, url: ts.URL, conn: ts.Client()})
 	}
