@@ -11,9 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	pathpkg "path"
 	"sort"
 	"strings"
 	"sync/atomic"
+
+	riskrules "cxt/policy/risk"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -91,25 +94,66 @@ type Bundle struct {
 	Version string            `json:"version"`
 }
 
-// Embedded returns the policy compiled into the binary (tests excluded).
+// Embedded returns the policy compiled into the binary (tests excluded):
+// the authorization rules of rego/ and the risk rules of package risk
+// (module paths "risk/…"), their data.json files merged at the data root.
 func Embedded() (*Bundle, error) {
-	b := &Bundle{Modules: map[string]string{}, Version: "embedded"}
-	err := fs.WalkDir(embedded, "rego", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || strings.HasSuffix(path, "_test.rego") || !strings.HasSuffix(path, ".rego") {
+	b := &Bundle{Modules: map[string]string{}, Data: map[string]any{}, Version: "embedded"}
+	for _, src := range []struct {
+		fsys fs.FS
+		dir  string
+	}{{embedded, "rego"}, {riskrules.Files, "."}} {
+		prefix := "risk/"
+		if src.dir == "rego" {
+			prefix = ""
+		}
+		err := fs.WalkDir(src.fsys, src.dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			switch {
+			case strings.HasSuffix(path, ".rego") && !strings.HasSuffix(path, "_test.rego"):
+				text, err := fs.ReadFile(src.fsys, path)
+				b.Modules[prefix+path] = string(text)
+				return err
+			case pathpkg.Base(path) == "data.json":
+				raw, err := fs.ReadFile(src.fsys, path)
+				if err != nil {
+					return err
+				}
+				var data map[string]any
+				if err := json.Unmarshal(raw, &data); err != nil {
+					return fmt.Errorf("policy: %s%s: %w", prefix, path, err)
+				}
+				return mergeData(b.Data, data, prefix+path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// mergeData merges src into dst, refusing a leaf both define.
+func mergeData(dst, src map[string]any, where string) error {
+	for k, v := range src {
+		old, ok := dst[k]
+		if !ok {
+			dst[k] = v
+			continue
+		}
+		om, ok1 := old.(map[string]any)
+		nm, ok2 := v.(map[string]any)
+		if !ok1 || !ok2 {
+			return fmt.Errorf("policy: %s defines %q again", where, k)
+		}
+		if err := mergeData(om, nm, where); err != nil {
 			return err
 		}
-		src, err := embedded.ReadFile(path)
-		b.Modules[path] = string(src)
-		return err
-	})
-	if err != nil {
-		return nil, err
 	}
-	raw, err := embedded.ReadFile("rego/data.json")
-	if err != nil {
-		return nil, err
-	}
-	return b, json.Unmarshal(raw, &b.Data)
+	return nil
 }
 
 // New compiles a bundle into an Authorizer.

@@ -9,11 +9,11 @@ import (
 	"github.com/open-policy-agent/opa/v1/tester"
 )
 
-// The rego unit tests in rego/*_test.rego run as part of go test.
+// The rego unit tests in rego/ and risk/ run as part of go test.
 func TestRegoUnitTests(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	results, err := tester.Run(ctx, "rego")
+	results, err := tester.Run(ctx, "rego", "risk")
 	if err != nil {
 		t.Fatal(err)
 	}

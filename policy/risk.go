@@ -8,7 +8,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 )
 
-// TaskFacts are what the task review rule (rego/risk.rego) decides on.
+// TaskFacts are what the task review rule (policy/risk/risk.rego) decides on.
 type TaskFacts struct {
 	Category  string
 	Budget    string // the whole task's, in yuan: a decimal string

@@ -34,7 +34,7 @@ func TestAPolicyWithoutTheTaskRuleGivesNoDecision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	delete(b.Modules, "rego/risk.rego")
+	delete(b.Modules, "risk/risk.rego")
 	a, err := New(context.Background(), b)
 	if err != nil {
 		t.Fatal(err)

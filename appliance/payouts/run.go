@@ -236,7 +236,7 @@ func (r *run) check(p *Payment) (code, reason string, hold bool, err error) {
 	return "", "", false, nil
 }
 
-// riskCode is the payout rule of policy/rego/risk.rego (data.cxt.risk.
+// riskCode is the payout rule of policy/risk/risk.rego (data.cxt.risk.
 // payout_row) in Go, decided per row inside the state machine under the
 // limits the chunk's command carries: the merchant approved, the worker
 // off the blacklist, the worker's month within the limit — the first that
