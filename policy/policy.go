@@ -77,6 +77,7 @@ type compiled struct {
 	taskReview      rego.PreparedEvalQuery // data.cxt.risk.task_review (risk.go)
 	payoutLimits    rego.PreparedEvalQuery // data.cxt.risk.payout_limits (risk.go)
 	payoutRow       rego.PreparedEvalQuery // data.cxt.risk.payout_row (risk.go)
+	payout          *PayoutRules           // data.cxt.risk.payout (payout.go)
 	version         string
 	bundle          *Bundle
 }
@@ -201,6 +202,9 @@ func (a *Authorizer) Swap(ctx context.Context, b *Bundle) error {
 		return fmt.Errorf("policy: compile: %w", err)
 	}
 	if c.payoutRow, err = prepare("data.cxt.risk.payout_row"); err != nil {
+		return fmt.Errorf("policy: compile: %w", err)
+	}
+	if c.payout, err = compilePayout(ctx, b, prepare); err != nil {
 		return fmt.Errorf("policy: compile: %w", err)
 	}
 	a.current.Store(c)

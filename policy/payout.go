@@ -1,0 +1,411 @@
+package policy
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+
+	"cxt/crypto/sm"
+)
+
+// PayoutRow is what the payout rules (policy/risk/payout.rego) decide one
+// row on: its input, every field always present. Money in fen.
+type PayoutRow struct {
+	AmountFen int64
+	Merchant  RowMerchant
+	Worker    RowWorker
+	Task      RowTask
+}
+
+// RowMerchant is the paying merchant as a row's rules see it.
+type RowMerchant struct {
+	ID, Status, Grade string
+	DayFen            int64 // paid today before the row
+}
+
+// RowWorker is the payee as a row's rules see it.
+type RowWorker struct {
+	ID                        string
+	IDBI, CardBI, DeviceBI    string // blind indexes, hex; "" when none
+	Verified, Signed          bool
+	Blacklisted, Officer      bool
+	DayFen, MonthFen, YearFen int64 // paid on the platform before the row
+	DayMerchants, DayNear     int64
+}
+
+// RowTask is the task a row pays for.
+type RowTask struct {
+	Present, Accepted bool
+	BudgetFen         int64
+}
+
+// payoutField reads one input field of a row: exactly one of i, s, b.
+type payoutField struct {
+	i func(*PayoutRow) int64
+	s func(*PayoutRow) string
+	b func(*PayoutRow) bool
+}
+
+// payoutFields are the input's fields by path: the residual compiler's
+// names, and the order of the canonical input (sorted keys, as JSON).
+var payoutFields = map[string]payoutField{
+	"amount_fen":           {i: func(r *PayoutRow) int64 { return r.AmountFen }},
+	"merchant.day_fen":     {i: func(r *PayoutRow) int64 { return r.Merchant.DayFen }},
+	"merchant.grade":       {s: func(r *PayoutRow) string { return r.Merchant.Grade }},
+	"merchant.id":          {s: func(r *PayoutRow) string { return r.Merchant.ID }},
+	"merchant.status":      {s: func(r *PayoutRow) string { return r.Merchant.Status }},
+	"task.accepted":        {b: func(r *PayoutRow) bool { return r.Task.Accepted }},
+	"task.budget_fen":      {i: func(r *PayoutRow) int64 { return r.Task.BudgetFen }},
+	"task.present":         {b: func(r *PayoutRow) bool { return r.Task.Present }},
+	"worker.blacklisted":   {b: func(r *PayoutRow) bool { return r.Worker.Blacklisted }},
+	"worker.card_bi":       {s: func(r *PayoutRow) string { return r.Worker.CardBI }},
+	"worker.day_fen":       {i: func(r *PayoutRow) int64 { return r.Worker.DayFen }},
+	"worker.day_merchants": {i: func(r *PayoutRow) int64 { return r.Worker.DayMerchants }},
+	"worker.day_near":      {i: func(r *PayoutRow) int64 { return r.Worker.DayNear }},
+	"worker.device_bi":     {s: func(r *PayoutRow) string { return r.Worker.DeviceBI }},
+	"worker.id":            {s: func(r *PayoutRow) string { return r.Worker.ID }},
+	"worker.id_bi":         {s: func(r *PayoutRow) string { return r.Worker.IDBI }},
+	"worker.month_fen":     {i: func(r *PayoutRow) int64 { return r.Worker.MonthFen }},
+	"worker.officer":       {b: func(r *PayoutRow) bool { return r.Worker.Officer }},
+	"worker.signed":        {b: func(r *PayoutRow) bool { return r.Worker.Signed }},
+	"worker.verified":      {b: func(r *PayoutRow) bool { return r.Worker.Verified }},
+	"worker.year_fen":      {i: func(r *PayoutRow) int64 { return r.Worker.YearFen }},
+}
+
+// AppendJSON appends the row's canonical input: JSON with keys sorted and
+// no spaces — the bytes a decision's input_sm3 is the SM3 of, and what
+// `cxt policy eval --input` takes to replay it.
+func (r *PayoutRow) AppendJSON(b []byte) []byte {
+	str := func(b []byte, k, v string, comma bool) []byte {
+		b = append(append(append(b, '"'), k...), `":`...)
+		b = strconv.AppendQuote(b, v)
+		if comma {
+			b = append(b, ',')
+		}
+		return b
+	}
+	num := func(b []byte, k string, v int64, comma bool) []byte {
+		b = append(append(append(b, '"'), k...), `":`...)
+		b = strconv.AppendInt(b, v, 10)
+		if comma {
+			b = append(b, ',')
+		}
+		return b
+	}
+	boolean := func(b []byte, k string, v, comma bool) []byte {
+		b = append(append(append(b, '"'), k...), `":`...)
+		b = strconv.AppendBool(b, v)
+		if comma {
+			b = append(b, ',')
+		}
+		return b
+	}
+	b = append(b, '{')
+	b = num(b, "amount_fen", r.AmountFen, true)
+	b = append(b, `"merchant":{`...)
+	b = num(b, "day_fen", r.Merchant.DayFen, true)
+	b = str(b, "grade", r.Merchant.Grade, true)
+	b = str(b, "id", r.Merchant.ID, true)
+	b = str(b, "status", r.Merchant.Status, false)
+	b = append(b, `},"task":{`...)
+	b = boolean(b, "accepted", r.Task.Accepted, true)
+	b = num(b, "budget_fen", r.Task.BudgetFen, true)
+	b = boolean(b, "present", r.Task.Present, false)
+	b = append(b, `},"worker":{`...)
+	w := &r.Worker
+	b = boolean(b, "blacklisted", w.Blacklisted, true)
+	b = str(b, "card_bi", w.CardBI, true)
+	b = num(b, "day_fen", w.DayFen, true)
+	b = num(b, "day_merchants", w.DayMerchants, true)
+	b = num(b, "day_near", w.DayNear, true)
+	b = str(b, "device_bi", w.DeviceBI, true)
+	b = str(b, "id", w.ID, true)
+	b = str(b, "id_bi", w.IDBI, true)
+	b = num(b, "month_fen", w.MonthFen, true)
+	b = boolean(b, "officer", w.Officer, true)
+	b = boolean(b, "signed", w.Signed, true)
+	b = boolean(b, "verified", w.Verified, true)
+	b = num(b, "year_fen", w.YearFen, false)
+	return append(b, "}}"...)
+}
+
+// InputSM3 is the SM3 of the row's canonical input, hex.
+func (r *PayoutRow) InputSM3() string {
+	var buf [512]byte
+	d := sm.Sum(r.AppendJSON(buf[:0]))
+	return hex.EncodeToString(d[:])
+}
+
+// value is the row as an OPA input, built directly.
+func (r *PayoutRow) value() *ast.Term {
+	w := &r.Worker
+	return ast.ObjectTerm(
+		ast.Item(ast.StringTerm("amount_fen"), ast.IntNumberTerm(int(r.AmountFen))),
+		ast.Item(ast.StringTerm("merchant"), ast.ObjectTerm(
+			ast.Item(ast.StringTerm("id"), ast.StringTerm(r.Merchant.ID)),
+			ast.Item(ast.StringTerm("status"), ast.StringTerm(r.Merchant.Status)),
+			ast.Item(ast.StringTerm("grade"), ast.StringTerm(r.Merchant.Grade)),
+			ast.Item(ast.StringTerm("day_fen"), ast.IntNumberTerm(int(r.Merchant.DayFen))),
+		)),
+		ast.Item(ast.StringTerm("worker"), ast.ObjectTerm(
+			ast.Item(ast.StringTerm("id"), ast.StringTerm(w.ID)),
+			ast.Item(ast.StringTerm("id_bi"), ast.StringTerm(w.IDBI)),
+			ast.Item(ast.StringTerm("card_bi"), ast.StringTerm(w.CardBI)),
+			ast.Item(ast.StringTerm("device_bi"), ast.StringTerm(w.DeviceBI)),
+			ast.Item(ast.StringTerm("verified"), ast.BooleanTerm(w.Verified)),
+			ast.Item(ast.StringTerm("signed"), ast.BooleanTerm(w.Signed)),
+			ast.Item(ast.StringTerm("blacklisted"), ast.BooleanTerm(w.Blacklisted)),
+			ast.Item(ast.StringTerm("officer"), ast.BooleanTerm(w.Officer)),
+			ast.Item(ast.StringTerm("day_fen"), ast.IntNumberTerm(int(w.DayFen))),
+			ast.Item(ast.StringTerm("month_fen"), ast.IntNumberTerm(int(w.MonthFen))),
+			ast.Item(ast.StringTerm("year_fen"), ast.IntNumberTerm(int(w.YearFen))),
+			ast.Item(ast.StringTerm("day_merchants"), ast.IntNumberTerm(int(w.DayMerchants))),
+			ast.Item(ast.StringTerm("day_near"), ast.IntNumberTerm(int(w.DayNear))),
+		)),
+		ast.Item(ast.StringTerm("task"), ast.ObjectTerm(
+			ast.Item(ast.StringTerm("present"), ast.BooleanTerm(r.Task.Present)),
+			ast.Item(ast.StringTerm("accepted"), ast.BooleanTerm(r.Task.Accepted)),
+			ast.Item(ast.StringTerm("budget_fen"), ast.IntNumberTerm(int(r.Task.BudgetFen))),
+		)),
+	)
+}
+
+// Outcomes of a risk decision.
+const (
+	Allow  = "allow"
+	Hold   = "hold"   // waits for a person, with the reason
+	Reject = "reject" // refused, with the reason
+)
+
+// Hit is one rule that fired, with its outcome, code and reason.
+type Hit struct {
+	Rule    string `json:"rule"`
+	Outcome string `json:"outcome"`
+	Code    string `json:"code"`
+	Reason  string `json:"reason"`
+}
+
+// RiskDecision is a rule set's answer: the outcome, the rule that made it
+// (the first hit: reject before hold, then by name) with its code and
+// reason, and every hit.
+type RiskDecision struct {
+	Outcome string `json:"outcome"`
+	Rule    string `json:"rule,omitempty"`
+	Code    string `json:"code,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	Hits    []Hit  `json:"hits,omitempty"`
+}
+
+// PayoutRules are a bundle's payout rules, compiled: full evaluation, one
+// query over many rows, and the residual fast path when the rules compile
+// to one.
+type PayoutRules struct {
+	Version string // the bundle's
+	Digest  string // the bundle's SM3, hex
+	// Settings is data.cxt.risk_settings.payout.version, the rules' own.
+	Settings string
+	// Fast says whether the residual fast path is in use, and NoFast why
+	// not.
+	Fast   bool
+	NoFast string
+
+	one, many rego.PreparedEvalQuery
+	res       *residual
+}
+
+func compilePayout(ctx context.Context, b *Bundle, prepare func(string) (rego.PreparedEvalQuery, error)) (*PayoutRules, error) {
+	p := &PayoutRules{Version: b.Version}
+	d := b.Digest()
+	p.Digest = hex.EncodeToString(d[:])
+	var err error
+	if p.one, err = prepare("data.cxt.risk.payout.decision"); err != nil {
+		return nil, err
+	}
+	if p.many, err = prepare("data.cxt.risk.payout.decisions"); err != nil {
+		return nil, err
+	}
+	if s, ok := lookup(b.Data, "cxt", "risk_settings", "payout", "version").(string); ok {
+		p.Settings = s
+	}
+	pq, err := partialPayout(ctx, b.Modules, b.Data)
+	if err == nil {
+		p.res, err = compileResidual(pq)
+	}
+	if err != nil {
+		p.NoFast = err.Error()
+	} else {
+		p.Fast = true
+	}
+	return p, nil
+}
+
+func lookup(m map[string]any, path ...string) any {
+	var v any = m
+	for _, k := range path {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[k]
+	}
+	return v
+}
+
+// Decide answers every row: through the residual where it decides a row
+// allowed, and through one full evaluation of the rows it flags (or cannot
+// decide), so that each decision carries the reasons only the full rules
+// word. Without a residual, every row is evaluated in full.
+func (p *PayoutRules) Decide(ctx context.Context, rows []PayoutRow) ([]RiskDecision, error) {
+	out := make([]RiskDecision, len(rows))
+	if p.res == nil {
+		return out, p.full(ctx, rows, nil, out)
+	}
+	var flagged []int
+	var hits []string
+	for i := range rows {
+		var ok bool
+		if hits, ok = p.res.hits(&rows[i], hits[:0]); !ok || len(hits) > 0 {
+			flagged = append(flagged, i)
+			continue
+		}
+		out[i] = RiskDecision{Outcome: Allow}
+	}
+	if len(flagged) == 0 {
+		return out, nil
+	}
+	return out, p.full(ctx, rows, flagged, out)
+}
+
+// DecideFull answers every row by full evaluation in one query.
+func (p *PayoutRules) DecideFull(ctx context.Context, rows []PayoutRow) ([]RiskDecision, error) {
+	out := make([]RiskDecision, len(rows))
+	return out, p.full(ctx, rows, nil, out)
+}
+
+// DecideEach answers every row by one full query per row.
+func (p *PayoutRules) DecideEach(ctx context.Context, rows []PayoutRow) ([]RiskDecision, error) {
+	out := make([]RiskDecision, len(rows))
+	for i := range rows {
+		rs, err := p.one.Eval(ctx, rego.EvalParsedInput(rows[i].value().Value))
+		if err != nil {
+			return nil, fmt.Errorf("policy: payout rules: %w", err)
+		}
+		if len(rs) != 1 || len(rs[0].Expressions) != 1 {
+			return nil, ErrNoDecision
+		}
+		if out[i], err = riskDecision(rs[0].Expressions[0].Value); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// full evaluates the rows at idx (all rows when idx is nil) in one query
+// and writes their decisions into out.
+func (p *PayoutRules) full(ctx context.Context, rows []PayoutRow, idx []int, out []RiskDecision) error {
+	if idx == nil {
+		idx = make([]int, len(rows))
+		for i := range idx {
+			idx[i] = i
+		}
+	}
+	terms := make([]*ast.Term, len(idx))
+	for j, i := range idx {
+		terms[j] = rows[i].value()
+	}
+	in := ast.NewObject(ast.Item(ast.StringTerm("rows"), ast.ArrayTerm(terms...)))
+	rs, err := p.many.Eval(ctx, rego.EvalParsedInput(in))
+	if err != nil {
+		return fmt.Errorf("policy: payout rules: %w", err)
+	}
+	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
+		return ErrNoDecision
+	}
+	ds, ok := rs[0].Expressions[0].Value.([]any)
+	if !ok || len(ds) != len(idx) {
+		return ErrNoDecision
+	}
+	for j, i := range idx {
+		if out[i], err = riskDecision(ds[j]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// riskDecision reads a decision object; anything malformed is no decision.
+func riskDecision(v any) (RiskDecision, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return RiskDecision{}, ErrNoDecision
+	}
+	var d RiskDecision
+	d.Outcome, _ = m["outcome"].(string)
+	d.Rule, _ = m["rule"].(string)
+	d.Code, _ = m["code"].(string)
+	d.Reason, _ = m["reason"].(string)
+	switch d.Outcome {
+	case Allow:
+		if d.Rule != "" {
+			return RiskDecision{}, ErrNoDecision
+		}
+	case Hold, Reject:
+		if d.Rule == "" || d.Code == "" {
+			return RiskDecision{}, ErrNoDecision
+		}
+	default:
+		return RiskDecision{}, ErrNoDecision
+	}
+	hits, _ := m["hits"].([]any)
+	for _, h := range hits {
+		hm, ok := h.(map[string]any)
+		if !ok {
+			return RiskDecision{}, ErrNoDecision
+		}
+		var x Hit
+		x.Rule, _ = hm["rule"].(string)
+		x.Outcome, _ = hm["outcome"].(string)
+		x.Code, _ = hm["code"].(string)
+		x.Reason, _ = hm["reason"].(string)
+		d.Hits = append(d.Hits, x)
+	}
+	return d, nil
+}
+
+// payoutCache keeps the payout rules compiled for the bundles the state
+// machine met, by digest: compiling takes tens of milliseconds, and every
+// replica must decide a chunk by the bundle its log holds at that index,
+// not by whatever its Authorizer has swapped in by then.
+var payoutCache struct {
+	sync.Mutex
+	m map[string]*PayoutRules
+}
+
+// PayoutRulesOf returns b's payout rules, compiled once per digest.
+func PayoutRulesOf(ctx context.Context, b *Bundle) (*PayoutRules, error) {
+	d := b.Digest()
+	key := hex.EncodeToString(d[:])
+	payoutCache.Lock()
+	defer payoutCache.Unlock()
+	if p, ok := payoutCache.m[key]; ok {
+		return p, nil
+	}
+	a, err := New(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	p := a.current.Load().payout
+	if payoutCache.m == nil || len(payoutCache.m) >= 16 {
+		payoutCache.m = map[string]*PayoutRules{}
+	}
+	payoutCache.m[key] = p
+	return p, nil
+}
+
+// Payout returns the payout rules of the policy in force.
+func (a *Authorizer) Payout() *PayoutRules { return a.current.Load().payout }
