@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"sync"
@@ -201,9 +202,8 @@ type RiskDecision struct {
 	Hits    []Hit  `json:"hits,omitempty"`
 }
 
-// PayoutRules are a bundle's payout rules, compiled: full evaluation, one
-// query over many rows, and the residual fast path when the rules compile
-// to one.
+// PayoutRules are a bundle's payout rules, compiled: full evaluation, and
+// the residual fast path when the rules compile to one.
 type PayoutRules struct {
 	Version string // the bundle's
 	Digest  string // the bundle's SM3, hex
@@ -214,8 +214,9 @@ type PayoutRules struct {
 	Fast   bool
 	NoFast string
 
-	one, many rego.PreparedEvalQuery
-	res       *residual
+	one               rego.PreparedEvalQuery
+	res               *residual
+	limitFen, nearFen int64
 }
 
 func compilePayout(ctx context.Context, b *Bundle, prepare func(string) (rego.PreparedEvalQuery, error)) (*PayoutRules, error) {
@@ -226,15 +227,31 @@ func compilePayout(ctx context.Context, b *Bundle, prepare func(string) (rego.Pr
 	if p.one, err = prepare("data.cxt.risk.payout.decision"); err != nil {
 		return nil, err
 	}
-	if p.many, err = prepare("data.cxt.risk.payout.decisions"); err != nil {
-		return nil, err
-	}
+	defer func() {
+		if p.res == nil {
+			p.Fast = false
+		}
+	}()
 	if s, ok := lookup(b.Data, "cxt", "risk_settings", "payout", "version").(string); ok {
 		p.Settings = s
 	}
-	pq, err := partialPayout(ctx, b.Modules, b.Data)
+	limit, ok1 := wholeNumber(lookup(b.Data, "cxt", "risk_settings", "payout", "payment_fen"))
+	pct, ok2 := wholeNumber(lookup(b.Data, "cxt", "risk_settings", "payout", "near_limit_pct"))
+	if ok1 && ok2 && limit > 0 && pct > 0 && limit < 1<<40 && pct <= 100 {
+		p.limitFen, p.nearFen = limit, (limit*pct+99)/100
+	}
+	data := b.Data
+	if data == nil {
+		data = map[string]any{}
+	}
+	// A bundle without the rules decides nothing: no residual may then let
+	// rows through, and full evaluation answers ErrNoDecision.
+	_, err = p.evalOne(ctx, &PayoutRow{})
 	if err == nil {
-		p.res, err = compileResidual(pq)
+		var pq *rego.PartialQueries
+		if pq, err = partialPayout(ctx, b.Modules, data); err == nil {
+			p.res, err = compileResidual(pq)
+		}
 	}
 	if err != nil {
 		p.NoFast = err.Error()
@@ -242,6 +259,20 @@ func compilePayout(ctx context.Context, b *Bundle, prepare func(string) (rego.Pr
 		p.Fast = true
 	}
 	return p, nil
+}
+
+// wholeNumber reads a JSON number that is a whole number.
+func wholeNumber(v any) (int64, bool) {
+	switch n := v.(type) {
+	case json.Number:
+		i, err := n.Int64()
+		return i, err == nil
+	case float64:
+		if n == float64(int64(n)) {
+			return int64(n), true
+		}
+	}
+	return 0, false
 }
 
 func lookup(m map[string]any, path ...string) any {
@@ -281,61 +312,46 @@ func (p *PayoutRules) Decide(ctx context.Context, rows []PayoutRow) ([]RiskDecis
 	return out, p.full(ctx, rows, flagged, out)
 }
 
-// DecideFull answers every row by full evaluation in one query.
-func (p *PayoutRules) DecideFull(ctx context.Context, rows []PayoutRow) ([]RiskDecision, error) {
+// DecideEach answers every row by one full query per row.
+func (p *PayoutRules) DecideEach(ctx context.Context, rows []PayoutRow) ([]RiskDecision, error) {
 	out := make([]RiskDecision, len(rows))
 	return out, p.full(ctx, rows, nil, out)
 }
 
-// DecideEach answers every row by one full query per row.
-func (p *PayoutRules) DecideEach(ctx context.Context, rows []PayoutRow) ([]RiskDecision, error) {
-	out := make([]RiskDecision, len(rows))
-	for i := range rows {
-		rs, err := p.one.Eval(ctx, rego.EvalParsedInput(rows[i].value().Value))
-		if err != nil {
-			return nil, fmt.Errorf("policy: payout rules: %w", err)
-		}
-		if len(rs) != 1 || len(rs[0].Expressions) != 1 {
-			return nil, ErrNoDecision
-		}
-		if out[i], err = riskDecision(rs[0].Expressions[0].Value); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-// full evaluates the rows at idx (all rows when idx is nil) in one query
-// and writes their decisions into out.
+// full evaluates the rows at idx (all rows when idx is nil), one query
+// each, and writes their decisions into out.
 func (p *PayoutRules) full(ctx context.Context, rows []PayoutRow, idx []int, out []RiskDecision) error {
+	each := func(i int) error {
+		d, err := p.evalOne(ctx, &rows[i])
+		out[i] = d
+		return err
+	}
 	if idx == nil {
-		idx = make([]int, len(rows))
-		for i := range idx {
-			idx[i] = i
+		for i := range rows {
+			if err := each(i); err != nil {
+				return err
+			}
 		}
+		return nil
 	}
-	terms := make([]*ast.Term, len(idx))
-	for j, i := range idx {
-		terms[j] = rows[i].value()
-	}
-	in := ast.NewObject(ast.Item(ast.StringTerm("rows"), ast.ArrayTerm(terms...)))
-	rs, err := p.many.Eval(ctx, rego.EvalParsedInput(in))
-	if err != nil {
-		return fmt.Errorf("policy: payout rules: %w", err)
-	}
-	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
-		return ErrNoDecision
-	}
-	ds, ok := rs[0].Expressions[0].Value.([]any)
-	if !ok || len(ds) != len(idx) {
-		return ErrNoDecision
-	}
-	for j, i := range idx {
-		if out[i], err = riskDecision(ds[j]); err != nil {
+	for _, i := range idx {
+		if err := each(i); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// evalOne evaluates one row in full.
+func (p *PayoutRules) evalOne(ctx context.Context, r *PayoutRow) (RiskDecision, error) {
+	rs, err := p.one.Eval(ctx, rego.EvalParsedInput(r.value().Value))
+	if err != nil {
+		return RiskDecision{}, fmt.Errorf("policy: payout rules: %w", err)
+	}
+	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
+		return RiskDecision{}, ErrNoDecision
+	}
+	return riskDecision(rs[0].Expressions[0].Value)
 }
 
 // riskDecision reads a decision object; anything malformed is no decision.
@@ -409,3 +425,21 @@ func PayoutRulesOf(ctx context.Context, b *Bundle) (*PayoutRules, error) {
 
 // Payout returns the payout rules of the policy in force.
 func (a *Authorizer) Payout() *PayoutRules { return a.current.Load().payout }
+
+// DecideRow answers one row: the residual first, and full evaluation only
+// when it flags the row or cannot decide it.
+func (p *PayoutRules) DecideRow(ctx context.Context, r *PayoutRow) (RiskDecision, error) {
+	if p.res != nil {
+		var buf [8]string
+		if hits, ok := p.res.hits(r, buf[:0]); ok && len(hits) == 0 {
+			return RiskDecision{Outcome: Allow}, nil
+		}
+	}
+	return p.evalOne(ctx, r)
+}
+
+// NearLimit returns the per-payment limit and the least amount the
+// structuring rule counts as just under it (payment_fen and near_limit_pct
+// of the settings; 0, 0 when either is missing or zero), for the counters
+// the rule reads.
+func (p *PayoutRules) NearLimit() (limit, near int64) { return p.limitFen, p.nearFen }

@@ -53,7 +53,7 @@ func TestEachPayoutRuleDecidesItsRow(t *testing.T) {
 	for _, c := range cases {
 		r := ordinaryRow()
 		c.edit(&r)
-		for path, decide := range map[string]func(context.Context, []PayoutRow) ([]RiskDecision, error){"fast": p.Decide, "full": p.DecideFull, "each": p.DecideEach} {
+		for path, decide := range map[string]func(context.Context, []PayoutRow) ([]RiskDecision, error){"fast": p.Decide, "each": p.DecideEach} {
 			ds, err := decide(ctx, []PayoutRow{r})
 			if err != nil {
 				t.Fatalf("%s (%s): %v", c.name, path, err)
@@ -209,8 +209,8 @@ func benchRows(n int) []PayoutRow {
 	return rows
 }
 
-// BenchmarkPayoutChunk decides 10,000-row chunks: the fast path, one full
-// query, and one query per row (ops/bench -only risk reports rows/s).
+// BenchmarkPayoutChunk decides 10,000-row chunks: the fast path and one
+// full query per row (ops/bench -only risk reports rows/s).
 func BenchmarkPayoutChunk(b *testing.B) {
 	p := authorizer(b).Payout()
 	rows := benchRows(10000)
@@ -226,7 +226,7 @@ func BenchmarkPayoutChunk(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N*len(clean))/b.Elapsed().Seconds(), "rows/s")
 	})
-	for name, decide := range map[string]func(context.Context, []PayoutRow) ([]RiskDecision, error){"fast": p.Decide, "one_query": p.DecideFull, "per_row": p.DecideEach} {
+	for name, decide := range map[string]func(context.Context, []PayoutRow) ([]RiskDecision, error){"fast": p.Decide, "per_row": p.DecideEach} {
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
 				if _, err := decide(context.Background(), rows); err != nil {

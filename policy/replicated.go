@@ -78,6 +78,7 @@ func Register(reg *state.Registry, a *Authorizer) {
 		}
 		return nil, nil
 	})
+	reg.HandleFrom(state.RiskSet, CmdDefault, storeDefault(a))
 	if a != nil {
 		reg.OnReload(func(r *state.ReadTx) error { return reload(r, a) })
 	}

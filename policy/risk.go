@@ -68,6 +68,13 @@ func (a *Authorizer) TaskReview(ctx context.Context, f TaskFacts) (TaskReview, e
 type PayoutLimits struct {
 	Version         string `json:"version"`
 	MonthlyLimitFen int64  `json:"monthly_limit_fen"` // 0: none
+	// Rules, from command set state.RiskSet on, is the digest of the
+	// stored bundle (PayoutRules.Digest) whose payout rules the proposer
+	// expects to decide the rows: the state machine then decides them by
+	// the bundle stored at the command's index and refuses the command if
+	// that is another (a bundle activated in between). "": the monthly
+	// limit above, decided in Go, as before the set.
+	Rules string `json:"rules,omitempty"`
 }
 
 // PayoutLimits evaluates data.cxt.risk.payout_limits.

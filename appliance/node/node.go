@@ -455,6 +455,7 @@ func (n *Node) unsealWith(ctx context.Context, master *keyring.MasterKey) error 
 	go deliverer.Run(sctx)
 	go n.sweep(sctx, c)
 	n.keepGatewayKey(sctx, c)
+	go n.keepStoredPolicy(sctx, c)
 	go n.watchFailStop(sctx, c)
 	go n.settleInBackground(sctx, c, master.Verifier())
 	if err := n.drivePayouts(sctx, c); err != nil {

@@ -7,7 +7,6 @@ import (
 	"cxt/appliance/datadir"
 	"cxt/appliance/payouts"
 	"cxt/appliance/workers"
-	"cxt/policy"
 	"cxt/storage/cluster"
 	"cxt/storage/state"
 )
@@ -64,13 +63,7 @@ func (n *Node) drivePayouts(ctx context.Context, c *cluster.Node) error {
 	}
 	n.domains.payouts.Kick = d.Kick
 	if authz := n.api.Authz; authz != nil {
-		limits := func(ctx context.Context) (*policy.PayoutLimits, error) {
-			l, err := authz.PayoutLimits(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return &l, nil
-		}
+		limits := payoutLimits(authz, c)
 		d.Limits, n.domains.payouts.Limits = limits, limits
 	}
 	go d.Run(ctx)

@@ -73,7 +73,7 @@ var China = time.FixedZone("CST", 8*60*60)
 
 // Register adds the payouts' buckets and commands, deciding by rules.
 func Register(reg *state.Registry, rules *Rules) {
-	for _, b := range []string{BatchBucket, BatchRefs, RowsBucket, PaymentBucket, TaxBucket, MetaBucket, ListBucket, ExecBucket, WorkBucket} {
+	for _, b := range []string{BatchBucket, BatchRefs, RowsBucket, PaymentBucket, TaxBucket, MetaBucket, ListBucket, ExecBucket, WorkBucket, RiskBucket} {
 		reg.Bucket(b)
 	}
 	// The indexes and the outbox are IDs under IDs: nothing to seal.
@@ -476,6 +476,11 @@ type payeeOf struct {
 	hold         bool
 	agreement    string
 	blocked      string // why the worker is on the blacklist; "" if not
+	// The identity facts the payout rules decide on (risk.go): the Go
+	// checks above hold an unverified or unsigned payee only without them.
+	verified                        bool
+	idIndex, cardIndex, deviceIndex string
+	officer                         bool
 }
 
 func checkPayee(tx Getter, merchant, worker string) (payeeOf, error) {
@@ -510,17 +515,17 @@ func checkPayee(tx Getter, merchant, worker string) (payeeOf, error) {
 	if l.Status != workers.Active {
 		return payeeOf{code: ReasonWorkerNotLinked, reason: "worker " + worker + " has not joined this merchant"}, nil
 	}
-	if w.RealName == nil || w.RealName.Status != workers.Verified {
-		return payeeOf{code: ReasonWorkerUnverified, hold: true, reason: "worker " + worker + " has not passed real-name verification"}, nil
-	}
-	a, err := agreements.SignedWith(tx, merchant, worker)
-	if err != nil {
+	pe := payeeOf{verified: w.RealName != nil && w.RealName.Status == workers.Verified}
+	if pe.agreement, err = agreements.SignedWith(tx, merchant, worker); err != nil {
 		return payeeOf{}, err
 	}
-	if a == "" {
-		return payeeOf{code: ReasonAgreement, hold: true, reason: "worker " + worker + " has no complete service agreement with this merchant"}, nil
+	switch {
+	case !pe.verified:
+		pe.code, pe.hold, pe.reason = ReasonWorkerUnverified, true, "worker "+worker+" has not passed real-name verification"
+	case pe.agreement == "":
+		pe.code, pe.hold, pe.reason = ReasonAgreement, true, "worker "+worker+" has no complete service agreement with this merchant"
 	}
-	return payeeOf{agreement: a}, nil
+	return pe, nil
 }
 
 // Discard is the body of CmdDiscard.

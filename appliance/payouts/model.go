@@ -157,6 +157,9 @@ type Payment struct {
 	Outbox     uint64 // its outbox entry's sequence number, while accepted; once paid, the bank's if it gave one
 	Created    time.Time
 	Updated    time.Time
+	// Risk is the payout rules' decision on the row, from command set
+	// state.RiskSet on; nil before.
+	Risk *Risk
 }
 
 // Tenancy is the payment as the policy sees it: its merchant's and its

@@ -118,12 +118,18 @@ func unpackRows(b []byte) ([]Row, error) {
 	return rows, nil
 }
 
-// paymentVersion 2 adds the payment's outbox entry.
-const paymentVersion = 2
+// paymentVersion 2 adds the payment's outbox entry; 3 its risk decision,
+// written only by a payment that has one, so that a payment decided before
+// command set state.RiskSet packs to the bytes it always did.
+const paymentVersion = 3
 
 func (pm *Payment) pack() []byte {
 	p := packer{b: make([]byte, 0, 192)}
-	p.uint(paymentVersion)
+	if pm.Risk == nil {
+		p.uint(2)
+	} else {
+		p.uint(paymentVersion)
+	}
 	for _, s := range []string{pm.ID, pm.Batch, pm.Merchant, pm.Worker, pm.Task, pm.Agreement, string(pm.Status), pm.Reason, pm.Code, pm.RuleSet, pm.FeeRule, pm.Channel, pm.ChannelRef} {
 		p.str(s)
 	}
@@ -134,13 +140,18 @@ func (pm *Payment) pack() []byte {
 	p.time(pm.Created)
 	p.time(pm.Updated)
 	p.uint(pm.Outbox)
+	if r := pm.Risk; r != nil {
+		for _, s := range []string{r.Outcome, r.Rule, r.Bundle, r.Digest, string(r.Input)} {
+			p.str(s)
+		}
+	}
 	return p.b
 }
 
 func unpackPayment(b []byte) (*Payment, error) {
 	u := unpacker{b: b}
 	v := u.uint()
-	if v != 1 && v != paymentVersion {
+	if v < 1 || v > paymentVersion {
 		return nil, fmt.Errorf("%w: payment format %d", errPacked, v)
 	}
 	pm := &Payment{}
@@ -157,6 +168,11 @@ func unpackPayment(b []byte) (*Payment, error) {
 	pm.Updated = u.time()
 	if v >= 2 {
 		pm.Outbox = u.uint()
+	}
+	if v >= 3 {
+		r := &Risk{Outcome: u.str(), Rule: u.str(), Bundle: u.str(), Digest: u.str()}
+		r.Input = []byte(u.str())
+		pm.Risk = r
 	}
 	if u.err != nil || len(u.b) != 0 {
 		return nil, errPacked

@@ -41,6 +41,9 @@ type run struct {
 	posting uint64
 	// limit is the monthly limit the command decides under (0: none).
 	limit int64
+	// risk, when the payout rules decide (from command set 6), is what
+	// they decide under; nil: the monthly limit above, in Go (riskCode).
+	risk *riskRun
 	// explain, in a preview, keeps each booked payment's tax working.
 	explain map[string]*taxed
 	// tasks caches the rules' answer for each work (task, worker).
@@ -139,6 +142,11 @@ func newRun(rules *Rules, tx *state.Tx, merchant string, limits *policy.PayoutLi
 	r.limit = rules.MonthlyLimitFen
 	if limits != nil {
 		r.limit = limits.MonthlyLimitFen
+		if limits.Rules != "" {
+			if r.risk, err = openRisk(tx, limits.Rules, m, r); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if rules.Fee != nil {
 		r.fee, r.feeRule, err = rules.Fee(tx, merchant, now)
@@ -188,22 +196,26 @@ func (r *run) check(p *Payment) (code, reason string, hold bool, err error) {
 		}
 		r.payees[p.Worker] = pe
 	}
-	if pe.code != "" {
+	if pe.code != "" && (r.risk == nil || pe.code != ReasonWorkerUnverified && pe.code != ReasonAgreement) {
 		return pe.code, pe.reason, pe.hold, nil
 	}
 	p.Agreement = pe.agreement
+	var accepted int64
+	taskAccepted := p.Task != ""
 	if r.rules.Task != nil {
-		accepted, rej, err := r.taskCheck(p)
-		if err != nil {
+		var rej *state.Rejection
+		if accepted, rej, err = r.taskCheck(p); err != nil {
 			return "", "", false, err
-		} else if rej != nil {
+		} else if rej != nil && (r.risk == nil || rej.Code != ReasonTaskNotAccepted) {
 			return rej.Code, rej.Message, rej.Code == ReasonTaskNotAccepted, nil
+		} else if rej != nil {
+			taskAccepted = false
 		}
 		paid, err := r.works.get(r.tx, p.Task, p.Worker)
 		if err != nil {
 			return "", "", false, err
 		}
-		if paid+p.AmountFen > accepted {
+		if taskAccepted && paid+p.AmountFen > accepted {
 			return ReasonOverAccepted, fmt.Sprintf("the work of %s on task %s was accepted for %s; %s is paid or on its way, so %s more would exceed it",
 				p.Worker, p.Task, ledger.Yuan(accepted), ledger.Yuan(paid), ledger.Yuan(p.AmountFen)), false, nil
 		}
@@ -217,14 +229,24 @@ func (r *run) check(p *Payment) (code, reason string, hold bool, err error) {
 	if w.Month == r.month%100 {
 		month = w.Income
 	}
-	switch code := riskCode(string(r.merchant.Status), why != "", month, p.AmountFen, r.limit); code {
-	case ReasonMerchant:
-		return code, "merchant " + r.merchant.ID + " is " + string(r.merchant.Status), false, nil
-	case ReasonBlacklisted:
-		return code, "worker " + p.Worker + " is on the platform's blacklist: " + why, false, nil
-	case ReasonMonthlyLimit:
-		return code, fmt.Sprintf("worker %s would be paid %s this month on the platform, over the limit of %s",
-			p.Worker, ledger.Yuan(month+p.AmountFen), ledger.Yuan(r.limit)), false, nil
+	if r.risk != nil {
+		d, err := r.decideRisk(p, pe, month, accepted, p.Task != "", taskAccepted)
+		if err != nil {
+			return "", "", false, err
+		}
+		if d.Outcome != policy.Allow {
+			return d.Code, d.Reason, d.Outcome == policy.Hold, nil
+		}
+	} else {
+		switch code := riskCode(string(r.merchant.Status), why != "", month, p.AmountFen, r.limit); code {
+		case ReasonMerchant:
+			return code, "merchant " + r.merchant.ID + " is " + string(r.merchant.Status), false, nil
+		case ReasonBlacklisted:
+			return code, "worker " + p.Worker + " is on the platform's blacklist: " + why, false, nil
+		case ReasonMonthlyLimit:
+			return code, fmt.Sprintf("worker %s would be paid %s this month on the platform, over the limit of %s",
+				p.Worker, ledger.Yuan(month+p.AmountFen), ledger.Yuan(r.limit)), false, nil
+		}
 	}
 	if r.fee != nil {
 		p.FeeFen, p.FeeRule = r.fee(p.AmountFen), r.feeRule
@@ -308,6 +330,11 @@ func (r *run) book(p *Payment) error {
 	r.lines.add(ledger.FeeIncome, false, p.FeeFen, ledger.CauseFee)
 	r.booked = append(r.booked, p.ID)
 	r.moved(p)
+	if r.risk != nil {
+		if err := r.countRisk(p); err != nil {
+			return err
+		}
+	}
 	if r.rules.Task != nil {
 		if err := r.works.add(r.tx, p.Task, p.Worker, p.AmountFen); err != nil {
 			return err
@@ -407,6 +434,11 @@ func (r *run) finish(event, ref string) error {
 	}
 	if err := r.works.save(r.tx); err != nil {
 		return err
+	}
+	if r.risk != nil {
+		if err := r.risk.counters.save(r.tx); err != nil {
+			return err
+		}
 	}
 	if err := r.sendNotices(); err != nil {
 		return err

@@ -205,6 +205,3 @@ decision := d if {
 		"hits": [{"rule": r, "outcome": meta[r].outcome, "code": meta[r].code, "reason": reasons[r]} | some [_, r] in ranked],
 	}
 }
-
-# decisions answers many rows in one query: input {"rows": [row…]}.
-decisions := [d | some row in input.rows; d := decision with input as row]

@@ -124,7 +124,3 @@ test_reject_beats_hold_and_every_hit_is_explained if {
 	[h.rule | some h in d.hits] == ["identity.officer", "identity.unsigned"]
 }
 
-test_many_rows_in_one_query if {
-	ds := payout.decisions with input as {"rows": [row({}), row({"/worker/officer": true})]}
-	[d.outcome | some d in ds] == ["allow", "reject"]
-}

@@ -38,6 +38,12 @@ const MoneySet = 4
 // its bureau clients, nonces, reports and receipts.
 const GatewaySet = 5
 
+// RiskSet is the command set that puts risk under the replicated policy:
+// payout rows decided inside the state machine by the payout rules of the
+// bundle the log holds (policy/risk), the embedded default bundle stored
+// by the leader when none is, and the risk domain's cases and samples.
+const RiskSet = 6
+
 // CmdCommandSet raises the command set the cluster speaks; its body is the
 // set, 8 bytes big-endian.
 const CmdCommandSet = "state.min_version"

@@ -1,0 +1,246 @@
+package payouts
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"cxt/appliance/merchants"
+	"cxt/policy"
+	"cxt/storage/state"
+)
+
+// From command set state.RiskSet on, a chunk's rows are decided by the
+// payout rules of the policy bundle stored in the state (policy/risk/
+// payout.rego) — allow, hold for a person, or reject, naming the rule —
+// through the residual compiled from OPA's partial evaluation, and in
+// full for the rows it flags. Each payment records the decision with the
+// bundle's version and digest and its canonical input, whose SM3 anyone
+// can recompute, so that any decision can be replayed and explained.
+
+// RiskBucket holds the counters the velocity and limit rules read:
+// "w/<worker>/d/<yyyymmdd>" → the worker's day (fen, payments just under
+// the per-payment limit, the merchants that paid), "w/<worker>/y/<yyyy>" →
+// the worker's year in fen, "m/<merchant>/d/<yyyymmdd>" → the merchant's
+// day in fen. They count what was booked, in the China calendar; a payment
+// that later fails or returns still counts — the limits err on the side of
+// caution.
+const RiskBucket = "payout-risk"
+
+// ReasonNoDecision holds a row the payout rules gave no decision on.
+const ReasonNoDecision = "risk_no_decision"
+
+// CodeRiskRules refuses a chunk proposed under payout rules that are no
+// longer the stored ones: a bundle was activated in between. The driver
+// proposes again under the new ones.
+var CodeRiskRules = state.NewCode(state.KindConflict, "risk_rules_changed")
+
+// Risk is a payment's risk decision as recorded.
+type Risk struct {
+	Outcome string // policy.Allow, Hold or Reject
+	Rule    string // the rule that made it; "" when allowed
+	Bundle  string // the bundle's version
+	Digest  string // the bundle's SM3, hex
+	Input   []byte // the canonical input (policy.PayoutRow.AppendJSON)
+}
+
+// riskDay is a worker's day as the rules count it.
+type riskDay struct {
+	fen, near int64
+	merchants []string // sorted
+}
+
+func (d *riskDay) pack() []byte {
+	b := binary.AppendVarint(nil, d.fen)
+	b = binary.AppendVarint(b, d.near)
+	b = binary.AppendUvarint(b, uint64(len(d.merchants)))
+	for _, m := range d.merchants {
+		b = binary.AppendUvarint(b, uint64(len(m)))
+		b = append(b, m...)
+	}
+	return b
+}
+
+func unpackRiskDay(v []byte) (*riskDay, error) {
+	u := unpacker{b: v}
+	d := &riskDay{fen: u.int(), near: u.int()}
+	n := u.uint()
+	for i := uint64(0); i < n && u.err == nil; i++ {
+		d.merchants = append(d.merchants, u.str())
+	}
+	if u.err != nil || len(u.b) != 0 {
+		return nil, fmt.Errorf("payouts: a risk day does not unpack")
+	}
+	return d, nil
+}
+
+// riskCounters are the counters a command reads and writes, kept in memory
+// and written when it finishes.
+type riskCounters struct {
+	days  map[string]*riskDay // by key
+	fens  map[string]int64    // year and merchant-day totals, by key
+	dirty map[string]bool
+}
+
+func (c *riskCounters) day(tx Getter, key string) (*riskDay, error) {
+	if d, ok := c.days[key]; ok {
+		return d, nil
+	}
+	v, err := tx.Get(RiskBucket, []byte(key))
+	if err != nil {
+		return nil, err
+	}
+	d := &riskDay{}
+	if v != nil {
+		if d, err = unpackRiskDay(v); err != nil {
+			return nil, err
+		}
+	}
+	c.days[key] = d
+	return d, nil
+}
+
+func (c *riskCounters) fen(tx Getter, key string) (int64, error) {
+	if f, ok := c.fens[key]; ok {
+		return f, nil
+	}
+	v, err := tx.Get(RiskBucket, []byte(key))
+	if err != nil {
+		return 0, err
+	}
+	var f int64
+	if v != nil {
+		var n int
+		if f, n = binary.Varint(v); n <= 0 || n != len(v) {
+			return 0, fmt.Errorf("payouts: risk counter %s does not unpack", key)
+		}
+	}
+	c.fens[key] = f
+	return f, nil
+}
+
+func (c *riskCounters) save(tx *state.Tx) error {
+	keys := make([]string, 0, len(c.dirty))
+	for k := range c.dirty {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		var v []byte
+		if d, ok := c.days[k]; ok {
+			v = d.pack()
+		} else {
+			v = binary.AppendVarint(nil, c.fens[k])
+		}
+		if err := tx.Put(RiskBucket, []byte(k), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// riskRun is what a run decides under when the payout rules decide.
+type riskRun struct {
+	rules    *policy.PayoutRules
+	grade    string
+	nearFen  int64 // a payment at or above this is "just under the limit" (0: none)
+	limitFen int64 // the per-payment limit
+	counters riskCounters
+	day      string // yyyymmdd in China
+	year     string
+}
+
+// openRisk loads the stored payout rules for a command proposed under
+// want (a digest), or refuses it.
+func openRisk(tx *state.Tx, want string, m *merchants.Merchant, r *run) (*riskRun, error) {
+	if ok, err := tx.Speaks(state.RiskSet); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, state.Reject(state.Unavailable, "payout rules decide rows from command set %d on; the cluster speaks less", state.RiskSet)
+	}
+	rules, err := policy.StoredPayout(context.Background(), tx)
+	if err != nil {
+		return nil, err
+	}
+	if rules == nil || rules.Digest != want {
+		have := "none"
+		if rules != nil {
+			have = rules.Version + " (" + rules.Digest[:16] + ")"
+		}
+		return nil, state.Reject(CodeRiskRules, "the chunk was proposed under payout rules %.16s; the state holds %s: propose it again", want, have)
+	}
+	cn := r.now.In(China)
+	rr := &riskRun{rules: rules, day: cn.Format("20060102"), year: cn.Format("2006"),
+		counters: riskCounters{days: map[string]*riskDay{}, fens: map[string]int64{}, dirty: map[string]bool{}}}
+	rr.grade = merchants.Rate(m.Facts(r.now)).Grade
+	rr.limitFen, rr.nearFen = rules.NearLimit()
+	return rr, nil
+}
+
+// decideRisk builds p's row and decides it. verified and signed are the
+// payee's identity state; month is the worker's month before p.
+func (r *run) decideRisk(p *Payment, pe payeeOf, month, budget int64, task bool, accepted bool) (policy.RiskDecision, error) {
+	rr := r.risk
+	wd, err := rr.counters.day(r.tx, "w/"+p.Worker+"/d/"+rr.day)
+	if err != nil {
+		return policy.RiskDecision{}, err
+	}
+	year, err := rr.counters.fen(r.tx, "w/"+p.Worker+"/y/"+rr.year)
+	if err != nil {
+		return policy.RiskDecision{}, err
+	}
+	mday, err := rr.counters.fen(r.tx, "m/"+p.Merchant+"/d/"+rr.day)
+	if err != nil {
+		return policy.RiskDecision{}, err
+	}
+	merchantsToday := int64(len(wd.merchants))
+	if _, found := slices.BinarySearch(wd.merchants, p.Merchant); !found {
+		merchantsToday++
+	}
+	row := policy.PayoutRow{
+		AmountFen: p.AmountFen,
+		Merchant:  policy.RowMerchant{ID: p.Merchant, Status: string(r.merchant.Status), Grade: rr.grade, DayFen: mday},
+		Worker: policy.RowWorker{ID: p.Worker, IDBI: pe.idIndex, CardBI: pe.cardIndex, DeviceBI: pe.deviceIndex,
+			Verified: pe.verified, Signed: pe.agreement != "", Blacklisted: pe.blocked != "", Officer: pe.officer,
+			DayFen: wd.fen, MonthFen: month, YearFen: year, DayMerchants: merchantsToday, DayNear: wd.near},
+		Task: policy.RowTask{Present: task, Accepted: accepted, BudgetFen: budget},
+	}
+	d, err := rr.rules.DecideRow(context.Background(), &row)
+	if err != nil {
+		// Rules that give no decision or fail on a row fail alike on every
+		// replica (the same bundle, no clock, no randomness): the row waits
+		// for a person rather than stopping the state machine.
+		d = policy.RiskDecision{Outcome: policy.Hold, Rule: "no_decision", Code: ReasonNoDecision,
+			Reason: "the payout rules of bundle " + rr.rules.Version + " gave no decision: " + err.Error()}
+	}
+	p.Risk = &Risk{Outcome: d.Outcome, Rule: d.Rule, Bundle: rr.rules.Version, Digest: rr.rules.Digest, Input: row.AppendJSON(nil)}
+	return d, nil
+}
+
+// countRisk adds a booked payment to the counters.
+func (r *run) countRisk(p *Payment) error {
+	rr := r.risk
+	dk := "w/" + p.Worker + "/d/" + rr.day
+	wd, err := rr.counters.day(r.tx, dk)
+	if err != nil {
+		return err
+	}
+	wd.fen += p.AmountFen
+	if rr.nearFen > 0 && p.AmountFen >= rr.nearFen && p.AmountFen <= rr.limitFen {
+		wd.near++
+	}
+	if i, found := slices.BinarySearch(wd.merchants, p.Merchant); !found {
+		wd.merchants = slices.Insert(wd.merchants, i, p.Merchant)
+	}
+	rr.counters.dirty[dk] = true
+	for _, k := range []string{"w/" + p.Worker + "/y/" + rr.year, "m/" + p.Merchant + "/d/" + rr.day} {
+		f, err := rr.counters.fen(r.tx, k)
+		if err != nil {
+			return err
+		}
+		rr.counters.fens[k] = f + p.AmountFen
+		rr.counters.dirty[k] = true
+	}
+	return nil
+}
