@@ -40,11 +40,11 @@ func TestEachPayoutRuleDecidesItsRow(t *testing.T) {
 		{"unverified", func(r *PayoutRow) { r.Worker.Verified = false }, Hold, "identity.unverified", "worker_unverified", "worker w_1 has not passed real-name verification"},
 		{"unsigned", func(r *PayoutRow) { r.Worker.Signed = false }, Hold, "identity.unsigned", "agreement_unsigned", "worker w_1 has no complete service agreement with this merchant"},
 		{"officer", func(r *PayoutRow) { r.Worker.Officer = true }, Reject, "identity.officer", "risk_officer", "worker w_1 is a director, supervisor or senior manager of merchant m_1"},
-		{"per payment", func(r *PayoutRow) { r.AmountFen, r.Task.BudgetFen = 2000001, 9000000 }, Reject, "limits.payment", "risk_payment_limit", "20000.01 is over the per-payment limit of 20000.00"},
-		{"worker day", func(r *PayoutRow) { r.Worker.DayFen = 4900000 }, Reject, "limits.worker_day", "risk_daily_limit", "worker w_1 would be paid 50200.00 today on the platform, over the limit of 50000.00"},
+		{"per payment", func(r *PayoutRow) { r.AmountFen, r.Task.BudgetFen = 5000001, 9000000 }, Reject, "limits.payment", "risk_payment_limit", "50000.01 is over the per-payment limit of 50000.00"},
+		{"worker day", func(r *PayoutRow) { r.Worker.DayFen = 8900000 }, Reject, "limits.worker_day", "risk_daily_limit", "worker w_1 would be paid 90200.00 today on the platform, over the limit of 90000.00"},
 		{"worker month", func(r *PayoutRow) { r.Worker.MonthFen = 9900000 }, Reject, "limits.worker_month", "risk_monthly_limit", "worker w_1 would be paid 100200.00 this month on the platform, over the limit of 100000.00"},
 		{"worker year", func(r *PayoutRow) { r.Worker.YearFen = 119900000 }, Reject, "limits.worker_year", "risk_yearly_limit", "worker w_1 would be paid 1200200.00 this year on the platform, over the limit of 1200000.00"},
-		{"structuring", func(r *PayoutRow) { r.AmountFen, r.Task.BudgetFen, r.Worker.DayNear = 1850000, 9000000, 2 }, Hold, "velocity.structuring", "risk_structuring", "worker w_1 was paid 2 amounts just under the per-payment limit of 20000.00 today; 18500.00 is another"},
+		{"structuring", func(r *PayoutRow) { r.AmountFen, r.Task.BudgetFen, r.Worker.DayNear = 4850000, 9000000, 1 }, Hold, "velocity.structuring", "risk_structuring", "worker w_1 was paid 1 amount(s) just under the per-payment limit of 50000.00 today; 48500.00 is another"},
 		{"many merchants", func(r *PayoutRow) { r.Worker.DayMerchants = 4 }, Hold, "velocity.merchants", "risk_many_merchants", "worker w_1 is paid by 4 merchants today, more than 3"},
 		{"task unaccepted", func(r *PayoutRow) { r.Task.Accepted = false }, Hold, "task.unaccepted", "task_not_accepted", "worker w_1's work on the task is not accepted"},
 		{"over budget", func(r *PayoutRow) { r.AmountFen = 500001 }, Hold, "task.over_budget", "risk_over_budget", "5000.01 is over 100% of the task's budget of 5000.00"},
@@ -107,14 +107,14 @@ func TestTheCanonicalInputIsTheRowsInput(t *testing.T) {
 // with lists that sometimes name the row.
 func randomRow(rng *rand.Rand) PayoutRow {
 	pick := func(xs ...int64) int64 { return xs[rng.IntN(len(xs))] }
-	amounts := []int64{1, 99, 120000, 120000, 120000, 500000, 500001, 1799999, 1800000, 1999999, 2000000, 2000001, 9000000, 1 << 40}
+	amounts := []int64{1, 99, 120000, 120000, 120000, 500000, 500001, 3999999, 4000000, 4999999, 5000000, 5000001, 9000000, 1 << 40}
 	strs := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
 	return PayoutRow{
 		AmountFen: pick(amounts...),
 		Merchant:  RowMerchant{ID: strs("m_1", "m_1", "m_1", "m_bad"), Status: strs("approved", "approved", "approved", "suspended"), Grade: strs("A", "B", "C", "D"), DayFen: pick(0, 0, 100000, 1<<50)},
 		Worker: RowWorker{ID: "w_1", IDBI: strs("aa11", "aa11", "bad_id", "white_id"), CardBI: strs("cc11", "cc11", "cc11", "bad_card"), DeviceBI: strs("dd11", "dd11", "dd11", "bad_dev"),
 			Verified: rng.IntN(30) > 0, Signed: rng.IntN(30) > 0, Blacklisted: rng.IntN(30) == 0, Officer: rng.IntN(30) == 0,
-			DayFen: pick(0, 0, 0, 3000000, 4900000, 5000000), MonthFen: pick(0, 0, 0, 9000000, 9999999, 10000000, 10000001),
+			DayFen: pick(0, 0, 0, 3000000, 8900000, 9000000), MonthFen: pick(0, 0, 0, 9000000, 9999999, 10000000, 10000001),
 			YearFen: pick(0, 0, 0, 0, 119000000, 120000000, 1<<62), DayMerchants: pick(1, 1, 1, 3, 4, 9), DayNear: pick(0, 0, 1, 2, 5)},
 		Task: RowTask{Present: rng.IntN(4) > 0, Accepted: rng.IntN(30) > 0, BudgetFen: pick(9000000, 9000000, 500000, 1<<62)},
 	}

@@ -176,7 +176,7 @@ reason("limits.merchant_day") := sprintf("merchant %s would pay %s today, over i
 
 reason("limits.vat") := sprintf("worker %s's month would pass the VAT threshold of %s (%s with this payment)", [input.worker.id, yuan(s.vat_month_fen), yuan(input.worker.month_fen + input.amount_fen)])
 
-reason("velocity.structuring") := sprintf("worker %s was paid %d amounts just under the per-payment limit of %s today; %s is another", [input.worker.id, input.worker.day_near, yuan(s.payment_fen), yuan(input.amount_fen)])
+reason("velocity.structuring") := sprintf("worker %s was paid %d amount(s) just under the per-payment limit of %s today; %s is another", [input.worker.id, input.worker.day_near, yuan(s.payment_fen), yuan(input.amount_fen)])
 
 reason("velocity.merchants") := sprintf("worker %s is paid by %d merchants today, more than %d", [input.worker.id, input.worker.day_merchants, s.max_day_merchants])
 

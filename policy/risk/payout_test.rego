@@ -64,14 +64,14 @@ test_paying_the_merchants_own_officer_is_rejected if {
 }
 
 test_the_per_payment_limit_is_inclusive if {
-	decide({"/amount_fen": 2000000, "/task/budget_fen": 9000000}).outcome == "allow"
-	d := decide({"/amount_fen": 2000001, "/task/budget_fen": 9000000})
+	decide({"/amount_fen": 5000000, "/task/budget_fen": 9000000}).outcome == "allow"
+	d := decide({"/amount_fen": 5000001, "/task/budget_fen": 9000000})
 	d.code == "risk_payment_limit"
-	d.reason == "20000.01 is over the per-payment limit of 20000.00"
+	d.reason == "50000.01 is over the per-payment limit of 50000.00"
 }
 
 test_worker_day_month_and_year_limits if {
-	decide({"/worker/day_fen": 4900000}).code == "risk_daily_limit"
+	decide({"/worker/day_fen": 8900000}).code == "risk_daily_limit"
 	decide({"/worker/month_fen": 9900000}).code == "risk_monthly_limit"
 	decide({"/worker/year_fen": 119900000}).code == "risk_yearly_limit"
 	decide({"/worker/year_fen": 119880000}).outcome == "allow"
@@ -91,16 +91,16 @@ test_the_row_crossing_the_vat_line_waits if {
 }
 
 test_structuring_just_under_the_limit if {
-	decide({"/amount_fen": 1800000, "/worker/day_near": 2, "/task/budget_fen": 9000000}).code == "risk_structuring"
-	decide({"/amount_fen": 1799999, "/worker/day_near": 2, "/task/budget_fen": 9000000}).outcome == "allow"
-	decide({"/amount_fen": 1800000, "/worker/day_near": 1, "/task/budget_fen": 9000000}).outcome == "allow"
+	decide({"/amount_fen": 4000000, "/worker/day_near": 1, "/task/budget_fen": 9000000}).code == "risk_structuring"
+	decide({"/amount_fen": 3999999, "/worker/day_near": 1, "/task/budget_fen": 9000000}).outcome == "allow"
+	decide({"/amount_fen": 4000000, "/worker/day_near": 0, "/task/budget_fen": 9000000}).outcome == "allow"
 }
 
 test_a_white_listed_worker_is_spared_velocity_not_limits if {
 	l := object.union(data.cxt.risk_lists, {"white": {"ids": ["aa11"]}})
-	a := payout.decision with input as row({"/amount_fen": 1800000, "/worker/day_near": 5, "/task/budget_fen": 9000000, "/worker/day_merchants": 9}) with data.cxt.risk_lists as l
+	a := payout.decision with input as row({"/amount_fen": 4000000, "/worker/day_near": 5, "/task/budget_fen": 9000000, "/worker/day_merchants": 9}) with data.cxt.risk_lists as l
 	a.outcome == "allow"
-	b := payout.decision with input as row({"/amount_fen": 2000001, "/task/budget_fen": 9000000}) with data.cxt.risk_lists as l
+	b := payout.decision with input as row({"/amount_fen": 5000001, "/task/budget_fen": 9000000}) with data.cxt.risk_lists as l
 	b.code == "risk_payment_limit"
 }
 
