@@ -1,9 +1,11 @@
 package policy
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -443,3 +445,62 @@ func (p *PayoutRules) DecideRow(ctx context.Context, r *PayoutRow) (RiskDecision
 // of the settings; 0, 0 when either is missing or zero), for the counters
 // the rule reads.
 func (p *PayoutRules) NearLimit() (limit, near int64) { return p.limitFen, p.nearFen }
+
+// UnmarshalJSON reads a canonical input (AppendJSON) back into a row: every
+// field must be there, and nothing else.
+func (r *PayoutRow) UnmarshalJSON(b []byte) error {
+	var in struct {
+		AmountFen *int64 `json:"amount_fen"`
+		Merchant  *struct {
+			ID, Status, Grade *string
+			DayFen            *int64 `json:"day_fen"`
+		} `json:"merchant"`
+		Task *struct {
+			Accepted  *bool  `json:"accepted"`
+			BudgetFen *int64 `json:"budget_fen"`
+			Present   *bool  `json:"present"`
+		} `json:"task"`
+		Worker *struct {
+			Blacklisted  *bool   `json:"blacklisted"`
+			CardBI       *string `json:"card_bi"`
+			DayFen       *int64  `json:"day_fen"`
+			DayMerchants *int64  `json:"day_merchants"`
+			DayNear      *int64  `json:"day_near"`
+			DeviceBI     *string `json:"device_bi"`
+			ID           *string `json:"id"`
+			IDBI         *string `json:"id_bi"`
+			MonthFen     *int64  `json:"month_fen"`
+			Officer      *bool   `json:"officer"`
+			Signed       *bool   `json:"signed"`
+			Verified     *bool   `json:"verified"`
+			YearFen      *int64  `json:"year_fen"`
+		} `json:"worker"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return fmt.Errorf("policy: a payout row: %w", err)
+	}
+	m, t, w := in.Merchant, in.Task, in.Worker
+	if in.AmountFen == nil || m == nil || t == nil || w == nil ||
+		m.ID == nil || m.Status == nil || m.Grade == nil || m.DayFen == nil ||
+		t.Accepted == nil || t.BudgetFen == nil || t.Present == nil ||
+		w.Blacklisted == nil || w.CardBI == nil || w.DayFen == nil || w.DayMerchants == nil || w.DayNear == nil ||
+		w.DeviceBI == nil || w.ID == nil || w.IDBI == nil || w.MonthFen == nil || w.Officer == nil ||
+		w.Signed == nil || w.Verified == nil || w.YearFen == nil {
+		return ErrRowFields
+	}
+	*r = PayoutRow{
+		AmountFen: *in.AmountFen,
+		Merchant:  RowMerchant{ID: *m.ID, Status: *m.Status, Grade: *m.Grade, DayFen: *m.DayFen},
+		Task:      RowTask{Present: *t.Present, Accepted: *t.Accepted, BudgetFen: *t.BudgetFen},
+		Worker: RowWorker{ID: *w.ID, IDBI: *w.IDBI, CardBI: *w.CardBI, DeviceBI: *w.DeviceBI, Verified: *w.Verified,
+			Signed: *w.Signed, Blacklisted: *w.Blacklisted, Officer: *w.Officer, DayFen: *w.DayFen, MonthFen: *w.MonthFen,
+			YearFen: *w.YearFen, DayMerchants: *w.DayMerchants, DayNear: *w.DayNear},
+	}
+	return nil
+}
+
+// ErrRowFields refuses a payout row missing a field: the rules read every
+// field, and one missing would leave rules undefined rather than decided.
+var ErrRowFields = errors.New("policy: a payout row needs every field: amount_fen, merchant {id, status, grade, day_fen}, task {present, accepted, budget_fen}, worker {id, id_bi, card_bi, device_bi, verified, signed, blacklisted, officer, day_fen, month_fen, year_fen, day_merchants, day_near}")

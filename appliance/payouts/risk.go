@@ -3,10 +3,15 @@ package payouts
 import (
 	"context"
 	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"slices"
 
+	"cxt/appliance/api"
+	"cxt/appliance/errs"
 	"cxt/appliance/merchants"
+	"cxt/crypto/sm"
 	"cxt/policy"
 	"cxt/storage/state"
 )
@@ -243,4 +248,61 @@ func (r *run) countRisk(p *Payment) error {
 		rr.counters.dirty[k] = true
 	}
 	return nil
+}
+
+// view is the decision as a payment shows it to its parties: the outcome,
+// the rule and the bundle, and the input's SM3 — not the input, which
+// holds blind indexes only platform staff see (explain).
+func (k *Risk) view() map[string]any {
+	sum := sm.Sum(k.Input)
+	return map[string]any{"outcome": k.Outcome, "rule": k.Rule, "bundle": k.Bundle, "bundle_sm3": k.Digest,
+		"input_sm3": hex.EncodeToString(sum[:])}
+}
+
+// explainRisk answers GET /api/v1/payments/{payment}/risk: the decision as
+// recorded — the outcome, the rule, the bundle, the canonical input and
+// its SM3 — and the same input decided again by the bundle stored now,
+// with whether the two agree. A payment decided before command set 6 has
+// no decision to explain.
+func (b *Backend) explainRisk(r *api.Request) (int, any, error) {
+	var p *Payment
+	var now *policy.PayoutRules
+	err := r.View(func(tx *state.ReadTx) (err error) {
+		if p, err = GetPayment(tx, r.Var("payment")); err != nil {
+			return err
+		}
+		now, err = policy.StoredPayout(r.Ctx, tx)
+		return err
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	if p.Risk == nil {
+		return 0, nil, errs.Coded("explain risk", errs.NotExist, "risk_not_decided", "payment %s was decided before the payout rules decided rows (command set %d): its code and reason are all there is", p.ID, state.RiskSet)
+	}
+	var input any
+	if err := json.Unmarshal(p.Risk.Input, &input); err != nil {
+		return 0, nil, fmt.Errorf("payouts: payment %s: its risk input: %w", p.ID, err)
+	}
+	out := p.Risk.view()
+	out["payment"], out["input"], out["code"], out["reason"] = p.ID, input, p.Code, p.Reason
+	if p.Risk.Outcome == policy.Allow {
+		out["code"], out["reason"] = "", ""
+	}
+	if now != nil {
+		var row policy.PayoutRow
+		if err := row.UnmarshalJSON(p.Risk.Input); err != nil {
+			return 0, nil, fmt.Errorf("payouts: payment %s: its risk input: %w", p.ID, err)
+		}
+		d, err := now.DecideEach(r.Ctx, []policy.PayoutRow{row})
+		replay := map[string]any{"bundle": now.Version, "bundle_sm3": now.Digest}
+		if err != nil {
+			replay["error"] = err.Error()
+		} else {
+			replay["decision"] = d[0]
+			replay["same"] = d[0].Outcome == p.Risk.Outcome && d[0].Rule == p.Risk.Rule
+		}
+		out["replay"] = replay
+	}
+	return 200, out, nil
 }

@@ -53,6 +53,7 @@ func (b *Backend) Routes() []api.Route {
 		{Method: "POST", Path: "/api/v1/payout-batches/{batch}/discard", Action: "payouts.discard", Kind: write, Resource: batchResource, Handle: b.discard},
 		{Method: "GET", Path: "/api/v1/payments", Action: "payments.list", Kind: read, Handle: b.payments},
 		{Method: "GET", Path: "/api/v1/payments/{payment}", Action: "payments.read", Kind: read, Resource: PaymentResource, Handle: b.payment},
+		{Method: "GET", Path: "/api/v1/payments/{payment}/risk", Action: "payments.risk", Kind: read, Resource: PaymentResource, Handle: b.explainRisk},
 		{Method: "POST", Path: "/api/v1/payments/{payment}/cancel", Action: "payments.cancel", Kind: write, Resource: PaymentResource, Handle: b.cancel},
 		{Method: "PUT", Path: "/api/v1/risk/blacklist/{worker}", Action: "risk.blacklist", Kind: write, Resource: api.PathOwner("worker"), Handle: b.block},
 		{Method: "DELETE", Path: "/api/v1/risk/blacklist/{worker}", Action: "risk.blacklist", Kind: write, Resource: api.PathOwner("worker"), Handle: b.unblock},
@@ -356,6 +357,9 @@ func (p *Payment) View() map[string]any {
 		out["code"], out["reason"] = p.Code, p.Reason
 	} else if p.Reason != "" {
 		out["reason"] = p.Reason
+	}
+	if p.Risk != nil {
+		out["risk"] = p.Risk.view()
 	}
 	if p.Posting != 0 {
 		out["agreement"], out["fee"], out["iit"], out["vat"], out["surcharges"], out["net"] = p.Agreement,

@@ -200,8 +200,12 @@ func (r *run) check(p *Payment) (code, reason string, hold bool, err error) {
 		return pe.code, pe.reason, pe.hold, nil
 	}
 	p.Agreement = pe.agreement
+	// The task as the rules see it: present when the payment names a task
+	// whose accepted amount the platform keeps (rules.Task), accepted when
+	// the work on it was.
 	var accepted int64
-	taskAccepted := p.Task != ""
+	taskKnown := p.Task != "" && r.rules.Task != nil
+	taskAccepted := taskKnown
 	if r.rules.Task != nil {
 		var rej *state.Rejection
 		if accepted, rej, err = r.taskCheck(p); err != nil {
@@ -230,7 +234,7 @@ func (r *run) check(p *Payment) (code, reason string, hold bool, err error) {
 		month = w.Income
 	}
 	if r.risk != nil {
-		d, err := r.decideRisk(p, pe, month, accepted, p.Task != "", taskAccepted)
+		d, err := r.decideRisk(p, pe, month, accepted, taskKnown, taskAccepted)
 		if err != nil {
 			return "", "", false, err
 		}
