@@ -191,6 +191,8 @@ type Hit struct {
 	Outcome string `json:"outcome"`
 	Code    string `json:"code"`
 	Reason  string `json:"reason"`
+	// Clearable: a hold a platform reviewer may let pass for one payment.
+	Clearable bool `json:"clearable,omitempty"`
 }
 
 // RiskDecision is a rule set's answer: the outcome, the rule that made it
@@ -201,7 +203,9 @@ type RiskDecision struct {
 	Rule    string `json:"rule,omitempty"`
 	Code    string `json:"code,omitempty"`
 	Reason  string `json:"reason,omitempty"`
-	Hits    []Hit  `json:"hits,omitempty"`
+	// Clearable: the deciding rule is a hold a reviewer may clear.
+	Clearable bool  `json:"clearable,omitempty"`
+	Hits      []Hit `json:"hits,omitempty"`
 }
 
 // PayoutRules are a bundle's payout rules, compiled: full evaluation, and
@@ -367,6 +371,7 @@ func riskDecision(v any) (RiskDecision, error) {
 	d.Rule, _ = m["rule"].(string)
 	d.Code, _ = m["code"].(string)
 	d.Reason, _ = m["reason"].(string)
+	d.Clearable, _ = m["clearable"].(bool)
 	switch d.Outcome {
 	case Allow:
 		if d.Rule != "" {
@@ -390,6 +395,7 @@ func riskDecision(v any) (RiskDecision, error) {
 		x.Outcome, _ = hm["outcome"].(string)
 		x.Code, _ = hm["code"].(string)
 		x.Reason, _ = hm["reason"].(string)
+		x.Clearable, _ = hm["clearable"].(bool)
 		d.Hits = append(d.Hits, x)
 	}
 	return d, nil

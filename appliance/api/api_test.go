@@ -535,6 +535,7 @@ var expected = map[string][]string{
 	"payments.list":       {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "merchant_client", "worker"},
 	"payments.read":       {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "merchant_client", "worker"},
 	"payments.risk":       {"platform_operator", "platform_reviewer"},
+	"payments.risk_clear": {"platform_reviewer"},
 	"payments.cancel":     {"merchant_admin", "merchant_operator"},
 	"risk.blacklist":      {"platform_operator"},
 	"ledger.read":         {"platform_operator", "audit_admin"},

@@ -92,6 +92,7 @@ func Register(reg *state.Registry, rules *Rules) {
 	reg.HandleFrom(state.MoneySet, CmdPreview, h.preview)
 	reg.HandleFrom(state.MoneySet, CmdStatement, h.statement)
 	reg.HandleFrom(state.MoneySet, CmdDiscard, h.discard)
+	reg.HandleFrom(state.RiskSet, CmdRiskClear, riskClear)
 }
 
 type handlers struct{ rules *Rules }

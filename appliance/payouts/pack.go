@@ -144,6 +144,17 @@ func (pm *Payment) pack() []byte {
 		for _, s := range []string{r.Outcome, r.Rule, r.Bundle, r.Digest, string(r.Input)} {
 			p.str(s)
 		}
+		p.uint(uint64(len(r.Cleared)))
+		for _, s := range r.Cleared {
+			p.str(s)
+		}
+		p.str(r.ClearedBy)
+		p.str(r.ClearNote)
+		clearable := uint64(0)
+		if r.Clearable {
+			clearable = 1
+		}
+		p.uint(clearable)
 	}
 	return p.b
 }
@@ -172,6 +183,11 @@ func unpackPayment(b []byte) (*Payment, error) {
 	if v >= 3 {
 		r := &Risk{Outcome: u.str(), Rule: u.str(), Bundle: u.str(), Digest: u.str()}
 		r.Input = []byte(u.str())
+		for n := u.uint(); n > 0 && u.err == nil; n-- {
+			r.Cleared = append(r.Cleared, u.str())
+		}
+		r.ClearedBy, r.ClearNote = u.str(), u.str()
+		r.Clearable = u.uint() == 1
 		pm.Risk = r
 	}
 	if u.err != nil || len(u.b) != 0 {

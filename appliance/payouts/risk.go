@@ -48,6 +48,72 @@ type Risk struct {
 	Bundle  string // the bundle's version
 	Digest  string // the bundle's SM3, hex
 	Input   []byte // the canonical input (policy.PayoutRow.AppendJSON)
+	// Cleared are the hold rules a platform reviewer looked at and let
+	// pass for this payment (CmdRiskClear), by whom and why: when the row
+	// is decided again, holds by these rules alone no longer hold it. A
+	// reject is never cleared.
+	Cleared   []string
+	ClearedBy string
+	ClearNote string
+	// Clearable: the deciding rule is a hold a reviewer may clear.
+	Clearable bool
+}
+
+// CmdRiskClear records a platform reviewer's clearance of the rule that
+// holds a payment (from command set 6).
+const CmdRiskClear = "payouts.risk_clear"
+
+// RiskClear is the body of CmdRiskClear.
+type RiskClear struct {
+	Payment string `json:"payment"`
+	By      string `json:"by"`
+	Note    string `json:"note"`
+}
+
+// CodePaymentNotRiskHeld refuses a clearance of a payment that no risk
+// rule holds.
+var CodePaymentNotRiskHeld = state.NewCode(state.KindConflict, "payment_not_risk_held")
+
+func riskClear(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	var in RiskClear
+	if err := json.Unmarshal(cmd.Body, &in); err != nil || in.Payment == "" || in.By == "" {
+		return nil, state.Reject(state.InvalidRequest, "a clearance names its payment and who clears it")
+	}
+	if in.Note == "" || len(in.Note) > 2000 {
+		return nil, state.Reject(state.InvalidRequest, "a clearance says why, in at most 2,000 bytes")
+	}
+	p, err := GetPayment(tx, in.Payment)
+	if err != nil {
+		return nil, err
+	}
+	if p.Status != OnHold || p.Risk == nil || p.Risk.Outcome != policy.Hold {
+		return nil, state.Reject(CodePaymentNotRiskHeld, "payment %s is %s, not held by a risk rule", p.ID, p.Status)
+	}
+	if !p.Risk.Clearable {
+		return nil, state.Reject(CodePaymentNotRiskHeld, "payment %s is held by %s, which waits for a fact to change (%s), not for a reviewer", p.ID, p.Risk.Rule, p.Code)
+	}
+	if !slices.Contains(p.Risk.Cleared, p.Risk.Rule) {
+		p.Risk.Cleared = append(p.Risk.Cleared, p.Risk.Rule)
+		slices.Sort(p.Risk.Cleared)
+	}
+	p.Risk.ClearedBy, p.Risk.ClearNote, p.Updated = in.By, in.Note, tx.Time()
+	if err := putPayment(tx, p); err != nil {
+		return nil, err
+	}
+	return json.Marshal(map[string]any{"payment": p.ID, "batch": p.Batch, "cleared": p.Risk.Cleared})
+}
+
+// cleared reports whether every hit of d is a hold by a rule in rules.
+func cleared(d policy.RiskDecision, rules []string) bool {
+	if d.Outcome != policy.Hold || len(rules) == 0 {
+		return false
+	}
+	for _, h := range d.Hits {
+		if h.Outcome != policy.Hold || !h.Clearable || !slices.Contains(rules, h.Rule) {
+			return false
+		}
+	}
+	return len(d.Hits) > 0
 }
 
 // riskDay is a worker's day as the rules count it.
@@ -219,7 +285,15 @@ func (r *run) decideRisk(p *Payment, pe payeeOf, month, budget int64, task bool,
 		d = policy.RiskDecision{Outcome: policy.Hold, Rule: "no_decision", Code: ReasonNoDecision,
 			Reason: "the payout rules of bundle " + rr.rules.Version + " gave no decision: " + err.Error()}
 	}
-	p.Risk = &Risk{Outcome: d.Outcome, Rule: d.Rule, Bundle: rr.rules.Version, Digest: rr.rules.Digest, Input: row.AppendJSON(nil)}
+	k := &Risk{Outcome: d.Outcome, Rule: d.Rule, Bundle: rr.rules.Version, Digest: rr.rules.Digest, Input: row.AppendJSON(nil), Clearable: d.Clearable}
+	if prev := p.Risk; prev != nil && len(prev.Cleared) > 0 {
+		k.Cleared, k.ClearedBy, k.ClearNote = prev.Cleared, prev.ClearedBy, prev.ClearNote
+		if cleared(d, prev.Cleared) {
+			d = policy.RiskDecision{Outcome: policy.Allow, Hits: d.Hits}
+			k.Outcome, k.Rule = policy.Allow, ""
+		}
+	}
+	p.Risk = k
 	return d, nil
 }
 
@@ -255,8 +329,53 @@ func (r *run) countRisk(p *Payment) error {
 // holds blind indexes only platform staff see (explain).
 func (k *Risk) view() map[string]any {
 	sum := sm.Sum(k.Input)
-	return map[string]any{"outcome": k.Outcome, "rule": k.Rule, "bundle": k.Bundle, "bundle_sm3": k.Digest,
+	out := map[string]any{"outcome": k.Outcome, "rule": k.Rule, "bundle": k.Bundle, "bundle_sm3": k.Digest,
 		"input_sm3": hex.EncodeToString(sum[:])}
+	if len(k.Cleared) > 0 {
+		out["cleared"], out["cleared_by"], out["clear_note"] = k.Cleared, k.ClearedBy, k.ClearNote
+	}
+	return out
+}
+
+// clearRisk answers POST /api/v1/payments/{payment}/risk/clear: a platform
+// reviewer lets the rule that holds a payment pass for it, with a note, and
+// the payment's batch runs its held rows again — the payment is paid if no
+// other rule, and the balance, hold it.
+func (b *Backend) clearRisk(r *api.Request) (int, any, error) {
+	var in struct {
+		Note string `json:"note"`
+	}
+	if err := r.Decode(&in); err != nil {
+		return 0, nil, err
+	}
+	r.Audit.Object = r.Var("payment")
+	v, err := r.Propose(state.NewCommand(CmdRiskClear, mustJSON(RiskClear{Payment: r.Var("payment"), By: r.Subject.ID, Note: in.Note}), r.Now()))
+	if err != nil {
+		return 0, nil, err
+	}
+	var done struct {
+		Batch string `json:"batch"`
+	}
+	if err := json.Unmarshal(v, &done); err != nil {
+		return 0, nil, err
+	}
+	rel := Release{Batch: done.Batch}
+	if b.Limits != nil {
+		if rel.Limits, err = b.Limits(r.Ctx); err != nil {
+			return 0, nil, err
+		}
+	}
+	if _, err := r.Propose(state.NewCommand(CmdRelease, mustJSON(rel), r.Now())); err != nil {
+		return 0, nil, err
+	}
+	if b.Kick != nil {
+		b.Kick()
+	}
+	var p *Payment
+	if err := r.View(func(tx *state.ReadTx) (err error) { p, err = GetPayment(tx, r.Var("payment")); return }); err != nil {
+		return 0, nil, err
+	}
+	return 200, p.View(), nil
 }
 
 // explainRisk answers GET /api/v1/payments/{payment}/risk: the decision as

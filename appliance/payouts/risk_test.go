@@ -109,6 +109,27 @@ func TestThePayoutRulesDecideRowsByTheStoredBundle(t *testing.T) {
 		t.Fatalf("replayed: %+v %v", d, err)
 	}
 
+	// A reviewer lets the structuring hold pass for this payment; the
+	// batch's holds run again and it is paid. A hold that waits for a fact
+	// (verification) and a reject are not a reviewer's to clear.
+	for _, row := range []int{3, 4} {
+		res := w.Send(payouts.CmdRiskClear, payouts.RiskClear{Payment: payouts.PaymentID(b.ID, row), By: "acct-reviewer", Note: "looked"})
+		if statetest.Code(res.Err) != "payment_not_risk_held" {
+			t.Fatalf("clearing row %d: %+v", row, res)
+		}
+	}
+	if res := w.Send(payouts.CmdRiskClear, payouts.RiskClear{Payment: payouts.PaymentID(b.ID, 2), By: "acct-reviewer"}); statetest.Code(res.Err) != "invalid_request" {
+		t.Fatalf("a clearance without a note: %+v", res)
+	}
+	w.ok(payouts.CmdRiskClear, payouts.RiskClear{Payment: payouts.PaymentID(b.ID, 2), By: "acct-reviewer", Note: "two invoices of one job, checked"})
+	w.ok(payouts.CmdRelease, payouts.Release{Batch: b.ID, Limits: under})
+	if st, _, risk := w.outcome(b.ID, 2); st != payouts.Accepted || risk.Outcome != policy.Allow || risk.ClearedBy != "acct-reviewer" || len(risk.Cleared) != 1 {
+		t.Fatalf("the cleared row: %s %+v", st, risk)
+	}
+	if st, code, _ := w.outcome(b.ID, 4); st != payouts.OnHold || code != payouts.ReasonWorkerUnverified {
+		t.Fatalf("the unverified row after the release: %s %s", st, code)
+	}
+
 	// The day goes on in other commands: w0002 had 3,000.00; 39,000.00
 	// twice makes 81,000.00, and 10,000.00 more passes the 90,000.00 day.
 	b = w.executeUnder(w.upload("m1", "day-1b", []payouts.Row{
@@ -127,9 +148,10 @@ func TestThePayoutRulesDecideRowsByTheStoredBundle(t *testing.T) {
 			t.Fatalf("merchant %d of the day: %s %s", i+1, st, code)
 		}
 	}
-	// The next day starts afresh.
+	// The next day starts afresh: what the day's limit refused yesterday
+	// is paid today (the month, 91,000.00, within its limit).
 	w.Now = w.Now.Add(24 * time.Hour)
-	b = w.executeUnder(w.upload("m1", "day-2", []payouts.Row{{Worker: "w0000", Task: "task-1", Amount: "45000.00"}}), under)
+	b = w.executeUnder(w.upload("m1", "day-2", []payouts.Row{{Worker: "w0002", Task: "task-1", Amount: "10000.00"}}), under)
 	if st, _, risk := w.outcome(b.ID, 1); st != payouts.Accepted || risk.Outcome != policy.Allow {
 		t.Fatalf("the next day: %s %+v", st, risk)
 	}

@@ -54,6 +54,7 @@ func (b *Backend) Routes() []api.Route {
 		{Method: "GET", Path: "/api/v1/payments", Action: "payments.list", Kind: read, Handle: b.payments},
 		{Method: "GET", Path: "/api/v1/payments/{payment}", Action: "payments.read", Kind: read, Resource: PaymentResource, Handle: b.payment},
 		{Method: "GET", Path: "/api/v1/payments/{payment}/risk", Action: "payments.risk", Kind: read, Resource: PaymentResource, Handle: b.explainRisk},
+		{Method: "POST", Path: "/api/v1/payments/{payment}/risk/clear", Action: "payments.risk_clear", Kind: write, Resource: PaymentResource, Handle: b.clearRisk},
 		{Method: "POST", Path: "/api/v1/payments/{payment}/cancel", Action: "payments.cancel", Kind: write, Resource: PaymentResource, Handle: b.cancel},
 		{Method: "PUT", Path: "/api/v1/risk/blacklist/{worker}", Action: "risk.blacklist", Kind: write, Resource: api.PathOwner("worker"), Handle: b.block},
 		{Method: "DELETE", Path: "/api/v1/risk/blacklist/{worker}", Action: "risk.blacklist", Kind: write, Resource: api.PathOwner("worker"), Handle: b.unblock},

@@ -28,13 +28,15 @@ s := data.cxt.risk_settings.payout
 
 lists := data.cxt.risk_lists
 
-# meta is each rule's outcome and stable code.
+# meta is each rule's outcome and stable code; a hold a platform reviewer
+# may let pass for one payment is clearable (the others wait for a fact to
+# change: a verification, a signature, an acceptance).
 meta := {
 	"merchant.status": {"outcome": "reject", "code": "merchant_status"},
-	"merchant.rating": {"outcome": "hold", "code": "risk_merchant_rating"},
+	"merchant.rating": {"outcome": "hold", "code": "risk_merchant_rating", "clearable": true},
 	"lists.worker": {"outcome": "reject", "code": "risk_blacklisted"},
 	"lists.card": {"outcome": "reject", "code": "risk_blacklisted"},
-	"lists.device": {"outcome": "hold", "code": "risk_listed_device"},
+	"lists.device": {"outcome": "hold", "code": "risk_listed_device", "clearable": true},
 	"lists.merchant": {"outcome": "reject", "code": "risk_blacklisted_merchant"},
 	"identity.unverified": {"outcome": "hold", "code": "worker_unverified"},
 	"identity.unsigned": {"outcome": "hold", "code": "agreement_unsigned"},
@@ -43,13 +45,13 @@ meta := {
 	"limits.worker_day": {"outcome": "reject", "code": "risk_daily_limit"},
 	"limits.worker_month": {"outcome": "reject", "code": "risk_monthly_limit"},
 	"limits.worker_year": {"outcome": "reject", "code": "risk_yearly_limit"},
-	"limits.merchant_day": {"outcome": "hold", "code": "risk_merchant_daily_limit"},
-	"limits.vat": {"outcome": "hold", "code": "risk_vat_threshold"},
-	"velocity.structuring": {"outcome": "hold", "code": "risk_structuring"},
-	"velocity.merchants": {"outcome": "hold", "code": "risk_many_merchants"},
-	"task.missing": {"outcome": "hold", "code": "risk_no_task"},
+	"limits.merchant_day": {"outcome": "hold", "code": "risk_merchant_daily_limit", "clearable": true},
+	"limits.vat": {"outcome": "hold", "code": "risk_vat_threshold", "clearable": true},
+	"velocity.structuring": {"outcome": "hold", "code": "risk_structuring", "clearable": true},
+	"velocity.merchants": {"outcome": "hold", "code": "risk_many_merchants", "clearable": true},
+	"task.missing": {"outcome": "hold", "code": "risk_no_task", "clearable": true},
 	"task.unaccepted": {"outcome": "hold", "code": "task_not_accepted"},
-	"task.over_budget": {"outcome": "hold", "code": "risk_over_budget"},
+	"task.over_budget": {"outcome": "hold", "code": "risk_over_budget", "clearable": true},
 }
 
 white_worker if input.worker.id_bi in lists.white.ids
@@ -188,10 +190,12 @@ reason("task.over_budget") := sprintf("%s is over %d%% of the task's budget of %
 
 rank := {"reject": 0, "hold": 1}
 
+clearable(r) := object.get(meta[r], "clearable", false)
+
 # decision is the row's answer: allow, or the first hit's outcome, rule,
 # code and reason; hits lists every rule that fired with its reason, for an
 # explanation.
-default decision := {"outcome": "allow", "rule": "", "code": "", "reason": "", "hits": []}
+default decision := {"outcome": "allow", "rule": "", "code": "", "reason": "", "clearable": false, "hits": []}
 
 decision := d if {
 	count(hits) > 0
@@ -202,6 +206,7 @@ decision := d if {
 		"rule": first,
 		"code": meta[first].code,
 		"reason": reasons[first],
-		"hits": [{"rule": r, "outcome": meta[r].outcome, "code": meta[r].code, "reason": reasons[r]} | some [_, r] in ranked],
+		"clearable": clearable(first),
+		"hits": [{"rule": r, "outcome": meta[r].outcome, "code": meta[r].code, "reason": reasons[r], "clearable": clearable(r)} | some [_, r] in ranked],
 	}
 }

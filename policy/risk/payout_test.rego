@@ -24,7 +24,7 @@ decide(patch) := d if {
 lists(black) := object.union(data.cxt.risk_lists, {"black": black})
 
 test_an_ordinary_row_is_allowed if {
-	decide({}) == {"outcome": "allow", "rule": "", "code": "", "reason": "", "hits": []}
+	decide({}) == {"outcome": "allow", "rule": "", "code": "", "reason": "", "clearable": false, "hits": []}
 }
 
 test_a_merchant_not_approved_is_rejected if {
@@ -124,3 +124,9 @@ test_reject_beats_hold_and_every_hit_is_explained if {
 	[h.rule | some h in d.hits] == ["identity.officer", "identity.unsigned"]
 }
 
+
+test_only_holds_for_a_person_are_clearable if {
+	decide({"/worker/day_merchants": 4}).clearable
+	not decide({"/worker/signed": false}).clearable
+	not decide({"/worker/officer": true}).clearable
+}
