@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 
 	"cxt/appliance/api"
 	"cxt/appliance/errs"
@@ -424,4 +425,60 @@ func (b *Backend) explainRisk(r *api.Request) (int, any, error) {
 		out["replay"] = replay
 	}
 	return 200, out, nil
+}
+
+// RiskReplay is what a candidate bundle's payout rules would decide
+// differently on the recorded inputs of recent payments: the preview of a
+// policy change (docs/risk.md).
+type RiskReplay struct {
+	Since    time.Time      `json:"since"`
+	Replayed int            `json:"replayed"` // payments with a recorded input since Since
+	Changed  int            `json:"changed"`
+	ByChange map[string]int `json:"by_change"` // "allow→hold" → count
+	Examples []string       `json:"examples,omitempty"`
+	Capped   bool           `json:"capped,omitempty"` // more than max payments: the first max replayed
+}
+
+// ReplayRisk decides the recorded inputs of payments made since since
+// again by rules, at most max of them, and counts the outcomes that change.
+// A decision that changes only its rule is counted too ("hold→hold").
+func ReplayRisk(ctx context.Context, r *state.ReadTx, rules *policy.PayoutRules, since time.Time, max int) (*RiskReplay, error) {
+	out := &RiskReplay{Since: since, ByChange: map[string]int{}}
+	err := r.ForEach(PaymentBucket, func(_, v []byte) error {
+		p, err := unpackPayment(v)
+		if err != nil {
+			return err
+		}
+		if p.Risk == nil || p.Created.Before(since) {
+			return nil
+		}
+		if out.Replayed == max {
+			out.Capped = true
+			return nil
+		}
+		var row policy.PayoutRow
+		if err := row.UnmarshalJSON(p.Risk.Input); err != nil {
+			return fmt.Errorf("payouts: payment %s: %w", p.ID, err)
+		}
+		d, err := rules.DecideRow(ctx, &row)
+		if err != nil {
+			d = policy.RiskDecision{Outcome: policy.Hold, Rule: "no_decision"}
+		}
+		out.Replayed++
+		// A payment a reviewer cleared was allowed: the candidate agrees if it
+		// holds it only by the rules cleared.
+		was := p.Risk.Outcome
+		if was == policy.Allow && cleared(d, p.Risk.Cleared) {
+			d = policy.RiskDecision{Outcome: policy.Allow}
+		}
+		if d.Outcome != was || d.Rule != p.Risk.Rule {
+			out.Changed++
+			out.ByChange[was+"→"+d.Outcome]++
+			if len(out.Examples) < 10 {
+				out.Examples = append(out.Examples, p.ID)
+			}
+		}
+		return nil
+	})
+	return out, err
 }

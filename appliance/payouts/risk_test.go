@@ -196,6 +196,22 @@ func TestAChunkIsDecidedByTheBundleStoredAtItsIndex(t *testing.T) {
 	if st, code, risk := w.outcome(batch, 1); st != payouts.Rejected || code != "risk_payment_limit" || risk.Bundle != "strict" {
 		t.Fatalf("under the strict bundle: %s %s %+v", st, code, risk)
 	}
+	// A preview of going back to the embedded bundle: the row the strict one
+	// refused would be allowed; under the strict one itself nothing changes.
+	var back, same *payouts.RiskReplay
+	w.view(func(r *state.ReadTx) (err error) {
+		if back, err = payouts.ReplayRisk(context.Background(), r, old, w.Now.Add(-30*24*time.Hour), 1000); err != nil {
+			return err
+		}
+		same, err = payouts.ReplayRisk(context.Background(), r, now, w.Now.Add(-30*24*time.Hour), 1000)
+		return err
+	})
+	if back.Replayed != 1 || back.Changed != 1 || back.ByChange["reject→allow"] != 1 || back.Examples[0] != payouts.PaymentID(batch, 1) {
+		t.Fatalf("the replay under the embedded rules: %+v", back)
+	}
+	if same.Replayed != 1 || same.Changed != 0 {
+		t.Fatalf("the replay under the rules that decided: %+v", same)
+	}
 	// Without rules in the command: the monthly limit in Go, no decision.
 	b := w.run(w.upload("m1", "b2", []payouts.Row{{Worker: "w0001", Task: "task-1", Amount: "2000.00"}}))
 	if st, _, risk := w.outcome(b.ID, 1); st != payouts.Accepted || risk != nil {
