@@ -23,6 +23,11 @@ const (
 	LinkBucket    = "worker-links"   // merchant ID/worker ID -> Link
 	ConsentBucket = "worker-consent" // worker ID/consent ID -> Consent
 	TaxBucket     = "worker-tax"     // worker ID/request ID -> TaxRegistration
+	// CardBucket and SourceBucket are the facts post-hoc inspection reads
+	// (appliance/risk), written from command set state.RiskSet on; neither
+	// is unique, and both hold blind indexes only (sources.go).
+	CardBucket   = "worker-card"   // card index ‖ worker ID -> Sighting: the workers a bank card is on
+	SourceBucket = "worker-source" // kind ‖ index ‖ time (8 bytes) ‖ worker ID -> Sighting: who registered from an address or device
 )
 
 // Command types.
@@ -64,6 +69,11 @@ type Registration struct {
 	Private    subjects.Sealed        `json:"private,omitempty"`
 	Claim      bool                   `json:"claim,omitempty"`
 	Account    identity.CreateAccount `json:"account"`
+	// CardIndex is the blind index of a new worker's bank card, if they
+	// gave one; Source those of the client that registered (sources.go).
+	// Both are recorded from command set state.RiskSet on.
+	CardIndex []byte  `json:"card_index,omitempty"`
+	Source    *Source `json:"source,omitempty"`
 }
 
 // Invitee is one row of an invitation: a new worker (Key and Private set)
@@ -75,6 +85,7 @@ type Invitee struct {
 	PhoneIndex []byte          `json:"phone_index,omitempty"`
 	Key        *subjects.Fresh `json:"key,omitempty"`
 	Private    subjects.Sealed `json:"private,omitempty"`
+	CardIndex  []byte          `json:"card_index,omitempty"` // a new worker's bank card, if any
 }
 
 // Invitation is the body of CmdInvite: a batch of a merchant's bulk
@@ -140,7 +151,7 @@ type TaxResult struct {
 
 // Register adds the workers' buckets and commands (command set 3).
 func Register(reg *state.Registry) {
-	for _, b := range []string{Bucket, IDIndexBucket, PhoneBucket, LinkBucket, ConsentBucket, TaxBucket} {
+	for _, b := range []string{Bucket, IDIndexBucket, PhoneBucket, LinkBucket, ConsentBucket, TaxBucket, CardBucket, SourceBucket} {
 		reg.Bucket(b)
 	}
 	reg.HandleFrom(state.PartiesSet, CmdRegister, register)
@@ -195,6 +206,12 @@ func register(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		if err := index(tx, g.IDIndex, g.PhoneIndex, g.ID); err != nil {
 			return nil, err
 		}
+		if err := indexCard(tx, nil, g.CardIndex, g.ID); err != nil {
+			return nil, err
+		}
+	}
+	if err := recordSource(tx, g.Source, g.ID); err != nil {
+		return nil, err
 	}
 	if _, err := tx.Run(identity.CmdCreateAccount, mustJSON(g.Account)); err != nil {
 		return nil, err
@@ -275,6 +292,9 @@ func invite(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 				return nil, err
 			}
 			if err := index(tx, r.IDIndex, r.PhoneIndex, r.ID); err != nil {
+				return nil, err
+			}
+			if err := indexCard(tx, nil, r.CardIndex, r.ID); err != nil {
 				return nil, err
 			}
 			w = &Worker{ID: r.ID, KeyID: r.Key.KeyID, Private: r.Private, Merchants: []string{}, Origin: OriginInvited, Created: now}

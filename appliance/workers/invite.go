@@ -153,6 +153,9 @@ func (iv *Inviter) Invite(ctx context.Context, merchant, by string, rows []Row) 
 			var priv subjects.Sealed
 			if priv, err = subjects.Seal(key, PrivateAAD(id), Private(p.Person)); err == nil {
 				p.invitee = Invitee{Row: p.Line, ID: id, IDIndex: p.idIndex, PhoneIndex: p.phoneIndex, Key: &fresh, Private: priv}
+				if p.Person.BankCard != "" {
+					p.invitee.CardIndex = CardIndex(indexKey, p.Person.BankCard)
+				}
 			}
 		}
 		if err != nil {

@@ -112,6 +112,10 @@ func (b *Backend) register(r *api.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	idIndex, phoneIndex := Indexes(indexKey, p.IDNumber, p.Phone)
+	device := strings.TrimSpace(r.HTTP.Header.Get(DeviceHeader))
+	if err := CheckDeviceID(device); err != nil {
+		return 0, nil, errs.E(op, errs.Invalid, "%v", err)
+	}
 	var claim *Worker
 	if err := r.View(func(tx *state.ReadTx) error {
 		id, err := tx.Get(IDIndexBucket, idIndex)
@@ -137,7 +141,9 @@ func (b *Backend) register(r *api.Request) (int, any, error) {
 	}); err != nil {
 		return 0, nil, err
 	}
-	reg := Registration{IDIndex: idIndex, PhoneIndex: phoneIndex}
+	// Where the registration came from, as blind indexes, for post-hoc
+	// inspection (one device registering many workers).
+	reg := Registration{IDIndex: idIndex, PhoneIndex: phoneIndex, Source: SourceIndexes(indexKey, r.Audit.Source, device)}
 	var key *subjectkey.Key
 	if claim != nil {
 		reg.ID, reg.Claim = claim.ID, true
@@ -151,6 +157,9 @@ func (b *Backend) register(r *api.Request) (int, any, error) {
 			return 0, nil, err
 		}
 		reg.Key = fresh
+		if p.BankCard != "" {
+			reg.CardIndex = CardIndex(indexKey, p.BankCard)
+		}
 	}
 	// The account carries the phone its SMS login codes go to (identity's
 	// rule for workers); everything else stays under the worker's key.

@@ -41,7 +41,10 @@ const GatewaySet = 5
 // RiskSet is the command set that puts risk under the replicated policy:
 // payout rows decided inside the state machine by the payout rules of the
 // bundle the log holds (policy/risk), the embedded default bundle stored
-// by the leader when none is, and the risk domain's cases and samples.
+// by the leader when none is, and the risk domain's inspection jobs, cases
+// and samples, with the facts its detectors read that worker registrations
+// record from this set on (blind indexes of the bank card and of the
+// registering client's address and device).
 const RiskSet = 6
 
 // CmdCommandSet raises the command set the cluster speaks; its body is the
