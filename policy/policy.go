@@ -14,6 +14,7 @@ import (
 	pathpkg "path"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	riskrules "cxt/policy/risk"
@@ -80,6 +81,7 @@ type compiled struct {
 	payout          *PayoutRules           // data.cxt.risk.payout (payout.go)
 	version         string
 	bundle          *Bundle
+	queries         sync.Map // query -> *preparedQuery, prepared on first use (query.go)
 }
 
 // unsafe built-ins: a policy decides from its input alone.
