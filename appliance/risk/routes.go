@@ -229,26 +229,10 @@ func (b *Backend) sample(r *api.Request) (int, any, error) {
 	rand.Read(seed[:])
 	var id [8]byte
 	rand.Read(id[:])
-	s := Sample{ID: "smp-" + hex.EncodeToString(id[:]), Population: in.Population, Period: in.Period, Size: in.Size,
-		Seed: hex.EncodeToString(seed[:]), By: r.Subject.ID, Items: []Item{}}
-	err := r.View(func(tx *state.ReadTx) error {
-		pop, err := Population(tx, in.Population, in.Period)
-		if err != nil {
-			return err
-		}
-		ids := make([]string, 0, len(pop))
-		for id := range pop {
-			ids = append(ids, id)
-		}
-		s.Count, s.ListSM3 = len(ids), ListSM3(ids)
-		for _, id := range Draw(seed[:], ids, in.Size) {
-			it := pop[id]
-			if err := Checklist(tx, in.Population, &it); err != nil {
-				return err
-			}
-			s.Items = append(s.Items, it)
-		}
-		return nil
+	var s *Sample
+	err := r.View(func(tx *state.ReadTx) (err error) {
+		s, err = NewSample(tx, "smp-"+hex.EncodeToString(id[:]), in.Population, in.Period, in.Size, seed[:], r.Subject.ID)
+		return
 	})
 	if err != nil {
 		return 0, nil, err

@@ -55,6 +55,30 @@ func ListSM3(ids []string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// NewSample draws a sample of a month's population under seed, as the
+// records read by tx show it, each item with its checklist: the body of
+// CmdSampleDraw.
+func NewSample(tx *state.ReadTx, id, population, period string, size int, seed []byte, by string) (*Sample, error) {
+	pop, err := Population(tx, population, period)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(pop))
+	for id := range pop {
+		ids = append(ids, id)
+	}
+	s := &Sample{ID: id, Population: population, Period: period, Size: size, Seed: hex.EncodeToString(seed), By: by,
+		Count: len(ids), ListSM3: ListSM3(ids), Method: Method, Items: []Item{}}
+	for _, id := range Draw(seed, ids, size) {
+		it := pop[id]
+		if err := Checklist(tx, population, &it); err != nil {
+			return nil, err
+		}
+		s.Items = append(s.Items, it)
+	}
+	return s, nil
+}
+
 // Population lists the members of a month's population as items with
 // their merchant and worker, by ID: the payments booked in the month
 // (accepted, submitted or paid, by when they were booked), or the works
