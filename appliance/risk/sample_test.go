@@ -55,7 +55,10 @@ func TestASampleIsRedoneFromItsSeedAndThePopulation(t *testing.T) {
 	w.pay("m1", day(4, 12, 10), amounts)
 
 	var pop map[string]risk.Item
-	w.view(func(tx *state.ReadTx) (err error) { pop, err = risk.Population(tx, risk.PopulationPayments, "2026-04"); return })
+	w.view(func(tx *state.ReadTx) (err error) {
+		pop, err = risk.Population(tx, risk.PopulationPayments, "2026-04")
+		return
+	})
 	if len(pop) != 40 {
 		t.Fatalf("April's payments: %d", len(pop))
 	}
@@ -111,11 +114,17 @@ func TestASampleIsRedoneFromItsSeedAndThePopulation(t *testing.T) {
 
 	// The works accepted in April are a population too: the seeded works
 	// were accepted in March.
-	w.view(func(tx *state.ReadTx) (err error) { pop, err = risk.Population(tx, risk.PopulationTasks, "2026-04"); return })
+	w.view(func(tx *state.ReadTx) (err error) {
+		pop, err = risk.Population(tx, risk.PopulationTasks, "2026-04")
+		return
+	})
 	if len(pop) != 0 {
 		t.Fatalf("April's accepted works: %d", len(pop))
 	}
-	w.view(func(tx *state.ReadTx) (err error) { pop, err = risk.Population(tx, risk.PopulationTasks, "2026-03"); return })
+	w.view(func(tx *state.ReadTx) (err error) {
+		pop, err = risk.Population(tx, risk.PopulationTasks, "2026-03")
+		return
+	})
 	if len(pop) != 20 || pop["task-m1/w03"].Worker != "w03" {
 		t.Fatalf("March's accepted works: %v", pop)
 	}
@@ -160,7 +169,10 @@ func TestASampleFindingIsRecordedOnceUnderTheItemsWorkerAndMerchant(t *testing.T
 		}
 	}
 	var other []*risk.SubjectFinding
-	w.view(func(tx *state.ReadTx) (err error) { other, err = risk.SubjectFindings(tx, "worker/"+s.Items[1].Worker); return })
+	w.view(func(tx *state.ReadTx) (err error) {
+		other, err = risk.SubjectFindings(tx, "worker/"+s.Items[1].Worker)
+		return
+	})
 	if len(other) != 0 {
 		t.Fatalf("the other worker has findings: %+v", other)
 	}
