@@ -113,6 +113,7 @@ func initCmd() *cobra.Command {
 
 func serveCmd() *cobra.Command {
 	var dir, listen, clusterAddr, gatewayAddr, logLevel string
+	var inspectEvery time.Duration
 	c := &cobra.Command{
 		Use:   "serve --data DIR",
 		Short: "run a node: the HTTPS API, replication and documents",
@@ -125,7 +126,8 @@ func serveCmd() *cobra.Command {
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			n, err := node.Open(ctx, node.Options{Dir: dir, APIAddr: listen, ClusterAddr: clusterAddr, GatewayAddr: gatewayAddr, Logger: logger})
+			n, err := node.Open(ctx, node.Options{Dir: dir, APIAddr: listen, ClusterAddr: clusterAddr, GatewayAddr: gatewayAddr, Logger: logger,
+				InspectEvery: inspectEvery})
 			if err != nil {
 				return err
 			}
@@ -152,6 +154,7 @@ func serveCmd() *cobra.Command {
 	c.Flags().StringVar(&clusterAddr, "cluster", "", "node-to-node address (default: as at init)")
 	c.Flags().StringVar(&gatewayAddr, "gateway-listen", "", "HTTPS address of the tax bureaus' gateway listener (default: node.json's gateway.listen; none: no gateway)")
 	c.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	c.Flags().DurationVar(&inspectEvery, "inspect-every", 24*time.Hour, "how often the leader starts a post-hoc inspection job (0: only on demand)")
 	return c
 }
 

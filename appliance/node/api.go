@@ -20,6 +20,7 @@ import (
 	"cxt/appliance/merchants"
 	"cxt/appliance/payouts"
 	"cxt/appliance/receipts"
+	"cxt/appliance/risk"
 	"cxt/appliance/subjects"
 	"cxt/appliance/tasks"
 	"cxt/appliance/tax"
@@ -55,6 +56,7 @@ type backends struct {
 	topups     *topups.Backend
 	clients    *clients.Backend
 	callbacks  *callbacks.Backend
+	risk       *risk.Backend
 	// the tax bureaus' gateway (see gateway.go)
 	bureaus    *bureaus.Backend
 	platform   *platform.Backend
@@ -86,6 +88,7 @@ func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.
 		topups:     &topups.Backend{FeeAtTopUp: topUpFee},
 		clients:    &clients.Backend{Authz: authz},
 		callbacks:  &callbacks.Backend{},
+		risk:       &risk.Backend{},
 		bureaus:    &bureaus.Backend{},
 		platform:   &platform.Backend{},
 		gwFeed:     &server.Feed{},
@@ -184,7 +187,7 @@ func topUpFee(tx *state.Tx, event, merchant string, fen int64, ref string) error
 // list is the backends in the order the API lists their routes and the
 // state machine registers their commands.
 func (b *backends) list() []api.Backend {
-	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements, b.tasks, b.payouts, b.receipts, b.billing, b.topups, b.clients, b.callbacks,
+	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements, b.tasks, b.payouts, b.receipts, b.billing, b.topups, b.clients, b.callbacks, b.risk,
 		b.bureaus, b.platform, b.gwReceipts, b.gwReports}
 }
 

@@ -74,6 +74,11 @@ type Options struct {
 	// GatewayKeyInterval is how often the leader looks whether it must
 	// make the gateway key (default 1 s).
 	GatewayKeyInterval time.Duration
+	// InspectEvery is how often the leader starts a scheduled post-hoc
+	// inspection job (appliance/risk); 0: none, only jobs started on
+	// demand (`cxt serve` defaults to daily). InspectPoll is how often the
+	// leader looks for a job to run (default 1 s).
+	InspectEvery, InspectPoll time.Duration
 }
 
 // Node is a running appliance node.
@@ -458,6 +463,7 @@ func (n *Node) unsealWith(ctx context.Context, master *keyring.MasterKey) error 
 	go n.keepStoredPolicy(sctx, c)
 	go n.watchFailStop(sctx, c)
 	go n.settleInBackground(sctx, c, master.Verifier())
+	n.inspect(sctx, c)
 	if err := n.drivePayouts(sctx, c); err != nil {
 		stop()
 		c.Close()

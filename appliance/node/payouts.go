@@ -6,6 +6,7 @@ import (
 	"cxt/appliance/channel"
 	"cxt/appliance/datadir"
 	"cxt/appliance/payouts"
+	"cxt/appliance/risk"
 	"cxt/appliance/workers"
 	"cxt/storage/cluster"
 	"cxt/storage/state"
@@ -68,4 +69,17 @@ func (n *Node) drivePayouts(ctx context.Context, c *cluster.Node) error {
 	}
 	go d.Run(ctx)
 	return nil
+}
+
+// inspect starts the post-hoc inspector (appliance/risk): it runs jobs
+// while this node leads, and a scheduled one every opts.InspectEvery.
+func (n *Node) inspect(ctx context.Context, c *cluster.Node) {
+	authz := n.api.Authz
+	if authz == nil {
+		return
+	}
+	in := &risk.Inspector{Node: c, Leading: func() bool { return c.Status().Role == "leader" }, Policy: authz,
+		Now: n.opts.Now, Log: n.log, Every: n.opts.InspectEvery, Poll: n.opts.InspectPoll}
+	n.domains.risk.Kick = in.Kick
+	go in.Run(ctx)
 }
