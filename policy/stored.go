@@ -81,11 +81,11 @@ func StoredPayout(ctx context.Context, r Getter) (*PayoutRules, error) {
 	if ok {
 		return p, nil
 	}
-	var b Bundle
-	if err := json.Unmarshal(raw, &b); err != nil {
+	b, err := Stored(r)
+	if err != nil {
 		return nil, fmt.Errorf("policy: the stored bundle: %w", err)
 	}
-	if p, err = PayoutRulesOf(ctx, &b); err != nil {
+	if p, err = PayoutRulesOf(ctx, b); err != nil {
 		return nil, fmt.Errorf("policy: the stored bundle %q: %w", b.Version, err)
 	}
 	payoutCache.Lock()
