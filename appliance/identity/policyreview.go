@@ -244,4 +244,3 @@ func verdict(allow bool) string {
 	}
 	return "deny"
 }
-
