@@ -236,3 +236,39 @@ func (in Input) value() ast.Value {
 		)),
 	)
 }
+
+// Eval answers one query against a bundle with input (JSON-decoded; nil
+// for none): its value, or defined false when the policy gives none (an
+// input field the rules read is missing, say). The built-ins a policy may
+// not call are refused here too.
+func Eval(ctx context.Context, b *Bundle, query string, input any) (value any, defined bool, err error) {
+	data := b.Data
+	if data == nil {
+		data = map[string]any{}
+	}
+	opts := []func(*rego.Rego){
+		rego.Query(query),
+		rego.Store(inmem.NewFromObject(data)),
+		rego.UnsafeBuiltins(unsafeBuiltins),
+		rego.StrictBuiltinErrors(true),
+	}
+	names := make([]string, 0, len(b.Modules))
+	for name := range b.Modules {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		opts = append(opts, rego.Module(name, b.Modules[name]))
+	}
+	if input != nil {
+		opts = append(opts, rego.Input(input))
+	}
+	rs, err := rego.New(opts...).Eval(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("policy: %w", err)
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return nil, false, nil
+	}
+	return rs[0].Expressions[0].Value, true, nil
+}
