@@ -114,7 +114,7 @@ func (b *Backend) setPolicy(r *api.Request) (*api.Op, error) {
 		return nil, errs.Coded(op, errs.Invalid, policy.CodeSignatureInvalid.String(), "signature is the base64 of the DER signature: %v", err)
 	}
 	if n := in.Files.Size(); n > policy.MaxBundleSize {
-		return nil, errs.Coded(op, errs.TooLarge, policy.CodeTooLarge.String(), "the bundle is %d bytes; at most %d", n, policy.MaxBundleSize)
+		return nil, errs.Coded(op, errs.Invalid, policy.CodeTooLarge.String(), "the bundle is %d bytes; at most %d", n, policy.MaxBundleSize)
 	}
 	if err := in.Files.Check(); err != nil {
 		return nil, errs.Coded(op, errs.Invalid, policy.CodeInvalid.String(), "%v", err)
