@@ -202,7 +202,7 @@ func joinMax(names []string, n int) string {
 }
 
 // Register adds the policy buckets and commands. signer finds the key an
-// account signs bundles with (identity.PolicySignerKey). When a is not
+// account signs bundles with (identity.PolicySignerKey; nil: none may). When a is not
 // nil, a committed change swaps a's policy, and a's policy is rebuilt from
 // the stored one whenever the state is opened or restored from a snapshot
 // (a's initial bundle when none is stored); a bundle refused is refused
@@ -215,6 +215,9 @@ func Register(reg *state.Registry, a *Authorizer, signer SignerKey) {
 		var in Activate
 		if err := json.Unmarshal(cmd.Body, &in); err != nil {
 			return nil, state.Reject(state.InvalidRequest, "%s: %v", CmdActivate, err)
+		}
+		if signer == nil { // a state machine without accounts (tests of other domains)
+			return nil, state.Reject(CodeSignatureInvalid, "no account may sign a policy bundle here")
 		}
 		key, err := signer(tx, in.Signer)
 		if err != nil {
@@ -377,24 +380,34 @@ type stored struct {
 	Data    map[string]any    `json:"data"`
 }
 
+// decodeStored reads a record stored under currentKey: an Activation
+// (with files), or a Bundle of old (modules and data).
+func decodeStored(raw []byte) (*Bundle, *Activation, error) {
+	var s stored
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, nil, err
+	}
+	if s.Files == nil {
+		return &Bundle{Modules: s.Modules, Data: s.Data, Version: s.Version}, nil, nil
+	}
+	b, err := s.Files.Bundle()
+	return b, &s.Activation, err
+}
+
 // Stored returns the replicated policy bundle, or nil if none was set.
 func Stored(get Getter) (*Bundle, error) {
 	raw, err := get.Get(Bucket, currentKey)
 	if err != nil || raw == nil {
 		return nil, err
 	}
-	var s stored
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return nil, err
-	}
-	if s.Files == nil {
-		return &Bundle{Modules: s.Modules, Data: s.Data, Version: s.Version}, nil
-	}
-	return s.Files.Bundle()
+	b, _, err := decodeStored(raw)
+	return b, err
 }
 
-// Current returns the activation in force, or nil when the policy in
-// force is the embedded one or an unsigned one set before signed bundles.
+// Current returns the record of the bundle in force: a signed one's
+// activation, or the embedded default's as policy.default stored it
+// (no signer, index 0); nil when none is stored or the one stored is an
+// unsigned one of old.
 func Current(get Getter) (*Activation, error) {
 	raw, err := get.Get(Bucket, currentKey)
 	if err != nil || raw == nil {
