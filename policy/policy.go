@@ -7,17 +7,11 @@ package policy
 import (
 	"context"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	pathpkg "path"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
-
-	riskrules "cxt/policy/risk"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -84,80 +78,31 @@ type compiled struct {
 	queries         sync.Map // query -> *preparedQuery, prepared on first use (query.go)
 }
 
-// unsafe built-ins: a policy decides from its input alone.
+// unsafe built-ins: a policy decides from its input alone — no network,
+// no clock, no randomness — so that every replica, running a bundle's
+// tests when it applies the bundle, gets the answers its peers get.
 var unsafeBuiltins = map[string]struct{}{
 	"http.send": {}, "net.lookup_ip_addr": {}, "net.cidr_expand": {}, "opa.runtime": {}, "trace": {},
 	"rand.intn": {}, "time.now_ns": {}, "uuid.rfc4122": {},
+	// They read the clock to check expiry and validity periods.
+	"io.jwt.decode_verify": {}, "crypto.x509.parse_and_verify_certificates": {},
+	"crypto.x509.parse_and_verify_certificates_with_options": {},
 }
 
-// Bundle is a policy: rego modules by file name, and the data they read.
+// Bundle is a policy as it is compiled: rego modules by file name (tests
+// left out), the data they read, and its version. A bundle built from
+// files (Files.Bundle) keeps them, for its digest and text diffs; one
+// built in code, or stored by a policy.set before signed bundles, has
+// none.
 type Bundle struct {
 	Modules map[string]string `json:"modules"`
 	Data    map[string]any    `json:"data"`
 	Version string            `json:"version"`
+	Files   Files             `json:"-"`
 }
 
-// Embedded returns the policy compiled into the binary (tests excluded):
-// the authorization rules of rego/ and the risk rules of package risk
-// (module paths "risk/…"), their data.json files merged at the data root.
-func Embedded() (*Bundle, error) {
-	b := &Bundle{Modules: map[string]string{}, Data: map[string]any{}, Version: "embedded"}
-	for _, src := range []struct {
-		fsys fs.FS
-		dir  string
-	}{{embedded, "rego"}, {riskrules.Files, "."}} {
-		prefix := "risk/"
-		if src.dir == "rego" {
-			prefix = ""
-		}
-		err := fs.WalkDir(src.fsys, src.dir, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			switch {
-			case strings.HasSuffix(path, ".rego") && !strings.HasSuffix(path, "_test.rego"):
-				text, err := fs.ReadFile(src.fsys, path)
-				b.Modules[prefix+path] = string(text)
-				return err
-			case pathpkg.Base(path) == "data.json":
-				raw, err := fs.ReadFile(src.fsys, path)
-				if err != nil {
-					return err
-				}
-				var data map[string]any
-				if err := json.Unmarshal(raw, &data); err != nil {
-					return fmt.Errorf("policy: %s%s: %w", prefix, path, err)
-				}
-				return mergeData(b.Data, data, prefix+path)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	return b, nil
-}
-
-// mergeData merges src into dst, refusing a leaf both define.
-func mergeData(dst, src map[string]any, where string) error {
-	for k, v := range src {
-		old, ok := dst[k]
-		if !ok {
-			dst[k] = v
-			continue
-		}
-		om, ok1 := old.(map[string]any)
-		nm, ok2 := v.(map[string]any)
-		if !ok1 || !ok2 {
-			return fmt.Errorf("policy: %s defines %q again", where, k)
-		}
-		if err := mergeData(om, nm, where); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// Embedded returns the policy compiled into the binary (DefaultFiles).
+func Embedded() (*Bundle, error) { return DefaultFiles().Bundle() }
 
 // New compiles a bundle into an Authorizer.
 func New(ctx context.Context, b *Bundle) (*Authorizer, error) {
@@ -292,4 +237,40 @@ func (in Input) value() ast.Value {
 			ast.Item(ast.StringTerm("worker"), ast.StringTerm(in.Resource.Worker)),
 		)),
 	)
+}
+
+// Eval answers one query against a bundle with input (JSON-decoded; nil
+// for none): its value, or defined false when the policy gives none (an
+// input field the rules read is missing, say). The built-ins a policy may
+// not call are refused here too.
+func Eval(ctx context.Context, b *Bundle, query string, input any) (value any, defined bool, err error) {
+	data := b.Data
+	if data == nil {
+		data = map[string]any{}
+	}
+	opts := []func(*rego.Rego){
+		rego.Query(query),
+		rego.Store(inmem.NewFromObject(data)),
+		rego.UnsafeBuiltins(unsafeBuiltins),
+		rego.StrictBuiltinErrors(true),
+	}
+	names := make([]string, 0, len(b.Modules))
+	for name := range b.Modules {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		opts = append(opts, rego.Module(name, b.Modules[name]))
+	}
+	if input != nil {
+		opts = append(opts, rego.Input(input))
+	}
+	rs, err := rego.New(opts...).Eval(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("policy: %w", err)
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return nil, false, nil
+	}
+	return rs[0].Expressions[0].Value, true, nil
 }

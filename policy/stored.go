@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -19,14 +20,26 @@ import (
 const CmdDefault = "policy.default"
 
 // DefaultCommand returns the command that stores b unless a bundle is
-// stored.
+// stored: as its files when it has them (the embedded bundle does), so
+// that its digest is the one a signed bundle's would be.
 func DefaultCommand(b *Bundle, now time.Time) (*state.Command, error) {
-	cmd, err := SetCommand(b, now)
+	if b.Files == nil {
+		cmd, err := SetCommand(b, now)
+		if err != nil {
+			return nil, err
+		}
+		cmd.Type = CmdDefault
+		return cmd, nil
+	}
+	if n := b.Files.Size(); n > MaxBundleSize {
+		return nil, fmt.Errorf("%w: %d bytes; at most %d", ErrBundleTooLarge, n, MaxBundleSize)
+	}
+	d := b.Files.Digest()
+	raw, err := json.Marshal(Activation{Version: b.Version, Digest: hex.EncodeToString(d[:]), Files: b.Files})
 	if err != nil {
 		return nil, err
 	}
-	cmd.Type = CmdDefault
-	return cmd, nil
+	return state.NewCommand(CmdDefault, raw, now), nil
 }
 
 // storeDefault is CmdDefault's handler.
@@ -35,11 +48,11 @@ func storeDefault(a *Authorizer) state.Handler {
 		if v, err := tx.Get(Bucket, currentKey); err != nil || v != nil {
 			return nil, err
 		}
-		var b Bundle
-		if err := json.Unmarshal(cmd.Body, &b); err != nil {
+		b, _, err := decodeStored(cmd.Body)
+		if err != nil {
 			return nil, state.Reject(state.InvalidRequest, "policy.default: %v", err)
 		}
-		candidate, err := New(context.Background(), &b)
+		candidate, err := New(context.Background(), b)
 		if err != nil {
 			return nil, state.Reject(state.InvalidRequest, "the policy does not compile: %v", err)
 		}
@@ -81,11 +94,11 @@ func StoredPayout(ctx context.Context, r Getter) (*PayoutRules, error) {
 	if ok {
 		return p, nil
 	}
-	var b Bundle
-	if err := json.Unmarshal(raw, &b); err != nil {
+	b, err := Stored(r)
+	if err != nil {
 		return nil, fmt.Errorf("policy: the stored bundle: %w", err)
 	}
-	if p, err = PayoutRulesOf(ctx, &b); err != nil {
+	if p, err = PayoutRulesOf(ctx, b); err != nil {
 		return nil, fmt.Errorf("policy: the stored bundle %q: %w", b.Version, err)
 	}
 	payoutCache.Lock()

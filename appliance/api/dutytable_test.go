@@ -90,6 +90,8 @@ func TestEveryRouteKeepsTheDutyRulesAndTheFourEyesTable(t *testing.T) {
 		{"close another security admin", func() (string, []byte) { return closing("acct-sec2") }, "[audit_admin system_admin]", ""},
 		{"close a worker", func() (string, []byte) { return closing("acct-worker") }, "", ""},
 		{"change the policy", func() (string, []byte) { return policy.CmdSet, []byte(`{}`) }, "[audit_admin system_admin]", ""},
+		{"activate a signed policy", func() (string, []byte) { return policy.CmdActivate, []byte(`{}`) }, "[audit_admin system_admin]", ""},
+		{"roll the policy back", func() (string, []byte) { return policy.CmdRollback, []byte(`{}`) }, "[audit_admin system_admin]", ""},
 		{"rotate the keys", func() (string, []byte) { return "keyring.install", nil }, "", ""},
 	}
 	for _, c := range cases {

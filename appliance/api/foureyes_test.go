@@ -146,18 +146,35 @@ func TestTheSecurityAdminCannotBreakTheSeparationOfDuties(t *testing.T) {
 
 	// 3. Rewriting the policy to read the audit trail, or to allow
 	// everything, is refused before a confirm token is issued.
-	cur := e.call("GET", "/api/v1/policy", sec, "")
-	data := cur.body["data"].(map[string]any)
-	perms := data["cxt"].(map[string]any)["roles"].(map[string]any)["permissions"].(map[string]any)
-	perms["audit.search"] = []any{"audit_admin", "security_admin"}
-	perms["audit.export"] = []any{"audit_admin", "security_admin"}
-	greedy, _ := json.Marshal(map[string]any{"version": "greedy", "modules": cur.body["modules"], "data": data})
+	greedy := policyBody(t, e, sec, "greedy", func(perms map[string]any) {
+		perms["audit.search"] = []any{"audit_admin", "security_admin"}
+		perms["audit.export"] = []any{"audit_admin", "security_admin"}
+	})
+	// Without the rego tests that would refuse it first (bundle_tests_fail):
+	// the duty rules hold whatever tests a bundle carries.
+	var b map[string]any
+	json.Unmarshal([]byte(greedy), &b)
+	for p := range b["files"].(map[string]any) {
+		if policy.IsTest(p) {
+			delete(b["files"].(map[string]any), p)
+		}
+	}
+	files, _ := json.Marshal(b["files"])
+	var untested policy.Files
+	json.Unmarshal(files, &untested)
 	e.stepUp(sec, "secadmin")
-	if r := e.call("PUT", "/api/v1/policy", sec, string(greedy), "Idempotency-Key", "pol-greedy"); r.status != 400 || r.code() != "policy_breaks_duty" ||
+	if r := e.call("PUT", "/api/v1/policy", sec, bundleBody(t, untested, e.signingKey(sec)), "Idempotency-Key", "pol-greedy"); r.status != 400 || r.code() != "policy_breaks_duty" ||
 		r.body["confirm_token"] != nil || !strings.Contains(raw(r), "own_audit_trail") {
 		t.Fatalf("a policy giving the security admin audit.search: %d %v", r.status, r.body)
 	}
-	open := `{"version":"open","modules":{"open.rego":"package cxt.authz\nimport rego.v1\ndefault allow := true\ndecision := {\"allow\": true, \"reasons\": []}\n"},"data":{}}`
+	open := signedPolicy(t, e, sec, "open", func(f policy.Files) {
+		for p := range f {
+			if strings.HasSuffix(p, ".rego") {
+				delete(f, p)
+			}
+		}
+		f["open.rego"] = "package cxt.authz\nimport rego.v1\ndefault allow := true\ndecision := {\"allow\": true, \"reasons\": []}\n"
+	})
 	if r := e.call("PUT", "/api/v1/policy", sec, open, "Idempotency-Key", "pol-open"); r.status != 400 || r.code() != "policy_breaks_duty" || r.body["confirm_token"] != nil {
 		t.Fatalf("default allow := true: %d %v", r.status, r.body)
 	}
@@ -207,11 +224,10 @@ func TestADutyRuleHoldsEvenWhereThePolicyAllowsIt(t *testing.T) {
 	sec, _ := e.signInMFA("secadmin")
 	sys, _ := e.signInMFA("sysadmin")
 	e.stepUp(sec, "secadmin")
-	cur := e.call("GET", "/api/v1/policy", sec, "")
-	mods := cur.body["modules"].(map[string]any)
-	mods["later.rego"] = "package cxt.authz\nimport rego.v1\nallow if {\n\tinput.action == \"audit.search\"\n\t\"security_admin\" in input.subject.roles\n\tinput.subject.clearance == 3\n\tinput.resource.label <= input.subject.clearance\n}\n"
-	later, _ := json.Marshal(map[string]any{"version": "later", "modules": mods, "data": cur.body["data"]})
-	id := e.proposed("PUT", "/api/v1/policy", sec, string(later), "pol-later")
+	later := signedPolicy(t, e, sec, "later", func(f policy.Files) {
+		f["rego/later.rego"] = "package cxt.authz\nimport rego.v1\nallow if {\n\tinput.action == \"audit.search\"\n\t\"security_admin\" in input.subject.roles\n\tinput.subject.clearance == 3\n\tinput.resource.label <= input.subject.clearance\n}\n"
+	})
+	id := e.proposed("PUT", "/api/v1/policy", sec, later, "pol-later")
 	if r := e.approve(sys, id, "ap-later"); r.status != 200 {
 		t.Fatalf("approving the policy: %d %v", r.status, r.body)
 	}
@@ -294,19 +310,6 @@ func TestSecondAdministratorsFollowTheRules(t *testing.T) {
 	}
 }
 
-// policyBody is the policy in force under a new version, with edit applied
-// to its role table.
-func policyBody(t *testing.T, e *env, token, version string, edit func(perms map[string]any)) string {
-	t.Helper()
-	cur := e.call("GET", "/api/v1/policy", token, "")
-	data := cur.body["data"].(map[string]any)
-	if edit != nil {
-		edit(data["cxt"].(map[string]any)["roles"].(map[string]any)["permissions"].(map[string]any))
-	}
-	b, _ := json.Marshal(map[string]any{"version": version, "modules": cur.body["modules"], "data": data})
-	return string(b)
-}
-
 // TestAPolicyPreviewShowsThePermissionDiffAndTheDecisionsItWouldChange:
 // the preview evaluates the old and the new policy over roles × actions,
 // and replays the last 30 days' requests under both.
@@ -358,13 +361,17 @@ func TestAPolicyPreviewShowsThePermissionDiffAndTheDecisionsItWouldChange(t *tes
 }
 
 // TestTheStateMachineRefusesAPolicyThatBreaksTheDuties: the candidate check
-// runs where the change is applied too, so a policy.set that reached the log
-// some other way than the API is refused alike on every replica.
+// runs where the change is applied too, so a bundle that reached the log
+// some other way than the API is refused alike on every replica; so is
+// the unsigned policy.set of old.
 func TestTheStateMachineRefusesAPolicyThatBreaksTheDuties(t *testing.T) {
 	e := start(t)
-	open := &policy.Bundle{Version: "open", Modules: map[string]string{
-		"open.rego": "package cxt.authz\nimport rego.v1\ndefault allow := true\ndecision := {\"allow\": true, \"reasons\": []}\n"}}
-	cmd, err := policy.SetCommand(open, time.Now())
+	sec, _ := e.signInMFA("secadmin")
+	key := e.signingKey(sec)
+	open := policy.Files{"manifest.json": `{"version": "open"}`,
+		"open.rego": "package cxt.authz\nimport rego.v1\ndefault allow := true\ndecision := {\"allow\": true, \"reasons\": []}\n"}
+	sig, _ := policy.Sign(key, open)
+	cmd, err := policy.ActivateCommand(policy.Activate{Files: open, Signature: sig, Signer: "acct-secadmin"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,6 +379,13 @@ func TestTheStateMachineRefusesAPolicyThatBreaksTheDuties(t *testing.T) {
 	var rej *state.Rejection
 	if !errors.As(err, &rej) || rej.Code != "policy_breaks_duty" {
 		t.Fatalf("a policy allowing everything was applied: %v", err)
+	}
+	unsigned := &policy.Bundle{Version: "open", Modules: map[string]string{"open.rego": open["open.rego"]}}
+	if cmd, err = policy.SetCommand(unsigned, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = e.n.Cluster().ProposeOK(context.Background(), cmd); !policy.CodeUnsigned.Is(err) {
+		t.Fatalf("an unsigned policy.set: %v", err)
 	}
 	if v := e.n.Status().Policy; v != "embedded" {
 		t.Fatalf("policy in force: %q", v)

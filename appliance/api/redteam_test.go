@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"cxt/policy"
 	"cxt/storage/auditlog"
 	"cxt/storage/state"
 )
@@ -101,17 +102,9 @@ func TestAnApprovalProposedOnAStateThatChangedIsStale(t *testing.T) {
 func TestAPolicyPreviewCarriesTheTextOfTheChange(t *testing.T) {
 	e := start(t)
 	sec, _ := e.signInMFA("secadmin")
-	cur := e.call("GET", "/api/v1/policy", sec, "")
-	mods := cur.body["modules"].(map[string]any)
-	var name string
-	for n := range mods {
-		if strings.HasSuffix(n, "authz.rego") {
-			name = n
-		}
-	}
-	src := mods[name].(string) + "\n# entrench\nentrench if contains(json.marshal(input.resource), \"acct-secadmin\")\n"
-	mods[name] = src
-	body := string(mustMarshal(t, map[string]any{"version": "entrench-1", "modules": mods, "data": cur.body["data"]}))
+	body := signedPolicy(t, e, sec, "entrench-1", func(f policy.Files) {
+		f["rego/authz.rego"] += "\n# entrench\nentrench if contains(json.marshal(input.resource), \"acct-secadmin\")\n"
+	})
 	p := e.call("PUT", "/api/v1/policy", sec, body, "Idempotency-Key", "pol-1")
 	impact, _ := p.body["preview"].(map[string]any)["impact"].(map[string]any)
 	if p.status != 200 || !strings.Contains(fmt.Sprint(impact["text_diff"]), "acct-secadmin") {

@@ -1,9 +1,7 @@
 package identity
 
 import (
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -245,54 +243,4 @@ func verdict(allow bool) string {
 		return "allow"
 	}
 	return "deny"
-}
-
-func (b *Backend) getPolicy(r *api.Request) (int, any, error) {
-	bundle := b.Authz.Bundle()
-	d := bundle.Digest()
-	return 200, map[string]any{"version": bundle.Version, "sm3": hex.EncodeToString(d[:]), "modules": bundle.Modules, "data": bundle.Data}, nil
-}
-
-// setPolicy puts a new policy in force on every node (security admin;
-// important). It must compile here first; every replica compiles it again
-// and refuses it alike if it does not.
-func (b *Backend) setPolicy(r *api.Request) (*api.Op, error) {
-	const op = "set policy"
-	var bundle policy.Bundle
-	if err := r.Decode(&bundle); err != nil {
-		return nil, err
-	}
-	if bundle.Version == "" || len(bundle.Modules) == 0 {
-		return nil, errs.E(op, errs.Invalid, "a policy needs a version and at least one module")
-	}
-	// Before compiling: replicas compile it without a deadline.
-	cmd, err := policy.SetCommand(&bundle, r.Now())
-	if errors.Is(err, policy.ErrBundleTooLarge) {
-		return nil, errs.Wrap(op, errs.TooLarge, err, "the policy exceeds %d bytes", policy.MaxBundleSize)
-	} else if err != nil {
-		return nil, err
-	}
-	candidate, err := policy.New(r.Ctx, &bundle)
-	if err != nil {
-		return nil, errs.E(op, errs.Invalid, "%v", err)
-	}
-	if err := keepsDuties(r, candidate, &bundle); err != nil {
-		return nil, err
-	}
-	current := b.Authz
-	diff, err := PermissionDiff(r, current, candidate, &bundle)
-	if err != nil {
-		return nil, err
-	}
-	old, next := current.Bundle().Digest(), bundle.Digest()
-	r.Audit.Object = "policy " + bundle.Version
-	return &api.Op{
-		Impact: map[string]any{"from_version": current.Version(), "to_version": bundle.Version,
-			"from_sm3": hex.EncodeToString(old[:]), "to_sm3": hex.EncodeToString(next[:]), "permission_diff": diff,
-			"text_diff": policyTextDiff(current.Bundle(), &bundle)},
-		Risks: []string{"every authorization decision on every node changes at once; a mistake can lock administrators out",
-			"the permission diff enumerates accounts, actions, labels and second factors only: a rule keyed on anything else (the resource acted on, a request detail) shows in text_diff alone — read it"},
-		Command: cmd, Status: 200, Response: map[string]any{"version": bundle.Version, "sm3": hex.EncodeToString(next[:])},
-		Advise: func() (map[string]any, error) { return ReplayDecisions(r, current, candidate) },
-	}, nil
 }

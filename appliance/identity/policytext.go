@@ -23,36 +23,43 @@ type textChange struct {
 	Added   []string `json:"added,omitempty"`
 }
 
-// policyTextDiff compares the modules (by file name) and the data (as
-// indented JSON) of two bundles.
+// policyTextDiff compares the files of two bundles (tests and manifest
+// included), by path; a bundle without files (one built in code, or an
+// unsigned one of old) is compared as its modules and its data as
+// indented JSON.
 func policyTextDiff(old, next *policy.Bundle) []textChange {
 	files := map[string][2]string{}
-	for name, src := range old.Modules {
-		f := files[name]
-		f[0] = src
-		files[name] = f
+	for i, b := range []*policy.Bundle{old, next} {
+		for name, src := range textFiles(b) {
+			f := files[name]
+			f[i] = src
+			files[name] = f
+		}
 	}
-	for name, src := range next.Modules {
-		f := files[name]
-		f[1] = src
-		files[name] = f
-	}
-	data := func(b *policy.Bundle) string {
-		raw, _ := json.MarshalIndent(b.Data, "", "  ") // map keys sorted: canonical
-		return string(raw)
-	}
-	files["data.json"] = [2]string{data(old), data(next)}
 	names := make([]string, 0, len(files))
 	for n := range files {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	out := []textChange{} // an empty list, not null, when only the version changes
+	out := []textChange{} // an empty list, not null, when nothing changes
 	for _, n := range names {
 		if c, ok := lineChange(n, files[n][0], files[n][1]); ok {
 			out = append(out, c)
 		}
 	}
+	return out
+}
+
+func textFiles(b *policy.Bundle) map[string]string {
+	if b.Files != nil {
+		return b.Files
+	}
+	out := map[string]string{}
+	for name, src := range b.Modules {
+		out[name] = src
+	}
+	raw, _ := json.MarshalIndent(b.Data, "", "  ") // map keys sorted: canonical
+	out["data.json"] = string(raw)
 	return out
 }
 

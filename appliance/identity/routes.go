@@ -60,6 +60,8 @@ func (b *Backend) Routes() []api.Route {
 		{Method: "POST", Path: "/api/v1/accounts/{id}/unmask", Action: "accounts.unmask", Kind: important, Resource: account, Prepare: b.unmaskAccount},
 		{Method: "GET", Path: "/api/v1/policy", Action: "policy.read", Kind: read, Handle: b.getPolicy},
 		{Method: "PUT", Path: "/api/v1/policy", Action: "policy.change", Kind: important, Prepare: b.setPolicy},
+		{Method: "GET", Path: "/api/v1/policy/history", Action: "policy.read", Kind: read, Handle: b.policyHistory},
+		{Method: "POST", Path: "/api/v1/policy/rollback", Action: "policy.change", Kind: important, Prepare: b.rollbackPolicy},
 		{Method: "GET", Path: "/api/v1/audit", Action: "audit.search", Kind: read, Handle: b.searchAudit},
 		{Method: "POST", Path: "/api/v1/audit/export", Action: "audit.export", Kind: important, Prepare: b.exportAudit},
 		{Method: "GET", Path: "/api/v1/audit/head", Action: "audit.verify", Kind: read, Handle: b.auditHead},

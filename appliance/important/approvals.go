@@ -160,7 +160,7 @@ func FourEyes(get Getter, typ string, body []byte) (*Requirement, error) {
 			return &Requirement{Target: acct.ID, Removed: removed, Label: acct.Clearance}, nil
 		}
 		return nil, nil
-	case policy.CmdSet:
+	case policy.CmdSet, policy.CmdActivate, policy.CmdRollback:
 		return &Requirement{Target: "policy"}, nil
 	}
 	return nil, nil
@@ -307,7 +307,7 @@ func propose(tx *state.Tx, cmd *state.Command, r *Run, req *Requirement) (*Appro
 func basis(get Getter, typ string, req *Requirement) ([]byte, error) {
 	var fp []byte
 	switch {
-	case typ == policy.CmdSet:
+	case typ == policy.CmdSet || typ == policy.CmdActivate || typ == policy.CmdRollback:
 		raw, err := get(policy.Bucket, []byte("current"))
 		if err != nil {
 			return nil, err

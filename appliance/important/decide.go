@@ -2,7 +2,6 @@ package important
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"strings"
 
@@ -110,14 +109,20 @@ func (b *Backend) decide(r *api.Request, approve bool) (*api.Op, error) {
 		Command: state.NewCommand(CmdDecide, mustJSON(d), r.Now()),
 		Status:  200,
 	}
-	if approve && a.Type == policy.CmdSet {
-		// The approver sees the permission diff as its clearance shows it
-		// (bound by its confirm token) and, as advice, which decisions of
-		// the last 30 days the policy would change.
-		var bundle policy.Bundle
-		if err := json.Unmarshal(a.Body, &bundle); err == nil {
-			if next, err := policy.New(r.Ctx, &bundle); err == nil {
-				diff, err := identity.PermissionDiff(r, b.Authz, next, &bundle)
+	if approve {
+		// The approver of a policy change sees the permission diff as its
+		// clearance shows it (bound by its confirm token) and, as advice,
+		// which decisions of the last 30 days the policy would change.
+		var bundle *policy.Bundle
+		if err := r.View(func(tx *state.ReadTx) error {
+			bundle = policy.Candidate(tx, a.Type, a.Body)
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		if bundle != nil {
+			if next, err := policy.New(r.Ctx, bundle); err == nil {
+				diff, err := identity.PermissionDiff(r, b.Authz, next, bundle)
 				if err != nil {
 					return nil, err
 				}

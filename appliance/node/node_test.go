@@ -21,8 +21,10 @@ import (
 
 	"cxt/appliance/datadir"
 	"cxt/appliance/documents"
+	"cxt/appliance/identity"
 	"cxt/appliance/node"
 	"cxt/crypto/keyring"
+	"cxt/crypto/sm"
 	"cxt/policy"
 	"cxt/storage/blob/miniotest"
 	"cxt/storage/cluster/loopback"
@@ -424,12 +426,21 @@ func TestAReplicatedPolicyIsInForceAfterARestart(t *testing.T) {
 	dir := initNode(t, node.InitOptions{})
 	n := open(t, dir)
 	waitLeader(t, n)
-	b, err := policy.Embedded()
-	if err != nil {
+	// The security administrator's SM2 key, enrolled as the state machine
+	// records it (the API's enrolment is tested in appliance/api).
+	key, _ := sm.GenerateKey()
+	pub, _ := key.Public().MarshalPEM()
+	enroll := state.NewCommand(identity.CmdSetSM2Key, func() []byte {
+		b, _ := json.Marshal(identity.SetSM2Key{Account: "acct-secadmin", PublicKey: string(pub)})
+		return b
+	}(), time.Now())
+	if _, err := n.Cluster().ProposeOK(ctx(t), enroll); err != nil {
 		t.Fatal(err)
 	}
-	b.Version = "site-2026-11"
-	cmd, _ := policy.SetCommand(b, time.Now())
+	f := policy.DefaultFiles()
+	f["manifest.json"] = `{"version": "site-2026-11"}`
+	sig, _ := policy.Sign(key, f)
+	cmd, _ := policy.ActivateCommand(policy.Activate{Files: f, Signature: sig, Signer: "acct-secadmin"}, time.Now())
 	if _, err := n.Cluster().ProposeOK(ctx(t), cmd); err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,7 @@ func Register(reg *state.Registry) {
 // backend's; a policy change swaps authz when set.
 func register(reg *state.Registry, authz *policy.Authorizer, domains *backends) {
 	state.RegisterRekey(reg)
-	policy.Register(reg, authz)
+	policy.Register(reg, authz, identity.PolicySignerKey)
 	auditlog.Register(reg)
 	for _, b := range domains.list() {
 		b.Register(reg)

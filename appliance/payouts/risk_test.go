@@ -14,10 +14,22 @@ import (
 	"cxt/storage/state/statetest"
 )
 
+// signerKey signs the bundles a risk world activates, as the account
+// "acct-sec" of a security administrator.
+var signerKey, _ = sm.GenerateKey()
+
+func signer(_ policy.Getter, account string) (string, error) {
+	pem, err := signerKey.Public().MarshalPEM()
+	if account != "acct-sec" {
+		return "", state.Reject(policy.CodeSignatureInvalid, "not a security administrator")
+	}
+	return string(pem), err
+}
+
 // riskWorld is a world whose state holds a policy bundle: the embedded
 // one, or b.
 func riskWorld(t *testing.T, b *policy.Bundle) (*world, *policy.PayoutRules) {
-	w := newWorldWith(t, func(reg *state.Registry) { policy.Register(reg, nil) })
+	w := newWorldWith(t, func(reg *state.Registry) { policy.Register(reg, nil, signer) })
 	if b == nil {
 		var err error
 		if b, err = policy.Embedded(); err != nil {
@@ -166,16 +178,28 @@ func TestAChunkIsDecidedByTheBundleStoredAtItsIndex(t *testing.T) {
 	w.ok(cmdSeed, seed{Merchants: []string{"m1"}, Workers: workerIDs("w", 2)})
 	w.ok(cmdTopUp, topUp{Merchant: "m1", Fen: 10_000_000, Ref: "t1"})
 
-	strict, err := policy.Embedded()
+	// A signed bundle whose payment limit is 1,000.00 (without the rego
+	// tests that pin the default limits).
+	files := policy.DefaultFiles()
+	files["manifest.json"] = `{"version": "strict"}`
+	var data map[string]any
+	if err := json.Unmarshal([]byte(files["risk/data.json"]), &data); err != nil {
+		t.Fatal(err)
+	}
+	data["cxt"].(map[string]any)["risk_settings"].(map[string]any)["payout"].(map[string]any)["payment_fen"] = 100000
+	raw, _ := json.Marshal(data)
+	files["risk/data.json"] = string(raw)
+	for p := range files {
+		if policy.IsTest(p) {
+			delete(files, p)
+		}
+	}
+	strict, err := files.Bundle()
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := json.Marshal(strict.Data)
-	var data map[string]any
-	_ = json.Unmarshal(raw, &data)
-	data["cxt"].(map[string]any)["risk_settings"].(map[string]any)["payout"].(map[string]any)["payment_fen"] = 100000
-	strict.Data, strict.Version = data, "strict"
-	cmd, err := policy.SetCommand(strict, w.Now)
+	sig, _ := policy.Sign(signerKey, files)
+	cmd, err := policy.ActivateCommand(policy.Activate{Files: files, Signature: sig, Signer: "acct-sec"}, w.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,6 +47,12 @@ const GatewaySet = 5
 // registering client's address and device).
 const RiskSet = 6
 
+// PolicyBundleSet is the command set of signed policy bundles: a policy is
+// put in force (policy.activate) or back (policy.rollback) only as a bundle
+// signed by a security administrator, and the unsigned policy.set is
+// refused from it on.
+const PolicyBundleSet = 7
+
 // CmdCommandSet raises the command set the cluster speaks; its body is the
 // set, 8 bytes big-endian.
 const CmdCommandSet = "state.min_version"
