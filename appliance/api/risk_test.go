@@ -3,10 +3,13 @@ package api_test
 import (
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 
 	"cxt/appliance/payouts"
 	"cxt/crypto/sm"
+	"cxt/policy"
 )
 
 // Through a real node: the rows of a batch are decided by the payout rules
@@ -64,6 +67,22 @@ func TestAPaymentsRiskDecisionIsRecordedAndExplained(t *testing.T) {
 	replay := x.body["replay"].(map[string]any)
 	if replay["same"] != true || replay["bundle_sm3"] != risk["bundle_sm3"] {
 		t.Fatalf("the replay: %v", replay)
+	}
+
+	// A policy that puts merchant A on the black list: its preview counts
+	// the payout decisions of the last 30 days it would change — the paid
+	// 3,000.00 and the 30,000.00 held for the balance (which the rules
+	// allowed) would be refused — and names no payment.
+	lower := signedPolicy(t, e, w.sec, "black-a", func(f policy.Files) {
+		f["risk/data.json"] = strings.Replace(f["risk/data.json"], `"merchants": []`, fmt.Sprintf(`"merchants": [%q]`, w.idA), 1)
+	})
+	e.stepUp(w.sec, "secadmin")
+	pv := e.call("PUT", "/api/v1/policy", w.sec, lower, "Idempotency-Key", "lower-limit")
+	preview, _ := pv.body["preview"].(map[string]any)
+	advice, _ := preview["advice"].(map[string]any)
+	decisions, _ := advice["payout_decisions"].(map[string]any)
+	if pv.status != 200 || decisions["replayed"] != 2.0 || decisions["changed"] != 2.0 || fmt.Sprint(decisions["by_change"]) != "map[allow→reject:2]" || decisions["examples"] != nil {
+		t.Fatalf("the policy preview's payout decisions: %d %v", pv.status, pv.body)
 	}
 
 	if r := e.call("POST", "/api/v1/payments/"+held+"/risk/clear", w.reviewer, `{"note":"looked"}`); r.status != 409 || r.code() != "payment_not_risk_held" {

@@ -201,7 +201,16 @@ func (b *Backend) policyOp(r *api.Request, f policy.Files, sig []byte, key, sign
 		Risks: []string{"every authorization decision on every node changes at once; a mistake can lock administrators out",
 			"the permission diff enumerates accounts, actions, labels and second factors only: a rule keyed on anything else (the resource acted on, a request detail) shows in text_diff alone — read it"},
 		Command: cmd, Status: 200, Response: map[string]any{"version": bundle.Version, "sm3": hex.EncodeToString(digest[:]), "signer": signer},
-		Advise: func() (map[string]any, error) { return ReplayDecisions(r, current, candidate) },
+		Advise: func() (map[string]any, error) {
+			m, err := ReplayDecisions(r, current, candidate)
+			if err != nil || b.RiskReplay == nil {
+				return m, err
+			}
+			if m["payout_decisions"], err = b.RiskReplay(r, candidate); err != nil {
+				return nil, err
+			}
+			return m, nil
+		},
 	}, nil
 }
 

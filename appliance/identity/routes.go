@@ -26,6 +26,10 @@ type Backend struct {
 	// Sign signs with the node's SM2 key and returns the signature and the
 	// node certificate (PEM); signed audit heads use it. Set at unseal.
 	Sign func(msg []byte) (sig, certPEM []byte, err error)
+	// RiskReplay, when set, decides the recorded inputs of the last 30
+	// days' payouts again by a candidate policy's payout rules, for the
+	// preview of a policy change (the payouts domain answers it).
+	RiskReplay func(r *api.Request, candidate *policy.Authorizer) (any, error)
 }
 
 // Register adds identity's buckets and commands, password hashes held to

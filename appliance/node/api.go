@@ -70,7 +70,7 @@ type backends struct {
 // request is served, as for an offline state), hashing the password hashes'
 // count, login the login policy.
 func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.Policy) *backends {
-	id := &identity.Backend{Policy: login, Hashing: hashing, Authz: authz}
+	id := &identity.Backend{Policy: login, Hashing: hashing, Authz: authz, RiskReplay: replayPayoutRules}
 	wk := &workers.Backend{Hashing: hashing}
 	return &backends{
 		identity:   id,

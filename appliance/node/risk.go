@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"cxt/appliance/api"
+	"cxt/appliance/payouts"
 	"cxt/policy"
 	"cxt/storage/cluster"
 	"cxt/storage/state"
@@ -74,4 +76,26 @@ func payoutLimits(authz *policy.Authorizer, c *cluster.Node) func(context.Contex
 		})
 		return &l, err
 	}
+}
+
+// replayWindow is how far back a policy change's preview replays payout
+// decisions, and replayMax how many at most.
+const (
+	replayWindow = 30 * 24 * time.Hour
+	replayMax    = 100_000
+)
+
+// replayPayoutRules decides the recorded inputs of the last 30 days'
+// payments again by a candidate policy's payout rules, and counts the
+// decisions that would change.
+func replayPayoutRules(r *api.Request, candidate *policy.Authorizer) (any, error) {
+	var out *payouts.RiskReplay
+	err := r.View(func(tx *state.ReadTx) (err error) {
+		out, err = payouts.ReplayRisk(r.Ctx, tx, candidate.Payout(), r.Now().Add(-replayWindow), replayMax)
+		return err
+	})
+	if out != nil {
+		out.Examples = nil // counts only: a security administrator's preview names no payment
+	}
+	return out, err
 }
