@@ -77,6 +77,9 @@ func policyTestCmd() *cobra.Command {
 	}
 }
 
+// payoutQuery is the payout rules' decision (docs/risk.md).
+const payoutQuery = "data.cxt.risk.payout.decision"
+
 func policyEvalCmd() *cobra.Command {
 	var inputPath, query string
 	c := &cobra.Command{
@@ -106,6 +109,14 @@ func policyEvalCmd() *cobra.Command {
 			if err := dec.Decode(&input); err != nil {
 				return badInput("%s: the input is not JSON: %v", inputPath, err)
 			}
+			// A payout row must have every field: the rules' default is to
+			// allow, and a rule reading a missing field would not fire.
+			var row policy.PayoutRow
+			if query == payoutQuery {
+				if err := row.UnmarshalJSON(raw); err != nil {
+					return badInput("%s: %v", inputPath, err)
+				}
+			}
 			v, defined, err := policy.Eval(cmd.Context(), b, query, input)
 			if err != nil {
 				return &exitError{code: 1, err: err}
@@ -117,11 +128,18 @@ func policyEvalCmd() *cobra.Command {
 			}
 			enc := json.NewEncoder(out)
 			enc.SetIndent("", "  ")
-			return enc.Encode(v)
+			if err := enc.Encode(v); err != nil {
+				return err
+			}
+			if query == payoutQuery {
+				fmt.Fprintf(cmd.ErrOrStderr(), "input_sm3: %s (the canonical input's SM3, as a payment's risk decision records it)\n", row.InputSM3())
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "Next: cxt policy test %s runs the bundle's tests; GET /api/v1/payments/{id}/risk shows a payment's recorded input to replay\n", args[0])
+			return nil
 		},
 	}
 	c.Flags().StringVar(&inputPath, "input", "", "the input, a JSON file ('-': standard input)")
-	c.Flags().StringVar(&query, "query", "data.cxt.risk.payout.decision", "the rego query")
+	c.Flags().StringVar(&query, "query", payoutQuery, "the rego query")
 	c.MarkFlagRequired("input")
 	return c
 }

@@ -1,10 +1,15 @@
 package cli
 
 import (
+	"encoding/hex"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"cxt/crypto/sm"
+	"cxt/policy"
 )
 
 // The operator's loop on a bundle: export the built-in one, test it, sign
@@ -88,23 +93,55 @@ func TestPolicyEvalAnswersOneDecisionAndSaysWhenItIsUndefined(t *testing.T) {
 	os.MkdirAll(filepath.Join(bundle, "risk"), 0o755)
 	os.WriteFile(filepath.Join(bundle, "manifest.json"), []byte(`{"version": "t1"}`), 0o644)
 	os.WriteFile(filepath.Join(bundle, "risk", "payout.rego"), []byte("package cxt.risk.payout\n\nimport rego.v1\n\n"+
-		"decision := {\"pay\": input.amount_fen <= data.cxt.limit_fen}\n"), 0o644)
+		"pay := {\"pay\": input.amount_fen <= data.cxt.limit_fen}\n"), 0o644)
 	os.WriteFile(filepath.Join(bundle, "risk", "data.json"), []byte(`{"cxt": {"limit_fen": 10000}}`), 0o644)
 	in := filepath.Join(dir, "in.json")
 	os.WriteFile(in, []byte(`{"amount_fen": 9999}`), 0o644)
-	if code, out, e := run(t, "", "policy", "eval", "--input", in, bundle); code != 0 || !strings.Contains(out, `"pay": true`) {
+	const q = "data.cxt.risk.payout.pay"
+	if code, out, e := run(t, "", "policy", "eval", "--query", q, "--input", in, bundle); code != 0 || !strings.Contains(out, `"pay": true`) {
 		t.Fatalf("eval: exit %d %s %s", code, out, e)
 	}
-	if code, out, _ := run(t, `{"amount_fen": 10001}`, "policy", "eval", "--input", "-", bundle); code != 0 || !strings.Contains(out, `"pay": false`) {
+	if code, out, _ := run(t, `{"amount_fen": 10001}`, "policy", "eval", "--query", q, "--input", "-", bundle); code != 0 || !strings.Contains(out, `"pay": false`) {
 		t.Fatalf("eval from stdin: exit %d %s", code, out)
 	}
-	if code, out, _ := run(t, `{"amount": 1}`, "policy", "eval", "--input", "-", bundle); code != 1 || !strings.HasPrefix(out, "undefined: ") {
+	if code, out, _ := run(t, `{"amount": 1}`, "policy", "eval", "--query", q, "--input", "-", bundle); code != 1 || !strings.HasPrefix(out, "undefined: ") {
 		t.Fatalf("a missing input field: exit %d %s", code, out)
 	}
 	if code, out, _ := run(t, `{}`, "policy", "eval", "--query", "data.cxt.limit_fen", "--input", "-", bundle); code != 0 || strings.TrimSpace(out) != "10000" {
 		t.Fatalf("another query: exit %d %s", code, out)
 	}
-	if code, _, _ := run(t, `not json`, "policy", "eval", "--input", "-", bundle); code != 2 {
+	if code, _, _ := run(t, `not json`, "policy", "eval", "--query", q, "--input", "-", bundle); code != 2 {
 		t.Fatalf("input that is not JSON: exit %d", code)
+	}
+}
+
+// The payout decision of the exported default bundle, explained rule by
+// rule, with the SM3 a payment records of the same input; a row missing a
+// field is refused, never decided as if the field were false.
+func TestPolicyEvalExplainsAPayoutDecision(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "b")
+	if code, _, e := run(t, "", "policy", "export", dir); code != 0 {
+		t.Fatalf("export: exit %d %s", code, e)
+	}
+	row := `{"amount_fen":4200000,"merchant":{"day_fen":0,"grade":"B","id":"m_1","status":"approved"},` +
+		`"task":{"accepted":true,"budget_fen":9000000,"present":true},"worker":{"blacklisted":false,"card_bi":"","day_fen":4500000,` +
+		`"day_merchants":1,"day_near":1,"device_bi":"","id":"w_1","id_bi":"","month_fen":4500000,"officer":true,"signed":true,"verified":true,"year_fen":4500000}}`
+	code, out, e := run(t, row, "policy", "eval", "--input", "-", dir)
+	if code != 0 {
+		t.Fatalf("eval: exit %d %s %s", code, out, e)
+	}
+	var d policy.RiskDecision
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		t.Fatalf("%s: %v", out, err)
+	}
+	if d.Outcome != "reject" || d.Rule != "identity.officer" || len(d.Hits) != 2 || d.Hits[1].Rule != "velocity.structuring" {
+		t.Fatalf("the decision: %+v", d)
+	}
+	sum := sm.Sum([]byte(row))
+	if !strings.Contains(e, "input_sm3: "+hex.EncodeToString(sum[:])) || !strings.Contains(e, "Next: ") {
+		t.Fatalf("the input's SM3 and the next step: %s", e)
+	}
+	if code, _, e := run(t, `{"amount_fen": 1}`, "policy", "eval", "--input", "-", dir); code != 2 || !strings.Contains(e, "needs every field") {
+		t.Fatalf("a row missing fields: exit %d %s", code, e)
 	}
 }
