@@ -1,30 +1,12 @@
-# Risk rules: decisions on the business, not on who may call what. Each
-# returns the reasons a person must look first; none means the appliance
-# goes ahead and records that the policy decided. Settings are data
-# (data.cxt.risk_settings in rego/data.json). Evaluated as data.cxt.risk.<rule>.
+# Risk rules: decisions on the business, not on who may call what. This
+# package keeps the first payout rules (payout_limits, payout_row); each
+# concern's rules since live in a package of their own beside it
+# (cxt.risk.payout, .merchant, .worker, .task, .rating). Settings are
+# data (data.cxt.risk_settings in policy/risk/data.json). The task review
+# rule that was here is cxt.risk.task.
 package cxt.risk
 
 import rego.v1
-
-settings := data.cxt.risk_settings.task_review
-
-# task_review decides whether a task a merchant publishes opens at once or
-# waits for a platform reviewer (standard §7 任务审核). Input:
-# {"task": {"category", "budget" (yuan, a decimal string), "headcount"},
-#  "merchant": {"id", "rating" (0.00-100.00, a decimal string)}}.
-task_review := {"version": settings.version, "reasons": sort(task_reasons)}
-
-task_reasons contains sprintf("the budget of %s yuan is above %s yuan", [input.task.budget, settings.budget_above]) if {
-	to_number(input.task.budget) > to_number(settings.budget_above)
-}
-
-task_reasons contains sprintf("tasks of the category %s are always reviewed", [input.task.category]) if {
-	input.task.category in settings.categories
-}
-
-task_reasons contains sprintf("the merchant's rating %s is below %s", [input.merchant.rating, settings.min_rating]) if {
-	to_number(input.merchant.rating) < to_number(settings.min_rating)
-}
 
 payout_settings := data.cxt.risk_settings.payout
 
