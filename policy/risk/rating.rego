@@ -18,9 +18,31 @@ import rego.v1
 
 s := data.cxt.risk_settings.rating
 
-n(k) := object.get(input, k, 0)
+# Absent counts are 0. (Fields are read by name, never the input whole:
+# policy.ReadsSubjectID must see that no rule here singles out an account.)
+default months := 0
 
-kinds := {k | some k in object.get(input, "document_kinds", [])}
+months := input.months_approved
+
+default payments := 0
+
+payments := input.payments
+
+default returns := 0
+
+returns := input.returns
+
+default findings := 0
+
+findings := input.findings
+
+default complaints := 0
+
+complaints := input.complaints
+
+default kinds := set()
+
+kinds := {k | some k in input.document_kinds}
 
 value("qualification") := object.get(s.qualification, input.status, 0)
 
@@ -36,21 +58,21 @@ else := 0
 
 why("agreement") := sprintf("signed by both: %v", [input.agreement_signed])
 
-value("tenure") := min([100, max([0, n("months_approved")]) * s.tenure_per_month])
+value("tenure") := min([100, max([0, months]) * s.tenure_per_month])
 
-why("tenure") := sprintf("%d months since approval", [max([0, n("months_approved")])])
+why("tenure") := sprintf("%d months since approval", [max([0, months])])
 
-value("returns") := 0 if n("payments") == 0
+value("returns") := 0 if payments == 0
 
-else := max([0, 100 - floor((n("returns") * 100 * s.returns_penalty_pct) / n("payments"))])
+else := max([0, 100 - floor((returns * 100 * s.returns_penalty_pct) / payments)])
 
-why("returns") := "no payments yet" if n("payments") == 0
+why("returns") := "no payments yet" if payments == 0
 
-else := sprintf("%d of %d payments returned", [n("returns"), n("payments")])
+else := sprintf("%d of %d payments returned", [returns, payments])
 
-value("findings") := max([0, 100 - (n("findings") + n("complaints")) * s.finding_penalty])
+value("findings") := max([0, 100 - (findings + complaints) * s.finding_penalty])
 
-why("findings") := sprintf("%d inspection findings, %d complaints", [n("findings"), n("complaints")])
+why("findings") := sprintf("%d inspection findings, %d complaints", [findings, complaints])
 
 explain := [{"input": i.input, "value": value(i.input), "weight": i.weight, "why": why(i.input)} | some i in s.inputs]
 
