@@ -273,11 +273,6 @@ func RiskRulesOf(b *Bundle) *RiskRules {
 // Risk returns the risk rules of the policy in force.
 func (a *Authorizer) Risk() *RiskRules { return RiskRulesOf(a.Bundle()) }
 
-// Getter reads the state: a command's Tx or a read's ReadTx.
-type Getter interface {
-	Get(bucket string, key []byte) ([]byte, error)
-}
-
 // StoredRiskRules returns the risk rules of the policy bundle stored in the
 // state (Stored), or of the embedded policy when none is: what a command
 // decides by, so that every replica decides alike whatever policy its

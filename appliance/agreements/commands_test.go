@@ -13,6 +13,7 @@ import (
 	"cxt/appliance/notify"
 	"cxt/appliance/subjects"
 	"cxt/crypto/subjectkey"
+	"cxt/gateway/feed"
 	"cxt/storage/state"
 	"cxt/storage/state/statetest"
 )
@@ -33,6 +34,7 @@ func newWorld(t *testing.T) *world {
 		identity.Register(reg)
 		notify.Register(reg)
 		subjects.Register(reg, nil)
+		feed.Register(reg) // merchants speak command set 6, which appends to the feed
 		merchants.Register(reg)
 		Register(reg)
 		reg.HandleFrom(state.PartiesSet, cmdTestSubject, func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
@@ -50,7 +52,7 @@ func newWorld(t *testing.T) *world {
 	w.subj["m_1"] = k
 	priv, _ := subjects.Seal(k, merchants.PrivateAAD("m_1"), merchants.Private{USCC: "91350100M000100Y43"})
 	w.ok(merchants.CmdApply, merchants.Application{ID: "m_1", Name: "福州某某科技有限公司", Model: merchants.Intermediary, USCCIndex: "i", Private: priv, Key: fresh, Applicant: "acct-boss"})
-	w.ok(merchants.CmdReview, merchants.Review{ID: "m_1", Action: merchants.ActApprove, By: "reviewer"})
+	w.ok(merchants.CmdReview, merchants.DirectApproval("m_1", "reviewer", "a test world"))
 	k, fresh, _ = subjects.NewKey(keys, "w_1")
 	w.subj["w_1"] = k
 	w.ok(cmdTestSubject, map[string]any{"id": "w_1", "fresh": fresh})

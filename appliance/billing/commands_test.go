@@ -10,6 +10,7 @@ import (
 	"cxt/appliance/merchants"
 	"cxt/appliance/notify"
 	"cxt/appliance/subjects"
+	"cxt/gateway/feed"
 	"cxt/storage/state"
 	"cxt/storage/state/statetest"
 )
@@ -21,6 +22,7 @@ func newWorld(t *testing.T, now time.Time) *world {
 		identity.Register(reg)
 		notify.Register(reg)
 		subjects.Register(reg, nil)
+		feed.Register(reg) // merchants speak command set 6, which appends to the feed
 		merchants.Register(reg)
 		Register(reg)
 	})}
@@ -65,7 +67,7 @@ func TestVersionsAreAppendOnlyAndNeverBackdated(t *testing.T) {
 	closed := func() {
 		w.Send(merchants.CmdClose, merchants.Review{ID: "m_2", Action: merchants.ActClose, By: "ops", Reason: "x"})
 	}
-	w.Send(merchants.CmdReview, merchants.Review{ID: "m_2", Action: merchants.ActApprove, By: "reviewer"})
+	w.Send(merchants.CmdReview, merchants.DirectApproval("m_2", "reviewer", "a test world"))
 	closed()
 
 	noBy := version("m_1", 1, "2026-03-01", "0.06")

@@ -11,6 +11,7 @@ import (
 	"cxt/appliance/merchants"
 	"cxt/appliance/subjects"
 	"cxt/crypto/sm"
+	"cxt/gateway/feed"
 	"cxt/storage/state"
 	"cxt/storage/state/statetest"
 )
@@ -18,6 +19,7 @@ import (
 func registerAll(reg *state.Registry) {
 	identity.Register(reg)
 	subjects.Register(reg, nil)
+	feed.Register(reg) // merchants speak command set 6, which appends to the feed
 	merchants.Register(reg)
 	callbacks.Register(reg)
 	Register(reg)
@@ -36,7 +38,7 @@ func approved(t *testing.T, m *statetest.Machine, id string) {
 	if res := m.Send(merchants.CmdApply, app); res.Err != nil {
 		t.Fatal(res.Err)
 	}
-	if res := m.Send(merchants.CmdReview, merchants.Review{ID: id, Action: merchants.ActApprove, By: "reviewer"}); res.Err != nil {
+	if res := m.Send(merchants.CmdReview, merchants.DirectApproval(id, "reviewer", "a test world")); res.Err != nil {
 		t.Fatal(res.Err)
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"cxt/appliance/identity"
 	"cxt/appliance/subjects"
+	"cxt/policy"
 	"cxt/storage/state"
 )
 
@@ -29,6 +31,11 @@ const (
 var (
 	CodeDuplicate = state.NewCode(state.KindConflict, "merchant_duplicate")
 	CodeStatus    = state.NewCode(state.KindConflict, "merchant_status")
+	// CodeQualification refuses an approval the qualification rules
+	// reject; CodeAcknowledge one they hold whose held rules the reviewer
+	// did not acknowledge each by name.
+	CodeQualification = state.NewCode(state.KindConflict, "risk_qualification")
+	CodeAcknowledge   = state.NewCode(state.KindConflict, "risk_acknowledge_required")
 )
 
 // Application is the body of CmdApply: the proposer has validated the
@@ -48,12 +55,18 @@ type Application struct {
 	Account *identity.CreateAccount `json:"account,omitempty"`
 }
 
-// Review is the body of CmdReview and CmdClose.
+// Review is the body of CmdReview and CmdClose. From command set 6 an
+// approval carries the qualification decision the proposer made by the
+// policy in force (policy/risk/merchant.rego) and the held rules the
+// reviewer acknowledged; the handler refuses a rejected one and a hold not
+// acknowledged rule by rule, and the approval's event keeps both.
 type Review struct {
-	ID     string `json:"id"`
-	Action Action `json:"action"`
-	By     string `json:"by"`
-	Reason string `json:"reason,omitempty"`
+	ID           string          `json:"id"`
+	Action       Action          `json:"action"`
+	By           string          `json:"by"`
+	Reason       string          `json:"reason,omitempty"`
+	Risk         *policy.Decided `json:"risk,omitempty"`
+	Acknowledged []string        `json:"acknowledged,omitempty"`
 }
 
 // Filed is the body of CmdDocument.
@@ -63,15 +76,17 @@ type Filed struct {
 	Doc   DocRef `json:"document"`
 }
 
-// Register adds the merchants' buckets and commands (command set 3).
+// Register adds the merchants' buckets and commands (command set 3; the
+// officers, and the qualification decision on approvals, from set 6).
 func Register(reg *state.Registry) {
-	for _, b := range []string{Bucket, USCCBucket, OwnerBucket} {
+	for _, b := range []string{Bucket, USCCBucket, OwnerBucket, HistoryBucket} {
 		reg.Bucket(b)
 	}
 	reg.HandleFrom(state.PartiesSet, CmdApply, apply)
 	reg.HandleFrom(state.PartiesSet, CmdReview, review)
 	reg.HandleFrom(state.PartiesSet, CmdDocument, file)
 	reg.HandleFrom(state.PartiesSet, CmdClose, review)
+	reg.HandleFrom(state.RiskSet, CmdOfficers, setOfficers)
 }
 
 func apply(tx *state.Tx, cmd *state.Command) ([]byte, error) {
@@ -140,8 +155,19 @@ func review(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if err != nil {
 		return nil, state.Reject(CodeStatus, "%v", err)
 	}
-	now := tx.Time()
-	m.History = append(m.History, Event{At: now, By: r.By, Action: r.Action, From: m.Status, To: to, Reason: r.Reason})
+	ev := Event{At: tx.Time(), By: r.By, Action: r.Action, From: m.Status, To: to, Reason: r.Reason}
+	if r.Action == ActApprove {
+		if ok, err := tx.Speaks(state.RiskSet); err != nil {
+			return nil, err
+		} else if ok {
+			if err := qualified(r); err != nil {
+				return nil, err
+			}
+			ev.Risk, ev.Acknowledged = r.Risk, r.Acknowledged
+		}
+	}
+	now := ev.At
+	m.History = append(m.History, ev)
 	if err := feedStatus(tx, m, m.History[len(m.History)-1]); err != nil {
 		return nil, err
 	}
@@ -159,6 +185,58 @@ func review(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		}
 	}
 	return put(tx, m)
+}
+
+// DirectApproval is an approval proposed straight to the log, not through
+// the API (a bench, a test world): its decision says that no rules were
+// evaluated, and why, so the record does not pass it off as the policy's.
+func DirectApproval(id, by, why string) Review {
+	in := mustJSON(map[string]string{"direct": why})
+	d := &policy.Decided{Concern: policy.RiskMerchant, Policy: "none", Input: in, InputSM3: policy.SM3Hex(in)}
+	d.Outcome = policy.Allow
+	return Review{ID: id, Action: ActApprove, By: by, Risk: d}
+}
+
+// qualified refuses an approval its qualification decision does not let
+// through: a reject, or a hold with a held rule not acknowledged.
+func qualified(r Review) error {
+	d := r.Risk
+	if d == nil {
+		return state.Reject(state.InvalidRequest, "an approval carries its qualification decision")
+	}
+	switch d.Outcome {
+	case policy.Allow:
+		return nil
+	case policy.Reject:
+		return state.Reject(CodeQualification, "%s (%s)", d.Reason, d.Rule)
+	case policy.Hold:
+		if missing := Unacknowledged(d, r.Acknowledged); len(missing) > 0 {
+			return state.Reject(CodeAcknowledge, "the qualification rules hold the approval; acknowledge %s", strings.Join(missing, ", "))
+		}
+		return nil
+	}
+	return state.Reject(state.InvalidRequest, "a qualification decision is allow, hold or reject, not %q", d.Outcome)
+}
+
+// Unacknowledged lists the held rules of d that ack does not name. A
+// decision with no hit listed holds by its own rule.
+func Unacknowledged(d *policy.Decided, ack []string) []string {
+	var held []string
+	for _, h := range d.Hits {
+		if h.Outcome == policy.Hold {
+			held = append(held, h.Rule)
+		}
+	}
+	if len(held) == 0 && d.Outcome == policy.Hold {
+		held = []string{d.Rule}
+	}
+	var missing []string
+	for _, h := range held {
+		if !slices.Contains(ack, h) {
+			missing = append(missing, h)
+		}
+	}
+	return missing
 }
 
 // notices are what the applicant is told of a review.
@@ -192,6 +270,11 @@ func file(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return nil, state.Reject(state.Conflict, "document %s is already filed", f.Doc.ID)
 	}
 	f.Doc.Uploaded = tx.Time()
+	if ok, err := tx.Speaks(state.RiskSet); err != nil {
+		return nil, err
+	} else if !ok {
+		f.Doc.Expires = "" // before set 6 a document has no expiry on record
+	}
 	m.Documents = append(m.Documents, f.Doc)
 	return put(tx, m)
 }

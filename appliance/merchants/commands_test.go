@@ -1,13 +1,17 @@
 package merchants
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
 	"cxt/appliance/identity"
 	"cxt/appliance/notify"
 	"cxt/appliance/subjects"
+	"cxt/gateway/feed"
+	"cxt/policy"
 	"cxt/storage/state"
 	"cxt/storage/state/statetest"
 )
@@ -19,6 +23,8 @@ func newWorld(t *testing.T) *world {
 		identity.Register(reg)
 		notify.Register(reg)
 		subjects.Register(reg, nil)
+		feed.Register(reg)
+		policy.Register(reg, nil)
 		Register(reg)
 	})}
 }
@@ -42,6 +48,17 @@ func (w *world) merchant(id string) Merchant {
 	return m
 }
 
+// decided is a qualification decision made by rule (none: allow).
+func decided(outcome, rule string) *policy.Decided {
+	d := &policy.Decided{Concern: policy.RiskMerchant, Policy: "embedded", InputSM3: "ab", Input: []byte(`{}`)}
+	d.Outcome = outcome
+	if rule != "" {
+		d.Rule, d.Code, d.Reason = rule, "risk_x", "because"
+		d.Hits = []policy.Hit{{Rule: rule, Outcome: outcome, Code: "risk_x", Reason: "because"}}
+	}
+	return d
+}
+
 func TestAMerchantIsAppliedForReviewedAndClosed(t *testing.T) {
 	w := newWorld(t)
 	keyID, res := w.applyFor("m_1", "91350100M000100Y43", "acct-1")
@@ -60,8 +77,12 @@ func TestAMerchantIsAppliedForReviewedAndClosed(t *testing.T) {
 		code   string
 		status Status
 	}{
-		{CmdReview, Review{ID: "m_1", Action: ActApprove, By: "reviewer"}, "", Approved},
-		{CmdReview, Review{ID: "m_1", Action: ActApprove, By: "reviewer"}, "merchant_status", Approved},
+		{CmdReview, Review{ID: "m_1", Action: ActApprove, By: "reviewer"}, "invalid_request", Applied}, // no decision
+		{CmdReview, Review{ID: "m_1", Action: ActApprove, By: "reviewer", Risk: decided(policy.Reject, "documents.missing")}, "risk_qualification", Applied},
+		{CmdReview, Review{ID: "m_1", Action: ActApprove, By: "reviewer", Risk: decided(policy.Hold, "officers.missing")}, "risk_acknowledge_required", Applied},
+		{CmdReview, Review{ID: "m_1", Action: ActApprove, By: "reviewer", Risk: decided(policy.Hold, "officers.missing"), Acknowledged: []string{"documents.expiring"}}, "risk_acknowledge_required", Applied},
+		{CmdReview, Review{ID: "m_1", Action: ActApprove, By: "reviewer", Risk: decided(policy.Hold, "officers.missing"), Acknowledged: []string{"officers.missing"}}, "", Approved},
+		{CmdReview, Review{ID: "m_1", Action: ActApprove, By: "reviewer", Risk: decided(policy.Allow, "")}, "merchant_status", Approved},
 		{CmdReview, Review{ID: "m_1", Action: ActReject, By: "reviewer"}, "invalid_request", Approved}, // no reason
 		{CmdReview, Review{ID: "m_1", Action: ActClose, By: "ops", Reason: "done"}, "invalid_request", Approved},
 		{CmdClose, Review{ID: "m_1", Action: ActApprove, By: "ops"}, "invalid_request", Approved},
@@ -80,6 +101,9 @@ func TestAMerchantIsAppliedForReviewedAndClosed(t *testing.T) {
 	m := w.merchant("m_1")
 	if len(m.History) != 3 || m.History[2].Reason != "contract ended" || m.Approved.IsZero() {
 		t.Fatalf("history %+v", m.History)
+	}
+	if e := m.History[1]; e.Risk == nil || e.Risk.Rule != "officers.missing" || e.Risk.InputSM3 != "ab" || fmt.Sprint(e.Acknowledged) != "[officers.missing]" {
+		t.Fatalf("the approval's event keeps its decision: %+v", e)
 	}
 	if res := w.Send(CmdDocument, Filed{ID: "m_1", KeyID: keyID, Doc: DocRef{ID: "d1", Kind: DocBusinessLicence}}); statetest.Code(res.Err) != "merchant_status" {
 		t.Fatalf("a closed merchant filed a document: %v", res.Err)
@@ -108,7 +132,67 @@ func TestDocumentsAreFiledUnderTheMerchantsKey(t *testing.T) {
 		t.Fatalf("documents %+v", m.Documents)
 	}
 	m := w.merchant("m_1")
-	if r := Rate(m.Facts(time.Now())); r.Score != "32.00" {
-		t.Fatalf("rating %+v", r)
+	var grade string
+	var rating policy.Rating
+	if err := w.State.View(func(tx *state.ReadTx) error {
+		var err error
+		if grade, err = GradeOf(tx, "m_1", time.Now()); err != nil {
+			return err
+		}
+		rules, err := policy.StoredRiskRules(tx)
+		if err != nil {
+			return err
+		}
+		rating, err = Rate(context.Background(), rules, tx, &m, time.Now())
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
+	// Waiting for review, a licence on file: 50×0.3 + 60×0.2 + findings 100×0.1.
+	if rating.Score != "37.00" || grade != "D" || rating.Policy != "embedded" {
+		t.Fatalf("rating %+v, grade %s", rating, grade)
+	}
+}
+
+// A merchant's officers are kept sealed under its key with a blind index
+// of each ID number, by which the payouts ask whether a worker is one.
+func TestOfficersAreSealedAndFoundByTheirIndex(t *testing.T) {
+	w := newWorld(t)
+	keyID, _ := w.applyFor("m_1", "A", "acct-1")
+	k, err := w.Keys.IndexKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	director, stranger := PersonIndex(k, "11010519491231002X"), PersonIndex(k, "110105194912310029")
+	sealed := subjects.Sealed(`opaque`)
+	for i, c := range []struct {
+		o    Officers
+		code string
+	}{
+		{Officers{ID: "m_1", KeyID: keyID, Sealed: sealed, Index: []string{"beef"}, By: "acct-1"}, "invalid_request"},
+		{Officers{ID: "m_1", KeyID: keyID + 1, Sealed: sealed, Index: []string{director}, By: "acct-1"}, "subject_key_mismatch"},
+		{Officers{ID: "m_9", KeyID: keyID, Sealed: sealed, Index: []string{director}, By: "acct-1"}, "not_found"},
+		{Officers{ID: "m_1", KeyID: keyID, Sealed: sealed, Index: []string{director, director}, By: "acct-1"}, ""},
+	} {
+		if res := w.Send(CmdOfficers, c.o); statetest.Code(res.Err) != c.code {
+			t.Fatalf("case %d: %v, want %q", i, res.Err, c.code)
+		}
+	}
+	if m := w.merchant("m_1"); len(m.OfficerIndex) != 1 || string(m.Officers) != "opaque" {
+		t.Fatalf("officers on record: %v %q", m.OfficerIndex, m.Officers)
+	}
+	w.State.View(func(tx *state.ReadTx) error {
+		for _, c := range []struct {
+			idx  string
+			want bool
+		}{{director, true}, {stranger, false}, {"", false}} {
+			if got, err := IsOfficer(tx, "m_1", c.idx); err != nil || got != c.want {
+				t.Errorf("IsOfficer(%.8s): %v %v", c.idx, got, err)
+			}
+		}
+		if _, err := IsOfficer(tx, "m_9", director); err == nil {
+			t.Errorf("an unknown merchant: %v", err)
+		}
+		return nil
+	})
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"cxt/appliance/subjects"
+	"cxt/policy"
 )
 
 // Status is where a merchant is in its life.
@@ -126,6 +127,10 @@ type DocRef struct {
 	Size     int64     `json:"size"`
 	SM3      string    `json:"sm3"`
 	Uploaded time.Time `json:"uploaded"`
+	// Expires is the last day the document is in force (YYYY-MM-DD, China's
+	// calendar); "" when it does not expire. The qualification rules
+	// (policy/risk/merchant.rego) read it.
+	Expires string `json:"expires,omitempty"`
 }
 
 // Event is one step of a merchant's history.
@@ -136,6 +141,11 @@ type Event struct {
 	From   Status    `json:"from"`
 	To     Status    `json:"to"`
 	Reason string    `json:"reason,omitempty"`
+	// Risk is the qualification decision an approval was made under
+	// (policy/risk/merchant.rego), and Acknowledged the held rules the
+	// reviewer acknowledged by name.
+	Risk         *policy.Decided `json:"risk,omitempty"`
+	Acknowledged []string        `json:"acknowledged,omitempty"`
 }
 
 // Merchant is a merchant's record in the state.
@@ -155,24 +165,16 @@ type Merchant struct {
 	Applicant string          `json:"applicant"` // the account that applied
 	History   []Event         `json:"history"`
 	Agreement string          `json:"agreement,omitempty"` // the signed cooperation agreement's ID
-	Created   time.Time       `json:"created"`
-	Approved  time.Time       `json:"approved,omitzero"`
+	// Officers are its directors, supervisors and senior managers (董监高),
+	// []Officer sealed under the merchant's key (OfficersAAD), and
+	// OfficerIndex the blind indexes of their ID numbers (hex, sorted):
+	// the payouts refuse to pay a merchant's own officer as a worker.
+	Officers     subjects.Sealed `json:"officers,omitempty"`
+	OfficerIndex []string        `json:"officer_index,omitempty"`
+	Created      time.Time       `json:"created"`
+	Approved     time.Time       `json:"approved,omitzero"`
 }
 
 // PrivateAAD names a merchant's sealed fields, so they open only as this
 // merchant's.
 func PrivateAAD(id string) string { return "merchant/" + id + "/private" }
-
-// Facts returns what the merchant's rating is computed from, at now.
-func (m *Merchant) Facts(now time.Time) Facts {
-	f := Facts{Status: m.Status, AgreementSigned: m.Agreement != ""}
-	for _, d := range m.Documents {
-		f.DocumentKinds = append(f.DocumentKinds, d.Kind)
-	}
-	if !m.Approved.IsZero() && m.Status == Approved {
-		y, mo, _ := now.Date()
-		ay, amo, _ := m.Approved.Date()
-		f.MonthsApproved = (y-ay)*12 + int(mo-amo)
-	}
-	return f
-}

@@ -1,110 +1,131 @@
 package merchants
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
-	"sort"
+	"slices"
+	"time"
 
-	"github.com/shopspring/decimal"
+	"cxt/policy"
+	"cxt/storage/state"
 )
 
-// A merchant's rating (商户评级) is a score from 0 to 100: a weighted sum of
-// inputs, each itself 0 to 100, with the weights shown next to the inputs
-// so that anyone shown a rating can redo it. It is recomputed from the
-// merchant's record whenever an event changes an input.
+// A merchant's rating (商户评级) is computed by the policy's rating rules
+// (policy/risk/rating.rego) from the merchant's current facts whenever it
+// is read: nothing stores a score that could go stale. The rules answer a
+// score from 0 to 100, a grade and each input's value, weight and why, so
+// that anyone shown a rating can redo it.
 
-// Weight is one input's share of the score, in percent.
-type Weight struct {
-	Input  string `json:"input"`
-	Weight int64  `json:"weight"`
-	What   string `json:"what"`
+// HistoryBucket keeps each merchant's counts that its rating reads besides
+// its record: merchant ID -> History (JSON). Other domains add to them
+// inside their commands (AddHistory).
+const HistoryBucket = "merchant-history"
+
+// History are the counts of a merchant's past the rating reads.
+type History struct {
+	Payments   int64 `json:"payments"`   // payments paid
+	Returns    int64 `json:"returns"`    // of those, returned (退汇)
+	Findings   int64 `json:"findings"`   // inspection findings against it
+	Complaints int64 `json:"complaints"` // complaints against it
 }
 
-// Weights are the inputs of today's rating and their shares (they add up to
-// 100). Later inputs (payouts on time, complaints, risk findings) join the
-// table as their records arrive.
-var Weights = []Weight{
-	{"qualification", 40, "the review's outcome: approved 100, waiting 50, more information asked 25, rejected 0"},
-	{"documents", 20, "qualification documents on file: business licence 60, each further kind 20, at most 100"},
-	{"agreement", 20, "the cooperation agreement signed by both parties: 100, else 0"},
-	{"tenure", 20, "months since approval, 10 a month, at most 100"},
-}
-
-// Input is one input's value and how it was found.
-type Input struct {
-	Input  string `json:"input"`
-	Value  int64  `json:"value"` // 0..100
-	Weight int64  `json:"weight"`
-	Why    string `json:"why"`
-}
-
-// Rating is a score with its working.
-type Rating struct {
-	Score  string  `json:"score"` // 0.00..100.00
-	Grade  string  `json:"grade"` // A ≥ 85, B ≥ 70, C ≥ 50, D below
-	Inputs []Input `json:"inputs"`
-}
-
-// Facts are what a rating is computed from.
-type Facts struct {
-	Status          Status
-	DocumentKinds   []string
-	AgreementSigned bool
-	MonthsApproved  int
-}
-
-// Rate computes a rating from facts.
-func Rate(f Facts) Rating {
-	values := map[string]Input{}
-	q := map[Status]int64{Approved: 100, Applied: 50, MoreInfo: 25, Rejected: 0, Closed: 0}[f.Status]
-	values["qualification"] = Input{Value: q, Why: "status " + string(f.Status)}
-
-	kinds := map[string]bool{}
-	for _, k := range f.DocumentKinds {
-		kinds[k] = true
+// AddHistory adds d to the merchant's counts, inside the command that
+// makes them so; counts never go below zero.
+func AddHistory(tx *state.Tx, merchant string, d History) error {
+	h, err := HistoryOf(tx, merchant)
+	if err != nil {
+		return err
 	}
-	d := int64(0)
-	if kinds[DocBusinessLicence] {
-		d = 60
+	h.Payments = max(0, h.Payments+d.Payments)
+	h.Returns = max(0, h.Returns+d.Returns)
+	h.Findings = max(0, h.Findings+d.Findings)
+	h.Complaints = max(0, h.Complaints+d.Complaints)
+	return tx.Put(HistoryBucket, []byte(merchant), mustJSON(h))
+}
+
+// HistoryOf reads a merchant's counts; none yet is all zero.
+func HistoryOf(tx getter, merchant string) (History, error) {
+	var h History
+	b, err := tx.Get(HistoryBucket, []byte(merchant))
+	if err != nil || b == nil {
+		return h, err
 	}
-	for k := range kinds {
-		if k != DocBusinessLicence {
-			d += 20
+	if err := json.Unmarshal(b, &h); err != nil {
+		return h, fmt.Errorf("merchants: history of %s: %w", merchant, err)
+	}
+	return h, nil
+}
+
+// RatingFacts are the rating rules' input: what a merchant's record and
+// history say at a moment.
+type RatingFacts struct {
+	Status          Status   `json:"status"`
+	DocumentKinds   []string `json:"document_kinds"` // on file and in force, each once, sorted
+	AgreementSigned bool     `json:"agreement_signed"`
+	MonthsApproved  int      `json:"months_approved"`
+	Payments        int64    `json:"payments"`
+	Returns         int64    `json:"returns"`
+	Findings        int64    `json:"findings"`
+	Complaints      int64    `json:"complaints"`
+}
+
+// Facts returns what the merchant's rating is computed from, at now, given
+// its history.
+func (m *Merchant) Facts(now time.Time, h History) RatingFacts {
+	f := RatingFacts{Status: m.Status, AgreementSigned: m.Agreement != "", DocumentKinds: []string{},
+		Payments: h.Payments, Returns: h.Returns, Findings: h.Findings, Complaints: h.Complaints}
+	today := Day(now)
+	seen := map[string]bool{}
+	for _, d := range m.Documents {
+		if (d.Expires == "" || d.Expires >= today) && !seen[d.Kind] {
+			seen[d.Kind] = true
+			f.DocumentKinds = append(f.DocumentKinds, d.Kind)
 		}
 	}
-	d = min(d, 100)
-	names := make([]string, 0, len(kinds))
-	for k := range kinds {
-		names = append(names, k)
+	slices.Sort(f.DocumentKinds)
+	if !m.Approved.IsZero() && m.Status == Approved {
+		y, mo, _ := now.In(China).Date()
+		ay, amo, _ := m.Approved.In(China).Date()
+		f.MonthsApproved = max(0, (y-ay)*12+int(mo-amo))
 	}
-	sort.Strings(names)
-	values["documents"] = Input{Value: d, Why: fmt.Sprintf("kinds on file: %v", names)}
-
-	a := int64(0)
-	if f.AgreementSigned {
-		a = 100
-	}
-	values["agreement"] = Input{Value: a, Why: fmt.Sprintf("signed by both: %v", f.AgreementSigned)}
-	t := min(int64(max(f.MonthsApproved, 0))*10, 100)
-	values["tenure"] = Input{Value: t, Why: fmt.Sprintf("%d months since approval", max(f.MonthsApproved, 0))}
-
-	score := decimal.Zero
-	r := Rating{}
-	for _, w := range Weights {
-		in := values[w.Input]
-		in.Input, in.Weight = w.Input, w.Weight
-		r.Inputs = append(r.Inputs, in)
-		score = score.Add(decimal.NewFromInt(in.Value * w.Weight).Div(decimal.NewFromInt(100)))
-	}
-	r.Score = score.StringFixed(2)
-	switch {
-	case score.GreaterThanOrEqual(decimal.NewFromInt(85)):
-		r.Grade = "A"
-	case score.GreaterThanOrEqual(decimal.NewFromInt(70)):
-		r.Grade = "B"
-	case score.GreaterThanOrEqual(decimal.NewFromInt(50)):
-		r.Grade = "C"
-	default:
-		r.Grade = "D"
-	}
-	return r
+	return f
 }
+
+// Rate computes the merchant's rating by rules from its record and
+// history as tx sees them.
+func Rate(ctx context.Context, rules *policy.RiskRules, tx getter, m *Merchant, now time.Time) (policy.Rating, error) {
+	h, err := HistoryOf(tx, m.ID)
+	if err != nil {
+		return policy.Rating{}, err
+	}
+	return rules.Rate(ctx, m.Facts(now, h))
+}
+
+// GradeOf is the merchant's grade (A–D) at now by the rating rules of the
+// policy bundle stored in the state (the embedded one when none is):
+// deterministic inside the state machine, so the payouts may decide by it.
+func GradeOf(tx policy.Getter, merchantID string, now time.Time) (string, error) {
+	rules, err := policy.StoredRiskRules(tx)
+	if err != nil {
+		return "", err
+	}
+	m, err := Get(tx, merchantID)
+	if err != nil {
+		return "", err
+	}
+	// No deadline: the evaluation is bounded by the rules, as every
+	// decision made inside the state machine.
+	r, err := Rate(context.Background(), rules, tx, m, now)
+	if err != nil {
+		return "", fmt.Errorf("merchants: grade of %s: %w", merchantID, err)
+	}
+	return r.Grade, nil
+}
+
+// China is the calendar a document's expiry and a merchant's tenure are
+// counted in.
+var China = time.FixedZone("CST", 8*3600)
+
+// Day is t's date in China, YYYY-MM-DD.
+func Day(t time.Time) string { return t.In(China).Format(time.DateOnly) }

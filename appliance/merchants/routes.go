@@ -29,6 +29,18 @@ type Backend struct {
 	Hashing identity.Hashing
 	// Documents is the node's blob store (nil until unsealed).
 	Documents func() *blob.Store
+	// Risk is the policy in force, whose rules decide a merchant's
+	// qualification and rating; nil: the bundle stored in the state (the
+	// embedded one when none is).
+	Risk *policy.Authorizer
+}
+
+// rules are the risk rules the API decides by.
+func (b *Backend) rules(tx policy.Getter) (*policy.RiskRules, error) {
+	if b.Risk != nil {
+		return b.Risk.Risk(), nil
+	}
+	return policy.StoredRiskRules(tx)
 }
 
 // Register adds the merchants' buckets and commands.
@@ -50,6 +62,7 @@ func (b *Backend) Routes() []api.Route {
 		{Method: "POST", Path: "/api/v1/merchants/{id}/operators", Action: "merchants.operators", Kind: important, Resource: m, Prepare: b.addOperator},
 		{Method: "POST", Path: "/api/v1/merchants/{id}/documents", Action: "merchants.documents", Kind: write, Resource: m, Handle: b.upload, MaxBody: documents.MaxSize + 1},
 		{Method: "GET", Path: "/api/v1/merchants/{id}/documents/{doc}", Action: "merchants.read", Kind: read, Resource: m, Handle: b.download},
+		{Method: "PUT", Path: "/api/v1/merchants/{id}/officers", Action: "merchants.officers", Kind: write, Resource: m, Handle: b.putOfficers},
 	}
 }
 
@@ -280,27 +293,167 @@ func (b *Backend) read(r *api.Request) (int, any, error) {
 	return 200, m.public(key, false), nil
 }
 
+// rating answers the merchant's rating computed now, from its current
+// facts, by the policy's rating rules, with each input explained.
 func (b *Backend) rating(r *api.Request) (int, any, error) {
-	m, _, err := load(r)
+	var out policy.Rating
+	var m *Merchant
+	err := r.View(func(tx *state.ReadTx) error {
+		var err error
+		if m, err = Get(tx, r.Var("id")); err != nil {
+			return err
+		}
+		rules, err := b.rules(tx)
+		if err != nil {
+			return err
+		}
+		out, err = Rate(r.Ctx, rules, tx, m, r.Now())
+		return err
+	})
 	if err != nil {
 		return 0, nil, err
 	}
-	return 200, map[string]any{"merchant": m.ID, "rating": Rate(m.Facts(r.Now())), "weights": Weights}, nil
+	return 200, map[string]any{"merchant": m.ID, "rating": out}, nil
 }
 
-// review is a platform reviewer's decision on an application.
+// review is a platform reviewer's decision on an application. An approval
+// is decided by the qualification rules first: a reject refuses it with
+// the rule's reason and code; a hold lets it through only when the request
+// acknowledges each held rule by name ("acknowledge": ["officers.missing"]).
 func (b *Backend) review(r *api.Request) (int, any, error) {
+	const op = "review merchant"
 	var in struct {
-		Decision Action `json:"decision"`
-		Reason   string `json:"reason"`
+		Decision    Action   `json:"decision"`
+		Reason      string   `json:"reason"`
+		Acknowledge []string `json:"acknowledge"`
 	}
 	if err := r.Decode(&in); err != nil {
 		return 0, nil, err
 	}
 	if in.Decision != ActApprove && in.Decision != ActReject && in.Decision != ActAskMore {
-		return 0, nil, errs.E("review merchant", errs.Invalid, "decision: approve, reject or ask_more")
+		return 0, nil, errs.E(op, errs.Invalid, "decision: approve, reject or ask_more")
 	}
-	return b.decide(r, CmdReview, in.Decision, in.Reason)
+	rv := Review{ID: r.Var("id"), Action: in.Decision, By: r.Subject.ID, Reason: in.Reason}
+	if in.Decision != ActApprove {
+		if len(in.Acknowledge) > 0 {
+			return 0, nil, &errs.Error{Op: op, Kind: errs.Invalid, Code: errs.Invalid.Code(), Field: "acknowledge", Msg: "acknowledge: only an approval acknowledges held rules"}
+		}
+		return b.decide(r, CmdReview, rv)
+	}
+	d, err := b.qualify(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	switch d.Outcome {
+	case policy.Reject:
+		return 0, nil, errs.Coded(op, errs.Conflict, d.Code, "the qualification rules refuse the approval (%s): %s", d.Rule, d.Reason)
+	case policy.Hold:
+		held := map[string]bool{}
+		for _, h := range d.Hits {
+			held[h.Rule] = h.Outcome == policy.Hold
+		}
+		for _, a := range in.Acknowledge {
+			if !held[a] {
+				return 0, nil, &errs.Error{Op: op, Kind: errs.Invalid, Code: errs.Invalid.Code(), Field: "acknowledge",
+					Msg: fmt.Sprintf("acknowledge: %q is not a rule that holds this approval", a)}
+			}
+		}
+		if missing := Unacknowledged(d, in.Acknowledge); len(missing) > 0 {
+			var lines []string
+			for _, h := range d.Hits {
+				if slices.Contains(missing, h.Rule) {
+					lines = append(lines, h.Rule+" ("+h.Reason+")")
+				}
+			}
+			return 0, nil, errs.Coded(op, errs.Conflict, CodeAcknowledge.String(),
+				"the qualification rules hold the approval: %s; to approve, acknowledge each: \"acknowledge\": [\"%s\"]",
+				strings.Join(lines, "; "), strings.Join(missing, `", "`))
+		}
+		rv.Acknowledged = slices.Clone(in.Acknowledge)
+		slices.Sort(rv.Acknowledged)
+	default:
+		if len(in.Acknowledge) > 0 {
+			return 0, nil, &errs.Error{Op: op, Kind: errs.Invalid, Code: errs.Invalid.Code(), Field: "acknowledge", Msg: "acknowledge: no rule holds this approval"}
+		}
+	}
+	rv.Risk = d
+	return b.decide(r, CmdReview, rv)
+}
+
+// qualify decides the route's merchant's qualification by the policy in
+// force. A policy that gives no decision holds the approval for the
+// reviewer to acknowledge, never lets it through unseen.
+func (b *Backend) qualify(r *api.Request) (*policy.Decided, error) {
+	var d policy.Decided
+	err := r.View(func(tx *state.ReadTx) error {
+		m, err := Get(tx, r.Var("id"))
+		if err != nil {
+			return err
+		}
+		key, err := subjects.Key(tx, r.Node.Keys(), m.ID)
+		if err != nil {
+			return err
+		}
+		rules, err := b.rules(tx)
+		if err != nil {
+			return err
+		}
+		in, err := m.qualification(key, r.Now())
+		if err != nil {
+			return err
+		}
+		d, err = rules.Decide(r.Ctx, policy.RiskMerchant, in)
+		if err != nil {
+			d.RiskDecision = NoDecision(err)
+		}
+		return nil
+	})
+	return &d, err
+}
+
+// NoDecision is what a decision point records when the policy gives none:
+// a hold for a person, naming why.
+func NoDecision(err error) policy.RiskDecision {
+	h := policy.Hit{Rule: "policy.no_decision", Outcome: policy.Hold, Code: "risk_no_decision",
+		Reason: "the risk policy gave no decision, so a person decides: " + err.Error()}
+	return policy.RiskDecision{Outcome: h.Outcome, Rule: h.Rule, Code: h.Code, Reason: h.Reason, Hits: []policy.Hit{h}}
+}
+
+// QualificationInput is the qualification rules' input
+// (policy/risk/merchant.rego).
+type QualificationInput struct {
+	Merchant struct {
+		ID             string         `json:"id"`
+		OperatingModel OperatingModel `json:"operating_model"`
+		USCCValid      bool           `json:"uscc_valid"`
+		Officers       int            `json:"officers"`
+	} `json:"merchant"`
+	Documents []QualificationDoc `json:"documents"`
+	Today     string             `json:"today"`
+}
+
+// QualificationDoc is a document as the qualification rules see it.
+type QualificationDoc struct {
+	Kind    string `json:"kind"`
+	Expires string `json:"expires"`
+}
+
+// qualification builds the qualification rules' input from the record: the
+// credit code on record is checked again (GB 32100) by appliance/ident.
+func (m *Merchant) qualification(key *subjectkey.Key, now time.Time) (QualificationInput, error) {
+	var in QualificationInput
+	var p Private
+	if err := subjects.Open(key, PrivateAAD(m.ID), m.Private, &p); err != nil {
+		return in, err
+	}
+	_, err := ident.ParseUSCC(p.USCC)
+	in.Merchant.ID, in.Merchant.OperatingModel, in.Merchant.USCCValid, in.Merchant.Officers = m.ID, m.Model, err == nil, len(m.OfficerIndex)
+	in.Documents = []QualificationDoc{}
+	for _, d := range m.Documents {
+		in.Documents = append(in.Documents, QualificationDoc{Kind: d.Kind, Expires: d.Expires})
+	}
+	in.Today = Day(now)
+	return in, nil
 }
 
 // resubmit sends an application back for review after more information.
@@ -311,12 +464,12 @@ func (b *Backend) resubmit(r *api.Request) (int, any, error) {
 	if err := r.Decode(&in); err != nil {
 		return 0, nil, err
 	}
-	return b.decide(r, CmdReview, ActResubmit, in.Note)
+	return b.decide(r, CmdReview, Review{ID: r.Var("id"), Action: ActResubmit, By: r.Subject.ID, Reason: in.Note})
 }
 
-func (b *Backend) decide(r *api.Request, cmd string, a Action, reason string) (int, any, error) {
+func (b *Backend) decide(r *api.Request, cmd string, rv Review) (int, any, error) {
 	r.Audit.Object = r.Var("id")
-	v, err := r.Propose(state.NewCommand(cmd, mustJSON(Review{ID: r.Var("id"), Action: a, By: r.Subject.ID, Reason: reason}), r.Now()))
+	v, err := r.Propose(state.NewCommand(cmd, mustJSON(rv), r.Now()))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -428,6 +581,12 @@ func (b *Backend) upload(r *api.Request) (int, any, error) {
 	if !slices.Contains(DocumentKinds, kind) {
 		return 0, nil, errs.E(op, errs.Invalid, "kind: one of %s", strings.Join(DocumentKinds, ", "))
 	}
+	expires := r.HTTP.URL.Query().Get("expires")
+	if expires != "" {
+		if t, err := time.Parse(time.DateOnly, expires); err != nil || t.Format(time.DateOnly) != expires {
+			return 0, nil, &errs.Error{Op: op, Kind: errs.Invalid, Code: errs.Invalid.Code(), Field: "expires", Msg: "expires: the last day the document is in force, YYYY-MM-DD"}
+		}
+	}
 	body, typ, err := documents.Received(r.HTTP.Body, op)
 	if err != nil {
 		return 0, nil, err
@@ -441,7 +600,7 @@ func (b *Backend) upload(r *api.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	ref := DocRef{ID: docID, Kind: kind, Type: typ, Size: info.Size, SM3: hex.EncodeToString(info.SM3[:])}
+	ref := DocRef{ID: docID, Kind: kind, Type: typ, Size: info.Size, SM3: hex.EncodeToString(info.SM3[:]), Expires: expires}
 	r.Audit.Object = m.ID + "/" + docID
 	v, err := r.Propose(state.NewCommand(CmdDocument, mustJSON(Filed{ID: m.ID, KeyID: key.ID(), Doc: ref}), r.Now()))
 	if err != nil {

@@ -40,6 +40,21 @@ func (m *Merchant) public(key *subjectkey.Key, unmasked bool) map[string]any {
 		}
 		p.Bank.Account = ident.MaskBankCard(p.Bank.Account)
 	}
+	officers := []Officer{}
+	if len(m.Officers) > 0 {
+		if err := subjects.Open(key, OfficersAAD(m.ID), m.Officers, &officers); err != nil {
+			out["officers"] = "unreadable"
+		}
+	}
+	if _, bad := out["officers"]; !bad {
+		if !unmasked {
+			for i := range officers {
+				o := &officers[i]
+				o.Name, o.IDNumber = ident.MaskName(o.Name), ident.MaskResidentID(o.IDNumber)
+			}
+		}
+		out["officers"] = officers
+	}
 	out["uscc"] = p.USCC // a company's public registration number
 	out["legal_rep"], out["contacts"], out["bank"] = p.LegalRep, p.Contacts, p.Bank
 	out["masked"] = !unmasked

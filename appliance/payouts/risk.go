@@ -245,7 +245,9 @@ func openRisk(tx *state.Tx, want string, m *merchants.Merchant, r *run) (*riskRu
 	cn := r.now.In(China)
 	rr := &riskRun{rules: rules, day: cn.Format("20060102"), year: cn.Format("2006"),
 		counters: riskCounters{days: map[string]*riskDay{}, fens: map[string]int64{}, dirty: map[string]bool{}}}
-	rr.grade = merchants.Rate(m.Facts(r.now)).Grade
+	if rr.grade, err = merchants.GradeOf(tx, m.ID, r.now); err != nil {
+		return nil, err
+	}
 	rr.limitFen, rr.nearFen = rules.NearLimit()
 	return rr, nil
 }

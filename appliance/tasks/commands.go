@@ -13,6 +13,7 @@ import (
 	"cxt/appliance/merchants"
 	"cxt/appliance/subjects"
 	"cxt/appliance/workers"
+	"cxt/policy"
 	"cxt/storage/state"
 )
 
@@ -74,14 +75,19 @@ type Creation struct {
 	Location    string `json:"location"`
 }
 
-// Publication is the body of CmdPublish: the risk rule's decision, made by
-// the proposer from the policy in force.
+// Publication is the body of CmdPublish: the risk rules' decision, made by
+// the proposer from the policy in force. From command set 6 it is Risk
+// (policy/risk/task.rego: allow opens the task, hold waits for a person,
+// reject refuses it for good), kept on the task's review with its input;
+// Reasons, Rule and PolicyVersion are then the decision's hits, settings
+// version and policy, as the older rule gave them.
 type Publication struct {
-	ID            string   `json:"id"`
-	By            string   `json:"by"`
-	Reasons       []string `json:"reasons"`
-	Rule          string   `json:"rule"`
-	PolicyVersion string   `json:"policy_version"`
+	ID            string          `json:"id"`
+	By            string          `json:"by"`
+	Reasons       []string        `json:"reasons"`
+	Rule          string          `json:"rule"`
+	PolicyVersion string          `json:"policy_version"`
+	Risk          *policy.Decided `json:"risk,omitempty"`
 }
 
 // Decision is the body of CmdReview (Approve or Reject) and CmdCancel.
@@ -223,7 +229,7 @@ func approvedMerchant(tx *state.Tx, id string) (*merchants.Merchant, error) {
 
 func publish(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	var p Publication
-	if err := json.Unmarshal(cmd.Body, &p); err != nil || p.ID == "" || p.By == "" || p.PolicyVersion == "" {
+	if err := json.Unmarshal(cmd.Body, &p); err != nil || p.ID == "" || p.By == "" || p.PolicyVersion == "" && p.Risk == nil {
 		return nil, state.Reject(state.InvalidRequest, "a publication names the task, who publishes it and the policy that reviewed it")
 	}
 	t, err := Get(tx, p.ID)
@@ -240,7 +246,21 @@ func publish(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	rv := &Review{Reasons: slices.Clip(append([]string{}, p.Reasons...)), Rule: p.Rule, PolicyVersion: p.PolicyVersion}
 	t.Published = now
 	t.move(now, p.By, "publish", PendingReview, "")
-	if len(rv.Reasons) == 0 {
+	decided, err := tx.Speaks(state.RiskSet)
+	if err != nil {
+		return nil, err
+	}
+	if decided {
+		if err := riskPublish(t, rv, p, now); err != nil {
+			return nil, err
+		}
+		if t.Status == Rejected {
+			if err := identity.Notify(tx, t.CreatedBy, "task.reject", "任务审核未通过 / Task rejected",
+				fmt.Sprintf("任务「%s」未通过风控规则。/ The risk rules refused the task %q.", t.Title, t.Title)+"\n原因 / Reason: "+rv.Reason); err != nil {
+				return nil, err
+			}
+		}
+	} else if len(rv.Reasons) == 0 {
 		rv.Decision, rv.By, rv.At = Approve, ByPolicy, now
 		t.move(now, ByPolicy, Approve, Open, "no risk rule asked for a person (rule "+p.Rule+", policy "+p.PolicyVersion+")")
 	}
@@ -249,6 +269,34 @@ func publish(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return nil, err
 	}
 	return putTask(tx, t)
+}
+
+// riskPublish moves a task just published by its risk decision (command
+// set 6 on): allow opens it, approved by the policy; reject refuses it, the
+// rule's reason on record; hold leaves it for a person. The review keeps
+// the decision and the reasons of its hits.
+func riskPublish(t *Task, rv *Review, p Publication, now time.Time) error {
+	d := p.Risk
+	if d == nil {
+		return state.Reject(state.InvalidRequest, "a publication carries its risk decision")
+	}
+	rv.Risk, rv.Reasons = d, []string{}
+	for _, h := range d.Hits {
+		rv.Reasons = append(rv.Reasons, h.Reason)
+	}
+	rv.Rule, rv.PolicyVersion = d.Settings, d.Policy
+	switch d.Outcome {
+	case policy.Allow:
+		rv.Decision, rv.By, rv.At = Approve, ByPolicy, now
+		t.move(now, ByPolicy, Approve, Open, "no risk rule asked for a person (rules "+d.Settings+", policy "+d.Policy+")")
+	case policy.Reject:
+		rv.Decision, rv.By, rv.At, rv.Reason = Reject, ByPolicy, now, d.Reason
+		t.move(now, ByPolicy, Reject, Rejected, d.Reason+" ("+d.Rule+")")
+	case policy.Hold:
+	default:
+		return state.Reject(state.InvalidRequest, "a risk decision is allow, hold or reject, not %q", d.Outcome)
+	}
+	return nil
 }
 
 // move records a step of t's history and its new status.

@@ -12,6 +12,8 @@ import (
 	"cxt/appliance/subjects"
 	"cxt/appliance/workers"
 	"cxt/crypto/sm"
+	"cxt/gateway/feed"
+	"cxt/policy"
 	"cxt/storage/state"
 	"cxt/storage/state/statetest"
 )
@@ -27,6 +29,7 @@ func newWorld(t *testing.T) *world {
 		identity.Register(reg)
 		notify.Register(reg)
 		subjects.Register(reg, nil)
+		feed.Register(reg) // merchants speak command set 6, which appends to the feed
 		merchants.Register(reg)
 		workers.Register(reg)
 		Register(reg)
@@ -57,7 +60,7 @@ func (w *world) merchant(id string, approve bool) {
 	w.must(w.Send(merchants.CmdApply, merchants.Application{ID: id, Name: "某某公司 " + id, Model: merchants.Intermediary,
 		USCCIndex: "uscc-" + id, Private: priv, Key: fresh, Applicant: "acct-" + id}))
 	if approve {
-		w.must(w.Send(merchants.CmdReview, merchants.Review{ID: id, Action: merchants.ActApprove, By: "reviewer"}))
+		w.must(w.Send(merchants.CmdReview, merchants.DirectApproval(id, "reviewer", "a test world")))
 	}
 	w.keys[id] = k.ID()
 }
@@ -103,8 +106,19 @@ func (w *world) creation(id, merchant, budget string, headcount int) Creation {
 // open creates and publishes a task the rule lets through.
 func (w *world) open(merchant, budget string, headcount int) string {
 	id := w.draft(merchant, budget, headcount)
-	w.must(w.Send(CmdPublish, Publication{ID: id, By: "acct-" + merchant, Rule: "1", PolicyVersion: "embedded"}))
+	w.must(w.Send(CmdPublish, Publication{ID: id, By: "acct-" + merchant, Risk: decided(policy.Allow, "", "")}))
 	return id
+}
+
+// decided is a task rules' decision by rule (none: allow).
+func decided(outcome, rule, reason string) *policy.Decided {
+	d := &policy.Decided{Concern: policy.RiskTask, Policy: "embedded", Settings: "1", InputSM3: "ab", Input: []byte(`{}`)}
+	d.Outcome = outcome
+	if rule != "" {
+		d.Rule, d.Code, d.Reason = rule, "risk_x", reason
+		d.Hits = []policy.Hit{{Rule: rule, Outcome: outcome, Code: "risk_x", Reason: reason}}
+	}
+	return d
 }
 
 func (w *world) task(id string) *Task {
@@ -154,8 +168,8 @@ func TestATaskIsReviewedWorkedOnAcceptedAndEvaluated(t *testing.T) {
 
 	// The risk rule gave reasons: a person reviews.
 	reasons := []string{"the budget of 1000.00 yuan is above 500.00 yuan"}
-	w.must(w.Send(CmdPublish, Publication{ID: id, By: "acct-m_a", Reasons: reasons, Rule: "1", PolicyVersion: "embedded"}))
-	if got := w.task(id); got.Status != PendingReview || got.Review.Decision != "" || got.Review.Reasons[0] != reasons[0] {
+	w.must(w.Send(CmdPublish, Publication{ID: id, By: "acct-m_a", Risk: decided(policy.Hold, "task.budget", reasons[0])}))
+	if got := w.task(id); got.Status != PendingReview || got.Review.Decision != "" || got.Review.Reasons[0] != reasons[0] || got.Review.Risk.Rule != "task.budget" {
 		t.Fatalf("published: %+v %+v", got, got.Review)
 	}
 	w.refused(CmdApply, Step{Task: id, Worker: w1, By: "acct-" + w1}, "task_status")
@@ -232,7 +246,25 @@ func TestATaskTheRuleLetsThroughOpensApprovedByThePolicy(t *testing.T) {
 	if n := len(got.History); n != 3 || got.History[2].By != ByPolicy {
 		t.Fatalf("history: %+v", got.History)
 	}
-	w.refused(CmdPublish, Publication{ID: id, By: "acct-m_a", PolicyVersion: "embedded"}, "task_status")
+	w.refused(CmdPublish, Publication{ID: id, By: "acct-m_a", PolicyVersion: "embedded", Risk: decided(policy.Allow, "", "")}, "task_status")
+}
+
+// A task the rules reject is refused for good by the policy, its reason on
+// record and told to whoever wrote it; a publication without a decision is
+// refused.
+func TestATaskTheRulesRejectIsRefusedByThePolicy(t *testing.T) {
+	w := newWorld(t)
+	w.merchant("m_a", true)
+	id := w.draft("m_a", "300", 1)
+	w.refused(CmdPublish, Publication{ID: id, By: "acct-m_a", PolicyVersion: "embedded"}, "invalid_request")
+	w.must(w.Send(CmdPublish, Publication{ID: id, By: "acct-m_a", PolicyVersion: "embedded",
+		Risk: decided(policy.Reject, "lists.merchant", "merchant m_a is on the platform's blacklist")}))
+	got := w.task(id)
+	if got.Status != Rejected || got.Review.By != ByPolicy || got.Review.Decision != Reject || got.Review.Reason != "merchant m_a is on the platform's blacklist" ||
+		got.Review.Risk == nil || got.Review.Risk.InputSM3 != "ab" {
+		t.Fatalf("rejected: %+v %+v", got, got.Review)
+	}
+	w.refused(CmdReview, Decision{ID: id, By: "reviewer", Decision: Approve, Reason: "还是批准"}, "task_status")
 }
 
 func TestWhatATaskStepRefuses(t *testing.T) {
@@ -316,7 +348,7 @@ func TestCancellingATaskEndsItsOpenWork(t *testing.T) {
 	// A draft is cancelled too; a rejected task is not.
 	w.must(w.Send(CmdCancel, Decision{ID: w.draft("m_a", "1.00", 1), By: "acct-m_a", Reason: "写错了"}))
 	rej := w.draft("m_a", "1.00", 1)
-	w.must(w.Send(CmdPublish, Publication{ID: rej, By: "acct-m_a", Reasons: []string{"r"}, Rule: "1", PolicyVersion: "embedded"}))
+	w.must(w.Send(CmdPublish, Publication{ID: rej, By: "acct-m_a", Risk: decided(policy.Hold, "task.category", "r")}))
 	w.must(w.Send(CmdReview, Decision{ID: rej, By: "reviewer", Decision: Reject, Reason: "类目不符"}))
 	w.refused(CmdCancel, Decision{ID: rej, By: "acct-m_a", Reason: "x"}, "task_status")
 }

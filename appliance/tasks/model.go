@@ -70,6 +70,9 @@ type Review struct {
 	By            string    `json:"by,omitempty"` // "policy", or the reviewer's account
 	Reason        string    `json:"reason,omitempty"`
 	At            time.Time `json:"at,omitzero"`
+	// Risk is the risk rules' decision the publication was made under
+	// (command set 6 on), with its input for replay.
+	Risk *policy.Decided `json:"risk,omitempty"`
 }
 
 // ByPolicy is who approved a task the risk rule gave no reason to review.

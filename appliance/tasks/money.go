@@ -66,3 +66,12 @@ func (t *Task) share() (decimal.Decimal, error) {
 	}
 	return Share(b, t.Headcount), nil
 }
+
+// parseFen reads a yuan amount on record (a task's budget) as whole fen.
+func parseFen(s string) (int64, error) {
+	d, err := ParseAmount(s)
+	if err != nil {
+		return 0, err
+	}
+	return d.Shift(2).IntPart(), nil
+}

@@ -363,40 +363,74 @@ func (b *Backend) publish(r *api.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	var t *Task
-	var rating merchants.Rating
+	var d policy.Decided
 	if err := r.View(func(tx *state.ReadTx) error {
 		var err error
 		if t, err = Get(tx, r.Var("id")); err != nil {
 			return err
 		}
-		m, err := merchants.Get(tx, t.Merchant)
-		if err != nil {
-			return err
+		if t.Status != Draft {
+			return errs.Coded(op, errs.Conflict, CodeTaskStatus.String(), "task %s is %s; only a draft is published", t.ID, t.Status)
 		}
-		rating = merchants.Rate(m.Facts(r.Now()))
-		return nil
+		d, err = b.riskDecide(r, tx, t)
+		return err
 	}); err != nil {
 		return 0, nil, err
 	}
-	if t.Status != Draft {
-		return 0, nil, errs.Coded(op, errs.Conflict, CodeTaskStatus.String(), "task %s is %s; only a draft is published", t.ID, t.Status)
+	p := Publication{ID: t.ID, By: r.Subject.ID, Rule: d.Settings, PolicyVersion: d.Policy, Reasons: []string{}, Risk: &d}
+	for _, h := range d.Hits {
+		p.Reasons = append(p.Reasons, h.Reason)
 	}
-	p := b.riskReview(r, t, rating.Score)
-	p.ID, p.By = t.ID, r.Subject.ID
 	return b.proposeTask(r, CmdPublish, p)
 }
 
-// riskReview asks the policy's task review rule; without an answer a
-// person reviews.
-func (b *Backend) riskReview(r *api.Request, t *Task, rating string) Publication {
-	if b.Risk == nil {
-		return Publication{Reasons: []string{"no risk policy is in force, so a person reviews every task"}, PolicyVersion: "none"}
+// TaskInput is the task rules' input (policy/risk/task.rego).
+type TaskInput struct {
+	Task struct {
+		Category  string `json:"category"`
+		BudgetFen int64  `json:"budget_fen"`
+		Headcount int    `json:"headcount"`
+	} `json:"task"`
+	Merchant struct {
+		ID    string `json:"id"`
+		Score string `json:"score"`
+		Grade string `json:"grade"`
+	} `json:"merchant"`
+}
+
+// riskDecide asks the task rules of the policy in force, with the
+// merchant's rating computed now by the same policy. A policy that answers
+// nothing — none in force, or no rule — holds the task for a person.
+func (b *Backend) riskDecide(r *api.Request, tx *state.ReadTx, t *Task) (policy.Decided, error) {
+	var rules *policy.RiskRules
+	if b.Risk != nil {
+		rules = b.Risk.Risk()
+	} else {
+		var err error
+		if rules, err = policy.StoredRiskRules(tx); err != nil {
+			return policy.Decided{}, err
+		}
 	}
-	rv, err := b.Risk.TaskReview(r.Ctx, policy.TaskFacts{Category: t.Category, Budget: t.Budget, Headcount: t.Headcount, Merchant: t.Merchant, Rating: rating})
+	m, err := merchants.Get(tx, t.Merchant)
 	if err != nil {
-		return Publication{Reasons: []string{"the risk policy gave no decision, so a person reviews: " + err.Error()}, PolicyVersion: rv.Policy}
+		return policy.Decided{}, err
 	}
-	return Publication{Reasons: rv.Reasons, Rule: rv.Rule, PolicyVersion: rv.Policy}
+	var in TaskInput
+	in.Task.Category, in.Task.Headcount = t.Category, t.Headcount
+	if in.Task.BudgetFen, err = parseFen(t.Budget); err != nil {
+		return policy.Decided{}, err
+	}
+	in.Merchant.ID = m.ID
+	rating, rateErr := merchants.Rate(r.Ctx, rules, tx, m, r.Now())
+	in.Merchant.Score, in.Merchant.Grade = rating.Score, rating.Grade
+	d, err := rules.Decide(r.Ctx, policy.RiskTask, in)
+	if err == nil && rateErr != nil {
+		err = fmt.Errorf("the merchant's rating: %w", rateErr)
+	}
+	if err != nil {
+		d.RiskDecision = merchants.NoDecision(err)
+	}
+	return d, nil
 }
 
 func (b *Backend) proposeTask(r *api.Request, cmd string, body any) (int, any, error) {

@@ -11,6 +11,7 @@ import (
 	"cxt/appliance/merchants"
 	"cxt/appliance/notify"
 	"cxt/appliance/subjects"
+	"cxt/gateway/feed"
 	"cxt/storage/state"
 	"cxt/storage/state/statetest"
 )
@@ -26,6 +27,7 @@ func newWorld(t testing.TB, fee FeeAtTopUp) *world {
 		identity.Register(reg)
 		notify.Register(reg)
 		subjects.Register(reg, nil)
+		feed.Register(reg) // merchants speak command set 6, which appends to the feed
 		merchants.Register(reg)
 		ledger.Register(reg)
 		Register(reg, fee)
@@ -64,7 +66,7 @@ func (w *world) merchant(id string) {
 	priv, _ := subjects.Seal(k, merchants.PrivateAAD(id), merchants.Private{USCC: "uscc-" + id})
 	w.ok(merchants.CmdApply, merchants.Application{ID: id, Name: id + " 有限公司", Model: merchants.Intermediary, USCCIndex: "idx-" + id,
 		Private: priv, Key: fresh, Applicant: "acct-" + id}, nil)
-	w.ok(merchants.CmdReview, merchants.Review{ID: id, Action: merchants.ActApprove, By: "reviewer"}, nil)
+	w.ok(merchants.CmdReview, merchants.DirectApproval(id, "reviewer", "a test world"), nil)
 }
 
 // open issues merchant's remittance code.

@@ -35,7 +35,7 @@ func approvedMerchant(ctx context.Context, n *cluster.Node, id string) error {
 	if _, err := n.ProposeOK(ctx, state.NewCommand(merchants.CmdApply, app, time.Now())); err != nil {
 		return err
 	}
-	rev, _ := json.Marshal(merchants.Review{ID: id, Action: merchants.ActApprove, By: "bench"})
+	rev, _ := json.Marshal(merchants.DirectApproval(id, "bench", "a bench"))
 	_, err = n.ProposeOK(ctx, state.NewCommand(merchants.CmdReview, rev, time.Now()))
 	return err
 }

@@ -10,6 +10,7 @@ import (
 	"cxt/appliance/notify"
 	"cxt/appliance/subjects"
 	"cxt/crypto/sm"
+	"cxt/gateway/feed"
 	"cxt/storage/state"
 	"cxt/storage/state/statetest"
 )
@@ -21,6 +22,7 @@ func newWorld(t testing.TB) *world {
 		identity.Register(reg)
 		notify.Register(reg)
 		subjects.Register(reg, nil)
+		feed.Register(reg) // merchants speak command set 6, which appends to the feed
 		merchants.Register(reg)
 		Register(reg)
 	})}
@@ -35,7 +37,7 @@ func (w *world) merchant(id string, approve bool) {
 		panic(res.Err)
 	}
 	if approve {
-		if res := w.Send(merchants.CmdReview, merchants.Review{ID: id, Action: merchants.ActApprove, By: "reviewer"}); res.Err != nil {
+		if res := w.Send(merchants.CmdReview, merchants.DirectApproval(id, "reviewer", "a test world")); res.Err != nil {
 			panic(res.Err)
 		}
 	}

@@ -79,7 +79,7 @@ func workerImport(dir string, files int) (float64, error) {
 	if _, err := c.ProposeOK(ctx, state.NewCommand(merchants.CmdApply, app, time.Now())); err != nil {
 		return 0, fmt.Errorf("merchant: %w", err)
 	}
-	rev, _ := json.Marshal(merchants.Review{ID: merchant, Action: merchants.ActApprove, By: "bench"})
+	rev, _ := json.Marshal(merchants.DirectApproval(merchant, "bench", "a bench"))
 	if _, err := c.ProposeOK(ctx, state.NewCommand(merchants.CmdReview, rev, time.Now())); err != nil {
 		return 0, fmt.Errorf("approve: %w", err)
 	}
