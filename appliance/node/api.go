@@ -71,14 +71,14 @@ type backends struct {
 // count, login the login policy.
 func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.Policy) *backends {
 	id := &identity.Backend{Policy: login, Hashing: hashing, Authz: authz, RiskReplay: replayPayoutRules}
-	wk := &workers.Backend{Hashing: hashing}
+	wk := &workers.Backend{Hashing: hashing, Risk: authz}
 	return &backends{
 		identity:   id,
 		keys:       &keys{},
 		approvals:  &important.Backend{Authz: authz, Hashing: hashing},
 		quotes:     &quotes.Backend{Tax: tax.Default()},
 		subjects:   &subjectKeys{},
-		merchants:  &merchants.Backend{Hashing: hashing, Documents: func() *blob.Store { return nil }},
+		merchants:  &merchants.Backend{Hashing: hashing, Risk: authz, Documents: func() *blob.Store { return nil }},
 		workers:    wk, // the sandbox verifies real names unless node.json names a service
 		agreements: &agreements.Backend{Factors: id, Workers: agreementParty, Documents: func() *blob.Store { return nil }},
 		tasks:      &tasks.Backend{Risk: authz, Documents: func() *blob.Store { return nil }},

@@ -1,6 +1,7 @@
 package workers
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"cxt/appliance/merchants"
 	"cxt/appliance/subjects"
 	"cxt/crypto/sm"
+	"cxt/policy"
 	"cxt/storage/state"
 )
 
@@ -50,6 +52,9 @@ var (
 	CodeWithdrawn  = state.NewCode(state.KindConflict, "consent_withdrawn")
 	CodeTaxExists  = state.NewCode(state.KindConflict, "tax_registration_exists")
 	CodeTaxStatus  = state.NewCode(state.KindConflict, "tax_registration_status")
+	// CodeRiskRefused refuses a registration the identity rules rejected
+	// (the API answers the rule's own code before proposing it).
+	CodeRiskRefused = state.NewCode(state.KindConflict, "risk_refused")
 )
 
 // MaxRows is the most rows one invitation (a CSV file) holds.
@@ -74,6 +79,10 @@ type Registration struct {
 	// Both are recorded from command set state.RiskSet on.
 	CardIndex []byte  `json:"card_index,omitempty"`
 	Source    *Source `json:"source,omitempty"`
+	// Risk is the identity rules' decision the proposer made by the policy
+	// in force (command set 6 on; required from then): a reject refuses the
+	// registration, anything else is recorded on the worker.
+	Risk *policy.Decided `json:"risk,omitempty"`
 }
 
 // Invitee is one row of an invitation: a new worker (Key and Private set)
@@ -173,6 +182,18 @@ func register(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if a.ID == "" || a.Worker != g.ID || !slices.Equal(a.Roles, []string{identity.Worker}) || a.Merchant != "" {
 		return nil, state.Reject(state.InvalidRequest, "a registration's account is a worker account of this worker")
 	}
+	risky, err := tx.Speaks(state.RiskSet)
+	if err != nil {
+		return nil, err
+	}
+	if risky {
+		if g.Risk == nil {
+			return nil, state.Reject(state.InvalidRequest, "a registration carries its identity decision")
+		}
+		if g.Risk.Outcome == policy.Reject {
+			return nil, state.Reject(CodeRiskRefused, "%s (%s)", g.Risk.Reason, g.Risk.Rule)
+		}
+	}
 	var w *Worker
 	if g.Claim {
 		var err error
@@ -217,6 +238,9 @@ func register(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return nil, err
 	}
 	w.Account = a.ID
+	if risky {
+		w.IDIndex, w.Risk = hex.EncodeToString(g.IDIndex), g.Risk
+	}
 	fact := feedRegistered
 	if g.Claim {
 		fact = func(tx *state.Tx, w *Worker, _ string) error { return feedAccount(tx, w) }
@@ -272,6 +296,10 @@ func invite(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if m.Status != merchants.Approved {
 		return nil, state.Reject(merchants.CodeStatus, "a %s merchant invites no workers; it must be approved first", m.Status)
 	}
+	risky, err := tx.Speaks(state.RiskSet)
+	if err != nil {
+		return nil, err
+	}
 	now := tx.Time()
 	out := make([]Outcome, 0, len(in.Rows))
 	for _, r := range in.Rows {
@@ -298,6 +326,9 @@ func invite(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 				return nil, err
 			}
 			w = &Worker{ID: r.ID, KeyID: r.Key.KeyID, Private: r.Private, Merchants: []string{}, Origin: OriginInvited, Created: now}
+			if risky {
+				w.IDIndex = hex.EncodeToString(r.IDIndex)
+			}
 			status = RowCreated
 		} else if w, err = Get(tx, r.ID); err != nil {
 			return nil, err
@@ -596,6 +627,17 @@ func scanChildren(tx *state.Tx, bucket, worker string, fn func(v []byte) (bool, 
 // getter is a state transaction, read-only or not.
 type getter interface {
 	Get(bucket string, key []byte) ([]byte, error)
+}
+
+// IDIndexOf returns the blind index of the worker's resident ID number
+// (hex, as merchants.PersonIndex computes it), "" for a record registered
+// before command set 6; not_found if there is no such worker.
+func IDIndexOf(tx policy.Getter, workerID string) (string, error) {
+	w, err := Get(tx, workerID)
+	if err != nil {
+		return "", err
+	}
+	return w.IDIndex, nil
 }
 
 // Get reads a worker, inside a command or a read; not_found if there is

@@ -1,6 +1,7 @@
 package workers
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"cxt/appliance/subjects"
 	"cxt/crypto/sm"
 	"cxt/gateway/feed"
+	"cxt/policy"
 	"cxt/storage/state"
 	"cxt/storage/state/statetest"
 )
@@ -60,7 +62,18 @@ func (w *world) registration(id string, p Private, username string) Registration
 	_, in := w.fresh(id, p)
 	acct := identity.Account{ID: "acct-" + username, Username: username, Roles: []string{identity.Worker}, Clearance: 1, Worker: id, MustChange: true}
 	return Registration{ID: id, IDIndex: in.IDIndex, PhoneIndex: in.PhoneIndex, Key: *in.Key, Private: in.Private,
-		Account: identity.CreateAccount{Account: acct, NameIndex: []byte("name-" + username)}}
+		Account: identity.CreateAccount{Account: acct, NameIndex: []byte("name-" + username)}, Risk: identityDecided(policy.Allow, "")}
+}
+
+// identityDecided is an identity rules' decision by rule (none: allow).
+func identityDecided(outcome, rule string) *policy.Decided {
+	d := &policy.Decided{Concern: policy.RiskWorker, Policy: "embedded", Settings: "1", InputSM3: "ab", Input: []byte(`{}`)}
+	d.Outcome = outcome
+	if rule != "" {
+		d.Rule, d.Code, d.Reason = rule, "risk_x", "because"
+		d.Hits = []policy.Hit{{Rule: rule, Outcome: outcome, Code: "risk_x", Reason: "because"}}
+	}
+	return d
 }
 
 func (w *world) worker(id string) *Worker {
@@ -91,7 +104,8 @@ func TestAPersonRegistersOnceAndTakesOverTheirInvitation(t *testing.T) {
 	if res := w.Send(CmdRegister, w.registration("w_1", zhang, "zhang")); res.Err != nil {
 		t.Fatalf("register: %v", res.Err)
 	}
-	if got := w.worker("w_1"); got.Account != "acct-zhang" || got.Origin != OriginSelf || len(got.Merchants) != 0 {
+	if got := w.worker("w_1"); got.Account != "acct-zhang" || got.Origin != OriginSelf || len(got.Merchants) != 0 ||
+		got.IDIndex != hex.EncodeToString(idx("id-"+zhang.IDNumber)) || got.Risk == nil || got.Risk.Outcome != policy.Allow {
 		t.Fatalf("registered %+v", got)
 	}
 	cases := []struct {
@@ -106,6 +120,16 @@ func TestAPersonRegistersOnceAndTakesOverTheirInvitation(t *testing.T) {
 			g.IDIndex = g.IDIndex[:5]
 			return g
 		}(), "invalid_request"},
+		{"no identity decision", func() Registration {
+			g := w.registration("w_7", li, "li")
+			g.Risk = nil
+			return g
+		}(), "invalid_request"},
+		{"an identity the rules reject", func() Registration {
+			g := w.registration("w_8", li, "li")
+			g.Risk = identityDecided(policy.Reject, "lists.id")
+			return g
+		}(), "risk_refused"},
 		{"a merchant's account", func() Registration {
 			g := w.registration("w_4", li, "li")
 			g.Account.Account.Merchant = "m_1"
@@ -313,4 +337,28 @@ func TestAnAgreementFindsOnlyAVerifiedWorkerOfTheMerchant(t *testing.T) {
 	if p, err := find("m_1", "w_1"); err != nil || p == nil || p.Name != zhang.Name || p.IDNumber != zhang.IDNumber || p.ID != "w_1" {
 		t.Fatalf("the verified worker: %+v %v", p, err)
 	}
+}
+
+// An officer of a merchant and a worker who are one person have one blind
+// index: the payouts compare merchants.IsOfficer with IDIndexOf.
+func TestAWorkersIDIndexIsTheOneMerchantsIndexOfficersBy(t *testing.T) {
+	key := []byte("an index key of thirty-two bytes")
+	id, _ := Indexes(key, zhang.IDNumber, zhang.Phone)
+	if merchants.PersonIndex(key, zhang.IDNumber) != hex.EncodeToString(id) {
+		t.Fatal("the officers' index differs from the workers'")
+	}
+	w := newWorld(t)
+	g := w.registration("w_1", zhang, "zhang")
+	if res := w.Send(CmdRegister, g); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	w.State.View(func(tx *state.ReadTx) error {
+		if got, err := IDIndexOf(tx, "w_1"); err != nil || got != hex.EncodeToString(g.IDIndex) {
+			t.Errorf("IDIndexOf: %q %v", got, err)
+		}
+		if _, err := IDIndexOf(tx, "w_9"); err == nil {
+			t.Error("an unknown worker has an index")
+		}
+		return nil
+	})
 }

@@ -61,6 +61,15 @@ type Worker struct {
 	RealName  *Check          `json:"real_name,omitempty"`
 	Liveness  *Check          `json:"liveness,omitempty"`
 	Created   time.Time       `json:"created"`
+	// IDIndex is the blind index of the resident ID number (hex), the key
+	// of IDIndexBucket, kept on the record from command set 6 so that the
+	// payouts and the risk rules compare people without a reverse lookup
+	// (IDIndexOf; merchants.PersonIndex computes the same).
+	IDIndex string `json:"id_index,omitempty"`
+	// Risk is the identity rules' decision at registration
+	// (policy/risk/worker.rego), with its input for replay: a hold lets
+	// the worker register and stays here for platform staff to see.
+	Risk *policy.Decided `json:"risk,omitempty"`
 }
 
 // Tenancy is the worker as the policy sees it: theirs, and each linked

@@ -34,6 +34,43 @@ type Backend struct {
 	Verifier realname.Verifier
 	// Batch and InFlight tune bulk invitations (see Inviter).
 	Batch, InFlight int
+	// Risk is the policy in force, whose identity rules decide a
+	// registration; nil: the bundle stored in the state (the embedded one
+	// when none is).
+	Risk *policy.Authorizer
+}
+
+// IdentityInput is the identity rules' input (policy/risk/worker.rego).
+type IdentityInput struct {
+	Worker struct {
+		IDBI     string `json:"id_bi"`
+		DeviceBI string `json:"device_bi"` // "" when the client sent no X-Device-Id
+	} `json:"worker"`
+}
+
+// identityDecision asks the identity rules about a person registering; a
+// policy that answers nothing holds them for platform staff to look at.
+func (b *Backend) identityDecision(r *api.Request, idIndex, deviceIndex []byte) (*policy.Decided, error) {
+	var in IdentityInput
+	in.Worker.IDBI, in.Worker.DeviceBI = hex.EncodeToString(idIndex), hex.EncodeToString(deviceIndex)
+	var d policy.Decided
+	err := r.View(func(tx *state.ReadTx) error {
+		var rules *policy.RiskRules
+		if b.Risk != nil {
+			rules = b.Risk.Risk()
+		} else {
+			var err error
+			if rules, err = policy.StoredRiskRules(tx); err != nil {
+				return err
+			}
+		}
+		var err error
+		if d, err = rules.Decide(r.Ctx, policy.RiskWorker, in); err != nil {
+			d.RiskDecision = merchants.NoDecision(err)
+		}
+		return nil
+	})
+	return &d, err
 }
 
 // Register adds the workers' buckets and commands.
@@ -142,8 +179,17 @@ func (b *Backend) register(r *api.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	// Where the registration came from, as blind indexes, for post-hoc
-	// inspection (one device registering many workers).
-	reg := Registration{IDIndex: idIndex, PhoneIndex: phoneIndex, Source: SourceIndexes(indexKey, r.Audit.Source, device)}
+	// inspection (one device registering many workers) and the identity
+	// rules (a listed device).
+	source := SourceIndexes(indexKey, r.Audit.Source, device)
+	risk, err := b.identityDecision(r, idIndex, source.Device)
+	if err != nil {
+		return 0, nil, err
+	}
+	if risk.Outcome == policy.Reject {
+		return 0, nil, errs.Coded(op, errs.Conflict, risk.Code, "the platform does not register this person: %s", risk.Reason)
+	}
+	reg := Registration{IDIndex: idIndex, PhoneIndex: phoneIndex, Source: source, Risk: risk}
 	var key *subjectkey.Key
 	if claim != nil {
 		reg.ID, reg.Claim = claim.ID, true
@@ -417,8 +463,16 @@ func (b *Backend) read(r *api.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return 200, w.public(key, false, links), nil
+	out := w.public(key, false, links)
+	if platformStaff(r) && w.Risk != nil {
+		out["risk"] = w.Risk // the registration's decision: platform staff only
+	}
+	return 200, out, nil
 }
+
+// platformStaff reports whether the caller is platform staff: neither a
+// merchant's user nor a worker.
+func platformStaff(r *api.Request) bool { return r.Subject.Merchant == "" && r.Subject.Worker == "" }
 
 // unmask shows a worker's identifiers in full (an important operation:
 // audited with its reason, after a step-up and a confirm).
