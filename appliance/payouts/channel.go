@@ -9,6 +9,7 @@ import (
 
 	"cxt/appliance/callbacks"
 	"cxt/appliance/ledger"
+	"cxt/appliance/merchants"
 	"cxt/storage/state"
 )
 
@@ -63,6 +64,15 @@ type change struct {
 
 func newChange(tx *state.Tx) *change {
 	return &change{tx: tx, run: &run{tx: tx, now: tx.Time(), batches: map[string]*Batch{}}, held: map[string]*withholding{}, lines: lineSum{}}
+}
+
+// history counts a payment paid or returned in its merchant's history,
+// which the merchant's rating reads (command set 6 on).
+func (c *change) history(merchant string, d merchants.History) error {
+	if ok, err := c.tx.Speaks(state.RiskSet); err != nil || !ok {
+		return err
+	}
+	return merchants.AddHistory(c.tx, merchant, d)
 }
 
 func (c *change) move(p *Payment, to Status) {
@@ -209,6 +219,9 @@ func (h *handlers) results(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 			c.lines.add(clearing, true, p.NetFen, ledger.CauseChannel)
 			c.lines.add(ledger.Bank, false, p.NetFen, ledger.CauseChannel)
 			c.move(p, Paid)
+			if err := c.history(p.Merchant, merchants.History{Payments: 1}); err != nil {
+				return nil, err
+			}
 		case p.Status == Submitted && it.Status == Failed:
 			if err := c.reverse(p, clearing, Failed, it.Reason); err != nil {
 				return nil, err
@@ -218,6 +231,9 @@ func (h *handlers) results(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 			c.lines.add(ledger.Bank, true, p.NetFen, ledger.CauseReturn)
 			c.lines.add(clearing, false, p.NetFen, ledger.CauseReturn)
 			if err := c.reverse(p, clearing, Returned, it.Reason); err != nil {
+				return nil, err
+			}
+			if err := c.history(p.Merchant, merchants.History{Returns: 1}); err != nil {
 				return nil, err
 			}
 		default:
