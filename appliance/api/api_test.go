@@ -556,6 +556,7 @@ var expected = map[string][]string{
 	"merchants.unmask":    {"platform_reviewer", "merchant_admin"},
 	"merchants.operators": {"merchant_admin"},
 	"merchants.documents": {"platform_operator", "merchant_admin", "merchant_operator"},
+	"merchants.officers":  {"platform_operator", "platform_reviewer", "merchant_admin"},
 	"billing.read":        {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator"},
 	"billing.preview":     {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator"},
 	"billing.set":         {"platform_operator"},
