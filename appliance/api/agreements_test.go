@@ -99,10 +99,23 @@ func (e *env) approvedMerchant(reviewer, name, uscc, username, phone string) (st
 	}
 	id := r.body["merchant"].(map[string]any)["id"].(string)
 	admin := e.tenantSignIn(username, r.body["one_time_password"].(string))
+	e.qualify(id, admin)
 	if r := e.call("POST", "/api/v1/merchants/"+id+"/review", reviewer, `{"decision":"approve"}`); r.status != 200 {
 		e.t.Fatalf("approve %s: %d %v", name, r.status, r.body)
 	}
 	return id, admin
+}
+
+// qualify has a merchant's administrator file what the qualification
+// rules ask before an approval: a business licence and an officer.
+func (e *env) qualify(id, admin string) {
+	e.t.Helper()
+	if r := e.upload("/api/v1/merchants/"+id+"/documents?kind=business_licence", admin, licencePDF); r.status != 201 {
+		e.t.Fatalf("licence of %s: %d %v", id, r.status, r.body)
+	}
+	if r := e.call("PUT", "/api/v1/merchants/"+id+"/officers", admin, `{"officers":[{"name":"郑董事","id_number":"11010519491231002X","role":"director"}]}`); r.status != 200 {
+		e.t.Fatalf("officers of %s: %d %v", id, r.status, r.body)
+	}
 }
 
 // The merchant–platform cooperation agreement through the API: a system

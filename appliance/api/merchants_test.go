@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"cxt/appliance/merchants"
 )
@@ -169,7 +170,7 @@ func TestMerchantsApplyAreReviewedAndStayInTheirTenant(t *testing.T) {
 	if status != 200 || typ != "application/pdf" || !bytes.Equal(got, licencePDF) {
 		t.Fatalf("download: %d %s %q", status, typ, got)
 	}
-	docB := e.upload("/api/v1/merchants/"+idB+"/documents?kind=business_licence", bossB, licencePDF).body["id"].(string)
+	docB := e.upload("/api/v1/merchants/"+idB+"/documents?kind=bank_permit", bossB, licencePDF).body["id"].(string)
 
 	// Tenancy: B's records do not exist for A's administrator, whether the
 	// ID is guessed or taken from B's answers.
@@ -208,8 +209,59 @@ func TestMerchantsApplyAreReviewedAndStayInTheirTenant(t *testing.T) {
 	if r := e.call("POST", "/api/v1/merchants/"+idB+"/review", reviewer, `{"decision":"reject"}`); r.status != 400 {
 		t.Fatalf("a rejection without a reason: %d %v", r.status, r.body)
 	}
-	if r := e.call("POST", "/api/v1/merchants/"+idA+"/review", reviewer, `{"decision":"approve"}`); r.status != 200 || r.body["status"] != "approved" {
+	// The qualification rules decide an approval first: B filed no licence
+	// (a reject); A names no officers (a hold the reviewer must
+	// acknowledge by name, or the merchant fix).
+	if r := e.call("POST", "/api/v1/merchants/"+idB+"/review", reviewer, `{"decision":"approve"}`); r.status != 409 || r.code() != "risk_qualification" ||
+		!strings.Contains(r.message(), "documents.missing") || !strings.Contains(r.message(), "has not filed: business_licence") {
+		t.Fatalf("approving a merchant without a licence: %d %v", r.status, r.body)
+	}
+	if r := e.call("POST", "/api/v1/merchants/"+idA+"/review", reviewer, `{"decision":"approve"}`); r.status != 409 || r.code() != "risk_acknowledge_required" ||
+		!strings.Contains(r.message(), `"acknowledge": ["officers.missing"]`) {
+		t.Fatalf("approving a merchant naming no officers: %d %v", r.status, r.body)
+	}
+	if r := e.call("POST", "/api/v1/merchants/"+idA+"/review", reviewer, `{"decision":"approve","acknowledge":["documents.expiring"]}`); r.status != 400 || errField(r) != "acknowledge" {
+		t.Fatalf("acknowledging a rule that does not hold: %d %v", r.status, r.body)
+	}
+	if r := e.call("GET", "/api/v1/merchants/"+idA, reviewer, ""); r.body["status"] != "applied" {
+		t.Fatalf("a refused approval changed the merchant: %v", r.body["status"])
+	}
+
+	// 董监高: the merchant's administrator or platform staff name them;
+	// sealed, masked in answers, another tenant's path is not found.
+	officers := `{"officers":[{"name":"郑董事","id_number":"11010519491231002X","role":"director"},{"name":"林监事","id_number":"110105199003070017","role":"supervisor"}]}`
+	for _, c := range []struct {
+		token, body string
+		status      int
+		code        string
+	}{
+		{bossB, officers, 404, "not_found"},
+		{bossA, `{"officers":[{"name":"郑董事","id_number":"11010519491231002Y","role":"director"}]}`, 400, ""},
+		{bossA, `{"officers":[{"name":"郑董事","id_number":"11010519491231002X","role":"chairman"}]}`, 400, "invalid_request"},
+		{bossA, `{"officers":[{"name":"郑董事","id_number":"11010519491231002X","role":"director"},{"name":"郑","id_number":"11010519491231002X","role":"manager"}]}`, 400, "invalid_request"},
+		{bossA, `{}`, 400, "invalid_request"},
+	} {
+		if r := e.call("PUT", "/api/v1/merchants/"+idA+"/officers", c.token, c.body); r.status != c.status || c.code != "" && r.code() != c.code {
+			t.Errorf("officers %s: %d %v, want %d %s", c.body[:30], r.status, r.body, c.status, c.code)
+		}
+	}
+	if r := e.call("PUT", "/api/v1/merchants/"+idA+"/officers", bossA, officers); r.status != 200 || fmt.Sprint(r.body["officers"]) != "[map[id_number:1101**********002X name:郑** role:director] map[id_number:1101**********0017 name:林** role:supervisor]]" {
+		t.Fatalf("officers: %d %v", r.status, r.body)
+	}
+	r := e.call("POST", "/api/v1/merchants/"+idA+"/review", reviewer, `{"decision":"approve"}`)
+	if r.status != 200 || r.body["status"] != "approved" {
 		t.Fatalf("approve: %d %v", r.status, r.body)
+	}
+	// The approval's event keeps the decision it was made under, with the
+	// canonical input whose SM3 it records.
+	hist := r.body["history"].([]any)
+	risk, _ := hist[len(hist)-1].(map[string]any)["risk"].(map[string]any)
+	if risk == nil || risk["outcome"] != "allow" || risk["policy"] == "" || risk["settings"] != "1" {
+		t.Fatalf("the approval's decision: %v", hist[len(hist)-1])
+	}
+	input, _ := json.Marshal(risk["input"])
+	if sm3Of(input) != risk["input_sm3"] || !strings.Contains(string(input), `"officers":2`) || !strings.Contains(string(input), `"uscc_valid":true`) {
+		t.Fatalf("the decision's input %s, SM3 %v", input, risk["input_sm3"])
 	}
 	if r := e.call("POST", "/api/v1/merchants/"+idA+"/review", reviewer, `{"decision":"approve"}`); r.status != 409 || r.code() != "merchant_status" {
 		t.Fatalf("approving twice: %d %v", r.status, r.body)
@@ -224,8 +276,30 @@ func TestMerchantsApplyAreReviewedAndStayInTheirTenant(t *testing.T) {
 		r := e.call("GET", "/api/v1/me/notifications", bossA, "")
 		return strings.Contains(fmt.Sprint(r.body), "merchant.approve")
 	})
-	if r := e.call("GET", "/api/v1/merchants/"+idA+"/rating", bossA, ""); r.body["rating"].(map[string]any)["score"] != "52.00" {
+	// The rating is computed now by the policy's rules and explained:
+	// approved 30, a licence 12, no findings 10.
+	if r := e.call("GET", "/api/v1/merchants/"+idA+"/rating", bossA, ""); r.body["rating"].(map[string]any)["score"] != "52.00" ||
+		r.body["rating"].(map[string]any)["grade"] != "C" || len(r.body["rating"].(map[string]any)["explain"].([]any)) != 6 {
 		t.Fatalf("rating after approval with a licence: %v", r.body)
+	}
+
+	// B, sent back and resubmitted, files a licence that runs out within
+	// the month and names no officers: both held, both acknowledged.
+	soon := time.Now().In(merchants.China).AddDate(0, 0, 10).Format(time.DateOnly)
+	if r := e.upload("/api/v1/merchants/"+idB+"/documents?kind=business_licence&expires=2026-02-30", bossB, licencePDF); r.status != 400 || errField(r) != "expires" {
+		t.Fatalf("a licence expiring on no day: %d %v", r.status, r.body)
+	}
+	if r := e.upload("/api/v1/merchants/"+idB+"/documents?kind=business_licence&expires="+soon, bossB, licencePDF); r.status != 201 || r.body["expires"] != soon {
+		t.Fatalf("a licence with its expiry: %d %v", r.status, r.body)
+	}
+	if r := e.call("POST", "/api/v1/merchants/"+idB+"/review", reviewer, `{"decision":"approve","acknowledge":["officers.missing"]}`); r.status != 409 || r.code() != "risk_acknowledge_required" ||
+		!strings.Contains(r.message(), "documents.expiring (the documents of merchant "+idB+" expire within 30 days: business_licence)") || strings.Contains(r.message(), "officers.missing (") {
+		t.Fatalf("one of two held rules acknowledged: %d %v", r.status, r.body)
+	}
+	r = e.call("POST", "/api/v1/merchants/"+idB+"/review", reviewer, `{"decision":"approve","acknowledge":["officers.missing","documents.expiring"]}`)
+	hist = r.body["history"].([]any)
+	if ev := hist[len(hist)-1].(map[string]any); r.status != 200 || fmt.Sprint(ev["acknowledged"]) != "[documents.expiring officers.missing]" || ev["risk"].(map[string]any)["outcome"] != "hold" {
+		t.Fatalf("both acknowledged: %d %v", r.status, r.body)
 	}
 
 	// Unmasking is an important operation; masked answers hold no phone.
@@ -233,7 +307,7 @@ func TestMerchantsApplyAreReviewedAndStayInTheirTenant(t *testing.T) {
 		t.Fatalf("a masked answer shows the phone: %v", r.body)
 	}
 	e.stepUp(reviewer, "reviewer-1")
-	r := e.confirmed("POST", "/api/v1/merchants/"+idA+"/unmask", reviewer, `{"reason":"verifying the bank account"}`, "unmask-a")
+	r = e.confirmed("POST", "/api/v1/merchants/"+idA+"/unmask", reviewer, `{"reason":"verifying the bank account"}`, "unmask-a")
 	if r.status != 200 || !strings.Contains(fmt.Sprint(r.body["contacts"]), "13800001111") || !strings.Contains(fmt.Sprint(r.body["bank"]), "6222020200112233445") {
 		t.Fatalf("unmask: %d %v", r.status, r.body)
 	}
@@ -264,7 +338,7 @@ func TestMerchantsApplyAreReviewedAndStayInTheirTenant(t *testing.T) {
 
 	// Nothing that names a person is stored in the clear in the state:
 	// the private fields are sealed under the merchant's own key.
-	for _, s := range []string{"王小明", "13800001111", "6222020200112233445", "11010519491231002X"} {
+	for _, s := range []string{"王小明", "13800001111", "6222020200112233445", "11010519491231002X", "郑董事", "110105199003070017"} {
 		if e.stored(s, merchants.Bucket) {
 			t.Errorf("%q is stored in the clear", s)
 		}
@@ -280,13 +354,14 @@ func TestRacingApplicationsAndReviewsAreDecidedOnce(t *testing.T) {
 	apps := parallel(8, func(i int) reply {
 		return e.call("POST", "/api/v1/merchants", "", application("福州某某科技有限公司", usccA, fmt.Sprintf("boss-%d", i), fmt.Sprintf("1380000%04d", i)))
 	})
-	var id string
+	var id, admin string
 	created := 0
-	for _, r := range apps {
+	for i, r := range apps {
 		switch {
 		case r.status == 201:
 			created++
 			id = r.body["merchant"].(map[string]any)["id"].(string)
+			admin = e.tenantSignIn(fmt.Sprintf("boss-%d", i), r.body["one_time_password"].(string))
 		case r.code() != "merchant_duplicate":
 			t.Errorf("a racing application: %d %v", r.status, r.body)
 		}
@@ -294,6 +369,7 @@ func TestRacingApplicationsAndReviewsAreDecidedOnce(t *testing.T) {
 	if created != 1 {
 		t.Fatalf("%d of 8 racing applications with one credit code were created", created)
 	}
+	e.qualify(id, admin)
 	reviews := parallel(6, func(i int) reply {
 		d := []string{`{"decision":"approve"}`, `{"decision":"reject","reason":"forged licence"}`}[i%2]
 		return e.call("POST", "/api/v1/merchants/"+id+"/review", reviewer, d)
