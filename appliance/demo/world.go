@@ -279,7 +279,7 @@ func BankCard(seq int) string {
 }
 
 func (f *filler) merchants(ctx context.Context) error {
-	f.w.say("3 merchants apply, file their business licences, and are approved")
+	f.w.say("3 merchants apply, file their business licences, name their officers (董监高), and are approved by the qualification rules")
 	out := make([]Merchant, len(demoMerchants))
 	err := parallel(len(demoMerchants), func(i int) error {
 		d := demoMerchants[i]
@@ -322,6 +322,12 @@ func (f *filler) merchants(ctx context.Context) error {
 		}
 		if _, err := f.c.call(ctx, "POST", "/api/v1/merchants/"+id+"/documents?kind=business_licence", s.Token, licence(code), &doc); err != nil {
 			return fmt.Errorf("licence of %s: %w", d.name, err)
+		}
+		// 董监高: the legal representative is the merchant's director; the
+		// qualification rules hold an approval of a merchant naming none.
+		officers := map[string]any{"officers": []map[string]string{{"name": d.rep, "id_number": repID, "role": "director"}}}
+		if _, err := f.c.call(ctx, "PUT", "/api/v1/merchants/"+id+"/officers", s.Token, officers, nil); err != nil {
+			return fmt.Errorf("officers of %s: %w", d.name, err)
 		}
 		var reviewed struct {
 			Status string `json:"status"`

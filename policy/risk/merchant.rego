@@ -3,7 +3,7 @@
 # its reason; a hold lets it through only when the reviewer acknowledges
 # each held rule by name in the request (appliance/merchants).
 #
-# Input (every field present; the appliance builds it, docs/risk.md):
+# Input (every field present; the appliance builds it, docs/onboarding.md):
 #   merchant  {id, operating_model, uscc_valid (appliance/ident's GB 32100
 #              check of the code on record), officers (how many 董监高 are
 #              on record)}

@@ -5,7 +5,7 @@
 # the state machine by the bundle stored there (merchants.GradeOf). Integer
 # arithmetic only: points are hundredths of a score.
 #
-# Input (the appliance builds it, docs/risk.md; history counts default to 0):
+# Input (the appliance builds it, docs/onboarding.md; history counts default to 0):
 #   status           the merchant's status
 #   document_kinds   kinds of its documents on file and not expired
 #   agreement_signed the cooperation agreement is signed by both parties

@@ -2,7 +2,7 @@
 # once, approved by the policy; hold waits for a platform reviewer; reject
 # refuses it for good, the reason on its record (appliance/tasks).
 #
-# Input (every field present; the appliance builds it, docs/risk.md):
+# Input (every field present; the appliance builds it, docs/tasks.md):
 #   task     {category, budget_fen (the whole task's), headcount}
 #   merchant {id, score ("0.00".."100.00", its rating now), grade ("A".."D")}
 package cxt.risk.task

@@ -2,7 +2,7 @@
 # reject refuses the registration; a hold registers the worker and records
 # the hold on their record, for platform staff to see.
 #
-# Input (every field present; the appliance builds it, docs/risk.md):
+# Input (every field present; the appliance builds it, docs/onboarding.md):
 #   worker {id_bi (blind index of the resident ID number, hex),
 #           device_bi (blind index of the registering device, hex; "" when
 #           the appliance has none)}
