@@ -111,10 +111,10 @@ func TestTasksArePublishedWorkedAcceptedAndStayInTheirTenant(t *testing.T) {
 		t.Fatalf("refused creations left tasks: %v", r.body)
 	}
 
-	// B is rated below 50 (no documents, no agreement): a person reviews.
-	tB := e.newTask(bossB, "门店促销", "sales", `"3000.00"`, 2, true)
+	// B's task is above the budget line: a person reviews.
+	tB := e.newTask(bossB, "门店促销", "sales", `"60000.00"`, 2, true)
 	idTB := tB["id"].(string)
-	if tB["status"] != "pending_review" || !strings.Contains(fmt.Sprint(tB["review"]), "rating 40.00 is below 50.00") {
+	if tB["status"] != "pending_review" || !strings.Contains(fmt.Sprint(tB["review"]), "the budget of 60000.00 yuan is above 50000.00 yuan") {
 		t.Fatalf("B's task: %v", tB)
 	}
 	if r := e.call("POST", "/api/v1/tasks/"+idTB+"/review", reviewer, `{"decision":"approve"}`); r.status != 400 || errField(r) != "reason" {
@@ -128,9 +128,9 @@ func TestTasksArePublishedWorkedAcceptedAndStayInTheirTenant(t *testing.T) {
 		t.Fatalf("approve B's task: %d %v", r.status, r.body)
 	}
 
-	// A files its business licence (rating 52): an ordinary task opens at
-	// once, approved by the policy with the rule's version; a consulting
-	// task goes to a person, who rejects it.
+	// A files another licence (rating 52 either way): an ordinary task
+	// opens at once, approved by the policy with the rules' version; a
+	// consulting task goes to a person, who rejects it.
 	if r := e.upload("/api/v1/merchants/"+idA+"/documents?kind=business_licence", bossA, licencePDF); r.status != 201 {
 		t.Fatalf("licence: %d %v", r.status, r.body)
 	}
