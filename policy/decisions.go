@@ -287,16 +287,16 @@ func StoredRiskRules(tx Getter) (*RiskRules, error) {
 		key = SM3Hex(raw)
 	}
 	return cachedRules(&riskCache.byRaw, key, func() (*RiskRules, error) {
-		var b *Bundle
 		if raw == nil {
-			if b, err = Embedded(); err != nil {
+			b, err := Embedded()
+			if err != nil {
 				return nil, err
 			}
-		} else {
-			b = &Bundle{}
-			if err := json.Unmarshal(raw, b); err != nil {
-				return nil, fmt.Errorf("policy: the stored bundle: %w", err)
-			}
+			return newRiskRules(b), nil
+		}
+		b, _, err := decodeStored(raw)
+		if err != nil {
+			return nil, fmt.Errorf("policy: the stored bundle: %w", err)
 		}
 		return newRiskRules(b), nil
 	})

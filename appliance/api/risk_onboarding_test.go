@@ -7,6 +7,7 @@ import (
 
 	"cxt/appliance/merchants"
 	"cxt/appliance/workers/workerstest"
+	"cxt/policy"
 	"cxt/storage/state"
 )
 
@@ -46,12 +47,17 @@ func TestTheRiskRulesDecideRegistrationsAndPublications(t *testing.T) {
 		t.Fatal(err)
 	}
 	listed := merchants.PersonIndex(key, workerstest.ID(7))
-	cur := e.call("GET", "/api/v1/policy", sec, "")
-	data := cur.body["data"].(map[string]any)
-	black := data["cxt"].(map[string]any)["risk_lists"].(map[string]any)["black"].(map[string]any)
-	black["ids"], black["merchants"] = []any{listed}, []any{idB}
-	body, _ := json.Marshal(map[string]any{"version": "lists-1", "modules": cur.body["modules"], "data": data})
-	id := e.proposed("PUT", "/api/v1/policy", sec, string(body), "lists-1")
+	body := signedPolicy(t, e, sec, "lists-1", func(f policy.Files) {
+		var data map[string]any
+		if err := json.Unmarshal([]byte(f["risk/data.json"]), &data); err != nil {
+			t.Fatal(err)
+		}
+		black := data["cxt"].(map[string]any)["risk_lists"].(map[string]any)["black"].(map[string]any)
+		black["ids"], black["merchants"] = []any{listed}, []any{idB}
+		raw, _ := json.MarshalIndent(data, "", "  ")
+		f["risk/data.json"] = string(raw) + "\n"
+	})
+	id := e.proposed("PUT", "/api/v1/policy", sec, body, "lists-1")
 	if r := e.approve(e.signIn("sysadmin"), id, "lists-1-ok"); r.status != 200 {
 		t.Fatalf("set policy: %d %v", r.status, r.body)
 	}

@@ -24,7 +24,7 @@ func newWorld(t *testing.T) *world {
 		notify.Register(reg)
 		subjects.Register(reg, nil)
 		feed.Register(reg)
-		policy.Register(reg, nil)
+		policy.Register(reg, nil, nil)
 		Register(reg)
 	})}
 }
