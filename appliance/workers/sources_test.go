@@ -15,7 +15,11 @@ import (
 
 // riskWorld is a world whose cluster speaks the risk set, as a node's does.
 func riskWorld(t *testing.T, speaksRisk bool) *world {
-	return &world{statetest.New(t, func(reg *state.Registry) {
+	set := uint32(state.GatewaySet)
+	if speaksRisk {
+		set = 0
+	}
+	return &world{statetest.NewAt(t, set, func(reg *state.Registry) {
 		identity.Register(reg)
 		notify.Register(reg)
 		subjects.Register(reg, nil)

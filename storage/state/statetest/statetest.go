@@ -27,6 +27,13 @@ type Machine struct {
 // term 1 and raises the command set to the highest the registry speaks.
 func New(tb testing.TB, register func(*state.Registry)) *Machine {
 	tb.Helper()
+	return NewAt(tb, 0, register)
+}
+
+// NewAt is New with the command set raised to set only (0: the highest the
+// registry speaks): a world of a cluster not upgraded yet.
+func NewAt(tb testing.TB, set uint32, register func(*state.Registry)) *Machine {
+	tb.Helper()
 	master := keyring.NewMasterKey()
 	keys, err := keyring.New(master)
 	if err != nil {
@@ -45,7 +52,10 @@ func New(tb testing.TB, register func(*state.Registry)) *Machine {
 		tb.Fatal(err)
 	}
 	m.Apply(install)
-	m.Apply(state.CommandSetCommand(st.Speaks(), time.Now()))
+	if set == 0 {
+		set = st.Speaks()
+	}
+	m.Apply(state.CommandSetCommand(set, time.Now()))
 	return m
 }
 
