@@ -163,7 +163,8 @@ func (w *world) register(id, card, ip, device string, when time.Time) {
 	idIdx, phIdx := workers.Indexes(idx, fmt.Sprintf("id-%d", n), fmt.Sprintf("139%08d", n))
 	acct := identity.Account{ID: "acct-" + id, Username: "u-" + id, Roles: []string{identity.Worker}, Clearance: 1, Worker: id, MustChange: true}
 	g := workers.Registration{ID: id, IDIndex: idIdx, PhoneIndex: phIdx, Key: fresh, Private: priv,
-		Account: identity.CreateAccount{Account: acct, NameIndex: []byte("name-" + id)}, Source: workers.SourceIndexes(idx, ip, device)}
+		Account: identity.CreateAccount{Account: acct, NameIndex: []byte("name-" + id)}, Source: workers.SourceIndexes(idx, ip, device),
+		Risk: workers.DirectIdentity("a test world")}
 	if card != "" {
 		g.CardIndex = workers.CardIndex(idx, card)
 	}

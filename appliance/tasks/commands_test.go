@@ -77,8 +77,7 @@ func (w *world) worker(n int, active, invited []string) string {
 	priv, _ := subjects.Seal(k, workers.PrivateAAD(id), p)
 	acct := identity.Account{ID: "acct-" + id, Username: id, Roles: []string{identity.Worker}, Clearance: 1, Worker: id, Phone: p.Phone}
 	w.must(w.Send(workers.CmdRegister, workers.Registration{ID: id, IDIndex: idx("id" + id), PhoneIndex: idx("ph" + id), Key: f, Private: priv,
-		Account: identity.CreateAccount{Account: acct, NameIndex: []byte("name-" + id)}, Risk: &policy.Decided{Concern: policy.RiskWorker,
-			RiskDecision: policy.RiskDecision{Outcome: policy.Allow}, Policy: "embedded", InputSM3: "ab", Input: []byte(`{}`)}}))
+		Account: identity.CreateAccount{Account: acct, NameIndex: []byte("name-" + id)}, Risk: workers.DirectIdentity("a test world")}))
 	for _, m := range append(append([]string{}, active...), invited...) {
 		w.must(w.Send(workers.CmdInvite, workers.Invitation{Merchant: m, By: "acct-" + m, Rows: []workers.Invitee{{Row: 1, ID: id}}}))
 	}

@@ -629,6 +629,16 @@ type getter interface {
 	Get(bucket string, key []byte) ([]byte, error)
 }
 
+// DirectIdentity is the identity decision of a registration proposed
+// straight to the log, not through the API (a bench, a test world): it says
+// that no rules were evaluated, and why.
+func DirectIdentity(why string) *policy.Decided {
+	in := mustJSON(map[string]string{"direct": why})
+	d := &policy.Decided{Concern: policy.RiskWorker, Policy: "none", Input: in, InputSM3: policy.SM3Hex(in)}
+	d.Outcome = policy.Allow
+	return d
+}
+
 // IDIndexOf returns the blind index of the worker's resident ID number
 // (hex, as merchants.PersonIndex computes it), "" for a record registered
 // before command set 6; not_found if there is no such worker.
