@@ -111,7 +111,7 @@ func randomRow(rng *rand.Rand) PayoutRow {
 	strs := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
 	return PayoutRow{
 		AmountFen: pick(amounts...),
-		Merchant:  RowMerchant{ID: strs("m_1", "m_1", "m_1", "m_bad"), Status: strs("approved", "approved", "approved", "suspended"), Grade: strs("A", "B", "C", "D"), DayFen: pick(0, 0, 100000, 1<<50)},
+		Merchant:  RowMerchant{ID: strs("m_1", "m_1", "m_1", "m_bad"), Status: strs("approved", "approved", "approved", "suspended"), Grade: strs("A", "B", "C", "D", ""), DayFen: pick(0, 0, 100000, 1<<50)},
 		Worker: RowWorker{ID: "w_1", IDBI: strs("aa11", "aa11", "bad_id", "white_id"), CardBI: strs("cc11", "cc11", "cc11", "bad_card"), DeviceBI: strs("dd11", "dd11", "dd11", "bad_dev"),
 			Verified: rng.IntN(30) > 0, Signed: rng.IntN(30) > 0, Blacklisted: rng.IntN(30) == 0, Officer: rng.IntN(30) == 0,
 			DayFen: pick(0, 0, 0, 3000000, 8900000, 9000000), MonthFen: pick(0, 0, 0, 9000000, 9999999, 10000000, 10000001),

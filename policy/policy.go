@@ -69,7 +69,6 @@ type Authorizer struct {
 
 type compiled struct {
 	allow, decision rego.PreparedEvalQuery
-	taskReview      rego.PreparedEvalQuery // data.cxt.risk.task_review (risk.go)
 	payoutLimits    rego.PreparedEvalQuery // data.cxt.risk.payout_limits (risk.go)
 	payoutRow       rego.PreparedEvalQuery // data.cxt.risk.payout_row (risk.go)
 	payout          *PayoutRules           // data.cxt.risk.payout (payout.go)
@@ -140,9 +139,6 @@ func (a *Authorizer) Swap(ctx context.Context, b *Bundle) error {
 		return fmt.Errorf("policy: compile: %w", err)
 	}
 	if c.decision, err = prepare("data.cxt.authz.decision"); err != nil {
-		return fmt.Errorf("policy: compile: %w", err)
-	}
-	if c.taskReview, err = prepare("data.cxt.risk.task_review"); err != nil {
 		return fmt.Errorf("policy: compile: %w", err)
 	}
 	if c.payoutLimits, err = prepare("data.cxt.risk.payout_limits"); err != nil {

@@ -217,6 +217,11 @@ func (c *residualCompiler) supportRule(name string) (cond, error) {
 }
 
 func (c *residualCompiler) call(op string, args []*ast.Term) (cond, error) {
+	// eq is unification: between two values with no variable (every
+	// operand below is a field or a constant) it is equality.
+	if op == "eq" {
+		op = "equal"
+	}
 	switch op {
 	case "gt", "gte", "lt", "lte", "equal", "neq":
 		if len(args) != 2 {

@@ -245,8 +245,11 @@ func openRisk(tx *state.Tx, want string, m *merchants.Merchant, r *run) (*riskRu
 	cn := r.now.In(China)
 	rr := &riskRun{rules: rules, day: cn.Format("20060102"), year: cn.Format("2006"),
 		counters: riskCounters{days: map[string]*riskDay{}, fens: map[string]int64{}, dirty: map[string]bool{}}}
+	// A grade the stored rules cannot give (a bundle without the rating
+	// rules, say) is "": the payout rules hold such a merchant's rows for
+	// a person, on every replica alike, rather than stop the state machine.
 	if rr.grade, err = merchants.GradeOf(tx, m.ID, r.now); err != nil {
-		return nil, err
+		rr.grade = ""
 	}
 	rr.limitFen, rr.nearFen = rules.NearLimit()
 	return rr, nil

@@ -7,7 +7,8 @@
 # The input is one row's facts, every field always present (the appliance
 # builds it; docs/risk.md):
 #   amount_fen
-#   merchant {id, status, grade ("A".."D"), day_fen}
+#   merchant {id, status, grade ("A".."D"; "" when the rating rules gave
+#             none), day_fen}
 #   worker   {id, id_bi, card_bi, device_bi, verified, signed, blacklisted,
 #             officer, day_fen, month_fen, year_fen, day_merchants, day_near}
 #   task     {present, accepted, budget_fen}
@@ -59,6 +60,8 @@ white_worker if input.worker.id_bi in lists.white.ids
 hits contains "merchant.status" if input.merchant.status != "approved"
 
 hits contains "merchant.rating" if input.merchant.grade in s.hold_grades
+
+hits contains "merchant.rating" if input.merchant.grade == ""
 
 hits contains "lists.worker" if input.worker.blacklisted
 
@@ -150,7 +153,11 @@ yuan(fen) := sprintf("%d.%02d", [floor(fen / 100), fen % 100])
 
 reason("merchant.status") := sprintf("merchant %s is %s", [input.merchant.id, input.merchant.status])
 
-reason("merchant.rating") := sprintf("merchant %s is rated %s; its payments wait for a person", [input.merchant.id, input.merchant.grade])
+reason("merchant.rating") := sprintf("merchant %s is rated %s; its payments wait for a person", [input.merchant.id, grade_word])
+
+grade_word := input.merchant.grade if input.merchant.grade != ""
+
+grade_word := "nothing (the rating rules gave no grade)" if input.merchant.grade == ""
 
 reason("lists.worker") := sprintf("worker %s is on the platform's blacklist", [input.worker.id])
 

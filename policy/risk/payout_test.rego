@@ -39,6 +39,12 @@ test_a_low_grade_merchants_rows_wait if {
 	[d.outcome, d.rule, d.code] == ["hold", "merchant.rating", "risk_merchant_rating"]
 }
 
+test_a_merchant_the_rules_could_not_rate_waits if {
+	d := decide({"/merchant/grade": ""})
+	[d.outcome, d.code] == ["hold", "risk_merchant_rating"]
+	d.reason == "merchant m_1 is rated nothing (the rating rules gave no grade); its payments wait for a person"
+}
+
 test_the_operational_blacklist_rejects if {
 	decide({"/worker/blacklisted": true}).code == "risk_blacklisted"
 }
