@@ -98,8 +98,17 @@ func IsOfficer(tx policy.Getter, merchantID, idIndexHex string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	return m.HasOfficer(idIndexHex), nil
+}
+
+// HasOfficer reports whether the person whose ID number has the blind
+// index idIndexHex is one of m's directors, supervisors or senior managers.
+func (m *Merchant) HasOfficer(idIndexHex string) bool {
+	if idIndexHex == "" {
+		return false
+	}
 	_, found := slices.BinarySearch(m.OfficerIndex, strings.ToLower(idIndexHex))
-	return found, nil
+	return found
 }
 
 // officersIn is what PUT /merchants/{id}/officers takes.

@@ -491,6 +491,9 @@ func checkPayee(tx Getter, merchant, worker string) (payeeOf, error) {
 		RealName *struct {
 			Status string `json:"status"`
 		} `json:"real_name"`
+		IDIndex     string `json:"id_index"`
+		CardIndex   string `json:"card_index"`
+		DeviceIndex string `json:"device_index"`
 	}
 	v, err := tx.Get(workers.Bucket, []byte(worker))
 	if err != nil {
@@ -516,7 +519,8 @@ func checkPayee(tx Getter, merchant, worker string) (payeeOf, error) {
 	if l.Status != workers.Active {
 		return payeeOf{code: ReasonWorkerNotLinked, reason: "worker " + worker + " has not joined this merchant"}, nil
 	}
-	pe := payeeOf{verified: w.RealName != nil && w.RealName.Status == workers.Verified}
+	pe := payeeOf{verified: w.RealName != nil && w.RealName.Status == workers.Verified,
+		idIndex: w.IDIndex, cardIndex: w.CardIndex, deviceIndex: w.DeviceIndex}
 	if pe.agreement, err = agreements.SignedWith(tx, merchant, worker); err != nil {
 		return payeeOf{}, err
 	}

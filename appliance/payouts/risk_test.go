@@ -77,7 +77,8 @@ func TestThePayoutRulesDecideRowsByTheStoredBundle(t *testing.T) {
 	w, rules := riskWorld(t, nil)
 	under := &policy.PayoutLimits{Version: "2", Rules: rules.Digest}
 	ms := []string{"m1", "m2", "m3", "m4"}
-	w.ok(cmdSeed, seed{Merchants: ms, Workers: workerIDs("w", 4), Unverified: []string{"u1"}, Unsigned: []string{"s1"}})
+	w.ok(cmdSeed, seed{Merchants: ms, Workers: workerIDs("w", 5), Unverified: []string{"u1"}, Unsigned: []string{"s1"},
+		Officers: map[string][]string{"m1": {"w0004"}}})
 	for _, m := range ms {
 		w.ok(cmdTopUp, topUp{Merchant: m, Fen: 100_000_000, Ref: "t-" + m})
 	}
@@ -88,6 +89,7 @@ func TestThePayoutRulesDecideRowsByTheStoredBundle(t *testing.T) {
 		{Worker: "u1", Task: "task-1", Amount: "100.00"},      // not verified: a person looks
 		{Worker: "s1", Task: "task-1", Amount: "100.00"},      // no agreement: a person looks
 		{Worker: "w0002", Task: "task-1", Amount: "3000.00"},
+		{Worker: "w0004", Task: "task-1", Amount: "8000.00"}, // m1's own director
 	}), under)
 	want := []struct {
 		status payouts.Status
@@ -97,6 +99,7 @@ func TestThePayoutRulesDecideRowsByTheStoredBundle(t *testing.T) {
 		{payouts.Accepted, "", ""}, {payouts.OnHold, "risk_structuring", "velocity.structuring"},
 		{payouts.Rejected, "risk_payment_limit", "limits.payment"}, {payouts.OnHold, payouts.ReasonWorkerUnverified, "identity.unverified"},
 		{payouts.OnHold, payouts.ReasonAgreement, "identity.unsigned"}, {payouts.Accepted, "", ""},
+		{payouts.Rejected, "risk_officer", "identity.officer"},
 	}
 	for i, wt := range want {
 		st, code, risk := w.outcome(b.ID, i+1)

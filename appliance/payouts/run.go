@@ -189,10 +189,11 @@ func (r *run) check(p *Payment) (code, reason string, hold bool, err error) {
 		if pe, err = checkPayee(r.tx, p.Merchant, p.Worker); err != nil {
 			return "", "", false, err
 		}
-		if pe.code == "" {
+		if pe.code == "" || r.risk != nil {
 			if pe.blocked, err = Blocked(r.tx, p.Worker); err != nil {
 				return "", "", false, err
 			}
+			pe.officer = r.merchant.HasOfficer(pe.idIndex)
 		}
 		r.payees[p.Worker] = pe
 	}

@@ -240,6 +240,12 @@ func register(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	w.Account = a.ID
 	if risky {
 		w.IDIndex, w.Risk = hex.EncodeToString(g.IDIndex), g.Risk
+		if len(g.CardIndex) > 0 {
+			w.CardIndex = hex.EncodeToString(g.CardIndex)
+		}
+		if g.Source != nil && len(g.Source.Device) > 0 {
+			w.DeviceIndex = hex.EncodeToString(g.Source.Device)
+		}
 	}
 	fact := feedRegistered
 	if g.Claim {
@@ -328,6 +334,9 @@ func invite(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 			w = &Worker{ID: r.ID, KeyID: r.Key.KeyID, Private: r.Private, Merchants: []string{}, Origin: OriginInvited, Created: now}
 			if risky {
 				w.IDIndex = hex.EncodeToString(r.IDIndex)
+				if len(r.CardIndex) > 0 {
+					w.CardIndex = hex.EncodeToString(r.CardIndex)
+				}
 			}
 			status = RowCreated
 		} else if w, err = Get(tx, r.ID); err != nil {

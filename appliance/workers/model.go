@@ -66,6 +66,12 @@ type Worker struct {
 	// payouts and the risk rules compare people without a reverse lookup
 	// (IDIndexOf; merchants.PersonIndex computes the same).
 	IDIndex string `json:"id_index,omitempty"`
+	// CardIndex and DeviceIndex are the blind indexes (hex) of the bank
+	// card and of the registering device, kept on the record from command
+	// set 6 for the payout rules' lists (CardBucket and SourceBucket hold
+	// the same for inspection, by index).
+	CardIndex   string `json:"card_index,omitempty"`
+	DeviceIndex string `json:"device_index,omitempty"`
 	// Risk is the identity rules' decision at registration
 	// (policy/risk/worker.rego), with its input for replay: a hold lets
 	// the worker register and stays here for platform staff to see.

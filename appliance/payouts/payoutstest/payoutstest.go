@@ -7,7 +7,9 @@
 package payoutstest
 
 import (
+	"encoding/hex"
 	"encoding/json"
+	"slices"
 
 	"cxt/appliance/agreements"
 	"cxt/appliance/billing"
@@ -19,6 +21,7 @@ import (
 	"cxt/appliance/payouts"
 	"cxt/appliance/tasks"
 	"cxt/appliance/workers"
+	"cxt/crypto/sm"
 	"cxt/gateway/feed"
 	"cxt/storage/state"
 )
@@ -44,6 +47,16 @@ type Seed struct {
 	// work was accepted for AcceptedFen (as appliance/tasks keeps them).
 	Task        string `json:"task,omitempty"`
 	AcceptedFen int64  `json:"accepted_fen,omitempty"`
+	// Officers names, by merchant, workers who are its directors,
+	// supervisors or senior managers (董监高). Every seeded worker's ID
+	// number has the blind index IDIndex(worker).
+	Officers map[string][]string `json:"officers,omitempty"`
+}
+
+// IDIndex is a seeded worker's ID-number blind index (hex).
+func IDIndex(worker string) string {
+	d := sm.Sum([]byte("seeded-id/" + worker))
+	return hex.EncodeToString(d[:])
 }
 
 // TopUp credits a merchant as a recognised bank transfer would.
@@ -105,7 +118,12 @@ func applySeed(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return tx.Put(bucket, []byte(key), b)
 	}
 	for _, m := range in.Merchants {
-		if err := put(merchants.Bucket, m, merchants.Merchant{ID: m, Name: "商户 " + m, Status: merchants.Approved, Agreement: "coop-" + m, TaxOffice: in.Offices[m]}); err != nil {
+		var officers []string
+		for _, w := range in.Officers[m] {
+			officers = append(officers, IDIndex(w))
+		}
+		slices.Sort(officers)
+		if err := put(merchants.Bucket, m, merchants.Merchant{ID: m, Name: "商户 " + m, Status: merchants.Approved, Agreement: "coop-" + m, TaxOffice: in.Offices[m], OfficerIndex: officers}); err != nil {
 			return nil, err
 		}
 	}
@@ -130,7 +148,7 @@ func applySeed(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	unverified, unsigned := set(in.Unverified), set(in.Unsigned)
 	all := append(append(append([]string{}, in.Workers...), in.Unverified...), in.Unsigned...)
 	for _, w := range all {
-		rec := workers.Worker{ID: w, Merchants: in.Merchants, Origin: workers.OriginSelf, Created: tx.Time()}
+		rec := workers.Worker{ID: w, Merchants: in.Merchants, Origin: workers.OriginSelf, Created: tx.Time(), IDIndex: IDIndex(w)}
 		if !unverified[w] {
 			rec.RealName = &workers.Check{Status: workers.Verified, Provider: "sandbox", At: tx.Time()}
 		}
