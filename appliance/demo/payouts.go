@@ -108,7 +108,7 @@ func (f *filler) payouts(ctx context.Context) error {
 	}
 	lines := [][2]string{{fmt.Sprintf("%d.%02d", first/100, first%100), "十二月服务费预付 " + p.Codes[m.ID]}}
 	for _, o := range f.w.Merchants[1:] {
-		lines = append(lines, [2]string{"20000.00", "充值 " + p.Codes[o.ID]})
+		lines = append(lines, [2]string{"150000.00", "充值 " + p.Codes[o.ID]})
 	}
 	lines = append(lines, [2]string{"888.00", "no code: goes to suspense"})
 	if _, err := statement("demo-statement-1", lines); err != nil {

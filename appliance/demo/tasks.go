@@ -17,7 +17,7 @@ type Task struct {
 
 // taskShare is what each worker's work on a demo task is worth: enough for
 // the payouts the demo makes.
-const taskShare = 60000
+const taskShare = 100000
 
 // tasks has each merchant publish one task for its workers — the risk rule
 // opens a small one at once and sends one over its budget line to the

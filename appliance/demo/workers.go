@@ -31,11 +31,17 @@ func demoPerson(i int) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The first workers share one bank card: planted for the post-hoc
+	// inspection to find (docs/risk.md).
+	card := i
+	if i < sharedCardWorkers {
+		card = 0
+	}
 	return map[string]string{
 		"name":      string(surnames[i%len(surnames)]) + given[(i/len(surnames)+i)%len(given)],
 		"id_number": id,
 		"phone":     fmt.Sprintf("137%08d", 10001+i),
-		"bank_card": BankCard(100 + i),
+		"bank_card": BankCard(100 + card),
 	}, nil
 }
 

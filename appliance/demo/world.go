@@ -27,6 +27,7 @@ type World struct {
 	Workers   []Worker   `json:"workers"`
 	Tasks     []Task     `json:"tasks,omitempty"`
 	Payouts   *Payouts   `json:"payouts,omitempty"`
+	Risk      *Risk      `json:"risk,omitempty"` // what the demo planted for the risk rules, and what they caught
 	Artifacts []Artifact `json:"artifacts,omitempty"`
 	// The tax bureaus' gateway (docs/gateway.md): where it listens, its
 	// certificate, the platform's profile, and the bureaus' clients the
@@ -210,6 +211,9 @@ func (f *filler) run(ctx context.Context, admins []Admin) error {
 		return err
 	}
 	if err := f.payouts(ctx); err != nil {
+		return err
+	}
+	if err := f.risk(ctx); err != nil {
 		return err
 	}
 	f.w.Try = []string{
