@@ -220,7 +220,7 @@ type PayoutRules struct {
 	Fast   bool
 	NoFast string
 
-	one               rego.PreparedEvalQuery
+	one, given        rego.PreparedEvalQuery
 	res               *residual
 	limitFen, nearFen int64
 }
@@ -231,6 +231,11 @@ func compilePayout(ctx context.Context, b *Bundle, prepare func(string) (rego.Pr
 	p.Digest = hex.EncodeToString(d[:])
 	var err error
 	if p.one, err = prepare("data.cxt.risk.payout.decision"); err != nil {
+		return nil, err
+	}
+	// The same decision with the hits the residual found given, not
+	// evaluated again: the rules then only word and rank them.
+	if p.given, err = prepare("data.cxt.risk.payout.decision with data.cxt.risk.payout.hits as {h | some h in input." + givenHits + "}"); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -259,12 +264,75 @@ func compilePayout(ctx context.Context, b *Bundle, prepare func(string) (rego.Pr
 			p.res, err = compileResidual(pq)
 		}
 	}
+	if err == nil {
+		err = p.followsHits(ctx)
+	}
 	if err != nil {
-		p.NoFast = err.Error()
+		p.res, p.NoFast = nil, err.Error()
 	} else {
 		p.Fast = true
 	}
 	return p, nil
+}
+
+// givenHits is the input key the hits the residual found are handed to the
+// rules under (PayoutRules.given); no rule reads it.
+const givenHits = "__cxt_residual_hits"
+
+// followsHits checks the contract the fast path rests on — a row no rule
+// hits is allowed, and the decision follows from the hits — on a few rows
+// far apart: with no hit given, each is allowed; with each hit the
+// residual finds, the decision is the one full evaluation gives. A bundle
+// whose decision reads the input past its hits fails it, and gets no fast
+// path. This is a check, not a proof (docs/risk.md).
+func (p *PayoutRules) followsHits(ctx context.Context) error {
+	rows := []PayoutRow{{}, {AmountFen: 1 << 40, Merchant: RowMerchant{Status: "approved", Grade: "A"},
+		Worker: RowWorker{Verified: true, Signed: true, DayMerchants: 1}, Task: RowTask{Present: true, Accepted: true, BudgetFen: 1 << 41}},
+		{AmountFen: 100, Merchant: RowMerchant{ID: "m", Status: "approved", Grade: "B"}, Worker: RowWorker{ID: "w", Verified: true, Signed: true, DayMerchants: 1},
+			Task: RowTask{Present: true, Accepted: true, BudgetFen: 10000}}}
+	for i := range rows {
+		none, err := p.evalGiven(ctx, &rows[i], nil)
+		if err != nil {
+			return err
+		}
+		if none.Outcome != Allow {
+			return fmt.Errorf("the payout decision is %s for a row no rule hits: it does not follow from the hits alone", none.Outcome)
+		}
+		hits, ok := p.res.hits(&rows[i], nil)
+		if !ok {
+			continue
+		}
+		given, err := p.evalGiven(ctx, &rows[i], hits)
+		if err != nil {
+			return err
+		}
+		full, err := p.evalOne(ctx, &rows[i])
+		if err != nil {
+			return err
+		}
+		if given.Outcome != full.Outcome || given.Rule != full.Rule {
+			return fmt.Errorf("the payout decision given its hits (%s %s) is not the full one (%s %s)", given.Outcome, given.Rule, full.Outcome, full.Rule)
+		}
+	}
+	return nil
+}
+
+// evalGiven decides r with hits given.
+func (p *PayoutRules) evalGiven(ctx context.Context, r *PayoutRow, hits []string) (RiskDecision, error) {
+	terms := make([]*ast.Term, len(hits))
+	for i, h := range hits {
+		terms[i] = ast.StringTerm(h)
+	}
+	in := r.value().Value.(ast.Object).Copy()
+	in.Insert(ast.StringTerm(givenHits), ast.ArrayTerm(terms...))
+	rs, err := p.given.Eval(ctx, rego.EvalParsedInput(in))
+	if err != nil {
+		return RiskDecision{}, fmt.Errorf("policy: payout rules: %w", err)
+	}
+	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
+		return RiskDecision{}, ErrNoDecision
+	}
+	return riskDecision(rs[0].Expressions[0].Value)
 }
 
 // wholeNumber reads a JSON number that is a whole number.
@@ -302,20 +370,14 @@ func (p *PayoutRules) Decide(ctx context.Context, rows []PayoutRow) ([]RiskDecis
 	if p.res == nil {
 		return out, p.full(ctx, rows, nil, out)
 	}
-	var flagged []int
-	var hits []string
 	for i := range rows {
-		var ok bool
-		if hits, ok = p.res.hits(&rows[i], hits[:0]); !ok || len(hits) > 0 {
-			flagged = append(flagged, i)
-			continue
+		d, err := p.DecideRow(ctx, &rows[i])
+		if err != nil {
+			return nil, err
 		}
-		out[i] = RiskDecision{Outcome: Allow}
+		out[i] = d
 	}
-	if len(flagged) == 0 {
-		return out, nil
-	}
-	return out, p.full(ctx, rows, flagged, out)
+	return out, nil
 }
 
 // DecideEach answers every row by one full query per row.
@@ -441,6 +503,8 @@ func (p *PayoutRules) DecideRow(ctx context.Context, r *PayoutRow) (RiskDecision
 		var buf [8]string
 		if hits, ok := p.res.hits(r, buf[:0]); ok && len(hits) == 0 {
 			return RiskDecision{Outcome: Allow}, nil
+		} else if ok {
+			return p.evalGiven(ctx, r, hits)
 		}
 	}
 	return p.evalOne(ctx, r)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -235,5 +236,34 @@ func BenchmarkPayoutChunk(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N*len(rows))/b.Elapsed().Seconds(), "rows/s")
 		})
+	}
+}
+
+// A bundle whose decision does not follow from its hits — here every row
+// no rule hits is refused — gets no fast path: its rows are decided in full,
+// as it says, never allowed by a residual that found no hit.
+func TestADecisionThatDoesNotFollowItsHitsHasNoFastPath(t *testing.T) {
+	b, err := Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := b.Modules["risk/payout.rego"]
+	evil := strings.Replace(src, `default decision := {"outcome": "allow", "rule": "", "code": "", "reason": "", "clearable": false, "hits": []}`,
+		`default decision := {"outcome": "reject", "rule": "all", "code": "closed", "reason": "closed", "clearable": false, "hits": []}`, 1)
+	if evil == src {
+		t.Fatal("the default decision is not where the test expects it")
+	}
+	b.Modules["risk/payout.rego"] = evil
+	b.Files, b.Version = nil, "closed"
+	p, err := PayoutRulesOf(context.Background(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Fast || !strings.Contains(p.NoFast, "does not follow from the hits") {
+		t.Fatalf("fast %v: %s", p.Fast, p.NoFast)
+	}
+	r := ordinaryRow()
+	if d, err := p.DecideRow(context.Background(), &r); err != nil || d.Outcome != Reject || d.Rule != "all" {
+		t.Fatalf("an ordinary row: %+v %v", d, err)
 	}
 }
