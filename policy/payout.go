@@ -325,14 +325,7 @@ func (p *PayoutRules) evalGiven(ctx context.Context, r *PayoutRow, hits []string
 	}
 	in := r.value().Value.(ast.Object).Copy()
 	in.Insert(ast.StringTerm(givenHits), ast.ArrayTerm(terms...))
-	rs, err := p.given.Eval(ctx, rego.EvalParsedInput(in))
-	if err != nil {
-		return RiskDecision{}, fmt.Errorf("policy: payout rules: %w", err)
-	}
-	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
-		return RiskDecision{}, ErrNoDecision
-	}
-	return riskDecision(rs[0].Expressions[0].Value)
+	return evalDecision(ctx, p.given, in)
 }
 
 // wholeNumber reads a JSON number that is a whole number.
@@ -361,17 +354,20 @@ func lookup(m map[string]any, path ...string) any {
 	return v
 }
 
-// Decide answers every row: through the residual where it decides a row
-// allowed, and through one full evaluation of the rows it flags (or cannot
-// decide), so that each decision carries the reasons only the full rules
-// word. Without a residual, every row is evaluated in full.
+// Decide answers every row, each as DecideRow does.
 func (p *PayoutRules) Decide(ctx context.Context, rows []PayoutRow) ([]RiskDecision, error) {
+	return p.each(ctx, rows, p.DecideRow)
+}
+
+// DecideEach answers every row by one full query per row.
+func (p *PayoutRules) DecideEach(ctx context.Context, rows []PayoutRow) ([]RiskDecision, error) {
+	return p.each(ctx, rows, p.evalOne)
+}
+
+func (p *PayoutRules) each(ctx context.Context, rows []PayoutRow, decide func(context.Context, *PayoutRow) (RiskDecision, error)) ([]RiskDecision, error) {
 	out := make([]RiskDecision, len(rows))
-	if p.res == nil {
-		return out, p.full(ctx, rows, nil, out)
-	}
 	for i := range rows {
-		d, err := p.DecideRow(ctx, &rows[i])
+		d, err := decide(ctx, &rows[i])
 		if err != nil {
 			return nil, err
 		}
@@ -380,39 +376,13 @@ func (p *PayoutRules) Decide(ctx context.Context, rows []PayoutRow) ([]RiskDecis
 	return out, nil
 }
 
-// DecideEach answers every row by one full query per row.
-func (p *PayoutRules) DecideEach(ctx context.Context, rows []PayoutRow) ([]RiskDecision, error) {
-	out := make([]RiskDecision, len(rows))
-	return out, p.full(ctx, rows, nil, out)
-}
-
-// full evaluates the rows at idx (all rows when idx is nil), one query
-// each, and writes their decisions into out.
-func (p *PayoutRules) full(ctx context.Context, rows []PayoutRow, idx []int, out []RiskDecision) error {
-	each := func(i int) error {
-		d, err := p.evalOne(ctx, &rows[i])
-		out[i] = d
-		return err
-	}
-	if idx == nil {
-		for i := range rows {
-			if err := each(i); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	for _, i := range idx {
-		if err := each(i); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // evalOne evaluates one row in full.
 func (p *PayoutRules) evalOne(ctx context.Context, r *PayoutRow) (RiskDecision, error) {
-	rs, err := p.one.Eval(ctx, rego.EvalParsedInput(r.value().Value))
+	return evalDecision(ctx, p.one, r.value().Value)
+}
+
+func evalDecision(ctx context.Context, q rego.PreparedEvalQuery, in ast.Value) (RiskDecision, error) {
+	rs, err := q.Eval(ctx, rego.EvalParsedInput(in))
 	if err != nil {
 		return RiskDecision{}, fmt.Errorf("policy: payout rules: %w", err)
 	}
