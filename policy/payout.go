@@ -392,18 +392,25 @@ func evalDecision(ctx context.Context, q rego.PreparedEvalQuery, in ast.Value) (
 	return riskDecision(rs[0].Expressions[0].Value)
 }
 
+// readHit reads the fields a hit and a decision share.
+func readHit(m map[string]any) Hit {
+	var h Hit
+	h.Rule, _ = m["rule"].(string)
+	h.Outcome, _ = m["outcome"].(string)
+	h.Code, _ = m["code"].(string)
+	h.Reason, _ = m["reason"].(string)
+	h.Clearable, _ = m["clearable"].(bool)
+	return h
+}
+
 // riskDecision reads a decision object; anything malformed is no decision.
 func riskDecision(v any) (RiskDecision, error) {
 	m, ok := v.(map[string]any)
 	if !ok {
 		return RiskDecision{}, ErrNoDecision
 	}
-	var d RiskDecision
-	d.Outcome, _ = m["outcome"].(string)
-	d.Rule, _ = m["rule"].(string)
-	d.Code, _ = m["code"].(string)
-	d.Reason, _ = m["reason"].(string)
-	d.Clearable, _ = m["clearable"].(bool)
+	h := readHit(m)
+	d := RiskDecision{Outcome: h.Outcome, Rule: h.Rule, Code: h.Code, Reason: h.Reason, Clearable: h.Clearable}
 	switch d.Outcome {
 	case Allow:
 		if d.Rule != "" {
@@ -422,13 +429,7 @@ func riskDecision(v any) (RiskDecision, error) {
 		if !ok {
 			return RiskDecision{}, ErrNoDecision
 		}
-		var x Hit
-		x.Rule, _ = hm["rule"].(string)
-		x.Outcome, _ = hm["outcome"].(string)
-		x.Code, _ = hm["code"].(string)
-		x.Reason, _ = hm["reason"].(string)
-		x.Clearable, _ = hm["clearable"].(bool)
-		d.Hits = append(d.Hits, x)
+		d.Hits = append(d.Hits, readHit(hm))
 	}
 	return d, nil
 }

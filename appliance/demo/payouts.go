@@ -56,18 +56,7 @@ func (f *filler) payouts(ctx context.Context) error {
 		p.Codes[m.ID] = fund.Code
 	}
 	m := f.w.Merchants[0]
-	var mine []Worker
-	for _, w := range f.w.Workers {
-		if w.Merchant == m.ID {
-			mine = append(mine, w)
-		}
-	}
-	var task string
-	for _, t := range f.w.Tasks {
-		if t.Merchant == m.ID {
-			task = t.ID
-		}
-	}
+	mine, task := f.w.paying(m.ID)
 	if len(mine) == 0 || task == "" {
 		return fmt.Errorf("demo: merchant %s has no workers or no task to pay", m.ID)
 	}
@@ -239,4 +228,19 @@ func (f *filler) receipts(ctx context.Context, batch string, returned []string) 
 		}
 	}
 	return fmt.Errorf("demo: payment %s paid no demo worker", returned[0])
+}
+
+// paying returns a merchant's workers and its (last) task.
+func (w *World) paying(merchant string) (mine []Worker, task string) {
+	for _, wk := range w.Workers {
+		if wk.Merchant == merchant {
+			mine = append(mine, wk)
+		}
+	}
+	for _, t := range w.Tasks {
+		if t.Merchant == merchant {
+			task = t.ID
+		}
+	}
+	return mine, task
 }

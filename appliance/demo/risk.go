@@ -49,18 +49,7 @@ func (f *filler) risk(ctx context.Context) error {
 		return nil
 	}
 	m := f.w.Merchants[1]
-	var mine []Worker
-	for _, w := range f.w.Workers {
-		if w.Merchant == m.ID {
-			mine = append(mine, w)
-		}
-	}
-	var task string
-	for _, t := range f.w.Tasks {
-		if t.Merchant == m.ID {
-			task = t.ID
-		}
-	}
+	mine, task := f.w.paying(m.ID)
 	if len(mine) < 2 || task == "" {
 		return fmt.Errorf("demo: merchant %s needs two workers and a task for the risk plants", m.ID)
 	}
