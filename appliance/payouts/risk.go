@@ -287,9 +287,11 @@ func (r *run) decideRisk(p *Payment, pe payeeOf, month, budget int64, task bool,
 	if err != nil {
 		// Rules that give no decision or fail on a row fail alike on every
 		// replica (the same bundle, no clock, no randomness): the row waits
-		// for a person rather than stopping the state machine.
+		// for a person rather than stopping the state machine. The reason
+		// is fixed text: an evaluator's error message is not part of the
+		// replicated outcome.
 		d = policy.RiskDecision{Outcome: policy.Hold, Rule: "no_decision", Code: ReasonNoDecision,
-			Reason: "the payout rules of bundle " + rr.rules.Version + " gave no decision: " + err.Error()}
+			Reason: "the payout rules of bundle " + rr.rules.Version + " gave no decision on this row; GET /api/v1/payments/{id}/risk replays it"}
 	}
 	k := &Risk{Outcome: d.Outcome, Rule: d.Rule, Bundle: rr.rules.Version, Digest: rr.rules.Digest, Input: row.AppendJSON(nil), Clearable: d.Clearable}
 	if prev := p.Risk; prev != nil && len(prev.Cleared) > 0 {
