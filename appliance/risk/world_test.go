@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -187,14 +186,6 @@ func (w *world) handle(kind, value string) string {
 }
 
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
-
-func code(err error) string {
-	var rej *state.Rejection
-	if errors.As(err, &rej) {
-		return rej.Code
-	}
-	return ""
-}
 
 func mustJSON(v any) []byte {
 	b, err := json.Marshal(v)
