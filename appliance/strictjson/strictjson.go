@@ -14,6 +14,12 @@ import (
 	"sync"
 )
 
+// MaxDepth bounds how deep a request's objects and arrays nest. No request
+// of the API nests past a handful of levels; a document nested deeper is
+// refused before its paths are built, which for tens of thousands of
+// levels would take memory quadratic in the depth.
+const MaxDepth = 64
+
 // KeyError names the offending key.
 type KeyError struct {
 	Path string // where, e.g. "months[1]"; "" at the top
@@ -64,6 +70,9 @@ func Check(data []byte, v any) error {
 		if d, ok := tok.(json.Delim); ok {
 			switch d {
 			case '{', '[':
+				if len(stack) == MaxDepth {
+					return &KeyError{Path: top.path, Msg: fmt.Sprintf("the JSON nests deeper than %d levels", MaxDepth)}
+				}
 				t, p := child(top)
 				f := &frame{path: p}
 				if d == '{' {

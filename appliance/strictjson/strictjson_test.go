@@ -2,6 +2,8 @@ package strictjson
 
 import (
 	"errors"
+	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -72,4 +74,33 @@ func FuzzCheck(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		Check(data, &request{}) // must not panic
 	})
+}
+
+// A document nested tens of thousands of levels deep is refused at the
+// depth limit, in memory that does not grow with its depth: before the
+// limit, each level built a path as long as the levels above it, and an
+// 80 KB body took gigabytes.
+func TestADeeplyNestedDocumentIsRefusedCheaply(t *testing.T) {
+	const depth = 40_000
+	body := `{"a":` + strings.Repeat("[", depth) + strings.Repeat("]", depth) + `}`
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var v struct {
+		A any `json:"a"`
+	}
+	err := Check([]byte(body), &v)
+	runtime.ReadMemStats(&after)
+	var ke *KeyError
+	if !errors.As(err, &ke) || !strings.Contains(ke.Msg, "deeper than 64") {
+		t.Fatalf("a body nested %d deep: %v", depth, err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 8<<20 {
+		t.Fatalf("checking it allocated %d bytes", grew)
+	}
+	// At the limit, a document is checked as any other.
+	ok := `{"a":` + strings.Repeat("[", MaxDepth-1) + strings.Repeat("]", MaxDepth-1) + `}`
+	if err := Check([]byte(ok), &v); err != nil {
+		t.Fatalf("a body nested %d deep: %v", MaxDepth, err)
+	}
 }
