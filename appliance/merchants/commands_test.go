@@ -195,4 +195,13 @@ func TestOfficersAreSealedAndFoundByTheirIndex(t *testing.T) {
 		}
 		return nil
 	})
+	// The merchant drops its director from the list: the director stays
+	// one for the payouts' rule (red team: a merchant edited its list, then
+	// paid its own officer).
+	if res := w.Send(CmdOfficers, Officers{ID: "m_1", KeyID: keyID, Sealed: sealed, Index: []string{stranger}, By: "acct-1"}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if m := w.merchant("m_1"); !m.HasOfficer(director) || !m.HasOfficer(stranger) || len(m.OfficerIndex) != 1 || len(m.FormerOfficerIndex) != 1 {
+		t.Fatalf("after the director was dropped: %v former %v", m.OfficerIndex, m.FormerOfficerIndex)
+	}
 }

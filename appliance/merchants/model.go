@@ -171,8 +171,13 @@ type Merchant struct {
 	// the payouts refuse to pay a merchant's own officer as a worker.
 	Officers     subjects.Sealed `json:"officers,omitempty"`
 	OfficerIndex []string        `json:"officer_index,omitempty"`
-	Created      time.Time       `json:"created"`
-	Approved     time.Time       `json:"approved,omitzero"`
+	// FormerOfficerIndex are the indexes of people once named officers
+	// and since dropped from the list (sorted): the rule against paying a
+	// merchant's own officers keeps matching them, so that a merchant
+	// cannot pay an officer by editing its list first.
+	FormerOfficerIndex []string  `json:"former_officer_index,omitempty"`
+	Created            time.Time `json:"created"`
+	Approved           time.Time `json:"approved,omitzero"`
 }
 
 // PrivateAAD names a merchant's sealed fields, so they open only as this

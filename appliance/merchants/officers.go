@@ -84,7 +84,15 @@ func setOfficers(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	}
 	idx := slices.Clone(o.Index)
 	slices.Sort(idx)
-	m.Officers, m.OfficerIndex = o.Sealed, slices.Compact(idx)
+	idx = slices.Compact(idx)
+	for _, x := range m.OfficerIndex {
+		if _, still := slices.BinarySearch(idx, x); !still {
+			if i, had := slices.BinarySearch(m.FormerOfficerIndex, x); !had {
+				m.FormerOfficerIndex = slices.Insert(m.FormerOfficerIndex, i, x)
+			}
+		}
+	}
+	m.Officers, m.OfficerIndex = o.Sealed, idx
 	return put(tx, m)
 }
 
@@ -102,13 +110,16 @@ func IsOfficer(tx policy.Getter, merchantID, idIndexHex string) (bool, error) {
 }
 
 // HasOfficer reports whether the person whose ID number has the blind
-// index idIndexHex is one of m's directors, supervisors or senior managers.
+// index idIndexHex is, or was ever named, one of m's directors,
+// supervisors or senior managers.
 func (m *Merchant) HasOfficer(idIndexHex string) bool {
 	if idIndexHex == "" {
 		return false
 	}
-	_, found := slices.BinarySearch(m.OfficerIndex, strings.ToLower(idIndexHex))
-	return found
+	x := strings.ToLower(idIndexHex)
+	_, now := slices.BinarySearch(m.OfficerIndex, x)
+	_, once := slices.BinarySearch(m.FormerOfficerIndex, x)
+	return now || once
 }
 
 // officersIn is what PUT /merchants/{id}/officers takes.
