@@ -9,8 +9,13 @@ import (
 	"strings"
 
 	"cxt/appliance/api"
+	"cxt/appliance/documents"
 	"cxt/appliance/errs"
 	"cxt/appliance/identity"
+	"cxt/appliance/merchants"
+	"cxt/appliance/payouts"
+	"cxt/appliance/tasks"
+	"cxt/appliance/workers"
 	"cxt/policy"
 	"cxt/storage/state"
 )
@@ -189,7 +194,52 @@ func (b *Backend) evidence(r *api.Request) (int, any, error) {
 	if err := r.Decode(&in); err != nil {
 		return 0, nil, err
 	}
-	return b.step(r, CmdCaseEvidence, Action{Kind: in.Kind, Ref: strings.TrimSpace(in.Ref), Note: in.Note})
+	in.Ref = strings.TrimSpace(in.Ref)
+	if err := checkEvidence(r, in.Kind, in.Ref, in.Note); err != nil {
+		return 0, nil, err
+	}
+	return b.step(r, CmdCaseEvidence, Action{Kind: in.Kind, Ref: in.Ref, Note: in.Note})
+}
+
+// checkEvidence refuses a reference to a record that does not exist, and
+// a note with control characters or bidirectional overrides, which could
+// make a case file read other than it is (red team). A record's existence
+// is read here, not in the state machine: evidence names a record, and a
+// record is never deleted, only ended.
+func checkEvidence(r *api.Request, kind, ref, note string) error {
+	const op = "add evidence"
+	for _, c := range note {
+		if c < ' ' && c != '\n' && c != '\t' || c == 0x7f || c >= 0x202a && c <= 0x202e || c >= 0x2066 && c <= 0x2069 {
+			return invalid(op, "note", "a note holds no control characters or bidirectional overrides (U+%04X)", c)
+		}
+	}
+	if kind == EvidenceNote || ref == "" {
+		return nil // the state machine refuses what is missing
+	}
+	return r.View(func(tx *state.ReadTx) error {
+		var err error
+		switch kind {
+		case EvidencePayment:
+			_, err = payouts.GetPayment(tx, ref)
+		case EvidenceWorker:
+			_, err = workers.Get(tx, ref)
+		case EvidenceMerchant:
+			_, err = merchants.Get(tx, ref)
+		case EvidenceTask:
+			_, err = tasks.Get(tx, ref)
+		case EvidenceDocument:
+			var d *documents.Record
+			if d, err = documents.Get(tx, ref); err == nil && d == nil {
+				err = state.Reject(state.NotFound, "no document %s", ref)
+			}
+		default:
+			return nil // the state machine names the kinds
+		}
+		if state.NotFound.Is(err) {
+			return invalid(op, "ref", "no %s %q", kind, ref)
+		}
+		return err
+	})
 }
 
 func (b *Backend) close(r *api.Request) (int, any, error) {
