@@ -41,6 +41,10 @@ var (
 	CodeCaseStatus   = state.NewCode(state.KindConflict, "case_status")
 	CodeCaseAssignee = state.NewCode(state.KindPermission, "case_assignee")
 	CodeItemReviewed = state.NewCode(state.KindConflict, "sample_item_reviewed")
+	// CodeSampleOpen refuses a second draw of a population and month
+	// while an earlier one has items without a finding: a reviewer cannot
+	// draw again until the sample suits them (red team).
+	CodeSampleOpen = state.NewCode(state.KindConflict, "sample_open")
 )
 
 // MaxNote bounds notes and reasons, in characters.
@@ -310,6 +314,22 @@ func sampleDraw(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return nil, err
 	} else if prev != nil {
 		return nil, state.Reject(state.Conflict, "sample %s is drawn already", s.ID)
+	}
+	var open *Sample
+	if _, err := tx.Scan(SamplesBucket, nil, 1<<31, func(_, v []byte) error {
+		var o Sample
+		if err := json.Unmarshal(v, &o); err != nil {
+			return err
+		}
+		if o.Population == s.Population && o.Period == s.Period && o.Reviewed < len(o.Items) && open == nil {
+			open = &o
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if open != nil {
+		return nil, state.Reject(CodeSampleOpen, "sample %s of the %s of %s has %d of %d items reviewed: review every item before drawing another", open.ID, open.Population, open.Period, open.Reviewed, len(open.Items))
 	}
 	for i := range s.Items {
 		s.Items[i].N, s.Items[i].Finding = i+1, nil

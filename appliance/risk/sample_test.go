@@ -176,4 +176,16 @@ func TestASampleFindingIsRecordedOnceUnderTheItemsWorkerAndMerchant(t *testing.T
 	if len(other) != 0 {
 		t.Fatalf("the other worker has findings: %+v", other)
 	}
+	// No second draw of the month's payments while an item waits for its
+	// finding; once every item has one, a new draw is taken.
+	var again *risk.Sample
+	w.view(func(tx *state.ReadTx) (err error) {
+		again, err = risk.NewSample(tx, "smp-2", risk.PopulationPayments, "2026-04", 5, append(make([]byte, 31), 1), "acct-op")
+		return
+	})
+	if res := w.Send(risk.CmdSampleDraw, again); statetest.Code(res.Err) != "sample_open" {
+		t.Fatalf("a redraw with an item unreviewed: %v", res.Err)
+	}
+	w.ok(risk.CmdSampleFinding, risk.ItemReview{Sample: "smp-1", Item: 2, Result: risk.ResultOK, By: "acct-rev"})
+	w.ok(risk.CmdSampleDraw, again)
 }
