@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -200,7 +201,7 @@ func (c *Client) firstLogin(ctx context.Context, username, oneTime string) (*Ses
 		return nil, err
 	}
 	s := &Session{Username: username, Password: identity.GeneratePassword(), Token: login.Token}
-	if _, err := c.call(ctx, "POST", "/api/v1/me/password", s.Token, map[string]string{"current_password": oneTime, "new_password": s.Password}, nil); err != nil {
+	if err := c.changePassword(ctx, s.Token, oneTime, s.Password); err != nil {
 		return nil, err
 	}
 	var enrol struct {
@@ -228,4 +229,29 @@ func (c *Client) stepUp(ctx context.Context, s *Session) error {
 	}
 	_, err = c.call(ctx, "POST", "/api/v1/me/step-up", s.Token, map[string]string{"totp": code}, nil)
 	return err
+}
+
+// changePassword changes the session's password. A try answered 503 may
+// have changed it: the next try then finds the old password wrong, which
+// is the change made (a retry of the old password would otherwise fail a
+// first login under load).
+func (c *Client) changePassword(ctx context.Context, token, old, new string) error {
+	body := map[string]string{"current_password": old, "new_password": new}
+	for try := 1; ; try++ {
+		status, _, err := c.once(ctx, "POST", "/api/v1/me/password", token, body, nil)
+		switch {
+		case err == nil:
+			return nil
+		case status == http.StatusServiceUnavailable && try < 5:
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(time.Duration(try) * time.Second):
+			}
+		case status == http.StatusUnauthorized && try > 1 && strings.Contains(err.Error(), `"invalid_credentials"`):
+			return nil // the try that answered 503 changed it
+		default:
+			return err
+		}
+	}
 }

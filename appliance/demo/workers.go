@@ -3,7 +3,6 @@ package demo
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -235,22 +234,5 @@ func (f *filler) phone(username string) string {
 // password wrong finds the change made. (The client's general retry of a
 // 503 would send the old password again and report that as the error.)
 func (f *filler) changePassword(ctx context.Context, token, old, new string) error {
-	body := map[string]string{"current_password": old, "new_password": new}
-	for try := 1; ; try++ {
-		status, _, err := f.c.once(ctx, "POST", "/api/v1/me/password", token, body, nil)
-		switch {
-		case err == nil:
-			return nil
-		case status == http.StatusServiceUnavailable && try < 5:
-			select {
-			case <-ctx.Done():
-				return err
-			case <-time.After(time.Duration(try) * time.Second):
-			}
-		case status == http.StatusUnauthorized && try > 1 && strings.Contains(err.Error(), `"invalid_credentials"`):
-			return nil // the try that answered 503 changed it
-		default:
-			return err
-		}
-	}
+	return f.c.changePassword(ctx, token, old, new)
 }
