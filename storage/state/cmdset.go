@@ -53,6 +53,12 @@ const RiskSet = 6
 // refused from it on.
 const PolicyBundleSet = 7
 
+// FilingSet is the command set of what follows the payout: monthly
+// withholding declarations and their corrections, tax payments against
+// them, invoices under both operating models, channel reconciliation,
+// discrepancy cases and adjustments (调账).
+const FilingSet = 8
+
 // CmdCommandSet raises the command set the cluster speaks; its body is the
 // set, 8 bytes big-endian.
 const CmdCommandSet = "state.min_version"
