@@ -91,8 +91,13 @@ func demoCmd() *cobra.Command {
 			}
 			defer bank.Close()
 			bank.Latency, bank.FailRate, bank.ReturnRate, bank.ReturnDelay = 500*time.Millisecond, 0.03, 0.03, demo.DemoReturnDelay
+			// The demo's clock: filling, the world begins two months back
+			// and the clock moves forward to each month it pays in, ending
+			// on the real time (demo.Clock). Node and bank read it alike.
+			clock := &demo.Clock{}
+			bank.Now = clock.Now
 			n, err := node.Open(ctx, node.Options{Dir: dir, APIAddr: listen, ClusterAddr: clusterAddr, GatewayAddr: gatewayAddr, Logger: logger,
-				Notify: &notify.Config{SMSWebhook: sink.URL}, Channel: bank})
+				Notify: &notify.Config{SMSWebhook: sink.URL}, Channel: bank, Now: clock.Now})
 			if err != nil {
 				return err
 			}
@@ -102,7 +107,7 @@ func demoCmd() *cobra.Command {
 				if admins == nil {
 					return fmt.Errorf("the demo world in %s was never completed and the administrators' one-time passwords are gone: remove %s and run cxt demo again", dir, dir)
 				}
-				if err := fill(ctx, out, n, dir, admins, sink, workers); err != nil {
+				if err := fill(ctx, out, n, dir, admins, sink, workers, clock); err != nil {
 					return err
 				}
 			}
@@ -148,7 +153,7 @@ func demoCmd() *cobra.Command {
 }
 
 // fill builds the demo world on n, telling out each step.
-func fill(ctx context.Context, out io.Writer, n *node.Node, dir string, admins []demo.Admin, sink *demo.SMSSink, workers int) error {
+func fill(ctx context.Context, out io.Writer, n *node.Node, dir string, admins []demo.Admin, sink *demo.SMSSink, workers int, clock *demo.Clock) error {
 	for n.Status().Leader == "" {
 		select {
 		case <-ctx.Done():
@@ -165,7 +170,7 @@ func fill(ctx context.Context, out io.Writer, n *node.Node, dir string, admins [
 	fmt.Fprintln(out, "cxt: filling the demo world through the public API")
 	fctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	o := demo.Options{Workers: workers, Progress: func(step string) {
+	o := demo.Options{Workers: workers, Clock: clock, Progress: func(step string) {
 		fmt.Fprintf(out, "  [%5.1fs] %s\n", time.Since(start).Seconds(), step)
 	}}
 	if gw := n.GatewayAddr(); gw != "" {

@@ -131,8 +131,30 @@ func TestDemoFillsTheDocumentedWorldThroughTheAPIAndRefusesOtherNodes(t *testing
 	// a worker who does not exist, rejected; the rows beyond the first
 	// top-up held, then released after the second — paid by the sandbox
 	// bank, a few failed and a few returned.
-	if w.Payouts == nil || len(w.Payouts.Batches) != 1 || len(w.Payouts.Statements) != 2 || len(w.Payouts.Codes) != len(w.Merchants) {
-		t.Fatalf("payouts: %+v", w.Payouts)
+	if w.Payouts == nil || len(w.Payouts.Batches) != 1 || len(w.Payouts.Statements) != 2+len(w.Months)-1 || len(w.Payouts.Codes) != len(w.Merchants) {
+		t.Fatalf("payouts: %+v (months %+v)", w.Payouts, w.Months)
+	}
+	for _, id := range w.Payouts.Statements {
+		if id == "" {
+			t.Fatalf("a statement without its ID: %q", w.Payouts.Statements)
+		}
+	}
+	// The demo clock began two months back: the world paid in three
+	// consecutive calendar months, the last one now's.
+	if len(w.Months) != 3 || w.Months[2].Period != time.Now().In(demoChina).Format("2006-01") {
+		t.Fatalf("months: %+v", w.Months)
+	}
+	for i, m := range w.Months {
+		at, err := time.Parse(time.RFC3339, m.Paid)
+		if err != nil || at.In(demoChina).Format("2006-01") != m.Period || len(m.Batches) == 0 {
+			t.Errorf("month %d: %+v", i, m)
+		}
+		if i > 0 {
+			prev, _ := time.ParseInLocation("2006-01", w.Months[i-1].Period, demoChina)
+			if prev.AddDate(0, 1, 0).Format("2006-01") != m.Period {
+				t.Errorf("month %s does not follow %s", m.Period, w.Months[i-1].Period)
+			}
+		}
 	}
 	pb := w.Payouts.Batches[0]
 	if pb.Rows != demo.DemoBatchRows || pb.Counts["rejected"] != 5 || pb.Counts["on_hold"] != 0 || pb.Counts["paid"] < 900 ||
@@ -325,6 +347,13 @@ func checkDemoGateway(t *testing.T, dir string, w *demo.World, api, cl string) {
 	}
 	// Each payment of the batch is booked in exactly one entry; each
 	// outcome is reported as the batch ended.
+	later := map[string]bool{} // the batches of the months after the first (demo.Month)
+	for _, m := range w.Months[1:] {
+		for _, b := range m.Batches {
+			later[b] = true
+		}
+	}
+	laterBooked := map[string]int{}
 	moved := func(entries []feed.WireEntry, typ string) map[string]int {
 		t.Helper()
 		got := map[string]int{}
@@ -342,6 +371,12 @@ func checkDemoGateway(t *testing.T, dir string, w *demo.World, api, cl string) {
 				if w.Risk != nil && x.Batch == w.Risk.Batch {
 					continue // the risk plants' batch (demo.Risk)
 				}
+				if later[x.Batch] {
+					if typ == "payments.booked" {
+						laterBooked[x.Payment]++
+					}
+					continue
+				}
 				if x.Batch != pb.ID {
 					t.Errorf("%s entry %d moves payment %s of batch %s", typ, e.Seq, x.Payment, x.Batch)
 				}
@@ -355,6 +390,15 @@ func checkDemoGateway(t *testing.T, dir string, w *demo.World, api, cl string) {
 		t.Errorf("%d payments booked in the feed, the batch booked %d of %d rows (%v)", len(booked), pb.Rows-pb.Counts["rejected"], pb.Rows, pb.Counts)
 	}
 	for id, n := range booked {
+		if n != 1 {
+			t.Errorf("payment %s is in %d payments.booked entries", id, n)
+		}
+	}
+	// Each later month paid every worker of the first merchant once.
+	if perMerchant := len(w.Workers) / len(w.Merchants); len(laterBooked) != perMerchant*len(later) {
+		t.Errorf("%d payments of the later months booked in the feed, want %d workers × %d months", len(laterBooked), perMerchant, len(later))
+	}
+	for id, n := range laterBooked {
 		if n != 1 {
 			t.Errorf("payment %s is in %d payments.booked entries", id, n)
 		}
@@ -386,3 +430,5 @@ func checkDemoGateway(t *testing.T, dir string, w *demo.World, api, cl string) {
 		t.Errorf("office %s's entries: %v", office, mineTypes)
 	}
 }
+
+var demoChina = time.FixedZone("CST", 8*3600)

@@ -22,6 +22,9 @@ import (
 type Client struct {
 	base string
 	http *http.Client
+	// Clock is the node's time, which TOTP codes are computed on (nil:
+	// the real time).
+	Clock *Clock
 
 	mu    sync.Mutex
 	steps map[string]int64 // the last TOTP step used per secret: codes are single-use
@@ -167,7 +170,7 @@ func (c *Client) important(ctx context.Context, method, path, token, key string,
 // for the next 30-second step if this one was.
 func (c *Client) code(ctx context.Context, secret string) (string, error) {
 	for {
-		now := time.Now()
+		now := c.Clock.Now()
 		step := now.Unix() / 30
 		c.mu.Lock()
 		if step > c.steps[secret] {
@@ -179,7 +182,7 @@ func (c *Client) code(ctx context.Context, secret string) (string, error) {
 		select {
 		case <-ctx.Done():
 			return "", ctx.Err()
-		case <-time.After(time.Until(time.Unix((step+1)*30, 0)) + 100*time.Millisecond):
+		case <-time.After(time.Unix((step+1)*30, 0).Sub(c.Clock.Now()) + 100*time.Millisecond):
 		}
 	}
 }

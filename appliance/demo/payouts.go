@@ -75,32 +75,16 @@ func (f *filler) payouts(ctx context.Context) error {
 		if worker != "wk-not-registered" {
 			total += fen
 		}
-		fmt.Fprintf(&csv, "%s,%s,%d.%02d,十二月第%d单\n", worker, task, fen/100, fen%100, i+1)
+		fmt.Fprintf(&csv, "%s,%s,%d.%02d,本月第%d单\n", worker, task, fen/100, fen%100, i+1)
 	}
 	// The first top-up covers nine tenths of the batch: the rest is held.
 	first := total * 9 / 10
-	statement := func(name string, lines [][2]string) (string, error) {
-		var st strings.Builder
-		st.WriteString("txn_id,value_date,amount,currency,payer_account,payer_name,payer_bank,memo\n")
-		day := time.Now().Format("2006-01-02")
-		for i, l := range lines {
-			fmt.Fprintf(&st, "%s-%03d,%s,%s,CNY,,%s,,%s\n", strings.ToUpper(name), i+1, day, l[0], "demo payer", l[1])
-		}
-		var imported struct {
-			ID string `json:"id"`
-		}
-		if _, err := f.c.call(ctx, "POST", "/api/v1/topups/statements?name="+name+".csv", f.operator.Token, csvBody(st.String()), &imported); err != nil {
-			return "", fmt.Errorf("statement %s: %w", name, err)
-		}
-		p.Statements = append(p.Statements, imported.ID)
-		return imported.ID, nil
-	}
-	lines := [][2]string{{fmt.Sprintf("%d.%02d", first/100, first%100), "十二月服务费预付 " + p.Codes[m.ID]}}
+	lines := [][2]string{{fmt.Sprintf("%d.%02d", first/100, first%100), "服务费预付 " + p.Codes[m.ID]}}
 	for _, o := range f.w.Merchants[1:] {
 		lines = append(lines, [2]string{"150000.00", "充值 " + p.Codes[o.ID]})
 	}
 	lines = append(lines, [2]string{"888.00", "no code: goes to suspense"})
-	if _, err := statement("demo-statement-1", lines); err != nil {
+	if _, err := f.statement(ctx, "demo-statement-1", lines); err != nil {
 		return err
 	}
 
@@ -109,7 +93,9 @@ func (f *filler) payouts(ctx context.Context) error {
 	var up struct {
 		Batch string `json:"batch"`
 	}
-	if _, err := f.c.call(ctx, "POST", "/api/v1/merchants/"+m.ID+"/payout-batches?ref=demo-2026-12", admin.Token, csvBody(csv.String()), &up); err != nil {
+	period := f.opts.Clock.Now().In(china).Format("2006-01")
+	f.paidAt = f.opts.Clock.Now()
+	if _, err := f.c.call(ctx, "POST", "/api/v1/merchants/"+m.ID+"/payout-batches?ref=demo-"+period, admin.Token, csvBody(csv.String()), &up); err != nil {
 		return fmt.Errorf("upload: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(f.dir, "payout-batch.csv"), []byte(csv.String()), 0o600); err != nil {
@@ -121,42 +107,23 @@ func (f *filler) payouts(ctx context.Context) error {
 	if err := f.c.important(ctx, "POST", "/api/v1/payout-batches/"+up.Batch+"/confirm", admin.Token, "demo-confirm-"+up.Batch, nil, nil); err != nil {
 		return fmt.Errorf("confirm: %w", err)
 	}
-	settled := func() (map[string]int, error) {
-		for {
-			var b struct {
-				Status string         `json:"status"`
-				Counts map[string]int `json:"counts"`
-			}
-			if _, err := f.c.call(ctx, "GET", "/api/v1/payout-batches/"+up.Batch, admin.Token, nil, &b); err != nil {
-				return nil, err
-			}
-			if b.Status == "executed" && b.Counts["accepted"] == 0 && b.Counts["submitted"] == 0 {
-				return b.Counts, nil
-			}
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(300 * time.Millisecond):
-			}
-		}
-	}
-	if _, err := settled(); err != nil {
+	if _, err := f.settled(ctx, admin, up.Batch); err != nil {
 		return err
 	}
 	f.w.say("a second top-up arrives; the held rows are released and paid; returns (退汇) come back from the bank")
 	rest := total - first + 100000
-	if _, err := statement("demo-statement-2", [][2]string{{fmt.Sprintf("%d.%02d", rest/100, rest%100), "补足余额 " + p.Codes[m.ID]}}); err != nil {
+	if _, err := f.statement(ctx, "demo-statement-2", [][2]string{{fmt.Sprintf("%d.%02d", rest/100, rest%100), "补足余额 " + p.Codes[m.ID]}}); err != nil {
 		return err
 	}
 	if _, err := f.c.call(ctx, "POST", "/api/v1/payout-batches/"+up.Batch+"/release", admin.Token, nil, nil); err != nil {
 		return fmt.Errorf("release: %w", err)
 	}
-	if _, err := settled(); err != nil {
+	if _, err := f.settled(ctx, admin, up.Batch); err != nil {
 		return err
 	}
 	// The sandbox returns a few paid payments a little later.
 	time.Sleep(DemoReturnDelay + time.Second)
-	counts, err := settled()
+	counts, err := f.settled(ctx, admin, up.Batch)
 	if err != nil {
 		return err
 	}
@@ -243,4 +210,29 @@ func (w *World) paying(merchant string) (mine []Worker, task string) {
 		}
 	}
 	return mine, task
+}
+
+// statement imports a bank statement of lines (amount, memo) dated on the
+// demo clock's day, as the platform's operator.
+func (f *filler) statement(ctx context.Context, name string, lines [][2]string) (string, error) {
+	var st strings.Builder
+	st.WriteString("txn_id,value_date,amount,currency,payer_account,payer_name,payer_bank,memo\n")
+	day := f.opts.Clock.Now().In(china).Format("2006-01-02")
+	for i, l := range lines {
+		fmt.Fprintf(&st, "%s-%03d,%s,%s,CNY,,%s,,%s\n", strings.ToUpper(name), i+1, day, l[0], "demo payer", l[1])
+	}
+	var imported struct {
+		Statement struct {
+			ID string `json:"id"`
+		} `json:"statement"`
+	}
+	if _, err := f.c.call(ctx, "POST", "/api/v1/topups/statements?name="+name+".csv&report=summary", f.operator.Token, csvBody(st.String()), &imported); err != nil {
+		return "", fmt.Errorf("statement %s: %w", name, err)
+	}
+	if imported.Statement.ID == "" {
+		return "", fmt.Errorf("statement %s: the import answered no statement ID", name)
+	}
+	p := f.w.Payouts
+	p.Statements = append(p.Statements, imported.Statement.ID)
+	return imported.Statement.ID, nil
 }

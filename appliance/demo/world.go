@@ -27,6 +27,7 @@ type World struct {
 	Workers   []Worker   `json:"workers"`
 	Tasks     []Task     `json:"tasks,omitempty"`
 	Payouts   *Payouts   `json:"payouts,omitempty"`
+	Months    []Month    `json:"months,omitempty"` // the calendar months the demo paid in, on its clock
 	Risk      *Risk      `json:"risk,omitempty"` // what the demo planted for the risk rules, and what they caught
 	Artifacts []Artifact `json:"artifacts,omitempty"`
 	// The tax bureaus' gateway (docs/gateway.md): where it listens, its
@@ -108,6 +109,9 @@ type Options struct {
 	// the file of its certificate; without one the world registers no
 	// bureau.
 	Gateway, GatewayCA string
+	// Clock, if not nil, is the node's clock, which the world moves: it
+	// begins two months back and pays in three months (Clock).
+	Clock *Clock
 }
 
 // Fill builds the demo world on the node at addr, whose administrators'
@@ -121,11 +125,15 @@ func Fill(ctx context.Context, addr string, caPEM []byte, caFile string, admins 
 	if err != nil {
 		return nil, err
 	}
+	if o.Clock != nil {
+		c.Clock = o.Clock
+		o.Clock.Begin(demoStart(o.Clock.Now()))
+	}
 	w := &World{API: "https://" + addr, CAFile: caFile, Created: time.Now().UTC(), progress: progress}
 	if o.Gateway != "" {
 		w.GatewayURL, w.GatewayCA = "https://"+o.Gateway, o.GatewayCA
 	}
-	f := &filler{c: c, w: w, dir: dir, sms: sms, opts: o, sessions: map[string]*Session{}}
+	f := &filler{c: c, w: w, dir: dir, sms: sms, opts: o, sessions: map[string]*Session{}, moved: map[string]bool{}}
 	if err := f.run(ctx, admins); err != nil {
 		return w, err
 	}
@@ -142,6 +150,8 @@ type filler struct {
 	admins             map[string]*Session // by role
 	operator, reviewer *Session
 	sessions           map[string]*Session // by username
+	moved              map[string]bool     // workers whose session the clock's move ended
+	paidAt             time.Time           // when the first batch was paid
 }
 
 func (f *filler) run(ctx context.Context, admins []Admin) error {
@@ -211,6 +221,9 @@ func (f *filler) run(ctx context.Context, admins []Admin) error {
 		return err
 	}
 	if err := f.payouts(ctx); err != nil {
+		return err
+	}
+	if err := f.months(ctx, f.paidAt.In(china).Format("2006-01")); err != nil {
 		return err
 	}
 	if err := f.risk(ctx); err != nil {

@@ -835,3 +835,17 @@ func Payee(tx *state.ReadTx, keys *keyring.Keyring, worker string) (name, card s
 	}
 	return priv.Name, priv.BankCard, nil
 }
+
+// Identity opens a worker's name and resident ID number: what a tax
+// certificate names them by (masked there).
+func Identity(tx *state.ReadTx, keys *keyring.Keyring, worker string) (name, idNumber string, err error) {
+	w, err := Get(tx, worker)
+	if err != nil {
+		return "", "", err
+	}
+	priv, err := w.open(tx, keys)
+	if err != nil {
+		return "", "", err
+	}
+	return priv.Name, priv.IDNumber, nil
+}
