@@ -28,7 +28,7 @@ type World struct {
 	Tasks     []Task     `json:"tasks,omitempty"`
 	Payouts   *Payouts   `json:"payouts,omitempty"`
 	Months    []Month    `json:"months,omitempty"` // the calendar months the demo paid in, on its clock
-	Risk      *Risk      `json:"risk,omitempty"` // what the demo planted for the risk rules, and what they caught
+	Risk      *Risk      `json:"risk,omitempty"`   // what the demo planted for the risk rules, and what they caught
 	Artifacts []Artifact `json:"artifacts,omitempty"`
 	// The tax bureaus' gateway (docs/gateway.md): where it listens, its
 	// certificate, the platform's profile, and the bureaus' clients the
