@@ -27,3 +27,16 @@ func Payments(tx *state.ReadTx, fn func(*Payment) error) error {
 func (p *Payment) Live() bool {
 	return p.Status == Accepted || p.Status == Submitted || p.Status == Paid
 }
+
+// EachPayment calls fn with every payment, in ID order, as a command sees
+// them (the batch's earlier writes included): what a command that sums
+// payments — a withholding declaration (appliance/filing) — walks.
+func EachPayment(tx *state.Tx, fn func(*Payment) error) error {
+	return scanPrefix(tx, PaymentBucket, "", func(k, v []byte) error {
+		p, err := unpackPayment(v)
+		if err != nil {
+			return fmt.Errorf("payouts: payment %s: %w", k, err)
+		}
+		return fn(p)
+	})
+}
