@@ -3,6 +3,7 @@ package filing
 import (
 	"time"
 
+	"cxt/appliance/payouts"
 	"cxt/storage/state"
 )
 
@@ -23,8 +24,8 @@ const (
 
 // Command types (command set state.FilingSet).
 const (
-	CmdDeclare = "filing.declare" // compute and file a period's declaration: v1, or a correction
-	CmdPay     = "filing.pay"     // record tax payments against the current version (one, or a whole import)
+	CmdDeclare = "filing.declare"        // compute and file a period's declaration: v1, or a correction
+	CmdPay     = payouts.EventTaxPayment // record tax payments against the current version (one, or a whole import)
 )
 
 // Platform is the one withholding agent cxt files for.

@@ -7,6 +7,10 @@ import (
 	"cxt/storage/state"
 )
 
+// EventTaxPayment is the posting event of a tax payment to the authority
+// (appliance/filing's command): the auditor counts what it settled.
+const EventTaxPayment = "filing.pay"
+
 // Report is what Verify found.
 type Report struct {
 	OK       bool     `json:"ok"`
@@ -21,7 +25,9 @@ type Report struct {
 // held against it — every payment in one known status; what worker payable,
 // each channel's clearing account, the tax payables and fee income (with
 // the fees booked outside payouts: at top-up, on statements) hold is
-// what the payments where they are say; each merchant's balance is its
+// what the payments where they are say, less the tax paid to the
+// authority (EventTaxPayment postings, each debiting a tax account and
+// crediting the bank, checked for that shape); each merchant's balance is its
 // top-ups and adjustments less what its live payments took; every booked
 // payment names a posting that lists it, a task and an agreement; the
 // outbox holds exactly the accepted payments.
@@ -36,8 +42,31 @@ func Verify(r *state.ReadTx) (*Report, error) {
 	// What the postings say of each payment, and what moved each merchant
 	// other than payments.
 	listed := map[string]map[uint64]bool{}
-	other := map[string]int64{} // merchant account -> top-ups, fees charged outside payouts and adjustments, net
-	var fees int64              // fee income booked outside payouts (at top-up, on statements)
+	other := map[string]int64{}   // merchant account -> top-ups, fees charged outside payouts and adjustments, net
+	var fees int64                // fee income booked outside payouts (at top-up, on statements)
+	paidOut := map[string]int64{} // tax account -> paid to the authority (filing.pay)
+	// taxPayment checks a payment to the tax authority's shape — tax
+	// accounts debited, the bank credited, cause tax — and counts what it
+	// settled.
+	taxPayment := func(p *ledger.Posting) {
+		var dr, cr int64
+		for _, l := range p.Lines {
+			switch {
+			case l.Cause != ledger.CauseTax:
+				bad("posting %d (%s) moves %s for %s, not tax", p.Seq, p.Event, l.Account, l.Cause)
+			case l.Debit && (l.Account == ledger.IIT || l.Account == ledger.VAT || l.Account == ledger.Surcharges):
+				paidOut[l.Account] += l.Fen
+				dr += l.Fen
+			case !l.Debit && l.Account == ledger.Bank:
+				cr += l.Fen
+			default:
+				bad("posting %d (%s) moves %s: a tax payment debits a tax account and credits the bank", p.Seq, p.Event, l.Account)
+			}
+		}
+		if dr != cr {
+			bad("posting %d (%s) pays %s of tax out of %s from the bank", p.Seq, p.Event, ledger.Yuan(dr), ledger.Yuan(cr))
+		}
+	}
 	err = r.Scan(ledger.PostingsBucket, func(k, v []byte, openErr error) error {
 		if openErr != nil {
 			return nil // ledger.Verify reported it
@@ -53,6 +82,10 @@ func Verify(r *state.ReadTx) (*Report, error) {
 			listed[id][p.Seq] = true
 		}
 		if len(p.Payments) > 0 {
+			return nil
+		}
+		if p.Event == EventTaxPayment {
+			taxPayment(p)
 			return nil
 		}
 		for _, l := range p.Lines {
@@ -133,6 +166,9 @@ func Verify(r *state.ReadTx) (*Report, error) {
 	}
 	if fees != 0 || want[ledger.FeeIncome] != 0 {
 		want[ledger.FeeIncome] += fees
+	}
+	for a, fen := range paidOut {
+		want[a] -= fen // withheld, then paid to the authority
 	}
 	for a, fen := range want {
 		if got := lr.Balances[a]; got != fen {
