@@ -112,7 +112,7 @@ func TestTheDeclarationFormatsMatchTheirGoldenFilesLineByLine(t *testing.T) {
 	}
 	// What the payments say, independently of the declaration: January's
 	// and February's IIT base and withholding per worker.
-	base := map[string][2]int64{}   // worker -> {January, February} amount − VAT
+	base := map[string][2]int64{}     // worker -> {January, February} amount − VAT
 	withheld := map[string][2]int64{} // worker -> {January, February} Σ IIT withheld
 	w.view(func(r *state.ReadTx) error {
 		return payouts.Payments(r, func(p *payouts.Payment) error {

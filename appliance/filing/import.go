@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"cxt/appliance/api"
 	"cxt/appliance/errs"
 )
 
@@ -53,7 +54,7 @@ func ParsePayments(data []byte, p Period, today string) ([]PayItem, error) {
 		}
 		it := PayItem{Line: no, Kind: rec[0], Fen: fen, Date: rec[2], Receipt: rec[3]}
 		if err := CheckItem(it, p, today); err != nil {
-			return nil, err
+			return nil, api.Classify(err)
 		}
 		items = append(items, it)
 		if len(items) > MaxImport {
