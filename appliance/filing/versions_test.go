@@ -94,7 +94,10 @@ func TestTwoDeclaresAtOnceMakeOneVersion(t *testing.T) {
 		t.Fatalf("two declares: %+v %+v", res[0].Err, res[1].Err)
 	}
 	var n int
-	w.view(func(r *state.ReadTx) (err error) { n, err = filing.CurrentVersion(r, filing.Platform, "2026-04"); return })
+	w.view(func(r *state.ReadTx) (err error) {
+		n, err = filing.CurrentVersion(r, filing.Platform, "2026-04")
+		return
+	})
 	if n != 1 {
 		t.Fatalf("%d versions", n)
 	}
@@ -171,7 +174,10 @@ func TestBadInputIsRefusedWithItsCodeAndNothingHalfApplied(t *testing.T) {
 	// The certificates' read: w1 is paid, with both receipts; a worker
 	// without a line is not found.
 	var wt *filing.WorkerTax
-	w.view(func(r *state.ReadTx) (err error) { wt, err = filing.WorkerPeriod(r, filing.Platform, "2026-02", "w1"); return })
+	w.view(func(r *state.ReadTx) (err error) {
+		wt, err = filing.WorkerPeriod(r, filing.Platform, "2026-02", "w1")
+		return
+	})
 	if !wt.Paid || strings.Join(wt.Receipts, ",") != "R0001,R0002" || wt.Line.Withheld != "6694.95" || wt.Version != 1 {
 		t.Fatalf("w1's February: %+v", wt)
 	}
