@@ -60,8 +60,10 @@ func TestMonthsDeclaredEqualTheLedgerToTheFen(t *testing.T) {
 	bank.FailRate, bank.ReturnRate, bank.Latency, bank.ReturnDelay = 0.03, 0.04, time.Hour, 4*24*time.Hour
 	bank.Now = func() time.Time { return w.Now }
 	d := &payouts.Driver{Node: &proposer{w: w}, Leading: func() bool { return true }, Channel: bank, Page: 500,
-		Payee: func(*state.ReadTx, string) (channel.Payee, error) { return channel.Payee{Name: "n", Card: "6222000011112222"}, nil },
-		Now:   func() time.Time { return w.Now }, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
+		Payee: func(*state.ReadTx, string) (channel.Payee, error) {
+			return channel.Payee{Name: "n", Card: "6222000011112222"}, nil
+		},
+		Now: func() time.Time { return w.Now }, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
 	round := func() {
 		if err := d.Round(context.Background()); err != nil {
 			t.Fatal(err)

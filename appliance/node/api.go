@@ -14,6 +14,7 @@ import (
 	"cxt/appliance/billing"
 	"cxt/appliance/callbacks"
 	"cxt/appliance/clients"
+	"cxt/appliance/filing"
 	"cxt/appliance/identity"
 	"cxt/appliance/important"
 	"cxt/appliance/ledger"
@@ -57,6 +58,7 @@ type backends struct {
 	clients    *clients.Backend
 	callbacks  *callbacks.Backend
 	risk       *risk.Backend
+	filing     *filing.Backend
 	// the tax bureaus' gateway (see gateway.go)
 	bureaus    *bureaus.Backend
 	platform   *platform.Backend
@@ -89,6 +91,7 @@ func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.
 		clients:    &clients.Backend{Authz: authz},
 		callbacks:  &callbacks.Backend{},
 		risk:       &risk.Backend{},
+		filing:     &filing.Backend{Rules: FilingRules()},
 		bureaus:    &bureaus.Backend{},
 		platform:   &platform.Backend{},
 		gwFeed:     &server.Feed{},
@@ -125,6 +128,13 @@ func PayoutRules() *payouts.Rules {
 			}
 			return ledger.Fen(amount)
 		}}
+}
+
+// FilingRules are what every replica computes declarations by: the tax
+// rules the payouts withhold by, and the platform's competent tax office,
+// where it files VAT and surcharges on the workers' behalf.
+func FilingRules() *filing.Rules {
+	return &filing.Rules{Tax: PayoutRules().Tax, Office: filing.DefaultOffice}
 }
 
 // feeStatement is appliance/billing's answer to what a merchant charged
@@ -187,7 +197,7 @@ func topUpFee(tx *state.Tx, event, merchant string, fen int64, ref string) error
 // list is the backends in the order the API lists their routes and the
 // state machine registers their commands.
 func (b *backends) list() []api.Backend {
-	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements, b.tasks, b.payouts, b.receipts, b.billing, b.topups, b.clients, b.callbacks, b.risk,
+	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements, b.tasks, b.payouts, b.receipts, b.billing, b.topups, b.clients, b.callbacks, b.risk, b.filing,
 		b.bureaus, b.platform, b.gwReceipts, b.gwReports}
 }
 
