@@ -22,7 +22,24 @@ type Rules struct {
 	// with: the platform's competent tax office (主管税务机关), since the
 	// platform files on the workers' behalf (代办) where it is registered —
 	// the same place payouts.Rules.Location takes the surcharge rate from.
-	Office string
+	// OfficeOf, when set, reads it from the state (the platform's profile,
+	// gateway/platform); Office is the fallback while it answers "".
+	OfficeOf func(tx Getter) (string, error)
+	Office   string
+}
+
+// office is the tax office the VAT summary is filed with.
+func (r *Rules) office(tx Getter) (string, error) {
+	if r.OfficeOf != nil {
+		o, err := r.OfficeOf(tx)
+		if err != nil || o != "" {
+			return o, err
+		}
+	}
+	if r.Office != "" {
+		return r.Office, nil
+	}
+	return DefaultOffice, nil
 }
 
 // DefaultOffice is the office a node files with unless configured.
@@ -66,9 +83,9 @@ func (h *handlers) declare(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if !p.Over(now) {
 		return nil, state.Reject(CodePeriodOpen, "%s is not over in China time (it ends %s): a month is declared once it has ended", p, p.End().Format(time.RFC3339))
 	}
-	office := h.rules.Office
-	if office == "" {
-		office = DefaultOffice
+	office, err := h.rules.office(tx)
+	if err != nil {
+		return nil, err
 	}
 	d, err := Compute(func(fn func(*payouts.Payment) error) error { return payouts.EachPayment(tx, fn) }, h.rules.Tax, office, in.Agent, p)
 	if err != nil {

@@ -131,10 +131,12 @@ func PayoutRules() *payouts.Rules {
 }
 
 // FilingRules are what every replica computes declarations by: the tax
-// rules the payouts withhold by, and the platform's competent tax office,
-// where it files VAT and surcharges on the workers' behalf.
+// rules the payouts withhold by, and the platform's competent tax office
+// (its gateway profile's), where it files VAT and surcharges on the
+// workers' behalf.
 func FilingRules() *filing.Rules {
-	return &filing.Rules{Tax: PayoutRules().Tax, Office: filing.DefaultOffice}
+	return &filing.Rules{Tax: PayoutRules().Tax, Office: filing.DefaultOffice,
+		OfficeOf: func(tx filing.Getter) (string, error) { return platform.Office(tx) }}
 }
 
 // feeStatement is appliance/billing's answer to what a merchant charged
