@@ -19,9 +19,10 @@ func ledgerCmd() *cobra.Command {
 		Long: "Rebuilds every account's balance from the postings alone, in order, and checks that each posting\n" +
 			"balances, that no balance ever went below zero and that the balances the state keeps are the rebuilt\n" +
 			"ones; then holds the payments against the books: each in one known status, worker payable, the\n" +
-			"channels' clearing accounts, the tax payables and fee income equal to what the payments where they\n" +
+			"channels' clearing accounts, the tax payables (less the tax paid) and fee income equal to what the payments where they\n" +
 			"are say, each merchant's balance its top-ups less its live payments, every booked payment traceable\n" +
-			"to its posting, task and agreement, and the outbox holding exactly the accepted payments.\n" +
+			"to its posting, task and agreement, the outbox holding exactly the accepted payments, and each tax\n" +
+			"payment to the authority (filing.pay: tax account debited, bank credited) matched to its record.\n" +
 			"Prints JSON {ok, postings, accounts, payments, problems}. The master key comes as for `cxt audit verify`.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -216,3 +216,47 @@ func TestAnImportedFileIsReadWholeOrRefusedNamingTheLine(t *testing.T) {
 		}
 	}
 }
+
+// TestTheAuditorCatchesTaxMovedOtherwiseThanByATaxPayment: the auditor
+// counts only filing.pay postings of the right shape as tax paid out; tax
+// taken out any other way, or a tax payment that credits anything but the
+// bank, is a problem.
+func TestTheAuditorCatchesTaxMovedOtherwiseThanByATaxPayment(t *testing.T) {
+	for name, p := range map[string]ledger.Posting{
+		"a tax payment to a merchant": {Event: filing.CmdPay, Ref: "x", Lines: []ledger.Line{
+			{Account: ledger.IIT, Debit: true, Fen: 100, Cause: ledger.CauseTax}, {Account: ledger.Merchant("m1"), Fen: 100, Cause: ledger.CauseTax}}},
+		"a tax payment for another cause": {Event: filing.CmdPay, Ref: "x", Lines: []ledger.Line{
+			{Account: ledger.IIT, Debit: true, Fen: 100, Cause: ledger.CauseAdjustment}, {Account: ledger.Bank, Fen: 100, Cause: ledger.CauseAdjustment}}},
+		"tax paid out by another event": {Event: "x.adjust", Ref: "x", Lines: []ledger.Line{
+			{Account: ledger.IIT, Debit: true, Fen: 100, Cause: ledger.CauseTax}, {Account: ledger.Bank, Fen: 100, Cause: ledger.CauseTax}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := goldenWorld(t)
+			w.audit()
+			w.ok(cmdPost, p)
+			var rep *payouts.Report
+			w.view(func(r *state.ReadTx) (err error) { rep, err = payouts.Verify(r); return })
+			if rep.OK {
+				t.Fatal("the auditor is green")
+			}
+			t.Log(rep.Problems)
+		})
+	}
+}
+
+// TestATaxPaymentPostingWithoutItsRecordIsAProblem: filing.Audit finds a
+// filing.pay posting no tax payment names.
+func TestATaxPaymentPostingWithoutItsRecordIsAProblem(t *testing.T) {
+	w := goldenWorld(t)
+	w.Now = time.Date(2026, 3, 12, 10, 0, 0, 0, payouts.China)
+	w.ok(filing.CmdPay, filing.Pay{Agent: filing.Platform, Period: "2026-02", Source: "entered", By: "acct-op",
+		Items: []filing.PayItem{{Kind: filing.KindIIT, Fen: 100, Date: "2026-03-12", Receipt: "R0001"}}})
+	w.audit()
+	w.ok(cmdPost, ledger.Posting{Event: filing.CmdPay, Ref: "by hand", Lines: []ledger.Line{
+		{Account: ledger.IIT, Debit: true, Fen: 100, Cause: ledger.CauseTax}, {Account: ledger.Bank, Fen: 100, Cause: ledger.CauseTax}}})
+	var problems []string
+	w.view(func(r *state.ReadTx) (err error) { problems, err = filing.Audit(r); return })
+	if len(problems) != 1 || !strings.Contains(problems[0], "no tax payment names it") {
+		t.Fatalf("problems: %v", problems)
+	}
+}

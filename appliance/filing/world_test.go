@@ -24,11 +24,21 @@ type world struct {
 
 const office = "office-test"
 
+// cmdPost books any posting: what a bug, or a hand at the books, could.
+const cmdPost = "test.post"
+
 func newWorld(t *testing.T) *world {
 	rules := &payouts.Rules{Tax: tax.Default(), Location: "city", Channel: "sandbox", MonthlyLimitFen: 0} // no risk limit: a month above 100,000.00 shows VAT
 	m := statetest.New(t, func(reg *state.Registry) {
 		payoutstest.Register(reg, rules)
 		filing.Register(reg, &filing.Rules{Tax: tax.Default(), Office: office})
+		reg.HandleFrom(state.FilingSet, cmdPost, func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+			var p ledger.Posting
+			if err := json.Unmarshal(cmd.Body, &p); err != nil {
+				return nil, err
+			}
+			return nil, ledger.Post(tx, &p)
+		})
 	})
 	m.Now = time.Date(2026, 1, 5, 10, 0, 0, 0, payouts.China)
 	return &world{Machine: m, t: t}
@@ -159,6 +169,11 @@ func (w *world) audit() {
 	w.view(func(r *state.ReadTx) (err error) { rep, err = payouts.Verify(r); return })
 	if !rep.OK {
 		w.t.Fatalf("the auditor: %v", rep.Problems)
+	}
+	var more []string
+	w.view(func(r *state.ReadTx) (err error) { more, err = filing.Audit(r); return })
+	if len(more) != 0 {
+		w.t.Fatalf("the tax payments' audit: %v", more)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"cxt/appliance/datadir"
+	"cxt/appliance/filing"
 	"cxt/appliance/payouts"
 	"cxt/crypto/keyring"
 	"cxt/storage/auditlog"
@@ -103,7 +104,8 @@ func openOffline(dir string, master *keyring.MasterKey, o state.Options) (*state
 
 // VerifyLedger checks a stopped node's books offline: every balance rebuilt
 // from the postings alone, and the payments held against them
-// (payouts.Verify).
+// (payouts.Verify), and the tax payments against their postings
+// (filing.Audit).
 func VerifyLedger(dir string, master *keyring.MasterKey) (*payouts.Report, error) {
 	st, err := openOffline(dir, master, state.Options{ReadOnly: true})
 	if err != nil {
@@ -112,7 +114,12 @@ func VerifyLedger(dir string, master *keyring.MasterKey) (*payouts.Report, error
 	defer st.Close()
 	var rep *payouts.Report
 	err = st.View(func(r *state.ReadTx) (err error) {
-		rep, err = payouts.Verify(r)
+		if rep, err = payouts.Verify(r); err != nil {
+			return err
+		}
+		more, err := filing.Audit(r)
+		rep.Problems = append(rep.Problems, more...)
+		rep.OK = len(rep.Problems) == 0
 		return err
 	})
 	return rep, err
