@@ -120,6 +120,9 @@ func (h *handlers) declare(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if err := tx.Put(CurrentBucket, periodKey(in.Agent, p.String()), []byte(strconv.Itoa(d.Version))); err != nil {
 		return nil, err
 	}
+	if err := feedDeclared(tx, d); err != nil {
+		return nil, err
+	}
 	return json.Marshal(d.Summary())
 }
 
@@ -296,6 +299,9 @@ func (h *handlers) pay(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		out = append(out, tp)
 	}
 	if err := tx.Put(CurrentBucket, []byte("pay/"+in.Agent+"/"+p.String()), []byte(strconv.Itoa(n))); err != nil {
+		return nil, err
+	}
+	if err := feedPaid(tx, out); err != nil {
 		return nil, err
 	}
 	return json.Marshal(out)

@@ -11,6 +11,7 @@ import (
 	"cxt/appliance/filing"
 	"cxt/appliance/ledger"
 	"cxt/appliance/payouts"
+	"cxt/gateway/feed"
 	"cxt/storage/state"
 )
 
@@ -76,6 +77,25 @@ func TestACorrectionIsANewVersionAndTheOldStaysAsFiled(t *testing.T) {
 		t.Fatalf("ledger %d, declared %d", got, d.IITFen)
 	}
 	w.refused(filing.CodeUnchanged.String(), filing.CmdDeclare, filing.Declare{Agent: filing.Platform, Period: "2026-02", By: "acct-op", Reason: "again"})
+
+	// The bureaus' feed has both versions, in the platform's chain, naming
+	// no worker; the refused declares left nothing.
+	var got []string
+	w.view(func(r *state.ReadTx) error {
+		_, es, err := feed.Read(r, feed.Platform, 0, 1000, nil)
+		for _, e := range es {
+			if strings.HasPrefix(e.Type, "filing.") {
+				got = append(got, e.Type+" "+e.Payload)
+				if strings.Contains(e.Payload, `"w1"`) {
+					t.Errorf("a feed entry names a worker: %s", e.Payload)
+				}
+			}
+		}
+		return err
+	})
+	if len(got) != 2 || !strings.Contains(got[0], `"version":1`) || !strings.Contains(got[1], `"supersedes":1`) || !strings.Contains(got[1], `"iit":"6694.95"`) {
+		t.Fatalf("the feed: %v", got)
+	}
 }
 
 // TestTwoDeclaresAtOnceMakeOneVersion: two operators' declares in one log
