@@ -38,6 +38,26 @@ func Clearing(channel string) string { return "channel/" + channel + "/clearing"
 // someone, growing with credits.
 func DebitNormal(account string) bool { return account == Bank }
 
+// Owed reports whether a posting may leave account below zero: only a tax
+// payable, and only by a return or a payment of tax to the authority. A
+// payment returned (退汇) after its month's tax was paid takes its tax back
+// to the merchant out of money already with the authority: the payable
+// then goes below zero — the authority owes the platform that much, which
+// the next month's withholding offsets or a refund claim recovers
+// (docs/filing.md). No other account, and no other cause (an adjustment,
+// say), ever takes a balance below zero.
+func Owed(account string, p *Posting) bool {
+	if account != IIT && account != VAT && account != Surcharges {
+		return false
+	}
+	for _, l := range p.Lines {
+		if l.Account == account && l.Debit && l.Cause != CauseReturn && l.Cause != CauseTax {
+			return false
+		}
+	}
+	return true
+}
+
 // MerchantOf returns the merchant an account belongs to, if any.
 func MerchantOf(account string) (string, bool) {
 	rest, ok := strings.CutPrefix(account, "merchant/")

@@ -8,7 +8,8 @@
 // return, top-up, adjustment). Postings are appended under a sequence number
 // inside the state machine, so every replica books the same postings in the
 // same order; each account's balance is kept beside them and must never go
-// below zero on its normal side. Amounts are exact: shopspring/decimal at the
+// below zero on its normal side — save a tax payable taken below by a
+// return after its month's tax was paid (Owed). Amounts are exact: shopspring/decimal at the
 // edges, whole fen (int64) inside, never a float.
 //
 // Verify rebuilds every balance from the postings alone — the auditor's

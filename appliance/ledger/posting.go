@@ -134,7 +134,7 @@ func Post(tx *state.Tx, p *Posting) error {
 		if next[i] > MaxBalance {
 			return state.Reject(CodeLimit, "%s holds %s; %s would take it past the most an account may hold, %s", a, Yuan(bal), p.Event, Yuan(MaxBalance))
 		}
-		if next[i] < 0 {
+		if next[i] < 0 && !Owed(a, p) {
 			return state.Reject(CodeInsufficient, "%s holds %s; %s needs %s more", a, Yuan(bal), p.Event, Yuan(-next[i]))
 		}
 	}

@@ -51,7 +51,7 @@ func Verify(r *state.ReadTx) (*Report, error) {
 			rep.Balances[l.Account] += signed(l)
 		}
 		for _, l := range p.Lines {
-			if b := rep.Balances[l.Account]; b < 0 {
+			if b := rep.Balances[l.Account]; b < 0 && !Owed(l.Account, p) {
 				rep.problem("posting %d (%s %s) takes %s to %s", seq, p.Event, p.Ref, l.Account, Yuan(b))
 			}
 		}
