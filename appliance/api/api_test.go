@@ -592,10 +592,11 @@ var expected = map[string][]string{
 	"topups.suspense_propose": {"platform_operator"},
 	"topups.suspense_decide":  {"platform_operator", "platform_reviewer"},
 	// withholding declarations and tax payments
-	"filing.read":    {"platform_operator", "platform_reviewer", "audit_admin"},
-	"filing.export":  {"platform_operator", "platform_reviewer", "audit_admin"},
-	"filing.declare": {"platform_operator"},
-	"filing.pay":     {"platform_operator"},
+	"filing.read":           {"platform_operator", "platform_reviewer", "audit_admin"},
+	"tax_certificates.read": {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "worker"},
+	"filing.export":         {"platform_operator", "platform_reviewer", "audit_admin"},
+	"filing.declare":        {"platform_operator"},
+	"filing.pay":            {"platform_operator"},
 	// machine clients and callbacks
 	"clients.register": {"merchant_admin"},
 	"clients.read":     {"platform_operator", "merchant_admin", "merchant_operator"},

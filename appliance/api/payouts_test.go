@@ -37,6 +37,7 @@ type payWorld struct {
 	workerA, workerB       string // their sessions
 	taskA, taskB           string // the tasks their work was accepted on
 	agreementA, agreementB string // the workers' tripartite agreements
+	box                    *smsBox // the SMS sent: workers sign in with a code
 }
 
 // payoutWorld builds the world: A is topped up with 20,000.00 and pays a
@@ -61,7 +62,7 @@ func payoutWorld(t *testing.T, step ...func(w *payWorld, stage string)) *payWorl
 	// would hold the node's shutdown for five seconds.
 	t.Cleanup(e.client.Transport.(*validating).next.(*http.Transport).CloseIdleConnections)
 	e.awayFromMidnight()
-	w := &payWorld{e: e, bank: bank}
+	w := &payWorld{e: e, bank: bank, box: box}
 	stage := func(name string) {
 		for _, f := range step {
 			f(w, name)
