@@ -47,9 +47,9 @@ type Payment struct {
 
 // Side is what one side says of a payment.
 type Side struct {
-	Fen    int64  `json:"-"`
+	Fen    int64  `json:"fen"`
 	Status string `json:"status"`
-	Date   Day    `json:"-"`
+	Date   Day    `json:"date"` // yyyymmdd
 }
 
 // Difference is one difference found.
