@@ -53,8 +53,10 @@ func TestAMonthReconciled(t *testing.T) {
 	bank.FailRate, bank.ReturnRate, bank.Latency, bank.ReturnDelay = 0.03, 0.03, time.Hour, 3*24*time.Hour
 	bank.Now = func() time.Time { return w.Now }
 	d := &payouts.Driver{Node: &proposer{w: w}, Leading: func() bool { return true }, Channel: bank, Page: 200,
-		Payee: func(*state.ReadTx, string) (channel.Payee, error) { return channel.Payee{Name: "n", Card: "6222000011112222"}, nil },
-		Now:   func() time.Time { return w.Now }, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
+		Payee: func(*state.ReadTx, string) (channel.Payee, error) {
+			return channel.Payee{Name: "n", Card: "6222000011112222"}, nil
+		},
+		Now: func() time.Time { return w.Now }, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
 	round := func() {
 		t.Helper()
 		if err := d.Round(context.Background()); err != nil {
@@ -198,9 +200,9 @@ func TestAMonthReconciled(t *testing.T) {
 		line      int
 		substring string
 	}{
-		"a duplicated line": {dup, reconcile.CodeLineDuplicate, 4, "line 3 already"},
+		"a duplicated line":  {dup, reconcile.CodeLineDuplicate, 4, "line 3 already"},
 		"a malformed amount": {strings.Replace(string(file), rows[5], badAmount(rows[5]), 1), reconcile.CodeLineInvalid, 6, "amount"},
-		"a changed byte": {strings.Replace(string(file), rows[7], strings.Replace(rows[7], "pb-", "pc-", 1), 1), reconcile.CodeTrailer, len(rows) - 1, "SM3"},
+		"a changed byte":     {strings.Replace(string(file), rows[7], strings.Replace(rows[7], "pb-", "pc-", 1), 1), reconcile.CodeTrailer, len(rows) - 1, "SM3"},
 	} {
 		_, _, err := w.importFile("sandbox", day, []byte(c.data))
 		fe, ok := err.(*reconcile.FileError)
@@ -253,7 +255,10 @@ func TestAMonthReconciled(t *testing.T) {
 	}
 	var fees []reconcile.FeeDifference
 	var checked int
-	w.view(func(r *state.ReadTx) (err error) { fees, checked, err = reconcile.FeeDifferences(r, "", 202612); return })
+	w.view(func(r *state.ReadTx) (err error) {
+		fees, checked, err = reconcile.FeeDifferences(r, "", 202612)
+		return
+	})
 	if len(wrong) == 0 || len(fees) != len(wrong) {
 		t.Fatalf("the fee check found %d differences in %d payments; %d were booked wrong", len(fees), checked, len(wrong))
 	}
