@@ -222,9 +222,9 @@ func parseLine(text string) (Line, string) {
 	f[4] = rest
 	l := Line{Ref: f[0], BankRef: f[1], Status: f[3]}
 	switch {
-	case !field(l.Ref, 1):
+	case !refField(l.Ref, 1):
 		return l, fmt.Sprintf("ref: 1 to %d characters, no quote, space or control character", maxRef)
-	case !field(l.BankRef, 0):
+	case !refField(l.BankRef, 0):
 		return l, fmt.Sprintf("bank_ref: at most %d characters, no quote, space or control character", maxRef)
 	case l.Status != channel.Paid && l.Status != channel.Failed && l.Status != channel.Returned:
 		return l, fmt.Sprintf("status %q: paid, failed or returned", l.Status)
@@ -240,10 +240,10 @@ func parseLine(text string) (Line, string) {
 	return l, ""
 }
 
-// field reports whether s is a reference a statement may carry: printable
+// refField reports whether s is a reference a statement may carry: printable
 // ASCII, or UTF-8 without control characters, no quote or space, min to
 // maxRef characters.
-func field(s string, min int) bool {
+func refField(s string, min int) bool {
 	if len(s) < min {
 		return false
 	}
