@@ -78,41 +78,41 @@ func TestTheStatementFormatIsTheGoldenFile(t *testing.T) {
 // A merchant's reconciliation file, read back line by line.
 func TestTheMerchantFileFormatIsTheGoldenFile(t *testing.T) {
 	at := func(day, hour int) time.Time { return time.Date(2026, 12, day, hour, 0, 0, 0, payouts.China) }
-	mf := &MerchantFile{Merchant: "m1", Period: "2026-12", Opening: 1_000_00, Lines: []MerchantLine{
+	mf := &MerchantFile{Merchant: "m1", Period: "2026-12", From: at(1, 0), Opening: 1_000_00, Lines: []MerchantLine{
 		{Time: at(1, 9), Kind: KindTopUp, Ref: "ts-20261201/3", CreditFen: 50_000_00, Posting: 11},
 		{Time: at(1, 11), Kind: KindPayment, Ref: "pb-0f3c9a/0", Payment: "pb-0f3c9a-000001", Worker: "w0001", AmountFen: 1_234_50, FeeFen: 12_35, DebitFen: 1_246_85, Posting: 12},
 		{Time: at(2, 10), Kind: KindReversal, Ref: "sandbox", Payment: "pb-0f3c9a-000001", Worker: "w0001", AmountFen: 1_234_50, FeeFen: 12_35, CreditFen: 1_246_85, Posting: 15},
 		{Time: at(3, 9), Kind: KindFeeCharge, Ref: "m1/2026-11", DebitFen: 30_00, Posting: 16},
 		{Time: at(4, 9), Kind: KindAdjustment, Ref: "adj-000001", CreditFen: 1, Posting: 17},
 	}}
-	for _, l := range mf.Lines {
-		mf.Debits += l.DebitFen
-		mf.Credits += l.CreditFen
-	}
-	mf.Closing = mf.Opening + mf.Credits - mf.Debits
+	mf.total()
 	rows := golden(t, "merchant.csv", mf.CSV())
 	// Line 1: the header.
-	if rows[0] != "time,kind,ref,payment,worker,amount,fee,debit,credit,posting" {
+	if rows[0] != "time,kind,ref,payment,worker,amount,fee,debit,credit,balance,posting" {
 		t.Fatalf("header %q", rows[0])
 	}
 	want := [][]string{
 		// time (China, RFC 3339), kind, ref (the posting's), payment, worker,
 		// amount and fee (payment and reversal lines only), debit, credit
-		// (yuan, the side that moved), posting (the ledger's sequence)
-		{"2026-12-01T09:00:00+08:00", "top_up", "ts-20261201/3", "", "", "", "", "", "50000.00", "11"},
-		{"2026-12-01T11:00:00+08:00", "payment", "pb-0f3c9a/0", "pb-0f3c9a-000001", "w0001", "1234.50", "12.35", "1246.85", "", "12"},
-		{"2026-12-02T10:00:00+08:00", "reversal", "sandbox", "pb-0f3c9a-000001", "w0001", "1234.50", "12.35", "", "1246.85", "15"},
-		{"2026-12-03T09:00:00+08:00", "fee", "m1/2026-11", "", "", "", "", "30.00", "", "16"},
-		{"2026-12-04T09:00:00+08:00", "adjustment", "adj-000001", "", "", "", "", "", "0.01", "17"},
+		// (yuan, the side that moved), balance (after the line), posting
+		// (the ledger's sequence)
+		{"2026-12-01T00:00:00+08:00", "opening", "", "", "", "", "", "", "", "1000.00", ""}, // the period's start and the balance then
+		{"2026-12-01T09:00:00+08:00", "top_up", "ts-20261201/3", "", "", "", "", "", "50000.00", "51000.00", "11"},
+		{"2026-12-01T11:00:00+08:00", "payment", "pb-0f3c9a/0", "pb-0f3c9a-000001", "w0001", "1234.50", "12.35", "1246.85", "", "49753.15", "12"},
+		{"2026-12-02T10:00:00+08:00", "reversal", "sandbox", "pb-0f3c9a-000001", "w0001", "1234.50", "12.35", "", "1246.85", "51000.00", "15"},
+		{"2026-12-03T09:00:00+08:00", "fee", "m1/2026-11", "", "", "", "", "30.00", "", "50970.00", "16"},
+		{"2026-12-04T09:00:00+08:00", "adjustment", "adj-000001", "", "", "", "", "", "0.01", "50970.01", "17"},
+		// #TOTAL, the movements, debits and credits in their columns, the
+		// closing balance in the balance column: opening + credits −
+		// debits = closing.
+		{"#TOTAL", "5", "", "", "", "", "", "1276.85", "51246.86", "50970.01", ""},
+	}
+	if len(rows) != len(want)+1 {
+		t.Fatalf("%d lines, want %d", len(rows), len(want)+1)
 	}
 	for i, w := range want {
 		if got := strings.Split(rows[i+1], ","); strings.Join(got, "|") != strings.Join(w, "|") {
 			t.Fatalf("line %d: %q, want %q", i+2, got, w)
 		}
-	}
-	// The trailer: #TOTAL, lines, debits, credits, opening, closing —
-	// opening + credits − debits = closing.
-	if rows[6] != "#TOTAL,5,1276.85,51246.86,1000.00,50970.01" || len(rows) != 7 {
-		t.Fatalf("trailer %q", rows[6])
 	}
 }

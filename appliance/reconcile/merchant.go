@@ -16,13 +16,16 @@ import (
 // and one day or month in China, every movement of its balance: each
 // top-up, each fee charged outside a payment, each payment booked (its
 // amount and its fee), each payment failed or returned and given back,
-// each adjustment — with the opening and closing balance, so that
-// opening + credits − debits = closing to the fen. UTF-8 CSV, LF:
+// each adjustment — each with the balance after it, from the opening
+// balance to the closing one, so that opening + credits − debits =
+// closing to the fen. UTF-8 CSV, LF, every line of the same eleven
+// columns (a spreadsheet reads it whole):
 //
-//	time,kind,ref,payment,worker,amount,fee,debit,credit,posting
+//	time,kind,ref,payment,worker,amount,fee,debit,credit,balance,posting
+//	<period start>,opening,,,,,,,,<opening balance>,
 //	<one line per movement, in posting order>
-//	#TOTAL,<lines>,<debits>,<credits>,<opening>,<closing>
-const MerchantHeader = "time,kind,ref,payment,worker,amount,fee,debit,credit,posting"
+//	#TOTAL,<movements>,,,,,,<debits>,<credits>,<closing balance>,
+const MerchantHeader = "time,kind,ref,payment,worker,amount,fee,debit,credit,balance,posting"
 
 // Kinds of a merchant file's line.
 const (
@@ -31,7 +34,8 @@ const (
 	KindPayment    = "payment"
 	KindReversal   = "reversal" // a payment failed or returned: amount and fee back
 	KindAdjustment = "adjustment"
-	KindOther      = "other" // any other movement (never expected: the tests hold the file to the ledger)
+	KindOther      = "other"   // any other movement (never expected: the tests hold the file to the ledger)
+	KindOpening    = "opening" // the file's first line: the balance before the period
 )
 
 // MerchantLine is one movement of a merchant's balance.
@@ -45,7 +49,9 @@ type MerchantLine struct {
 	FeeFen    int64     `json:"-"`
 	DebitFen  int64     `json:"-"`
 	CreditFen int64     `json:"-"`
-	Posting   uint64    `json:"posting"`
+	// BalanceFen is the balance after the line.
+	BalanceFen int64  `json:"-"`
+	Posting    uint64 `json:"posting"`
 }
 
 // MerchantFile is a merchant's reconciliation of a period.
@@ -174,12 +180,22 @@ func MerchantReconciliation(tx *state.ReadTx, merchant, period string) (*Merchan
 	if err != nil {
 		return nil, err
 	}
-	for _, l := range mf.Lines {
+	mf.total()
+	return mf, nil
+}
+
+// total adds the lines up and carries the balance through them.
+func (mf *MerchantFile) total() {
+	bal := mf.Opening
+	mf.Debits, mf.Credits = 0, 0
+	for i := range mf.Lines {
+		l := &mf.Lines[i]
 		mf.Debits += l.DebitFen
 		mf.Credits += l.CreditFen
+		bal += l.CreditFen - l.DebitFen
+		l.BalanceFen = bal
 	}
-	mf.Closing = mf.Opening + mf.Credits - mf.Debits
-	return mf, nil
+	mf.Closing = bal
 }
 
 // signed is a line's effect on a credit-normal account.
@@ -200,12 +216,13 @@ func (mf *MerchantFile) CSV() []byte {
 		}
 		return yuan(fen)
 	}
+	b.WriteString(mf.From.In(payouts.China).Format(time.RFC3339) + "," + KindOpening + ",,,,,,,," + yuan(mf.Opening) + ",\n")
 	for _, l := range mf.Lines {
 		pay := l.Payment != ""
-		fmt.Fprintf(&b, "%s,%s,%s,%s,%s,%s,%s,%s,%s,%d\n", l.Time.In(payouts.China).Format(time.RFC3339), l.Kind, csvField(l.Ref), l.Payment, l.Worker,
-			opt(l.AmountFen, pay), opt(l.FeeFen, pay), opt(l.DebitFen, l.DebitFen != 0), opt(l.CreditFen, l.CreditFen != 0), l.Posting)
+		fmt.Fprintf(&b, "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%d\n", l.Time.In(payouts.China).Format(time.RFC3339), l.Kind, csvField(l.Ref), l.Payment, l.Worker,
+			opt(l.AmountFen, pay), opt(l.FeeFen, pay), opt(l.DebitFen, l.DebitFen != 0), opt(l.CreditFen, l.CreditFen != 0), yuan(l.BalanceFen), l.Posting)
 	}
-	b.WriteString("#TOTAL," + strconv.Itoa(len(mf.Lines)) + "," + yuan(mf.Debits) + "," + yuan(mf.Credits) + "," + yuan(mf.Opening) + "," + yuan(mf.Closing) + "\n")
+	b.WriteString("#TOTAL," + strconv.Itoa(len(mf.Lines)) + ",,,,,," + yuan(mf.Debits) + "," + yuan(mf.Credits) + "," + yuan(mf.Closing) + ",\n")
 	return b.Bytes()
 }
 

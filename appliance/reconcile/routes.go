@@ -487,12 +487,12 @@ func (b *Backend) merchantFile(r *api.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	if format == "csv" {
-		return 200, api.Raw{ContentType: "text/csv; charset=utf-8", Name: "reconciliation-" + id + "-" + period + ".csv", Body: mf.CSV()}, nil
+		return 200, &api.Raw{ContentType: "text/csv; charset=utf-8", Name: "reconciliation-" + id + "-" + period + ".csv", Body: mf.CSV()}, nil
 	}
 	lines := make([]map[string]any, len(mf.Lines))
 	for i, l := range mf.Lines {
 		m := map[string]any{"time": l.Time, "kind": l.Kind, "ref": l.Ref, "posting": l.Posting,
-			"debit": ledger.Yuan(l.DebitFen), "credit": ledger.Yuan(l.CreditFen)}
+			"debit": ledger.Yuan(l.DebitFen), "credit": ledger.Yuan(l.CreditFen), "balance": ledger.Yuan(l.BalanceFen)}
 		if l.Payment != "" {
 			m["payment"], m["worker"], m["amount"], m["fee"] = l.Payment, l.Worker, ledger.Yuan(l.AmountFen), ledger.Yuan(l.FeeFen)
 		}
