@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -66,6 +67,9 @@ func importStatement(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	st := &Statement{ID: StatementID(in.Channel, in.Day), Channel: in.Channel, Day: in.Day, Name: in.Name, SM3: in.SM3, Bytes: in.Bytes,
 		Lines: in.Lines, TotalFen: in.TotalFen, Expected: in.Expected, Matched: in.Matched, Classes: map[Class]int{}, Cases: []string{}, By: in.By, At: now}
 	for _, d := range in.Differences {
+		if !slices.Contains(Classes, d.Class) || d.Ref == "" {
+			return nil, state.Reject(state.InvalidRequest, "a difference of class %q for %q is not one the reconciliation finds", d.Class, d.Ref)
+		}
 		c := &Case{Kind: KindChannel, Class: d.Class, Statement: st.ID, Channel: in.Channel, Day: in.Day, Difference: d}
 		if err := openCase(tx, c, in.By, fmt.Sprintf("%s line %d", st.ID, d.Line)); err != nil {
 			return nil, err
