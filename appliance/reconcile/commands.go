@@ -76,6 +76,9 @@ func importStatement(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		}
 		st.Classes[d.Class]++
 		st.Cases = append(st.Cases, c.ID)
+		if err := supersede(tx, c, in.By); err != nil {
+			return nil, err
+		}
 	}
 	if err := tx.Put(KeysBucket, []byte("sm3/"+in.SM3), []byte(st.ID)); err != nil {
 		return nil, err
@@ -84,6 +87,35 @@ func importStatement(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return nil, err
 	}
 	return putJSON(tx, StatementsBucket, []byte(st.ID), st)
+}
+
+// supersede keeps one case per difference across days. A payment missing
+// from its day's statement (missing_channel) is remembered by its
+// reference; when a later statement lists it on another day (a date
+// difference), that is the one difference, and the missing case is closed
+// naming the date case.
+func supersede(tx *state.Tx, c *Case, by string) error {
+	key := []byte("missing/" + c.Channel + "/" + c.Ref)
+	switch c.Class {
+	case MissingChannel:
+		return tx.Put(KeysBucket, key, []byte(c.ID))
+	case Date:
+	default:
+		return nil
+	}
+	id, err := tx.Get(KeysBucket, key)
+	if err != nil || id == nil {
+		return err
+	}
+	old, err := GetCase(tx, string(id))
+	if err != nil || old.Final() || old.Adjustment != "" {
+		return err
+	}
+	note := fmt.Sprintf("the channel listed it on %s: one difference, case %s (date)", c.Day, c.ID)
+	old.History = append(old.History, CaseEvent{At: tx.Time(), By: by, Event: ActClose, From: old.Status, To: Closed, Note: note})
+	old.Status, old.Explanation, old.Updated = Closed, note, tx.Time()
+	_, err = putJSON(tx, CasesBucket, []byte(old.ID), old)
+	return err
 }
 
 // openCase numbers a new case and stores it, open.

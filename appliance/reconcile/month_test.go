@@ -214,11 +214,35 @@ func TestAMonthReconciled(t *testing.T) {
 		t.Fatalf("refused files opened %d cases", n)
 	}
 
+	// The day before, the channel left off the payment it then listed on
+	// the 10th: missing that day, a date difference the next, one case
+	// in the end.
+	var prev []reconcile.Line
+	for _, p := range byDay[day-1] {
+		if p.Ref != before.Ref {
+			prev = append(prev, reconcile.Line{Ref: p.Ref, Fen: p.Fen, Status: p.Status, Date: p.Date})
+		}
+	}
+	st9, rej, err := w.importFile("sandbox", day-1, reconcile.WriteStatement(prev))
+	if err != nil || rej != nil || len(st9.Cases) != 1 || st9.Classes[reconcile.MissingChannel] != 1 {
+		t.Fatalf("the 9th: %v %v %+v", err, rej, st9)
+	}
+
 	st, rej, err := w.importFile("sandbox", day, file)
 	if err != nil || rej != nil {
 		t.Fatalf("import: %v %v", err, rej)
 	}
-	cases := w.cases()
+	var cases []*reconcile.Case
+	for _, c := range w.cases() {
+		if c.Statement == st.ID {
+			cases = append(cases, c)
+		}
+	}
+	var missed *reconcile.Case
+	w.view(func(r *state.ReadTx) (err error) { missed, err = reconcile.GetCase(r, st9.Cases[0]); return })
+	if missed.Ref != before.Ref || missed.Status != reconcile.Closed || !strings.Contains(missed.Explanation, "(date)") {
+		t.Fatalf("the 9th's missing payment, listed on the 10th: %+v", missed)
+	}
 	found := map[string]int{}
 	for _, c := range cases {
 		found[c.Ref]++
@@ -242,7 +266,7 @@ func TestAMonthReconciled(t *testing.T) {
 	if _, rej, _ := w.importFile("sandbox", day, reconcile.WriteStatement(lines[1:])); rej == nil || rej.Code != reconcile.CodeDayImported.String() {
 		t.Fatalf("a second statement of the day: %v", rej)
 	}
-	if len(w.cases()) != len(cases) {
+	if len(w.cases()) != len(cases)+1 {
 		t.Fatal("a refused import opened cases")
 	}
 
