@@ -12,7 +12,9 @@
 //   - Every difference between a statement and the platform's payments is
 //     classified exactly once (Classes, in that order of precedence) and
 //     becomes exactly one case; a payment's fee difference likewise, once
-//     whatever the number of fee checks.
+//     whatever the number of fee checks. A payment missing from one day's
+//     statement and listed on a later one is one difference: the later
+//     date case closes the missing one.
 //   - A case moves open → investigating → resolved | closed, never back;
 //     every step is in its history with who and why. A resolved case names
 //     the adjustment that resolved it or an explanation.
