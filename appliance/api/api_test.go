@@ -597,6 +597,14 @@ var expected = map[string][]string{
 	"filing.export":         {"platform_operator", "platform_reviewer", "audit_admin"},
 	"filing.declare":        {"platform_operator"},
 	"filing.pay":            {"platform_operator"},
+	// reconciliation, discrepancy cases and adjustments
+	"reconcile.import":         {"platform_operator"},
+	"reconcile.read":           {"platform_operator", "platform_reviewer", "audit_admin"},
+	"reconcile.case":           {"platform_operator", "platform_reviewer"},
+	"reconcile.fee_check":      {"platform_operator"},
+	"reconcile.adjust_propose": {"platform_operator"},
+	"reconcile.adjust_decide":  {"platform_reviewer"},
+	"reconcile.merchant_read":  {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator"},
 	// machine clients and callbacks
 	"clients.register": {"merchant_admin"},
 	"clients.read":     {"platform_operator", "merchant_admin", "merchant_operator"},

@@ -20,9 +20,10 @@ func ledgerCmd() *cobra.Command {
 			"balances, that no balance ever went below zero and that the balances the state keeps are the rebuilt\n" +
 			"ones; then holds the payments against the books: each in one known status, worker payable, the\n" +
 			"channels' clearing accounts, the tax payables (less the tax paid) and fee income equal to what the payments where they\n" +
-			"are say, each merchant's balance its top-ups less its live payments, every booked payment traceable\n" +
-			"to its posting, task and agreement, the outbox holding exactly the accepted payments, and each tax\n" +
-			"payment to the authority (filing.pay: tax account debited, bank credited) matched to its record.\n" +
+			"are say, each merchant's balance its top-ups and adjustments less its live payments, every booked payment traceable\n" +
+			"to its posting, task and agreement, the outbox holding exactly the accepted payments, each tax\n" +
+			"payment to the authority (filing.pay: tax account debited, bank credited) matched to its record,\n" +
+			"and no adjustment (调账) on an account whose detail is the payments.\n" +
 			"Prints JSON {ok, postings, accounts, payments, problems}. The master key comes as for `cxt audit verify`.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

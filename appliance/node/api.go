@@ -22,6 +22,7 @@ import (
 	"cxt/appliance/merchants"
 	"cxt/appliance/payouts"
 	"cxt/appliance/receipts"
+	"cxt/appliance/reconcile"
 	"cxt/appliance/risk"
 	"cxt/appliance/subjects"
 	"cxt/appliance/tasks"
@@ -61,6 +62,7 @@ type backends struct {
 	risk       *risk.Backend
 	filing     *filing.Backend
 	certs      *certificates.Backend
+	reconcile  *reconcile.Backend
 	// the tax bureaus' gateway (see gateway.go)
 	bureaus    *bureaus.Backend
 	platform   *platform.Backend
@@ -95,6 +97,7 @@ func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.
 		risk:       &risk.Backend{},
 		filing:     &filing.Backend{Rules: FilingRules()},
 		certs:      &certificates.Backend{}, // made from the declarations and tax payments; the platform's key signs
+		reconcile:  &reconcile.Backend{},
 		bureaus:    &bureaus.Backend{},
 		platform:   &platform.Backend{},
 		gwFeed:     &server.Feed{},
@@ -202,7 +205,7 @@ func topUpFee(tx *state.Tx, event, merchant string, fen int64, ref string) error
 // list is the backends in the order the API lists their routes and the
 // state machine registers their commands.
 func (b *backends) list() []api.Backend {
-	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements, b.tasks, b.payouts, b.receipts, b.billing, b.topups, b.clients, b.callbacks, b.risk, b.filing, b.certs,
+	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements, b.tasks, b.payouts, b.receipts, b.billing, b.topups, b.clients, b.callbacks, b.risk, b.filing, b.certs, b.reconcile,
 		b.bureaus, b.platform, b.gwReceipts, b.gwReports}
 }
 

@@ -181,17 +181,26 @@ func (h *handlers) results(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if err := json.Unmarshal(cmd.Body, &in); err != nil || in.Channel == "" {
 		return nil, state.Reject(state.InvalidRequest, "results name their channel")
 	}
+	// From command set 8 on, a reference the channel was never handed
+	// refuses the whole page: nothing of it applies, the cursor stays
+	// before it, and the channel's file is corrected (docs/payouts.md).
+	strict, err := tx.Speaks(state.FilingSet)
+	if err != nil {
+		return nil, err
+	}
 	c := newChange(tx)
 	out := Outcome{Ignored: map[string]string{}}
-	for _, it := range in.Items {
+	for i, it := range in.Items {
 		p, err := GetPayment(tx, it.Payment)
-		if state.NotFound.Is(err) {
-			out.Unknown = append(out.Unknown, it.Payment)
-			continue
-		} else if err != nil {
+		unknown := state.NotFound.Is(err) || (err == nil && p.Channel != in.Channel)
+		if err != nil && !unknown {
 			return nil, err
 		}
-		if p.Channel != in.Channel {
+		if unknown && strict {
+			return nil, state.Reject(CodeUnknownRef, "result %d of the page read up to %s names %q, which channel %s was never handed: no result of the page applies until the channel corrects it",
+				i+1, in.Cursor, it.Payment, in.Channel)
+		}
+		if unknown {
 			out.Unknown = append(out.Unknown, it.Payment)
 			continue
 		}

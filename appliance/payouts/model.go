@@ -43,6 +43,9 @@ var (
 	CodeTooLarge    = state.NewCode(state.KindInvalid, "batch_too_large")
 	CodeBadRow      = state.NewCode(state.KindInvalid, "batch_row_invalid")
 	CodePayment     = state.NewCode(state.KindConflict, "payment_status")
+	// CodeUnknownRef refuses a channel's results that name a payment it
+	// was never handed (command set 8 on).
+	CodeUnknownRef = state.NewCode(state.KindInvalid, "result_unknown_ref")
 )
 
 // MaxRows is the most rows one batch holds; ChunkRows how many one chunk

@@ -2,6 +2,7 @@ package payouts
 
 import (
 	"fmt"
+	"strings"
 
 	"cxt/appliance/ledger"
 	"cxt/storage/state"
@@ -30,7 +31,9 @@ type Report struct {
 // crediting the bank, checked for that shape); each merchant's balance is its
 // top-ups and adjustments less what its live payments took; every booked
 // payment names a posting that lists it, a task and an agreement; the
-// outbox holds exactly the accepted payments.
+// outbox holds exactly the accepted payments; no adjustment (cause
+// adjustment) moves an account whose detail is the payments, and a
+// channel's clearing account no payment is with holds nothing.
 func Verify(r *state.ReadTx) (*Report, error) {
 	lr, err := ledger.Verify(r)
 	if err != nil {
@@ -89,6 +92,11 @@ func Verify(r *state.ReadTx) (*Report, error) {
 			return nil
 		}
 		for _, l := range p.Lines {
+			// An adjustment (调账) never moves an account whose detail is
+			// the payments: the payments could no longer account for it.
+			if l.Cause == ledger.CauseAdjustment && paymentDetail(l.Account) {
+				bad("posting %d (%s %s) adjusts %s, whose detail is the payments", p.Seq, p.Event, p.Ref, l.Account)
+			}
 			if l.Account == ledger.FeeIncome {
 				if l.Debit {
 					fees -= l.Fen
@@ -181,6 +189,11 @@ func Verify(r *state.ReadTx) (*Report, error) {
 		}
 	}
 	for a, bal := range lr.Balances {
+		if _, ok := want[a]; !ok && strings.HasPrefix(a, "channel/") && bal != 0 {
+			bad("%s holds %s; no payment with the channel accounts for it", a, ledger.Yuan(bal))
+		}
+	}
+	for a, bal := range lr.Balances {
 		if _, ok := ledger.MerchantOf(a); ok && bal != other[a]-spent[a] {
 			bad("%s holds %s; its top-ups and adjustments %s less its payments %s make %s", a, ledger.Yuan(bal),
 				ledger.Yuan(other[a]), ledger.Yuan(spent[a]), ledger.Yuan(other[a]-spent[a]))
@@ -206,4 +219,15 @@ func Verify(r *state.ReadTx) (*Report, error) {
 	}
 	rep.OK = len(rep.Problems) == 0
 	return rep, nil
+}
+
+// paymentDetail reports whether an account's balance is what the payments
+// where they are say: worker payable, the tax payables, a channel's
+// clearing account.
+func paymentDetail(account string) bool {
+	switch account {
+	case ledger.WorkerPayable, ledger.IIT, ledger.VAT, ledger.Surcharges:
+		return true
+	}
+	return strings.HasPrefix(account, "channel/")
 }
