@@ -30,13 +30,13 @@ type payWorld struct {
 	bank                   *channel.Sandbox
 	sec, sys               string // the security and system administrators' sessions
 	reviewer, operator     string
-	idA, idB               string // merchants
-	bossA, bossB           string // their administrators' sessions
-	clerkA, clerkB         string // their operators' sessions
-	wA, wB                 string // workers
-	workerA, workerB       string // their sessions
-	taskA, taskB           string // the tasks their work was accepted on
-	agreementA, agreementB string // the workers' tripartite agreements
+	idA, idB               string  // merchants
+	bossA, bossB           string  // their administrators' sessions
+	clerkA, clerkB         string  // their operators' sessions
+	wA, wB                 string  // workers
+	workerA, workerB       string  // their sessions
+	taskA, taskB           string  // the tasks their work was accepted on
+	agreementA, agreementB string  // the workers' tripartite agreements
 	box                    *smsBox // the SMS sent: workers sign in with a code
 }
 
