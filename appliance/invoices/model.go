@@ -205,3 +205,6 @@ func taxOf(total int64, rateBP int) int64 {
 	}
 	return t
 }
+
+// china is the calendar dates are given in.
+var china = time.FixedZone("CST", 8*60*60)
