@@ -454,7 +454,9 @@ func enqueue(tx *state.Tx, inv *Invoice) error {
 	return tx.Put(OutboxName, outboxKey(seq, inv.ID), nil)
 }
 
-func outboxKey(seq uint64, id string) []byte { return append(binary.BigEndian.AppendUint64(nil, seq), id...) }
+func outboxKey(seq uint64, id string) []byte {
+	return append(binary.BigEndian.AppendUint64(nil, seq), id...)
+}
 
 // Get reads an invoice; not_found if there is none.
 func Get(tx Getter, id string) (*Invoice, error) {

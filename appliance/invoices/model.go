@@ -126,13 +126,13 @@ type Invoice struct {
 	Number string `json:"number,omitempty"`
 	// Reverses names the original of a reversal; ReversedBy the reversal
 	// of an original.
-	Reverses   string `json:"reverses,omitempty"`
-	ReversedBy string `json:"reversed_by,omitempty"`
-	Reason     string `json:"reason,omitempty"` // why reversed or cancelled
-	Outbox     uint64 `json:"outbox,omitempty"` // while issuing
-	DeliverTo  string `json:"deliver_to,omitempty"`
-	By         string `json:"by"` // who requested it ("system" for an automatic reversal)
-	IssuedBy   string `json:"issued_by,omitempty"`
+	Reverses   string    `json:"reverses,omitempty"`
+	ReversedBy string    `json:"reversed_by,omitempty"`
+	Reason     string    `json:"reason,omitempty"` // why reversed or cancelled
+	Outbox     uint64    `json:"outbox,omitempty"` // while issuing
+	DeliverTo  string    `json:"deliver_to,omitempty"`
+	By         string    `json:"by"` // who requested it ("system" for an automatic reversal)
+	IssuedBy   string    `json:"issued_by,omitempty"`
 	Requested  time.Time `json:"requested"`
 	Issued     time.Time `json:"issued,omitzero"`
 	Delivered  time.Time `json:"delivered,omitzero"`
