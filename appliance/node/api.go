@@ -17,6 +17,7 @@ import (
 	"cxt/appliance/filing"
 	"cxt/appliance/identity"
 	"cxt/appliance/important"
+	"cxt/appliance/invoices"
 	"cxt/appliance/ledger"
 	"cxt/appliance/merchants"
 	"cxt/appliance/payouts"
@@ -59,6 +60,7 @@ type backends struct {
 	callbacks  *callbacks.Backend
 	risk       *risk.Backend
 	filing     *filing.Backend
+	invoices   *invoices.Backend
 	// the tax bureaus' gateway (see gateway.go)
 	bureaus    *bureaus.Backend
 	platform   *platform.Backend
@@ -92,6 +94,7 @@ func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.
 		callbacks:  &callbacks.Backend{},
 		risk:       &risk.Backend{},
 		filing:     &filing.Backend{Rules: FilingRules()},
+		invoices:   &invoices.Backend{},
 		bureaus:    &bureaus.Backend{},
 		platform:   &platform.Backend{},
 		gwFeed:     &server.Feed{},
@@ -117,6 +120,7 @@ func agreementParty(r *api.Request, tx *state.ReadTx, merchant, worker string) (
 // appliance/tasks answers which.
 func PayoutRules() *payouts.Rules {
 	return &payouts.Rules{Tax: tax.Default(), Location: "city", Channel: "sandbox", MonthlyLimitFen: payouts.DefaultMonthlyLimitFen, Fee: payoutFee, Statement: feeStatement,
+		Reversed: invoices.PaymentReversed, // a payment whose money came back reverses its invoices
 		Task: func(tx payouts.Getter, task, merchant, worker string) (int64, error) {
 			work, err := tasks.AcceptedWork(tx, task, merchant, worker)
 			if err != nil {
@@ -200,7 +204,7 @@ func topUpFee(tx *state.Tx, event, merchant string, fen int64, ref string) error
 // state machine registers their commands.
 func (b *backends) list() []api.Backend {
 	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements, b.tasks, b.payouts, b.receipts, b.billing, b.topups, b.clients, b.callbacks, b.risk, b.filing,
-		b.bureaus, b.platform, b.gwReceipts, b.gwReports}
+		b.invoices, b.bureaus, b.platform, b.gwReceipts, b.gwReports}
 }
 
 // subjectKeys keeps the data subjects' keys (package subjects). After a
