@@ -329,8 +329,8 @@ func reverse(tx *state.Tx, inv *Invoice, reason, by string) (*Invoice, error) {
 	if inv.Reverses != "" {
 		return nil, state.Reject(CodeStatus, "invoice %s is itself a reversal (of %s); it is not reversed", inv.ID, inv.Reverses)
 	}
-	if !inv.Status.Live() {
-		return nil, state.Reject(CodeStatus, "invoice %s is %s already", inv.ID, inv.Status)
+	if !inv.Status.Live() || inv.ReversedBy != "" {
+		return nil, state.Reject(CodeStatus, "invoice %s is %s already%s", inv.ID, inv.Status, reversedBy(inv.ReversedBy))
 	}
 	if err := uncover(tx, inv); err != nil {
 		return nil, err
@@ -398,6 +398,13 @@ func PaymentReversed(tx *state.Tx, p *payouts.Payment) error {
 		}
 	}
 	return nil
+}
+
+func reversedBy(reversal string) string {
+	if reversal == "" {
+		return ""
+	}
+	return ", reversed by " + reversal
 }
 
 func coverKey(k Kind, payment string) []byte { return []byte(string(k) + "/" + payment) }

@@ -213,6 +213,8 @@ func TestAReturnBeforeTheNumberWaitsForItAndBeforeTheIssueCancels(t *testing.T) 
 	if ga.Status != invoices.Issuing || ga.ReversedBy == "" {
 		t.Fatalf("issuing, then returned: %+v", ga)
 	}
+	// Reversed while issuing: not reversed a second time.
+	w.refused("invoice_status", invoices.CmdReverse, invoices.Reverse{Invoice: a.ID, Reason: "again", By: "op"})
 	sb := &invoices.Sandbox{}
 	d, _ := driverOf(w, sb)
 	d.Page = 1 // the blue one and its red one in separate pages
