@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"regexp"
+	"sync"
 	"testing"
 )
 
@@ -46,7 +47,35 @@ func TestInvoicesAreAskedIssuedAndReversedInTheirTenant(t *testing.T) {
 	if r := e.call("POST", "/api/v1/merchants/"+w.idA+"/invoices", w.bossB, `{"kind":"fee","payments":["`+p1+`"]}`); r.status != 403 && r.status != 404 {
 		t.Errorf("B asking for A's invoice: %d %v", r.status, r.body)
 	}
-	r := ask(w.clerkA, `{"kind":"fee","payments":["`+p1+`","`+p2+`"],"total":"240.00"}`)
+	// Racing requests for the same payments, by A's two users: one wins.
+	var wg sync.WaitGroup
+	answers := make([]reply, 6)
+	for i := range answers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			token := w.clerkA
+			if i%2 == 1 {
+				token = w.bossA
+			}
+			answers[i] = ask(token, `{"kind":"fee","payments":["`+p1+`","`+p2+`"],"total":"240.00"}`)
+		}()
+	}
+	wg.Wait()
+	var r reply
+	won := 0
+	for _, a := range answers {
+		switch {
+		case a.status == 201:
+			r = a
+			won++
+		case a.status != 409 || a.code() != "invoice_payment_covered":
+			t.Errorf("a racing request: %d %v", a.status, a.body)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d racing requests won", won)
+	}
 	if r.status != 201 || r.body["total"] != "240.00" || r.body["tax"] != "13.58" || r.body["amount"] != "226.42" || r.body["status"] != "requested" ||
 		r.body["buyer_tax_id"] != usccA || r.body["seller"] != "诚薪通科技有限公司" || r.body["seller_tax_id"] != "91350100M000100Y43" || r.body["rate"] != "6%" {
 		t.Fatalf("the fee invoice: %d %v", r.status, r.body)
