@@ -33,7 +33,7 @@ func TestTheExportListsWhatTheTaxControlSystemIsToIssue(t *testing.T) {
 	if err := d.Round(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	w.ok(invoices.CmdReverse, invoices.Reverse{Invoice: issued.ID, Reason: "买方名称有误", By: "op"})      // a red letter, issuing
+	w.ok(invoices.CmdReverse, invoices.Reverse{Invoice: issued.ID, Reason: "买方名称有误", By: "op"})    // a red letter, issuing
 	pending := w.request(invoices.Request{Merchant: "m1", Kind: invoices.Full, Payments: m1[1:2]}) // requested
 	cancelled := w.request(invoices.Request{Merchant: "m1", Kind: invoices.Full, Payments: m1[2:]})
 	w.ok(invoices.CmdReverse, invoices.Reverse{Invoice: cancelled.ID, Reason: "撤回", By: "op"})
