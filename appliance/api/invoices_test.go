@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"encoding/csv"
+	"fmt"
 	"regexp"
 	"sync"
 	"testing"
@@ -158,7 +159,21 @@ func TestInvoicesAreAskedIssuedAndReversedInTheirTenant(t *testing.T) {
 	if r := e.call("POST", "/api/v1/invoices/"+wk.body["id"].(string)+"/issue", w.operator, `{"number":"26350000000000000001"}`); r.status != 200 || r.body["status"] != "issued" {
 		t.Fatalf("recording the tax office's number: %d %v", r.status, r.body)
 	}
-	if r := ask(w.clerkA, `{"kind":"fee","payments":["`+p1+`","`+p2+`"]}`); r.status != 201 {
-		t.Fatalf("the fee invoice again after its reversal: %d %v", r.status, r.body)
+	again := ask(w.clerkA, `{"kind":"fee","payments":["`+p1+`","`+p2+`"]}`)
+	if again.status != 201 {
+		t.Fatalf("the fee invoice again after its reversal: %d %v", again.status, again.body)
+	}
+	// A's list, newest first: the new fee invoice, the 代开 one, the red
+	// letter, the reversed original.
+	list := e.call("GET", "/api/v1/invoices", w.bossA, "").body["invoices"].([]any)
+	var ids []any
+	for _, inv := range list {
+		ids = append(ids, inv.(map[string]any)["id"])
+	}
+	if want := []any{again.body["id"], wk.body["id"], red, id}; fmt.Sprint(ids) != fmt.Sprint(want) {
+		t.Fatalf("A's invoices: %v, want %v", ids, want)
+	}
+	if r := e.call("GET", "/api/v1/invoices?merchant="+w.idA+"&kind=worker", w.reviewer, ""); r.status != 200 || len(r.body["invoices"].([]any)) != 1 {
+		t.Fatalf("A's 代开 invoices: %d %v", r.status, r.body)
 	}
 }

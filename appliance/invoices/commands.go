@@ -3,7 +3,6 @@ package invoices
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -495,5 +494,3 @@ func put(tx *state.Tx, inv *Invoice) ([]byte, error) {
 	}
 	return v, tx.Put(Bucket, []byte(inv.ID), v)
 }
-
-var errStop = errors.New("stop")

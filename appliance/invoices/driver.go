@@ -147,7 +147,8 @@ func (d *Driver) now() time.Time {
 // requestOf is what the Issuer is given for inv.
 func requestOf(inv *Invoice) IssueRequest {
 	return IssueRequest{ID: inv.ID, Kind: inv.Kind, Seller: inv.Seller, SellerTaxID: inv.SellerTaxID, Buyer: inv.Buyer,
-		BuyerTaxID: inv.BuyerTaxID, Item: inv.Item, Rate: inv.Rate(), AmountFen: inv.AmountFen, TaxFen: inv.TaxFen, TotalFen: inv.TotalFen}
+		BuyerTaxID: inv.BuyerTaxID, Item: inv.Item, Rate: inv.Rate(), AmountFen: inv.AmountFen, TaxFen: inv.TaxFen, TotalFen: inv.TotalFen,
+		Requested: inv.Requested}
 }
 
 // outbox reads up to limit invoices waiting for the Issuer, in order.

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Issuer is the tax-control system (税控系统 / 数电票 platform) as the
@@ -35,11 +36,12 @@ type IssueRequest struct {
 	AmountFen      int64
 	TaxFen         int64
 	TotalFen       int64
-	OriginalNumber string // a red-letter invoice's original; "" for a blue one
+	OriginalNumber string    // a red-letter invoice's original; "" for a blue one
+	Requested      time.Time // when the invoice was asked for
 }
 
 // Sandbox is the default Issuer: it issues nothing real. Its numbers are
-// 20 digits — "26" (the year the request was made), "99" (no province:
+// 20 digits — "26" (the year the invoice was asked for, China time), "99" (no province:
 // the sandbox), "0", then the invoice's sequence in 15 digits — derived
 // from the request alone, so every node's sandbox gives the same request
 // the same number, and never a second one.
@@ -47,8 +49,6 @@ type Sandbox struct {
 	mu     sync.Mutex
 	issued map[string]string
 	asked  map[string]int
-	// Year is the two digits numbers start with (default 26).
-	Year int
 	// Fail, if set, is asked before each issue: an error it returns is the
 	// Issuer's (a test's outage).
 	Fail func(IssueRequest) error
@@ -83,11 +83,7 @@ func (s *Sandbox) Issue(ctx context.Context, req IssueRequest) (string, error) {
 	if n, ok := s.issued[req.ID]; ok {
 		return n, nil
 	}
-	year := s.Year
-	if year == 0 {
-		year = 26
-	}
-	n := fmt.Sprintf("%02d990%015d", year%100, seq)
+	n := fmt.Sprintf("%02d990%015d", req.Requested.In(china).Year()%100, seq)
 	s.issued[req.ID] = n
 	return n, nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/shopspring/decimal"
 
@@ -158,16 +159,33 @@ func (b *Backend) list(r *api.Request) (int, any, error) {
 		merchant = r.Subject.Merchant
 	}
 	out := []map[string]any{}
+	keep := func(inv *Invoice) bool {
+		if (merchant == "" || inv.Merchant == merchant) && (status == "" || inv.Status == status) && (kind == "" || inv.Kind == kind) {
+			out = append(out, inv.View())
+		}
+		return len(out) < limit
+	}
 	err := r.View(func(tx *state.ReadTx) error {
+		if merchant != "" {
+			// The merchant's own, newest first, from its index.
+			prefix := "m/" + merchant + "/"
+			return tx.Seek(IndexBucket, []byte(prefix+"\xff"), true, func(k, _ []byte) (bool, error) {
+				if !strings.HasPrefix(string(k), prefix) {
+					return false, nil
+				}
+				inv, err := Get(tx, strings.TrimPrefix(string(k), prefix))
+				if err != nil {
+					return false, err
+				}
+				return keep(inv), nil
+			})
+		}
 		return tx.Seek(Bucket, nil, true, func(_, v []byte) (bool, error) {
 			var inv Invoice
 			if err := json.Unmarshal(v, &inv); err != nil {
 				return false, err
 			}
-			if (merchant == "" || inv.Merchant == merchant) && (status == "" || inv.Status == status) && (kind == "" || inv.Kind == kind) {
-				out = append(out, inv.View())
-			}
-			return len(out) < limit, nil
+			return keep(&inv), nil
 		})
 	})
 	if err != nil {
