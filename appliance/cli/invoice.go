@@ -120,8 +120,8 @@ func invoiceExportCmd() *cobra.Command {
 			if merchant != "" {
 				q.Set("merchant", merchant)
 			}
-			var raw []byte
-			if _, err := api.call(cmd.Context(), http.MethodGet, "/api/v1/invoices/export?"+q.Encode(), nil, &raw); err != nil {
+			_, raw, err := api.raw(cmd.Context(), http.MethodGet, "/api/v1/invoices/export?"+q.Encode(), "", nil)
+			if err != nil {
 				return err
 			}
 			if out == "" {

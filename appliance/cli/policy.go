@@ -334,10 +334,6 @@ func (a *apiFlags) call(ctx context.Context, method, path string, body any, out 
 		}
 		return resp.StatusCode, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, strings.TrimSpace(string(raw)))
 	}
-	if b, ok := out.(*[]byte); ok {
-		*b = raw // an answer taken as it is (a CSV file)
-		return resp.StatusCode, nil
-	}
 	return resp.StatusCode, json.Unmarshal(raw, out)
 }
 
