@@ -525,6 +525,14 @@ var expected = map[string][]string{
 	"agreements.read":        {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "merchant_client", "worker"},
 	"agreements.sign":        {"platform_operator", "merchant_admin", "worker"},
 	"agreements.countersign": {"platform_operator"},
+	// invoices
+	"invoices.request": {"platform_operator", "merchant_admin", "merchant_operator"},
+	"invoices.list":    {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator"},
+	"invoices.read":    {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator"},
+	"invoices.export":  {"platform_operator", "platform_reviewer"},
+	"invoices.issue":   {"platform_operator"},
+	"invoices.deliver": {"platform_operator"},
+	"invoices.reverse": {"platform_operator"},
 	// payouts and the ledger
 	"payouts.upload":      {"merchant_admin", "merchant_operator", "merchant_client"},
 	"payouts.list":        {"platform_operator", "platform_reviewer", "merchant_admin", "merchant_operator", "merchant_client"},

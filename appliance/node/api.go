@@ -18,6 +18,7 @@ import (
 	"cxt/appliance/filing"
 	"cxt/appliance/identity"
 	"cxt/appliance/important"
+	"cxt/appliance/invoices"
 	"cxt/appliance/ledger"
 	"cxt/appliance/merchants"
 	"cxt/appliance/payouts"
@@ -63,6 +64,7 @@ type backends struct {
 	filing     *filing.Backend
 	certs      *certificates.Backend
 	reconcile  *reconcile.Backend
+	invoices   *invoices.Backend
 	// the tax bureaus' gateway (see gateway.go)
 	bureaus    *bureaus.Backend
 	platform   *platform.Backend
@@ -98,6 +100,7 @@ func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.
 		filing:     &filing.Backend{Rules: FilingRules()},
 		certs:      &certificates.Backend{}, // made from the declarations and tax payments; the platform's key signs
 		reconcile:  &reconcile.Backend{},
+		invoices:   &invoices.Backend{},
 		bureaus:    &bureaus.Backend{},
 		platform:   &platform.Backend{},
 		gwFeed:     &server.Feed{},
@@ -123,6 +126,7 @@ func agreementParty(r *api.Request, tx *state.ReadTx, merchant, worker string) (
 // appliance/tasks answers which.
 func PayoutRules() *payouts.Rules {
 	return &payouts.Rules{Tax: tax.Default(), Location: "city", Channel: "sandbox", MonthlyLimitFen: payouts.DefaultMonthlyLimitFen, Fee: payoutFee, Statement: feeStatement,
+		Reversed: invoices.PaymentReversed, // a payment whose money came back reverses its invoices
 		Task: func(tx payouts.Getter, task, merchant, worker string) (int64, error) {
 			work, err := tasks.AcceptedWork(tx, task, merchant, worker)
 			if err != nil {
@@ -206,7 +210,7 @@ func topUpFee(tx *state.Tx, event, merchant string, fen int64, ref string) error
 // state machine registers their commands.
 func (b *backends) list() []api.Backend {
 	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements, b.tasks, b.payouts, b.receipts, b.billing, b.topups, b.clients, b.callbacks, b.risk, b.filing, b.certs, b.reconcile,
-		b.bureaus, b.platform, b.gwReceipts, b.gwReports}
+		b.invoices, b.bureaus, b.platform, b.gwReceipts, b.gwReports}
 }
 
 // subjectKeys keeps the data subjects' keys (package subjects). After a

@@ -21,6 +21,7 @@ import (
 	"cxt/appliance/datadir"
 	"cxt/appliance/errs"
 	"cxt/appliance/identity"
+	"cxt/appliance/invoices"
 	"cxt/appliance/notify"
 	"cxt/appliance/workers/realname"
 	"cxt/crypto/keyring"
@@ -66,6 +67,9 @@ type Options struct {
 	// Channel is the payment channel (default: the sandbox bank, its
 	// journal in the data directory). A test cluster shares one.
 	Channel channel.Channel
+	// Issuer is the tax-control system invoices are issued by; nil: the
+	// sandbox (appliance/invoices).
+	Issuer invoices.Issuer
 	// PayoutInterval is how often the leader drives payouts (default 500 ms).
 	PayoutInterval time.Duration
 	// GatewayAddr is the tax bureaus' gateway listener's address; empty
@@ -469,6 +473,7 @@ func (n *Node) unsealWith(ctx context.Context, master *keyring.MasterKey) error 
 		c.Close()
 		return err
 	}
+	n.driveInvoices(sctx, c)
 	n.domains.keys.newTerm = func(term uint32, now time.Time) (*state.Command, error) {
 		return state.InstallTermCommandFor(c.State().CommandSet(), master, term, keyring.NewSecret(), now)
 	}

@@ -249,6 +249,11 @@ func (h *handlers) results(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 			out.Ignored[p.ID] = fmt.Sprintf("%s is %s; %s does not apply", p.ID, p.Status, it.Status)
 			continue
 		}
+		if (p.Status == Failed || p.Status == Returned) && h.rules.Reversed != nil {
+			if err := h.rules.Reversed(tx, p); err != nil {
+				return nil, err
+			}
+		}
 		if err := putPayment(tx, p); err != nil {
 			return nil, err
 		}

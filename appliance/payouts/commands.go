@@ -48,6 +48,11 @@ type Rules struct {
 	// month's payments and the configuration's version; nil: its fees are
 	// not charged so.
 	Statement func(tx Getter, merchant string, t time.Time) (func(fen []int64) int64, string, error)
+	// Reversed, if set, is told of each payment whose money came back
+	// (failed or returned), in the command that moved it and after the
+	// move: appliance/invoices reverses the invoices covering it. A
+	// payment moves so once, so it is told once.
+	Reversed func(tx *state.Tx, p *Payment) error
 }
 
 // DefaultMonthlyLimitFen is the default per-worker monthly limit: 100,000.00,
