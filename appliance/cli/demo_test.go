@@ -184,6 +184,62 @@ func TestDemoFillsTheDocumentedWorldThroughTheAPIAndRefusesOtherNodes(t *testing
 			t.Fatalf("%s verifies with a byte of its PDF changed:\n%s", a.What, out)
 		}
 	}
+	// The months over were declared: each form written under
+	// DIR/demo/filing/<period>/ in JSON and CSV, its lines summing to its
+	// totals and to the declaration; the first month's tax paid; its
+	// certificates — the worker's and the merchant's — verify with OpenSSL.
+	fl := w.Filing
+	if fl == nil || len(fl.Declarations) != len(w.Months)-1 || fl.Dir != filepath.Join(dir, "demo", "filing") {
+		t.Fatalf("filing: %+v", fl)
+	}
+	for i, d := range fl.Declarations {
+		if d.Period != w.Months[i].Period || d.Version != 1 || d.Lines == 0 || len(d.Files) != 4 {
+			t.Fatalf("declaration %d: %+v", i, d)
+		}
+		var form struct {
+			Lines []struct {
+				Worker, Withheld string
+			} `json:"lines"`
+			Totals struct {
+				Lines    int    `json:"lines"`
+				Withheld string `json:"withheld"`
+			} `json:"totals"`
+		}
+		b, err := os.ReadFile(filepath.Join(fl.Dir, d.Period, "iit-v1.json"))
+		if err != nil || json.Unmarshal(b, &form) != nil {
+			t.Fatalf("the IIT form of %s: %v", d.Period, err)
+		}
+		var sum int64 // the test's own arithmetic, in fen
+		for _, l := range form.Lines {
+			var y, f int64
+			if n, _ := fmt.Sscanf(l.Withheld, "%d.%02d", &y, &f); n != 2 {
+				t.Fatalf("withheld %q", l.Withheld)
+			}
+			sum += y*100 + f
+		}
+		if len(form.Lines) != d.Lines || form.Totals.Lines != d.Lines || form.Totals.Withheld != d.IIT || fmt.Sprintf("%d.%02d", sum/100, sum%100) != d.IIT {
+			t.Fatalf("%s: %d lines summing to %d fen, totals %+v, declared %+v", d.Period, len(form.Lines), sum, form.Totals, d)
+		}
+		if csv, err := os.ReadFile(filepath.Join(fl.Dir, d.Period, "iit-v1.csv")); err != nil || !bytes.HasPrefix(csv, []byte("worker,method,month,income,")) {
+			t.Fatalf("the IIT CSV of %s: %v %.80q", d.Period, err, csv)
+		}
+	}
+	if len(fl.TaxPayments) == 0 || fl.TaxPayments[0].Kind != "iit" || fl.TaxPayments[0].Amount != fl.Declarations[0].IIT {
+		t.Fatalf("tax payments: %+v", fl.TaxPayments)
+	}
+	if len(fl.Certificates) != 2 {
+		t.Fatalf("certificates: %+v", fl.Certificates)
+	}
+	for _, a := range fl.Certificates {
+		b, err := os.ReadFile(a.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cdir := esigntest.Extract(t, b)
+		if out, err := receiptstest.Verify(t, cdir); err != nil || !strings.HasSuffix(out, "Verified OK\n") {
+			t.Fatalf("%s: %v\n%s", a.What, err, out)
+		}
+	}
 	// The books of the stopped demo node hold.
 	if code, out, errOut := run(t, "", "ledger", "verify", "--data", dir); code != 0 || !strings.Contains(out, `"ok": true`) {
 		t.Fatalf("ledger verify: exit %d\n%s\n%s", code, out, errOut)

@@ -29,6 +29,7 @@ type World struct {
 	Payouts   *Payouts   `json:"payouts,omitempty"`
 	Months    []Month    `json:"months,omitempty"` // the calendar months the demo paid in, on its clock
 	Risk      *Risk      `json:"risk,omitempty"`   // what the demo planted for the risk rules, and what they caught
+	Filing    *Filing    `json:"filing,omitempty"` // the declarations of the months over, tax paid, certificates
 	Artifacts []Artifact `json:"artifacts,omitempty"`
 	// The tax bureaus' gateway (docs/gateway.md): where it listens, its
 	// certificate, the platform's profile, and the bureaus' clients the
@@ -227,6 +228,9 @@ func (f *filler) run(ctx context.Context, admins []Admin) error {
 		return err
 	}
 	if err := f.risk(ctx); err != nil {
+		return err
+	}
+	if err := f.filing(ctx); err != nil {
 		return err
 	}
 	f.w.Try = []string{
