@@ -1,20 +1,14 @@
 package cli
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
-
-	"cxt/appliance/datadir"
 )
 
 // filingCmd files withholding declarations and records tax payments
@@ -163,60 +157,4 @@ type filingFlags struct {
 
 func (f *filingFlags) path(rest string) string {
 	return "/api/v1/filings/" + url.PathEscape(f.agent) + "/" + url.PathEscape(f.period) + "/" + rest
-}
-
-// raw sends a body of contentType and returns the answer's bytes; an
-// answer outside 2xx is an error carrying its code and message.
-func (a *apiFlags) raw(ctx context.Context, method, path, contentType string, body []byte) (int, []byte, error) {
-	base, client := strings.TrimRight(a.url, "/"), (*http.Client)(nil)
-	var err error
-	switch {
-	case a.data != "":
-		cfg, lerr := datadir.Load(a.data)
-		if lerr != nil {
-			return 0, nil, badInput("%v", lerr)
-		}
-		base = "https://" + cfg.API
-		client, err = apiClient(cfg)
-	case a.url != "":
-		client, err = gatewayClient(a.ca)
-	default:
-		return 0, nil, badInput("give --data DIR (a node on this machine) or --url URL --ca CA.pem")
-	}
-	if err != nil {
-		return 0, nil, badInput("%v", err)
-	}
-	token := a.token
-	if token == "" {
-		token = os.Getenv("CXT_TOKEN")
-	}
-	req, err := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, badInput("%v", err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error struct {
-				Code    string `json:"code"`
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		if json.Unmarshal(raw, &e) == nil && e.Error.Code != "" {
-			return resp.StatusCode, nil, fmt.Errorf("%s %s: %d %s: %s", method, path, resp.StatusCode, e.Error.Code, e.Error.Message)
-		}
-		return resp.StatusCode, nil, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, strings.TrimSpace(string(raw)))
-	}
-	return resp.StatusCode, raw, nil
 }

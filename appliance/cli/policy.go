@@ -2,13 +2,11 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,7 +15,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"cxt/appliance/datadir"
 	"cxt/crypto/sm"
 	"cxt/policy"
 )
@@ -274,68 +271,6 @@ func (a *apiFlags) add(c *cobra.Command) {
 }
 
 func (a *apiFlags) set() bool { return a.data != "" || a.url != "" }
-
-// call sends a JSON request and decodes a JSON answer; an answer outside
-// 2xx is returned as an error carrying its code and message.
-func (a *apiFlags) call(ctx context.Context, method, path string, body any, out any, headers ...string) (int, error) {
-	base, client := strings.TrimRight(a.url, "/"), (*http.Client)(nil)
-	var err error
-	switch {
-	case a.data != "":
-		cfg, lerr := datadir.Load(a.data)
-		if lerr != nil {
-			return 0, badInput("%v", lerr)
-		}
-		base = "https://" + cfg.API
-		client, err = apiClient(cfg)
-	case a.url != "":
-		client, err = gatewayClient(a.ca)
-	default:
-		return 0, badInput("give --data DIR (a node on this machine) or --url URL --ca CA.pem")
-	}
-	if err != nil {
-		return 0, badInput("%v", err)
-	}
-	token := a.token
-	if token == "" {
-		token = os.Getenv("CXT_TOKEN")
-	}
-	var rd io.Reader
-	if body != nil {
-		raw, _ := json.Marshal(body)
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
-	if err != nil {
-		return 0, badInput("%v", err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		}
-		if json.Unmarshal(raw, &e) == nil && e.Code != "" {
-			return resp.StatusCode, fmt.Errorf("%s %s: %d %s: %s", method, path, resp.StatusCode, e.Code, e.Message)
-		}
-		return resp.StatusCode, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, strings.TrimSpace(string(raw)))
-	}
-	return resp.StatusCode, json.Unmarshal(raw, out)
-}
 
 func policyExportCmd() *cobra.Command {
 	var api apiFlags

@@ -1,19 +1,12 @@
 package cli
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"cxt/appliance/datadir"
 )
 
 // reconcileCmd is `cxt reconcile`: the channel's daily statements, the
@@ -273,76 +266,4 @@ func reconcileMerchantCmd() *cobra.Command {
 	c.Flags().StringVar(&period, "period", "", "a month YYYY-MM or a day YYYY-MM-DD (China)")
 	c.Flags().StringVar(&out, "out", "", "write the file here instead of standard output")
 	return c
-}
-
-// send is call for any body: bytes sent as contentType, anything else as
-// JSON; an answer into *[]byte is kept as it came, anything else decoded
-// as JSON.
-func (a *apiFlags) send(ctx context.Context, method, path, contentType string, body, out any) error {
-	var base string
-	var client *http.Client
-	var err error
-	switch {
-	case a.data != "":
-		cfg, lerr := datadir.Load(a.data)
-		if lerr != nil {
-			return badInput("%v", lerr)
-		}
-		base = "https://" + cfg.API
-		client, err = apiClient(cfg)
-	case a.url != "":
-		base = strings.TrimRight(a.url, "/")
-		client, err = gatewayClient(a.ca)
-	default:
-		return badInput("give --data DIR (a node on this machine) or --url URL --ca CA.pem")
-	}
-	if err != nil {
-		return badInput("%v", err)
-	}
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		raw, _ := json.Marshal(b)
-		rd, contentType = bytes.NewReader(raw), "application/json"
-	}
-	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
-	if err != nil {
-		return badInput("%v", err)
-	}
-	if contentType != "" && rd != nil {
-		req.Header.Set("Content-Type", contentType)
-	}
-	token := a.token
-	if token == "" {
-		token = os.Getenv("CXT_TOKEN")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error struct {
-				Code    string `json:"code"`
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		if json.Unmarshal(raw, &e) == nil && e.Error.Code != "" {
-			return fmt.Errorf("%s %s: %d %s: %s", method, path, resp.StatusCode, e.Error.Code, e.Error.Message)
-		}
-		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, strings.TrimSpace(string(raw)))
-	}
-	if b, ok := out.(*[]byte); ok {
-		*b = raw
-		return nil
-	}
-	return json.Unmarshal(raw, out)
 }
