@@ -63,7 +63,6 @@ func TestAMonthReconciled(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var batches []string
 	for day := range 31 {
 		w.Now = start.Add(time.Duration(day) * 24 * time.Hour)
 		m := []string{"m1", "m2"}[day%2]
@@ -79,7 +78,6 @@ func TestAMonthReconciled(t *testing.T) {
 			rows[i] = payouts.Row{No: i + 1, Worker: wk, Task: "task-1", Amount: fmt.Sprintf("%d.%02d", 50+rng.IntN(1500), rng.IntN(100))}
 		}
 		id := w.upload(m, rows)
-		batches = append(batches, id)
 		w.ok(payouts.CmdConfirm, payouts.Confirm{Batch: id, By: "acct-admin"})
 		for range 4 {
 			w.Now = w.Now.Add(2 * time.Hour)
