@@ -228,3 +228,41 @@ func (s *Sandbox) Orders() int {
 	defer s.mu.Unlock()
 	return len(s.seq)
 }
+
+// Settled is one line of the sandbox bank's own account of a day: a
+// reference whose last word the bank sent that day, where it stood at the
+// end of it, the amount and the bank's reference.
+type Settled struct {
+	Ref, ChannelRef string
+	Fen             int64
+	Status          string
+	At              time.Time
+}
+
+// Statement is the bank's account of a day in loc (what its statement,
+// 对账单, lists): each reference whose last event fell on that day, in the
+// order the bank took them.
+func (s *Sandbox) Statement(day string, loc *time.Location) ([]Settled, error) {
+	from, err := time.ParseInLocation(time.DateOnly, day, loc)
+	if err != nil {
+		return nil, fmt.Errorf("channel: statement day %q: %w", day, err)
+	}
+	to := from.AddDate(0, 0, 1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.emit(); err != nil {
+		return nil, err
+	}
+	last := map[string]Event{}
+	for _, ev := range s.events {
+		last[ev.Ref] = ev
+	}
+	var out []Settled
+	for _, ref := range s.seq {
+		ev, ok := last[ref]
+		if ok && !ev.At.Before(from) && ev.At.Before(to) {
+			out = append(out, Settled{Ref: ref, ChannelRef: ev.ChannelRef, Fen: s.orders[ref].Fen, Status: ev.Status, At: ev.At})
+		}
+	}
+	return out, nil
+}

@@ -23,6 +23,8 @@ import (
 	"cxt/appliance/demo"
 	"cxt/appliance/node"
 	"cxt/appliance/notify"
+	"cxt/appliance/payouts"
+	"cxt/appliance/reconcile"
 )
 
 func demoCmd() *cobra.Command {
@@ -107,7 +109,7 @@ func demoCmd() *cobra.Command {
 				if admins == nil {
 					return fmt.Errorf("the demo world in %s was never completed and the administrators' one-time passwords are gone: remove %s and run cxt demo again", dir, dir)
 				}
-				if err := fill(ctx, out, n, dir, admins, sink, workers, clock); err != nil {
+				if err := fill(ctx, out, n, dir, admins, sink, workers, clock, bankStatement(bank)); err != nil {
 					return err
 				}
 			}
@@ -153,7 +155,8 @@ func demoCmd() *cobra.Command {
 }
 
 // fill builds the demo world on n, telling out each step.
-func fill(ctx context.Context, out io.Writer, n *node.Node, dir string, admins []demo.Admin, sink *demo.SMSSink, workers int, clock *demo.Clock) error {
+func fill(ctx context.Context, out io.Writer, n *node.Node, dir string, admins []demo.Admin, sink *demo.SMSSink, workers int, clock *demo.Clock,
+	statement func(day string) ([]byte, error)) error {
 	for n.Status().Leader == "" {
 		select {
 		case <-ctx.Done():
@@ -170,7 +173,7 @@ func fill(ctx context.Context, out io.Writer, n *node.Node, dir string, admins [
 	fmt.Fprintln(out, "cxt: filling the demo world through the public API")
 	fctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	o := demo.Options{Workers: workers, Clock: clock, Progress: func(step string) {
+	o := demo.Options{Workers: workers, Clock: clock, Statement: statement, Progress: func(step string) {
 		fmt.Fprintf(out, "  [%5.1fs] %s\n", time.Since(start).Seconds(), step)
 	}}
 	if gw := n.GatewayAddr(); gw != "" {
@@ -206,4 +209,24 @@ func readWorld(path string) (*demo.World, error) {
 	}
 	var w demo.World
 	return &w, json.Unmarshal(b, &w)
+}
+
+// bankStatement is the demo bank's statement (对账单) of a day in China, in
+// the format appliance/reconcile reads: what the sandbox itself settled.
+func bankStatement(bank *channel.Sandbox) func(day string) ([]byte, error) {
+	return func(day string) ([]byte, error) {
+		settled, err := bank.Statement(day, payouts.China)
+		if err != nil {
+			return nil, err
+		}
+		lines := make([]reconcile.Line, len(settled))
+		for i, s := range settled {
+			d, ok := reconcile.ParseDay(s.At.In(payouts.China).Format(time.DateOnly))
+			if !ok {
+				return nil, fmt.Errorf("demo: the bank settled %s on a day it cannot write", s.Ref)
+			}
+			lines[i] = reconcile.Line{Ref: s.Ref, BankRef: s.ChannelRef, Fen: s.Fen, Status: s.Status, Date: d}
+		}
+		return reconcile.WriteStatement(lines), nil
+	}
 }

@@ -240,6 +240,34 @@ func TestDemoFillsTheDocumentedWorldThroughTheAPIAndRefusesOtherNodes(t *testing
 			t.Fatalf("%s: %v\n%s", a.What, err, out)
 		}
 	}
+	// The books: the operating merchant's full invoice of its paid
+	// payment and the intermediary merchant's 代开 record, both issued with
+	// 20-digit numbers; the sandbox bank's statement of today reconciled,
+	// every payment it lists matched or a case; a merchant's file of the
+	// month downloaded.
+	bk := w.Books
+	if bk == nil || len(bk.Invoices) != 2 {
+		t.Fatalf("books: %+v", bk)
+	}
+	invModels := map[string]string{}
+	for _, inv := range bk.Invoices {
+		invModels[inv.Kind] = inv.Model
+		if inv.Status != "issued" || len(inv.Number) != 20 || inv.Total == "" {
+			t.Errorf("invoice %+v", inv)
+		}
+	}
+	if invModels["full"] != "operating" || invModels["worker"] != "intermediary" {
+		t.Errorf("invoice kinds: %v", invModels)
+	}
+	if bk.Statement == "" || bk.Expected == 0 || bk.Matched == 0 || bk.Matched+len(bk.Cases) < bk.Expected {
+		t.Errorf("the statement: %+v", bk)
+	}
+	if b, err := os.ReadFile(bk.File); err != nil || !bytes.HasPrefix(b, []byte("ref,bank_ref,amount,status,date\n")) {
+		t.Errorf("the statement file: %v", err)
+	}
+	if b, err := os.ReadFile(bk.Merchant); err != nil || len(b) == 0 {
+		t.Errorf("the merchant's file: %v", err)
+	}
 	// The books of the stopped demo node hold.
 	if code, out, errOut := run(t, "", "ledger", "verify", "--data", dir); code != 0 || !strings.Contains(out, `"ok": true`) {
 		t.Fatalf("ledger verify: exit %d\n%s\n%s", code, out, errOut)

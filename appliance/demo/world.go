@@ -30,6 +30,7 @@ type World struct {
 	Months    []Month    `json:"months,omitempty"` // the calendar months the demo paid in, on its clock
 	Risk      *Risk      `json:"risk,omitempty"`   // what the demo planted for the risk rules, and what they caught
 	Filing    *Filing    `json:"filing,omitempty"` // the declarations of the months over, tax paid, certificates
+	Books     *Books     `json:"books,omitempty"`  // invoices of both models, today's statement reconciled
 	Artifacts []Artifact `json:"artifacts,omitempty"`
 	// The tax bureaus' gateway (docs/gateway.md): where it listens, its
 	// certificate, the platform's profile, and the bureaus' clients the
@@ -113,6 +114,9 @@ type Options struct {
 	// Clock, if not nil, is the node's clock, which the world moves: it
 	// begins two months back and pays in three months (Clock).
 	Clock *Clock
+	// Statement, if not nil, is the demo bank's statement (对账单) of a
+	// day (yyyy-mm-dd, China), which the world reconciles.
+	Statement func(day string) ([]byte, error)
 }
 
 // Fill builds the demo world on the node at addr, whose administrators'
@@ -231,6 +235,9 @@ func (f *filler) run(ctx context.Context, admins []Admin) error {
 		return err
 	}
 	if err := f.filing(ctx); err != nil {
+		return err
+	}
+	if err := f.books(ctx); err != nil {
 		return err
 	}
 	f.w.Try = []string{
@@ -387,6 +394,7 @@ func (f *filler) agreements(ctx context.Context) error {
 	if err := os.MkdirAll(evidence, 0o700); err != nil {
 		return err
 	}
+	today := f.opts.Clock.Now().In(china)
 	for i := range f.w.Merchants {
 		m := &f.w.Merchants[i]
 		var a struct {
@@ -394,7 +402,7 @@ func (f *filler) agreements(ctx context.Context) error {
 			SM3 string `json:"document_sm3"`
 		}
 		if _, err := f.c.call(ctx, "POST", "/api/v1/merchants/"+m.ID+"/agreements", f.operator.Token, map[string]string{
-			"service_fee_rate": "6.00%", "billing_timing": "prepaid", "start_date": "2026-12-01", "end_date": "2027-11-30",
+			"service_fee_rate": "6.00%", "billing_timing": "prepaid", "start_date": today.Format(time.DateOnly), "end_date": today.AddDate(1, 0, -1).Format(time.DateOnly),
 		}, &a); err != nil {
 			return fmt.Errorf("cooperation agreement of %s: %w", m.ID, err)
 		}
