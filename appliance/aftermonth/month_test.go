@@ -14,7 +14,9 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"cxt/appliance/agreements"
 	"cxt/appliance/billing"
+	"cxt/appliance/certificates"
 	"cxt/appliance/channel"
 	"cxt/appliance/filing"
 	"cxt/appliance/invoices"
@@ -46,6 +48,10 @@ type made struct {
 //     zero). A return after the payment takes the payable below zero by the
 //     returned payment's tax; the correction (v2) reconciles again, and
 //     nothing more can be paid against it.
+//   - The worker's tax-payment certificate and a merchant's part of it
+//     state what the payments withheld; OpenSSL verifies their SM2
+//     signatures, and refuses a changed byte; none is made before the
+//     tax is paid.
 //   - Invoices under both models — full for m1; fee and a worker's 代开 for
 //     m2 — total exactly what their payments make; the return reverses each
 //     invoice covering it exactly once, however often it is reported.
@@ -74,6 +80,13 @@ func TestTheMonthAfterThePayout(t *testing.T) {
 		w.ok(billing.CmdSet, billing.Config{Merchant: m, Version: 1, Effective: "2026-12-01", Timing: billing.During,
 			Rules: []billing.Rule{{Name: "服务费", Kind: billing.Percentage, Rate: billing.MustRate(rate)}}, By: "op-1"})
 	}
+
+	w.giveIdentity("w000", "王小明", "110101199003071234")
+	auth, err := agreements.NewAuthority(w.Keys, "灵活用工平台有限公司", "91110000MA01ABCD2X", w.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.ok(agreements.CmdAuthority, auth)
 
 	// December through the Driver and the sandbox bank.
 	start := w.Now
@@ -229,6 +242,10 @@ func TestTheMonthAfterThePayout(t *testing.T) {
 	}
 	t.Logf("v1: %d workers, income %s, IIT %s, VAT %s, surcharges %s", len(v1.IIT.Lines), v1.IIT.Totals.Income, ledger.Yuan(v1.IITFen), ledger.Yuan(v1.VATFen), ledger.Yuan(v1.SurFen))
 	w.refused(filing.CodeUnchanged.String(), filing.CmdDeclare, filing.Declare{Agent: filing.Platform, Period: "2026-12", Reason: "again", By: "op-1"})
+	// No certificate for tax not yet paid.
+	if _, _, err := w.certificate("w000", ""); !certificates.CodeUnpaid.Is(err) {
+		t.Fatalf("a certificate of an unpaid month: %v", err)
+	}
 	// The tax paid: the payables are settled to zero.
 	bank0 := w.balance(ledger.Bank)
 	w.ok(filing.CmdPay, filing.Pay{Agent: filing.Platform, Period: "2026-12", Source: "imported", By: "op-1", Items: []filing.PayItem{
@@ -240,6 +257,35 @@ func TestTheMonthAfterThePayout(t *testing.T) {
 	}
 	w.refused(filing.CodeOverUnpaid.String(), filing.CmdPay, filing.Pay{Agent: filing.Platform, Period: "2026-12", Source: "entered", By: "op-1",
 		Items: []filing.PayItem{{Kind: filing.KindIIT, Fen: 1, Date: "2027-01-05", Receipt: "332601050000004"}}})
+
+	// Tax-payment certificates (完税证明) of w000, who was paid by both
+	// merchants: the whole month, and m2's part; OpenSSL verifies each.
+	per, _ := expect()
+	var m2Income, m2IIT int64
+	m2n, alln := 0, 0
+	for id, p := range w.payments() {
+		if p.Worker == "w000" && p.Status == payouts.Paid {
+			alln++
+			if p.Merchant == "m2" {
+				m2n++
+				m2Income += rows[id].fen - p.VATFen
+				m2IIT += p.IITFen
+			}
+		}
+	}
+	whole, zipWhole, err := w.certificate("w000", "")
+	if err != nil || whole.IncomeFen != per["w000"].fen-per["w000"].vat || whole.WithheldFen != per["w000"].iit || whole.Payments != alln ||
+		whole.Name != "王**" || whole.IDNumber != "1101**********1234" || whole.WithheldFen == 0 {
+		t.Fatalf("w000's certificate %+v (%v); their rows: %+v over %d payments", whole, err, per["w000"], alln)
+	}
+	part, zipPart, err := w.certificate("w000", "m2")
+	if err != nil || part.IncomeFen != m2Income || part.WithheldFen != m2IIT || part.Payments != m2n || part.ID() == whole.ID() {
+		t.Fatalf("m2's certificate of w000 %+v (%v); m2 paid %d of income, %d withheld, in %d payments", part, err, m2Income, m2IIT, m2n)
+	}
+	for _, z := range [][]byte{zipWhole, zipPart} {
+		openssl(t, z, w.Now, false)
+		openssl(t, z, w.Now, true)
+	}
 
 	// 2. Invoices under both models, over late-month paid payments (with
 	// IIT withheld, so that a return after the tax was paid shows).

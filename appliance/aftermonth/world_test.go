@@ -1,15 +1,25 @@
 package aftermonth_test
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"cxt/appliance/agreements"
 	"cxt/appliance/billing"
+	"cxt/appliance/certificates"
 	"cxt/appliance/channel"
+	"cxt/appliance/contracts"
 	"cxt/appliance/filing"
 	"cxt/appliance/invoices"
 	"cxt/appliance/ledger"
@@ -17,7 +27,9 @@ import (
 	"cxt/appliance/payouts"
 	"cxt/appliance/payouts/payoutstest"
 	"cxt/appliance/reconcile"
+	"cxt/appliance/subjects"
 	"cxt/appliance/tax"
+	"cxt/appliance/workers"
 	"cxt/storage/state"
 	"cxt/storage/state/statetest"
 )
@@ -28,9 +40,52 @@ import (
 // (onboarding's choice), cmdPost books any posting — what no command of
 // the product would, so that the test can show the auditors catch it.
 const (
-	cmdModel = "test.model"
-	cmdPost  = "test.post"
+	cmdModel    = "test.model"
+	cmdPost     = "test.post"
+	cmdIdentity = "test.identity"
 )
+
+// identity gives a seeded worker what onboarding would: a subject key and
+// their name and ID number sealed under it (the certificate states them).
+type identity struct {
+	Worker  string          `json:"worker"`
+	Fresh   subjects.Fresh  `json:"fresh"`
+	Private subjects.Sealed `json:"private"`
+}
+
+func applyIdentity(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	var in identity
+	if err := json.Unmarshal(cmd.Body, &in); err != nil {
+		return nil, err
+	}
+	if err := subjects.Install(tx, in.Worker, in.Fresh); err != nil {
+		return nil, err
+	}
+	wk, err := workers.Get(tx, in.Worker)
+	if err != nil {
+		return nil, err
+	}
+	wk.Private = in.Private
+	v, err := json.Marshal(wk)
+	if err != nil {
+		return nil, err
+	}
+	return nil, tx.Put(workers.Bucket, []byte(in.Worker), v)
+}
+
+// giveIdentity seals a worker's name and ID number as onboarding would.
+func (w *world) giveIdentity(worker, name, idNumber string) {
+	w.t.Helper()
+	key, fresh, err := subjects.NewKey(w.Keys, worker)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	sealed, err := subjects.Seal(key, workers.PrivateAAD(worker), workers.Private{Name: name, IDNumber: idNumber, Phone: "13800138000"})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.ok(cmdIdentity, identity{Worker: worker, Fresh: fresh, Private: sealed})
+}
 
 type world struct {
 	*statetest.Machine
@@ -74,7 +129,9 @@ func newWorld(t *testing.T) *world {
 		filing.Register(reg, &filing.Rules{Tax: tax.Default(), Office: "office-test"})
 		invoices.Register(reg)
 		reconcile.Register(reg)
+		subjects.Register(reg, nil)
 		reg.HandleFrom(state.MoneySet, cmdModel, applyModel)
+		reg.HandleFrom(state.PartiesSet, cmdIdentity, applyIdentity)
 		reg.HandleFrom(state.FilingSet, cmdPost, func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 			var p ledger.Posting
 			if err := json.Unmarshal(cmd.Body, &p); err != nil {
@@ -331,4 +388,75 @@ func (r *recorder) Results(ctx context.Context, cursor string, limit int) ([]cha
 		}
 	}
 	return evs, next, err
+}
+
+// certificate makes a worker's tax-payment certificate of December as the
+// API does — scoped to merchant's payments unless "" — and its signed zip.
+func (w *world) certificate(worker, merchant string) (*certificates.Certificate, []byte, error) {
+	w.t.Helper()
+	var c *certificates.Certificate
+	var auth *agreements.Authority
+	err := w.State.View(func(r *state.ReadTx) (err error) {
+		c, auth, err = certificates.Gather(r, w.Keys, filing.Platform, "2026-12", worker, merchant)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	ren, err := contracts.NewRenderer(contracts.DefaultFonts)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	pdf, err := certificates.Render(ren, c)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	keys, err := auth.Open(w.Keys, func() time.Time { return w.Now })
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	z, err := certificates.Bundle(c, pdf.PDF, keys.Platform, keys.CA.Cert, w.Now)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return c, z, nil
+}
+
+// openssl unpacks a certificate's zip and runs the README's commands
+// (certificates.Verify) with OpenSSL; changed, one byte of the PDF is
+// altered first and the verification must fail.
+func openssl(t *testing.T, z []byte, at time.Time, changed bool) {
+	t.Helper()
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Fatal("the certificates are verified with OpenSSL 3, which this machine lacks")
+	}
+	zr, err := zip.NewReader(bytes.NewReader(z), int64(len(z)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if changed && f.Name == certificates.FilePDF {
+			b[len(b)/2] ^= 1
+		}
+		if err := os.WriteFile(filepath.Join(dir, f.Name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command("sh", "-ec", fmt.Sprintf(certificates.Verify, at.Unix()))
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	ok := err == nil && strings.Contains(string(out), "Verified OK")
+	if ok == changed {
+		t.Fatalf("openssl on a certificate (changed: %v): %v\n%s", changed, err, out)
+	}
 }
