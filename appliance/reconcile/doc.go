@@ -35,7 +35,7 @@
 //   - The comparison is a hash join (engine.go): the payments of the
 //     channel by reference, probed by the statement's lines. It needs no
 //     sort and runs faster than a plain sort-merge of the same files
-//     (bench_test.go).
+//     (benchdata.go; measured by `make bench` and bench_test.go).
 //
 // The file formats, classes, case states and adjustments are documented in
 // docs/reconciliation.md.

@@ -34,7 +34,7 @@ const recordSize = 1024
 func main() {
 	dur := flag.Duration("duration", 3*time.Second, "how long each configuration writes")
 	out := flag.String("out", "docs/performance.md", "where to write the report ('' for stdout only)")
-	only := flag.String("only", "", "run only the replicated configuration NODESxWRITERS (e.g. 1x1024), api, flood, workers, payouts, gateway or risk")
+	only := flag.String("only", "", "run only the replicated configuration NODESxWRITERS (e.g. 1x1024), api, flood, workers, payouts, gateway, risk or reconcile")
 	files := flag.Int("files", 3, "invitation files of 10,000 workers for the workers measurement")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the replicated runs")
 	flag.Parse()
@@ -153,6 +153,15 @@ func main() {
 		}
 	}
 
+	var recon *reconResult
+	if *only == "" || *only == "reconcile" {
+		r, err := reconcileFiles(1_000_000, *dur)
+		if err != nil {
+			log.Fatalf("reconcile: %v", err)
+		}
+		recon = &r
+	}
+
 	var gw *gatewayResult
 	if *only == "" || *only == "gateway" {
 		r, err := gatewayFeed(tempDir)
@@ -163,7 +172,7 @@ func main() {
 	}
 
 	report := render(rows, raw, sealMBs, *dur) + renderAPI(full, bare) + renderFlood(alone, flooded, floodSent, users, 4*(*dur)) +
-		renderWorkers(workerRate, replicatedBase, raw, *files) + renderPayouts(payoutResults) + renderGateway(gw) + renderRisk(risk)
+		renderWorkers(workerRate, replicatedBase, raw, *files) + renderPayouts(payoutResults) + renderGateway(gw) + renderRisk(risk) + renderReconcile(recon)
 	fmt.Print(report)
 	if *out != "" {
 		if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {
