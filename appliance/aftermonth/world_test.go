@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -452,7 +453,7 @@ func openssl(t *testing.T, z []byte, at time.Time, changed bool) {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command("sh", "-ec", fmt.Sprintf(certificates.Verify, at.Unix()))
+	cmd := exec.Command("sh", "-ec", certificates.Doc.Verify(strconv.FormatInt(at.Unix(), 10)))
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	ok := err == nil && strings.Contains(string(out), "Verified OK")

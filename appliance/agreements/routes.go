@@ -9,7 +9,6 @@ import (
 	"io"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"cxt/appliance/api"
@@ -49,15 +48,10 @@ type Factors interface {
 // Backend serves agreements over the API.
 type Backend struct {
 	// Documents is the node's blob store (nil until unsealed).
-	Documents func() *blob.Store
-	Factors   Factors
-	Workers   Workers
-	// Fonts are the contract fonts; the zero value is Debian's defaults.
-	Fonts contracts.FontPaths
-
-	renderOnce sync.Once
-	renderer   *contracts.Renderer
-	renderErr  error
+	Documents      func() *blob.Store
+	Factors        Factors
+	Workers        Workers
+	contracts.Lazy // the contracts' renderer, its fonts loaded on first use
 }
 
 // Register adds the agreements' buckets and commands.
@@ -319,17 +313,6 @@ func (b *Backend) tripartite(r *api.Request) (int, any, error) {
 	return b.start(r, a, values, p.wkey)
 }
 
-func (b *Backend) render() (*contracts.Renderer, error) {
-	b.renderOnce.Do(func() {
-		fonts := b.Fonts
-		if fonts == (contracts.FontPaths{}) {
-			fonts = contracts.DefaultFonts
-		}
-		b.renderer, b.renderErr = contracts.NewRenderer(fonts)
-	})
-	return b.renderer, b.renderErr
-}
-
 // template returns the shipped template of a kind.
 func template(k Kind) (contracts.Template, error) {
 	ts, err := contracts.Builtin()
@@ -353,7 +336,7 @@ func (b *Backend) start(r *api.Request, a *Agreement, values map[string]string, 
 	if err != nil {
 		return 0, nil, err
 	}
-	rd, err := b.render()
+	rd, err := b.Renderer()
 	if err != nil {
 		return 0, nil, err
 	}

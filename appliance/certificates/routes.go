@@ -1,10 +1,6 @@
 package certificates
 
 import (
-	"encoding/hex"
-	"fmt"
-	"strings"
-	"sync"
 	"time"
 
 	"cxt/appliance/agreements"
@@ -18,31 +14,20 @@ import (
 	"cxt/storage/state"
 )
 
-// The files of a certificate's zip.
-const (
-	FilePDF      = "certificate.pdf"
-	FileSig      = "certificate.sig"
-	FilePlatform = "platform.cert.pem"
-	FileCA       = "ca.pem"
-	FileReadme   = "README.txt"
-)
+// Doc is a certificate as a signed PDF: the files of its zip and the
+// OpenSSL lines its README.txt prints (esign.SignedPDF).
+var Doc = esign.SignedPDF{Base: "certificate"}
 
-// Verify is how a certificate is checked with OpenSSL 3 in the folder its
-// zip was unpacked in (%d: the time of signing, Unix seconds).
-const Verify = `openssl verify -vfyopt distid:1234567812345678 -attime %d -CAfile ca.pem platform.cert.pem
-openssl x509 -in platform.cert.pem -pubkey -noout > platform.pub.pem
-openssl dgst -sm3 -sigopt distid:1234567812345678 -verify platform.pub.pem -signature certificate.sig certificate.pdf
-`
+// The PDF and the signature in a certificate's zip.
+const (
+	FilePDF = "certificate.pdf"
+	FileSig = "certificate.sig"
+)
 
 // Backend serves certificates over the API. It has no commands or buckets
 // of its own: a certificate is made from the records.
 type Backend struct {
-	// Fonts are the PDF's fonts; the zero value is Debian's defaults.
-	Fonts contracts.FontPaths
-
-	once     sync.Once
-	renderer *contracts.Renderer
-	fontErr  error
+	contracts.Lazy // the PDF's renderer, its fonts loaded on first use
 }
 
 // Register adds nothing: certificates keep no state.
@@ -69,18 +54,6 @@ func resource(r *api.Request) (api.Resource, error) {
 			}
 			return w.Tenancy(), nil
 		})
-}
-
-// Renderer returns the PDF renderer, loading the fonts once.
-func (b *Backend) Renderer() (*contracts.Renderer, error) {
-	b.once.Do(func() {
-		fonts := b.Fonts
-		if fonts == (contracts.FontPaths{}) {
-			fonts = contracts.DefaultFonts
-		}
-		b.renderer, b.fontErr = contracts.NewRenderer(fonts)
-	})
-	return b.renderer, b.fontErr
 }
 
 // Month is one declared month of a worker's, as the list shows it.
@@ -157,22 +130,7 @@ func (b *Backend) certificate(r *api.Request) (int, any, error) {
 // Bundle signs a certificate's PDF with the platform's key and packs it
 // with the certificate chain and a README.
 func Bundle(c *Certificate, pdf []byte, platform *esign.Platform, ca *sm.Certificate, now time.Time) ([]byte, error) {
-	sig, err := platform.Key.Sign(pdf)
-	if err != nil {
-		return nil, fmt.Errorf("certificates: sign: %w", err)
-	}
-	now = now.UTC().Truncate(time.Second)
-	sum := sm.Sum(pdf)
-	var readme strings.Builder
-	fmt.Fprintf(&readme, "Tax-payment certificate (完税证明) %s: worker %s, %s\n\n", c.ID(), c.Worker, c.Period)
-	fmt.Fprintf(&readme, "certificate.pdf    the certificate; SM3 %s\n", hex.EncodeToString(sum[:]))
-	fmt.Fprintf(&readme, "certificate.sig    %s's SM2 signature over certificate.pdf, made %s\n", c.PlatformName, now.Format(time.RFC3339))
-	readme.WriteString("platform.cert.pem, ca.pem    the platform's certificate and the e-signing CA that issued it\n\n")
-	fmt.Fprintf(&readme, "The CA's SM3 fingerprint is %s: compare it with the one the platform\n", ca.Fingerprint())
-	readme.WriteString("publishes (GET /api/v1/esign/authority). Then, in this folder, with OpenSSL 3:\n\n")
-	fmt.Fprintf(&readme, Verify, now.Unix())
-	readme.WriteString("\nThe last line prints \"Verified OK\" for this certificate.pdf, and fails for any other bytes.\n")
-	return esign.Zip(map[string][]byte{
-		FilePDF: pdf, FileSig: sig, FilePlatform: platform.Cert.PEM(), FileCA: ca.PEM(), FileReadme: []byte(readme.String()),
-	}, now)
+	d := Doc
+	d.Title = "Tax-payment certificate (完税证明) " + c.ID() + ": worker " + c.Worker + ", " + c.Period
+	return d.Pack(pdf, platform, c.PlatformName, ca, now)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -456,4 +457,28 @@ func paginate(m *measure, blocks []block) [][]setLine {
 		}
 	}
 	return append(pages, page)
+}
+
+// Lazy loads a Renderer once, on first use: the fonts are read when the
+// first PDF is made, not when a node starts. The zero value uses
+// DefaultFonts.
+type Lazy struct {
+	// Fonts are the PDF's fonts; the zero value is Debian's defaults.
+	Fonts FontPaths
+
+	once     sync.Once
+	renderer *Renderer
+	err      error
+}
+
+// Renderer returns the renderer, loading the fonts the first time.
+func (l *Lazy) Renderer() (*Renderer, error) {
+	l.once.Do(func() {
+		fonts := l.Fonts
+		if fonts == (FontPaths{}) {
+			fonts = DefaultFonts
+		}
+		l.renderer, l.err = NewRenderer(fonts)
+	})
+	return l.renderer, l.err
 }

@@ -3,7 +3,6 @@ package receipts
 import (
 	"errors"
 	"slices"
-	"sync"
 	"time"
 
 	"cxt/appliance/agreements"
@@ -26,14 +25,9 @@ type Payee func(tx *state.ReadTx, keys *keyring.Keyring, worker string) (name, c
 // Backend serves receipts over the API. It has no commands or buckets of
 // its own: a receipt is made from the records.
 type Backend struct {
-	// Fonts are the PDF's fonts; the zero value is Debian's defaults.
-	Fonts contracts.FontPaths
+	contracts.Lazy // the PDF's renderer, its fonts loaded on first use
 	// Payee opens the payee; nil: workers.Payee.
 	Payee Payee
-
-	once     sync.Once
-	renderer *contracts.Renderer
-	fontErr  error
 }
 
 // Register adds nothing: receipts keep no state.
@@ -45,18 +39,6 @@ func (b *Backend) Routes() []api.Route {
 	return []api.Route{
 		{Method: "GET", Path: "/api/v1/payments/{payment}/receipt", Action: "payments.read", Kind: api.Read, Resource: payouts.PaymentResource, Handle: b.receipt},
 	}
-}
-
-// Renderer returns the PDF renderer, loading the fonts once.
-func (b *Backend) Renderer() (*contracts.Renderer, error) {
-	b.once.Do(func() {
-		fonts := b.Fonts
-		if fonts == (contracts.FontPaths{}) {
-			fonts = contracts.DefaultFonts
-		}
-		b.renderer, b.fontErr = contracts.NewRenderer(fonts)
-	})
-	return b.renderer, b.fontErr
 }
 
 func (b *Backend) receipt(r *api.Request) (int, any, error) {
