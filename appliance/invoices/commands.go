@@ -259,8 +259,21 @@ func issued(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 }
 
 // markIssued gives inv its number; a reversal issued marks its original
-// reversed. Both are facts for the bureaus' feed.
+// reversed. Both are facts for the bureaus' feed. A number is borne by one
+// invoice only — a red letter has a number of its own, never its
+// original's — so a number already borne is refused (invoice_number_used):
+// typed in twice for 代开 invoices, or an Issuer answering one number for
+// two requests, which the driver's page then waits on.
 func markIssued(tx *state.Tx, inv *Invoice, number string) error {
+	key := []byte("number/" + number)
+	if prev, err := tx.Get(MetaBucket, key); err != nil {
+		return err
+	} else if prev != nil && string(prev) != inv.ID {
+		return state.Reject(CodeNumber, "invoice number %s is borne by %s already: each invoice, a red letter too, has a number of its own", number, prev)
+	}
+	if err := tx.Put(MetaBucket, key, []byte(inv.ID)); err != nil {
+		return err
+	}
 	inv.Number, inv.Issued = number, tx.Time()
 	if inv.ReversedBy != "" {
 		// Reversed while it was being issued: the reversal follows it.

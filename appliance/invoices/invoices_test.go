@@ -97,6 +97,17 @@ func TestAnIntermediaryMerchantIsInvoicedTheFeeAndWorkersInvoicesCoverTheirPayme
 	}
 	w.ok(invoices.CmdDeliver, invoices.Deliver{Invoice: wi.ID, To: "finance@m2.example", By: "op"})
 	w.refused("invoice_status", invoices.CmdDeliver, invoices.Deliver{Invoice: wi.ID, By: "op"})
+	// A number is borne by one invoice: not typed in again for another,
+	// nor for the red letter of the one that bears it.
+	w.refused("invoice_number_used", invoices.CmdIssue, invoices.Issue{Invoice: wi1.ID, Number: "26442000000012345678", By: "op"})
+	if got := w.invoice(wi1.ID); got.Status != invoices.Requested || got.Number != "" {
+		t.Fatalf("refused, yet: %+v", got)
+	}
+	w.ok(invoices.CmdReverse, invoices.Reverse{Invoice: wi.ID, Reason: "金额有误", By: "op"})
+	red := w.invoice(w.invoice(wi.ID).ReversedBy)
+	w.refused("invoice_number_used", invoices.CmdIssue, invoices.Issue{Invoice: red.ID, Number: "26442000000012345678", By: "op"})
+	w.ok(invoices.CmdIssue, invoices.Issue{Invoice: red.ID, Number: "26442000000012345679", By: "op"})
+	w.ok(invoices.CmdIssue, invoices.Issue{Invoice: wi1.ID, Number: "26442000000012345680", By: "op"})
 }
 
 // Payments not live, unknown, or another merchant's are refused, and a

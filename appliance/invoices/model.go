@@ -14,7 +14,7 @@ const (
 	CoverBucket = "invoice-cover"  // "<kind>/<payment>" -> the live invoice of that kind covering it
 	IndexBucket = "invoice-index"  // "m/<merchant>/<invoice>": keys only, a merchant's invoices
 	OutboxName  = "invoice-outbox" // sequence (8 bytes) + invoice ID: keys only; to hand to the Issuer
-	MetaBucket  = "invoice-meta"   // "seq" -> last invoice number; "outbox" -> last outbox sequence
+	MetaBucket  = "invoice-meta"   // "seq" -> last invoice number; "outbox" -> last outbox sequence; "number/<number>" -> the invoice that bears it
 )
 
 // Command types (command set state.FilingSet).
@@ -34,6 +34,7 @@ var (
 	CodeKind     = state.NewCode(state.KindInvalid, "invoice_kind")
 	CodeStatus   = state.NewCode(state.KindConflict, "invoice_status")
 	CodeTooLarge = state.NewCode(state.KindInvalid, "invoice_too_large")
+	CodeNumber   = state.NewCode(state.KindConflict, "invoice_number_used")
 )
 
 // MaxPayments is the most payments one invoice covers.
