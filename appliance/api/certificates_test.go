@@ -116,6 +116,18 @@ func TestATaxCertificateIsMadeOnceTheMonthIsPaidAndVerifiesWithOpenSSL(t *testin
 			t.Errorf("%s: %d %v", who, r.status, r.body)
 		}
 	}
+	// B, linked to A's worker but having paid them nothing that month,
+	// learns nothing of the month: not listed, no certificate.
+	e.linkWorker(w.idB, bossB, 501, w.wA, worker, true)
+	if r := e.call("GET", "/api/v1/workers/"+w.wA+"/tax-certificates", bossB, ""); r.status != 200 || len(r.body["months"].([]any)) != 0 {
+		t.Errorf("B lists A's worker's months: %d %v", r.status, r.body)
+	}
+	if r := e.call("GET", "/api/v1/workers/"+w.wA+"/tax-certificates", boss, ""); r.status != 200 || len(r.body["months"].([]any)) != 1 {
+		t.Errorf("A lists its worker's months: %d %v", r.status, r.body)
+	}
+	if r := e.call("GET", path, bossB, ""); r.status != 404 || r.code() != "certificate_undeclared" {
+		t.Errorf("B's certificate of a month it paid nothing in: %d %v", r.status, r.body)
+	}
 	if r := e.call("GET", "/api/v1/workers/"+w.wB+"/tax-certificates/"+period, op, ""); r.status != 404 || r.code() != "certificate_undeclared" {
 		t.Errorf("a worker without income that month: %d %v", r.status, r.body)
 	}

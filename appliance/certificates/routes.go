@@ -8,6 +8,7 @@ import (
 	"cxt/appliance/contracts"
 	"cxt/appliance/esign"
 	"cxt/appliance/filing"
+	"cxt/appliance/payouts"
 	"cxt/appliance/workers"
 	"cxt/crypto/sm"
 	"cxt/policy"
@@ -82,7 +83,17 @@ func (b *Backend) list(r *api.Request) (int, any, error) {
 				return err
 			}
 			m := Month{Period: d.Period, Version: wt.Version, Income: wt.Line.Income, Withheld: wt.Line.Withheld, Paid: wt.Paid}
-			if r.Subject.Merchant != "" { // a merchant sees its own part only: the amounts are in its certificate
+			if r.Subject.Merchant != "" {
+				// A merchant sees the months it paid the worker in, and no
+				// amounts (its own part is in its certificate): the
+				// worker's other income is none of its business.
+				mine := &Certificate{Worker: worker, Period: d.Period}
+				if err := monthPayments(tx, mine, r.Subject.Merchant, func(*payouts.Payment) {}); err != nil {
+					return err
+				}
+				if mine.Payments == 0 {
+					continue
+				}
 				m.Income, m.Withheld = "", ""
 			}
 			if m.Paid {
