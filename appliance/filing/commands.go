@@ -83,6 +83,12 @@ func (h *handlers) declare(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if !p.Over(now) {
 		return nil, state.Reject(CodePeriodOpen, "%s is not over in China time (it ends %s): a month is declared once it has ended", p, p.End().Format(time.RFC3339))
 	}
+	if _, err := h.rules.Tax.For(p.Year); err != nil {
+		// A month no tax rule set of cxt's governs is none it withheld
+		// in: a declaration of it would be a fact for the bureaus' feed
+		// about nothing (the red team filed 2000-01).
+		return nil, state.Reject(CodePeriod, "cxt withheld nothing in %s: it has no tax rules for %d", p, p.Year)
+	}
 	office, err := h.rules.office(tx)
 	if err != nil {
 		return nil, err

@@ -130,7 +130,7 @@ func TestBadInputIsRefusedWithItsCodeAndNothingHalfApplied(t *testing.T) {
 		return filing.Declare{Agent: agent, Period: period, By: "acct-op"}
 	}
 	w.refused("agent_unknown", filing.CmdDeclare, decl("m1", "2026-02"))
-	for _, p := range []string{"2026-2", "2026-13", "2026-00", "26-02", "2026-02-01", "", "1999-12", "２０２６-02"} {
+	for _, p := range []string{"2026-2", "2026-13", "2026-00", "26-02", "2026-02-01", "", "1999-12", "２０２６-02", "2000-01", "2024-12"} {
 		w.refused("period_invalid", filing.CmdDeclare, decl(filing.Platform, p))
 	}
 	// March is not over on its last evening in China, though it is over
