@@ -250,6 +250,11 @@ func (h *handlers) pay(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	paid := Paid(done)
 	seen := map[string]int{}  // receipt -> line
 	lines := map[string]int{} // the whole line -> its first line
+	for i := range in.Items {
+		// A receipt number is one whatever its letters' case: ABCD and
+		// abcd are the same receipt, recorded as the authority writes it.
+		in.Items[i].Receipt = strings.ToUpper(in.Items[i].Receipt)
+	}
 	for i, it := range in.Items {
 		if err := CheckItem(it, p, today); err != nil {
 			return nil, err

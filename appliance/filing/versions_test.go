@@ -162,6 +162,7 @@ func TestBadInputIsRefusedWithItsCodeAndNothingHalfApplied(t *testing.T) {
 	w.refused("payment_exceeds_unpaid", filing.CmdPay, pay(iit(d.IITFen-100, "R0001"), iit(101, "R0002")))
 	w.refused("import_line_duplicate", filing.CmdPay, pay(iit(100, "R0001"), iit(100, "R0001")))
 	w.refused("receipt_duplicate", filing.CmdPay, pay(iit(100, "R0001"), iit(200, "R0001")))
+	w.refused("receipt_duplicate", filing.CmdPay, pay(iit(100, "AB-0001"), iit(200, "ab-0001"))) // one receipt, whatever the case
 	w.refused("tax_payment_invalid", filing.CmdPay, pay(filing.PayItem{Kind: "stamp", Fen: 1, Date: "2026-03-12", Receipt: "R0009"}))
 	w.refused("tax_payment_invalid", filing.CmdPay, pay(filing.PayItem{Kind: filing.KindIIT, Fen: 1, Date: "2026-02-27", Receipt: "R0009"})) // before the month ended
 	w.refused("tax_payment_invalid", filing.CmdPay, pay(filing.PayItem{Kind: filing.KindIIT, Fen: 1, Date: "2026-05-01", Receipt: "R0009"})) // in the future
