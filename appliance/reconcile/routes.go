@@ -450,6 +450,13 @@ func (b *Backend) decide(r *api.Request) (*api.Op, error) {
 	if a.By == r.Subject.ID {
 		return nil, errs.Coded(op, errs.Permission, CodeMakerChecker.String(), "who proposed adjustment %s does not approve or reject it", a.ID)
 	}
+	if in.Decision == "approve" {
+		// An adjustment proposed before a rule tightened is shown as
+		// refused, not as a posting to confirm (the command checks again).
+		if err := CheckLines(a.Lines); err != nil {
+			return nil, err
+		}
+	}
 	r.Audit.Object, r.Audit.Reason = a.ID, in.Note
 	posting := make([]string, len(a.Lines))
 	for i, l := range a.Lines {

@@ -1,0 +1,110 @@
+package reconcile_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"cxt/appliance/ledger"
+	"cxt/appliance/payouts"
+	"cxt/appliance/payouts/payoutstest"
+	"cxt/appliance/reconcile"
+	"cxt/storage/state"
+)
+
+// The red team's findings against the reconciliation, each as the
+// sequence that showed it.
+
+// ghostCase imports a statement of day with one line nobody knows and
+// returns its case.
+func (w *world) ghostCase(ch string, day reconcile.Day) string {
+	w.t.Helper()
+	st, rej, err := w.importFile(ch, day, reconcile.WriteStatement([]reconcile.Line{
+		{Ref: "pb-ghost-" + day.String(), BankRef: "BK1", Fen: 100, Status: "paid", Date: day}}))
+	if err != nil || rej != nil {
+		w.t.Fatalf("import: %v %v", err, rej)
+	}
+	return st.Cases[0]
+}
+
+// F1: an adjustment Dr suspense, Cr a merchant took a bank transfer out of
+// suspense beside its item; the item, matched by hand later, credited a
+// second merchant for the same transfer, and the auditor stayed green. An
+// adjustment debiting the bank made custody money from nothing. Both are
+// refused now, at the proposal and again at the decision (on the old code
+// the proposals below were accepted and the forged adjustment approved);
+// the auditor reports an adjustment on either.
+func TestAnAdjustmentNeverMovesSuspenseNorDebitsTheBank(t *testing.T) {
+	w := newWorld(t, nil)
+	w.ok(payoutstest.CmdSeed, payoutstest.Seed{Merchants: []string{"m1", "m2"}, Workers: []string{"w1"}})
+	w.ok(payoutstest.CmdTopUp, payoutstest.TopUp{Merchant: "m1", Fen: 100_000, Ref: "t1"})
+	// A transfer of 888.00 nobody recognised: in suspense, as topups books it.
+	w.ok(cmdPost, ledger.Posting{Event: "topup.import", Ref: "st-1/2", Lines: []ledger.Line{
+		{Account: ledger.Bank, Debit: true, Fen: 888_00, Cause: ledger.CauseTopUp},
+		{Account: ledger.Suspense, Fen: 888_00, Cause: ledger.CauseTopUp}}})
+	w.Now = time.Date(2026, 12, 2, 9, 0, 0, 0, payouts.China)
+	c := w.ghostCase("sandbox", 20261201)
+	line := func(account string, debit bool, fen int64) ledger.Line {
+		return ledger.Line{Account: account, Debit: debit, Fen: fen, Cause: ledger.CauseAdjustment}
+	}
+	for name, lines := range map[string][]ledger.Line{
+		"Dr suspense, Cr m2":   {line(ledger.Suspense, true, 888_00), line(ledger.Merchant("m2"), false, 888_00)},
+		"Dr m1, Cr suspense":   {line(ledger.Merchant("m1"), true, 100), line(ledger.Suspense, false, 100)},
+		"Dr bank, Cr m2":       {line(ledger.Bank, true, 888_00), line(ledger.Merchant("m2"), false, 888_00)},
+		"Dr bank, Cr fee-inc.": {line(ledger.Bank, true, 100), line(ledger.FeeIncome, false, 100)},
+	} {
+		msg := w.refused(reconcile.CodeAccount.String(), reconcile.CmdAdjustPropose, reconcile.Proposal{Case: c, Reason: name, Lines: lines, By: "op-1"})
+		t.Logf("%s: %s", name, msg)
+	}
+	// An adjustment proposed before the rule (stored as the old code
+	// stored it) is refused at its decision: nothing booked, the case
+	// still waiting.
+	forged := reconcile.Adjustment{ID: "adj-000099", Case: c, Status: reconcile.Proposed, By: "op-1", Reason: "suspense item sus-1 is m2's",
+		Lines: []ledger.Line{line(ledger.Suspense, true, 888_00), line(ledger.Merchant("m2"), false, 888_00)}}
+	w.ok(cmdPut, put{Bucket: reconcile.AdjustmentsBucket, Key: forged.ID, Value: forged})
+	w.refused(reconcile.CodeAccount.String(), reconcile.CmdAdjustDecide, reconcile.Decision{Adjustment: forged.ID, Approve: true, By: "rev-1"})
+	if s, m2 := balance(w, ledger.Suspense), balance(w, ledger.Merchant("m2")); s != 888_00 || m2 != 0 {
+		t.Fatalf("a refused decision moved money: suspense %d, m2 %d", s, m2)
+	}
+	// What an adjustment may do: move money between merchants and fee
+	// income, and credit the bank for money that left it unbooked (the
+	// channel paid one yuan over; m1 bears it).
+	var a reconcile.Adjustment
+	unmarshal(t, w.ok(reconcile.CmdAdjustPropose, reconcile.Proposal{Case: c, Reason: "the channel paid 1.00 over for m1", By: "op-1",
+		Lines: []ledger.Line{line(ledger.Merchant("m1"), true, 100), line(ledger.Bank, false, 100)}}), &a)
+	w.ok(reconcile.CmdAdjustDecide, reconcile.Decision{Adjustment: a.ID, Approve: true, By: "rev-1"})
+	w.green()
+	// The auditor: an adjustment on suspense or debiting the bank, as no
+	// command books it, is a problem.
+	w.ok(cmdPost, ledger.Posting{Event: reconcile.EventAdjust, Ref: "adj-forged", Lines: []ledger.Line{
+		line(ledger.Suspense, true, 888_00), line(ledger.Merchant("m2"), false, 888_00)}})
+	w.ok(cmdPost, ledger.Posting{Event: reconcile.EventAdjust, Ref: "adj-forged-2", Lines: []ledger.Line{
+		line(ledger.Bank, true, 500), line(ledger.Merchant("m2"), false, 500)}})
+	p := strings.Join(w.verify().Problems, "\n")
+	if !strings.Contains(p, "adjusts suspense") || !strings.Contains(p, "adjusts bank (debit true)") {
+		t.Fatalf("the auditor missed an adjustment on suspense or the bank: %s", p)
+	}
+}
+
+// cmdPut stores a record as it is: how a test puts in what an older
+// version of the code stored.
+const cmdPut = "test.put"
+
+type put struct {
+	Bucket string `json:"bucket"`
+	Key    string `json:"key"`
+	Value  any    `json:"value"`
+}
+
+func putHandler(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	var in struct {
+		Bucket string          `json:"bucket"`
+		Key    string          `json:"key"`
+		Value  json.RawMessage `json:"value"`
+	}
+	if err := json.Unmarshal(cmd.Body, &in); err != nil {
+		return nil, err
+	}
+	return nil, tx.Put(in.Bucket, []byte(in.Key), in.Value)
+}
