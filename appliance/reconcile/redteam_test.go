@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"cxt/appliance/billing"
 	"cxt/appliance/ledger"
 	"cxt/appliance/payouts"
 	"cxt/appliance/payouts/payoutstest"
@@ -15,6 +16,74 @@ import (
 
 // The red team's findings against the reconciliation, each as the
 // sequence that showed it.
+
+// pay uploads, confirms and executes a batch of one merchant at w.Now:
+// its payments are created (and their fees booked) then.
+func (w *world) pay(merchant string, rows ...payouts.Row) []string {
+	w.t.Helper()
+	id := w.upload(merchant, rows)
+	w.ok(payouts.CmdConfirm, payouts.Confirm{Batch: id, By: "acct-admin"})
+	for {
+		var b *payouts.Batch
+		w.view(func(r *state.ReadTx) (err error) { b, err = payouts.GetBatch(r, id); return })
+		if b.Status != payouts.Executing {
+			break
+		}
+		w.ok(payouts.CmdExecute, payouts.Chunk{Batch: id, Chunk: b.Done})
+	}
+	out := make([]string, len(rows))
+	for i := range rows {
+		out[i] = payouts.PaymentID(id, i+1)
+	}
+	return out
+}
+
+// F5: the fee check took the version effective on the payment's day, even
+// one set later that day: m1's version 2 (2%), set at 07:09 effective
+// that very day, made every payment of 07:02 (charged 1% under version 1,
+// the only one there was) "under-charged". The version that applies is the
+// one in force among those recorded by then (on the old code the 07:02
+// payments were flagged); a fee booked wrong after 07:09 is still found.
+func TestAVersionSetLaterInTheDayDoesNotRepriceThatMorning(t *testing.T) {
+	// The node's fee slips by one fen on amounts ending in .37: what a fee
+	// check must still find.
+	w := newWorld(t, func(_ string, fen int64, cfg *billing.Config) int64 {
+		f, _ := cfg.Fee(ledger.Decimal(fen))
+		if fen%100 == 37 {
+			return f.Shift(2).IntPart() + 1
+		}
+		return f.Shift(2).IntPart()
+	})
+	w.ok(payoutstest.CmdSeed, payoutstest.Seed{Merchants: []string{"m1"}, Workers: []string{"w1", "w2"}})
+	w.ok(payoutstest.CmdTopUp, payoutstest.TopUp{Merchant: "m1", Fen: 1_000_000_00, Ref: "t1"})
+	setFee(w, "m1", 1, "2026-12-01", "0.0100")
+	at := func(hh, mm int) { w.Now = time.Date(2026, 12, 10, hh, mm, 0, 0, payouts.China) }
+	at(7, 2)
+	morning := w.pay("m1", payouts.Row{No: 1, Worker: "w1", Task: "task-1", Amount: "1000.00"}, payouts.Row{No: 2, Worker: "w2", Task: "task-1", Amount: "2000.00"})
+	at(7, 9)
+	setFee(w, "m1", 2, "2026-12-10", "0.0200")
+	at(7, 15)
+	later := w.pay("m1", payouts.Row{No: 1, Worker: "w1", Task: "task-1", Amount: "1000.00"}, payouts.Row{No: 2, Worker: "w2", Task: "task-1", Amount: "500.37"})
+	var ps []*payouts.Payment
+	var diffs []reconcile.FeeDifference
+	w.view(func(r *state.ReadTx) (err error) {
+		for _, id := range append(morning, later...) {
+			p, err := payouts.GetPayment(r, id)
+			if err != nil {
+				return err
+			}
+			ps = append(ps, p)
+		}
+		diffs, _, err = reconcile.FeeDifferences(r, "m1", 202612)
+		return err
+	})
+	if ps[0].FeeRule != "m1/v1" || ps[0].FeeFen != 10_00 || ps[2].FeeRule != "m1/v2" || ps[2].FeeFen != 20_00 {
+		t.Fatalf("the fees booked: %+v / %+v", ps[0], ps[2])
+	}
+	if len(diffs) != 1 || diffs[0].Payment != later[1] || diffs[0].ExpectedRule != "m1/v2" || diffs[0].ExpectedFen != 10_01 || diffs[0].BookedFen != 10_02 {
+		t.Fatalf("fee differences: %+v, want only %s (m1/v2, 10.01)", diffs, later[1])
+	}
+}
 
 // ghostCase imports a statement of day with one line nobody knows and
 // returns its case.
