@@ -52,10 +52,16 @@ func importStatement(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if len(in.Differences) > MaxDifferences {
 		return nil, state.Reject(CodeTooMany, "%d differences, more than %d: is it the statement of channel %s for %s?", len(in.Differences), MaxDifferences, in.Channel, in.Day)
 	}
-	if id, err := tx.Get(KeysBucket, []byte("sm3/"+in.SM3)); err != nil {
-		return nil, err
-	} else if id != nil {
-		return nil, state.Reject(CodeStatementImported, "this file was imported already, as statement %s", id)
+	// A file is held to its SM3 only when it has lines: a quiet day's
+	// statement (header and trailer) is the same bytes every day, and the
+	// one statement per channel and day is all that keeps it once.
+	sm3Key := []byte("sm3/" + in.SM3)
+	if in.Lines > 0 {
+		if id, err := tx.Get(KeysBucket, sm3Key); err != nil {
+			return nil, err
+		} else if id != nil {
+			return nil, state.Reject(CodeStatementImported, "this file was imported already, as statement %s", id)
+		}
 	}
 	dayKey := []byte(fmt.Sprintf("day/%s/%d", in.Channel, in.Day))
 	if id, err := tx.Get(KeysBucket, dayKey); err != nil {
@@ -80,8 +86,10 @@ func importStatement(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 			return nil, err
 		}
 	}
-	if err := tx.Put(KeysBucket, []byte("sm3/"+in.SM3), []byte(st.ID)); err != nil {
-		return nil, err
+	if in.Lines > 0 {
+		if err := tx.Put(KeysBucket, sm3Key, []byte(st.ID)); err != nil {
+			return nil, err
+		}
 	}
 	if err := tx.Put(KeysBucket, dayKey, []byte(st.ID)); err != nil {
 		return nil, err

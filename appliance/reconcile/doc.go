@@ -6,9 +6,11 @@
 // Invariants:
 //   - A channel statement (对账单, statement.go) is imported whole or not at
 //     all: a malformed or duplicated line, a trailer that does not add up,
-//     a file imported before (its SM3) or a second statement of the same
-//     channel and day refuses the file with a stable code, and nothing of
-//     it is recorded.
+//     a file with lines imported before (its SM3,
+//     any channel and day) or a second statement of the same channel and
+//     day refuses the file with a stable code, and nothing of it is
+//     recorded. A file with no line is the same bytes every quiet day: only
+//     its channel and day keep it once.
 //   - Every difference between a statement and the platform's payments is
 //     classified exactly once (Classes, in that order of precedence) and
 //     becomes exactly one case; a payment's fee difference likewise, once

@@ -10,7 +10,7 @@ import (
 // Buckets.
 const (
 	StatementsBucket  = "recon-statements"  // statement ID -> Statement
-	KeysBucket        = "recon-keys"        // "sm3/<hex>", "day/<channel>/<yyyymmdd>" -> statement ID; "fee/<payment>", "missing/<channel>/<ref>" -> case ID
+	KeysBucket        = "recon-keys"        // "sm3/<hex>" (a statement with lines), "day/<channel>/<yyyymmdd>" -> statement ID; "fee/<payment>", "missing/<channel>/<ref>" -> case ID
 	CasesBucket       = "recon-cases"       // case ID -> Case
 	AdjustmentsBucket = "recon-adjustments" // adjustment ID -> Adjustment
 	MetaBucket        = "recon-meta"        // "case", "adjustment" -> the last number given

@@ -156,6 +156,42 @@ func TestAnAdjustmentNeverMovesSuspenseNorDebitsTheBank(t *testing.T) {
 	}
 }
 
+// F3: a file was refused as imported before by its SM3 across every
+// channel and day, so a quiet day's statement (no payment: header and
+// trailer, the same bytes every day) imported once anywhere. It imports
+// for each channel and day now (on the old code the second import below
+// was refused); a file with lines is still its own, once, whatever day it
+// is imported under.
+func TestAQuietDaysStatementImportsForEachChannelAndDay(t *testing.T) {
+	w := newWorld(t, nil)
+	w.ok(payoutstest.CmdSeed, payoutstest.Seed{Merchants: []string{"m1"}, Workers: []string{"w1"}})
+	w.Now = time.Date(2026, 12, 20, 9, 0, 0, 0, payouts.China)
+	empty := reconcile.WriteStatement(nil)
+	for _, at := range []struct {
+		ch  string
+		day reconcile.Day
+	}{{"sandbox", 20261208}, {"sandbox", 20261209}, {"bank2", 20261209}} {
+		if st, rej, _ := w.importFile(at.ch, at.day, empty); rej != nil || st.Lines != 0 {
+			t.Fatalf("%s %s: %v", at.ch, at.day, rej)
+		}
+	}
+	if _, rej, _ := w.importFile("sandbox", 20261209, empty); rej == nil || rej.Code != reconcile.CodeDayImported.String() {
+		t.Fatalf("a second statement of one day: %v", rej)
+	}
+	one := reconcile.WriteStatement([]reconcile.Line{{Ref: "pb-ghost-1", Fen: 100, Status: "paid", Date: 20261210}})
+	if _, rej, _ := w.importFile("bank3", 20261210, one); rej != nil {
+		t.Fatal(rej)
+	}
+	for _, at := range []struct {
+		ch  string
+		day reconcile.Day
+	}{{"bank3", 20261211}, {"bank4", 20261210}} {
+		if _, rej, _ := w.importFile(at.ch, at.day, one); rej == nil || rej.Code != reconcile.CodeStatementImported.String() {
+			t.Fatalf("a file with lines again, as %s %s: %v", at.ch, at.day, rej)
+		}
+	}
+}
+
 // cmdPut stores a record as it is: how a test puts in what an older
 // version of the code stored.
 const cmdPut = "test.put"
