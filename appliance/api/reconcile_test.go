@@ -31,6 +31,11 @@ func TestAStatementIsReconciledAndAnAdjustmentTakesTwoPeople(t *testing.T) {
 	post := func(token, body string) reply {
 		return e.call("POST", "/api/v1/reconcile/statements?channel=sandbox&day=2026-03-10", token, body, "Content-Type", "text/csv")
 	}
+	// A day not over in China has no statement yet.
+	today := e.clock.Now().In(payouts.China).Format("2006-01-02")
+	if r := e.call("POST", "/api/v1/reconcile/statements?channel=sandbox&day="+today, op1, file, "Content-Type", "text/csv"); r.status != 409 || r.code() != "recon_day_open" {
+		t.Fatalf("today's statement: %d %v", r.status, r.body)
+	}
 	rows := strings.SplitAfter(file, "\n")
 	if r := post(op1, rows[0]+rows[1]+rows[1]+rows[2]+rows[3]); r.status != 400 || r.code() != "recon_line_duplicate" || !strings.Contains(r.message(), "line 3") {
 		t.Fatalf("a line twice: %d %v", r.status, r.body)

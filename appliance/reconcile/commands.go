@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"cxt/appliance/ledger"
@@ -51,6 +52,9 @@ func importStatement(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	}
 	if len(in.Differences) > MaxDifferences {
 		return nil, state.Reject(CodeTooMany, "%d differences, more than %d: is it the statement of channel %s for %s?", len(in.Differences), MaxDifferences, in.Channel, in.Day)
+	}
+	if end := in.Day.End(); tx.Time().Before(end) {
+		return nil, state.Reject(CodeDayOpen, "%s is not over in China: its statement is imported from %s on", in.Day, end.Format(time.RFC3339))
 	}
 	// A file is held to its SM3 only when it has lines: a quiet day's
 	// statement (header and trailer) is the same bytes every day, and the

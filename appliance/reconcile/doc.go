@@ -6,7 +6,7 @@
 // Invariants:
 //   - A channel statement (对账单, statement.go) is imported whole or not at
 //     all: a malformed or duplicated line, a trailer that does not add up,
-//     a file with lines imported before (its SM3,
+//     a day not over in China, a file with lines imported before (its SM3,
 //     any channel and day) or a second statement of the same channel and
 //     day refuses the file with a stable code, and nothing of it is
 //     recorded. A file with no line is the same bytes every quiet day: only

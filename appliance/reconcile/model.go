@@ -31,6 +31,7 @@ const (
 var (
 	CodeStatementImported = state.NewCode(state.KindConflict, "recon_statement_imported")
 	CodeDayImported       = state.NewCode(state.KindConflict, "recon_day_imported")
+	CodeDayOpen           = state.NewCode(state.KindConflict, "recon_day_open")
 	CodeTooMany           = state.NewCode(state.KindInvalid, "recon_too_many_differences")
 	CodeCaseStatus        = state.NewCode(state.KindConflict, "recon_case_status")
 	CodeUnbalanced        = state.NewCode(state.KindInvalid, "recon_adjustment_unbalanced")

@@ -156,6 +156,31 @@ func TestAnAdjustmentNeverMovesSuspenseNorDebitsTheBank(t *testing.T) {
 	}
 }
 
+// F2: a statement of a day that has not ended was accepted, and an empty
+// one posted for a future day locked that day (recon_day_imported). A day
+// is imported once it is over in China (on the old code the first import
+// below was accepted).
+func TestAStatementOfADayNotOverIsRefused(t *testing.T) {
+	w := newWorld(t, nil)
+	w.ok(payoutstest.CmdSeed, payoutstest.Seed{Merchants: []string{"m1"}, Workers: []string{"w1"}})
+	empty := reconcile.WriteStatement(nil)
+	for _, now := range []time.Time{
+		time.Date(2026, 12, 10, 9, 0, 0, 0, payouts.China),        // that day
+		time.Date(2026, 12, 10, 23, 59, 59, 999e6, payouts.China), // its last instant
+		time.Date(2026, 12, 10, 15, 59, 59, 0, time.UTC),          // 23:59:59 in China, in UTC
+		time.Date(2026, 12, 1, 9, 0, 0, 0, payouts.China),         // days before
+	} {
+		w.Now = now
+		if _, rej, _ := w.importFile("sandbox", 20261210, empty); rej == nil || rej.Code != reconcile.CodeDayOpen.String() {
+			t.Fatalf("at %s: %v, want %s", now, rej, reconcile.CodeDayOpen)
+		}
+	}
+	w.Now = time.Date(2026, 12, 10, 16, 0, 0, 0, time.UTC) // 00:00 on the 11th in China
+	if st, rej, _ := w.importFile("sandbox", 20261210, empty); rej != nil || st.ID != "rs-sandbox-20261210" {
+		t.Fatalf("once the day is over: %v", rej)
+	}
+}
+
 // F3: a file was refused as imported before by its SM3 across every
 // channel and day, so a quiet day's statement (no payment: header and
 // trailer, the same bytes every day) imported once anywhere. It imports

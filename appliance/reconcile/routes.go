@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
@@ -84,6 +85,9 @@ func (b *Backend) importStatement(r *api.Request) (int, any, error) {
 	day, ok := ParseDay(q.Get("day"))
 	if !ok {
 		return 0, nil, field(errs.E(op, errs.Invalid, "day: the statement's day, yyyy-mm-dd"), "day")
+	}
+	if end := day.End(); r.Now().Before(end) {
+		return 0, nil, field(errs.Coded(op, errs.Conflict, CodeDayOpen.String(), "day: %s is not over in China; its statement is imported from %s on", day, end.Format(time.RFC3339)), "day")
 	}
 	name := strings.TrimSpace(q.Get("name"))
 	if utf8.RuneCountInString(name) > 100 {
