@@ -31,6 +31,11 @@ func TestAStatementIsReconciledAndAnAdjustmentTakesTwoPeople(t *testing.T) {
 	post := func(token, body string) reply {
 		return e.call("POST", "/api/v1/reconcile/statements?channel=sandbox&day=2026-03-10", token, body, "Content-Type", "text/csv")
 	}
+	// A day not over in China has no statement yet.
+	today := e.clock.Now().In(payouts.China).Format("2006-01-02")
+	if r := e.call("POST", "/api/v1/reconcile/statements?channel=sandbox&day="+today, op1, file, "Content-Type", "text/csv"); r.status != 409 || r.code() != "recon_day_open" {
+		t.Fatalf("today's statement: %d %v", r.status, r.body)
+	}
 	rows := strings.SplitAfter(file, "\n")
 	if r := post(op1, rows[0]+rows[1]+rows[1]+rows[2]+rows[3]); r.status != 400 || r.code() != "recon_line_duplicate" || !strings.Contains(r.message(), "line 3") {
 		t.Fatalf("a line twice: %d %v", r.status, r.body)
@@ -57,17 +62,29 @@ func TestAStatementIsReconciledAndAnAdjustmentTakesTwoPeople(t *testing.T) {
 		t.Fatalf("investigate: %d %v", r.status, r.body)
 	}
 
+	// B's transfer of 300.00 came in with A's remittance code: credited to
+	// A, and 100.00 of it was B's.
+	codeA := e.call("POST", "/api/v1/merchants/"+idA+"/funding", op1, "").body["remittance_code"].(string)
+	if r := e.importStatement(op1, "", statementRow("R001", "300.00", "", "货款 "+codeA)); r.status != 201 || lineStatuses(r) != "matched/"+idA {
+		t.Fatalf("the top-up: %d %v", r.status, r.body)
+	}
 	// The adjustment: balanced, on accounts the auditor can account for.
 	adjust := func(lines string) reply {
-		return e.call("POST", "/api/v1/reconcile/adjustments", op1, `{"case":"`+caseID+`","reason":"the bank credited us for A","lines":`+lines+`}`)
+		return e.call("POST", "/api/v1/reconcile/adjustments", op1, `{"case":"`+caseID+`","reason":"100.00 of A's top-up R001 was B's","lines":`+lines+`}`)
 	}
-	if r := adjust(`[{"account":"bank","side":"debit","amount":"100.00"},{"account":"merchant/` + idA + `/available","side":"credit","amount":"99.00"}]`); r.status != 400 || r.code() != "recon_adjustment_unbalanced" {
+	mA, mB := `"merchant/`+idA+`/available"`, `"merchant/`+idB+`/available"`
+	if r := adjust(`[{"account":` + mA + `,"side":"debit","amount":"100.00"},{"account":` + mB + `,"side":"credit","amount":"99.00"}]`); r.status != 400 || r.code() != "recon_adjustment_unbalanced" {
 		t.Fatalf("unbalanced: %d %v", r.status, r.body)
 	}
-	if r := adjust(`[{"account":"bank","side":"debit","amount":"100.00"},{"account":"worker-payable","side":"credit","amount":"100.00"}]`); r.status != 400 || r.code() != "recon_adjustment_account" {
-		t.Fatalf("worker payable: %d %v", r.status, r.body)
+	for _, acct := range []string{"worker-payable", "suspense"} {
+		if r := adjust(`[{"account":` + mA + `,"side":"debit","amount":"100.00"},{"account":"` + acct + `","side":"credit","amount":"100.00"}]`); r.status != 400 || r.code() != "recon_adjustment_account" {
+			t.Fatalf("%s: %d %v", acct, r.status, r.body)
+		}
 	}
-	r = adjust(`[{"account":"bank","side":"debit","amount":"100.00"},{"account":"merchant/` + idA + `/available","side":"credit","amount":"100.00"}]`)
+	if r := adjust(`[{"account":"bank","side":"debit","amount":"100.00"},{"account":` + mB + `,"side":"credit","amount":"100.00"}]`); r.status != 400 || r.code() != "recon_adjustment_account" {
+		t.Fatalf("the bank debited: %d %v", r.status, r.body)
+	}
+	r = adjust(`[{"account":` + mA + `,"side":"debit","amount":"100.00"},{"account":` + mB + `,"side":"credit","amount":"100.00"}]`)
 	if r.status != 201 || r.body["status"] != "proposed" {
 		t.Fatalf("propose: %d %v", r.status, r.body)
 	}
@@ -84,7 +101,7 @@ func TestAStatementIsReconciledAndAnAdjustmentTakesTwoPeople(t *testing.T) {
 	if r := e.call("GET", "/api/v1/reconcile/cases/"+caseID, reviewer, ""); r.body["status"] != "resolved" || r.body["adjustment"] != adj {
 		t.Fatalf("the case after the adjustment: %v", r.body)
 	}
-	if b := e.balanceOf(bossA, idA); b != "100.00" {
+	if b := e.balanceOf(bossA, idA); b != "200.00" {
 		t.Fatalf("A holds %s", b)
 	}
 	e.verifyLedger()
@@ -104,7 +121,7 @@ func TestAStatementIsReconciledAndAnAdjustmentTakesTwoPeople(t *testing.T) {
 	}
 	status, body := get(bossA, idA)
 	if status != 200 || !strings.HasPrefix(body, reconcile.MerchantHeader+"\n") || !strings.Contains(body, ",adjustment,"+adj+",") ||
-		!strings.HasSuffix(body, "#TOTAL,1,,,,,,0.00,100.00,100.00,\n") {
+		!strings.HasSuffix(body, "#TOTAL,2,,,,,,100.00,300.00,200.00,\n") {
 		t.Fatalf("A's file: %d\n%s", status, body)
 	}
 	if status, _ := get(bossA, idB); status == 200 {

@@ -242,7 +242,8 @@ func TestDemoFillsTheDocumentedWorldThroughTheAPIAndRefusesOtherNodes(t *testing
 	}
 	// The books: the operating merchant's full invoice of its paid
 	// payment and the intermediary merchant's 代开 record, both issued with
-	// 20-digit numbers; the sandbox bank's statement of today reconciled,
+	// 20-digit numbers; the sandbox bank's statement of the day the first
+	// batch was paid (a day over) reconciled,
 	// every payment it lists matched or a case; a merchant's file of the
 	// month downloaded.
 	bk := w.Books

@@ -23,7 +23,8 @@ func ledgerCmd() *cobra.Command {
 			"are say, each merchant's balance its top-ups and adjustments less its live payments, every booked payment traceable\n" +
 			"to its posting, task and agreement, the outbox holding exactly the accepted payments, each tax\n" +
 			"payment to the authority (filing.pay: tax account debited, bank credited) matched to its record,\n" +
-			"and no adjustment (调账) on an account whose detail is the payments.\n" +
+			"no adjustment (调账) on an account whose balance is other records' detail (the payments, the suspense\n" +
+			"items, the bank debited), and suspense holding exactly its open items, every posting moving it an item's.\n" +
 			"Prints JSON {ok, postings, accounts, payments, problems}. The master key comes as for `cxt audit verify`.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -9,7 +9,7 @@ import (
 )
 
 // Books is what the demo did with the books after paying: invoices under
-// both operating models, and today's channel statement reconciled.
+// both operating models, and a day's channel statement reconciled.
 type Books struct {
 	Invoices  []Invoice `json:"invoices"`
 	Statement string    `json:"statement"`      // the reconciled statement's ID
@@ -33,8 +33,9 @@ type Invoice struct {
 // books asks for the invoices each operating model issues — the operating
 // merchant's full invoice of its paid payment, the intermediary merchant's
 // 代开 record of a worker's month — lets them through, waits for the
-// numbers; then imports the sandbox bank's statement of today and downloads
-// the first merchant's reconciliation file of the month.
+// numbers; then imports the sandbox bank's statement of the day the first
+// batch was paid and downloads the first merchant's reconciliation file of
+// that month.
 func (f *filler) books(ctx context.Context) error {
 	if f.opts.Statement == nil || len(f.w.Months) < 2 || f.w.Risk == nil || len(f.w.Merchants) < 2 {
 		return nil
@@ -104,11 +105,12 @@ func (f *filler) invoice(ctx context.Context, m Merchant, body map[string]any, n
 	return nil
 }
 
-// reconcile imports the sandbox bank's statement of today and downloads
-// the first merchant's reconciliation file of the month, as its
-// administrator.
+// reconcile imports the sandbox bank's statement of the day the first
+// batch was paid — a day over: today's statement comes tomorrow
+// (recon_day_open) — and downloads the first merchant's reconciliation
+// file of that month, as its administrator.
 func (f *filler) reconcile(ctx context.Context, b *Books, dir string) error {
-	day := f.opts.Clock.Now().In(china).Format(time.DateOnly)
+	day := f.paidAt.In(china).Format(time.DateOnly)
 	data, err := f.opts.Statement(day)
 	if err != nil {
 		return err
@@ -117,7 +119,7 @@ func (f *filler) reconcile(ctx context.Context, b *Books, dir string) error {
 	if err := os.WriteFile(b.File, data, 0o600); err != nil {
 		return err
 	}
-	f.w.say("the sandbox bank's statement (对账单) of %s is reconciled against the payments: each difference would open a case", day)
+	f.w.say("the sandbox bank's statement (对账单) of %s, the day the first batch was paid, is reconciled against the payments: each difference would open a case", day)
 	var res struct {
 		Statement struct {
 			ID       string `json:"id"`

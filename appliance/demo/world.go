@@ -30,7 +30,7 @@ type World struct {
 	Months    []Month    `json:"months,omitempty"` // the calendar months the demo paid in, on its clock
 	Risk      *Risk      `json:"risk,omitempty"`   // what the demo planted for the risk rules, and what they caught
 	Filing    *Filing    `json:"filing,omitempty"` // the declarations of the months over, tax paid, certificates
-	Books     *Books     `json:"books,omitempty"`  // invoices of both models, today's statement reconciled
+	Books     *Books     `json:"books,omitempty"`  // invoices of both models, the first batch's day's statement reconciled
 	Artifacts []Artifact `json:"artifacts,omitempty"`
 	// The tax bureaus' gateway (docs/gateway.md): where it listens, its
 	// certificate, the platform's profile, and the bureaus' clients the

@@ -58,6 +58,42 @@ func Owed(account string, p *Posting) bool {
 	return true
 }
 
+// NotAdjustable says why an adjustment (调账: a line of cause adjustment)
+// may not move account on that side, or "" when it may. An adjustment
+// moves only balances that are nobody else's detail: a merchant's
+// available balance and fee income, and the bank on its credit side —
+// money that left custody without a posting saying so (a channel that paid
+// over), which the platform or a merchant bears. Every other balance is
+// the detail of records the auditor holds it against, and a posting beside
+// them would make two things say one: worker payable, a channel's
+// clearing account and the tax payables are the payments where they are;
+// suspense is the top-ups' open suspense items, each of which leaves
+// suspense only by its own maker-checker match or return; and money comes
+// into custody (the bank debited) only by a bank statement's line.
+func NotAdjustable(account string, debit bool) string {
+	switch {
+	case account == FeeIncome:
+		return ""
+	case account == Bank:
+		if debit {
+			return "money comes into custody only by a line of the bank's statement (a top-up); an adjustment may credit the bank, never debit it"
+		}
+		return ""
+	case account == Suspense:
+		return "its detail is the top-ups' suspense items: an item leaves suspense only by its own match or return, decided by two people"
+	case account == WorkerPayable:
+		return "its detail is the accepted payments"
+	case account == IIT || account == VAT || account == Surcharges:
+		return "its detail is the taxes withheld on live payments"
+	case strings.HasPrefix(account, "channel/"):
+		return "its detail is the payments with the channel"
+	}
+	if _, ok := MerchantOf(account); ok {
+		return ""
+	}
+	return "it is no account an adjustment moves"
+}
+
 // MerchantOf returns the merchant an account belongs to, if any.
 func MerchantOf(account string) (string, bool) {
 	rest, ok := strings.CutPrefix(account, "merchant/")

@@ -8,6 +8,7 @@ import (
 	"cxt/appliance/datadir"
 	"cxt/appliance/filing"
 	"cxt/appliance/payouts"
+	"cxt/appliance/topups"
 	"cxt/crypto/keyring"
 	"cxt/storage/auditlog"
 	"cxt/storage/state"
@@ -104,8 +105,8 @@ func openOffline(dir string, master *keyring.MasterKey, o state.Options) (*state
 
 // VerifyLedger checks a stopped node's books offline: every balance rebuilt
 // from the postings alone, and the payments held against them
-// (payouts.Verify), and the tax payments against their postings
-// (filing.Audit).
+// (payouts.Verify), the tax payments against their postings
+// (filing.Audit), and suspense against its items (topups.Audit).
 func VerifyLedger(dir string, master *keyring.MasterKey) (*payouts.Report, error) {
 	st, err := openOffline(dir, master, state.Options{ReadOnly: true})
 	if err != nil {
@@ -118,9 +119,16 @@ func VerifyLedger(dir string, master *keyring.MasterKey) (*payouts.Report, error
 			return err
 		}
 		more, err := filing.Audit(r)
+		if err != nil {
+			return err
+		}
+		rep.Problems = append(rep.Problems, more...)
+		if more, err = topups.Audit(r); err != nil {
+			return err
+		}
 		rep.Problems = append(rep.Problems, more...)
 		rep.OK = len(rep.Problems) == 0
-		return err
+		return nil
 	})
 	return rep, err
 }

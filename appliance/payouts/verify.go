@@ -32,8 +32,10 @@ type Report struct {
 // top-ups and adjustments less what its live payments took; every booked
 // payment names a posting that lists it, a task and an agreement; the
 // outbox holds exactly the accepted payments; no adjustment (cause
-// adjustment) moves an account whose detail is the payments, and a
-// channel's clearing account no payment is with holds nothing.
+// adjustment) moves an account ledger.NotAdjustable refuses (whose detail
+// is the payments, the suspense items or the bank's statement), and a
+// channel's clearing account no payment is with holds nothing. Suspense is
+// held against its items by topups.Audit.
 func Verify(r *state.ReadTx) (*Report, error) {
 	lr, err := ledger.Verify(r)
 	if err != nil {
@@ -94,8 +96,12 @@ func Verify(r *state.ReadTx) (*Report, error) {
 		for _, l := range p.Lines {
 			// An adjustment (调账) never moves an account whose detail is
 			// the payments: the payments could no longer account for it.
-			if l.Cause == ledger.CauseAdjustment && paymentDetail(l.Account) {
-				bad("posting %d (%s %s) adjusts %s, whose detail is the payments", p.Seq, p.Event, p.Ref, l.Account)
+			if l.Cause == ledger.CauseAdjustment {
+				if paymentDetail(l.Account) {
+					bad("posting %d (%s %s) adjusts %s, whose detail is the payments", p.Seq, p.Event, p.Ref, l.Account)
+				} else if why := ledger.NotAdjustable(l.Account, l.Debit); why != "" {
+					bad("posting %d (%s %s) adjusts %s (debit %t): %s", p.Seq, p.Event, p.Ref, l.Account, l.Debit, why)
+				}
 			}
 			if l.Account == ledger.FeeIncome {
 				if l.Debit {

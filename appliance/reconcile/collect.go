@@ -13,6 +13,13 @@ func DayOf(t time.Time) Day {
 	return Day(c.Year()*10000 + int(c.Month())*100 + c.Day())
 }
 
+// End is the first instant after the day in China: a statement of the day
+// is imported from then on, never while the channel may still settle
+// payments of it.
+func (d Day) End() time.Time {
+	return time.Date(int(d/10000), time.Month(d/100%100), int(d%100)+1, 0, 0, 0, 0, payouts.China)
+}
+
 // handed reports whether a payment was given to its channel (or is about
 // to be): the ones a statement may list.
 func handed(s payouts.Status) bool {

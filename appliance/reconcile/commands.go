@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"cxt/appliance/ledger"
@@ -52,10 +53,19 @@ func importStatement(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if len(in.Differences) > MaxDifferences {
 		return nil, state.Reject(CodeTooMany, "%d differences, more than %d: is it the statement of channel %s for %s?", len(in.Differences), MaxDifferences, in.Channel, in.Day)
 	}
-	if id, err := tx.Get(KeysBucket, []byte("sm3/"+in.SM3)); err != nil {
-		return nil, err
-	} else if id != nil {
-		return nil, state.Reject(CodeStatementImported, "this file was imported already, as statement %s", id)
+	if end := in.Day.End(); tx.Time().Before(end) {
+		return nil, state.Reject(CodeDayOpen, "%s is not over in China: its statement is imported from %s on", in.Day, end.Format(time.RFC3339))
+	}
+	// A file is held to its SM3 only when it has lines: a quiet day's
+	// statement (header and trailer) is the same bytes every day, and the
+	// one statement per channel and day is all that keeps it once.
+	sm3Key := []byte("sm3/" + in.SM3)
+	if in.Lines > 0 {
+		if id, err := tx.Get(KeysBucket, sm3Key); err != nil {
+			return nil, err
+		} else if id != nil {
+			return nil, state.Reject(CodeStatementImported, "this file was imported already, as statement %s", id)
+		}
 	}
 	dayKey := []byte(fmt.Sprintf("day/%s/%d", in.Channel, in.Day))
 	if id, err := tx.Get(KeysBucket, dayKey); err != nil {
@@ -80,8 +90,10 @@ func importStatement(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 			return nil, err
 		}
 	}
-	if err := tx.Put(KeysBucket, []byte("sm3/"+in.SM3), []byte(st.ID)); err != nil {
-		return nil, err
+	if in.Lines > 0 {
+		if err := tx.Put(KeysBucket, sm3Key, []byte(st.ID)); err != nil {
+			return nil, err
+		}
 	}
 	if err := tx.Put(KeysBucket, dayKey, []byte(st.ID)); err != nil {
 		return nil, err
@@ -260,8 +272,10 @@ type Proposal struct {
 // CheckLines refuses an adjustment's lines that the books cannot take: not
 // 2 to 20 lines of positive amounts, debits unequal to credits
 // (recon_adjustment_unbalanced), or an account that is not the ledger's or
-// whose detail is the payments (recon_adjustment_account). The cause of
-// every line is adjustment.
+// that an adjustment does not move — one whose balance is the detail of
+// other records (ledger.NotAdjustable: the payments, the suspense items,
+// the bank's statement): recon_adjustment_account. The cause of every
+// line is adjustment. The proposal checks it, and the decision again.
 func CheckLines(lines []ledger.Line) error {
 	if len(lines) < 2 || len(lines) > maxAdjustLines {
 		return state.Reject(CodeUnbalanced, "an adjustment has 2 to %d lines; it has %d", maxAdjustLines, len(lines))
@@ -271,8 +285,8 @@ func CheckLines(lines []ledger.Line) error {
 		if err := ledger.Valid(l.Account); err != nil {
 			return state.Reject(CodeAccount, "line %d: no account %q", i+1, l.Account)
 		}
-		if why := Untouchable(l.Account); why != "" {
-			return state.Reject(CodeAccount, "line %d: %s cannot be adjusted: %s", i+1, l.Account, why)
+		if why := ledger.NotAdjustable(l.Account, l.Debit); why != "" {
+			return state.Reject(CodeAccount, "line %d: %s cannot be %s by an adjustment: %s", i+1, l.Account, side(l.Debit), why)
 		}
 		if l.Fen <= 0 || l.Fen > ledger.MaxBalance {
 			return state.Reject(state.InvalidRequest, "line %d: an amount above zero", i+1)
@@ -292,21 +306,11 @@ func CheckLines(lines []ledger.Line) error {
 	return nil
 }
 
-// Untouchable says why an account cannot be adjusted, or "": worker
-// payable, a channel's clearing account and the tax payables hold exactly
-// what the payments where they are say, and the auditor rebuilds them
-// from the payments. A difference there is corrected on the payment (its
-// result from the channel), never by a posting beside it.
-func Untouchable(account string) string {
-	switch {
-	case account == ledger.WorkerPayable:
-		return "its detail is the accepted payments"
-	case account == ledger.IIT || account == ledger.VAT || account == ledger.Surcharges:
-		return "its detail is the taxes withheld on live payments"
-	case strings.HasPrefix(account, "channel/"):
-		return "its detail is the payments with the channel"
+func side(debit bool) string {
+	if debit {
+		return "debited"
 	}
-	return ""
+	return "credited"
 }
 
 func proposeAdjustment(tx *state.Tx, cmd *state.Command) ([]byte, error) {

@@ -6,9 +6,11 @@
 // Invariants:
 //   - A channel statement (对账单, statement.go) is imported whole or not at
 //     all: a malformed or duplicated line, a trailer that does not add up,
-//     a file imported before (its SM3) or a second statement of the same
-//     channel and day refuses the file with a stable code, and nothing of
-//     it is recorded.
+//     a day not over in China, a file with lines imported before (its SM3,
+//     any channel and day) or a second statement of the same channel and
+//     day refuses the file with a stable code, and nothing of it is
+//     recorded. A file with no line is the same bytes every quiet day: only
+//     its channel and day keep it once.
 //   - Every difference between a statement and the platform's payments is
 //     classified exactly once (Classes, in that order of precedence) and
 //     becomes exactly one case; a payment's fee difference likewise, once
@@ -20,10 +22,15 @@
 //     the adjustment that resolved it or an explanation.
 //   - An adjustment is one balanced ledger posting (cause adjustment, event
 //     reconcile.adjust), proposed by one person and approved by another,
-//     once. It never moves an account whose detail is the payments
-//     (worker payable, a channel's clearing account, the tax payables):
-//     the independent auditor (payouts.Verify) rebuilds those from the
-//     payments and would no longer agree.
+//     once, checked at the proposal and again at the decision. It moves
+//     only balances that are nobody else's detail (ledger.NotAdjustable):
+//     merchants' available balances, fee income, and the bank on its
+//     credit side — never worker payable, a channel's clearing account or
+//     the tax payables (the payments), suspense (the top-ups' suspense
+//     items, each matched or returned by its own maker-checker decision),
+//     nor the bank debited (money comes in only by a bank statement's
+//     line). The independent auditor (payouts.Verify, topups.Audit) holds
+//     those to their records and would no longer agree.
 //
 // Trade-offs:
 //   - The reconciliation runs where the statement arrives (the API), over

@@ -39,7 +39,9 @@ func feeOf(cfg *billing.Config, fen int64) (int64, string, string) {
 }
 
 // CheckFee recomputes a payment's fee. The configuration in force when
-// the payment was first decided (its Created) is what it owes; a payment
+// the payment was first decided (its Created) is what it owes: the latest
+// effective on that day among the versions recorded (their Created) by
+// then, as billing.Current found it when the payment was booked; a payment
 // held and released later is booked under the version in force at its
 // release, so any later version is accepted too when the payment names it
 // and its fee is that version's. versions are the merchant's, oldest
@@ -49,7 +51,10 @@ func CheckFee(versions []*billing.Config, p *payouts.Payment) *FeeDifference {
 	var inForce *billing.Config
 	from := 0
 	for i, v := range versions {
-		if v.Effective <= day {
+		// In force at the payment's creation: effective that day or
+		// before, among the versions recorded by then. A version set later
+		// the same day, effective that day, was not there to charge it.
+		if v.Effective <= day && !v.Created.After(p.Created) {
 			inForce, from = v, i
 		}
 	}

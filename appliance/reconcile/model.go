@@ -10,7 +10,7 @@ import (
 // Buckets.
 const (
 	StatementsBucket  = "recon-statements"  // statement ID -> Statement
-	KeysBucket        = "recon-keys"        // "sm3/<hex>", "day/<channel>/<yyyymmdd>" -> statement ID; "fee/<payment>", "missing/<channel>/<ref>" -> case ID
+	KeysBucket        = "recon-keys"        // "sm3/<hex>" (a statement with lines), "day/<channel>/<yyyymmdd>" -> statement ID; "fee/<payment>", "missing/<channel>/<ref>" -> case ID
 	CasesBucket       = "recon-cases"       // case ID -> Case
 	AdjustmentsBucket = "recon-adjustments" // adjustment ID -> Adjustment
 	MetaBucket        = "recon-meta"        // "case", "adjustment" -> the last number given
@@ -31,6 +31,7 @@ const (
 var (
 	CodeStatementImported = state.NewCode(state.KindConflict, "recon_statement_imported")
 	CodeDayImported       = state.NewCode(state.KindConflict, "recon_day_imported")
+	CodeDayOpen           = state.NewCode(state.KindConflict, "recon_day_open")
 	CodeTooMany           = state.NewCode(state.KindInvalid, "recon_too_many_differences")
 	CodeCaseStatus        = state.NewCode(state.KindConflict, "recon_case_status")
 	CodeUnbalanced        = state.NewCode(state.KindInvalid, "recon_adjustment_unbalanced")

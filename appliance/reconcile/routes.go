@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
@@ -84,6 +85,9 @@ func (b *Backend) importStatement(r *api.Request) (int, any, error) {
 	day, ok := ParseDay(q.Get("day"))
 	if !ok {
 		return 0, nil, field(errs.E(op, errs.Invalid, "day: the statement's day, yyyy-mm-dd"), "day")
+	}
+	if end := day.End(); r.Now().Before(end) {
+		return 0, nil, field(errs.Coded(op, errs.Conflict, CodeDayOpen.String(), "day: %s is not over in China; its statement is imported from %s on", day, end.Format(time.RFC3339)), "day")
 	}
 	name := strings.TrimSpace(q.Get("name"))
 	if utf8.RuneCountInString(name) > 100 {
@@ -449,6 +453,13 @@ func (b *Backend) decide(r *api.Request) (*api.Op, error) {
 	}
 	if a.By == r.Subject.ID {
 		return nil, errs.Coded(op, errs.Permission, CodeMakerChecker.String(), "who proposed adjustment %s does not approve or reject it", a.ID)
+	}
+	if in.Decision == "approve" {
+		// An adjustment proposed before a rule tightened is shown as
+		// refused, not as a posting to confirm (the command checks again).
+		if err := CheckLines(a.Lines); err != nil {
+			return nil, err
+		}
 	}
 	r.Audit.Object, r.Audit.Reason = a.ID, in.Note
 	posting := make([]string, len(a.Lines))

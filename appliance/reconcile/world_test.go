@@ -57,6 +57,7 @@ func newWorld(t *testing.T, fee func(merchant string, fen int64, cfg *billing.Co
 			}
 			return nil, ledger.Post(tx, &p)
 		})
+		reg.HandleFrom(state.FilingSet, cmdPut, putHandler)
 	})
 	m.Now = time.Date(2026, 12, 1, 9, 0, 0, 0, payouts.China)
 	return &world{Machine: m, t: t, rules: rules}

@@ -23,15 +23,17 @@ type world struct {
 }
 
 func newWorld(t testing.TB, fee FeeAtTopUp) *world {
-	return &world{statetest.New(t, func(reg *state.Registry) {
-		identity.Register(reg)
-		notify.Register(reg)
-		subjects.Register(reg, nil)
-		feed.Register(reg) // merchants speak command set 6, which appends to the feed
-		merchants.Register(reg)
-		ledger.Register(reg)
-		Register(reg, fee)
-	}), t, 0}
+	return &world{statetest.New(t, func(reg *state.Registry) { registerWorld(reg, fee) }), t, 0}
+}
+
+func registerWorld(reg *state.Registry, fee FeeAtTopUp) {
+	identity.Register(reg)
+	notify.Register(reg)
+	subjects.Register(reg, nil)
+	feed.Register(reg) // merchants speak command set 6, which appends to the feed
+	merchants.Register(reg)
+	ledger.Register(reg)
+	Register(reg, fee)
 }
 
 // ok applies a command that must succeed and decodes its result into out.

@@ -12,7 +12,8 @@
 //   - Every credit is a balanced posting: Dr ledger.Bank, Cr the merchant's
 //     available account or ledger.Suspense (cause top_up). A suspense item
 //     leaves suspense once, by a posting Dr ledger.Suspense, Cr the merchant
-//     (top_up) or Cr ledger.Bank (return).
+//     (top_up) or Cr ledger.Bank (return). Nothing else moves suspense:
+//     the auditor (Audit, in `cxt ledger verify`) holds it to its items.
 //   - A line is a merchant's when its payer account is registered to that
 //     merchant and confirmed, or its memo holds that merchant's remittance
 //     code; when they point at different merchants, or the merchant is not
