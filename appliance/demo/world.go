@@ -249,6 +249,13 @@ func (f *filler) run(ctx context.Context, admins []Admin) error {
 		`curl -s --cacert $CA -H "Authorization: Bearer $TOKEN" -o receipt.zip $CXT/api/v1/payments/<a paid payment's id>/receipt && unzip -o receipt.zip && cat README.txt   # 电子回单: its OpenSSL check (docs/payouts.md)`,
 		"docs/onboarding.md walks every flow against this world; docs/payouts.md the money",
 	}
+	if fl := f.w.Filing; fl != nil && len(fl.Declarations) > 0 {
+		p := fl.Declarations[0].Period
+		f.w.Try = append(f.w.Try,
+			"OPS=$(the ops account's token, signed in as above); bin/cxt filing export --url $CXT --ca $CA --token $OPS --period "+p+" --format csv   # the withholding declaration (扣缴申报明细) of "+p+", column by column in docs/filing.md",
+			`curl -s --cacert $CA -H "Authorization: Bearer <a worker's token>" -o cert.zip $CXT/api/v1/workers/<its id>/tax-certificates/`+p+" && unzip -o cert.zip && cat README.txt   # 完税证明: its OpenSSL check (docs/filing.md)",
+			"bin/cxt invoice list --url $CXT --ca $CA --token $OPS; bin/cxt reconcile cases --url $CXT --ca $CA --token $OPS --status all   # invoices (docs/invoices.md), discrepancy cases (docs/reconciliation.md)")
+	}
 	if f.w.GatewayURL != "" {
 		pulled, office := filepath.Join(f.dir, "feed"), filepath.Join(f.dir, "feed-office")
 		all := f.w.PullCommands(f.w.BureauKey, pulled)
