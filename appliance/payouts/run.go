@@ -27,6 +27,9 @@ type run struct {
 	now      time.Time
 	month    int // yyyymm in China
 	rs       *tax.RuleSet
+	// actual: a month that ends carries what was withheld in it, not the
+	// engine's tax (withholding.withhold), from command set 8 on.
+	actual   bool
 	merchant *merchants.Merchant
 	// available is the merchant's balance as the rows so far left it.
 	available int64
@@ -139,6 +142,9 @@ func newRun(rules *Rules, tx *state.Tx, merchant string, limits *policy.PayoutLi
 	}
 	r := &run{rules: rules, tx: tx, now: now, month: cn.Year()*100 + int(cn.Month()), rs: rs, merchant: m, available: bal,
 		payees: map[string]payeeOf{}, held: map[string]*withholding{}, batches: map[string]*Batch{}, lines: lineSum{}, posting: seq}
+	if r.actual, err = tx.Speaks(state.FilingSet); err != nil {
+		return nil, err
+	}
 	r.limit = rules.MonthlyLimitFen
 	if limits != nil {
 		r.limit = limits.MonthlyLimitFen
@@ -312,7 +318,7 @@ func (r *run) book(p *Payment) error {
 	if err != nil {
 		return err
 	}
-	t, err := w.withhold(r.rs, r.month%100, p.AmountFen, r.rules.Location)
+	t, err := w.withhold(r.rs, r.month%100, p.AmountFen, r.rules.Location, r.actual)
 	if err != nil {
 		return err
 	}

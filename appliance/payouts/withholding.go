@@ -40,15 +40,27 @@ type taxed struct {
 // (个人所得税 is charged on income net of VAT). A payment dated before the
 // worker's current month — a proposer's clock behind a month's turn — counts
 // in the current month: a month once passed never reopens.
-func (w *withholding) withhold(rs *tax.RuleSet, month int, fen int64, location string) (taxed, error) {
+//
+// When the month turns, the month that ended joins the cumulative state.
+// With actual (command set 8 on) it joins with what was withheld in it —
+// the cumulative method's "already withheld" (已预扣预缴税额) — not with the
+// engine's tax on its income: they differ when a payment came back in its
+// own month after later payments were taxed with its income counted, and
+// only the withheld figure lets the next months offset what the month
+// withheld too much (or too little, by a rounding fen). Before set 8 the
+// engine's figure was carried, and replays keep it.
+func (w *withholding) withhold(rs *tax.RuleSet, month int, fen int64, location string, actual bool) (taxed, error) {
 	if month < w.Month {
 		month = w.Month
 	}
 	if month != w.Month {
 		if w.Month != 0 {
-			_, after, err := rs.NextMonth(w.Before, w.Month, ledger.Decimal(w.Income-w.VAT), rs.LaborCumulative.GapPolicy)
+			ended, after, err := rs.NextMonth(w.Before, w.Month, ledger.Decimal(w.Income-w.VAT), rs.LaborCumulative.GapPolicy)
 			if err != nil {
 				return taxed{}, err
+			}
+			if actual {
+				after.Withheld = after.Withheld.Sub(ended.IIT).Add(ledger.Decimal(w.IIT))
 			}
 			w.Before = after
 		}
