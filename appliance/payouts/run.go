@@ -22,11 +22,11 @@ import (
 // goes, and writes the withholding, the batches and one aggregated posting
 // when the command ends (finish).
 type run struct {
-	rules    *Rules
-	tx       *state.Tx
-	now      time.Time
-	month    int // yyyymm in China
-	rs       *tax.RuleSet
+	rules *Rules
+	tx    *state.Tx
+	now   time.Time
+	month int // yyyymm in China
+	rs    *tax.RuleSet
 	// actual: a month that ends carries what was withheld in it, not the
 	// engine's tax (withholding.withhold), from command set 8 on.
 	actual   bool
