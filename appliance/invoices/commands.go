@@ -187,6 +187,9 @@ func issue(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		if !ValidNumber(in.Number) {
 			return nil, state.Reject(state.InvalidRequest, "a 代开 invoice is recorded with the tax office's number: 20 digits")
 		}
+		if in.Number[2:4] == SandboxProvince {
+			return nil, state.Reject(state.InvalidRequest, "number %s: province code %s is the sandbox tax-control system's, never a tax office's", in.Number, SandboxProvince)
+		}
 		if err := markIssued(tx, inv, in.Number); err != nil {
 			return nil, err
 		}
@@ -247,6 +250,19 @@ func issued(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 			return nil, err
 		}
 		inv.Outbox = 0
+		if by, err := numberBorne(tx, it.Number); err != nil {
+			return nil, err
+		} else if by != "" && by != inv.ID {
+			// The tax-control system answered a number another invoice
+			// bears: this one goes back to requested, saying so, and the
+			// rest of the page — and the outbox behind it — goes on.
+			inv.Status = Requested
+			inv.Reason = fmt.Sprintf("the tax-control system answered number %s, which %s bears: let it through again once the system is put right", it.Number, by)
+			if _, err := put(tx, inv); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if err := markIssued(tx, inv, it.Number); err != nil {
 			return nil, err
 		}
@@ -265,13 +281,12 @@ func issued(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 // typed in twice for 代开 invoices, or an Issuer answering one number for
 // two requests, which the driver's page then waits on.
 func markIssued(tx *state.Tx, inv *Invoice, number string) error {
-	key := []byte("number/" + number)
-	if prev, err := tx.Get(MetaBucket, key); err != nil {
+	if by, err := numberBorne(tx, number); err != nil {
 		return err
-	} else if prev != nil && string(prev) != inv.ID {
-		return state.Reject(CodeNumber, "invoice number %s is borne by %s already: each invoice, a red letter too, has a number of its own", number, prev)
+	} else if by != "" && by != inv.ID {
+		return state.Reject(CodeNumber, "invoice number %s is borne by %s already: each invoice, a red letter too, has a number of its own", number, by)
 	}
-	if err := tx.Put(MetaBucket, key, []byte(inv.ID)); err != nil {
+	if err := tx.Put(MetaBucket, []byte("number/"+number), []byte(inv.ID)); err != nil {
 		return err
 	}
 	inv.Number, inv.Issued = number, tx.Time()
@@ -282,6 +297,12 @@ func markIssued(tx *state.Tx, inv *Invoice, number string) error {
 		inv.Status = Issued
 	}
 	return appendFact(tx, inv)
+}
+
+// numberBorne returns the invoice that bears number, or "".
+func numberBorne(tx *state.Tx, number string) (string, error) {
+	v, err := tx.Get(MetaBucket, []byte("number/"+number))
+	return string(v), err
 }
 
 // Deliver is the body of CmdDeliver.

@@ -2,6 +2,7 @@ package invoices_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"cxt/appliance/invoices"
@@ -153,4 +154,38 @@ func TestRacingRequestsForOnePaymentInvoiceItOnce(t *testing.T) {
 	// invoice may cover a payment the fee invoice covers.
 	w.request(invoices.Request{Merchant: "m2", Kind: invoices.Worker, Worker: "w0001", Payments: ps[1:2], Seller: "w0001"})
 	w.request(invoices.Request{Merchant: "m2", Kind: invoices.Fee, Payments: ps[2:]})
+}
+
+// The tax-control system answering one number for two requests does not
+// stop invoicing: the first bears it, the second goes back to requested
+// saying why, and is issued with a number of its own when let through
+// again. A number in the sandbox's province is never typed in.
+func TestANumberAnsweredTwiceSendsTheSecondInvoiceBack(t *testing.T) {
+	w := newWorld(t)
+	w.setup(both, 2, nil)
+	ps := w.pay("m1", payouts.Row{Worker: "w0000", Fen: 10_000}, payouts.Row{Worker: "w0001", Fen: 20_000})
+	a := w.request(invoices.Request{Merchant: "m1", Kind: invoices.Full, Payments: ps[:1], By: "acct-op"})
+	b := w.request(invoices.Request{Merchant: "m1", Kind: invoices.Full, Payments: ps[1:], By: "acct-op"})
+	for _, id := range []string{a.ID, b.ID} {
+		w.ok(invoices.CmdIssue, invoices.Issue{Invoice: id, By: "op"})
+	}
+	a, b = w.invoice(a.ID), w.invoice(b.ID)
+	const n = "26440000000000000001"
+	w.ok(invoices.CmdIssued, invoices.Results{Items: []invoices.IssuedItem{{Invoice: a.ID, Outbox: a.Outbox, Number: n}, {Invoice: b.ID, Outbox: b.Outbox, Number: n}}})
+	if got := w.invoice(a.ID); got.Status != invoices.Issued || got.Number != n {
+		t.Fatalf("the first: %+v", got)
+	}
+	got := w.invoice(b.ID)
+	if got.Status != invoices.Requested || got.Number != "" || got.Outbox != 0 || !strings.Contains(got.Reason, a.ID) {
+		t.Fatalf("the second: %+v", got)
+	}
+	w.ok(invoices.CmdIssue, invoices.Issue{Invoice: b.ID, By: "op"})
+	b = w.invoice(b.ID)
+	w.ok(invoices.CmdIssued, invoices.Results{Items: []invoices.IssuedItem{{Invoice: b.ID, Outbox: b.Outbox, Number: "26440000000000000002"}}})
+	if got := w.invoice(b.ID); got.Status != invoices.Issued || got.Number != "26440000000000000002" {
+		t.Fatalf("let through again: %+v", got)
+	}
+	ws := w.pay("m2", payouts.Row{Worker: "w0000", Fen: 10_000})
+	wi := w.request(invoices.Request{Merchant: "m2", Kind: invoices.Worker, Worker: "w0000", Payments: ws, By: "acct-op"})
+	w.refused("invalid_request", invoices.CmdIssue, invoices.Issue{Invoice: wi.ID, Number: "26" + invoices.SandboxProvince + "0000000000000007", By: "op"})
 }

@@ -83,7 +83,7 @@ func (s *Sandbox) Issue(ctx context.Context, req IssueRequest) (string, error) {
 	if n, ok := s.issued[req.ID]; ok {
 		return n, nil
 	}
-	n := fmt.Sprintf("%02d990%015d", req.Requested.In(china).Year()%100, seq)
+	n := fmt.Sprintf("%02d%s0%015d", req.Requested.In(china).Year()%100, SandboxProvince, seq)
 	s.issued[req.ID] = n
 	return n, nil
 }
@@ -98,3 +98,8 @@ func (s *Sandbox) Issued() (issued, asked int) {
 	}
 	return len(s.issued), asked
 }
+
+// SandboxProvince is the province code of the sandbox's numbers: no
+// province has it, so a tax office's number never does, and a number typed
+// in with it is refused (it could only take one the sandbox will give).
+const SandboxProvince = "99"
