@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -67,6 +68,9 @@ type made struct {
 //     caught.
 func TestTheMonthAfterThePayout(t *testing.T) {
 	seedN := time.Now().UnixNano()
+	if s := os.Getenv("CXT_SEED"); s != "" { // a seed printed by a run that failed
+		seedN, _ = strconv.ParseInt(s, 10, 64)
+	}
 	t.Logf("seed %d", seedN)
 	rng := rand.New(rand.NewPCG(uint64(seedN), 13))
 	w := newWorld(t)
@@ -165,8 +169,28 @@ func TestTheMonthAfterThePayout(t *testing.T) {
 		}
 	}
 	t.Logf("%d payments: %v; %d returned in January", len(pays), count, lateReturns)
+	// Besides the seeded hold, a row held because its tax exceeds it: the
+	// month's VAT falls due in full with the payment that reaches the line
+	// (sales of 100,000.00, 101,000.00 with the VAT), so its worker's month
+	// with it reaches 101,000.00 — counting every payment booked in it, as
+	// the month stood when the row was decided (some came back since).
+	live := map[string]int64{} // worker -> December's booked amounts
+	for _, p := range pays {
+		if p.Status != payouts.Rejected && p.Status != payouts.OnHold && p.Status != payouts.Cancelled {
+			live[p.Worker] += p.AmountFen
+		}
+	}
+	taxHolds := 0
+	for id, p := range pays {
+		if p.Status == payouts.OnHold && p.Code == payouts.ReasonTaxExceeds {
+			taxHolds++
+			if live[p.Worker]+p.AmountFen < 101_000_00 {
+				t.Fatalf("%s held for its tax, yet its worker's month with it is %d fen", id, live[p.Worker]+p.AmountFen)
+			}
+		}
+	}
 	if len(pays) != len(rows) || count[payouts.Failed] == 0 || count[payouts.Returned] == 0 || lateReturns == 0 ||
-		count[payouts.Rejected] != 1 || count[payouts.OnHold] != 1 || count[payouts.Accepted]+count[payouts.Submitted] != 0 {
+		count[payouts.Rejected] != 1 || count[payouts.OnHold] != 1+taxHolds || count[payouts.Accepted]+count[payouts.Submitted] != 0 {
 		t.Fatalf("the month should end with every payment final and show failures, returns (some in January), a rejection and a hold: %v", count)
 	}
 	if probs := w.auditors(); len(probs) != 0 {

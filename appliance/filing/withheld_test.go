@@ -49,3 +49,41 @@ func TestAMonthCarriesWhatItWithheldIntoTheNext(t *testing.T) {
 	}
 	w.audit()
 }
+
+// TestAPaymentItsTaxExceedsIsHeldNotAFault: the month's VAT falls due in
+// full with the payment that reaches the 100,000.00 threshold; a small one
+// cannot carry it. The row is held (tax_exceeds_payment) and books nothing;
+// a payment that can carry it goes through. Before, the execute command
+// failed — on every replica, a stop for the whole cluster (the race run of
+// TestTheMonthAfterThePayout, seed 1795822335806993304).
+func TestAPaymentItsTaxExceedsIsHeldNotAFault(t *testing.T) {
+	w := newWorld(t)
+	w.ok(payoutstest.CmdSeed, payoutstest.Seed{Merchants: []string{"m1"}, Workers: []string{"w1"}})
+	w.ok(payoutstest.CmdTopUp, payoutstest.TopUp{Merchant: "m1", Fen: 1_000_000_00, Ref: "t0"})
+	w.Now = time.Date(2026, 3, 10, 9, 0, 0, 0, payouts.China)
+	first := w.pay("w1", "100500.00") // sales 100,500 ÷ 1.01 = 99,504.95: under the threshold
+	before := map[string]int64{}
+	for _, a := range []string{ledger.Merchant("m1"), ledger.IIT, ledger.VAT, ledger.Surcharges, ledger.WorkerPayable} {
+		before[a] = w.balance(a)
+	}
+	w.holdsOK = true
+	small := w.pay("w1", "611.87")
+	p := w.payment(small[0])
+	if p.Status != payouts.OnHold || p.Code != "tax_exceeds_payment" || p.IITFen+p.VATFen+p.SurFen != 0 || p.FeeFen != 0 {
+		t.Fatalf("the small payment: %+v", p)
+	}
+	for a, fen := range before {
+		if got := w.balance(a); got != fen {
+			t.Fatalf("%s moved from %d to %d for a held row", a, fen, got)
+		}
+	}
+	big := w.pay("w1", "5000.00")
+	q := w.payment(big[0])
+	if q.Status != payouts.Accepted || q.VATFen == 0 || q.IITFen+q.VATFen+q.SurFen > q.AmountFen {
+		t.Fatalf("the payment that carries the month's VAT: %+v", q)
+	}
+	if w.payment(first[0]).VATFen != 0 {
+		t.Fatal("the first payment's VAT changed")
+	}
+	w.audit()
+}

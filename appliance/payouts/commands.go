@@ -71,6 +71,7 @@ const (
 	ReasonMerchant         = "merchant_status"
 	ReasonBalance          = "insufficient_balance"
 	ReasonOverAccepted     = "task_amount_exceeded"
+	ReasonTaxExceeds       = "tax_exceeds_payment"
 )
 
 // China is the calendar months and years are counted in.

@@ -179,7 +179,13 @@ func (r *run) decide(p *Payment) error {
 	case code != "":
 		p.Status, p.Code, p.Reason = Rejected, code, reason
 	default:
-		if err := r.book(p); err != nil {
+		var te *taxExceeds
+		switch err := r.book(p); {
+		case errors.As(err, &te):
+			p.FeeFen, p.FeeRule = 0, ""
+			p.Status, p.Code, p.Reason = OnHold, ReasonTaxExceeds, te.Error()
+			r.notify(p.Merchant, callbacks.EventPaymentOnHold, func() any { return p.View() })
+		case err != nil:
 			return err
 		}
 	}

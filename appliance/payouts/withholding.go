@@ -50,6 +50,29 @@ type taxed struct {
 // withheld too much (or too little, by a rounding fen). Before set 8 the
 // engine's figure was carried, and replays keep it.
 func (w *withholding) withhold(rs *tax.RuleSet, month int, fen int64, location string, actual bool) (taxed, error) {
+	// Work on a copy: a payment its tax exceeds (taxExceeds) changes
+	// nothing of the worker's year.
+	nw := *w
+	t, err := nw.add(rs, month, fen, location, actual)
+	if err == nil {
+		*w = nw
+	}
+	return t, err
+}
+
+// taxExceeds is a payment whose tax is more than the payment: the month's
+// VAT falls due in full with the payment that reaches the threshold (the
+// 2026 VAT Law taxes a month that reaches it in full), and a small one
+// cannot carry it. The row is held (tax_exceeds_payment), never booked:
+// nothing can be withheld beyond what is paid.
+type taxExceeds struct{ tax, fen int64 }
+
+func (e *taxExceeds) Error() string {
+	return fmt.Sprintf("the tax due with this payment is %s — the month's VAT falls due in full with the payment that reaches the monthly threshold — more than the payment of %s: pay at least that much, or release it next month",
+		ledger.Yuan(e.tax), ledger.Yuan(e.fen))
+}
+
+func (w *withholding) add(rs *tax.RuleSet, month int, fen int64, location string, actual bool) (taxed, error) {
 	if month < w.Month {
 		month = w.Month
 	}
@@ -87,7 +110,7 @@ func (w *withholding) withhold(rs *tax.RuleSet, month int, fen int64, location s
 		t.IIT, t.Method = fenOf(iit), "labor_per_payment"
 	}
 	if t.IIT+t.VAT+t.Sur > fen {
-		return taxed{}, fmt.Errorf("payouts: tax %d fen on a payment of %d", t.IIT+t.VAT+t.Sur, fen)
+		return taxed{}, &taxExceeds{tax: t.IIT + t.VAT + t.Sur, fen: fen}
 	}
 	w.Income, w.IIT, w.VAT, w.Sur = income, w.IIT+t.IIT, w.VAT+t.VAT, w.Sur+t.Sur
 	return t, nil
