@@ -123,7 +123,9 @@ func workerLine(rules *tax.Rules, worker string, months map[int]*monthSums, p Pe
 		if m >= rs.LaborCumulative.FromMonth {
 			cm, next, err := rs.NextMonth(st, m, ledger.Decimal(s.income), rs.LaborCumulative.GapPolicy)
 			if err != nil {
-				return Line{}, fmt.Errorf("filing: worker %s month %d: %w", worker, m, err)
+				// The payments' figures as the engine cannot take them: a
+				// refusal every replica makes alike, not a stop.
+				return Line{}, state.Reject(CodeRuleSet, "worker %s, %d-%02d: the tax engine refuses the month: %v", worker, p.Year, m, err)
 			}
 			st, last, cumulative, lineMethod = next, cm, true, "labor_cumulative"
 		} else {

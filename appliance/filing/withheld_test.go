@@ -87,3 +87,27 @@ func TestAPaymentItsTaxExceedsIsHeldNotAFault(t *testing.T) {
 	}
 	w.audit()
 }
+
+// TestAYearWithoutTaxRulesRefusesItsPaymentsAlike: a chunk executed in a
+// year the binary has no tax rules for is refused (unavailable) by every
+// replica alike; before, the handler's error stopped every replica.
+func TestAYearWithoutTaxRulesRefusesItsPaymentsAlike(t *testing.T) {
+	w := newWorld(t)
+	w.ok(payoutstest.CmdSeed, payoutstest.Seed{Merchants: []string{"m1"}, Workers: []string{"w1"}})
+	w.ok(payoutstest.CmdTopUp, payoutstest.TopUp{Merchant: "m1", Fen: 1_000_000_00, Ref: "t0"})
+	w.Now = time.Date(2031, 3, 10, 9, 0, 0, 0, payouts.China)
+	cmds, err := payouts.UploadCommands("pb-2031", "m1", "pb-2031", "acct-op", []payouts.Row{{Worker: "w1", Task: "task-1", Amount: "100.00"}}, w.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cmds {
+		if res := w.Apply(c); res.Err != nil {
+			t.Fatalf("upload: %v", res.Err)
+		}
+	}
+	w.ok(payouts.CmdConfirm, payouts.Confirm{Batch: "pb-2031", By: "acct-admin"})
+	w.refused("unavailable", payouts.CmdExecute, payouts.Chunk{Batch: "pb-2031", Chunk: 0})
+	if b := w.balance(ledger.Merchant("m1")); b != 1_000_000_00 {
+		t.Fatalf("the merchant holds %d after a refused chunk", b)
+	}
+}

@@ -126,7 +126,10 @@ func newRun(rules *Rules, tx *state.Tx, merchant string, limits *policy.PayoutLi
 	cn := now.In(China)
 	rs, err := rules.Tax.For(cn.Year())
 	if err != nil {
-		return nil, fmt.Errorf("payouts: %w", err)
+		// A refusal, not a fault: every replica refuses alike, and the
+		// batch waits for a cxt that knows the year's rules, instead of
+		// the cluster stopping at the year's first payment.
+		return nil, state.Reject(state.Unavailable, "cxt has no tax rules for %d (%v): a cxt that has them must run before payments of %d are executed", cn.Year(), err, cn.Year())
 	}
 	m, err := merchants.Get(tx, merchant)
 	if err != nil {
