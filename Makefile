@@ -89,7 +89,7 @@ bench: deps
 # over the whole suite.
 check-long: deps
 	ops/ci/fuzz-all $(LONG)
-	$(GO) test -race -count=1 -timeout 30m ./... 2>&1 | ops/ci/summarize
+	$(GO) test -race -count=1 -timeout 60m ./... 2>&1 | ops/ci/summarize
 
 clean:
 	rm -rf bin
