@@ -48,7 +48,11 @@ var embeddedActions = sync.OnceValue(func() []string {
 // keyed on something else (two roles together, an account created later)
 // escapes the matrix; the pipeline's own check holds then.
 func labelCells(b *Bundle, extra []Subject) []Input {
-	actions := append(append(embeddedActions(), ActionsOf(b)...), dutyMatrixActions()...)
+	// A fresh slice: embeddedActions is shared by every caller (every
+	// replica in one process), and appending to it, then sorting and
+	// compacting in place, wrote into its spare capacity — a data race
+	// the race detector found with three nodes activating a bundle at once.
+	actions := slices.Concat(embeddedActions(), ActionsOf(b), dutyMatrixActions())
 	slices.Sort(actions)
 	actions = slices.Compact(actions)
 	var subs []Subject
