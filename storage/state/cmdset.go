@@ -59,6 +59,12 @@ const PolicyBundleSet = 7
 // discrepancy cases and adjustments (调账).
 const FilingSet = 8
 
+// ArchivesSet is the command set of the subjects' archives and rights:
+// archive use and destruction, legal holds, personal-information requests
+// (export, correction, deletion, restriction, account cancellation), and
+// training and insurance records.
+const ArchivesSet = 9
+
 // CmdCommandSet raises the command set the cluster speaks; its body is the
 // set, 8 bytes big-endian.
 const CmdCommandSet = "state.min_version"
