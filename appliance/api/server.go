@@ -49,6 +49,10 @@ type Server struct {
 	// Clients authenticates signed requests of machine clients (package
 	// clients).
 	Clients Clients
+	// Withhold, when it returns an error, refuses every route but the
+	// system routes with it: the node holds state it must not serve yet
+	// (a destroyed archive's key came back with a restored copy).
+	Withhold func() error
 	// Bare serves the mounted backends' routes only, without the health,
 	// status and unseal routes: a listener of its own, such as the tax
 	// bureaus' gateway (gateway/server), answers nothing of the business
@@ -110,6 +114,13 @@ func (s *Server) route(r *mux.Router) {
 	for _, rt := range s.Routes() {
 		r.HandleFunc(rt.Path, s.serve(rt)).Methods(rt.Method)
 	}
+}
+
+func (s *Server) withheld() error {
+	if s.Withhold == nil {
+		return nil
+	}
+	return s.Withhold()
 }
 
 // Request is one request in flight.
@@ -280,6 +291,8 @@ func (s *Server) serve(rt Route) http.HandlerFunc {
 		switch {
 		case req.Node == nil && !rt.sys:
 			err = errs.E("", errs.Sealed, "the node is sealed; unseal it with cxt unseal")
+		case !rt.sys && s.withheld() != nil:
+			err = s.withheld()
 		case rt.unrouted:
 			req.Audit.Object = unroutedObject(hr)
 			s.identify(req)

@@ -13,6 +13,7 @@ import (
 	"cxt/appliance/api"
 	"cxt/appliance/billing"
 	"cxt/appliance/callbacks"
+	"cxt/appliance/archives"
 	"cxt/appliance/certificates"
 	"cxt/appliance/clients"
 	"cxt/appliance/filing"
@@ -65,6 +66,7 @@ type backends struct {
 	certs      *certificates.Backend
 	reconcile  *reconcile.Backend
 	invoices   *invoices.Backend
+	archives   *archives.Backend
 	// the tax bureaus' gateway (see gateway.go)
 	bureaus    *bureaus.Backend
 	platform   *platform.Backend
@@ -101,6 +103,7 @@ func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.
 		certs:      &certificates.Backend{}, // made from the declarations and tax payments; the platform's key signs
 		reconcile:  &reconcile.Backend{},
 		invoices:   &invoices.Backend{},
+		archives:   &archives.Backend{}, // the node sets OnDestroyed
 		bureaus:    &bureaus.Backend{},
 		platform:   &platform.Backend{},
 		gwFeed:     &server.Feed{},
@@ -210,7 +213,7 @@ func topUpFee(tx *state.Tx, event, merchant string, fen int64, ref string) error
 // state machine registers their commands.
 func (b *backends) list() []api.Backend {
 	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements, b.tasks, b.payouts, b.receipts, b.billing, b.topups, b.clients, b.callbacks, b.risk, b.filing, b.certs, b.reconcile,
-		b.invoices, b.bureaus, b.platform, b.gwReceipts, b.gwReports}
+		b.invoices, b.archives, b.bureaus, b.platform, b.gwReceipts, b.gwReports}
 }
 
 // subjectKeys keeps the data subjects' keys (package subjects). After a

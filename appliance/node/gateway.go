@@ -45,7 +45,7 @@ func (n *Node) mountGateway(g datadir.Gateway) error {
 	if g.RatePerSecond > 0 {
 		n.domains.bureaus.Rate, n.domains.bureaus.Burst = rate.Limit(g.RatePerSecond), max(g.Burst, 1)
 	}
-	n.gw = &api.Server{Cluster: n.Cluster, Authz: n.api.Authz, Now: n.api.Now, Log: n.log}
+	n.gw = &api.Server{Cluster: n.Cluster, Authz: n.api.Authz, Now: n.api.Now, Log: n.log, Withhold: n.withheld}
 	server.Mount(n.gw, n.domains.bureaus, n.domains.gatewayParts()...)
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -104,12 +105,15 @@ type Node struct {
 	api     *api.Server
 	domains *backends   // what n.api and n.gw serve
 	gw      *api.Server // the gateway listener's pipeline
-	gwLn    net.Listener
-	gwHTTP  *http.Server
-	adminLn net.Listener
-	admin   *http.Server
-	started time.Time
-	lock    *datadir.Lock // held from Open to Close
+	// withhold is why the node serves nothing but health now (the key of
+	// a destroyed archive is alive in its state), or nil.
+	withhold atomic.Pointer[error]
+	gwLn     net.Listener
+	gwHTTP   *http.Server
+	adminLn  net.Listener
+	admin    *http.Server
+	started  time.Time
+	lock     *datadir.Lock // held from Open to Close
 
 	stopped chan struct{} // closed when the replica stopped itself (fail-stop)
 	stopErr error
@@ -223,7 +227,8 @@ func open(ctx context.Context, cfg *datadir.Node, o Options) (*Node, error) {
 	n.domains.clients.AllowPrivateCallbacks = o.AllowPrivateCallbacks
 	shred := n.compactAfterShred
 	n.domains.subjects.onShred.Store(&shred)
-	n.api = &api.Server{Cluster: n.Cluster, Authz: authz, Now: o.Now, Log: n.log}
+	n.domains.archives.OnDestroyed = n.afterDestroy
+	n.api = &api.Server{Cluster: n.Cluster, Authz: authz, Now: o.Now, Log: n.log, Withhold: n.withheld}
 	n.domains.mount(n.api)
 	n.api.SetLimits(rates)
 	if err := n.mountGateway(cfg.Gateway); err != nil {
@@ -474,6 +479,8 @@ func (n *Node) unsealWith(ctx context.Context, master *keyring.MasterKey) error 
 		return err
 	}
 	n.driveInvoices(sctx, c)
+	n.checkDestroyed(sctx, c, backend, true)
+	go n.guardDestroyed(sctx, c, backend)
 	n.domains.keys.newTerm = func(term uint32, now time.Time) (*state.Command, error) {
 		return state.InstallTermCommandFor(c.State().CommandSet(), master, term, keyring.NewSecret(), now)
 	}

@@ -85,16 +85,8 @@ func Register(reg *state.Registry, onShred func(subject string)) {
 		if err := json.Unmarshal(cmd.Body, &in); err != nil || in.Subject == "" || in.Reason == "" {
 			return nil, state.Reject(state.InvalidRequest, "a shred names a subject and a reason")
 		}
-		rec, err := get(tx, in.Subject)
+		rec, err := Shred(tx, in.Subject, in.Reason)
 		if err != nil {
-			return nil, err
-		}
-		if rec.Shredded != nil {
-			return nil, state.Reject(CodeShredded, "subject %s was shredded at %s", in.Subject, rec.Shredded.Format(time.RFC3339))
-		}
-		now := tx.Time()
-		rec.Wrapped, rec.Shredded, rec.Reason = nil, &now, in.Reason
-		if err := put(tx, rec); err != nil {
 			return nil, err
 		}
 		if onShred != nil {
@@ -102,6 +94,38 @@ func Register(reg *state.Registry, onShred func(subject string)) {
 		}
 		return json.Marshal(rec)
 	})
+}
+
+// Shred destroys subject's key inside a command (the shred command's, or an
+// archive destruction's) and returns the tombstone. Only the shred command
+// compacts the log at once; another caller's entry leaves it at the next
+// snapshot, or sooner if it runs its own hook.
+func Shred(tx *state.Tx, subject, reason string) (*Record, error) {
+	rec, err := get(tx, subject)
+	if err != nil {
+		return nil, err
+	}
+	if rec.Shredded != nil {
+		return nil, state.Reject(CodeShredded, "subject %s was shredded at %s", subject, rec.Shredded.Format(time.RFC3339))
+	}
+	now := tx.Time()
+	rec.Wrapped, rec.Shredded, rec.Reason = nil, &now, reason
+	return rec, put(tx, rec)
+}
+
+// Live reports whether subject has a key that is not shredded.
+func Live(r interface {
+	Get(bucket string, key []byte) ([]byte, error)
+}, subject string) (bool, error) {
+	b, err := r.Get(Bucket, []byte(subject))
+	if err != nil || b == nil {
+		return false, err
+	}
+	var rec Record
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return false, err
+	}
+	return rec.Shredded == nil && rec.Wrapped != nil, nil
 }
 
 // ShredCommand returns the command that destroys subject's key.

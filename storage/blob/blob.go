@@ -52,6 +52,10 @@ func New(b Backend, keys *keyring.Keyring) *Store { return &Store{b: b, keys: do
 // (crypto/subjectkey), so that destroying the key shreds them.
 func (s *Store) Under(w docseal.Wrapper) *Store { return &Store{b: s.b, keys: w} }
 
+// Raw is the backend the store seals into, for the few objects that are
+// not documents and need no sealing (their content is signed instead).
+func (s *Store) Raw() Backend { return s.b }
+
 var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
 // CheckID reports whether id may name a document.

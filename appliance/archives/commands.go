@@ -1,0 +1,438 @@
+package archives
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"cxt/appliance/subjects"
+	"cxt/gateway/feed"
+	"cxt/storage/state"
+)
+
+// FactDestroyed is the feed's tombstone of a destroyed archive: the
+// subject by its internal ID, the certificate and the SM3 of its manifest.
+// The subject's earlier entries stay in the chain; their identities no
+// longer open.
+const FactDestroyed = "archive.destroyed"
+
+// Register adds the buckets and commands.
+func (b *Backend) Register(reg *state.Registry) {
+	reg.Bucket(Bucket)
+	reg.Bucket(UsesBucket)
+	reg.Bucket(DestroyBuck)
+	reg.HandleFrom(state.ArchivesSet, CmdHold, b.hold)
+	reg.HandleFrom(state.ArchivesSet, CmdRelease, b.release)
+	reg.HandleFrom(state.ArchivesSet, CmdUseRequest, b.useRequest)
+	reg.HandleFrom(state.ArchivesSet, CmdUseDecide, b.useDecide)
+	reg.HandleFrom(state.ArchivesSet, CmdUsed, b.used)
+	reg.HandleFrom(state.ArchivesSet, CmdDestroyPropose, b.destroyPropose)
+	reg.HandleFrom(state.ArchivesSet, CmdDestroyDecide, b.destroyDecide)
+	reg.HandleFrom(state.ArchivesSet, CmdReapply, b.reapply)
+}
+
+func getJSON[T any](r Reader, bucket, key string) (*T, error) {
+	b, err := r.Get(bucket, []byte(key))
+	if err != nil || b == nil {
+		return nil, err
+	}
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, fmt.Errorf("archives: %s/%s: %w", bucket, key, err)
+	}
+	return &v, nil
+}
+
+func putJSON(tx *state.Tx, bucket, key string, v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return b, tx.Put(bucket, []byte(key), b)
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// archive reads a subject's archive record, or a fresh one.
+func archive(r Reader, s *Subject) (*Archive, error) {
+	a, err := getJSON[Archive](r, Bucket, s.ID)
+	if err != nil || a != nil {
+		return a, err
+	}
+	return &Archive{Subject: s.ID, Kind: s.Kind}, nil
+}
+
+func (a *Archive) activeHolds() []Hold {
+	var out []Hold
+	for _, h := range a.Holds {
+		if h.Active() {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func decode(cmd *state.Command, v any) error {
+	if err := json.Unmarshal(cmd.Body, v); err != nil {
+		return state.Reject(state.InvalidRequest, "%s: %v", cmd.Type, err)
+	}
+	return nil
+}
+
+// HoldIn is a legal hold to place.
+type HoldIn struct {
+	Subject   string `json:"subject"`
+	ID        string `json:"id"`
+	Reason    string `json:"reason"`
+	Authority string `json:"authority"`
+	By        string `json:"by"`
+}
+
+func (b *Backend) hold(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	var in HoldIn
+	if err := decode(cmd, &in); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(in.Reason) == "" || strings.TrimSpace(in.Authority) == "" || in.ID == "" {
+		return nil, state.Reject(state.InvalidRequest, "a legal hold names its reason and the authority that ordered it")
+	}
+	r := FromTx(tx)
+	s, err := Lookup(r, in.Subject)
+	if err != nil {
+		return nil, err
+	}
+	a, err := archive(r, s)
+	if err != nil {
+		return nil, err
+	}
+	if a.Destroyed != nil {
+		return nil, state.Reject(CodeDestroyed, "the archive of %s was destroyed (certificate %s)", s.ID, a.Destroyed.Certificate)
+	}
+	a.Holds = append(a.Holds, Hold{ID: in.ID, Reason: in.Reason, Authority: in.Authority, By: in.By, Placed: tx.Time()})
+	return putJSON(tx, Bucket, s.ID, a)
+}
+
+// ReleaseIn releases a hold.
+type ReleaseIn struct {
+	Subject string `json:"subject"`
+	Hold    string `json:"hold"`
+	Reason  string `json:"reason"`
+	By      string `json:"by"`
+}
+
+func (b *Backend) release(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	var in ReleaseIn
+	if err := decode(cmd, &in); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(in.Reason) == "" {
+		return nil, state.Reject(state.InvalidRequest, "releasing a legal hold says why")
+	}
+	a, err := getJSON[Archive](FromTx(tx), Bucket, in.Subject)
+	if err != nil {
+		return nil, err
+	}
+	i := -1
+	if a != nil {
+		i = slices.IndexFunc(a.Holds, func(h Hold) bool { return h.ID == in.Hold })
+	}
+	if i < 0 {
+		return nil, state.Reject(CodeNoHold, "%s has no legal hold %s", in.Subject, in.Hold)
+	}
+	h := &a.Holds[i]
+	if !h.Active() {
+		return nil, state.Reject(CodeStatus, "legal hold %s was released at %s", h.ID, h.Released.Format(time.RFC3339))
+	}
+	if h.By == in.By {
+		return nil, state.Reject(CodeMakerChecker, "who placed legal hold %s does not release it", h.ID)
+	}
+	h.Released, h.ReleasedBy, h.ReleaseWhy = tx.Time(), in.By, in.Reason
+	return putJSON(tx, Bucket, in.Subject, a)
+}
+
+// UseIn asks to use an archive.
+type UseIn struct {
+	ID      string   `json:"id"`
+	Subject string   `json:"subject"`
+	Purpose string   `json:"purpose"`
+	Classes []string `json:"classes"`
+	By      string   `json:"by"`
+}
+
+func (b *Backend) useRequest(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	var in UseIn
+	if err := decode(cmd, &in); err != nil {
+		return nil, err
+	}
+	if len([]rune(strings.TrimSpace(in.Purpose))) < 5 || in.ID == "" {
+		return nil, state.Reject(state.InvalidRequest, "purpose: say what the archive is used for (at least 5 characters)")
+	}
+	for _, c := range in.Classes {
+		if _, ok := b.rules().Classes[c]; !ok {
+			return nil, state.Reject(state.InvalidRequest, "classes: unknown class %q", c)
+		}
+	}
+	r := FromTx(tx)
+	s, err := Lookup(r, in.Subject)
+	if err != nil {
+		return nil, err
+	}
+	if a, err := archive(r, s); err != nil {
+		return nil, err
+	} else if a.Destroyed != nil {
+		return nil, state.Reject(CodeDestroyed, "the archive of %s was destroyed (certificate %s)", s.ID, a.Destroyed.Certificate)
+	}
+	u := Use{ID: in.ID, Subject: s.ID, Purpose: in.Purpose, Classes: in.Classes, By: in.By, Requested: tx.Time(), Status: Pending}
+	return putJSON(tx, UsesBucket, u.ID, u)
+}
+
+// Decision approves or rejects a use or a destruction proposal.
+type Decision struct {
+	ID      string `json:"id"`
+	Approve bool   `json:"approve"`
+	Note    string `json:"note"`
+	By      string `json:"by"`
+}
+
+func (b *Backend) useDecide(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	var in Decision
+	if err := decode(cmd, &in); err != nil {
+		return nil, err
+	}
+	u, err := getJSON[Use](FromTx(tx), UsesBucket, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	if u == nil {
+		return nil, state.Reject(state.NotFound, "no archive use %s", in.ID)
+	}
+	if u.Status != Pending {
+		return nil, state.Reject(CodeStatus, "archive use %s is %s already", u.ID, u.Status)
+	}
+	if u.By == in.By {
+		return nil, state.Reject(CodeMakerChecker, "who asked to use archive %s does not approve the use", u.Subject)
+	}
+	if !in.Approve && strings.TrimSpace(in.Note) == "" {
+		return nil, state.Reject(state.InvalidRequest, "a rejection says why")
+	}
+	u.Status, u.DecidedBy, u.Decided, u.Note = Rejected, in.By, tx.Time(), in.Note
+	if in.Approve {
+		u.Status, u.Expires = Approved, tx.Time().Add(UseTTL)
+	}
+	return putJSON(tx, UsesBucket, u.ID, u)
+}
+
+// UsedIn records one read under an approved use.
+type UsedIn struct {
+	Use string `json:"use"`
+	By  string `json:"by"`
+}
+
+// used counts a read of an archive's contents under an approved use, and
+// refuses one its requester may not make: the audit record of the read is
+// this command's.
+func (b *Backend) used(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	var in UsedIn
+	if err := decode(cmd, &in); err != nil {
+		return nil, err
+	}
+	u, err := getJSON[Use](FromTx(tx), UsesBucket, in.Use)
+	if err != nil {
+		return nil, err
+	}
+	if u == nil || u.By != in.By || u.Status != Approved || !tx.Time().Before(u.Expires) {
+		return nil, state.Reject(CodeUseRequired, "no approved, unexpired use %s of yours", in.Use)
+	}
+	if a, err := getJSON[Archive](FromTx(tx), Bucket, u.Subject); err != nil {
+		return nil, err
+	} else if a != nil && a.Destroyed != nil {
+		return nil, state.Reject(CodeDestroyed, "the archive of %s was destroyed (certificate %s)", u.Subject, a.Destroyed.Certificate)
+	}
+	u.Reads++
+	return putJSON(tx, UsesBucket, u.ID, u)
+}
+
+// ProposeIn proposes a destruction.
+type ProposeIn struct {
+	ID      string `json:"id"`
+	Subject string `json:"subject"`
+	Reason  string `json:"reason"`
+	By      string `json:"by"`
+}
+
+// Appraisal is an archive's appraisal at a moment: each class's retention,
+// when the whole archive is due, and whether something blocks it.
+type Appraisal struct {
+	Subject   *Subject    `json:"-"`
+	Classes   []Retention `json:"classes"`
+	Due       time.Time   `json:"due,omitzero"` // when the classes the key seals are all due; zero while the subject is open
+	Open      bool        `json:"open,omitempty"`
+	Destroyed bool        `json:"destroyed,omitempty"`
+	Holds     []Hold      `json:"holds,omitempty"`
+	Items     []Item      `json:"-"`
+}
+
+// Appraise computes an archive's retention from its items and the rules.
+func (b *Backend) Appraise(r Reader, s *Subject, a *Archive) (*Appraisal, error) {
+	items, err := Index(r, s, b.Sources)
+	if err != nil {
+		return nil, err
+	}
+	out := &Appraisal{Subject: s, Open: s.Facts.Closed == nil, Destroyed: a.Destroyed != nil, Holds: a.activeHolds(), Items: items}
+	newest := map[string]time.Time{}
+	var classes []string
+	for _, it := range items {
+		if t, seen := newest[it.Class]; !seen {
+			classes = append(classes, it.Class)
+			newest[it.Class] = it.Date
+		} else if it.Date.After(t) {
+			newest[it.Class] = it.Date
+		}
+	}
+	for _, c := range classes {
+		// A class kept from each item's date is kept until its newest
+		// item's end: a later date never falls under a shorter rule.
+		rt := b.rules().Compute(c, s.Facts, newest[c])
+		out.Classes = append(out.Classes, rt)
+		if b.rules().Classes[c].Shred && !out.Open && rt.Until.After(out.Due) {
+			out.Due = rt.Until
+		}
+	}
+	if !out.Open && out.Due.IsZero() {
+		out.Due = *s.Facts.Closed
+	}
+	return out, nil
+}
+
+// check refuses a destruction that is not allowed at now.
+func (ap *Appraisal) check(now time.Time, a *Archive) error {
+	switch {
+	case a.Destroyed != nil:
+		return state.Reject(CodeDestroyed, "the archive of %s was destroyed (certificate %s)", a.Subject, a.Destroyed.Certificate)
+	case len(ap.Holds) > 0:
+		return state.Reject(CodeHeld, "the archive of %s is under legal hold %s (%s): nothing of it is destroyed while a hold is in force", a.Subject, ap.Holds[0].ID, ap.Holds[0].Authority)
+	case ap.Open:
+		return state.Reject(CodeRetention, "%s is still open (account not cancelled, merchant not closed): its archive is in use", a.Subject)
+	case now.Before(ap.Due):
+		return state.Reject(CodeRetention, "the archive of %s is kept until %s", a.Subject, ap.Due.In(China).Format(time.RFC3339))
+	}
+	return nil
+}
+
+func (b *Backend) destroyPropose(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	var in ProposeIn
+	if err := decode(cmd, &in); err != nil {
+		return nil, err
+	}
+	if len([]rune(strings.TrimSpace(in.Reason))) < 5 || in.ID == "" {
+		return nil, state.Reject(state.InvalidRequest, "reason: say why the archive is destroyed (at least 5 characters)")
+	}
+	r := FromTx(tx)
+	s, err := Lookup(r, in.Subject)
+	if err != nil {
+		return nil, err
+	}
+	a, err := archive(r, s)
+	if err != nil {
+		return nil, err
+	}
+	ap, err := b.Appraise(r, s, a)
+	if err != nil {
+		return nil, err
+	}
+	if err := ap.check(tx.Time(), a); err != nil {
+		return nil, err
+	}
+	p := Proposal{ID: in.ID, Subject: s.ID, Kind: s.Kind, Reason: in.Reason, By: in.By, Proposed: tx.Time(), Due: ap.Due, Status: Pending}
+	return putJSON(tx, DestroyBuck, p.ID, p)
+}
+
+func (b *Backend) destroyDecide(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+	var in Decision
+	if err := decode(cmd, &in); err != nil {
+		return nil, err
+	}
+	r := FromTx(tx)
+	p, err := getJSON[Proposal](r, DestroyBuck, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, state.Reject(state.NotFound, "no destruction proposal %s", in.ID)
+	}
+	if p.Status != Pending {
+		return nil, state.Reject(CodeStatus, "destruction proposal %s is %s already", p.ID, p.Status)
+	}
+	if p.By == in.By {
+		return nil, state.Reject(CodeMakerChecker, "who proposed destroying archive %s does not approve it: a second person does", p.Subject)
+	}
+	now := tx.Time()
+	p.DecidedBy, p.Decided, p.Note = in.By, now, in.Note
+	if !in.Approve {
+		if strings.TrimSpace(in.Note) == "" {
+			return nil, state.Reject(state.InvalidRequest, "a rejection says why")
+		}
+		p.Status = Rejected
+		return putJSON(tx, DestroyBuck, p.ID, p)
+	}
+	s, err := Lookup(r, p.Subject)
+	if err != nil {
+		return nil, err
+	}
+	a, err := archive(r, s)
+	if err != nil {
+		return nil, err
+	}
+	ap, err := b.Appraise(r, s, a)
+	if err != nil {
+		return nil, err
+	}
+	if err := ap.check(now, a); err != nil {
+		return nil, err
+	}
+	m := b.manifest(ap, p, now)
+	raw := mustJSON(m)
+	if _, err := subjects.Shred(tx, s.ID, "archive destroyed: certificate "+m.Certificate); err != nil {
+		return nil, err
+	}
+	a.Destroyed = &Destruction{Certificate: m.Certificate, Proposal: p.ID, At: now, Manifest: raw}
+	if _, err := putJSON(tx, Bucket, s.ID, a); err != nil {
+		return nil, err
+	}
+	p.Status, p.Certificate = Done, m.Certificate
+	out, err := putJSON(tx, DestroyBuck, p.ID, p)
+	if err != nil {
+		return nil, err
+	}
+	if b.Complete != nil && s.Kind == KindWorker {
+		if err := b.Complete(tx, s.ID, m.Certificate); err != nil {
+			return nil, err
+		}
+	}
+	if err := tombstone(tx, s, m.Certificate, raw); err != nil {
+		return nil, err
+	}
+	if b.OnDestroyed != nil {
+		subject := s.ID
+		tx.OnCommit(func() error { b.OnDestroyed(subject); return nil })
+	}
+	return out, nil
+}
+
+func tombstone(tx *state.Tx, s *Subject, certificate string, manifest []byte) error {
+	if ok, err := tx.Speaks(state.GatewaySet); err != nil || !ok {
+		return err
+	}
+	_, err := feed.Append(tx, feed.Fact{Type: FactDestroyed, Version: 1, Subject: s.ID, Payload: map[string]string{
+		"subject": s.ID, "kind": s.Kind, "certificate": certificate, "manifest_sm3": sum(manifest), "destroyed_at": feed.TimeText(tx.Time()),
+	}})
+	return err
+}
