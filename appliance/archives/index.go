@@ -143,9 +143,11 @@ func Lookup(r Reader, id string) (*Subject, error) {
 			return nil, notFound(id, err)
 		}
 		s := &Subject{ID: id, Kind: KindMerchant, Created: m.Created}
-		if m.Status == merchants.Closed {
+		// A closed merchant, or an applicant turned down, is closed from
+		// that event on.
+		if m.Status == merchants.Closed || m.Status == merchants.Rejected {
 			for _, e := range m.History {
-				if e.To == merchants.Closed {
+				if e.To == m.Status {
 					at := e.At
 					s.Facts.Closed = &at
 				}
