@@ -11,9 +11,9 @@ import (
 
 	"cxt/appliance/agreements"
 	"cxt/appliance/api"
+	"cxt/appliance/archives"
 	"cxt/appliance/billing"
 	"cxt/appliance/callbacks"
-	"cxt/appliance/archives"
 	"cxt/appliance/certificates"
 	"cxt/appliance/clients"
 	"cxt/appliance/filing"
