@@ -76,19 +76,25 @@ func (rec *Record) Verify(r Reader) (*Manifest, error) {
 }
 
 // Stale lists the records whose subject the state still holds a live key
-// of: a state restored from before their destruction.
-func (l *List) Stale(r Reader) ([]Record, error) {
-	var out []Record
+// of — a state restored from before their destruction — and, apart, the
+// subjects of records that do not verify against the platform's key in
+// this state (an edited list: they withhold nothing and destroy nothing).
+func (l *List) Stale(r Reader) (stale []Record, forged []string, err error) {
 	for _, rec := range l.Destroyed {
 		live, err := subjects.Live(r, rec.Subject)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if live {
-			out = append(out, rec)
+		if !live {
+			continue
 		}
+		if _, err := rec.Verify(r); err != nil {
+			forged = append(forged, rec.Subject)
+			continue
+		}
+		stale = append(stale, rec)
 	}
-	return out, nil
+	return stale, forged, nil
 }
 
 // reapply destroys again, in this state, an archive whose signed record

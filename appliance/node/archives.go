@@ -137,10 +137,14 @@ func (n *Node) stale(ctx context.Context, c *cluster.Node, b blob.Backend) ([]ar
 		return nil, err
 	}
 	var out []archives.Record
+	var forged []string
 	err = c.State().View(func(tx *state.ReadTx) (err error) {
-		out, err = l.Stale(archives.FromRead(tx))
+		out, forged, err = l.Stale(archives.FromRead(tx))
 		return err
 	})
+	if len(forged) > 0 {
+		n.log.Error("the destroyed-archives list in the blob store holds records the platform did not sign; they are ignored", "subjects", forged)
+	}
 	return out, err
 }
 
