@@ -237,9 +237,9 @@ func (b *Backend) setRules(r *api.Request) (int, any, error) {
 	return 200, out, nil
 }
 
-// identity opens the worker's ID number under their key: "" for a worker
+// idNumber opens the worker's ID number under their key: "" for a worker
 // whose personal data was shredded.
-func identity(r *api.Request, tx *state.ReadTx, worker string) (string, error) {
+func idNumber(r *api.Request, tx *state.ReadTx, worker string) (string, error) {
 	_, id, err := workers.Identity(tx, r.Node.Keys(), worker)
 	if subjects.CodeShredded.Is(err) {
 		return "", nil
@@ -301,7 +301,7 @@ func (b *Backend) recommend(r *api.Request) (int, any, error) {
 		if err != nil {
 			return err
 		}
-		id, err := identity(r, tx, worker)
+		id, err := idNumber(r, tx, worker)
 		if err != nil {
 			return err
 		}
@@ -422,7 +422,7 @@ func (b *Backend) enrol(r *api.Request) (int, any, error) {
 		} else if err != nil {
 			return err
 		}
-		id, err := identity(r, tx, cmd.Worker)
+		id, err := idNumber(r, tx, cmd.Worker)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,158 @@
+package insurance
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"cxt/appliance/identity"
+	"cxt/appliance/merchants"
+	"cxt/appliance/notify"
+	"cxt/appliance/subjects"
+	"cxt/appliance/workers"
+	"cxt/crypto/sm"
+	"cxt/gateway/feed"
+	"cxt/storage/state"
+	"cxt/storage/state/statetest"
+)
+
+type world struct {
+	*statetest.Machine
+	t *testing.T
+}
+
+func newWorld(t *testing.T) *world {
+	return &world{Machine: statetest.New(t, func(reg *state.Registry) {
+		identity.Register(reg)
+		notify.Register(reg)
+		subjects.Register(reg, nil)
+		feed.Register(reg)
+		merchants.Register(reg)
+		workers.Register(reg)
+		Register(reg)
+	}), t: t}
+}
+
+func (w *world) must(res state.Result) []byte {
+	w.t.Helper()
+	if res.Err != nil {
+		w.t.Fatalf("refused: %v", res.Err)
+	}
+	return res.Value
+}
+
+func (w *world) refused(typ string, body any, code string) {
+	w.t.Helper()
+	if got := statetest.Code(w.Send(typ, body).Err); got != code {
+		w.t.Errorf("%s %+v: refused with %q, want %q", typ, body, got, code)
+	}
+}
+
+func (w *world) merchant(id string) {
+	w.t.Helper()
+	k, fresh, _ := subjects.NewKey(w.Keys, id)
+	priv, _ := subjects.Seal(k, merchants.PrivateAAD(id), merchants.Private{USCC: id})
+	w.must(w.Send(merchants.CmdApply, merchants.Application{ID: id, Name: "某某公司 " + id, Model: merchants.Intermediary,
+		USCCIndex: "uscc-" + id, Private: priv, Key: fresh, Applicant: "acct-" + id}))
+	w.must(w.Send(merchants.CmdReview, merchants.DirectApproval(id, "reviewer", "a test world")))
+}
+
+func idx(s string) []byte { h := sm.Sum([]byte(s)); return h[:] }
+
+// worker registers worker n, linked to merchant (invited by it and
+// accepted).
+func (w *world) worker(n int, merchant string) string {
+	w.t.Helper()
+	id := fmt.Sprintf("w_%d", n)
+	p := workers.Private{Name: "工人", IDNumber: fmt.Sprintf("id-%d", n), Phone: fmt.Sprintf("1380000%04d", n)}
+	k, f, _ := subjects.NewKey(w.Keys, id)
+	priv, _ := subjects.Seal(k, workers.PrivateAAD(id), p)
+	acct := identity.Account{ID: "acct-" + id, Username: id, Roles: []string{identity.Worker}, Clearance: 1, Worker: id, Phone: p.Phone}
+	w.must(w.Send(workers.CmdRegister, workers.Registration{ID: id, IDIndex: idx("id" + id), PhoneIndex: idx("ph" + id), Key: f, Private: priv,
+		Account: identity.CreateAccount{Account: acct, NameIndex: []byte("name-" + id)}, Risk: workers.DirectIdentity("a test world")}))
+	w.must(w.Send(workers.CmdInvite, workers.Invitation{Merchant: merchant, By: "acct-" + merchant, Rows: []workers.Invitee{{Row: 1, ID: id}}}))
+	w.must(w.Send(workers.CmdAccept, workers.Acceptance{Worker: id, Merchant: merchant, By: "acct-" + id}))
+	return id
+}
+
+func (w *world) getter() func(bucket string, key []byte) ([]byte, error) {
+	return func(bucket string, key []byte) (v []byte, err error) {
+		w.State.View(func(tx *state.ReadTx) error { v, err = tx.Get(bucket, key); return nil })
+		return v, err
+	}
+}
+
+func pay(worker, month string, base int64) SocialPayment {
+	return SocialPayment{Worker: worker, Month: month, Place: "350100", BaseFen: base, PensionFen: base * 16 / 100, MedicalFen: base * 8 / 100}
+}
+
+// A merchant insures only its own workers, a product that needs a real
+// name refuses a worker without one, one product is not taken twice for
+// overlapping periods, and the premium is the product's times the terms,
+// in fen.
+func TestAMerchantInsuresOnlyItsOwnWorkersOnceAPeriod(t *testing.T) {
+	w := newWorld(t)
+	w.merchant("m_a")
+	w.merchant("m_b")
+	wa, wb := w.worker(1, "m_a"), w.worker(2, "m_b")
+	w.must(w.Send(CmdProduct, Product{ID: "p_acc", Insurer: "某保险", Name: "灵活用工意外险", Kind: Accident, PremiumFen: 1_99, Term: Day, Coverage: "意外身故、伤残、医疗", By: "ops"}))
+	w.must(w.Send(CmdProduct, Product{ID: "p_inj", Insurer: "某保险", Name: "职业伤害保障", Kind: OccupationalInjury, PremiumFen: 30_00, Term: Month, Coverage: "职业伤害", RealNameRequired: true, By: "ops"}))
+
+	w.refused(CmdEnrol, EnrolIn{ID: "e1", Product: "p_acc", Worker: wb, Merchant: "m_a", Start: "2026-03-01", Units: 30, By: "acct-m_a"}, "insurance_worker_not_yours")
+	w.refused(CmdEnrol, EnrolIn{ID: "e1", Product: "p_acc", Worker: "w_404", Merchant: "m_a", Start: "2026-03-01", Units: 30, By: "acct-m_a"}, "insurance_worker_not_yours")
+	w.refused(CmdEnrol, EnrolIn{ID: "e1", Product: "p_inj", Worker: wa, Merchant: "m_a", Start: "2026-03-01", Units: 1, By: "acct-m_a"}, "insurance_ineligible")
+	w.refused(CmdEnrol, EnrolIn{ID: "e1", Product: "p_acc", Worker: wa, Merchant: "m_a", Start: "2026-03-01", Units: 367, By: "acct-m_a"}, "invalid_request")
+
+	var e Enrolment
+	json.Unmarshal(w.must(w.Send(CmdEnrol, EnrolIn{ID: "e1", Product: "p_acc", Worker: wa, Merchant: "m_a", Start: "2026-03-01", Units: 31, By: "acct-m_a"})), &e)
+	if e.End != "2026-03-31" || e.PremiumFen != 31*1_99 {
+		t.Fatalf("31 days from 1 March at 1.99: %+v", e)
+	}
+	w.refused(CmdEnrol, EnrolIn{ID: "e2", Product: "p_acc", Worker: wa, Start: "2026-03-31", Units: 1, By: "acct-" + wa}, "insurance_enrolled")
+	w.must(w.Send(CmdEnrol, EnrolIn{ID: "e3", Product: "p_acc", Worker: wa, Start: "2026-04-01", Units: 1, By: "acct-" + wa}))
+
+	w.must(w.Send(CmdRetire, RetireIn{Product: "p_acc", By: "ops"}))
+	w.refused(CmdEnrol, EnrolIn{ID: "e4", Product: "p_acc", Worker: wa, Start: "2026-05-01", Units: 1, By: "acct-" + wa}, "insurance_product_retired")
+	rec, err := ForWorker(w.getter(), wa)
+	if err != nil || len(rec.Enrolments) != 2 || rec.Enrolments[0].Enrolled.IsZero() || rec.Enrolments[1].Start != "2026-04-01" {
+		t.Fatalf("ForWorker: %+v %v", rec, err)
+	}
+}
+
+// Social-insurance payments are recorded whole or not at all: an unknown
+// worker, a month recorded already or the same month twice in one batch
+// refuses the batch, and nothing of it is written.
+func TestSocialInsurancePaymentsAreRecordedWholeOrNotAtAll(t *testing.T) {
+	w := newWorld(t)
+	w.merchant("m_a")
+	wa, wb := w.worker(1, "m_a"), w.worker(2, "m_a")
+	var out map[string]any
+	json.Unmarshal(w.must(w.Send(CmdSocial, SocialIn{Batch: "b1", By: "ops", Payments: []SocialPayment{pay(wa, "2026-01", 500000)}})), &out)
+	if out["total_fen"] != float64(120000) || out["total"] != "1200.00" {
+		t.Fatalf("one payment: %v", out)
+	}
+	for name, batch := range map[string][]SocialPayment{
+		"an unknown worker":       {pay(wb, "2026-01", 400000), pay("w_404", "2026-01", 400000)},
+		"a month recorded":        {pay(wb, "2026-01", 400000), pay(wa, "2026-01", 400000)},
+		"a month twice in a file": {pay(wb, "2026-02", 400000), pay(wb, "2026-02", 400000)},
+		"an amount below zero":    {pay(wb, "2026-03", 400000), {Worker: wb, Month: "2026-04", Place: "350100", BaseFen: 1, PensionFen: -5, MedicalFen: 10}},
+	} {
+		res := w.Send(CmdSocial, SocialIn{Batch: "b2", By: "ops", Payments: batch, Lines: []int{2, 3}})
+		if res.Err == nil {
+			t.Errorf("%s: accepted", name)
+			continue
+		}
+		if msg := res.Err.Error(); !strings.Contains(msg, "line 3") {
+			t.Errorf("%s: %v does not name line 3", name, msg)
+		}
+		rec, _ := ForWorker(w.getter(), wb)
+		if len(rec.Social) != 0 {
+			t.Fatalf("%s: a refused batch left %+v", name, rec.Social)
+		}
+	}
+	rec, _ := ForWorker(w.getter(), wa)
+	if len(rec.Social) != 1 || rec.Social[0].TotalFen != 120000 || rec.Social[0].Recorded.IsZero() || rec.Social[0].Month != "2026-01" {
+		t.Fatalf("ForWorker: %+v", rec.Social)
+	}
+}
