@@ -19,6 +19,7 @@ import (
 	"cxt/appliance/filing"
 	"cxt/appliance/identity"
 	"cxt/appliance/important"
+	"cxt/appliance/insurance"
 	"cxt/appliance/invoices"
 	"cxt/appliance/ledger"
 	"cxt/appliance/merchants"
@@ -31,6 +32,7 @@ import (
 	"cxt/appliance/tax"
 	"cxt/appliance/tax/quotes"
 	"cxt/appliance/topups"
+	"cxt/appliance/training"
 	"cxt/appliance/workers"
 	"cxt/gateway/bureaus"
 	"cxt/gateway/platform"
@@ -67,6 +69,8 @@ type backends struct {
 	reconcile  *reconcile.Backend
 	invoices   *invoices.Backend
 	archives   *archives.Backend
+	training   *training.Backend
+	insurance  *insurance.Backend
 	// the tax bureaus' gateway (see gateway.go)
 	bureaus    *bureaus.Backend
 	platform   *platform.Backend
@@ -104,6 +108,8 @@ func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.
 		reconcile:  &reconcile.Backend{},
 		invoices:   &invoices.Backend{},
 		archives:   &archives.Backend{}, // the node sets OnDestroyed
+		training:   &training.Backend{Documents: func() *blob.Store { return nil }}, // materials in the blob store; the platform's key signs certificates
+		insurance:  &insurance.Backend{},
 		bureaus:    &bureaus.Backend{},
 		platform:   &platform.Backend{},
 		gwFeed:     &server.Feed{},
@@ -213,7 +219,7 @@ func topUpFee(tx *state.Tx, event, merchant string, fen int64, ref string) error
 // state machine registers their commands.
 func (b *backends) list() []api.Backend {
 	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements, b.tasks, b.payouts, b.receipts, b.billing, b.topups, b.clients, b.callbacks, b.risk, b.filing, b.certs, b.reconcile,
-		b.invoices, b.archives, b.bureaus, b.platform, b.gwReceipts, b.gwReports}
+		b.invoices, b.archives, b.training, b.insurance, b.bureaus, b.platform, b.gwReceipts, b.gwReports}
 }
 
 // subjectKeys keeps the data subjects' keys (package subjects). After a
