@@ -107,7 +107,7 @@ func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.
 		certs:      &certificates.Backend{}, // made from the declarations and tax payments; the platform's key signs
 		reconcile:  &reconcile.Backend{},
 		invoices:   &invoices.Backend{},
-		archives:   &archives.Backend{}, // the node sets OnDestroyed
+		archives:   &archives.Backend{Sources: archiveSources}, // the node sets OnDestroyed
 		// training's materials are in the blob store; the platform's key signs its certificates
 		training:   &training.Backend{Documents: func() *blob.Store { return nil }},
 		insurance:  &insurance.Backend{},
