@@ -181,6 +181,20 @@ func (r *Request) Tenancy(res Resource, find func(*state.ReadTx) (policy.Resourc
 	return res, err
 }
 
+// StaffRecord is the Resource func of a platform record named by {id} in
+// bucket: no merchant's (label 1, not tenanted: only platform staff's roles
+// reach these routes), absent when there is no such record.
+func StaffRecord(bucket, noun string) func(*Request) (Resource, error) {
+	return func(r *Request) (Resource, error) {
+		id := r.Var("id")
+		found, err := r.Lookup(func(tx *state.ReadTx) (bool, error) {
+			b, err := tx.Get(bucket, []byte(id))
+			return b != nil, err
+		})
+		return Resource{Resource: policy.Resource{Label: 1}, Noun: noun, Absent: !found}, err
+	}
+}
+
 // PathOwner is the Resource func of a route whose owner is its path
 // variable name, looked up nowhere: label 1.
 func PathOwner(name string) func(*Request) (Resource, error) {

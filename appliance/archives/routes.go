@@ -32,7 +32,7 @@ func (b *Backend) Routes() []api.Route {
 		})
 		return api.Resource{Resource: policy.Resource{Label: 1}, Noun: "archive", Absent: !found}, err
 	}
-	use, destruction := record(UsesBucket, "archive use"), record(DestroyBuck, "destruction proposal")
+	use, destruction := api.StaffRecord(UsesBucket, "archive use"), api.StaffRecord(DestroyBuck, "destruction proposal")
 	return []api.Route{
 		{Method: "GET", Path: "/api/v1/archives/stats", Action: "archives.read", Kind: read, Handle: b.stats},
 		{Method: "GET", Path: "/api/v1/archives/{subject}", Action: "archives.read", Kind: read, Resource: subject, Handle: b.index},
@@ -46,17 +46,6 @@ func (b *Backend) Routes() []api.Route {
 		{Method: "POST", Path: "/api/v1/archive-uses/{id}/decision", Action: "archives.use_decide", Kind: write, Resource: use, Handle: b.decideUse},
 		{Method: "GET", Path: "/api/v1/archive-destructions", Action: "archives.read", Kind: read, Handle: b.listDestructions},
 		{Method: "POST", Path: "/api/v1/archive-destructions/{id}/decision", Action: "archives.destroy_decide", Kind: important, Resource: destruction, Prepare: b.decideDestruction},
-	}
-}
-
-func record(bucket, noun string) func(*api.Request) (api.Resource, error) {
-	return func(r *api.Request) (api.Resource, error) {
-		id := r.Var("id")
-		found, err := r.Lookup(func(tx *state.ReadTx) (bool, error) {
-			b, err := tx.Get(bucket, []byte(id))
-			return b != nil, err
-		})
-		return api.Resource{Resource: policy.Resource{Label: 1}, Noun: noun, Absent: !found}, err
 	}
 }
 

@@ -16,7 +16,6 @@ import (
 	"cxt/appliance/errs"
 	"cxt/appliance/ledger"
 	"cxt/appliance/merchants"
-	"cxt/policy"
 	"cxt/storage/state"
 )
 
@@ -31,7 +30,7 @@ func (b *Backend) Register(reg *state.Registry) { Register(reg) }
 // the merchant (its own users and platform staff).
 func (b *Backend) Routes() []api.Route {
 	const read, write, important = api.Read, api.Write, api.Important
-	st, cs, adj := staffRecord(StatementsBucket, "statement"), staffRecord(CasesBucket, "case"), staffRecord(AdjustmentsBucket, "adjustment")
+	st, cs, adj := api.StaffRecord(StatementsBucket, "statement"), api.StaffRecord(CasesBucket, "case"), api.StaffRecord(AdjustmentsBucket, "adjustment")
 	return []api.Route{
 		{Method: "POST", Path: "/api/v1/reconcile/statements", Action: "reconcile.import", Kind: write, Handle: b.importStatement, MaxBody: MaxStatementBytes + 1},
 		{Method: "GET", Path: "/api/v1/reconcile/statements", Action: "reconcile.read", Kind: read, Handle: b.statements},
@@ -45,19 +44,6 @@ func (b *Backend) Routes() []api.Route {
 		{Method: "GET", Path: "/api/v1/reconcile/adjustments/{id}", Action: "reconcile.read", Kind: read, Resource: adj, Handle: b.adjustment},
 		{Method: "POST", Path: "/api/v1/reconcile/adjustments/{id}/decision", Action: "reconcile.adjust_decide", Kind: important, Resource: adj, Prepare: b.decide},
 		{Method: "GET", Path: "/api/v1/merchants/{id}/reconciliation", Action: "reconcile.merchant_read", Kind: read, Resource: merchants.Resource, Handle: b.merchantFile},
-	}
-}
-
-// staffRecord is the Resource func of a platform record named by {id}:
-// label 1, no merchant's; absent when there is no such record.
-func staffRecord(bucket, noun string) func(*api.Request) (api.Resource, error) {
-	return func(r *api.Request) (api.Resource, error) {
-		id := r.Var("id")
-		found, err := r.Lookup(func(tx *state.ReadTx) (bool, error) {
-			b, err := tx.Get(bucket, []byte(id))
-			return b != nil, err
-		})
-		return api.Resource{Resource: policy.Resource{Label: 1}, Noun: noun, Absent: !found}, err
 	}
 }
 

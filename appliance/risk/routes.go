@@ -16,7 +16,6 @@ import (
 	"cxt/appliance/payouts"
 	"cxt/appliance/tasks"
 	"cxt/appliance/workers"
-	"cxt/policy"
 	"cxt/storage/state"
 )
 
@@ -35,7 +34,7 @@ func (b *Backend) Register(reg *state.Registry) { Register(reg) }
 // 1, not tenanted): only platform staff's roles reach these actions.
 func (b *Backend) Routes() []api.Route {
 	const read, write = api.Read, api.Write
-	job, cs, smp := staffRecord(JobsBucket, "inspection"), staffRecord(CasesBucket, "case"), staffRecord(SamplesBucket, "sample")
+	job, cs, smp := api.StaffRecord(JobsBucket, "inspection"), api.StaffRecord(CasesBucket, "case"), api.StaffRecord(SamplesBucket, "sample")
 	return []api.Route{
 		{Method: "POST", Path: "/api/v1/risk/inspections", Action: "risk.inspect", Kind: write, Handle: b.inspect},
 		{Method: "GET", Path: "/api/v1/risk/inspections", Action: "risk.read", Kind: read, Handle: b.jobs},
@@ -50,19 +49,6 @@ func (b *Backend) Routes() []api.Route {
 		{Method: "GET", Path: "/api/v1/risk/samples/{id}", Action: "risk.read", Kind: read, Resource: smp, Handle: b.getSample},
 		{Method: "POST", Path: "/api/v1/risk/samples/{id}/items/{item}/finding", Action: "risk.sample_review", Kind: write, Resource: smp, Handle: b.review},
 		{Method: "GET", Path: "/api/v1/risk/findings", Action: "risk.read", Kind: read, Handle: b.findings},
-	}
-}
-
-// staffRecord is the Resource func of a platform record named by {id} in
-// bucket: absent when there is no such record.
-func staffRecord(bucket, noun string) func(*api.Request) (api.Resource, error) {
-	return func(r *api.Request) (api.Resource, error) {
-		id := r.Var("id")
-		found, err := r.Lookup(func(tx *state.ReadTx) (bool, error) {
-			b, err := tx.Get(bucket, []byte(id))
-			return b != nil, err
-		})
-		return api.Resource{Resource: policy.Resource{Label: 1}, Noun: noun, Absent: !found}, err
 	}
 }
 

@@ -22,7 +22,6 @@ import (
 	"cxt/appliance/merchants"
 	"cxt/appliance/subjects"
 	"cxt/crypto/subjectkey"
-	"cxt/policy"
 	"cxt/storage/state"
 )
 
@@ -52,7 +51,7 @@ func (b *Backend) Register(reg *state.Registry) {
 // balance is the ledger's route (GET /api/v1/ledger/balances).
 func (b *Backend) Routes() []api.Route {
 	const read, write, important = api.Read, api.Write, api.Important
-	m, st, sus := merchants.Resource, staffRecord(StatementsBucket, "statement"), staffRecord(SuspenseBucket, "suspense item")
+	m, st, sus := merchants.Resource, api.StaffRecord(StatementsBucket, "statement"), api.StaffRecord(SuspenseBucket, "suspense item")
 	return []api.Route{
 		{Method: "GET", Path: "/api/v1/merchants/{id}/funding", Action: "topups.read", Kind: read, Resource: m, Handle: b.funding},
 		{Method: "POST", Path: "/api/v1/merchants/{id}/funding", Action: "topups.funding", Kind: write, Resource: m, Handle: b.open},
@@ -68,20 +67,6 @@ func (b *Backend) Routes() []api.Route {
 		{Method: "GET", Path: "/api/v1/topups/suspense/{id}", Action: "topups.suspense", Kind: read, Resource: sus, Handle: b.suspenseItem},
 		{Method: "POST", Path: "/api/v1/topups/suspense/{id}/proposal", Action: "topups.suspense_propose", Kind: write, Resource: sus, Handle: b.propose},
 		{Method: "POST", Path: "/api/v1/topups/suspense/{id}/decision", Action: "topups.suspense_decide", Kind: important, Resource: sus, Prepare: b.decide},
-	}
-}
-
-// staffRecord is the Resource func of a platform record named by {id} in
-// bucket: no merchant's (label 1, not tenanted: only platform staff's
-// roles reach these routes), absent when there is no such record.
-func staffRecord(bucket, noun string) func(*api.Request) (api.Resource, error) {
-	return func(r *api.Request) (api.Resource, error) {
-		id := r.Var("id")
-		found, err := r.Lookup(func(tx *state.ReadTx) (bool, error) {
-			b, err := tx.Get(bucket, []byte(id))
-			return b != nil, err
-		})
-		return api.Resource{Resource: policy.Resource{Label: 1}, Noun: noun, Absent: !found}, err
 	}
 }
 
