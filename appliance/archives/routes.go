@@ -49,11 +49,6 @@ func (b *Backend) Routes() []api.Route {
 	}
 }
 
-func field(err error, name string) error {
-	err.(*errs.Error).Field = name
-	return err
-}
-
 // View is an archive as its index shows it: the subject, its state, each
 // class's retention, the items (no content), holds and the destruction.
 type View struct {
@@ -158,10 +153,10 @@ func (b *Backend) placeHold(r *api.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	if len([]rune(strings.TrimSpace(in.Reason))) < 5 {
-		return 0, nil, field(errs.E("legal hold", errs.Invalid, "reason: say why the archive is held (at least 5 characters)"), "reason")
+		return 0, nil, errs.OnField(errs.E("legal hold", errs.Invalid, "reason: say why the archive is held (at least 5 characters)"), "reason")
 	}
 	if strings.TrimSpace(in.Authority) == "" {
-		return 0, nil, field(errs.E("legal hold", errs.Invalid, "authority: who ordered the hold, with its reference (a court, a tax bureau, counsel)"), "authority")
+		return 0, nil, errs.OnField(errs.E("legal hold", errs.Invalid, "authority: who ordered the hold, with its reference (a court, a tax bureau, counsel)"), "authority")
 	}
 	id := "hold-" + api.NewID()
 	r.Audit.Object, r.Audit.Reason = r.Var("subject"), in.Reason
@@ -185,7 +180,7 @@ func (b *Backend) releaseHold(r *api.Request) (*api.Op, error) {
 		return nil, err
 	}
 	if len([]rune(strings.TrimSpace(in.Reason))) < 5 {
-		return nil, field(errs.E("release hold", errs.Invalid, "reason: say why the hold ends (at least 5 characters)"), "reason")
+		return nil, errs.OnField(errs.E("release hold", errs.Invalid, "reason: say why the hold ends (at least 5 characters)"), "reason")
 	}
 	subject, hold := r.Var("subject"), r.Var("hold")
 	var h *Hold
@@ -222,7 +217,7 @@ func (b *Backend) requestUse(r *api.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	if len([]rune(strings.TrimSpace(in.Purpose))) < 5 {
-		return 0, nil, field(errs.E("use archive", errs.Invalid, "purpose: say what the archive is used for (at least 5 characters)"), "purpose")
+		return 0, nil, errs.OnField(errs.E("use archive", errs.Invalid, "purpose: say what the archive is used for (at least 5 characters)"), "purpose")
 	}
 	if len(in.Classes) == 0 {
 		in.Classes = []string{"identity"}
@@ -244,7 +239,7 @@ func (b *Backend) decideUse(r *api.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	if in.Decision != "approve" && in.Decision != "reject" {
-		return 0, nil, field(errs.E("decide use", errs.Invalid, "decision: approve or reject"), "decision")
+		return 0, nil, errs.OnField(errs.E("decide use", errs.Invalid, "decision: approve or reject"), "decision")
 	}
 	r.Audit.Object, r.Audit.Reason = r.Var("id"), in.Note
 	v, err := r.Propose(state.NewCommand(CmdUseDecide, mustJSON(Decision{ID: r.Var("id"), Approve: in.Decision == "approve", Note: in.Note, By: r.Subject.ID}), r.Now()))
@@ -260,7 +255,7 @@ func (b *Backend) decideUse(r *api.Request) (int, any, error) {
 func (b *Backend) contents(r *api.Request) (int, any, error) {
 	useID := r.HTTP.URL.Query().Get("use")
 	if useID == "" {
-		return 0, nil, field(errs.Coded("use archive", errs.Permission, CodeUseRequired.String(), "use: the approved use this read is made under"), "use")
+		return 0, nil, errs.OnField(errs.Coded("use archive", errs.Permission, CodeUseRequired.String(), "use: the approved use this read is made under"), "use")
 	}
 	subject := r.Var("subject")
 	var u *Use
@@ -331,7 +326,7 @@ func (b *Backend) propose(r *api.Request) (*api.Op, error) {
 		return nil, err
 	}
 	if len([]rune(strings.TrimSpace(in.Reason))) < 5 {
-		return nil, field(errs.E("propose destruction", errs.Invalid, "reason: say why the archive is destroyed (at least 5 characters)"), "reason")
+		return nil, errs.OnField(errs.E("propose destruction", errs.Invalid, "reason: say why the archive is destroyed (at least 5 characters)"), "reason")
 	}
 	subject := r.Var("subject")
 	var ap *Appraisal
@@ -369,10 +364,10 @@ func (b *Backend) decideDestruction(r *api.Request) (*api.Op, error) {
 		return nil, err
 	}
 	if in.Decision != "approve" && in.Decision != "reject" {
-		return nil, field(errs.E("decide destruction", errs.Invalid, "decision: approve or reject"), "decision")
+		return nil, errs.OnField(errs.E("decide destruction", errs.Invalid, "decision: approve or reject"), "decision")
 	}
 	if in.Decision == "reject" && strings.TrimSpace(in.Note) == "" {
-		return nil, field(errs.E("decide destruction", errs.Invalid, "note: say why the destruction is rejected"), "note")
+		return nil, errs.OnField(errs.E("decide destruction", errs.Invalid, "note: say why the destruction is rejected"), "note")
 	}
 	var p *Proposal
 	var ap *Appraisal

@@ -96,6 +96,15 @@ func Wrap(op string, k Kind, cause error, format string, args ...any) error {
 	return &Error{Op: op, Kind: k, Code: k.Code(), Msg: fmt.Sprintf(format, args...), Err: cause}
 }
 
+// OnField names the input field an *Error is about (the error body's
+// "field") and returns it; any other error is returned as it is.
+func OnField(err error, name string) error {
+	if e, ok := err.(*Error); ok {
+		e.Field = name
+	}
+	return err
+}
+
 // Of returns err's Error, or an Internal one wrapping it.
 func Of(err error) *Error {
 	var e *Error

@@ -173,12 +173,12 @@ func (b *Backend) form(r *api.Request) (*Declaration, string, error) {
 		format = "json"
 	}
 	if format != "json" && format != "csv" {
-		return nil, "", fieldErr(errs.E("export", errs.Invalid, "format: json or csv"), "format")
+		return nil, "", errs.OnField(errs.E("export", errs.Invalid, "format: json or csv"), "format")
 	}
 	version := 0
 	if s := q.Get("version"); s != "" {
 		if version, err = strconv.Atoi(s); err != nil || version < 1 {
-			return nil, "", fieldErr(errs.E("export", errs.Invalid, "version: a version number, 1 on"), "version")
+			return nil, "", errs.OnField(errs.E("export", errs.Invalid, "version: a version number, 1 on"), "version")
 		}
 	}
 	var d *Declaration
@@ -287,7 +287,7 @@ func (b *Backend) importPayments(r *api.Request) (int, any, error) {
 	version := 0
 	if s := r.HTTP.URL.Query().Get("version"); s != "" {
 		if version, err = strconv.Atoi(s); err != nil || version < 1 {
-			return 0, nil, fieldErr(errs.E("import tax payments", errs.Invalid, "version: a version number, 1 on"), "version")
+			return 0, nil, errs.OnField(errs.E("import tax payments", errs.Invalid, "version: a version number, 1 on"), "version")
 		}
 	}
 	return b.propose(r, Pay{Agent: agent, Period: p.String(), Version: version, Source: "imported", Items: items, By: r.Subject.ID})
@@ -317,7 +317,7 @@ var moneyPattern = regexp.MustCompile(`^(0|[1-9][0-9]{0,12})(\.[0-9]{1,2})?$`)
 
 func parseMoney(field string, raw json.RawMessage) (int64, error) {
 	fail := func() (int64, error) {
-		return 0, fieldErr(errs.Coded("amount", errs.Invalid, CodeMoneyFormat, "%s: an amount in yuan above zero, as a JSON string with at most 2 decimals, such as \"1000.00\"", field), field)
+		return 0, errs.OnField(errs.Coded("amount", errs.Invalid, CodeMoneyFormat, "%s: an amount in yuan above zero, as a JSON string with at most 2 decimals, such as \"1000.00\"", field), field)
 	}
 	var s string
 	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
@@ -335,13 +335,6 @@ func moneyFen(s string, fail func() (int64, error)) (int64, error) {
 		return fail()
 	}
 	return fen, nil
-}
-
-func fieldErr(err error, name string) error {
-	if e, ok := err.(*errs.Error); ok {
-		e.Field = name
-	}
-	return err
 }
 
 func mustJSON(v any) []byte {

@@ -49,11 +49,6 @@ func (b *Backend) Routes() []api.Route {
 
 var channelName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 
-func field(err error, name string) error {
-	err.(*errs.Error).Field = name
-	return err
-}
-
 // importStatement takes a channel's statement of a day (text/csv,
 // ?channel=&day=), reconciles it against the payments the platform handed
 // to that channel, and records it with one case per difference — or
@@ -66,18 +61,18 @@ func (b *Backend) importStatement(r *api.Request) (int, any, error) {
 	q := r.HTTP.URL.Query()
 	ch := q.Get("channel")
 	if !channelName.MatchString(ch) {
-		return 0, nil, field(errs.E(op, errs.Invalid, "channel: the channel's name, such as sandbox"), "channel")
+		return 0, nil, errs.OnField(errs.E(op, errs.Invalid, "channel: the channel's name, such as sandbox"), "channel")
 	}
 	day, ok := ParseDay(q.Get("day"))
 	if !ok {
-		return 0, nil, field(errs.E(op, errs.Invalid, "day: the statement's day, yyyy-mm-dd"), "day")
+		return 0, nil, errs.OnField(errs.E(op, errs.Invalid, "day: the statement's day, yyyy-mm-dd"), "day")
 	}
 	if end := day.End(); r.Now().Before(end) {
-		return 0, nil, field(errs.Coded(op, errs.Conflict, CodeDayOpen.String(), "day: %s is not over in China; its statement is imported from %s on", day, end.Format(time.RFC3339)), "day")
+		return 0, nil, errs.OnField(errs.Coded(op, errs.Conflict, CodeDayOpen.String(), "day: %s is not over in China; its statement is imported from %s on", day, end.Format(time.RFC3339)), "day")
 	}
 	name := strings.TrimSpace(q.Get("name"))
 	if utf8.RuneCountInString(name) > 100 {
-		return 0, nil, field(errs.E(op, errs.Invalid, "name: at most 100 characters"), "name")
+		return 0, nil, errs.OnField(errs.E(op, errs.Invalid, "name: at most 100 characters"), "name")
 	}
 	data, err := io.ReadAll(r.HTTP.Body)
 	if err != nil || len(data) > MaxStatementBytes {
@@ -255,7 +250,7 @@ func (b *Backend) cases(r *api.Request) (int, any, error) {
 	q := r.HTTP.URL.Query()
 	status, class, statement := q.Get("status"), q.Get("class"), q.Get("statement")
 	if status != "" && !slices.Contains([]string{"all", Open, Investigating, Resolved, Closed}, status) {
-		return 0, nil, field(errs.E("list cases", errs.Invalid, "status: open, investigating, resolved, closed or all"), "status")
+		return 0, nil, errs.OnField(errs.E("list cases", errs.Invalid, "status: open, investigating, resolved, closed or all"), "status")
 	}
 	out, err := list(r, CasesBucket, func(c *Case) bool {
 		switch {
@@ -290,7 +285,7 @@ func (b *Backend) step(r *api.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	if in.Action != ActInvestigate && in.Action != ActResolve && in.Action != ActClose {
-		return 0, nil, field(errs.E("case step", errs.Invalid, "action: investigate, resolve or close"), "action")
+		return 0, nil, errs.OnField(errs.E("case step", errs.Invalid, "action: investigate, resolve or close"), "action")
 	}
 	r.Audit.Object, r.Audit.Reason = r.Var("id"), in.Note
 	v, err := r.Propose(state.NewCommand(CmdCase, mustJSON(CaseMove{Case: r.Var("id"), Action: in.Action, Note: in.Note, By: r.Subject.ID}), r.Now()))
@@ -316,7 +311,7 @@ func (b *Backend) feeCheck(r *api.Request) (int, any, error) {
 	}
 	month, ok := ParsePeriod(in.Period)
 	if !ok {
-		return 0, nil, field(errs.E("fee check", errs.Invalid, "period: a month, yyyy-mm"), "period")
+		return 0, nil, errs.OnField(errs.E("fee check", errs.Invalid, "period: a month, yyyy-mm"), "period")
 	}
 	var fc FeeCheck
 	err := r.View(func(tx *state.ReadTx) error {
@@ -367,20 +362,20 @@ func (b *Backend) propose(r *api.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	if in.Case == "" {
-		return 0, nil, field(errs.E(op, errs.Invalid, "case: the case the adjustment resolves"), "case")
+		return 0, nil, errs.OnField(errs.E(op, errs.Invalid, "case: the case the adjustment resolves"), "case")
 	}
 	lines := make([]ledger.Line, len(in.Lines))
 	for i, l := range in.Lines {
 		var s string
 		if len(l.Amount) == 0 || l.Amount[0] != '"' || json.Unmarshal(l.Amount, &s) != nil || !moneyPattern.MatchString(s) {
-			return 0, nil, field(errs.Coded(op, errs.Invalid, CodeMoneyFormat, "lines[%d].amount: yuan as a JSON string, such as \"12.00\"", i), "lines")
+			return 0, nil, errs.OnField(errs.Coded(op, errs.Invalid, CodeMoneyFormat, "lines[%d].amount: yuan as a JSON string, such as \"12.00\"", i), "lines")
 		}
 		fen, err := ledger.Fen(decimal.RequireFromString(s))
 		if err != nil || fen <= 0 {
-			return 0, nil, field(errs.Coded(op, errs.Invalid, CodeMoneyFormat, "lines[%d].amount: above zero, at most 2 decimals", i), "lines")
+			return 0, nil, errs.OnField(errs.Coded(op, errs.Invalid, CodeMoneyFormat, "lines[%d].amount: above zero, at most 2 decimals", i), "lines")
 		}
 		if l.Side != "debit" && l.Side != "credit" {
-			return 0, nil, field(errs.E(op, errs.Invalid, "lines[%d].side: debit or credit", i), "lines")
+			return 0, nil, errs.OnField(errs.E(op, errs.Invalid, "lines[%d].side: debit or credit", i), "lines")
 		}
 		lines[i] = ledger.Line{Account: l.Account, Debit: l.Side == "debit", Fen: fen, Cause: ledger.CauseAdjustment}
 	}
@@ -425,10 +420,10 @@ func (b *Backend) decide(r *api.Request) (*api.Op, error) {
 		return nil, err
 	}
 	if in.Decision != "approve" && in.Decision != "reject" {
-		return nil, field(errs.E(op, errs.Invalid, "decision: approve or reject"), "decision")
+		return nil, errs.OnField(errs.E(op, errs.Invalid, "decision: approve or reject"), "decision")
 	}
 	if in.Decision == "reject" && strings.TrimSpace(in.Note) == "" {
-		return nil, field(errs.E(op, errs.Invalid, "note: say why the adjustment is rejected"), "note")
+		return nil, errs.OnField(errs.E(op, errs.Invalid, "note: say why the adjustment is rejected"), "note")
 	}
 	var a *Adjustment
 	if err := r.View(func(tx *state.ReadTx) (err error) { a, err = GetAdjustment(tx, r.Var("id")); return }); err != nil {
@@ -473,10 +468,10 @@ func (b *Backend) merchantFile(r *api.Request) (int, any, error) {
 	q := r.HTTP.URL.Query()
 	period, format := q.Get("period"), q.Get("format")
 	if _, _, ok := PeriodBounds(period); !ok {
-		return 0, nil, field(errs.E(op, errs.Invalid, "period: a month (yyyy-mm) or a day (yyyy-mm-dd)"), "period")
+		return 0, nil, errs.OnField(errs.E(op, errs.Invalid, "period: a month (yyyy-mm) or a day (yyyy-mm-dd)"), "period")
 	}
 	if format != "" && format != "json" && format != "csv" {
-		return 0, nil, field(errs.E(op, errs.Invalid, "format: json (the default) or csv"), "format")
+		return 0, nil, errs.OnField(errs.E(op, errs.Invalid, "format: json (the default) or csv"), "format")
 	}
 	id := r.Var("id")
 	var mf *MerchantFile

@@ -194,11 +194,11 @@ func (b *Backend) registerPayer(r *api.Request) (int, any, error) {
 	in.Bank, in.Name = strings.TrimSpace(in.Bank), strings.TrimSpace(in.Name)
 	switch {
 	case !digits(account, 6, 32):
-		return 0, nil, field(errs.E(op, errs.Invalid, "account: 6-32 digits (spaces and hyphens are ignored)"), "account")
+		return 0, nil, errs.OnField(errs.E(op, errs.Invalid, "account: 6-32 digits (spaces and hyphens are ignored)"), "account")
 	case in.Bank == "" || utf8.RuneCountInString(in.Bank) > maxText:
-		return 0, nil, field(errs.E(op, errs.Invalid, "bank: the bank and branch, 1-%d characters", maxText), "bank")
+		return 0, nil, errs.OnField(errs.E(op, errs.Invalid, "bank: the bank and branch, 1-%d characters", maxText), "bank")
 	case in.Name == "" || utf8.RuneCountInString(in.Name) > maxText:
-		return 0, nil, field(errs.E(op, errs.Invalid, "name: the account's name, 1-%d characters", maxText), "name")
+		return 0, nil, errs.OnField(errs.E(op, errs.Invalid, "name: the account's name, 1-%d characters", maxText), "name")
 	}
 	in.Account = account
 	merchant := r.Var("id")
@@ -211,7 +211,7 @@ func (b *Backend) registerPayer(r *api.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	if normalName(in.Name) != normalName(m.Name) {
-		return 0, nil, field(errs.Coded(op, errs.Invalid, "payer_name_mismatch",
+		return 0, nil, errs.OnField(errs.Coded(op, errs.Invalid, "payer_name_mismatch",
 			"name: a payer account is the merchant's own, in its registered name %q; %q is another's", m.Name, in.Name), "name")
 	}
 	idx, err := r.Node.Keys().IndexKey()
@@ -243,11 +243,6 @@ func (b *Backend) registerPayer(r *api.Request) (int, any, error) {
 	return 201, p.view(key), nil
 }
 
-func field(err error, name string) error {
-	err.(*errs.Error).Field = name
-	return err
-}
-
 // reviewPayer confirms, rejects or removes a payer account.
 func (b *Backend) reviewPayer(r *api.Request) (int, any, error) {
 	var in struct {
@@ -258,7 +253,7 @@ func (b *Backend) reviewPayer(r *api.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	if in.Decision != DecideConfirm && in.Decision != DecideReject && in.Decision != DecideRemove {
-		return 0, nil, field(errs.E("review payer account", errs.Invalid, "decision: confirm, reject or remove"), "decision")
+		return 0, nil, errs.OnField(errs.E("review payer account", errs.Invalid, "decision: confirm, reject or remove"), "decision")
 	}
 	merchant := r.Var("id")
 	r.Audit.Object = merchant + "/" + r.Var("payer")
@@ -292,7 +287,7 @@ func page(r *api.Request, def, max int) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 || n > max {
-		return 0, field(errs.E("page", errs.Invalid, "limit: 1 to %d", max), "limit")
+		return 0, errs.OnField(errs.E("page", errs.Invalid, "limit: 1 to %d", max), "limit")
 	}
 	return n, nil
 }
@@ -309,7 +304,7 @@ func (b *Backend) topUps(r *api.Request) (int, any, error) {
 	if s := r.HTTP.URL.Query().Get("after"); s != "" {
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil || n == 0 {
-			return 0, nil, field(errs.E("list top-ups", errs.Invalid, "after: the next of the previous page"), "after")
+			return 0, nil, errs.OnField(errs.E("list top-ups", errs.Invalid, "after: the next of the previous page"), "after")
 		}
 		start = MerchantKey(id, n-1)
 	}
@@ -355,11 +350,11 @@ func (b *Backend) importStatement(r *api.Request) (int, any, error) {
 	q := r.HTTP.URL.Query()
 	name := strings.TrimSpace(q.Get("name"))
 	if utf8.RuneCountInString(name) > maxText {
-		return 0, nil, field(errs.E(op, errs.Invalid, "name: at most %d characters", maxText), "name")
+		return 0, nil, errs.OnField(errs.E(op, errs.Invalid, "name: at most %d characters", maxText), "name")
 	}
 	summary := q.Get("report") == "summary"
 	if rep := q.Get("report"); rep != "" && rep != "summary" && rep != "lines" {
-		return 0, nil, field(errs.E(op, errs.Invalid, "report: lines (the default) or summary"), "report")
+		return 0, nil, errs.OnField(errs.E(op, errs.Invalid, "report: lines (the default) or summary"), "report")
 	}
 	data, err := io.ReadAll(r.HTTP.Body)
 	if err != nil || len(data) > MaxStatementBytes {
@@ -462,7 +457,7 @@ func (b *Backend) statementLines(r *api.Request) (int, any, error) {
 	after := 0
 	if s := r.HTTP.URL.Query().Get("after"); s != "" {
 		if after, err = strconv.Atoi(s); err != nil || after < 1 {
-			return 0, nil, field(errs.E(op, errs.Invalid, "after: the last row of the previous page"), "after")
+			return 0, nil, errs.OnField(errs.E(op, errs.Invalid, "after: the last row of the previous page"), "after")
 		}
 	}
 	id := r.Var("id")
@@ -510,7 +505,7 @@ func (b *Backend) suspenseList(r *api.Request) (int, any, error) {
 	switch status {
 	case "", "all", SuspenseOpen, SuspenseProposed, SuspenseMatched, SuspenseReturned:
 	default:
-		return 0, nil, field(errs.E("list suspense", errs.Invalid, "status: open, proposed, matched, returned or all"), "status")
+		return 0, nil, errs.OnField(errs.E("list suspense", errs.Invalid, "status: open, proposed, matched, returned or all"), "status")
 	}
 	out := []map[string]any{}
 	total := int64(0)
@@ -577,11 +572,11 @@ func (b *Backend) propose(r *api.Request) (int, any, error) {
 	}
 	switch {
 	case in.Action != ActMatch && in.Action != ActReturn:
-		return 0, nil, field(errs.E(op, errs.Invalid, "action: match (credit a merchant) or return (send the money back)"), "action")
+		return 0, nil, errs.OnField(errs.E(op, errs.Invalid, "action: match (credit a merchant) or return (send the money back)"), "action")
 	case in.Action == ActMatch && in.Merchant == "":
-		return 0, nil, field(errs.E(op, errs.Invalid, "merchant: the merchant to credit"), "merchant")
+		return 0, nil, errs.OnField(errs.E(op, errs.Invalid, "merchant: the merchant to credit"), "merchant")
 	case strings.TrimSpace(in.Reason) == "":
-		return 0, nil, field(errs.E(op, errs.Invalid, "reason: say how the item was identified"), "reason")
+		return 0, nil, errs.OnField(errs.E(op, errs.Invalid, "reason: say how the item was identified"), "reason")
 	}
 	id := r.Var("id")
 	r.Audit.Object = id
@@ -609,10 +604,10 @@ func (b *Backend) decide(r *api.Request) (*api.Op, error) {
 		return nil, err
 	}
 	if in.Decision != "approve" && in.Decision != "reject" {
-		return nil, field(errs.E(op, errs.Invalid, "decision: approve or reject"), "decision")
+		return nil, errs.OnField(errs.E(op, errs.Invalid, "decision: approve or reject"), "decision")
 	}
 	if in.Decision == "reject" && strings.TrimSpace(in.Reason) == "" {
-		return nil, field(errs.E(op, errs.Invalid, "reason: say why the proposal is rejected"), "reason")
+		return nil, errs.OnField(errs.E(op, errs.Invalid, "reason: say why the proposal is rejected"), "reason")
 	}
 	s, err := getView(r, func(tx *state.ReadTx) (*Suspense, error) { return GetSuspense(tx, r.Var("id")) })
 	if err != nil {
