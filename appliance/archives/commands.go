@@ -70,6 +70,15 @@ func archive(r Reader, s *Subject) (*Archive, error) {
 	return &Archive{Subject: s.ID, Kind: s.Kind}, nil
 }
 
+// alive refuses what a destroyed archive no longer allows: a hold, a use, a
+// second destruction.
+func (a *Archive) alive() error {
+	if a.Destroyed != nil {
+		return state.Reject(CodeDestroyed, "the archive of %s was destroyed (certificate %s)", a.Subject, a.Destroyed.Certificate)
+	}
+	return nil
+}
+
 func (a *Archive) activeHolds() []Hold {
 	var out []Hold
 	for _, h := range a.Holds {
@@ -113,8 +122,8 @@ func (b *Backend) hold(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if a.Destroyed != nil {
-		return nil, state.Reject(CodeDestroyed, "the archive of %s was destroyed (certificate %s)", s.ID, a.Destroyed.Certificate)
+	if err := a.alive(); err != nil {
+		return nil, err
 	}
 	a.Holds = append(a.Holds, Hold{ID: in.ID, Reason: in.Reason, Authority: in.Authority, By: in.By, Placed: tx.Time()})
 	return putJSON(tx, Bucket, s.ID, a)
@@ -187,8 +196,8 @@ func (b *Backend) useRequest(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	}
 	if a, err := archive(r, s); err != nil {
 		return nil, err
-	} else if a.Destroyed != nil {
-		return nil, state.Reject(CodeDestroyed, "the archive of %s was destroyed (certificate %s)", s.ID, a.Destroyed.Certificate)
+	} else if err := a.alive(); err != nil {
+		return nil, err
 	}
 	u := Use{ID: in.ID, Subject: s.ID, Purpose: in.Purpose, Classes: in.Classes, By: in.By, Requested: tx.Time(), Status: Pending}
 	return putJSON(tx, UsesBucket, u.ID, u)
@@ -253,8 +262,10 @@ func (b *Backend) used(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	}
 	if a, err := getJSON[Archive](FromTx(tx), Bucket, u.Subject); err != nil {
 		return nil, err
-	} else if a != nil && a.Destroyed != nil {
-		return nil, state.Reject(CodeDestroyed, "the archive of %s was destroyed (certificate %s)", u.Subject, a.Destroyed.Certificate)
+	} else if a != nil {
+		if err := a.alive(); err != nil {
+			return nil, err
+		}
 	}
 	u.Reads++
 	return putJSON(tx, UsesBucket, u.ID, u)
@@ -314,9 +325,10 @@ func (b *Backend) Appraise(r Reader, s *Subject, a *Archive) (*Appraisal, error)
 
 // check refuses a destruction that is not allowed at now.
 func (ap *Appraisal) check(now time.Time, a *Archive) error {
+	if err := a.alive(); err != nil {
+		return err
+	}
 	switch {
-	case a.Destroyed != nil:
-		return state.Reject(CodeDestroyed, "the archive of %s was destroyed (certificate %s)", a.Subject, a.Destroyed.Certificate)
 	case len(ap.Holds) > 0:
 		return state.Reject(CodeHeld, "the archive of %s is under legal hold %s (%s): nothing of it is destroyed while a hold is in force", a.Subject, ap.Holds[0].ID, ap.Holds[0].Authority)
 	case ap.Open:
