@@ -19,6 +19,10 @@ type Backend struct {
 	// compacts its log and records the destruction outside its state); it
 	// must not block.
 	OnDestroyed func(subject string)
+	// Reloaded runs on each node whenever its state file is opened or
+	// replaced by a snapshot (state.Registry.OnReload): the moments a state
+	// from before a destruction can come back. It must not block.
+	Reloaded func()
 }
 
 func (b *Backend) rules() *Rules {

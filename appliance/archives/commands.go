@@ -31,6 +31,12 @@ func (b *Backend) Register(reg *state.Registry) {
 	reg.HandleFrom(state.ArchivesSet, CmdDestroyPropose, b.destroyPropose)
 	reg.HandleFrom(state.ArchivesSet, CmdDestroyDecide, b.destroyDecide)
 	reg.HandleFrom(state.ArchivesSet, CmdReapply, b.reapply)
+	reg.OnReload(func(*state.ReadTx) error {
+		if b.Reloaded != nil {
+			b.Reloaded()
+		}
+		return nil
+	})
 }
 
 func getJSON[T any](r Reader, bucket, key string) (*T, error) {

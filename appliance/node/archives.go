@@ -170,16 +170,23 @@ func (n *Node) checkDestroyed(ctx context.Context, c *cluster.Node, b blob.Backe
 	return stale
 }
 
-// guardDestroyed checks now and then, and while this node leads proposes
-// the destructions its state lacks.
+// guardDestroyed checks again whenever the state file is replaced (a
+// follower's InstallSnapshot), and every two seconds while the node
+// withholds its state, proposing while it leads the destructions its state
+// lacks. A node serving normally reads nothing from the blob store.
 func (n *Node) guardDestroyed(ctx context.Context, c *cluster.Node, b blob.Backend) {
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	for {
+		var retry <-chan time.Time
+		if n.withheld() != nil {
+			retry = t.C
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-n.reloaded:
+		case <-retry:
 		}
 		stale := n.checkDestroyed(ctx, c, b, false)
 		if len(stale) == 0 || c.Status().Role != "leader" {

@@ -108,6 +108,9 @@ type Node struct {
 	// withhold is why the node serves nothing but health now (the key of
 	// a destroyed archive is alive in its state), or nil.
 	withhold atomic.Pointer[error]
+	// reloaded wakes guardDestroyed when the state file was opened or
+	// replaced by a snapshot.
+	reloaded chan struct{}
 	gwLn     net.Listener
 	gwHTTP   *http.Server
 	adminLn  net.Listener
@@ -229,6 +232,13 @@ func open(ctx context.Context, cfg *datadir.Node, o Options) (*Node, error) {
 	shred := n.compactAfterShred
 	n.domains.subjects.onShred.Store(&shred)
 	n.domains.archives.OnDestroyed = n.afterDestroy
+	n.reloaded = make(chan struct{}, 1)
+	n.domains.archives.Reloaded = func() {
+		select {
+		case n.reloaded <- struct{}{}:
+		default: // a check is due already
+		}
+	}
 	n.api = &api.Server{Cluster: n.Cluster, Authz: authz, Now: o.Now, Log: n.log, Withhold: n.withheld}
 	n.domains.mount(n.api)
 	n.api.SetLimits(rates)
