@@ -2,17 +2,10 @@ package insurance
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 
-	"cxt/appliance/identity"
-	"cxt/appliance/merchants"
-	"cxt/appliance/notify"
-	"cxt/appliance/subjects"
-	"cxt/appliance/workers"
-	"cxt/crypto/sm"
-	"cxt/gateway/feed"
+	"cxt/appliance/workers/partiestest"
 	"cxt/storage/state"
 	"cxt/storage/state/statetest"
 )
@@ -24,12 +17,7 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	return &world{Machine: statetest.New(t, func(reg *state.Registry) {
-		identity.Register(reg)
-		notify.Register(reg)
-		subjects.Register(reg, nil)
-		feed.Register(reg)
-		merchants.Register(reg)
-		workers.Register(reg)
+		partiestest.Register(reg)
 		Register(reg)
 	}), t: t}
 }
@@ -49,31 +37,13 @@ func (w *world) refused(typ string, body any, code string) {
 	}
 }
 
-func (w *world) merchant(id string) {
-	w.t.Helper()
-	k, fresh, _ := subjects.NewKey(w.Keys, id)
-	priv, _ := subjects.Seal(k, merchants.PrivateAAD(id), merchants.Private{USCC: id})
-	w.must(w.Send(merchants.CmdApply, merchants.Application{ID: id, Name: "某某公司 " + id, Model: merchants.Intermediary,
-		USCCIndex: "uscc-" + id, Private: priv, Key: fresh, Applicant: "acct-" + id}))
-	w.must(w.Send(merchants.CmdReview, merchants.DirectApproval(id, "reviewer", "a test world")))
-}
-
-func idx(s string) []byte { h := sm.Sum([]byte(s)); return h[:] }
+func (w *world) merchant(id string) { w.t.Helper(); partiestest.Merchant(w.t, w.Machine, id) }
 
 // worker registers worker n, linked to merchant (invited by it and
 // accepted).
 func (w *world) worker(n int, merchant string) string {
 	w.t.Helper()
-	id := fmt.Sprintf("w_%d", n)
-	p := workers.Private{Name: "工人", IDNumber: fmt.Sprintf("id-%d", n), Phone: fmt.Sprintf("1380000%04d", n)}
-	k, f, _ := subjects.NewKey(w.Keys, id)
-	priv, _ := subjects.Seal(k, workers.PrivateAAD(id), p)
-	acct := identity.Account{ID: "acct-" + id, Username: id, Roles: []string{identity.Worker}, Clearance: 1, Worker: id, Phone: p.Phone}
-	w.must(w.Send(workers.CmdRegister, workers.Registration{ID: id, IDIndex: idx("id" + id), PhoneIndex: idx("ph" + id), Key: f, Private: priv,
-		Account: identity.CreateAccount{Account: acct, NameIndex: []byte("name-" + id)}, Risk: workers.DirectIdentity("a test world")}))
-	w.must(w.Send(workers.CmdInvite, workers.Invitation{Merchant: merchant, By: "acct-" + merchant, Rows: []workers.Invitee{{Row: 1, ID: id}}}))
-	w.must(w.Send(workers.CmdAccept, workers.Acceptance{Worker: id, Merchant: merchant, By: "acct-" + id}))
-	return id
+	return partiestest.Worker(w.t, w.Machine, n, merchant)
 }
 
 func (w *world) getter() func(bucket string, key []byte) ([]byte, error) {

@@ -1,0 +1,65 @@
+// Package partiestest puts merchants and workers linked to them into a test
+// state machine through their own commands — subject keys, sealed fields,
+// accounts, invitations and acceptances as onboarding makes them — for the
+// tests of the domains that build on them (training, insurance).
+package partiestest
+
+import (
+	"fmt"
+	"testing"
+
+	"cxt/appliance/identity"
+	"cxt/appliance/merchants"
+	"cxt/appliance/notify"
+	"cxt/appliance/subjects"
+	"cxt/appliance/workers"
+	"cxt/crypto/sm"
+	"cxt/gateway/feed"
+	"cxt/storage/state"
+	"cxt/storage/state/statetest"
+)
+
+// Register adds what the parties' commands need.
+func Register(reg *state.Registry) {
+	identity.Register(reg)
+	notify.Register(reg)
+	subjects.Register(reg, nil)
+	feed.Register(reg)
+	merchants.Register(reg)
+	workers.Register(reg)
+}
+
+func must(tb testing.TB, res state.Result) {
+	tb.Helper()
+	if res.Err != nil {
+		tb.Fatalf("refused: %v", res.Err)
+	}
+}
+
+// Merchant applies and approves merchant id.
+func Merchant(tb testing.TB, m *statetest.Machine, id string) {
+	tb.Helper()
+	k, fresh, _ := subjects.NewKey(m.Keys, id)
+	priv, _ := subjects.Seal(k, merchants.PrivateAAD(id), merchants.Private{USCC: id})
+	must(tb, m.Send(merchants.CmdApply, merchants.Application{ID: id, Name: "某某公司 " + id, Model: merchants.Intermediary,
+		USCCIndex: "uscc-" + id, Private: priv, Key: fresh, Applicant: "acct-" + id}))
+	must(tb, m.Send(merchants.CmdReview, merchants.DirectApproval(id, "reviewer", "a test world")))
+}
+
+func idx(s string) []byte { h := sm.Sum([]byte(s)); return h[:] }
+
+// Worker registers worker n (w_n, account acct-w_n), linked to merchant
+// (invited by it and accepted), and returns its ID.
+func Worker(tb testing.TB, m *statetest.Machine, n int, merchant string) string {
+	tb.Helper()
+	id := fmt.Sprintf("w_%d", n)
+	p := workers.Private{Name: "工人", IDNumber: fmt.Sprintf("id-%d", n), Phone: fmt.Sprintf("1380000%04d", n)}
+	k, f, _ := subjects.NewKey(m.Keys, id)
+	priv, _ := subjects.Seal(k, workers.PrivateAAD(id), p)
+	acct := identity.Account{ID: "acct-" + id, Username: id, Roles: []string{identity.Worker}, Clearance: 1, Worker: id, Phone: p.Phone}
+	must(tb, m.Send(workers.CmdRegister, workers.Registration{ID: id, IDIndex: idx("id" + id), PhoneIndex: idx("ph" + id), Key: f, Private: priv,
+		Account: identity.CreateAccount{Account: acct, NameIndex: []byte("name-" + id)}, Risk: workers.DirectIdentity("a test world")}))
+	must(tb, m.Send(workers.CmdInvite, workers.Invitation{Merchant: merchant, By: "acct-" + merchant, Rows: []workers.Invitee{{Row: 1, ID: id}}}))
+	must(tb, m.Send(workers.CmdAccept, workers.Acceptance{Worker: id, Merchant: merchant, By: "acct-" + id}))
+	return id
+}
