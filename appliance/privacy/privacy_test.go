@@ -480,7 +480,10 @@ func TestACancelledOrRestrictedWorkerIsPaidNothingNew(t *testing.T) {
 	want := map[int]string{1: "", 2: payouts.ReasonWorkerRestricted, 3: payouts.ReasonWorkerRestricted}
 	for row, code := range want {
 		var p *payouts.Payment
-		w.view(func(tx *state.ReadTx) (err error) { p, err = payouts.GetPayment(tx, payouts.PaymentID("pb1", row)); return })
+		w.view(func(tx *state.ReadTx) (err error) {
+			p, err = payouts.GetPayment(tx, payouts.PaymentID("pb1", row))
+			return
+		})
 		if p.Code != code || code != "" && p.Status != payouts.Rejected || code == "" && p.Status != payouts.Accepted {
 			t.Errorf("row %d (%s): %s %s (%s), want code %q", row, p.Worker, p.Status, p.Code, p.Reason, code)
 		}
