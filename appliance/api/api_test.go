@@ -578,6 +578,12 @@ var expected = map[string][]string{
 	"workers.consent":     {"platform_operator", "worker"},
 	"workers.tax_file":    {"platform_operator", "merchant_admin", "merchant_operator", "worker"},
 	"workers.tax_result":  {"platform_operator"},
+	"privacy.export":      {"worker"},
+	"privacy.file":        {"worker"},
+	"privacy.read":        {"platform_operator", "platform_reviewer", "worker"},
+	"privacy.list":        {"platform_operator", "platform_reviewer"},
+	"privacy.decide":      {"platform_operator"},
+	"privacy.cancel":      {"worker"},
 	// tasks
 	"tasks.create":   {"merchant_admin", "merchant_operator"},
 	"tasks.publish":  {"merchant_admin", "merchant_operator"},

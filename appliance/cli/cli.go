@@ -46,7 +46,7 @@ func MainContext(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: 2, err: fmt.Errorf("%w\n%s", err, c.UsageString())}
 	})
-	root.AddCommand(initCmd(), serveCmd(), joinCmd(), unsealCmd(), statusCmd(), clusterCmd(), cryptoCmd(), taxCmd(), auditCmd(), ledgerCmd(), filingCmd(), gatewayCmd(), versionCmd(), operatorCmd(), demoCmd(), checkCmd(), policyCmd(), reconcileCmd(), invoiceCmd(), trainingCmd(), insuranceCmd())
+	root.AddCommand(initCmd(), serveCmd(), joinCmd(), unsealCmd(), statusCmd(), clusterCmd(), cryptoCmd(), taxCmd(), auditCmd(), ledgerCmd(), filingCmd(), gatewayCmd(), versionCmd(), operatorCmd(), demoCmd(), checkCmd(), policyCmd(), reconcileCmd(), invoiceCmd(), trainingCmd(), insuranceCmd(), privacyCmd())
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0

@@ -24,6 +24,7 @@ import (
 	"cxt/appliance/ledger"
 	"cxt/appliance/merchants"
 	"cxt/appliance/payouts"
+	"cxt/appliance/privacy"
 	"cxt/appliance/receipts"
 	"cxt/appliance/reconcile"
 	"cxt/appliance/risk"
@@ -71,6 +72,7 @@ type backends struct {
 	archives   *archives.Backend
 	training   *training.Backend
 	insurance  *insurance.Backend
+	privacy    *privacy.Backend
 	// the tax bureaus' gateway (see gateway.go)
 	bureaus    *bureaus.Backend
 	platform   *platform.Backend
@@ -111,6 +113,7 @@ func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.
 		// training's materials are in the blob store; the platform's key signs its certificates
 		training:   &training.Backend{Documents: func() *blob.Store { return nil }},
 		insurance:  &insurance.Backend{},
+		privacy:    &privacy.Backend{}, // Retention: the archives' legal retention (deletions are refused retention_unknown without it)
 		bureaus:    &bureaus.Backend{},
 		platform:   &platform.Backend{},
 		gwFeed:     &server.Feed{},
@@ -220,7 +223,7 @@ func topUpFee(tx *state.Tx, event, merchant string, fen int64, ref string) error
 // state machine registers their commands.
 func (b *backends) list() []api.Backend {
 	return []api.Backend{b.identity, b.keys, b.approvals, b.quotes, b.subjects, b.merchants, b.workers, b.agreements, b.tasks, b.payouts, b.receipts, b.billing, b.topups, b.clients, b.callbacks, b.risk, b.filing, b.certs, b.reconcile,
-		b.invoices, b.archives, b.training, b.insurance, b.bureaus, b.platform, b.gwReceipts, b.gwReports}
+		b.invoices, b.archives, b.training, b.insurance, b.privacy, b.bureaus, b.platform, b.gwReceipts, b.gwReports}
 }
 
 // subjectKeys keeps the data subjects' keys (package subjects). After a

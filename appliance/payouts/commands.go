@@ -64,6 +64,7 @@ const (
 	ReasonWorkerUnknown    = "worker_unknown"
 	ReasonWorkerNotLinked  = "worker_not_linked"
 	ReasonWorkerUnverified = "worker_unverified"
+	ReasonWorkerRestricted = "worker_restricted"
 	ReasonAgreement        = "agreement_unsigned"
 	ReasonTaskNotAccepted  = "task_not_accepted"
 	ReasonBlacklisted      = "risk_blacklisted"
@@ -500,6 +501,10 @@ func checkPayee(tx Getter, merchant, worker string) (payeeOf, error) {
 		IDIndex     string `json:"id_index"`
 		CardIndex   string `json:"card_index"`
 		DeviceIndex string `json:"device_index"`
+		// A cancelled or restricted worker (command set 9) is paid nothing
+		// new: their data is only stored now (PIPL art. 47 ¶2).
+		Cancelled  *json.RawMessage `json:"cancelled"`
+		Restricted *json.RawMessage `json:"restricted"`
 	}
 	v, err := tx.Get(workers.Bucket, []byte(worker))
 	if err != nil {
@@ -510,6 +515,9 @@ func checkPayee(tx Getter, merchant, worker string) (payeeOf, error) {
 	}
 	if err := json.Unmarshal(v, &w); err != nil {
 		return payeeOf{}, fmt.Errorf("payouts: worker %s: %w", worker, err)
+	}
+	if w.Cancelled != nil || w.Restricted != nil {
+		return payeeOf{code: ReasonWorkerRestricted, reason: "worker " + worker + " cancelled their account or had the processing of their personal information restricted"}, nil
 	}
 	var l struct {
 		Status string `json:"status"`

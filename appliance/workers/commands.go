@@ -341,6 +341,8 @@ func invite(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 			status = RowCreated
 		} else if w, err = Get(tx, r.ID); err != nil {
 			return nil, err
+		} else if err := w.Usable(); err != nil {
+			return nil, err
 		}
 		if prev, err := tx.Get(LinkBucket, LinkKey(in.Merchant, w.ID)); err != nil {
 			return nil, err
@@ -401,6 +403,9 @@ func accept(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	l.Status, l.Accepted = Active, tx.Time()
 	w, err := Get(tx, a.Worker)
 	if err != nil {
+		return nil, err
+	}
+	if err := w.Usable(); err != nil {
 		return nil, err
 	}
 	if !slices.Contains(w.Merchants, a.Merchant) { // the worker opens their records to the merchant now
@@ -495,6 +500,9 @@ func consent(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		return nil, state.Reject(state.Conflict, "consent %s is on record already", c.ID)
 	}
 	c.Given, c.Withdrawn, c.WithdrawnBy = tx.Time(), nil, ""
+	if err := liftOnConsent(tx, &c); err != nil {
+		return nil, err
+	}
 	b := mustJSON(c)
 	return b, tx.Put(ConsentBucket, ChildKey(c.Worker, c.ID), b)
 }
@@ -520,8 +528,49 @@ func withdraw(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	}
 	now := tx.Time()
 	c.Withdrawn, c.WithdrawnBy = &now, w.By
+	if err := restrictOnWithdrawal(tx, &c); err != nil {
+		return nil, err
+	}
 	b = mustJSON(c)
 	return b, tx.Put(ConsentBucket, ChildKey(c.Worker, c.ID), b)
+}
+
+// restrictOnWithdrawal restricts a worker who withdraws their consent to
+// personal_info (command set 9 on): without it nothing new may be done with
+// their information, and only storage and security remain. A restriction
+// already in force (a deletion's) stays as it is.
+func restrictOnWithdrawal(tx *state.Tx, c *Consent) error {
+	if c.Purpose != PurposePersonalInfo {
+		return nil
+	}
+	if ok, err := tx.Speaks(state.ArchivesSet); err != nil || !ok {
+		return err
+	}
+	w, err := Get(tx, c.Worker)
+	if err != nil || w.Restricted != nil {
+		return err
+	}
+	w.Restricted = &Restriction{Since: tx.Time(), Basis: BasisWithdrawn}
+	_, err = put(tx, w)
+	return err
+}
+
+// liftOnConsent lifts the restriction a withdrawal of personal_info made,
+// when the worker gives that consent again (command set 9 on).
+func liftOnConsent(tx *state.Tx, c *Consent) error {
+	if c.Purpose != PurposePersonalInfo {
+		return nil
+	}
+	if ok, err := tx.Speaks(state.ArchivesSet); err != nil || !ok {
+		return err
+	}
+	w, err := Get(tx, c.Worker)
+	if err != nil || w.Restricted == nil || w.Restricted.Basis != BasisWithdrawn {
+		return err
+	}
+	w.Restricted = nil
+	_, err = put(tx, w)
+	return err
 }
 
 func taxFile(tx *state.Tx, cmd *state.Command) ([]byte, error) {

@@ -274,6 +274,10 @@ func (iv *Inviter) lookup(tx *state.ReadTx, merchant string, ps []prepared) erro
 			p.refuse(errs.Coded("", errs.Conflict, CodeMismatch, "this ID number is registered under another name"))
 			continue
 		}
+		if err := w.Usable(); err != nil { // a cancelled or restricted worker gets no new link
+			p.refuse(classify(err))
+			continue
+		}
 		p.existing = w.ID
 	}
 	return nil

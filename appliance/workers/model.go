@@ -76,6 +76,12 @@ type Worker struct {
 	// (policy/risk/worker.rego), with its input for replay: a hold lets
 	// the worker register and stays here for platform staff to see.
 	Risk *policy.Decided `json:"risk,omitempty"`
+	// Cancelled is when the worker cancelled their account (command set 9,
+	// appliance/privacy): the archives count the retention from it.
+	Cancelled *time.Time `json:"cancelled,omitempty"`
+	// Restricted holds the worker's processing to storage and security
+	// measures (PIPL art. 47 ¶2): no new links, no new payments.
+	Restricted *Restriction `json:"restricted,omitempty"`
 }
 
 // Tenancy is the worker as the policy sees it: theirs, and each linked

@@ -21,6 +21,12 @@ func (w *Worker) public(key *subjectkey.Key, unmasked bool, links []Link) map[st
 	if w.Account != "" {
 		out["account"] = w.Account
 	}
+	if w.Cancelled != nil {
+		out["cancelled"] = w.Cancelled
+	}
+	if w.Restricted != nil {
+		out["restricted"] = w.Restricted
+	}
 	if links != nil {
 		out["links"] = links
 	}
