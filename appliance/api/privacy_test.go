@@ -25,6 +25,7 @@ func TestAWorkerExercisesTheirPersonalInformationRightsAndNobodyElseDoes(t *test
 		t.Fatalf("register: %v / %v", reg0.body, reg1.body)
 	}
 	w0 := reg0.body["worker"].(map[string]any)["id"].(string)
+	w1 := reg1.body["worker"].(map[string]any)["id"].(string)
 	worker0 := e.workerSignIn(box, "self-200", reg0.body["one_time_password"].(string), ph0)
 	worker1 := e.workerSignIn(box, "self-201", reg1.body["one_time_password"].(string), ph1)
 	// A merchant invites worker 0 and they accept: the merchant reads
@@ -110,35 +111,60 @@ func TestAWorkerExercisesTheirPersonalInformationRightsAndNobodyElseDoes(t *test
 		t.Fatalf("export after the correction: %v", r.body["worker"])
 	}
 
-	// A deletion on this node, which has no retention rule wired, is not
-	// erased blind.
+	// Cancellation: worker 0 cannot cancel worker 1; worker 1 can, and is
+	// signed out; the merchant's answers then show the cancellation.
+	e.stepUp(worker0, "self-200")
+	if r := e.confirmed("POST", "/api/v1/workers/"+w1+"/cancel", worker0, "", "cancel-x"); r.status != 404 || r.code() != "not_found" {
+		t.Fatalf("worker 0 cancels worker 1: %d %v", r.status, r.body)
+	}
+	e.stepUp(worker1, "self-201")
+	if r := e.confirmed("POST", "/api/v1/workers/"+w1+"/cancel", worker1, "", "cancel-1"); r.status != 200 || r.body["cancelled"] != true {
+		t.Fatalf("cancel: %d %v", r.status, r.body)
+	}
+	if r := e.call("GET", "/api/v1/workers/"+w1+"/export", worker1, ""); r.status != 401 {
+		t.Fatalf("the cancelled worker's session: %d %v", r.status, r.body)
+	}
+	list := e.call("GET", "/api/v1/workers/"+w1+"/privacy-requests", operator, "")
+	if list.status != 200 || !strings.Contains(raw(list), `"status":"open"`) || !strings.Contains(raw(list), `"kind":"deletion"`) || !strings.Contains(raw(list), `"cancellation":true`) {
+		t.Fatalf("requests after the cancellation: %d %v", list.status, list.body)
+	}
+	if r := e.call("GET", "/api/v1/workers/"+w1, operator, ""); r.body["cancelled"] == nil {
+		t.Fatalf("the worker's record does not say cancelled: %v", r.body)
+	}
+
+	// A deletion, decided by the archive's retention: worker 0 was never
+	// paid, so nothing keeps their identity (PIPL art. 47) and it is
+	// erasing; their archive's destruction, proposed by one person and
+	// approved by another, completes it and closes their account.
 	del := e.call("POST", "/api/v1/workers/"+w0+"/privacy-requests", worker0, `{"kind":"deletion"}`)
 	if del.status != 201 {
 		t.Fatalf("file a deletion: %d %v", del.status, del.body)
 	}
-	if r := e.call("POST", "/api/v1/privacy-requests/"+del.body["id"].(string)+"/decide", operator, `{"outcome":"apply"}`); r.status != 409 || r.code() != "retention_unknown" {
-		t.Fatalf("a deletion without a retention rule: %d %v", r.status, r.body)
+	if r := e.call("POST", "/api/v1/privacy-requests/"+del.body["id"].(string)+"/decide", operator, `{"outcome":"apply"}`); r.status != 200 || r.body["status"] != "erasing" {
+		t.Fatalf("a deletion with no retention running: %d %v", r.status, r.body)
 	}
-
-	// Cancellation: another worker cannot; the worker can, and is signed
-	// out; the merchant then cannot invite them anew.
-	e.stepUp(worker1, "self-201")
-	if r := e.confirmed("POST", "/api/v1/workers/"+w0+"/cancel", worker1, "", "cancel-x"); r.status != 404 || r.code() != "not_found" {
-		t.Fatalf("another worker cancels worker 0: %d %v", r.status, r.body)
+	if r := e.call("GET", "/api/v1/workers/"+w0, operator, ""); r.body["restricted"] == nil {
+		t.Fatalf("an erasing worker is not restricted: %v", r.body)
 	}
-	e.stepUp(worker0, "self-200")
-	if r := e.confirmed("POST", "/api/v1/workers/"+w0+"/cancel", worker0, "", "cancel-0"); r.status != 200 || r.body["cancelled"] != true {
-		t.Fatalf("cancel: %d %v", r.status, r.body)
+	reviewer = e.loginMFA("reviewer-1").body["token"].(string)
+	e.stepUp(operator, "ops-1")
+	e.stepUp(reviewer, "reviewer-1")
+	p := e.confirmed("POST", "/api/v1/archives/"+w0+"/destruction", operator, `{"reason":"本人申请删除个人信息，无法定保存期限"}`, "d-w0")
+	if p.status != 202 || p.body["id"] == nil {
+		t.Fatalf("propose the destruction: %d %v", p.status, p.body)
+	}
+	if r := e.confirmed("POST", "/api/v1/archive-destructions/"+p.body["id"].(string)+"/decision", reviewer, `{"decision":"approve"}`, "a-w0"); r.status != 200 {
+		t.Fatalf("approve the destruction: %d %v", r.status, r.body)
+	}
+	done := e.call("GET", "/api/v1/workers/"+w0+"/privacy-requests", operator, "")
+	if done.status != 200 || !strings.Contains(raw(done), `"status":"done","`) || !strings.Contains(raw(done), `"certificate":"DC-`) {
+		t.Fatalf("the deletion after the destruction: %d %v", done.status, done.body)
 	}
 	if r := e.call("GET", "/api/v1/workers/"+w0+"/export", worker0, ""); r.status != 401 {
-		t.Fatalf("the cancelled worker's session: %d %v", r.status, r.body)
+		t.Fatalf("the erased worker's session: %d %v", r.status, r.body)
 	}
-	list := e.call("GET", "/api/v1/workers/"+w0+"/privacy-requests", operator, "")
-	if list.status != 200 || !strings.Contains(raw(list), `"status":"open"`) || !strings.Contains(raw(list), `"kind":"deletion"`) {
-		t.Fatalf("requests after the cancellation: %d %v", list.status, list.body)
-	}
-	if r := e.call("GET", "/api/v1/workers/"+w0, operator, ""); r.body["cancelled"] == nil {
-		t.Fatalf("the worker's record does not say cancelled: %v", r.body)
+	if r := e.call("GET", "/api/v1/workers/"+w0, operator, ""); r.status != 409 || r.code() != "subject_shredded" {
+		t.Fatalf("the erased worker read: %d %v", r.status, r.body)
 	}
 }
 

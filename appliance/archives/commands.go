@@ -454,3 +454,41 @@ func tombstone(tx *state.Tx, s *Subject, certificate string, manifest []byte) er
 	}})
 	return err
 }
+
+// Retention is the legal retention a worker's deletion request is decided
+// by (appliance/privacy), in the state machine: when the archive of worker,
+// closed at now if it is still open, becomes due, and the basis of the rule
+// that keeps it longest. A due archive (until at or before now) is erased by
+// its destruction, which completes the request.
+func (b *Backend) Retention(tx *state.Tx, worker string, now time.Time) (time.Time, string, error) {
+	r := FromTx(tx)
+	s, err := Lookup(r, worker)
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	if s.Kind != KindWorker {
+		return time.Time{}, "", state.Reject(CodeSubject, "%s is no worker", worker)
+	}
+	if s.Facts.Closed == nil {
+		s.Facts.Closed = &now
+	}
+	a, err := archive(r, s)
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	if err := a.alive(); err != nil {
+		return time.Time{}, "", err
+	}
+	ap, err := b.Appraise(r, s, a)
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	basis := ""
+	for _, c := range ap.Classes {
+		if b.rules().Classes[c.Class].Shred && c.Until.Equal(ap.Due) && c.Longest != "" {
+			basis = c.Longest
+			break
+		}
+	}
+	return ap.Due, basis, nil
+}

@@ -103,7 +103,9 @@ func sum(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-func sealed(class, kind, ref string, at time.Time, envelope []byte) Item {
+// SealedItem is an item sealed under its subject's key, with the SM3 of
+// its envelope as the archive last held it.
+func SealedItem(class, kind, ref string, at time.Time, envelope []byte) Item {
 	return Item{Class: class, Kind: kind, Ref: ref, Date: at, Sealed: true, SM3: sum(envelope)}
 }
 
@@ -123,14 +125,13 @@ func Lookup(r Reader, id string) (*Subject, error) {
 		if err != nil {
 			return nil, notFound(id, err)
 		}
-		s := &Subject{ID: id, Kind: KindWorker, Created: w.Created}
-		var extra struct {
-			Cancelled *time.Time `json:"cancelled"`
+		s := &Subject{ID: id, Kind: KindWorker, Created: w.Created, Facts: Facts{Closed: w.Cancelled}}
+		// A deletion decided (appliance/privacy) ends the processing as a
+		// cancellation does: the retention runs from then.
+		if s.Facts.Closed == nil && w.Restricted != nil && w.Restricted.Request != "" {
+			since := w.Restricted.Since
+			s.Facts.Closed = &since
 		}
-		if b, err := r.Get(workers.Bucket, []byte(id)); err == nil && b != nil {
-			_ = json.Unmarshal(b, &extra)
-		}
-		s.Facts.Closed = extra.Cancelled
 		year, err := paidYear(r, id)
 		if err != nil {
 			return nil, err
@@ -208,7 +209,7 @@ func Index(r Reader, s *Subject, extra []Source) ([]Item, error) {
 	if signer, err := agreements.GetSignerKey(r, s.ID); err != nil {
 		return nil, err
 	} else if signer != nil {
-		items = append(items, sealed("signing", "signer_key", agreements.SignerKeysBucket+"/"+s.ID, s.Created, signer.Sealed))
+		items = append(items, SealedItem("signing", "signer_key", agreements.SignerKeysBucket+"/"+s.ID, s.Created, signer.Sealed))
 	}
 	if err := r.Prefix(risk.SubjectBucket, s.Kind+"/"+s.ID+"/", func(k, v []byte) error {
 		var f risk.SubjectFinding
@@ -234,10 +235,10 @@ func workerItems(r Reader, id string) ([]Item, error) {
 	if err != nil {
 		return nil, err
 	}
-	items := []Item{sealed("identity", "worker_record", "workers/"+id, w.Created, w.Private)}
+	items := []Item{SealedItem("identity", "worker_record", "workers/"+id, w.Created, w.Private)}
 	for _, c := range []*workers.Check{w.RealName, w.Liveness} {
 		if c != nil {
-			items = append(items, sealed("verification", "check_"+c.Provider, "workers/"+id+"/check", c.At, c.Reference))
+			items = append(items, SealedItem("verification", "check_"+c.Provider, "workers/"+id+"/check", c.At, c.Reference))
 		}
 	}
 	err = r.Prefix(workers.ConsentBucket, id+"/", func(k, v []byte) error {
@@ -257,7 +258,7 @@ func workerItems(r Reader, id string) ([]Item, error) {
 			return err
 		}
 		if len(t.Reference) > 0 {
-			items = append(items, sealed("tax", "tax_registration", t.ID, t.Requested, t.Reference))
+			items = append(items, SealedItem("tax", "tax_registration", t.ID, t.Requested, t.Reference))
 		} else {
 			items = append(items, Item{Class: "tax", Kind: "tax_registration", Ref: t.ID, Date: t.Requested})
 		}
@@ -306,7 +307,7 @@ func agreementItem(r Reader, indexKey string, items *[]Item) error {
 	}
 	*items = append(*items, Item{Class: "agreements", Kind: "agreement_" + string(a.Kind), Ref: a.ID, Date: a.Created})
 	if len(a.Values) > 0 {
-		*items = append(*items, sealed("signing", "agreement_values", a.ID+"/values", a.Created, a.Values))
+		*items = append(*items, SealedItem("signing", "agreement_values", a.ID+"/values", a.Created, a.Values))
 	}
 	return nil
 }
@@ -316,9 +317,9 @@ func merchantItems(r Reader, id string) ([]Item, error) {
 	if err != nil {
 		return nil, err
 	}
-	items := []Item{sealed("identity", "merchant_record", "merchants/"+id, m.Created, m.Private)}
+	items := []Item{SealedItem("identity", "merchant_record", "merchants/"+id, m.Created, m.Private)}
 	if len(m.Officers) > 0 {
-		items = append(items, sealed("identity", "officers", "merchants/"+id+"/officers", m.Created, m.Officers))
+		items = append(items, SealedItem("identity", "officers", "merchants/"+id+"/officers", m.Created, m.Officers))
 	}
 	for _, d := range m.Documents {
 		items = append(items, Item{Class: "qualification", Kind: "document_" + d.Kind, Ref: d.ID, Date: d.Uploaded, Sealed: true, SM3: d.SM3})
@@ -346,7 +347,7 @@ func merchantItems(r Reader, id string) ([]Item, error) {
 		if err := json.Unmarshal(v, &p); err != nil || p.Merchant != id {
 			return err
 		}
-		items = append(items, sealed("identity", "payer_account", p.ID, p.Registered, p.Details))
+		items = append(items, SealedItem("identity", "payer_account", p.ID, p.Registered, p.Details))
 		return nil
 	})
 	if err != nil {

@@ -114,6 +114,8 @@ type Retention struct {
 	Until time.Time `json:"until,omitzero"` // zero: not yet running (the subject is open) or nothing keeps it
 	Open  bool      `json:"open,omitempty"` // the subject is open: kept while it is
 	Basis []string  `json:"basis,omitempty"`
+	// Longest is the basis of the rule that keeps the class longest.
+	Longest string `json:"-"`
 }
 
 // applies reports whether rule x covers a trigger at t.
@@ -154,7 +156,7 @@ func (r *Rules) Compute(class string, f Facts, created time.Time) Retention {
 		}
 		end := t.AddDate(x.Years, 0, 0)
 		if end.After(out.Until) {
-			out.Until = end
+			out.Until, out.Longest = end, x.Basis
 		}
 		out.Basis = append(out.Basis, x.Basis)
 	}

@@ -346,12 +346,13 @@ func (b *Backend) propose(r *api.Request) (*api.Op, error) {
 		}
 	}
 	r.Audit.Object, r.Audit.Reason = subject, in.Reason
+	id := "destroy-" + api.NewID()
 	return &api.Op{
 		Impact: map[string]any{"subject": subject, "kind": ap.Subject.Kind, "retention_ended": stamp(ap.Due), "items_destroyed": destroyed, "records_kept": kept},
 		Risks: []string{"a second person must approve; once approved the subject's key is destroyed on every node and nothing sealed under it can ever be read again",
 			"what the law keeps without personal data (ledger, payments, declarations, agreements, audit) stays, by the subject's internal ID"},
-		Command: state.NewCommand(CmdDestroyPropose, mustJSON(ProposeIn{ID: "destroy-" + api.NewID(), Subject: subject, Reason: in.Reason, By: r.Subject.ID}), r.Now()),
-		Status:  202, Response: map[string]any{"subject": subject, "status": Pending, "next": "a second platform operator or reviewer approves it: POST /api/v1/archive-destructions/{id}/decision"},
+		Command: state.NewCommand(CmdDestroyPropose, mustJSON(ProposeIn{ID: id, Subject: subject, Reason: in.Reason, By: r.Subject.ID}), r.Now()),
+		Status:  202, Response: map[string]any{"id": id, "subject": subject, "status": Pending, "next": "a second platform operator or reviewer approves it: POST /api/v1/archive-destructions/" + id + "/decision"},
 	}, nil
 }
 

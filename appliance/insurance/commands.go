@@ -172,6 +172,9 @@ func enrol(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	} else if err != nil {
 		return nil, err
 	}
+	if err := w.Usable(); err != nil { // a cancelled or restricted worker is enrolled in nothing new
+		return nil, err
+	}
 	if p.RealNameRequired && (w.RealName == nil || w.RealName.Status != workers.Verified) {
 		return nil, state.Reject(CodeIneligible, "product %s requires a verified real name; worker %s has none", p.ID, w.ID)
 	}

@@ -88,6 +88,9 @@ type backends struct {
 func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.Policy) *backends {
 	id := &identity.Backend{Policy: login, Hashing: hashing, Authz: authz, RiskReplay: replayPayoutRules}
 	wk := &workers.Backend{Hashing: hashing, Risk: authz}
+	// A deletion request is decided by the archive's retention, and the
+	// archive's destruction completes it.
+	ar := &archives.Backend{Sources: archiveSources, Complete: privacy.Complete}
 	return &backends{
 		identity:   id,
 		keys:       &keys{},
@@ -109,11 +112,11 @@ func compose(authz *policy.Authorizer, hashing identity.Hashing, login identity.
 		certs:      &certificates.Backend{}, // made from the declarations and tax payments; the platform's key signs
 		reconcile:  &reconcile.Backend{},
 		invoices:   &invoices.Backend{},
-		archives:   &archives.Backend{Sources: archiveSources}, // the node sets OnDestroyed
+		archives:   ar, // the node sets OnDestroyed
 		// training's materials are in the blob store; the platform's key signs its certificates
 		training:   &training.Backend{Documents: func() *blob.Store { return nil }},
 		insurance:  &insurance.Backend{},
-		privacy:    &privacy.Backend{}, // Retention: the archives' legal retention (deletions are refused retention_unknown without it)
+		privacy:    &privacy.Backend{Retention: ar.Retention},
 		bureaus:    &bureaus.Backend{},
 		platform:   &platform.Backend{},
 		gwFeed:     &server.Feed{},

@@ -21,7 +21,7 @@ const BasisErasing = "erasure under way (PIPL art. 47)"
 // Register adds the buckets and commands of the personal-information rights
 // (command set 9). retention returns the Retention rule deletions are
 // decided by, read when a decision applies (nil: none wired, and deletions
-// are refused retention_unknown).
+// are refused retention_unknown; the node wires archives.Backend.Retention).
 func Register(reg *state.Registry, retention func() Retention) {
 	reg.Bucket(Bucket)
 	reg.Bucket(IDBucket)
@@ -181,7 +181,7 @@ func (h *handlers) delete(tx *state.Tx, q *Request) error {
 		return state.Reject(CodeRetention, "this node has no retention rule to decide a deletion by; nothing is erased without one")
 	}
 	now := tx.Time()
-	until, basis, err := rule(tx.Get, q.Worker, now)
+	until, basis, err := rule(tx, q.Worker, now)
 	if err != nil {
 		return err
 	}
@@ -272,11 +272,21 @@ func closeAccount(tx *state.Tx, account string) error {
 }
 
 // Complete marks the worker's erasing and restricted deletion requests done
-// with the certificate of the destruction that erased their data. The
-// archives' destruction command calls it in its own transaction.
+// with the certificate of the destruction that erased their data, and closes
+// the worker's login account: nobody signs in as a person whose data is
+// gone. The archives' destruction command calls it in its own transaction.
 func Complete(tx *state.Tx, worker, certificate string) error {
 	if worker == "" || certificate == "" {
 		return state.Reject(state.InvalidRequest, "a completed deletion names the worker and the destruction certificate")
+	}
+	w, err := workers.Get(tx, worker)
+	if err != nil {
+		return err
+	}
+	if w.Account != "" {
+		if err := closeAccount(tx, w.Account); err != nil {
+			return err
+		}
 	}
 	var done []*Request
 	if err := each(tx, worker, func(q *Request) (bool, error) {

@@ -123,11 +123,12 @@ func Key(worker, id string) []byte { return []byte(worker + "/" + id) }
 func (q *Request) Overdue(now time.Time) bool { return q.Status == Open && now.After(q.Due) }
 
 // Retention is the legal retention of a worker's data, as the archives
-// compute it from the state get reads: until when it must be kept and on
-// what basis; until at or before now means nothing holds it. It runs in
-// the state machine: deterministic, reading only through get; a refusal
-// it returns is a state.Rejection, any other error stops the node.
-type Retention func(get func(bucket string, key []byte) ([]byte, error), worker string, now time.Time) (until time.Time, basis string, err error)
+// compute it from the state (appliance/archives' Backend.Retention): until
+// when it must be kept and on what basis; until at or before now means
+// nothing holds it. It runs in the state machine: deterministic, only
+// reading tx; a refusal it returns is a state.Rejection, any other error
+// stops the node.
+type Retention func(tx *state.Tx, worker string, now time.Time) (until time.Time, basis string, err error)
 
 // Decision is the body of CmdDecide.
 type Decision struct {

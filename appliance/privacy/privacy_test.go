@@ -189,7 +189,7 @@ func TestARequestIsDueThirtyDaysAfterItIsFiledAndOverdueAfterThat(t *testing.T) 
 		t.Fatalf("deadline of 10 February: %s", got)
 	}
 	// Decided, it is no longer overdue, however late.
-	w.rule = func(func(string, []byte) ([]byte, error), string, time.Time) (time.Time, string, error) {
+	w.rule = func(*state.Tx, string, time.Time) (time.Time, string, error) {
 		return time.Time{}, "", nil
 	}
 	w.ok(privacy.CmdDecide, privacy.Decision{Request: "pr1", Outcome: privacy.Refuse, Reason: "not the person", By: "acct-ops"})
@@ -314,8 +314,8 @@ func TestADeletionUnderARetentionIsRestrictedAndExplained(t *testing.T) {
 	until := time.Date(2031, 12, 31, 16, 0, 0, 0, time.UTC) // 2032-01-01 in China
 	const basis = "《会计档案管理办法》第十四条（会计凭证保管30年）"
 	var asked string
-	w.rule = func(get func(string, []byte) ([]byte, error), worker string, now time.Time) (time.Time, string, error) {
-		if b, err := get(workers.Bucket, []byte(worker)); err != nil || b == nil {
+	w.rule = func(tx *state.Tx, worker string, now time.Time) (time.Time, string, error) {
+		if b, err := tx.Get(workers.Bucket, []byte(worker)); err != nil || b == nil {
 			t.Errorf("the rule reads no worker %s: %v", worker, err)
 		}
 		asked = worker
@@ -351,7 +351,7 @@ func TestADeletionWithoutARetentionErasesAndTheDestructionCompletesIt(t *testing
 	w := newWorld(t)
 	w.registerWorker("w1", person)
 	w.registerWorker("w2", workers.Private{Name: "王五", IDNumber: "110101199003070038", Phone: "13800002222"})
-	w.rule = func(func(string, []byte) ([]byte, error), string, time.Time) (time.Time, string, error) {
+	w.rule = func(*state.Tx, string, time.Time) (time.Time, string, error) {
 		return w.Now, "ended today", nil // until == now: nothing holds it
 	}
 	for _, id := range []string{"w1", "w2"} {
@@ -445,7 +445,7 @@ func TestACancelledOrRestrictedWorkerIsPaidNothingNew(t *testing.T) {
 	m := statetest.New(t, func(reg *state.Registry) {
 		payoutstest.Register(reg, &payouts.Rules{Tax: tax.Default(), Location: "city", Channel: "sandbox", MonthlyLimitFen: payouts.DefaultMonthlyLimitFen})
 		privacy.Register(reg, func() privacy.Retention {
-			return func(func(string, []byte) ([]byte, error), string, time.Time) (time.Time, string, error) {
+			return func(*state.Tx, string, time.Time) (time.Time, string, error) {
 				return time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC), "税收征收管理法 第十九条", nil
 			}
 		})

@@ -169,6 +169,9 @@ func enrol(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	} else if err != nil {
 		return nil, err
 	}
+	if err := w.Usable(); err != nil { // a cancelled or restricted worker is enrolled in nothing new
+		return nil, err
+	}
 	rec, err := getRecord(tx, in.Worker)
 	if err != nil {
 		return nil, err

@@ -82,6 +82,11 @@ func TestAMerchantEnrolsOnlyItsOwnWorkersOnAPublishedCourse(t *testing.T) {
 	w.refused(CmdStatus, StatusIn{Course: "c_1", To: Published, By: "ops"}, "training_course_status")
 	w.worker(3, "m_a")
 	w.refused(CmdEnrol, EnrolIn{Course: "c_1", Worker: "w_3", Merchant: "m_a", By: "acct-m_a"}, "training_course_not_open")
+
+	// A cancelled worker is enrolled in nothing new.
+	w.course("c_2", 60, true)
+	partiestest.Cancel(t, w.Machine, "w_3")
+	w.refused(CmdEnrol, EnrolIn{Course: "c_2", Worker: "w_3", Merchant: "m_a", By: "acct-m_a"}, "worker_restricted")
 }
 
 // Results: only the enrolling merchant (or the platform, merchant "")

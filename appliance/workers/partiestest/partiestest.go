@@ -11,6 +11,7 @@ import (
 	"cxt/appliance/identity"
 	"cxt/appliance/merchants"
 	"cxt/appliance/notify"
+	"cxt/appliance/privacy"
 	"cxt/appliance/subjects"
 	"cxt/appliance/workers"
 	"cxt/crypto/sm"
@@ -27,6 +28,7 @@ func Register(reg *state.Registry) {
 	feed.Register(reg)
 	merchants.Register(reg)
 	workers.Register(reg)
+	privacy.Register(reg, nil)
 }
 
 func must(tb testing.TB, res state.Result) {
@@ -62,4 +64,10 @@ func Worker(tb testing.TB, m *statetest.Machine, n int, merchant string) string 
 	must(tb, m.Send(workers.CmdInvite, workers.Invitation{Merchant: merchant, By: "acct-" + merchant, Rows: []workers.Invitee{{Row: 1, ID: id}}}))
 	must(tb, m.Send(workers.CmdAccept, workers.Acceptance{Worker: id, Merchant: merchant, By: "acct-" + id}))
 	return id
+}
+
+// Cancel cancels worker's account as the worker does (appliance/privacy).
+func Cancel(tb testing.TB, m *statetest.Machine, worker string) {
+	tb.Helper()
+	must(tb, m.Send(privacy.CmdCancel, privacy.Cancel{Worker: worker, By: "acct-" + worker, Request: "cancel-" + worker}))
 }
