@@ -4,13 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"cxt/appliance/archives"
+	"cxt/appliance/archives/archivestest"
 	"cxt/appliance/esign/esigntest"
 )
 
@@ -186,7 +186,7 @@ func TestAnArchiveIsHeldUsedAndDestroyedByTwoPeople(t *testing.T) {
 		t.Fatalf("certificate: %d %s", status, header)
 	}
 	dir := esigntest.Extract(t, zip)
-	verifyCertificate(t, dir)
+	archivestest.VerifyOK(t, dir)
 	var m archives.Manifest
 	raw, _ := os.ReadFile(filepath.Join(dir, archives.FileJSON))
 	if err := json.Unmarshal(raw, &m); err != nil || m.Subject != gone || m.ProposedBy == m.ApprovedBy || len(m.Items) < 3 || len(m.Classes) == 0 {
@@ -202,7 +202,7 @@ func TestAnArchiveIsHeldUsedAndDestroyedByTwoPeople(t *testing.T) {
 	}
 	raw[len(raw)/2] ^= 1
 	os.WriteFile(filepath.Join(dir, archives.FileJSON), raw, 0o600)
-	if out, err := runVerify(dir); err == nil {
+	if out, err := archivestest.Verify(t, dir); err == nil {
 		t.Fatalf("a changed manifest verifies:\n%s", out)
 	}
 
@@ -226,40 +226,5 @@ func TestAnArchiveIsHeldUsedAndDestroyedByTwoPeople(t *testing.T) {
 	}
 	if st.body["total_items"] != float64(items) {
 		t.Errorf("stats count %v items, the indexes %d", st.body["total_items"], items)
-	}
-}
-
-func runVerify(dir string) (string, error) {
-	var out strings.Builder
-	for _, line := range strings.Split(strings.TrimSpace(archives.Verify("0")), "\n") {
-		if strings.HasPrefix(line, "openssl verify") {
-			continue // the certificate chain: checked at its own time in the README
-		}
-		cmd := exec.Command("sh", "-c", line)
-		cmd.Dir = dir
-		b, err := cmd.CombinedOutput()
-		out.Write(b)
-		if err != nil {
-			return out.String(), err
-		}
-	}
-	return out.String(), nil
-}
-
-func verifyCertificate(t *testing.T, dir string) {
-	t.Helper()
-	out, err := runVerify(dir)
-	if err != nil || strings.Count(out, "Verified OK") != 2 {
-		t.Fatalf("OpenSSL: %v\n%s", err, out)
-	}
-	readme, _ := os.ReadFile(filepath.Join(dir, archives.FileReadme))
-	for _, line := range strings.Split(string(readme), "\n") {
-		if strings.HasPrefix(line, "openssl verify") {
-			cmd := exec.Command("sh", "-c", line)
-			cmd.Dir = dir
-			if b, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("%s: %v\n%s", line, err, b)
-			}
-		}
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"cxt/appliance/archives"
+	"cxt/appliance/archives/archivestest"
 	"cxt/appliance/demo"
 	"cxt/appliance/esign/esigntest"
 	"cxt/appliance/ident"
@@ -300,6 +302,7 @@ func TestDemoFillsTheDocumentedWorldThroughTheAPIAndRefusesOtherNodes(t *testing
 	if files < 5 {
 		t.Fatalf("the canary read only %d files", files)
 	}
+	checkDemoDestroyed(t, dir, &w)
 	// A node that is not a demo node is refused.
 	other := filepath.Join(t.TempDir(), "plain")
 	if code, _, errOut := run(t, "", "init", "--data", other, "--listen", loopback.FreeAddr(), "--cluster", loopback.FreeAddr()); code != 0 {
@@ -421,7 +424,7 @@ func checkDemoGateway(t *testing.T, dir string, w *demo.World, api, cl string) {
 	pb := w.Payouts.Batches[0]
 	workers := len(w.Workers)
 	for typ, want := range map[string]int{
-		"merchant.registered": len(w.Merchants), "merchant.status": -1, "worker.registered": workers, "worker.linked": -1,
+		"merchant.registered": len(w.Merchants), "merchant.status": -1, "worker.registered": workers + len(w.Destroyed), "archive.destroyed": len(w.Destroyed), "worker.linked": -1,
 		"worker.checked": -1, "agreement.signed": len(w.Merchants) + workers, "task.published": len(w.Tasks),
 		"task.work_accepted": workers, "topup.credited": -1, "payments.booked": -1, "payments.paid": -1,
 		"payments.failed": -1, "payments.returned": -1,
@@ -517,3 +520,59 @@ func checkDemoGateway(t *testing.T, dir string, w *demo.World, api, cl string) {
 }
 
 var demoChina = time.FixedZone("CST", 8*3600)
+
+// checkDemoDestroyed checks the archive the demo destroyed: the person who
+// cancelled is listed under destroyed with their internal ID and resident
+// ID number; the deletion their cancellation filed ended with the
+// certificate's number; the certificate under DIR/demo/destruction/<worker>/
+// verifies with OpenSSL and its manifest names them by internal ID only;
+// and nothing they registered is in the clear anywhere in the data folder —
+// the demo's own folder included, but for world.json, which lists it for
+// the evaluator, and the SMS sink, their phone's inbox.
+func checkDemoDestroyed(t *testing.T, dir string, w *demo.World) {
+	t.Helper()
+	if len(w.Destroyed) != 1 {
+		t.Fatalf("destroyed: %+v", w.Destroyed)
+	}
+	d := w.Destroyed[0]
+	if !strings.HasPrefix(d.Worker, "w_") || d.IDNumber == "" || d.IDNumber != d.Registered["id_number"] || d.Request == "" ||
+		!strings.HasPrefix(d.Certificate, "DC-") || d.Dir != filepath.Join(dir, "demo", "destruction", d.Worker) {
+		t.Fatalf("destroyed: %+v", d)
+	}
+	if _, err := ident.ParseResidentID(d.IDNumber, time.Now()); err != nil {
+		t.Fatalf("the destroyed worker registered an invalid ID: %v", err)
+	}
+	for _, name := range []string{archives.FilePDF, archives.FileJSON, archives.FileJSONSig, archives.FileSigner} {
+		if _, err := os.Stat(filepath.Join(d.Dir, name)); err != nil {
+			t.Fatalf("the certificate's %s: %v", name, err)
+		}
+	}
+	archivestest.VerifyOK(t, d.Dir)
+	raw, _ := os.ReadFile(filepath.Join(d.Dir, archives.FileJSON))
+	var m archives.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil || m.Subject != d.Worker || m.Certificate != d.Certificate || m.ProposedBy == m.ApprovedBy {
+		t.Fatalf("manifest: %v %+v", err, m)
+	}
+	for _, a := range w.Accounts {
+		if a.Worker == d.Worker {
+			t.Errorf("world.json lists the destroyed worker's account %s as one to sign in with", a.Username)
+		}
+	}
+	files := 0
+	filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() || path == filepath.Join(dir, "demo", "world.json") || path == filepath.Join(dir, "demo", "sms.jsonl") {
+			return nil
+		}
+		files++
+		data, _ := os.ReadFile(path)
+		for _, field := range []string{"name", "id_number", "phone", "bank_card"} {
+			if v := d.Registered[field]; v == "" || bytes.Contains(data, []byte(v)) {
+				t.Errorf("the destroyed worker's %s %q is in the clear in %s", field, v, path)
+			}
+		}
+		return nil
+	})
+	if files < 10 {
+		t.Fatalf("the canary read only %d files", files)
+	}
+}

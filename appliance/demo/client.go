@@ -207,21 +207,28 @@ func (c *Client) firstLogin(ctx context.Context, username, oneTime string) (*Ses
 	if err := c.changePassword(ctx, s.Token, oneTime, s.Password); err != nil {
 		return nil, err
 	}
+	if err := c.enrolTOTP(ctx, s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// enrolTOTP enrols a TOTP factor for the session's account and confirms it
+// with a first code.
+func (c *Client) enrolTOTP(ctx context.Context, s *Session) error {
 	var enrol struct {
 		Secret string `json:"secret"`
 	}
 	if _, err := c.call(ctx, "POST", "/api/v1/me/mfa/totp", s.Token, nil, &enrol); err != nil {
-		return nil, err
+		return err
 	}
 	s.TOTP = enrol.Secret
 	code, err := c.code(ctx, s.TOTP)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if _, err := c.call(ctx, "POST", "/api/v1/me/mfa/totp/confirm", s.Token, map[string]string{"code": code}, nil); err != nil {
-		return nil, err
-	}
-	return s, nil
+	_, err = c.call(ctx, "POST", "/api/v1/me/mfa/totp/confirm", s.Token, map[string]string{"code": code}, nil)
+	return err
 }
 
 // stepUp re-authenticates a session for important operations.

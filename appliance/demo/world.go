@@ -32,6 +32,9 @@ type World struct {
 	Filing    *Filing    `json:"filing,omitempty"` // the declarations of the months over, tax paid, certificates
 	Books     *Books     `json:"books,omitempty"`  // invoices of both models, the first batch's day's statement reconciled
 	Artifacts []Artifact `json:"artifacts,omitempty"`
+	// Destroyed are the workers whose archive the demo destroyed, with
+	// their certificates (docs/archives.md): nothing of them opens.
+	Destroyed []Destroyed `json:"destroyed,omitempty"`
 	// The tax bureaus' gateway (docs/gateway.md): where it listens, its
 	// certificate, the platform's profile, and the bureaus' clients the
 	// demo registered, with their keys: cxt gateway pull works at once.
@@ -222,6 +225,9 @@ func (f *filler) run(ctx context.Context, admins []Admin) error {
 	if err := f.workers(ctx); err != nil {
 		return err
 	}
+	if err := f.leaver(ctx); err != nil {
+		return err
+	}
 	if err := f.tasks(ctx); err != nil {
 		return err
 	}
@@ -240,6 +246,9 @@ func (f *filler) run(ctx context.Context, admins []Admin) error {
 	if err := f.books(ctx); err != nil {
 		return err
 	}
+	if err := f.destroy(ctx); err != nil {
+		return err
+	}
 	f.w.Try = []string{
 		"export CXT=" + f.w.API + " CA=" + f.w.CAFile,
 		`TOKEN=$(curl -s --cacert $CA -H 'Content-Type: application/json' -d '{"username":"reviewer","password":"<its password in world.json>","totp":"<oathtool --totp -b its totp_secret>"}' $CXT/api/v1/sessions | jq -r .token)`,
@@ -255,6 +264,11 @@ func (f *filler) run(ctx context.Context, admins []Admin) error {
 			"OPS=$(the ops account's token, signed in as above); bin/cxt filing export --url $CXT --ca $CA --token $OPS --period "+p+" --format csv   # the withholding declaration (扣缴申报明细) of "+p+", column by column in docs/filing.md",
 			`curl -s --cacert $CA -H "Authorization: Bearer <a worker's token>" -o cert.zip $CXT/api/v1/workers/<its id>/tax-certificates/`+p+" && unzip -o cert.zip && cat README.txt   # 完税证明: its OpenSSL check (docs/filing.md)",
 			"bin/cxt invoice list --url $CXT --ca $CA --token $OPS; bin/cxt reconcile cases --url $CXT --ca $CA --token $OPS --status all   # invoices (docs/invoices.md), discrepancy cases (docs/reconciliation.md)")
+	}
+	for _, d := range f.w.Destroyed {
+		f.w.Try = append(f.w.Try,
+			`curl -s --cacert $CA -H "Authorization: Bearer $OPS" $CXT/api/v1/archives/`+d.Worker+` | jq '{state, destroyed}'; curl -s --cacert $CA -H "Authorization: Bearer $OPS" $CXT/api/v1/workers/`+d.Worker+" | jq .error.code   # the destroyed archive: subject_shredded (docs/archives.md)",
+			"cd "+d.Dir+" && cat README.txt   # destruction certificate "+d.Certificate+": the OpenSSL lines that verify certificate.sig over certificate.json")
 	}
 	if f.w.GatewayURL != "" {
 		pulled, office := filepath.Join(f.dir, "feed"), filepath.Join(f.dir, "feed-office")
