@@ -49,10 +49,18 @@ func startWith(t *testing.T, nc *notify.Config) *env { return startOpts(t, nc, n
 // startOpts starts a node whose options adjust may change first.
 func startOpts(t *testing.T, nc *notify.Config, adjust func(*node.Options)) *env {
 	t.Helper()
+	return startInit(t, node.InitOptions{}, nc, adjust)
+}
+
+// startInit starts a node initialised with init (its addresses and
+// password iterations filled in), whose options adjust may change first.
+func startInit(t *testing.T, init node.InitOptions, nc *notify.Config, adjust func(*node.Options)) *env {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "data")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res, err := node.Init(ctx, dir, node.InitOptions{API: loopback.FreeAddr(), Cluster: loopback.FreeAddr(), PasswordIterations: testIterations})
+	init.API, init.Cluster, init.PasswordIterations = loopback.FreeAddr(), loopback.FreeAddr(), testIterations
+	res, err := node.Init(ctx, dir, init)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package archives
 
 import (
 	"cxt/appliance/contracts"
+	"cxt/storage/blob"
 	"cxt/storage/state"
 )
 
@@ -12,6 +13,10 @@ type Backend struct {
 	Rules *Rules
 	// Sources add other domains' items to each archive.
 	Sources []Source
+	// Documents is the blob store (nil while the node is sealed): the
+	// approving node reads each document object's ciphertext for the SM3
+	// the certificate lists.
+	Documents func() *blob.Store
 	// Complete closes a worker's deletion requests once their archive is
 	// destroyed (appliance/privacy), inside the destroying command.
 	Complete func(tx *state.Tx, worker, certificate string) error

@@ -1,6 +1,7 @@
 package archives
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"cxt/appliance/subjects"
+	"cxt/crypto/sm"
 	"cxt/gateway/feed"
 	"cxt/storage/state"
 )
@@ -215,7 +217,14 @@ type Decision struct {
 	Approve bool   `json:"approve"`
 	Note    string `json:"note"`
 	By      string `json:"by"`
+	// Objects are, for a destruction approved, the hex SM3 of each document
+	// object's ciphertext as the blob store held it when the approving node
+	// read it (ObjectMissing: not there), by the item's ref.
+	Objects map[string]string `json:"objects,omitempty"`
 }
+
+// ObjectMissing stands for a document object the blob store did not hold.
+const ObjectMissing = "missing"
 
 func (b *Backend) useDecide(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	var in Decision
@@ -416,6 +425,17 @@ func (b *Backend) destroyDecide(tx *state.Tx, cmd *state.Command) ([]byte, error
 	if err := ap.check(now, a); err != nil {
 		return nil, err
 	}
+	for i := range ap.Items {
+		it := &ap.Items[i]
+		if !it.Object {
+			continue
+		}
+		sum := in.Objects[it.Ref]
+		if sum != ObjectMissing && !isSM3(sum) {
+			return nil, state.Reject(state.Conflict, "the approval of destroying %s carries no SM3 of document %s's stored ciphertext (filed since it was read?): approve again", s.ID, it.Ref)
+		}
+		it.SM3 = sum
+	}
 	m := b.manifest(ap, p, now)
 	raw := mustJSON(m)
 	if _, err := subjects.Shred(tx, s.ID, "archive destroyed: certificate "+m.Certificate); err != nil {
@@ -491,4 +511,10 @@ func (b *Backend) Retention(tx *state.Tx, worker string, now time.Time) (time.Ti
 		}
 	}
 	return ap.Due, basis, nil
+}
+
+// isSM3 reports whether s is a hex SM3 digest.
+func isSM3(s string) bool {
+	b, err := hex.DecodeString(s)
+	return err == nil && len(b) == sm.HashSize
 }

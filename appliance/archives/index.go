@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"cxt/appliance/merchants"
 	"cxt/appliance/payouts"
 	"cxt/appliance/risk"
+	"cxt/appliance/tasks"
 	"cxt/appliance/topups"
 	"cxt/appliance/workers"
 	"cxt/crypto/sm"
@@ -30,9 +32,12 @@ type Item struct {
 	Date   time.Time `json:"date"`
 	Sealed bool      `json:"sealed,omitempty"` // under the subject's key: destroyed with it
 	// SM3 is the hex SM3 of the item's ciphertext as last stored (a sealed
-	// field's envelope, a document object's bytes): what the destruction
-	// certificate lists.
+	// field's envelope): what the destruction certificate lists.
 	SM3 string `json:"sm3,omitempty"`
+	// Object marks a document in the blob store: its ciphertext is not in
+	// the state, and the node that approves the destruction reads it there
+	// for its SM3 (Decision.Objects).
+	Object bool `json:"object,omitempty"`
 }
 
 // Reader reads the state as a command (state.Tx) or a request
@@ -322,7 +327,23 @@ func merchantItems(r Reader, id string) ([]Item, error) {
 		items = append(items, SealedItem("identity", "officers", "merchants/"+id+"/officers", m.Created, m.Officers))
 	}
 	for _, d := range m.Documents {
-		items = append(items, Item{Class: "qualification", Kind: "document_" + d.Kind, Ref: d.ID, Date: d.Uploaded, Sealed: true, SM3: d.SM3})
+		items = append(items, Item{Class: "qualification", Kind: "document_" + d.Kind, Ref: d.ID, Date: d.Uploaded, Sealed: true, Object: true})
+	}
+	// The completion proofs filed on its tasks are sealed under its key too.
+	err = r.Prefix(tasks.MerchantBucket, id+"/", func(_, task []byte) error {
+		return r.Prefix(tasks.WorkBucket, string(task)+"/", func(k, v []byte) error {
+			var w tasks.Work
+			if err := json.Unmarshal(v, &w); err != nil {
+				return fmt.Errorf("archives: work %s: %w", k, err)
+			}
+			for _, p := range w.Proof {
+				items = append(items, Item{Class: "transactions", Kind: "proof", Ref: p.ID, Date: p.Uploaded, Sealed: true, Object: true})
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := agreementItem(r, "cooperation/"+id, &items); err != nil {
 		return nil, err

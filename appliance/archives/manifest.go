@@ -48,7 +48,10 @@ type ManifestItem struct {
 	Class string `json:"class"`
 	Kind  string `json:"kind"`
 	Ref   string `json:"ref"`
-	SM3   string `json:"sm3"`
+	SM3   string `json:"sm3"` // of its last ciphertext; "missing" for a document object the store no longer held
+	// Object marks a document object in the blob store (MinIO): sm3sum of
+	// the object, as stored, is SM3.
+	Object bool `json:"object,omitempty"`
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
@@ -71,7 +74,7 @@ func (b *Backend) manifest(ap *Appraisal, p *Proposal, now time.Time) *Manifest 
 	for _, it := range ap.Items {
 		counts[it.Class]++
 		if it.Sealed {
-			m.Items = append(m.Items, ManifestItem{Class: it.Class, Kind: it.Kind, Ref: it.Ref, SM3: it.SM3})
+			m.Items = append(m.Items, ManifestItem{Class: it.Class, Kind: it.Kind, Ref: it.Ref, SM3: it.SM3, Object: it.Object})
 		}
 	}
 	for _, rt := range ap.Classes {

@@ -1,7 +1,10 @@
 package archives
 
 import (
+	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -13,7 +16,9 @@ import (
 	"cxt/appliance/merchants"
 	"cxt/appliance/subjects"
 	"cxt/appliance/workers"
+	"cxt/crypto/sm"
 	"cxt/policy"
+	"cxt/storage/blob"
 	"cxt/storage/state"
 )
 
@@ -392,9 +397,13 @@ func (b *Backend) decideDestruction(r *api.Request) (*api.Op, error) {
 	if p.By == r.Subject.ID {
 		return nil, errs.Coded("decide destruction", errs.Permission, CodeMakerChecker.String(), "who proposed destroying archive %s does not approve it: a second person does", p.Subject)
 	}
+	var objects map[string]string
 	if in.Decision == "approve" {
 		if err := ap.check(r.Now(), a); err != nil {
 			return nil, api.Classify(err)
+		}
+		if objects, err = b.objectSums(r, ap.Items); err != nil {
+			return nil, err
 		}
 	}
 	sealedItems := 0
@@ -413,7 +422,7 @@ func (b *Backend) decideDestruction(r *api.Request) (*api.Op, error) {
 	}
 	return &api.Op{
 		Impact: impact, Risks: risks,
-		Command: state.NewCommand(CmdDestroyDecide, mustJSON(Decision{ID: p.ID, Approve: in.Decision == "approve", Note: in.Note, By: r.Subject.ID}), r.Now()),
+		Command: state.NewCommand(CmdDestroyDecide, mustJSON(Decision{ID: p.ID, Approve: in.Decision == "approve", Note: in.Note, By: r.Subject.ID, Objects: objects}), r.Now()),
 		Status:  200, Response: map[string]any{"proposal": p.ID, "subject": p.Subject, "status": status, "certificate": "/api/v1/archives/" + p.Subject + "/certificate"},
 	}, nil
 }
@@ -484,4 +493,39 @@ func (b *Backend) certificate(r *api.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	return 200, &api.Raw{ContentType: "application/zip", Name: a.Destroyed.Certificate + ".zip", Body: zip}, nil
+}
+
+// objectSums reads each document object among items from the blob store,
+// as stored, and answers the SM3 of its ciphertext by ref (ObjectMissing
+// for one the store does not hold): what the certificate lists of it.
+func (b *Backend) objectSums(r *api.Request, items []Item) (map[string]string, error) {
+	const op = "decide destruction"
+	sums := map[string]string{}
+	for _, it := range items {
+		if !it.Object {
+			continue
+		}
+		var store *blob.Store
+		if b.Documents != nil {
+			store = b.Documents()
+		}
+		if store == nil {
+			return nil, errs.E(op, errs.Unavailable, "the document store is not open yet")
+		}
+		rc, err := store.Raw().Get(r.Ctx, it.Ref)
+		if errors.Is(err, blob.ErrNotFound) {
+			sums[it.Ref] = ObjectMissing
+			continue
+		} else if err != nil {
+			return nil, errs.Wrap(op, errs.Unavailable, err, "document %s could not be read from the store", it.Ref)
+		}
+		h := sm.NewHash()
+		_, err = io.Copy(h, rc)
+		rc.Close()
+		if err != nil {
+			return nil, errs.Wrap(op, errs.Unavailable, err, "document %s could not be read from the store", it.Ref)
+		}
+		sums[it.Ref] = hex.EncodeToString(h.Sum(nil))
+	}
+	return sums, nil
 }

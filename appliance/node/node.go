@@ -226,6 +226,7 @@ func open(ctx context.Context, cfg *datadir.Node, o Options) (*Node, error) {
 	n.domains.agreements.Documents = n.Documents
 	n.domains.tasks.Documents = n.Documents
 	n.domains.training.Documents = n.Documents
+	n.domains.archives.Documents = n.Documents
 	n.domains.gwReports.Documents = n.Documents
 	n.domains.gwQueries.Documents = n.Documents
 	n.domains.clients.AllowPrivateCallbacks = o.AllowPrivateCallbacks
