@@ -3,7 +3,6 @@ package archives
 import (
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -42,23 +41,11 @@ func (b *Backend) Register(reg *state.Registry) {
 }
 
 func getJSON[T any](r Reader, bucket, key string) (*T, error) {
-	b, err := r.Get(bucket, []byte(key))
-	if err != nil || b == nil {
-		return nil, err
-	}
-	var v T
-	if err := json.Unmarshal(b, &v); err != nil {
-		return nil, fmt.Errorf("archives: %s/%s: %w", bucket, key, err)
-	}
-	return &v, nil
+	return state.GetJSON[T](r, bucket, []byte(key))
 }
 
 func putJSON(tx *state.Tx, bucket, key string, v any) ([]byte, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return b, tx.Put(bucket, []byte(key), b)
+	return state.PutJSON(tx, bucket, []byte(key), v)
 }
 
 func mustJSON(v any) []byte {

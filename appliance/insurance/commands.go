@@ -286,24 +286,15 @@ func social(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 }
 
 // Getter is a state transaction, read-only or not.
-type Getter interface {
-	Get(bucket string, key []byte) ([]byte, error)
-}
+type Getter = state.Getter
 
 // GetProduct reads a product; not_found if there is none.
 func GetProduct(tx Getter, id string) (*Product, error) {
-	b, err := tx.Get(ProductBucket, []byte(id))
-	if err != nil {
-		return nil, err
+	v, err := state.GetJSON[Product](tx, ProductBucket, []byte(id))
+	if err != nil || v != nil {
+		return v, err
 	}
-	if b == nil {
-		return nil, state.Reject(state.NotFound, "no product %s", id)
-	}
-	var p Product
-	if err := json.Unmarshal(b, &p); err != nil {
-		return nil, fmt.Errorf("insurance: product %s: %w", id, err)
-	}
-	return &p, nil
+	return nil, state.Reject(state.NotFound, "no product %s", id)
 }
 
 // CurrentRules reads the recommendation rules in force: the last version
@@ -334,32 +325,18 @@ type getFunc func(bucket string, key []byte) ([]byte, error)
 func (f getFunc) Get(bucket string, key []byte) ([]byte, error) { return f(bucket, key) }
 
 func getRecord(tx Getter, worker string) (*Record, error) {
-	b, err := tx.Get(RecordBucket, []byte(worker))
-	if err != nil {
-		return nil, err
+	rec, err := state.GetJSON[Record](tx, RecordBucket, []byte(worker))
+	if err != nil || rec != nil {
+		return rec, err
 	}
-	rec := &Record{Worker: worker, Enrolments: []Enrolment{}, Social: []SocialPayment{}}
-	if b == nil {
-		return rec, nil
-	}
-	if err := json.Unmarshal(b, rec); err != nil {
-		return nil, fmt.Errorf("insurance: record of %s: %w", worker, err)
-	}
-	return rec, nil
+	return &Record{Worker: worker, Enrolments: []Enrolment{}, Social: []SocialPayment{}}, nil
 }
 
 func putRecord(tx *state.Tx, rec *Record) error {
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
-	return tx.Put(RecordBucket, []byte(rec.Worker), b)
+	_, err := state.PutJSON(tx, RecordBucket, []byte(rec.Worker), rec)
+	return err
 }
 
 func putProduct(tx *state.Tx, p *Product) ([]byte, error) {
-	b, err := json.Marshal(p)
-	if err != nil {
-		return nil, err
-	}
-	return b, tx.Put(ProductBucket, []byte(p.ID), b)
+	return state.PutJSON(tx, ProductBucket, []byte(p.ID), p)
 }

@@ -266,24 +266,15 @@ func or(s, alt string) string {
 }
 
 // Getter is a state transaction, read-only or not.
-type Getter interface {
-	Get(bucket string, key []byte) ([]byte, error)
-}
+type Getter = state.Getter
 
 // GetCourse reads a course; not_found if there is none.
 func GetCourse(tx Getter, id string) (*Course, error) {
-	b, err := tx.Get(CourseBucket, []byte(id))
-	if err != nil {
-		return nil, err
+	v, err := state.GetJSON[Course](tx, CourseBucket, []byte(id))
+	if err != nil || v != nil {
+		return v, err
 	}
-	if b == nil {
-		return nil, state.Reject(state.NotFound, "no course %s", id)
-	}
-	var c Course
-	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, fmt.Errorf("training: course %s: %w", id, err)
-	}
-	return &c, nil
+	return nil, state.Reject(state.NotFound, "no course %s", id)
 }
 
 // GetEnrolment reads a worker's enrolment on a course; not_found
@@ -316,32 +307,18 @@ type getFunc func(bucket string, key []byte) ([]byte, error)
 func (f getFunc) Get(bucket string, key []byte) ([]byte, error) { return f(bucket, key) }
 
 func getRecord(tx Getter, worker string) (*Record, error) {
-	b, err := tx.Get(RecordBucket, []byte(worker))
-	if err != nil {
-		return nil, err
+	rec, err := state.GetJSON[Record](tx, RecordBucket, []byte(worker))
+	if err != nil || rec != nil {
+		return rec, err
 	}
-	rec := &Record{Worker: worker, Enrolments: []Enrolment{}}
-	if b == nil {
-		return rec, nil
-	}
-	if err := json.Unmarshal(b, rec); err != nil {
-		return nil, fmt.Errorf("training: record of %s: %w", worker, err)
-	}
-	return rec, nil
+	return &Record{Worker: worker, Enrolments: []Enrolment{}}, nil
 }
 
 func putRecord(tx *state.Tx, rec *Record) error {
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
-	return tx.Put(RecordBucket, []byte(rec.Worker), b)
+	_, err := state.PutJSON(tx, RecordBucket, []byte(rec.Worker), rec)
+	return err
 }
 
 func putCourse(tx *state.Tx, c *Course) ([]byte, error) {
-	b, err := json.Marshal(c)
-	if err != nil {
-		return nil, err
-	}
-	return b, tx.Put(CourseBucket, []byte(c.ID), b)
+	return state.PutJSON(tx, CourseBucket, []byte(c.ID), c)
 }

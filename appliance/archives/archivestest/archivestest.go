@@ -4,38 +4,20 @@
 package archivestest
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"cxt/appliance/archives"
+	"cxt/appliance/esign/esigntest"
 )
 
-// Verify runs README.txt's openssl lines in dir with the machine's sh and
-// OpenSSL 3, stopping at the first that fails, and returns what they
-// printed: the certificate chain, then the signatures over certificate.json
-// and certificate.pdf.
+// Verify runs README.txt's four openssl lines in dir with the machine's sh
+// and OpenSSL 3 — the certificate chain, then the signatures over
+// certificate.json and certificate.pdf — stopping at the first that fails,
+// and returns what they printed.
 func Verify(t testing.TB, dir string) (string, error) {
 	t.Helper()
-	readme, err := os.ReadFile(filepath.Join(dir, archives.FileReadme))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	for _, l := range strings.Split(string(readme), "\n") {
-		if strings.HasPrefix(l, "openssl ") {
-			lines = append(lines, l)
-		}
-	}
-	if len(lines) != 4 {
-		t.Fatalf("README.txt has %d openssl lines, not 4:\n%s", len(lines), readme)
-	}
-	cmd := exec.Command("sh", "-ec", strings.Join(lines, "\n"))
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return esigntest.RunReadme(t, dir, archives.FileReadme, 4)
 }
 
 // VerifyOK fails t unless the certificate in dir verifies: both

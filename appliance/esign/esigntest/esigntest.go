@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -65,6 +66,31 @@ func Script(t testing.TB) string {
 func Run(t testing.TB, dir string) (string, error) {
 	t.Helper()
 	cmd := exec.Command("sh", "-c", Script(t))
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// RunReadme runs the openssl lines of the README a signed download carries
+// (readme, in dir), as printed, with the machine's sh and OpenSSL 3,
+// stopping at the first that fails, and returns what they printed. The
+// README must have want such lines: a line dropped is a check dropped.
+func RunReadme(t testing.TB, dir, readme string, want int) (string, error) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, readme))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "openssl ") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != want {
+		t.Fatalf("%s has %d openssl lines, not %d:\n%s", readme, len(lines), want, b)
+	}
+	cmd := exec.Command("sh", "-ec", strings.Join(lines, "\n"))
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	return string(out), err
