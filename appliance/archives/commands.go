@@ -210,6 +210,21 @@ type Decision struct {
 	Objects map[string]string `json:"objects,omitempty"`
 }
 
+// check refuses a decision on a request (noun id, made by maker) that is
+// decided already or decided by its own maker, and a rejection that does
+// not say why.
+func (in *Decision) check(noun, id, status, maker, makerChecker string) error {
+	switch {
+	case status != Pending:
+		return state.Reject(CodeStatus, "%s %s is %s already", noun, id, status)
+	case maker == in.By:
+		return state.Reject(CodeMakerChecker, "%s", makerChecker)
+	case !in.Approve && strings.TrimSpace(in.Note) == "":
+		return state.Reject(state.InvalidRequest, "a rejection says why")
+	}
+	return nil
+}
+
 // ObjectMissing stands for a document object the blob store did not hold.
 const ObjectMissing = "missing"
 
@@ -225,14 +240,8 @@ func (b *Backend) useDecide(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if u == nil {
 		return nil, state.Reject(state.NotFound, "no archive use %s", in.ID)
 	}
-	if u.Status != Pending {
-		return nil, state.Reject(CodeStatus, "archive use %s is %s already", u.ID, u.Status)
-	}
-	if u.By == in.By {
-		return nil, state.Reject(CodeMakerChecker, "who asked to use archive %s does not approve the use", u.Subject)
-	}
-	if !in.Approve && strings.TrimSpace(in.Note) == "" {
-		return nil, state.Reject(state.InvalidRequest, "a rejection says why")
+	if err := in.check("archive use", u.ID, u.Status, u.By, "who asked to use archive "+u.Subject+" does not approve the use"); err != nil {
+		return nil, err
 	}
 	u.Status, u.DecidedBy, u.Decided, u.Note = Rejected, in.By, tx.Time(), in.Note
 	if in.Approve {
@@ -382,18 +391,12 @@ func (b *Backend) destroyDecide(tx *state.Tx, cmd *state.Command) ([]byte, error
 	if p == nil {
 		return nil, state.Reject(state.NotFound, "no destruction proposal %s", in.ID)
 	}
-	if p.Status != Pending {
-		return nil, state.Reject(CodeStatus, "destruction proposal %s is %s already", p.ID, p.Status)
-	}
-	if p.By == in.By {
-		return nil, state.Reject(CodeMakerChecker, "who proposed destroying archive %s does not approve it: a second person does", p.Subject)
+	if err := in.check("destruction proposal", p.ID, p.Status, p.By, "who proposed destroying archive "+p.Subject+" does not approve it: a second person does"); err != nil {
+		return nil, err
 	}
 	now := tx.Time()
 	p.DecidedBy, p.Decided, p.Note = in.By, now, in.Note
 	if !in.Approve {
-		if strings.TrimSpace(in.Note) == "" {
-			return nil, state.Reject(state.InvalidRequest, "a rejection says why")
-		}
 		p.Status = Rejected
 		return putJSON(tx, DestroyBuck, p.ID, p)
 	}
