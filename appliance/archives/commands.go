@@ -334,6 +334,21 @@ func (b *Backend) Appraise(r Reader, s *Subject, a *Archive) (*Appraisal, error)
 	return out, nil
 }
 
+// appraise looks subject id up and appraises its archive, in a command or
+// a request.
+func (b *Backend) appraise(r Reader, id string) (*Appraisal, *Archive, error) {
+	s, err := Lookup(r, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := archive(r, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	ap, err := b.Appraise(r, s, a)
+	return ap, a, err
+}
+
 // check refuses a destruction that is not allowed at now.
 func (ap *Appraisal) check(now time.Time, a *Archive) error {
 	if err := a.alive(); err != nil {
@@ -358,22 +373,14 @@ func (b *Backend) destroyPropose(tx *state.Tx, cmd *state.Command) ([]byte, erro
 	if len([]rune(strings.TrimSpace(in.Reason))) < 5 || in.ID == "" {
 		return nil, state.Reject(state.InvalidRequest, "reason: say why the archive is destroyed (at least 5 characters)")
 	}
-	r := FromTx(tx)
-	s, err := Lookup(r, in.Subject)
-	if err != nil {
-		return nil, err
-	}
-	a, err := archive(r, s)
-	if err != nil {
-		return nil, err
-	}
-	ap, err := b.Appraise(r, s, a)
+	ap, a, err := b.appraise(FromTx(tx), in.Subject)
 	if err != nil {
 		return nil, err
 	}
 	if err := ap.check(tx.Time(), a); err != nil {
 		return nil, err
 	}
+	s := ap.Subject
 	p := Proposal{ID: in.ID, Subject: s.ID, Kind: s.Kind, Reason: in.Reason, By: in.By, Proposed: tx.Time(), Due: ap.Due, Status: Pending}
 	return putJSON(tx, DestroyBuck, p.ID, p)
 }
@@ -400,21 +407,14 @@ func (b *Backend) destroyDecide(tx *state.Tx, cmd *state.Command) ([]byte, error
 		p.Status = Rejected
 		return putJSON(tx, DestroyBuck, p.ID, p)
 	}
-	s, err := Lookup(r, p.Subject)
-	if err != nil {
-		return nil, err
-	}
-	a, err := archive(r, s)
-	if err != nil {
-		return nil, err
-	}
-	ap, err := b.Appraise(r, s, a)
+	ap, a, err := b.appraise(r, p.Subject)
 	if err != nil {
 		return nil, err
 	}
 	if err := ap.check(now, a); err != nil {
 		return nil, err
 	}
+	s := ap.Subject
 	for i := range ap.Items {
 		it := &ap.Items[i]
 		if !it.Object {

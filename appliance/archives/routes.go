@@ -98,20 +98,6 @@ func (ap *Appraisal) State(now time.Time) string {
 }
 
 // appraise reads a subject's archive and appraises it.
-func (b *Backend) appraise(tx *state.ReadTx, id string) (*Appraisal, *Archive, error) {
-	r := FromRead(tx)
-	s, err := Lookup(r, id)
-	if err != nil {
-		return nil, nil, err
-	}
-	a, err := archive(r, s)
-	if err != nil {
-		return nil, nil, err
-	}
-	ap, err := b.Appraise(r, s, a)
-	return ap, a, err
-}
-
 func (b *Backend) view(ap *Appraisal, a *Archive, now time.Time) *View {
 	v := &View{Subject: a.Subject, Kind: a.Kind, State: ap.State(now), Created: stamp(ap.Subject.Created),
 		Classes: ap.Classes, Items: ap.Items, Holds: a.Holds}
@@ -137,7 +123,7 @@ func (b *Backend) view(ap *Appraisal, a *Archive, now time.Time) *View {
 func (b *Backend) index(r *api.Request) (int, any, error) {
 	var v *View
 	err := r.View(func(tx *state.ReadTx) error {
-		ap, a, err := b.appraise(tx, r.Var("subject"))
+		ap, a, err := b.appraise(FromRead(tx), r.Var("subject"))
 		if err == nil {
 			v = b.view(ap, a, r.Now())
 		}
@@ -276,7 +262,7 @@ func (b *Backend) contents(r *api.Request) (int, any, error) {
 	}
 	out := map[string]any{"subject": subject, "use": useID, "purpose": u.Purpose, "classes": u.Classes}
 	err := r.View(func(tx *state.ReadTx) error {
-		ap, _, err := b.appraise(tx, subject)
+		ap, _, err := b.appraise(FromRead(tx), subject)
 		if err != nil {
 			return err
 		}
@@ -336,7 +322,7 @@ func (b *Backend) propose(r *api.Request) (*api.Op, error) {
 	subject := r.Var("subject")
 	var ap *Appraisal
 	var a *Archive
-	if err := r.View(func(tx *state.ReadTx) (err error) { ap, a, err = b.appraise(tx, subject); return }); err != nil {
+	if err := r.View(func(tx *state.ReadTx) (err error) { ap, a, err = b.appraise(FromRead(tx), subject); return }); err != nil {
 		return nil, api.Classify(err)
 	}
 	if err := ap.check(r.Now(), a); err != nil {
@@ -382,7 +368,7 @@ func (b *Backend) decideDestruction(r *api.Request) (*api.Op, error) {
 		if p, err = getJSON[Proposal](FromRead(tx), DestroyBuck, r.Var("id")); err != nil || p == nil {
 			return err
 		}
-		ap, a, err = b.appraise(tx, p.Subject)
+		ap, a, err = b.appraise(FromRead(tx), p.Subject)
 		return err
 	})
 	if err != nil {
