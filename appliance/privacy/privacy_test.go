@@ -8,12 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"cxt/appliance/archives"
 	"cxt/appliance/identity"
 	"cxt/appliance/merchants"
 	"cxt/appliance/notify"
 	"cxt/appliance/payouts"
 	"cxt/appliance/payouts/payoutstest"
 	"cxt/appliance/privacy"
+	"cxt/appliance/risk"
 	"cxt/appliance/subjects"
 	"cxt/appliance/tax"
 	"cxt/appliance/workers"
@@ -487,5 +489,51 @@ func TestACancelledOrRestrictedWorkerIsPaidNothingNew(t *testing.T) {
 		if p.Code != code || code != "" && p.Status != payouts.Rejected || code == "" && p.Status != payouts.Accepted {
 			t.Errorf("row %d (%s): %s %s (%s), want code %q", row, p.Worker, p.Status, p.Code, p.Reason, code)
 		}
+	}
+}
+
+// With the archives' retention wired, as the node wires it: a worker paid
+// in 2026 asks for deletion and is restricted until the end of 2036, ten
+// years after the last year they were paid (征管法实施细则第二十九条), told
+// so; a worker never paid is erasing at once.
+func TestADeletionIsDecidedByTheArchivesRetention(t *testing.T) {
+	ar := &archives.Backend{}
+	m := statetest.New(t, func(reg *state.Registry) {
+		payoutstest.Register(reg, &payouts.Rules{Tax: tax.Default(), Location: "city", Channel: "sandbox", MonthlyLimitFen: payouts.DefaultMonthlyLimitFen})
+		ar.Register(reg)
+		reg.Bucket(risk.SubjectBucket) // what the archive's index reads besides
+		privacy.Register(reg, func() privacy.Retention { return ar.Retention })
+	})
+	m.Now = time.Date(2026, 3, 10, 10, 0, 0, 0, payouts.China)
+	w := &world{Machine: m, t: t}
+	w.ok(payoutstest.CmdSeed, payoutstest.Seed{Merchants: []string{"m1"}, Workers: []string{"w_paid", "w_never"}, Task: "task-1", AcceptedFen: 100_000})
+	w.ok(payoutstest.CmdTopUp, payoutstest.TopUp{Merchant: "m1", Fen: 1_000_000, Ref: "t1"})
+	cmds, err := payouts.UploadCommands("pb1", "m1", "march", "acct-op", []payouts.Row{{Worker: "w_paid", Task: "task-1", Amount: "100.00"}}, w.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cmds {
+		if res := w.Apply(c); res.Err != nil {
+			t.Fatal(res.Err)
+		}
+	}
+	w.ok(payouts.CmdConfirm, payouts.Confirm{Batch: "pb1", By: "acct-admin"})
+	w.ok(payouts.CmdExecute, payouts.Chunk{Batch: "pb1"})
+
+	for _, id := range []string{"w_paid", "w_never"} {
+		w.ok(privacy.CmdFile, privacy.Request{ID: "del-" + id, Worker: id, Kind: privacy.Deletion, By: "acct-" + id})
+		w.ok(privacy.CmdDecide, privacy.Decision{Request: "del-" + id, Outcome: privacy.Apply, By: "acct-ops"})
+	}
+	paid := w.request("del-w_paid")
+	end := time.Date(2036, 12, 31, 23, 59, 59, 0, payouts.China)
+	if paid.Status != privacy.Restricted || !paid.Until.Equal(end) || !strings.Contains(paid.Basis, "税收征收管理法实施细则第二十九条") ||
+		paid.Notice == nil || !strings.Contains(paid.Notice.ZH, "2036-12-31") {
+		t.Fatalf("the paid worker's deletion: %+v", paid)
+	}
+	if r := w.worker("w_paid").Restricted; r == nil || !r.Until.Equal(end) || r.Request != "del-w_paid" {
+		t.Fatalf("the paid worker's restriction: %+v", r)
+	}
+	if never := w.request("del-w_never"); never.Status != privacy.Erasing || !never.Until.IsZero() {
+		t.Fatalf("the unpaid worker's deletion: %+v", never)
 	}
 }

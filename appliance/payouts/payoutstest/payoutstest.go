@@ -160,7 +160,12 @@ func applySeed(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 				return nil, err
 			}
 			if !unsigned[w] {
-				if err := tx.Put(agreements.IndexBucket, []byte("tripartite/"+m+"/"+w), []byte("agr-"+m+"-"+w)); err != nil {
+				id := "agr-" + m + "-" + w
+				if err := tx.Put(agreements.IndexBucket, []byte("tripartite/"+m+"/"+w), []byte(id)); err != nil {
+					return nil, err
+				}
+				if err := put(agreements.Bucket, id, agreements.Agreement{ID: id, Kind: agreements.Tripartite, Merchant: m, Worker: w,
+					Status: agreements.Complete, Created: tx.Time()}); err != nil {
 					return nil, err
 				}
 			}
