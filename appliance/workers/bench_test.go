@@ -59,9 +59,6 @@ func BenchmarkBulkRegistration(b *testing.B) {
 		b.Fatal(err)
 	}
 	n := leader.Node
-	if _, err := n.ProposeOK(ctx, state.CommandSetCommand(state.PartiesSet, time.Now())); err != nil {
-		b.Fatal(err)
-	}
 	if err := approvedMerchant(ctx, n, "m_bench"); err != nil {
 		b.Fatal(err)
 	}
