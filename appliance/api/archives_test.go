@@ -127,6 +127,16 @@ func TestAnArchiveIsHeldUsedAndDestroyedByTwoPeople(t *testing.T) {
 	if p.status != 202 {
 		t.Fatalf("propose: %d %v", p.status, p.body)
 	}
+	if r := e.confirmed("POST", "/api/v1/archives/"+gone+"/destruction", reviewer, `{"reason":"申请被驳回，无须保存"}`, "d-2"); r.status != 409 || r.code() != "archive_destruction_pending" {
+		t.Fatalf("a second proposal while one waits: %d %v", r.status, r.body)
+	}
+	// A use asked for and not yet decided ends with the archive.
+	if r := e.call("POST", "/api/v1/archives/"+gone+"/uses", operator, `{"purpose":"核对申请资料","classes":["identity"]}`); r.status != 201 {
+		t.Fatalf("a use asked before the destruction: %d %v", r.status, r.body)
+	}
+	if r := e.call("GET", "/api/v1/archive-uses?status=bogus", auditor, ""); r.status != 400 {
+		t.Fatalf("an unknown status filter: %d %v", r.status, r.body)
+	}
 	l := e.call("GET", "/api/v1/archive-destructions?status=pending", auditor, "")
 	list, _ := l.body["destructions"].([]any)
 	if l.status != 200 || len(list) != 1 {
@@ -166,6 +176,9 @@ func TestAnArchiveIsHeldUsedAndDestroyedByTwoPeople(t *testing.T) {
 	// Nothing of the merchant opens any more; the archive says so.
 	if r := e.call("GET", "/api/v1/merchants/"+gone, reviewer, ""); r.status != 409 || r.code() != "subject_shredded" {
 		t.Errorf("the destroyed merchant read: %d %v", r.status, r.body)
+	}
+	if l := e.call("GET", "/api/v1/archive-uses?status=pending&subject="+gone, auditor, ""); l.status != 200 || len(l.body["uses"].([]any)) != 0 {
+		t.Errorf("uses still pending on a destroyed archive: %d %v", l.status, l.body)
 	}
 	if r := e.call("GET", contents, operator, ""); r.status != 409 || r.code() != "archive_destroyed" {
 		t.Errorf("contents after destruction: %d %v", r.status, r.body)
@@ -226,5 +239,10 @@ func TestAnArchiveIsHeldUsedAndDestroyedByTwoPeople(t *testing.T) {
 	}
 	if st.body["total_items"] != float64(items) {
 		t.Errorf("stats count %v items, the indexes %d", st.body["total_items"], items)
+	}
+
+	// Its credit code no longer leads to it: the company may apply again.
+	if r := e.call("POST", "/api/v1/merchants", "", application("太原某某服务有限公司", usccB, "boss-b2", "13800002223")); r.status != 201 || strings.Contains(fmt.Sprint(r.body), gone) {
+		t.Errorf("the destroyed merchant's code applies again: %d %v", r.status, r.body)
 	}
 }

@@ -166,6 +166,17 @@ func TestAWorkerExercisesTheirPersonalInformationRightsAndNobodyElseDoes(t *test
 	if r := e.call("GET", "/api/v1/workers/"+w0, operator, ""); r.status != 409 || r.code() != "subject_shredded" {
 		t.Fatalf("the erased worker read: %d %v", r.status, r.body)
 	}
+	// Nothing ties the person's ID number or phone to the destroyed record
+	// any more: a merchant's invitation of them creates a new worker, whom
+	// the person can then sign up as.
+	bossA = e.loginMFA("boss-a").body["token"].(string)
+	inv := e.invite(idA, bossA, []byte("name,id_number,phone\n"+row(n0, id0, ph0)))
+	if strings.Contains(raw(inv), w0) || !strings.Contains(raw(inv), `"status":"created"`) {
+		t.Fatalf("inviting the erased person again: %d %v", inv.status, inv.body)
+	}
+	if r := e.call("POST", "/api/v1/workers", "", registration(n0, id0, ph0, "self-300")); r.status != 201 || strings.Contains(raw(r), w0) {
+		t.Fatalf("the erased person signs up again: %d %v", r.status, r.body)
+	}
 }
 
 // workerSignInAgain signs a worker in with their password and an SMS code,

@@ -3,11 +3,14 @@ package archives
 import (
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	"cxt/appliance/merchants"
 	"cxt/appliance/subjects"
+	"cxt/appliance/workers"
 	"cxt/crypto/sm"
 	"cxt/gateway/feed"
 	"cxt/storage/state"
@@ -381,6 +384,14 @@ func (b *Backend) destroyPropose(tx *state.Tx, cmd *state.Command) ([]byte, erro
 		return nil, err
 	}
 	s := ap.Subject
+	if err := eachOf[Proposal](tx, DestroyBuck, func(q *Proposal) error {
+		if q.Subject == s.ID && q.Status == Pending {
+			return state.Reject(CodeProposed, "the destruction of %s is proposed already (%s): a second person approves or rejects it", s.ID, q.ID)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
 	p := Proposal{ID: in.ID, Subject: s.ID, Kind: s.Kind, Reason: in.Reason, By: in.By, Proposed: tx.Time(), Due: ap.Due, Status: Pending}
 	return putJSON(tx, DestroyBuck, p.ID, p)
 }
@@ -428,7 +439,19 @@ func (b *Backend) destroyDecide(tx *state.Tx, cmd *state.Command) ([]byte, error
 	}
 	m := b.manifest(ap, p, now)
 	raw := mustJSON(m)
+	// What finds the subject by its identifiers goes first, while its key
+	// still opens them; then the key.
+	forget := workers.Forget
+	if s.Kind == KindMerchant {
+		forget = merchants.Forget
+	}
+	if err := forget(tx, s.ID); err != nil {
+		return nil, err
+	}
 	if _, err := subjects.Shred(tx, s.ID, "archive destroyed: certificate "+m.Certificate); err != nil {
+		return nil, err
+	}
+	if err := closeUses(tx, s.ID, m.Certificate); err != nil {
 		return nil, err
 	}
 	a.Destroyed = &Destruction{Certificate: m.Certificate, Proposal: p.ID, At: now, Manifest: raw}
@@ -507,4 +530,44 @@ func (b *Backend) Retention(tx *state.Tx, worker string, now time.Time) (time.Ti
 func isSM3(s string) bool {
 	b, err := hex.DecodeString(s)
 	return err == nil && len(b) == sm.HashSize
+}
+
+// eachOf calls fn with every record of bucket, decoded, as the command
+// sees the state.
+func eachOf[T any](tx *state.Tx, bucket string, fn func(*T) error) error {
+	for after := []byte(nil); ; {
+		last, err := tx.Scan(bucket, after, 256, func(k, v []byte) error {
+			var rec T
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("archives: %s/%s: %w", bucket, k, err)
+			}
+			return fn(&rec)
+		})
+		if err != nil || last == nil {
+			return err
+		}
+		after = last
+	}
+}
+
+// closeUses rejects the subject's uses still waiting for a decision once
+// its archive is destroyed: nothing is left to read under them. (A use
+// approved already answers archive_destroyed to every read.)
+func closeUses(tx *state.Tx, subject, certificate string) error {
+	var open []*Use
+	if err := eachOf[Use](tx, UsesBucket, func(u *Use) error {
+		if u.Subject == subject && u.Status == Pending {
+			open = append(open, u)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, u := range open {
+		u.Status, u.Decided, u.Note = Rejected, tx.Time(), "the archive was destroyed (certificate "+certificate+")"
+		if _, err := putJSON(tx, UsesBucket, u.ID, u); err != nil {
+			return err
+		}
+	}
+	return nil
 }

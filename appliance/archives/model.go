@@ -119,4 +119,5 @@ var (
 	CodeUseRequired  = state.NewCode(state.KindPermission, "archive_use_not_approved")
 	CodeNoHold       = state.NewCode(state.KindNotFound, "archive_hold_unknown")
 	CodeSubject      = state.NewCode(state.KindNotFound, "archive_unknown")
+	CodeProposed     = state.NewCode(state.KindConflict, "archive_destruction_pending")
 )

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"cxt/appliance/agreements"
 	"cxt/appliance/api"
@@ -143,11 +145,11 @@ func (b *Backend) placeHold(r *api.Request) (int, any, error) {
 	if err := r.Decode(&in); err != nil {
 		return 0, nil, err
 	}
-	if len([]rune(strings.TrimSpace(in.Reason))) < 5 {
-		return 0, nil, errs.OnField(errs.E("legal hold", errs.Invalid, "reason: say why the archive is held (at least 5 characters)"), "reason")
+	if err := text("legal hold", "reason", in.Reason, 5, "say why the archive is held"); err != nil {
+		return 0, nil, err
 	}
-	if strings.TrimSpace(in.Authority) == "" {
-		return 0, nil, errs.OnField(errs.E("legal hold", errs.Invalid, "authority: who ordered the hold, with its reference (a court, a tax bureau, counsel)"), "authority")
+	if err := text("legal hold", "authority", in.Authority, 1, "who ordered the hold, with its reference (a court, a tax bureau, counsel)"); err != nil {
+		return 0, nil, err
 	}
 	id := "hold-" + api.NewID()
 	r.Audit.Object, r.Audit.Reason = r.Var("subject"), in.Reason
@@ -170,8 +172,8 @@ func (b *Backend) releaseHold(r *api.Request) (*api.Op, error) {
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
-	if len([]rune(strings.TrimSpace(in.Reason))) < 5 {
-		return nil, errs.OnField(errs.E("release hold", errs.Invalid, "reason: say why the hold ends (at least 5 characters)"), "reason")
+	if err := text("release hold", "reason", in.Reason, 5, "say why the hold ends"); err != nil {
+		return nil, err
 	}
 	subject, hold := r.Var("subject"), r.Var("hold")
 	var h *Hold
@@ -207,11 +209,18 @@ func (b *Backend) requestUse(r *api.Request) (int, any, error) {
 	if err := r.Decode(&in); err != nil {
 		return 0, nil, err
 	}
-	if len([]rune(strings.TrimSpace(in.Purpose))) < 5 {
-		return 0, nil, errs.OnField(errs.E("use archive", errs.Invalid, "purpose: say what the archive is used for (at least 5 characters)"), "purpose")
+	if err := text("use archive", "purpose", in.Purpose, 5, "say what the archive is used for"); err != nil {
+		return 0, nil, err
 	}
 	if len(in.Classes) == 0 {
 		in.Classes = []string{"identity"}
+	}
+	slices.Sort(in.Classes)
+	in.Classes = slices.Compact(in.Classes)
+	for _, c := range in.Classes {
+		if _, ok := b.rules().Classes[c]; !ok {
+			return 0, nil, errs.OnField(errs.E("use archive", errs.Invalid, "classes: unknown class %q (docs/archives.md lists them)", c), "classes")
+		}
 	}
 	r.Audit.Object, r.Audit.Reason = r.Var("subject"), in.Purpose
 	v, err := r.Propose(state.NewCommand(CmdUseRequest, mustJSON(UseIn{ID: "use-" + api.NewID(), Subject: r.Var("subject"), Purpose: in.Purpose, Classes: in.Classes, By: r.Subject.ID}), r.Now()))
@@ -232,6 +241,9 @@ func (b *Backend) decideUse(r *api.Request) (int, any, error) {
 	if in.Decision != "approve" && in.Decision != "reject" {
 		return 0, nil, errs.OnField(errs.E("decide use", errs.Invalid, "decision: approve or reject"), "decision")
 	}
+	if err := note("decide use", in.Decision, in.Note); err != nil {
+		return 0, nil, err
+	}
 	r.Audit.Object, r.Audit.Reason = r.Var("id"), in.Note
 	v, err := r.Propose(state.NewCommand(CmdUseDecide, mustJSON(Decision{ID: r.Var("id"), Approve: in.Decision == "approve", Note: in.Note, By: r.Subject.ID}), r.Now()))
 	if err != nil {
@@ -246,7 +258,7 @@ func (b *Backend) decideUse(r *api.Request) (int, any, error) {
 func (b *Backend) contents(r *api.Request) (int, any, error) {
 	useID := r.HTTP.URL.Query().Get("use")
 	if useID == "" {
-		return 0, nil, errs.OnField(errs.Coded("use archive", errs.Permission, CodeUseRequired.String(), "use: the approved use this read is made under"), "use")
+		return 0, nil, errs.OnField(errs.E("use archive", errs.Invalid, "use: the approved use this read is made under (?use=)"), "use")
 	}
 	subject := r.Var("subject")
 	var u *Use
@@ -316,8 +328,8 @@ func (b *Backend) propose(r *api.Request) (*api.Op, error) {
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
-	if len([]rune(strings.TrimSpace(in.Reason))) < 5 {
-		return nil, errs.OnField(errs.E("propose destruction", errs.Invalid, "reason: say why the archive is destroyed (at least 5 characters)"), "reason")
+	if err := text("propose destruction", "reason", in.Reason, 5, "say why the archive is destroyed"); err != nil {
+		return nil, err
 	}
 	subject := r.Var("subject")
 	var ap *Appraisal
@@ -358,8 +370,8 @@ func (b *Backend) decideDestruction(r *api.Request) (*api.Op, error) {
 	if in.Decision != "approve" && in.Decision != "reject" {
 		return nil, errs.OnField(errs.E("decide destruction", errs.Invalid, "decision: approve or reject"), "decision")
 	}
-	if in.Decision == "reject" && strings.TrimSpace(in.Note) == "" {
-		return nil, errs.OnField(errs.E("decide destruction", errs.Invalid, "note: say why the destruction is rejected"), "note")
+	if err := note("decide destruction", in.Decision, in.Note); err != nil {
+		return nil, err
 	}
 	var p *Proposal
 	var ap *Appraisal
@@ -430,10 +442,23 @@ func list[T any](r *api.Request, bucket string, keep func(*T) bool) ([]*T, error
 	return out, err
 }
 
-func (b *Backend) listUses(r *api.Request) (int, any, error) {
+// filters reads a list's ?status= (one of statuses) and ?subject=.
+func filters(r *api.Request, statuses ...string) (status, subject string, err error) {
 	q := r.HTTP.URL.Query()
+	status, subject = q.Get("status"), q.Get("subject")
+	if status != "" && !slices.Contains(statuses, status) {
+		return "", "", errs.OnField(errs.E("list", errs.Invalid, "status: one of %s", strings.Join(statuses, ", ")), "status")
+	}
+	return status, subject, nil
+}
+
+func (b *Backend) listUses(r *api.Request) (int, any, error) {
+	status, subject, err := filters(r, Pending, Approved, Rejected)
+	if err != nil {
+		return 0, nil, err
+	}
 	out, err := list(r, UsesBucket, func(u *Use) bool {
-		return (q.Get("status") == "" || u.Status == q.Get("status")) && (q.Get("subject") == "" || u.Subject == q.Get("subject"))
+		return (status == "" || u.Status == status) && (subject == "" || u.Subject == subject)
 	})
 	if err != nil {
 		return 0, nil, err
@@ -442,9 +467,12 @@ func (b *Backend) listUses(r *api.Request) (int, any, error) {
 }
 
 func (b *Backend) listDestructions(r *api.Request) (int, any, error) {
-	q := r.HTTP.URL.Query()
+	status, subject, err := filters(r, Pending, Rejected, Done)
+	if err != nil {
+		return 0, nil, err
+	}
 	out, err := list(r, DestroyBuck, func(p *Proposal) bool {
-		return (q.Get("status") == "" || p.Status == q.Get("status")) && (q.Get("subject") == "" || p.Subject == q.Get("subject"))
+		return (status == "" || p.Status == status) && (subject == "" || p.Subject == subject)
 	})
 	if err != nil {
 		return 0, nil, err
@@ -514,4 +542,28 @@ func (b *Backend) objectSums(r *api.Request, items []Item) (map[string]string, e
 		sums[it.Ref] = hex.EncodeToString(h.Sum(nil))
 	}
 	return sums, nil
+}
+
+// maxText bounds every free text the archives keep (reasons, purposes,
+// notes): they are replicated and audited.
+const maxText = 500
+
+// text refuses a free-text field that is shorter than min characters
+// (spaces aside), longer than maxText, not valid UTF-8 (JSON decoding turns
+// that into U+FFFD) or holding control characters.
+func text(op, field, s string, min int, what string) error {
+	n := utf8.RuneCountInString(strings.TrimSpace(s))
+	if n < min || n > maxText || strings.ContainsRune(s, utf8.RuneError) || strings.ContainsFunc(s, unicode.IsControl) {
+		return errs.OnField(errs.E(op, errs.Invalid, "%s: %s (%d to %d characters of text)", field, what, min, maxText), field)
+	}
+	return nil
+}
+
+// note checks a decision's note: a rejection says why.
+func note(op, decision, s string) error {
+	min := 0
+	if decision == "reject" {
+		min = 1
+	}
+	return text(op, "note", s, min, "say why, for a rejection")
 }

@@ -254,10 +254,12 @@ func social(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 		}
 		rec, ok := recs[p.Worker]
 		if !ok {
-			if _, err := workers.Get(tx, p.Worker); state.NotFound.Is(err) {
+			if w, err := workers.Get(tx, p.Worker); state.NotFound.Is(err) {
 				return nil, state.Reject(CodeCSV, "%s: no worker %s", where(i), p.Worker)
 			} else if err != nil {
 				return nil, err
+			} else if w.Usable() != nil { // nothing new is recorded of a cancelled or restricted worker
+				return nil, state.Reject(workers.CodeRestricted, "%s: worker %s cancelled their account or is restricted: nothing new is recorded of them", where(i), p.Worker)
 			}
 			var err error
 			if rec, err = getRecord(tx, p.Worker); err != nil {

@@ -81,9 +81,11 @@ func TestAMerchantInsuresOnlyItsOwnWorkersOnceAPeriod(t *testing.T) {
 	}
 	w.refused(CmdEnrol, EnrolIn{ID: "e2", Product: "p_acc", Worker: wa, Start: "2026-03-31", Units: 1, By: "acct-" + wa}, "insurance_enrolled")
 	w.must(w.Send(CmdEnrol, EnrolIn{ID: "e3", Product: "p_acc", Worker: wa, Start: "2026-04-01", Units: 1, By: "acct-" + wa}))
-	// A cancelled worker is insured by nothing new.
+	// A cancelled worker is insured by nothing new, and no payment of
+	// theirs is recorded any more.
 	partiestest.Cancel(t, w.Machine, wb)
 	w.refused(CmdEnrol, EnrolIn{ID: "e5", Product: "p_acc", Worker: wb, Merchant: "m_b", Start: "2026-04-01", Units: 1, By: "acct-m_b"}, "worker_restricted")
+	w.refused(CmdSocial, SocialIn{Batch: "b9", By: "ops", Payments: []SocialPayment{pay(wb, "2026-04", 400000)}}, "worker_restricted")
 
 	w.must(w.Send(CmdRetire, RetireIn{Product: "p_acc", By: "ops"}))
 	w.refused(CmdEnrol, EnrolIn{ID: "e4", Product: "p_acc", Worker: wa, Start: "2026-05-01", Units: 1, By: "acct-" + wa}, "insurance_product_retired")

@@ -221,6 +221,9 @@ func (b *Backend) setRules(r *api.Request) (int, any, error) {
 	if in.By != "" || !in.Set.IsZero() {
 		return 0, nil, invalid(op, "by", "who set the rules and when are the appliance's to record")
 	}
+	if in.Rules == nil {
+		return 0, nil, invalid(op, "rules", "rules: the list of rules, every one of the new version ([] to recommend nothing)")
+	}
 	if err := in.Check(); err != nil {
 		return 0, nil, invalid(op, "rules", "%v", err)
 	}
@@ -299,6 +302,11 @@ func (b *Backend) recommend(r *api.Request) (int, any, error) {
 	err := r.View(func(tx *state.ReadTx) error {
 		w, err := workers.Get(tx, worker)
 		if err != nil {
+			return err
+		}
+		// Recommending opens the ID number (the age): processing a cancelled
+		// or restricted worker's data is no longer allowed.
+		if err := w.Usable(); err != nil {
 			return err
 		}
 		id, err := idNumber(r, tx, worker)

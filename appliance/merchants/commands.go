@@ -329,3 +329,40 @@ func SetAgreement(tx *state.Tx, id, agreement string) error {
 	_, err = put(tx, m)
 	return err
 }
+
+// Forget removes what finds a merchant by its identifiers, once its archive
+// is destroyed: the credit code's blind index pointing to it (the company
+// may apply again, and the code no longer leads to the internal ID the kept
+// records use) and the indexes of its officers' ID numbers on the record.
+// It runs in the destroying command before the merchant's key goes: the
+// code's index is computed from the sealed fields, opened here. Only an
+// entry that points to this merchant is removed.
+func Forget(tx *state.Tx, id string) error {
+	m, err := Get(tx, id)
+	if err != nil {
+		return err
+	}
+	key, err := subjects.Key(tx, tx.Keys(), id)
+	if err != nil {
+		return err
+	}
+	var p Private
+	if err := subjects.Open(key, PrivateAAD(m.ID), m.Private, &p); err != nil {
+		return err
+	}
+	indexKey, err := tx.Keys().IndexKey()
+	if err != nil {
+		return err
+	}
+	code := []byte(USCCIndex(indexKey, p.USCC))
+	if owner, err := tx.Get(USCCBucket, code); err != nil {
+		return err
+	} else if string(owner) == id {
+		if err := tx.Delete(USCCBucket, code); err != nil {
+			return err
+		}
+	}
+	m.OfficerIndex, m.FormerOfficerIndex = nil, nil
+	_, err = put(tx, m)
+	return err
+}

@@ -271,10 +271,11 @@ func closeAccount(tx *state.Tx, account string) error {
 	return err
 }
 
-// Complete marks the worker's erasing and restricted deletion requests done
-// with the certificate of the destruction that erased their data, and closes
-// the worker's login account: nobody signs in as a person whose data is
-// gone. The archives' destruction command calls it in its own transaction.
+// Complete marks the worker's erasing and restricted deletion requests, and
+// any request still open, done with the certificate of the destruction that
+// erased their data, and closes the worker's login account: nobody signs in
+// as a person whose data is gone. The archives' destruction command calls
+// it in its own transaction.
 func Complete(tx *state.Tx, worker, certificate string) error {
 	if worker == "" || certificate == "" {
 		return state.Reject(state.InvalidRequest, "a completed deletion names the worker and the destruction certificate")
@@ -290,7 +291,8 @@ func Complete(tx *state.Tx, worker, certificate string) error {
 	}
 	var done []*Request
 	if err := each(tx, worker, func(q *Request) (bool, error) {
-		if q.Kind == Deletion && (q.Status == Erasing || q.Status == Restricted) {
+		// A request still open ends too: what it asked about is erased.
+		if q.Status == Open || q.Kind == Deletion && (q.Status == Erasing || q.Status == Restricted) {
 			done = append(done, q)
 		}
 		return true, nil

@@ -204,6 +204,11 @@ func result(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	if in.Score < 0 || in.Score > 100 {
 		return nil, state.Reject(state.InvalidRequest, "score: 0 to 100")
 	}
+	if w, err := workers.Get(tx, in.Worker); err != nil {
+		return nil, err
+	} else if err := w.Usable(); err != nil { // a cancelled or restricted worker gets no new result (or certificate)
+		return nil, err
+	}
 	rec, err := getRecord(tx, in.Worker)
 	if err != nil {
 		return nil, err

@@ -83,10 +83,13 @@ func TestAMerchantEnrolsOnlyItsOwnWorkersOnAPublishedCourse(t *testing.T) {
 	w.worker(3, "m_a")
 	w.refused(CmdEnrol, EnrolIn{Course: "c_1", Worker: "w_3", Merchant: "m_a", By: "acct-m_a"}, "training_course_not_open")
 
-	// A cancelled worker is enrolled in nothing new.
+	// A cancelled worker is enrolled in nothing new, nor given a result.
 	w.course("c_2", 60, true)
+	w.course("c_3", 60, true)
+	w.must(w.Send(CmdEnrol, EnrolIn{Course: "c_2", Worker: "w_3", Merchant: "m_a", By: "acct-m_a"}))
 	partiestest.Cancel(t, w.Machine, "w_3")
-	w.refused(CmdEnrol, EnrolIn{Course: "c_2", Worker: "w_3", Merchant: "m_a", By: "acct-m_a"}, "worker_restricted")
+	w.refused(CmdEnrol, EnrolIn{Course: "c_3", Worker: "w_3", Merchant: "m_a", By: "acct-m_a"}, "worker_restricted")
+	w.refused(CmdResult, ResultIn{Course: "c_2", Worker: "w_3", Score: 95, Merchant: "m_a", By: "acct-m_a"}, "worker_restricted")
 }
 
 // Results: only the enrolling merchant (or the platform, merchant "")

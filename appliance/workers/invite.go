@@ -267,21 +267,30 @@ func (iv *Inviter) lookup(tx *state.ReadTx, merchant string, ps []prepared) erro
 			return err
 		}
 		priv, err := w.open(tx, iv.Keys)
-		if err != nil {
+		if subjects.CodeShredded.Is(err) {
+			p.refuse(errs.Coded("", errs.Conflict, CodeRestricted.String(), notLinkable))
+			continue
+		} else if err != nil {
 			return err
 		}
 		if priv.Name != p.Name {
 			p.refuse(errs.Coded("", errs.Conflict, CodeMismatch, "this ID number is registered under another name"))
 			continue
 		}
-		if err := w.Usable(); err != nil { // a cancelled or restricted worker gets no new link
-			p.refuse(classify(err))
+		// A cancelled or restricted worker gets no new link; the merchant is
+		// not told why, nor who: that is the person's own business.
+		if w.Usable() != nil {
+			p.refuse(errs.Coded("", errs.Conflict, CodeRestricted.String(), notLinkable))
 			continue
 		}
 		p.existing = w.ID
 	}
 	return nil
 }
+
+// notLinkable is the refusal of a row whose person cannot be linked: it
+// names neither the worker nor why.
+const notLinkable = "this person cannot be linked now; they can contact the platform"
 
 // CodeMismatch refuses an invitation row whose ID number is registered
 // under another name: it is not linked, so that a wrong or guessed number

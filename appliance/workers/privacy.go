@@ -1,7 +1,9 @@
 package workers
 
 import (
+	"bytes"
 	"encoding/hex"
+	"errors"
 	"strings"
 	"time"
 
@@ -122,3 +124,78 @@ func (w *Worker) Open(key *subjectkey.Key) (Private, error) { return w.openWith(
 func (c *Check) Own(key *subjectkey.Key, worker, kind string) map[string]any {
 	return c.public(key, worker, kind, true)
 }
+
+// Forget removes what finds a person by their identifiers, once their
+// archive is destroyed: the ID-number and phone blind indexes pointing to
+// the worker (so the person, or whoever gets that phone number next, can
+// register anew, and nobody can tie the number to the internal ID the kept
+// records use), the bank-card and device sightings, and the indexes on the
+// record. It runs in the destroying command before the worker's key goes:
+// the phone's index is computed from the sealed fields, opened here. Only
+// entries that point to this worker are removed.
+func Forget(tx *state.Tx, id string) error {
+	w, err := Get(tx, id)
+	if err != nil {
+		return err
+	}
+	key, err := subjects.Key(tx, tx.Keys(), id)
+	if err != nil {
+		return err
+	}
+	p, err := w.Open(key)
+	if err != nil {
+		return err
+	}
+	indexKey, err := tx.Keys().IndexKey()
+	if err != nil {
+		return err
+	}
+	idIndex, phoneIndex := Indexes(indexKey, p.IDNumber, p.Phone)
+	for _, e := range []struct {
+		bucket string
+		key    []byte
+	}{{IDIndexBucket, idIndex}, {PhoneBucket, phoneIndex}} {
+		if owner, err := tx.Get(e.bucket, e.key); err != nil {
+			return err
+		} else if string(owner) == id {
+			if err := tx.Delete(e.bucket, e.key); err != nil {
+				return err
+			}
+		}
+	}
+	if card, err := hex.DecodeString(w.CardIndex); err == nil && len(card) > 0 {
+		if err := tx.Delete(CardBucket, cardKey(card, id)); err != nil {
+			return err
+		}
+	}
+	if device, err := hex.DecodeString(w.DeviceIndex); err == nil && len(device) > 0 {
+		prefix := append([]byte{sourceTag[SourceDevice]}, device...)
+		var mine [][]byte
+		// Every key under the prefix is longer than it: scanning after the
+		// prefix itself starts at the first.
+		for after := prefix; after != nil; {
+			if after, err = tx.Scan(SourceBucket, after, 256, func(k, _ []byte) error {
+				if !bytes.HasPrefix(k, prefix) {
+					return errStopScan
+				}
+				if strings.HasSuffix(string(k), id) && len(k) == len(prefix)+8+len(id) {
+					mine = append(mine, bytes.Clone(k))
+				}
+				return nil
+			}); errors.Is(err, errStopScan) {
+				break
+			} else if err != nil {
+				return err
+			}
+		}
+		for _, k := range mine {
+			if err := tx.Delete(SourceBucket, k); err != nil {
+				return err
+			}
+		}
+	}
+	w.IDIndex, w.CardIndex, w.DeviceIndex = "", "", ""
+	return Put(tx, w)
+}
+
+var errStopScan = errors.New("workers: stop")
