@@ -371,10 +371,10 @@ func TestADeletionWithoutARetentionErasesAndTheDestructionCompletesIt(t *testing
 	if q := w.request("del-w1"); q.Status != privacy.Done || q.Certificate != "dc-7" {
 		t.Fatalf("completed: %+v", q)
 	}
-	// Only that worker's deletions: their open correction and the other
-	// worker's erasure stay.
-	if q := w.request("cor-w1"); q.Status != privacy.Open {
-		t.Fatalf("the correction: %s", q.Status)
+	// That worker's open correction ends with it (what it would correct is
+	// erased; it must not go overdue); the other worker's erasure stays.
+	if q := w.request("cor-w1"); q.Status != privacy.Done || q.Certificate != "dc-7" {
+		t.Fatalf("the correction: %+v", q)
 	}
 	if q := w.request("del-w2"); q.Status != privacy.Erasing {
 		t.Fatalf("another worker's deletion: %s", q.Status)
