@@ -130,6 +130,14 @@ func TestACourseIsTakenByAMerchantsWorkerAndItsCertificateVerifiesWithOpenSSL(t 
 	if r := e.call("POST", result, worker1, `{"score":100}`); r.status != 403 {
 		t.Errorf("a worker records their own result: %d %v", r.status, r.body)
 	}
+	// A role with no access to results learns nothing of who is enrolled:
+	// the same refusal for an enrolment and for none.
+	if r := e.call("POST", result, sec, `{"score":100}`); r.status != 403 {
+		t.Errorf("the security administrator records a result: %d %v", r.status, r.body)
+	}
+	if r := e.call("POST", base+"/enrolments/"+w2+"/result", sec, `{"score":100}`); r.status != 403 {
+		t.Errorf("the security administrator asks of a worker not enrolled: %d %v", r.status, r.body)
+	}
 	if r := e.call("POST", result, bossA, `{"score":59}`); r.status != 200 || r.body["status"] != "failed" {
 		t.Fatalf("59: %d %v", r.status, r.body)
 	}

@@ -82,7 +82,11 @@ func enrolmentResource(r *api.Request) (api.Resource, error) {
 	return r.Tenancy(api.Resource{Resource: policy.Resource{Label: 1, Tenanted: true, Worker: r.Var("worker")}, Noun: "enrolment"},
 		func(tx *state.ReadTx) (policy.Resource, error) {
 			e, err := GetEnrolment(tx, r.Var("course"), r.Var("worker"))
-			if err != nil {
+			if CodeNotEnrolled.Is(err) {
+				// Absent, as the policy decides it: a role with no access
+				// learns nothing of who is enrolled where.
+				return policy.Resource{}, state.Reject(state.NotFound, "no enrolment")
+			} else if err != nil {
 				return policy.Resource{}, err
 			}
 			return e.Tenancy(), nil
