@@ -68,8 +68,10 @@ func ParseCSV(data []byte) ([]SocialPayment, []int, error) {
 		if err == io.EOF {
 			break
 		}
-		line, _ := r.FieldPos(0)
 		if err != nil {
+			// FieldPos is only for a record read: after an error it may
+			// have none, and panics.
+			line := 0
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				line = pe.Line
@@ -80,6 +82,7 @@ func ParseCSV(data []byte) ([]SocialPayment, []int, error) {
 			}
 			continue
 		}
+		line, _ := r.FieldPos(0)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue
 		}
