@@ -535,19 +535,13 @@ func isSM3(s string) bool {
 // eachOf calls fn with every record of bucket, decoded, as the command
 // sees the state.
 func eachOf[T any](tx *state.Tx, bucket string, fn func(*T) error) error {
-	for after := []byte(nil); ; {
-		last, err := tx.Scan(bucket, after, 256, func(k, v []byte) error {
-			var rec T
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return fmt.Errorf("archives: %s/%s: %w", bucket, k, err)
-			}
-			return fn(&rec)
-		})
-		if err != nil || last == nil {
-			return err
+	return tx.Prefix(bucket, nil, func(k, v []byte) error {
+		var rec T
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return fmt.Errorf("archives: %s/%s: %w", bucket, k, err)
 		}
-		after = last
-	}
+		return fn(&rec)
+	})
 }
 
 // closeUses rejects the subject's uses still waiting for a decision once

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -57,33 +56,10 @@ func FromRead(tx *state.ReadTx) Reader { return readReader{tx} }
 
 type txReader struct{ tx *state.Tx }
 
-var errStop = errors.New("archives: stop")
-
 func (r txReader) Get(b string, k []byte) ([]byte, error) { return r.tx.Get(b, k) }
 
 func (r txReader) Prefix(bucket, prefix string, fn func(k, v []byte) error) error {
-	var after []byte
-	if prefix != "" {
-		after = []byte(prefix[:len(prefix)-1] + string(prefix[len(prefix)-1]-1) + "\xff")
-	}
-	for {
-		last, err := r.tx.Scan(bucket, after, 512, func(k, v []byte) error {
-			if !bytes.HasPrefix(k, []byte(prefix)) {
-				if string(k) > prefix {
-					return errStop
-				}
-				return nil
-			}
-			return fn(k, v)
-		})
-		if errors.Is(err, errStop) || (err == nil && last == nil) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		after = last
-	}
+	return r.tx.Prefix(bucket, []byte(prefix), fn)
 }
 
 type readReader struct{ tx *state.ReadTx }

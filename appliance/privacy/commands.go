@@ -1,8 +1,8 @@
 package privacy
 
 import (
+	"cmp"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -330,37 +330,19 @@ func Get(tx interface {
 	return decode(b)
 }
 
-// errStop ends a scan early.
-var errStop = errors.New("stop")
-
 // each calls fn with the worker's requests, oldest ID first, as the
 // command sees the state, until fn returns false.
 func each(tx *state.Tx, worker string, fn func(*Request) (bool, error)) error {
-	prefix := worker + "/"
-	after := []byte(prefix)
-	for {
-		last, err := tx.Scan(Bucket, after, 64, func(k, v []byte) error {
-			if !strings.HasPrefix(string(k), prefix) {
-				return errStop
-			}
-			q, err := decode(v)
-			if err != nil {
-				return err
-			}
-			more, err := fn(q)
-			if err == nil && !more {
-				return errStop
-			}
-			return err
-		})
-		if errors.Is(err, errStop) || err == nil && last == nil {
-			return nil
-		}
+	return tx.Prefix(Bucket, []byte(worker+"/"), func(_, v []byte) error {
+		q, err := decode(v)
 		if err != nil {
 			return err
 		}
-		after = last
-	}
+		if more, err := fn(q); err != nil || !more {
+			return cmp.Or(err, state.Stop)
+		}
+		return nil
+	})
 }
 
 func decode(b []byte) (*Request, error) {

@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -694,33 +693,16 @@ func AcceptedWork(tx interface {
 // are one range, in the order of the child's time-ordered ID.
 func childKey(owner, child string) []byte { return []byte(owner + "/" + child) }
 
-// errStop ends a scan early.
-var errStop = errors.New("stop")
-
 // scanWorks calls fn with each work of a task as the command sees the
 // state.
 func scanWorks(tx *state.Tx, task string, fn func(*Work) error) error {
-	prefix := task + "/"
-	after := []byte(prefix)
-	for {
-		last, err := tx.Scan(WorkBucket, after, 64, func(k, v []byte) error {
-			if !strings.HasPrefix(string(k), prefix) {
-				return errStop
-			}
-			w, err := decodeWork(v)
-			if err != nil {
-				return err
-			}
-			return fn(w)
-		})
-		if errors.Is(err, errStop) || err == nil && last == nil {
-			return nil
-		}
+	return tx.Prefix(WorkBucket, []byte(task+"/"), func(_, v []byte) error {
+		w, err := decodeWork(v)
 		if err != nil {
 			return err
 		}
-		after = last
-	}
+		return fn(w)
+	})
 }
 
 func decodeTask(b []byte) (*Task, error) {

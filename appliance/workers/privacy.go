@@ -3,7 +3,6 @@ package workers
 import (
 	"bytes"
 	"encoding/hex"
-	"errors"
 	"strings"
 	"time"
 
@@ -171,22 +170,13 @@ func Forget(tx *state.Tx, id string) error {
 	if device, err := hex.DecodeString(w.DeviceIndex); err == nil && len(device) > 0 {
 		prefix := append([]byte{sourceTag[SourceDevice]}, device...)
 		var mine [][]byte
-		// Every key under the prefix is longer than it: scanning after the
-		// prefix itself starts at the first.
-		for after := prefix; after != nil; {
-			if after, err = tx.Scan(SourceBucket, after, 256, func(k, _ []byte) error {
-				if !bytes.HasPrefix(k, prefix) {
-					return errStopScan
-				}
-				if strings.HasSuffix(string(k), id) && len(k) == len(prefix)+8+len(id) {
-					mine = append(mine, bytes.Clone(k))
-				}
-				return nil
-			}); errors.Is(err, errStopScan) {
-				break
-			} else if err != nil {
-				return err
+		if err := tx.Prefix(SourceBucket, prefix, func(k, _ []byte) error {
+			if len(k) == len(prefix)+8+len(id) && strings.HasSuffix(string(k), id) {
+				mine = append(mine, bytes.Clone(k))
 			}
+			return nil
+		}); err != nil {
+			return err
 		}
 		for _, k := range mine {
 			if err := tx.Delete(SourceBucket, k); err != nil {
@@ -197,5 +187,3 @@ func Forget(tx *state.Tx, id string) error {
 	w.IDIndex, w.CardIndex, w.DeviceIndex = "", "", ""
 	return Put(tx, w)
 }
-
-var errStopScan = errors.New("workers: stop")

@@ -99,3 +99,47 @@ func TestACodeKnowsItsRejections(t *testing.T) {
 		t.Fatal("Code.Is misreads a rejection")
 	}
 }
+
+// Prefix walks the keys under a prefix as the command sees them: the
+// prefix itself, committed keys, this command's writes in order, not a
+// deleted one, nothing past the prefix; Stop ends it early.
+func TestPrefixWalksTheKeysUnderItAsTheCommandSeesThem(t *testing.T) {
+	m := statetest.New(t, func(reg *state.Registry) {
+		reg.Bucket("kv")
+		reg.Handle("kv.seed", func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+			for _, k := range []string{"a/", "a/1", "a/3", "a0", "a\xff", "b/1", "a/5", "a/\xff"} {
+				if err := tx.Put("kv", []byte(k), []byte("v")); err != nil {
+					return nil, err
+				}
+			}
+			return nil, nil
+		})
+		reg.Handle("kv.walk", func(tx *state.Tx, cmd *state.Command) ([]byte, error) {
+			if err := tx.Put("kv", []byte("a/2"), []byte("v")); err != nil {
+				return nil, err
+			}
+			if err := tx.Delete("kv", []byte("a/3")); err != nil {
+				return nil, err
+			}
+			var seen []string
+			err := tx.Prefix("kv", cmd.Body, func(k, _ []byte) error {
+				seen = append(seen, string(k))
+				if string(k) == "a/5" {
+					return state.Stop
+				}
+				return nil
+			})
+			return []byte(fmt.Sprintf("%q", seen)), err
+		})
+	})
+	m.Apply(state.NewCommand("kv.seed", nil, time.Now()))
+	for prefix, want := range map[string]string{
+		"a/": `["a/" "a/1" "a/2" "a/5"]`, // stopped at a/5, before a/\xff
+		"b":  `["b/1"]`,
+		"c":  `[]`,
+	} {
+		if res := m.Apply(state.NewCommand("kv.walk", []byte(prefix), time.Now())); res.Err != nil || string(res.Value) != want {
+			t.Errorf("prefix %q: %s %v, want %s", prefix, res.Value, res.Err, want)
+		}
+	}
+}

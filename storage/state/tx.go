@@ -347,3 +347,47 @@ func (t *Tx) scanKeys(bucket string, after []byte, limit int, fn func(k []byte) 
 	}
 	return last, nil
 }
+
+// Stop, returned by a Prefix callback, ends the walk without an error.
+var Stop = errors.New("state: stop")
+
+// Prefix calls fn with each record of bucket whose key starts with prefix,
+// in key order, as the command sees the state (Scan): the committed records
+// with the batch's and this command's writes. fn returning Stop ends the
+// walk early; any other error ends it with that error.
+func (t *Tx) Prefix(bucket string, prefix []byte, fn func(k, v []byte) error) error {
+	if len(prefix) > 0 {
+		// Scan starts after a key; every key under the prefix but the prefix
+		// itself is longer than it, so the prefix alone is read first.
+		if v, err := t.Get(bucket, prefix); err != nil {
+			return err
+		} else if v != nil {
+			if err := fn(prefix, v); err != nil {
+				return unstop(err)
+			}
+		}
+	}
+	after := prefix
+	if len(after) == 0 {
+		after = nil
+	}
+	for {
+		last, err := t.Scan(bucket, after, 256, func(k, v []byte) error {
+			if !bytes.HasPrefix(k, prefix) {
+				return Stop
+			}
+			return fn(k, v)
+		})
+		if err != nil || last == nil {
+			return unstop(err)
+		}
+		after = last
+	}
+}
+
+func unstop(err error) error {
+	if errors.Is(err, Stop) {
+		return nil
+	}
+	return err
+}
