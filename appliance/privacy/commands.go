@@ -339,7 +339,7 @@ func each(tx *state.Tx, worker string, fn func(*Request) (bool, error)) error {
 			return err
 		}
 		if more, err := fn(q); err != nil || !more {
-			return cmp.Or(err, state.Stop)
+			return cmp.Or(err, state.ErrStop)
 		}
 		return nil
 	})

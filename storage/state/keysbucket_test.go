@@ -125,7 +125,7 @@ func TestPrefixWalksTheKeysUnderItAsTheCommandSeesThem(t *testing.T) {
 			err := tx.Prefix("kv", cmd.Body, func(k, _ []byte) error {
 				seen = append(seen, string(k))
 				if string(k) == "a/5" {
-					return state.Stop
+					return state.ErrStop
 				}
 				return nil
 			})

@@ -348,12 +348,12 @@ func (t *Tx) scanKeys(bucket string, after []byte, limit int, fn func(k []byte) 
 	return last, nil
 }
 
-// Stop, returned by a Prefix callback, ends the walk without an error.
-var Stop = errors.New("state: stop")
+// ErrStop, returned by a Prefix callback, ends the walk without an error.
+var ErrStop = errors.New("state: stop")
 
 // Prefix calls fn with each record of bucket whose key starts with prefix,
 // in key order, as the command sees the state (Scan): the committed records
-// with the batch's and this command's writes. fn returning Stop ends the
+// with the batch's and this command's writes. fn returning ErrStop ends the
 // walk early; any other error ends it with that error.
 func (t *Tx) Prefix(bucket string, prefix []byte, fn func(k, v []byte) error) error {
 	if len(prefix) > 0 {
@@ -374,7 +374,7 @@ func (t *Tx) Prefix(bucket string, prefix []byte, fn func(k, v []byte) error) er
 	for {
 		last, err := t.Scan(bucket, after, 256, func(k, v []byte) error {
 			if !bytes.HasPrefix(k, prefix) {
-				return Stop
+				return ErrStop
 			}
 			return fn(k, v)
 		})
@@ -386,7 +386,7 @@ func (t *Tx) Prefix(bucket string, prefix []byte, fn func(k, v []byte) error) er
 }
 
 func unstop(err error) error {
-	if errors.Is(err, Stop) {
+	if errors.Is(err, ErrStop) {
 		return nil
 	}
 	return err
