@@ -6,52 +6,11 @@ import (
 	"testing"
 
 	"cxt/appliance/workers/partiestest"
-	"cxt/storage/state"
-	"cxt/storage/state/statetest"
 )
 
-type world struct {
-	*statetest.Machine
-	t *testing.T
-}
+type world struct{ *partiestest.World }
 
-func newWorld(t *testing.T) *world {
-	return &world{Machine: statetest.New(t, func(reg *state.Registry) {
-		partiestest.Register(reg)
-		Register(reg)
-	}), t: t}
-}
-
-func (w *world) must(res state.Result) []byte {
-	w.t.Helper()
-	if res.Err != nil {
-		w.t.Fatalf("refused: %v", res.Err)
-	}
-	return res.Value
-}
-
-func (w *world) refused(typ string, body any, code string) {
-	w.t.Helper()
-	if got := statetest.Code(w.Send(typ, body).Err); got != code {
-		w.t.Errorf("%s %+v: refused with %q, want %q", typ, body, got, code)
-	}
-}
-
-func (w *world) merchant(id string) { w.t.Helper(); partiestest.Merchant(w.t, w.Machine, id) }
-
-// worker registers worker n, linked to merchant (invited by it and
-// accepted).
-func (w *world) worker(n int, merchant string) string {
-	w.t.Helper()
-	return partiestest.Worker(w.t, w.Machine, n, merchant)
-}
-
-func (w *world) getter() func(bucket string, key []byte) ([]byte, error) {
-	return func(bucket string, key []byte) (v []byte, err error) {
-		w.State.View(func(tx *state.ReadTx) error { v, err = tx.Get(bucket, key); return nil })
-		return v, err
-	}
-}
+func newWorld(t *testing.T) *world { return &world{partiestest.NewWorld(t, Register)} }
 
 func pay(worker, month string, base int64) SocialPayment {
 	return SocialPayment{Worker: worker, Month: month, Place: "350100", BaseFen: base, PensionFen: base * 16 / 100, MedicalFen: base * 8 / 100}
@@ -63,33 +22,33 @@ func pay(worker, month string, base int64) SocialPayment {
 // in fen.
 func TestAMerchantInsuresOnlyItsOwnWorkersOnceAPeriod(t *testing.T) {
 	w := newWorld(t)
-	w.merchant("m_a")
-	w.merchant("m_b")
-	wa, wb := w.worker(1, "m_a"), w.worker(2, "m_b")
-	w.must(w.Send(CmdProduct, Product{ID: "p_acc", Insurer: "某保险", Name: "灵活用工意外险", Kind: Accident, PremiumFen: 1_99, Term: Day, Coverage: "意外身故、伤残、医疗", By: "ops"}))
-	w.must(w.Send(CmdProduct, Product{ID: "p_inj", Insurer: "某保险", Name: "职业伤害保障", Kind: OccupationalInjury, PremiumFen: 30_00, Term: Month, Coverage: "职业伤害", RealNameRequired: true, By: "ops"}))
+	w.Merchant("m_a")
+	w.Merchant("m_b")
+	wa, wb := w.Worker(1, "m_a"), w.Worker(2, "m_b")
+	w.Must(w.Send(CmdProduct, Product{ID: "p_acc", Insurer: "某保险", Name: "灵活用工意外险", Kind: Accident, PremiumFen: 1_99, Term: Day, Coverage: "意外身故、伤残、医疗", By: "ops"}))
+	w.Must(w.Send(CmdProduct, Product{ID: "p_inj", Insurer: "某保险", Name: "职业伤害保障", Kind: OccupationalInjury, PremiumFen: 30_00, Term: Month, Coverage: "职业伤害", RealNameRequired: true, By: "ops"}))
 
-	w.refused(CmdEnrol, EnrolIn{ID: "e1", Product: "p_acc", Worker: wb, Merchant: "m_a", Start: "2026-03-01", Units: 30, By: "acct-m_a"}, "insurance_worker_not_yours")
-	w.refused(CmdEnrol, EnrolIn{ID: "e1", Product: "p_acc", Worker: "w_404", Merchant: "m_a", Start: "2026-03-01", Units: 30, By: "acct-m_a"}, "insurance_worker_not_yours")
-	w.refused(CmdEnrol, EnrolIn{ID: "e1", Product: "p_inj", Worker: wa, Merchant: "m_a", Start: "2026-03-01", Units: 1, By: "acct-m_a"}, "insurance_ineligible")
-	w.refused(CmdEnrol, EnrolIn{ID: "e1", Product: "p_acc", Worker: wa, Merchant: "m_a", Start: "2026-03-01", Units: 367, By: "acct-m_a"}, "invalid_request")
+	w.Refused(CmdEnrol, EnrolIn{ID: "e1", Product: "p_acc", Worker: wb, Merchant: "m_a", Start: "2026-03-01", Units: 30, By: "acct-m_a"}, "insurance_worker_not_yours")
+	w.Refused(CmdEnrol, EnrolIn{ID: "e1", Product: "p_acc", Worker: "w_404", Merchant: "m_a", Start: "2026-03-01", Units: 30, By: "acct-m_a"}, "insurance_worker_not_yours")
+	w.Refused(CmdEnrol, EnrolIn{ID: "e1", Product: "p_inj", Worker: wa, Merchant: "m_a", Start: "2026-03-01", Units: 1, By: "acct-m_a"}, "insurance_ineligible")
+	w.Refused(CmdEnrol, EnrolIn{ID: "e1", Product: "p_acc", Worker: wa, Merchant: "m_a", Start: "2026-03-01", Units: 367, By: "acct-m_a"}, "invalid_request")
 
 	var e Enrolment
-	json.Unmarshal(w.must(w.Send(CmdEnrol, EnrolIn{ID: "e1", Product: "p_acc", Worker: wa, Merchant: "m_a", Start: "2026-03-01", Units: 31, By: "acct-m_a"})), &e)
+	json.Unmarshal(w.Must(w.Send(CmdEnrol, EnrolIn{ID: "e1", Product: "p_acc", Worker: wa, Merchant: "m_a", Start: "2026-03-01", Units: 31, By: "acct-m_a"})), &e)
 	if e.End != "2026-03-31" || e.PremiumFen != 31*1_99 {
 		t.Fatalf("31 days from 1 March at 1.99: %+v", e)
 	}
-	w.refused(CmdEnrol, EnrolIn{ID: "e2", Product: "p_acc", Worker: wa, Start: "2026-03-31", Units: 1, By: "acct-" + wa}, "insurance_enrolled")
-	w.must(w.Send(CmdEnrol, EnrolIn{ID: "e3", Product: "p_acc", Worker: wa, Start: "2026-04-01", Units: 1, By: "acct-" + wa}))
+	w.Refused(CmdEnrol, EnrolIn{ID: "e2", Product: "p_acc", Worker: wa, Start: "2026-03-31", Units: 1, By: "acct-" + wa}, "insurance_enrolled")
+	w.Must(w.Send(CmdEnrol, EnrolIn{ID: "e3", Product: "p_acc", Worker: wa, Start: "2026-04-01", Units: 1, By: "acct-" + wa}))
 	// A cancelled worker is insured by nothing new, and no payment of
 	// theirs is recorded any more.
 	partiestest.Cancel(t, w.Machine, wb)
-	w.refused(CmdEnrol, EnrolIn{ID: "e5", Product: "p_acc", Worker: wb, Merchant: "m_b", Start: "2026-04-01", Units: 1, By: "acct-m_b"}, "worker_restricted")
-	w.refused(CmdSocial, SocialIn{Batch: "b9", By: "ops", Payments: []SocialPayment{pay(wb, "2026-04", 400000)}}, "worker_restricted")
+	w.Refused(CmdEnrol, EnrolIn{ID: "e5", Product: "p_acc", Worker: wb, Merchant: "m_b", Start: "2026-04-01", Units: 1, By: "acct-m_b"}, "worker_restricted")
+	w.Refused(CmdSocial, SocialIn{Batch: "b9", By: "ops", Payments: []SocialPayment{pay(wb, "2026-04", 400000)}}, "worker_restricted")
 
-	w.must(w.Send(CmdRetire, RetireIn{Product: "p_acc", By: "ops"}))
-	w.refused(CmdEnrol, EnrolIn{ID: "e4", Product: "p_acc", Worker: wa, Start: "2026-05-01", Units: 1, By: "acct-" + wa}, "insurance_product_retired")
-	rec, err := ForWorker(w.getter(), wa)
+	w.Must(w.Send(CmdRetire, RetireIn{Product: "p_acc", By: "ops"}))
+	w.Refused(CmdEnrol, EnrolIn{ID: "e4", Product: "p_acc", Worker: wa, Start: "2026-05-01", Units: 1, By: "acct-" + wa}, "insurance_product_retired")
+	rec, err := ForWorker(w.Getter(), wa)
 	if err != nil || len(rec.Enrolments) != 2 || rec.Enrolments[0].Enrolled.IsZero() || rec.Enrolments[1].Start != "2026-04-01" {
 		t.Fatalf("ForWorker: %+v %v", rec, err)
 	}
@@ -100,10 +59,10 @@ func TestAMerchantInsuresOnlyItsOwnWorkersOnceAPeriod(t *testing.T) {
 // refuses the batch, and nothing of it is written.
 func TestSocialInsurancePaymentsAreRecordedWholeOrNotAtAll(t *testing.T) {
 	w := newWorld(t)
-	w.merchant("m_a")
-	wa, wb := w.worker(1, "m_a"), w.worker(2, "m_a")
+	w.Merchant("m_a")
+	wa, wb := w.Worker(1, "m_a"), w.Worker(2, "m_a")
 	var out map[string]any
-	json.Unmarshal(w.must(w.Send(CmdSocial, SocialIn{Batch: "b1", By: "ops", Payments: []SocialPayment{pay(wa, "2026-01", 500000)}})), &out)
+	json.Unmarshal(w.Must(w.Send(CmdSocial, SocialIn{Batch: "b1", By: "ops", Payments: []SocialPayment{pay(wa, "2026-01", 500000)}})), &out)
 	if out["total_fen"] != float64(120000) || out["total"] != "1200.00" {
 		t.Fatalf("one payment: %v", out)
 	}
@@ -121,12 +80,12 @@ func TestSocialInsurancePaymentsAreRecordedWholeOrNotAtAll(t *testing.T) {
 		if msg := res.Err.Error(); !strings.Contains(msg, "line 3") {
 			t.Errorf("%s: %v does not name line 3", name, msg)
 		}
-		rec, _ := ForWorker(w.getter(), wb)
+		rec, _ := ForWorker(w.Getter(), wb)
 		if len(rec.Social) != 0 {
 			t.Fatalf("%s: a refused batch left %+v", name, rec.Social)
 		}
 	}
-	rec, _ := ForWorker(w.getter(), wa)
+	rec, _ := ForWorker(w.Getter(), wa)
 	if len(rec.Social) != 1 || rec.Social[0].TotalFen != 120000 || rec.Social[0].Recorded.IsZero() || rec.Social[0].Month != "2026-01" {
 		t.Fatalf("ForWorker: %+v", rec.Social)
 	}

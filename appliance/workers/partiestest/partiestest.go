@@ -71,3 +71,52 @@ func Cancel(tb testing.TB, m *statetest.Machine, worker string) {
 	tb.Helper()
 	must(tb, m.Send(privacy.CmdCancel, privacy.Cancel{Worker: worker, By: "acct-" + worker, Request: "cancel-" + worker}))
 }
+
+// World is a test state machine with the parties' commands and a domain's
+// own, and the steps its tests take.
+type World struct {
+	*statetest.Machine
+	T testing.TB
+}
+
+// NewWorld registers the parties' commands and register's.
+func NewWorld(tb testing.TB, register func(*state.Registry)) *World {
+	return &World{Machine: statetest.New(tb, func(reg *state.Registry) {
+		Register(reg)
+		register(reg)
+	}), T: tb}
+}
+
+// Must fails the test on a refusal and returns the command's answer.
+func (w *World) Must(res state.Result) []byte {
+	w.T.Helper()
+	if res.Err != nil {
+		w.T.Fatalf("refused: %v", res.Err)
+	}
+	return res.Value
+}
+
+// Refused checks that the command is refused with code.
+func (w *World) Refused(typ string, body any, code string) {
+	w.T.Helper()
+	if got := statetest.Code(w.Send(typ, body).Err); got != code {
+		w.T.Errorf("%s %+v: refused with %q, want %q", typ, body, got, code)
+	}
+}
+
+// Merchant applies and approves merchant id.
+func (w *World) Merchant(id string) { w.T.Helper(); Merchant(w.T, w.Machine, id) }
+
+// Worker registers worker n, linked to merchant, and returns its ID.
+func (w *World) Worker(n int, merchant string) string {
+	w.T.Helper()
+	return Worker(w.T, w.Machine, n, merchant)
+}
+
+// Getter reads the committed state.
+func (w *World) Getter() func(bucket string, key []byte) ([]byte, error) {
+	return func(bucket string, key []byte) (v []byte, err error) {
+		w.State.View(func(tx *state.ReadTx) error { v, err = tx.Get(bucket, key); return nil })
+		return v, err
+	}
+}
