@@ -162,8 +162,8 @@ func Forget(tx *state.Tx, id string) error {
 			}
 		}
 	}
-	if card, err := hex.DecodeString(w.CardIndex); err == nil && len(card) > 0 {
-		if err := tx.Delete(CardBucket, cardKey(card, id)); err != nil {
+	if card, err := hex.DecodeString(w.CardIndex); err == nil {
+		if err := indexCard(tx, card, nil, id); err != nil {
 			return err
 		}
 	}
