@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"cxt/crypto/keyring"
+	"cxt/crypto/sm"
 	"cxt/crypto/subjectkey"
 	"cxt/gateway/feed"
 	"cxt/storage/state"
@@ -252,12 +253,21 @@ type Sealed []byte
 
 // Seal encodes v as JSON and seals it for the record and field named by aad.
 func Seal(k *subjectkey.Key, aad string, v any) (Sealed, error) {
+	env, _, err := SealSum(k, aad, v)
+	return env, err
+}
+
+// SealSum is Seal that also returns the SM3 of the plaintext sealed: what
+// a feed entry hashes of the field (feed.Identity.SM3), computed where the
+// plaintext is at hand rather than by opening the envelope again.
+func SealSum(k *subjectkey.Key, aad string, v any) (Sealed, [sm.HashSize]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return nil, err
+		return nil, [sm.HashSize]byte{}, err
 	}
 	defer clear(b)
-	return k.Seal([]byte(aad), b)
+	env, err := k.Seal([]byte(aad), b)
+	return env, sm.Sum(b), err
 }
 
 // Open opens a field sealed by Seal into v.

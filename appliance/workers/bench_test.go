@@ -46,6 +46,7 @@ func approvedMerchant(ctx context.Context, n *cluster.Node, id string) error {
 // the API, next to the raw replicated writes).
 func BenchmarkBulkRegistration(b *testing.B) {
 	ctx := context.Background()
+	node.TuneRuntime() // as cxt serve runs
 	c, err := loopback.New(b.TempDir, node.Register)
 	if err != nil {
 		b.Fatal(err)

@@ -95,6 +95,10 @@ type Invitee struct {
 	Key        *subjects.Fresh `json:"key,omitempty"`
 	Private    subjects.Sealed `json:"private,omitempty"`
 	CardIndex  []byte          `json:"card_index,omitempty"` // a new worker's bank card, if any
+	// PrivateSM3 is the SM3 of Private's plaintext, which the registration's
+	// feed entry carries (an invitation proposed before it was there has the
+	// state machine open Private for it).
+	PrivateSM3 []byte `json:"private_sm3,omitempty"`
 }
 
 // Invitation is the body of CmdInvite: a batch of a merchant's bulk
@@ -247,11 +251,11 @@ func register(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 			w.DeviceIndex = hex.EncodeToString(g.Source.Device)
 		}
 	}
-	fact := feedRegistered
+	fact := func() error { return feedRegistered(tx, w, "", nil) }
 	if g.Claim {
-		fact = func(tx *state.Tx, w *Worker, _ string) error { return feedAccount(tx, w) }
+		fact = func() error { return feedAccount(tx, w) }
 	}
-	if err := fact(tx, w, ""); err != nil {
+	if err := fact(); err != nil {
 		return nil, err
 	}
 	return put(tx, w)
@@ -363,7 +367,7 @@ func invite(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 			return nil, err
 		}
 		if status == RowCreated {
-			if err := feedRegistered(tx, w, in.Merchant); err != nil {
+			if err := feedRegistered(tx, w, in.Merchant, r.PrivateSM3); err != nil {
 				return nil, err
 			}
 		}

@@ -362,3 +362,61 @@ func TestAWorkersIDIndexIsTheOneMerchantsIndexOfficersBy(t *testing.T) {
 		return nil
 	})
 }
+
+// A registration's feed entry hashes the worker's private fields: from the
+// SM3 its proposer sends beside them, or — an invitation proposed before
+// that was sent — by opening them in the state machine; the two agree, and a
+// sum of the wrong size refuses the whole batch.
+func TestAnInvitationsFeedEntryHashesThePrivateFields(t *testing.T) {
+	w := newWorld(t)
+	w.merchant("m_1", true)
+	summed := func(id string, p Private) Invitee {
+		k, f, err := subjects.NewKey(w.Keys, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		priv, sum, err := subjects.SealSum(k, PrivateAAD(id), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Invitee{ID: id, IDIndex: idx("id-" + p.IDNumber), PhoneIndex: idx("ph-" + p.Phone), Key: &f, Private: priv, PrivateSM3: sum[:]}
+	}
+	bad := summed("w_bad", zhang)
+	bad.PrivateSM3 = bad.PrivateSM3[:31]
+	if res := w.Send(CmdInvite, Invitation{Merchant: "m_1", By: "acct-boss", Rows: []Invitee{summed("w_ok", li), bad}}); statetest.Code(res.Err) != "invalid_request" {
+		t.Fatalf("a 31-byte sum: %v", res.Err)
+	}
+	if n := w.count(Bucket); n != 0 {
+		t.Fatalf("the refused batch left %d workers", n)
+	}
+	_, old := w.fresh("w_old", zhang) // no sum: the state machine opens the fields
+	if res := w.Send(CmdInvite, Invitation{Merchant: "m_1", By: "acct-boss", Rows: []Invitee{summed("w_new", li), old}}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	want := map[string]Private{"w_new": li, "w_old": zhang}
+	w.State.View(func(r *state.ReadTx) error {
+		_, entries, err := feed.Read(r, feed.Platform, 0, 100, subjects.FeedOpener(r, w.Keys))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.Type != FactRegistered {
+				continue
+			}
+			p, ok := want[e.Subject]
+			if !ok {
+				t.Fatalf("a registration of %s", e.Subject)
+			}
+			delete(want, e.Subject)
+			plain, _ := json.Marshal(p)
+			sum := sm.Sum(plain)
+			if e.Identity == nil || *e.Identity != string(plain) || e.IdentitySM3 != hex.EncodeToString(sum[:]) {
+				t.Errorf("%s: identity %v, sm3 %s; want %s, %x", e.Subject, e.Identity, e.IdentitySM3, plain, sum)
+			}
+		}
+		return nil
+	})
+	if len(want) != 0 {
+		t.Errorf("no registration entries for %v", want)
+	}
+}

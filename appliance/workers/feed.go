@@ -31,10 +31,14 @@ type registeredFact struct {
 // IDTypeResident is the ID type every worker registers with.
 const IDTypeResident = "resident_id_card"
 
-func feedRegistered(tx *state.Tx, w *Worker, merchant string) error {
+// feedRegistered appends a new worker's registration; privateSM3, if the
+// proposer gave it, is the SM3 of the private fields' plaintext.
+func feedRegistered(tx *state.Tx, w *Worker, merchant string, privateSM3 []byte) error {
+	id := subjects.FeedIdentity(tx, w.ID, PrivateAAD(w.ID), w.Private)
+	id.SM3 = privateSM3
 	_, err := feed.Append(tx, feed.Fact{Type: FactRegistered, Version: 1, Subject: w.ID,
 		Payload:  registeredFact{Worker: w.ID, Account: w.Account, Origin: w.Origin, Merchant: merchant, IDType: IDTypeResident, Created: w.Created},
-		Identity: subjects.FeedIdentity(tx, w.ID, PrivateAAD(w.ID), w.Private)})
+		Identity: id})
 	return err
 }
 

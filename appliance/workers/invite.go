@@ -81,6 +81,7 @@ type prepared struct {
 	idIndex    []byte
 	phoneIndex []byte
 	existing   string // the registered worker to link, if any
+	id         string // the ID a new worker takes
 	invitee    Invitee
 }
 
@@ -134,38 +135,40 @@ func (iv *Inviter) Invite(ctx context.Context, merchant, by string, rows []Row) 
 	if err := iv.View(func(tx *state.ReadTx) error { return iv.lookup(tx, merchant, ps) }); err != nil {
 		return nil, err
 	}
-	// Seal the new ones under keys of their own, on all cores.
+	// The new ones are sealed under keys of their own batch by batch, just
+	// before each is proposed: later batches are sealed while earlier ones
+	// replicate and apply.
 	ids := NewIDs(iv.Now, len(ps))
-	var sealErr error
-	var mu sync.Mutex
-	parallel(len(ps), func(i int) {
-		p := &ps[i]
-		if p.report.Status != "" {
-			return
-		}
-		if p.existing != "" {
-			p.invitee = Invitee{Row: p.Line, ID: p.existing}
-			return
-		}
-		id := ids[i]
-		key, fresh, err := subjects.NewKey(iv.Keys, id)
-		if err == nil {
-			var priv subjects.Sealed
-			if priv, err = subjects.Seal(key, PrivateAAD(id), Private(p.Person)); err == nil {
-				p.invitee = Invitee{Row: p.Line, ID: id, IDIndex: p.idIndex, PhoneIndex: p.phoneIndex, Key: &fresh, Private: priv}
-				if p.Person.BankCard != "" {
-					p.invitee.CardIndex = CardIndex(indexKey, p.Person.BankCard)
+	for i := range ps {
+		ps[i].id = ids[i]
+	}
+	seal := func(batch []*prepared) error {
+		var sealErr error
+		var mu sync.Mutex
+		parallel(len(batch), func(i int) {
+			p := batch[i]
+			if p.existing != "" {
+				p.invitee = Invitee{Row: p.Line, ID: p.existing}
+				return
+			}
+			key, fresh, err := subjects.NewKey(iv.Keys, p.id)
+			if err == nil {
+				var priv subjects.Sealed
+				var sum [sm.HashSize]byte
+				if priv, sum, err = subjects.SealSum(key, PrivateAAD(p.id), Private(p.Person)); err == nil {
+					p.invitee = Invitee{Row: p.Line, ID: p.id, IDIndex: p.idIndex, PhoneIndex: p.phoneIndex, Key: &fresh, Private: priv, PrivateSM3: sum[:]}
+					if p.Person.BankCard != "" {
+						p.invitee.CardIndex = CardIndex(indexKey, p.Person.BankCard)
+					}
 				}
 			}
-		}
-		if err != nil {
-			mu.Lock()
-			sealErr = err
-			mu.Unlock()
-		}
-	})
-	if sealErr != nil {
-		return nil, sealErr
+			if err != nil {
+				mu.Lock()
+				sealErr = err
+				mu.Unlock()
+			}
+		})
+		return sealErr
 	}
 	// Propose the valid rows in batches, each applied whole or not at all.
 	var batches [][]*prepared
@@ -190,6 +193,10 @@ func (iv *Inviter) Invite(ctx context.Context, merchant, by string, rows []Row) 
 	run := func(first bool, batch []*prepared) {
 		if err := ctx.Err(); err != nil {
 			fail(batch, errs.Wrap("", errs.Unavailable, err, "not proposed: the request ended first"))
+			return
+		}
+		if err := seal(batch); err != nil {
+			fail(batch, err)
 			return
 		}
 		in := Invitation{Merchant: merchant, By: by, Rows: make([]Invitee, len(batch))}

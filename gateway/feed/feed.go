@@ -79,6 +79,11 @@ type Identity struct {
 	AAD      string
 	Envelope []byte
 	Open     func(aad string, envelope []byte) ([]byte, error)
+	// SM3, if set, is the plaintext's SM3 as the command's proposer computed
+	// it when it sealed the envelope: the entry takes it and Open is not
+	// called (a bulk invitation would otherwise unwrap every new worker's
+	// key inside the state machine only to hash what the proposer held).
+	SM3 []byte
 }
 
 // Entry is one stored entry (in the binary form of codec.go).
@@ -140,7 +145,12 @@ func Append(tx *state.Tx, f Fact) (uint64, error) {
 		return 0, err
 	}
 	e := Entry{Seq: tip.Seq + 1, Type: f.Type, Version: f.Version, Time: tx.Time().UTC(), Office: f.Office, Subject: f.Subject, Payload: payload}
-	if id := f.Identity; id != nil {
+	if id := f.Identity; id != nil && id.SM3 != nil {
+		if len(id.SM3) != sm.HashSize {
+			return 0, state.Reject(state.InvalidRequest, "feed: %s: the identity's SM3 of %s is %d bytes", f.Type, f.Subject, len(id.SM3))
+		}
+		e.IdentityAAD, e.Identity, e.IdentitySM3 = id.AAD, id.Envelope, id.SM3
+	} else if id != nil {
 		plain, err := id.Open(id.AAD, id.Envelope)
 		if err != nil {
 			return 0, fmt.Errorf("feed: %s: the identity of %s does not open: %w", f.Type, f.Subject, err)
