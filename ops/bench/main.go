@@ -25,6 +25,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"cxt/appliance/node"
 	"cxt/crypto/keyring"
 	"cxt/storage/cluster/loopback"
 )
@@ -38,6 +39,8 @@ func main() {
 	files := flag.Int("files", 3, "invitation files of 10,000 workers for the workers measurement")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the replicated runs")
 	flag.Parse()
+	// The nodes measured run in this process as cxt serve runs them.
+	node.TuneRuntime()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
