@@ -201,14 +201,8 @@ func (r *run) decide(p *Payment) error {
 func (r *run) check(p *Payment) (code, reason string, hold bool, err error) {
 	pe, ok := r.payees[p.Worker]
 	if !ok {
-		if pe, err = checkPayee(r.tx, p.Merchant, p.Worker); err != nil {
+		if pe, err = r.payee(r.tx, p.Merchant, p.Worker); err != nil {
 			return "", "", false, err
-		}
-		if pe.code == "" || r.risk != nil {
-			if pe.blocked, err = Blocked(r.tx, p.Worker); err != nil {
-				return "", "", false, err
-			}
-			pe.officer = r.merchant.HasOfficer(pe.idIndex)
 		}
 		r.payees[p.Worker] = pe
 	}
@@ -278,6 +272,122 @@ func (r *run) check(p *Payment) (code, reason string, hold bool, err error) {
 	return "", "", false, nil
 }
 
+// payee reads what a worker's rows are checked against: their checks, and
+// — when they pass, or the payout rules decide — the blacklist and whether
+// they are one of the merchant's officers.
+func (r *run) payee(g Getter, merchant, worker string) (payeeOf, error) {
+	pe, err := checkPayee(g, merchant, worker)
+	if err != nil {
+		return payeeOf{}, err
+	}
+	if pe.code == "" || r.risk != nil {
+		if pe.blocked, err = Blocked(g, worker); err != nil {
+			return payeeOf{}, err
+		}
+		pe.officer = r.merchant.HasOfficer(pe.idIndex)
+	}
+	return pe, nil
+}
+
+// prefetch reads, on all cores, what deciding a chunk's rows will ask of
+// the state for each of its workers and works — the payee's checks, the
+// year's withholding, the task's acceptance and what the work was paid,
+// the risk counters — and leaves it where check and book look first. The
+// command writes none of these before it finishes, so what is read at its
+// start is what each row would have read on its way; the rows are then
+// decided in order, as before.
+func (r *run) prefetch(merchant string, rows []Row) error {
+	type found struct {
+		payee     payeeOf
+		held      *withholding
+		day       *riskDay
+		year      int64
+		hasCounts bool
+	}
+	var workers []string
+	seen := map[string]bool{}
+	type work struct{ task, worker string }
+	var works []work
+	seenWork := map[string]bool{}
+	for _, row := range rows {
+		if !seen[row.Worker] {
+			if _, cached := r.payees[row.Worker]; !cached {
+				workers = append(workers, row.Worker)
+			}
+			seen[row.Worker] = true
+		}
+		if k := workKey(row.Task, row.Worker); r.rules.Task != nil && !seenWork[k] {
+			works = append(works, work{row.Task, row.Worker})
+			seenWork[k] = true
+		}
+	}
+	year := r.month / 100
+	out := make([]found, len(workers))
+	err := r.tx.Parallel(len(workers), func(i int, g state.Getter) error {
+		f := &out[i]
+		var err error
+		if f.payee, err = r.payee(g, merchant, workers[i]); err != nil {
+			return err
+		}
+		if f.held, err = loadWithholding(g, map[string]*withholding{}, workers[i], year); err != nil {
+			return err
+		}
+		if rr := r.risk; rr != nil {
+			c := riskCounters{days: map[string]*riskDay{}, fens: map[string]int64{}}
+			if f.day, err = c.day(g, "w/"+workers[i]+"/d/"+rr.day); err != nil {
+				return err
+			}
+			if f.year, err = c.fen(g, "w/"+workers[i]+"/y/"+rr.year); err != nil {
+				return err
+			}
+			f.hasCounts = true
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, w := range workers {
+		r.payees[w] = out[i].payee
+		r.held[string(taxKey(w, year))] = out[i].held
+		if out[i].hasCounts {
+			r.risk.counters.days["w/"+w+"/d/"+r.risk.day] = out[i].day
+			r.risk.counters.fens["w/"+w+"/y/"+r.risk.year] = out[i].year
+		}
+	}
+	if len(works) == 0 {
+		return nil
+	}
+	checked := make([]taskChecked, len(works))
+	paid := make([]int64, len(works))
+	err = r.tx.Parallel(len(works), func(i int, g state.Getter) error {
+		var err error
+		if checked[i], err = r.checkTask(g, works[i].task, merchant, works[i].worker); err != nil {
+			return err
+		}
+		var w workPaid
+		paid[i], err = w.get(g, works[i].task, works[i].worker)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if r.tasks == nil {
+		r.tasks = map[string]taskChecked{}
+	}
+	if r.works.fen == nil {
+		r.works.fen, r.works.dirty = map[string]int64{}, map[string]bool{}
+	}
+	for i, w := range works {
+		k := workKey(w.task, w.worker)
+		r.tasks[k] = checked[i]
+		if _, moved := r.works.fen[k]; !moved {
+			r.works.fen[k] = paid[i]
+		}
+	}
+	return nil
+}
+
 // riskCode is the payout rule of policy/risk/risk.rego (data.cxt.risk.
 // payout_row) in Go, decided per row inside the state machine under the
 // limits the chunk's command carries: the merchant approved, the worker
@@ -303,16 +413,26 @@ func (r *run) taskCheck(p *Payment) (int64, *state.Rejection, error) {
 	if c, ok := r.tasks[k]; ok {
 		return c.accepted, c.rej, nil
 	}
-	accepted, err := r.rules.Task(r.tx, p.Task, p.Merchant, p.Worker)
-	var rej *state.Rejection
-	if err != nil && !errors.As(err, &rej) {
+	c, err := r.checkTask(r.tx, p.Task, p.Merchant, p.Worker)
+	if err != nil {
 		return 0, nil, err
 	}
 	if r.tasks == nil {
 		r.tasks = map[string]taskChecked{}
 	}
-	r.tasks[k] = taskChecked{accepted, rej}
-	return accepted, rej, nil
+	r.tasks[k] = c
+	return c.accepted, c.rej, nil
+}
+
+// checkTask asks the rules about a work: its accepted amount, or why it
+// cannot be paid.
+func (r *run) checkTask(g Getter, task, merchant, worker string) (taskChecked, error) {
+	accepted, err := r.rules.Task(g, task, merchant, worker)
+	var rej *state.Rejection
+	if err != nil && !errors.As(err, &rej) {
+		return taskChecked{}, err
+	}
+	return taskChecked{accepted, rej}, nil
 }
 
 type taskChecked struct {

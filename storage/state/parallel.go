@@ -1,0 +1,96 @@
+package state
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+)
+
+// Parallel calls fn(i, g) for every i in [0, n) on all cores, each g reading
+// as t does: this command's writes and its batch's first, then the state as
+// the batch found it. A command spreads over the cores the reads — and the
+// opening and decoding — it is about to make, then decides in order with
+// what they found in memory: the state machine is otherwise one goroutine.
+//
+// fn must not write, and the command writes nothing while Parallel runs.
+// What g reads is exactly what t would have: during apply the batch's
+// writes wait in its overlay until it commits, so each goroutine's own
+// bbolt read transaction sees the state the batch started from, and no
+// other write can commit while this batch holds the writer's lock. Outside
+// apply (a dry run reads a snapshot a later read transaction might not
+// see) fn runs on this goroutine with t itself.
+func (t *Tx) Parallel(n int, fn func(i int, g Getter) error) error {
+	if !t.btx.Writable() || n < 64 {
+		for i := range n {
+			if err := fn(i, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return parallelWith(n, func() (Getter, func(), error) {
+		rtx, err := t.st.db.Begin(false)
+		if err != nil {
+			return nil, nil, fmt.Errorf("state: a read transaction beside the batch: %w", err)
+		}
+		if rtx.ID() != t.btx.ID()-1 {
+			// bbolt numbers a write transaction one past the last commit,
+			// which a read transaction takes: anything else is a state
+			// this command does not see.
+			rtx.Rollback()
+			return nil, nil, fmt.Errorf("state: a read transaction beside the batch sees transaction %d, the batch follows %d", rtx.ID(), t.btx.ID()-1)
+		}
+		g := &Tx{st: t.st, btx: rtx, parent: t.parent, writes: t.writes, cmd: t.cmd, index: t.index}
+		return g, func() { rtx.Rollback() }, nil
+	}, fn)
+}
+
+// parallelWith runs fn(0..n-1) on GOMAXPROCS goroutines, each with the
+// Getter its setup opens (and closes when it is done). The error returned
+// is the one of the lowest i that failed, as a serial run would return: a
+// refusal must read alike on every replica. A panic in fn is an error, not
+// a crash of the process from a goroutine no one recovers.
+func parallelWith(n int, setup func() (Getter, func(), error), fn func(i int, g Getter) error) error {
+	workers := max(1, min(runtime.GOMAXPROCS(0), n/32))
+	type failure struct {
+		i   int
+		err error
+	}
+	fails := make([]failure, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			i := w
+			defer func() {
+				if p := recover(); p != nil {
+					fails[w] = failure{i, fmt.Errorf("state: parallel read %d panicked: %v", i, p)}
+				}
+			}()
+			g, done, err := setup()
+			if err != nil {
+				fails[w] = failure{-1, err}
+				return
+			}
+			defer done()
+			for ; i < n; i += workers {
+				if err := fn(i, g); err != nil {
+					fails[w] = failure{i, err}
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var first *failure
+	for w := range fails {
+		if f := &fails[w]; f.err != nil && (first == nil || f.i < first.i) {
+			first = f
+		}
+	}
+	if first == nil {
+		return nil
+	}
+	return first.err
+}
