@@ -144,13 +144,13 @@ func PayoutRules() *payouts.Rules {
 	return &payouts.Rules{Tax: tax.Default(), Location: "city", Channel: "sandbox", MonthlyLimitFen: payouts.DefaultMonthlyLimitFen, Fee: payoutFee, Statement: feeStatement,
 		Reversed: invoices.PaymentReversed, // a payment whose money came back reverses its invoices
 		Task: func(tx payouts.Getter, task, merchant, worker string) (int64, error) {
-			work, err := tasks.AcceptedWork(tx, task, merchant, worker)
+			accepted, err := tasks.AcceptedAmount(tx, task, merchant, worker)
 			if err != nil {
 				return 0, err
 			}
-			amount, err := decimal.NewFromString(work.Amount)
+			amount, err := decimal.NewFromString(accepted)
 			if err != nil {
-				return 0, fmt.Errorf("node: task %s: the work of %s was accepted for %q: %w", task, worker, work.Amount, err)
+				return 0, fmt.Errorf("node: task %s: the work of %s was accepted for %q: %w", task, worker, accepted, err)
 			}
 			return ledger.Fen(amount)
 		}}

@@ -24,11 +24,11 @@ func BenchmarkBatch(b *testing.B) {
 	node.TuneRuntime() // as cxt serve runs
 	rules := defaultRules()
 	rules.Task = func(tx payouts.Getter, task, merchant, worker string) (int64, error) {
-		work, err := tasks.AcceptedWork(tx, task, merchant, worker)
+		accepted, err := tasks.AcceptedAmount(tx, task, merchant, worker)
 		if err != nil {
 			return 0, err
 		}
-		d, _ := decimal.NewFromString(work.Amount)
+		d, _ := decimal.NewFromString(accepted)
 		return ledger.Fen(d)
 	}
 	w := newWorld(&testing.T{}, rules)

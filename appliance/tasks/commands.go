@@ -671,22 +671,37 @@ func Payable(tx interface {
 	return t, w, nil
 }
 
-// AcceptedWork is Payable for a payout row: the worker's accepted work on
-// the merchant's task, read from the work's own record — which names its
-// merchant, and which a task's cancellation never leaves accepted — so the
-// task's record (its history grows with every step) is read only to word a
-// refusal as Payable does.
-func AcceptedWork(tx interface {
+// AcceptedAmount is Payable for a payout row, which needs only what the
+// work was accepted for (in yuan): it reads the work's own record — which
+// names its merchant, and which a task's cancellation never leaves
+// accepted — decoded into those fields alone (its proofs and history grow
+// with every step), and reads the task's record only to word a refusal as
+// Payable does.
+func AcceptedAmount(tx interface {
 	Get(string, []byte) ([]byte, error)
-}, taskID, merchant, worker string) (*Work, error) {
-	w, err := GetWork(tx, taskID, worker)
-	if err == nil && w.Status == Accepted && w.Merchant == merchant {
-		return w, nil
-	} else if err != nil && !state.NotFound.Is(err) {
-		return nil, err
+}, taskID, merchant, worker string) (string, error) {
+	b, err := tx.Get(WorkBucket, WorkKey(taskID, worker))
+	if err != nil {
+		return "", err
 	}
-	_, w, err = Payable(tx, taskID, merchant, worker)
-	return w, err
+	if b != nil {
+		var w struct {
+			Merchant string     `json:"merchant"`
+			Status   WorkStatus `json:"status"`
+			Amount   string     `json:"amount"`
+		}
+		if err := json.Unmarshal(b, &w); err != nil {
+			return "", fmt.Errorf("tasks: work: %w", err)
+		}
+		if w.Status == Accepted && w.Merchant == merchant {
+			return w.Amount, nil
+		}
+	}
+	_, work, err := Payable(tx, taskID, merchant, worker)
+	if err != nil {
+		return "", err
+	}
+	return work.Amount, nil
 }
 
 // childKey keys an index entry: by owner first, so that an owner's entries

@@ -444,18 +444,18 @@ func TestPayableNamesOnlyTheMerchantsTaskWithTheWorkersAcceptedWork(t *testing.T
 		if _, _, code := payable(c.task, c.merchant, c.worker); code != c.code {
 			t.Errorf("%+v: %s", c, code)
 		}
-		// AcceptedWork, which payouts call, refuses alike.
+		// AcceptedAmount, which payouts call, refuses alike.
 		w.State.View(func(tx *state.ReadTx) error {
-			wk, err := AcceptedWork(tx, c.task, c.merchant, c.worker)
-			if rej, ok := err.(*state.Rejection); !ok || rej.Code != c.code || wk != nil {
-				t.Errorf("AcceptedWork %+v: %+v %v", c, wk, err)
+			amount, err := AcceptedAmount(tx, c.task, c.merchant, c.worker)
+			if rej, ok := err.(*state.Rejection); !ok || rej.Code != c.code || amount != "" {
+				t.Errorf("AcceptedAmount %+v: %q %v", c, amount, err)
 			}
 			return nil
 		})
 	}
 	w.State.View(func(tx *state.ReadTx) error {
-		if wk, err := AcceptedWork(tx, id, "m_a", w1); err != nil || wk.Amount != "350.00" {
-			t.Errorf("AcceptedWork: %+v %v", wk, err)
+		if amount, err := AcceptedAmount(tx, id, "m_a", w1); err != nil || amount != "350.00" {
+			t.Errorf("AcceptedAmount: %q %v", amount, err)
 		}
 		return nil
 	})
