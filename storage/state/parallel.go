@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // Parallel calls fn(i, g) for every i in [0, n) on all cores, each g reading
@@ -40,9 +42,39 @@ func (t *Tx) Parallel(n int, fn func(i int, g Getter) error) error {
 			rtx.Rollback()
 			return nil, nil, fmt.Errorf("state: a read transaction beside the batch sees transaction %d, the batch follows %d", rtx.ID(), t.btx.ID()-1)
 		}
-		g := &Tx{st: t.st, btx: rtx, parent: t.parent, writes: t.writes, cmd: t.cmd, index: t.index}
+		g := &sideReader{t: t, r: &ReadTx{st: t.st, btx: rtx}, buckets: map[string]*bolt.Bucket{}}
 		return g, func() { rtx.Rollback() }, nil
 	}, fn)
+}
+
+// sideReader reads as t does through a read transaction of its own, which
+// keeps the buckets it opened: bbolt caches them in a write transaction,
+// not in a read one, where opening one is a fifth of a read's cost.
+type sideReader struct {
+	t       *Tx
+	r       *ReadTx
+	buckets map[string]*bolt.Bucket
+}
+
+func (s *sideReader) Get(bucket string, key []byte) ([]byte, error) {
+	if w, ok := s.t.writes.get(bucket, key); ok {
+		return w.value, nil
+	}
+	if w, ok := s.t.parent.get(bucket, key); ok {
+		return w.value, nil
+	}
+	b, ok := s.buckets[bucket]
+	if !ok {
+		if b = s.r.btx.Bucket([]byte(bucket)); b == nil {
+			return nil, fmt.Errorf("state: no bucket %q", bucket)
+		}
+		s.buckets[bucket] = b
+	}
+	v := b.Get(key)
+	if v == nil {
+		return nil, nil
+	}
+	return s.r.open(bucket, key, v)
 }
 
 // parallelWith runs fn(0..n-1) on GOMAXPROCS goroutines, each with the
