@@ -190,43 +190,6 @@ func xorInto(acc *[sm.HashSize]byte, v [sm.HashSize]byte) {
 	}
 }
 
-// fold adds a bucket's writes (already sealed) to the running batch's
-// digest change: each replaced value leaves the digest, each new one joins.
-func (s *State) fold(b *bolt.Bucket, name string, writes []keyedWrite) error {
-	if name == bucketMeta {
-		return nil
-	}
-	m, err := s.bucketMAC(name)
-	if err != nil {
-		return err
-	}
-	sealed := s.reg.buckets[name]
-	old := make([][]byte, len(writes))
-	for i, w := range writes {
-		old[i] = b.Get([]byte(w.key))
-		if w.value != nil && sealed {
-			s.head.sealed++
-		}
-	}
-	sums := make([][sm.HashSize]byte, len(writes))
-	parallel(len(writes), func(i int) error {
-		var e [sm.HashSize]byte
-		key := []byte(writes[i].key)
-		if old[i] != nil {
-			e = element(m, name != bucketKeyring, key, old[i])
-		}
-		if v := writes[i].value; v != nil {
-			xorInto(&e, element(m, name != bucketKeyring, key, v))
-		}
-		sums[i] = e
-		return nil
-	})
-	for _, e := range sums {
-		xorInto(&s.head.delta, e)
-	}
-	return nil
-}
-
 // sealHead writes the head of the batch that applied entries after
 // applied up to last; batch holds the batch's writes in plaintext.
 func (s *State) sealHead(btx *bolt.Tx, batch *overlay, entries []Entry, applied, last uint64) error {

@@ -31,20 +31,31 @@ func (t *Tx) Parallel(n int, fn func(i int, g Getter) error) error {
 		return nil
 	}
 	return parallelWith(n, func() (Getter, func(), error) {
-		rtx, err := t.st.db.Begin(false)
+		rtx, err := t.st.beside(t.btx)
 		if err != nil {
-			return nil, nil, fmt.Errorf("state: a read transaction beside the batch: %w", err)
-		}
-		if rtx.ID() != t.btx.ID()-1 {
-			// bbolt numbers a write transaction one past the last commit,
-			// which a read transaction takes: anything else is a state
-			// this command does not see.
-			rtx.Rollback()
-			return nil, nil, fmt.Errorf("state: a read transaction beside the batch sees transaction %d, the batch follows %d", rtx.ID(), t.btx.ID()-1)
+			return nil, nil, err
 		}
 		g := &sideReader{t: t, r: &ReadTx{st: t.st, btx: rtx}, buckets: map[string]*bolt.Bucket{}}
 		return g, func() { rtx.Rollback() }, nil
 	}, fn)
+}
+
+// beside begins a read transaction that sees what the write transaction
+// btx started from — all it holds until its first write, and no other
+// write can commit while it is open.
+func (s *State) beside(btx *bolt.Tx) (*bolt.Tx, error) {
+	rtx, err := s.db.Begin(false)
+	if err != nil {
+		return nil, fmt.Errorf("state: a read transaction beside the batch: %w", err)
+	}
+	if rtx.ID() != btx.ID()-1 {
+		// bbolt numbers a write transaction one past the last commit,
+		// which a read transaction takes: anything else is a state the
+		// batch does not see.
+		rtx.Rollback()
+		return nil, fmt.Errorf("state: a read transaction beside the batch sees transaction %d, the batch follows %d", rtx.ID(), btx.ID()-1)
+	}
+	return rtx, nil
 }
 
 // sideReader reads as t does through a read transaction of its own, which

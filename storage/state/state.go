@@ -414,20 +414,83 @@ func (s *State) applyOne(btx *bolt.Tx, batch *overlay, index uint64, data []byte
 	return res, nil
 }
 
-// flush writes the batch's buffered values, sealing those of sealed buckets.
+// flush seals the batch's writes, folds them into the state's digest and
+// puts them, bucket by bucket in name order and by key within each (bbolt
+// inserts fastest so). All that is done per record — sealing the value,
+// reading the value it replaces, the digest's change — depends on no other
+// record, so one pass on all cores does it for the whole batch; only the
+// puts are serial. The replaced values are read through read transactions
+// of the workers' own, which see what btx holds until its first put.
 func (s *State) flush(btx *bolt.Tx, batch *overlay) error {
+	type bucketWrites struct {
+		name   string
+		writes []keyedWrite
+		seal   bool
+		mac    *keyring.MAC // nil: not digested (meta)
+	}
+	var buckets []bucketWrites
+	type ref struct{ bucket, write int }
+	var refs []ref
 	for _, name := range batch.bucketNames() {
-		b := btx.Bucket([]byte(name))
-		writes := batch.sorted(name)
-		if s.reg.buckets[name] {
-			if err := s.sealAll(name, writes); err != nil {
+		bw := bucketWrites{name: name, writes: batch.sorted(name), seal: s.reg.buckets[name]}
+		if name != bucketMeta {
+			m, err := s.bucketMAC(name)
+			if err != nil {
 				return err
 			}
+			bw.mac = m
+			for _, w := range bw.writes {
+				if w.value != nil && bw.seal {
+					s.head.sealed++
+				}
+			}
 		}
-		if err := s.fold(b, name, writes); err != nil {
+		for i := range bw.writes {
+			refs = append(refs, ref{len(buckets), i})
+		}
+		buckets = append(buckets, bw)
+	}
+	sums := make([][sm.HashSize]byte, len(refs))
+	err := s.perRecord(btx, len(refs), func(j int, committed Getter) error {
+		bw := &buckets[refs[j].bucket]
+		w := &bw.writes[refs[j].write]
+		if bw.seal && w.value != nil {
+			v, err := s.keys.SealSynthetic(keyring.Records, valueCoords(w.cmd, w.index), recordAAD(bw.name, w.key), w.value)
+			if err != nil {
+				return err
+			}
+			w.value = v
+		}
+		if bw.mac == nil {
+			return nil
+		}
+		key := []byte(w.key)
+		old, err := committed.Get(bw.name, key)
+		if err != nil {
 			return err
 		}
-		for _, w := range writes {
+		var e [sm.HashSize]byte
+		if old != nil {
+			e = element(bw.mac, bw.name != bucketKeyring, key, old)
+		}
+		if w.value != nil {
+			xorInto(&e, element(bw.mac, bw.name != bucketKeyring, key, w.value))
+		}
+		sums[j] = e
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, e := range sums {
+		xorInto(&s.head.delta, e)
+	}
+	for _, bw := range buckets {
+		b := btx.Bucket([]byte(bw.name))
+		if b == nil {
+			return fmt.Errorf("state: no bucket %q", bw.name)
+		}
+		for _, w := range bw.writes {
 			var err error
 			if w.value == nil {
 				err = b.Delete([]byte(w.key))
@@ -442,18 +505,43 @@ func (s *State) flush(btx *bolt.Tx, batch *overlay) error {
 	return nil
 }
 
-// sealAll replaces each value with its envelope, on all cores: sealing is
-// the state machine's main CPU cost, and each value is independent.
-func (s *State) sealAll(bucket string, writes []keyedWrite) error {
-	return parallel(len(writes), func(i int) error {
-		w := &writes[i]
-		if w.value == nil {
-			return nil
+// perRecord runs fn(0..n-1) on all cores, each with a reader of the raw
+// committed records (envelopes, unopened) that btx holds before its first
+// write; a small batch runs on this goroutine, reading btx itself.
+func (s *State) perRecord(btx *bolt.Tx, n int, fn func(i int, committed Getter) error) error {
+	if n/32 < 2 || runtime.GOMAXPROCS(0) < 2 {
+		r := &rawReader{tx: btx, buckets: map[string]*bolt.Bucket{}}
+		for i := range n {
+			if err := fn(i, r); err != nil {
+				return err
+			}
 		}
-		v, err := s.keys.SealSynthetic(keyring.Records, valueCoords(w.cmd, w.index), recordAAD(bucket, w.key), w.value)
-		w.value = v
-		return err
-	})
+		return nil
+	}
+	return parallelWith(n, func() (Getter, func(), error) {
+		rtx, err := s.beside(btx)
+		if err != nil {
+			return nil, nil, err
+		}
+		return &rawReader{tx: rtx, buckets: map[string]*bolt.Bucket{}}, func() { rtx.Rollback() }, nil
+	}, fn)
+}
+
+// rawReader reads records as bbolt holds them, keeping the buckets it opens.
+type rawReader struct {
+	tx      *bolt.Tx
+	buckets map[string]*bolt.Bucket
+}
+
+func (r *rawReader) Get(bucket string, key []byte) ([]byte, error) {
+	b, ok := r.buckets[bucket]
+	if !ok {
+		if b = r.tx.Bucket([]byte(bucket)); b == nil {
+			return nil, fmt.Errorf("state: no bucket %q", bucket)
+		}
+		r.buckets[bucket] = b
+	}
+	return b.Get(key), nil
 }
 
 // parallel runs fn(0..n-1) on GOMAXPROCS goroutines and returns the first
