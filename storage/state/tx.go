@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -268,7 +270,7 @@ func (o *overlay) sorted(bucket string) []keyedWrite {
 	for k, w := range o.m[bucket] {
 		out = append(out, keyedWrite{k, w})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+	slices.SortFunc(out, func(a, b keyedWrite) int { return strings.Compare(a.key, b.key) })
 	return out
 }
 
