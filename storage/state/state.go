@@ -490,6 +490,11 @@ func (s *State) flush(btx *bolt.Tx, batch *overlay) error {
 		if b == nil {
 			return fmt.Errorf("state: no bucket %q", bw.name)
 		}
+		if last, _ := b.Cursor().Last(); len(bw.writes) > 0 && bw.writes[0].value != nil && bw.writes[0].key > string(last) {
+			// Every write appends (keys after the bucket's last, in order):
+			// full pages, since nothing will be inserted between them.
+			b.FillPercent = appendFill
+		}
 		for _, w := range bw.writes {
 			var err error
 			if w.value == nil {
@@ -504,6 +509,10 @@ func (s *State) flush(btx *bolt.Tx, batch *overlay) error {
 	}
 	return nil
 }
+
+// appendFill is how full bbolt fills the pages of a bucket that a batch
+// only appends to (its default, half, leaves room for inserts in between).
+const appendFill = 0.95
 
 // perRecord runs fn(0..n-1) on all cores, each with a reader of the raw
 // committed records (envelopes, unopened) that btx holds before its first
