@@ -37,6 +37,7 @@ type run struct {
 	feeRule   string
 	payees    map[string]payeeOf      // each worker's checks and blacklist entry, read once per command
 	held      map[string]*withholding // "<worker>/<year>" -> state, written at finish
+	ahead     map[string]*withholding // read by prefetch, not yet used by a row (never written)
 	batches   map[string]*Batch
 	booked    []string // payments booked: the posting lists them
 	lines     lineSum
@@ -289,15 +290,19 @@ func (r *run) payee(g Getter, merchant, worker string) (payeeOf, error) {
 	return pe, nil
 }
 
-// prefetch reads, on all cores, what deciding a chunk's rows will ask of
+// prefetch reads, on all cores, what deciding a chunk's rows may ask of
 // the state for each of its workers and works — the payee's checks, the
 // year's withholding, the task's acceptance and what the work was paid,
-// the risk counters — and leaves it where check and book look first. The
-// command writes none of these before it finishes, so what is read at its
-// start is what each row would have read on its way; the rows are then
-// decided in order, as before.
-func (r *run) prefetch(merchant string, rows []Row) error {
+// the risk counters — and leaves it where the rows look first. The command
+// writes none of these before it finishes, so what is read at its start is
+// what a row would read on its way; the rows are then decided in order, as
+// before. It only reads ahead: a withholding waits apart until a row uses
+// it (finish writes those the rows used), and an item whose read fails is
+// left for the row that needs it, which meets the failure only if the
+// serial order reaches it.
+func (r *run) prefetch(merchant string, rows []Row) {
 	type found struct {
+		ok        bool
 		payee     payeeOf
 		held      *withholding
 		day       *riskDay
@@ -323,55 +328,66 @@ func (r *run) prefetch(merchant string, rows []Row) error {
 	}
 	year := r.month / 100
 	out := make([]found, len(workers))
-	err := r.tx.Parallel(len(workers), func(i int, g state.Getter) error {
-		f := &out[i]
+	r.tx.Parallel(len(workers), func(i int, g state.Getter) error {
+		f := found{}
 		var err error
 		if f.payee, err = r.payee(g, merchant, workers[i]); err != nil {
-			return err
+			return nil
 		}
 		if f.held, err = loadWithholding(g, map[string]*withholding{}, workers[i], year); err != nil {
-			return err
+			return nil
 		}
 		if rr := r.risk; rr != nil {
 			c := riskCounters{days: map[string]*riskDay{}, fens: map[string]int64{}}
 			if f.day, err = c.day(g, "w/"+workers[i]+"/d/"+rr.day); err != nil {
-				return err
+				return nil
 			}
 			if f.year, err = c.fen(g, "w/"+workers[i]+"/y/"+rr.year); err != nil {
-				return err
+				return nil
 			}
 			f.hasCounts = true
 		}
+		f.ok = true
+		out[i] = f
 		return nil
 	})
-	if err != nil {
-		return err
+	if r.ahead == nil {
+		r.ahead = map[string]*withholding{}
 	}
 	for i, w := range workers {
-		r.payees[w] = out[i].payee
-		r.held[string(taxKey(w, year))] = out[i].held
-		if out[i].hasCounts {
-			r.risk.counters.days["w/"+w+"/d/"+r.risk.day] = out[i].day
-			r.risk.counters.fens["w/"+w+"/y/"+r.risk.year] = out[i].year
+		f := out[i]
+		if !f.ok {
+			continue
+		}
+		r.payees[w] = f.payee
+		r.ahead[string(taxKey(w, year))] = f.held
+		if f.hasCounts {
+			r.risk.counters.days["w/"+w+"/d/"+r.risk.day] = f.day
+			r.risk.counters.fens["w/"+w+"/y/"+r.risk.year] = f.year
 		}
 	}
 	if len(works) == 0 {
-		return nil
+		return
 	}
-	checked := make([]taskChecked, len(works))
-	paid := make([]int64, len(works))
-	err = r.tx.Parallel(len(works), func(i int, g state.Getter) error {
-		var err error
-		if checked[i], err = r.checkTask(g, works[i].task, merchant, works[i].worker); err != nil {
-			return err
+	type workFound struct {
+		ok      bool
+		checked taskChecked
+		paid    int64
+	}
+	wout := make([]workFound, len(works))
+	r.tx.Parallel(len(works), func(i int, g state.Getter) error {
+		checked, err := r.checkTask(g, works[i].task, merchant, works[i].worker)
+		if err != nil {
+			return nil
 		}
 		var w workPaid
-		paid[i], err = w.get(g, works[i].task, works[i].worker)
-		return err
+		paid, err := w.get(g, works[i].task, works[i].worker)
+		if err != nil {
+			return nil
+		}
+		wout[i] = workFound{true, checked, paid}
+		return nil
 	})
-	if err != nil {
-		return err
-	}
 	if r.tasks == nil {
 		r.tasks = map[string]taskChecked{}
 	}
@@ -379,13 +395,15 @@ func (r *run) prefetch(merchant string, rows []Row) error {
 		r.works.fen, r.works.dirty = map[string]int64{}, map[string]bool{}
 	}
 	for i, w := range works {
+		if !wout[i].ok {
+			continue
+		}
 		k := workKey(w.task, w.worker)
-		r.tasks[k] = checked[i]
+		r.tasks[k] = wout[i].checked
 		if _, moved := r.works.fen[k]; !moved {
-			r.works.fen[k] = paid[i]
+			r.works.fen[k] = wout[i].paid
 		}
 	}
-	return nil
 }
 
 // riskCode is the payout rule of policy/risk/risk.rego (data.cxt.risk.
@@ -485,8 +503,15 @@ func (r *run) book(p *Payment) error {
 }
 
 // withholding reads a worker's withholding state for this year once per
-// command.
+// command — or takes what prefetch read ahead — and finish writes it.
 func (r *run) withholding(worker string) (*withholding, error) {
+	key := string(taxKey(worker, r.month/100))
+	if w, ok := r.ahead[key]; ok {
+		delete(r.ahead, key)
+		if _, used := r.held[key]; !used {
+			r.held[key] = w
+		}
+	}
 	return loadWithholding(r.tx, r.held, worker, r.month/100)
 }
 

@@ -1,0 +1,72 @@
+package payouts_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/shopspring/decimal"
+
+	"cxt/appliance/ledger"
+	"cxt/appliance/payouts"
+	"cxt/appliance/tasks"
+	"cxt/storage/state"
+)
+
+// acceptedTaskRules are the default rules with the task check the node
+// uses: a payment references the worker's accepted work on the task.
+func acceptedTaskRules() *payouts.Rules {
+	rules := defaultRules()
+	rules.Task = func(tx payouts.Getter, task, merchant, worker string) (int64, error) {
+		accepted, err := tasks.AcceptedAmount(tx, task, merchant, worker)
+		if err != nil {
+			return 0, err
+		}
+		d, err := decimal.NewFromString(accepted)
+		if err != nil {
+			return 0, err
+		}
+		return ledger.Fen(d)
+	}
+	return rules
+}
+
+// A chunk reads its workers' records ahead on all cores, but writes only
+// what its rows used: a withholding state only for the workers it paid —
+// none for an unknown worker or one whose row the task check refused,
+// whose archives would otherwise count the year as paid.
+func TestAChunkWritesTheWithholdingOnlyOfTheWorkersItPays(t *testing.T) {
+	w := newWorld(t, acceptedTaskRules())
+	paid, refused := workerIDs("wp", 40), workerIDs("wr", 40)
+	w.ok(cmdSeed, seed{Merchants: []string{"m1"}, Workers: append(append([]string{}, paid...), refused...), Task: "task-1", AcceptedFen: 1_000_000})
+	w.ok(cmdTopUp, topUp{Merchant: "m1", Fen: 1_000_000_000, Ref: "t1"})
+	var rows []payouts.Row
+	for _, id := range paid {
+		rows = append(rows, payouts.Row{Worker: id, Task: "task-1", Fen: 10_000})
+	}
+	for _, id := range refused {
+		rows = append(rows, payouts.Row{Worker: id, Task: "task-none", Fen: 10_000})
+	}
+	for _, id := range workerIDs("nobody", 40) {
+		rows = append(rows, payouts.Row{Worker: id, Task: "task-1", Fen: 10_000})
+	}
+	b := w.run(w.upload("m1", "mixed", rows))
+	if b.Counts[payouts.Accepted] != len(paid) || b.Counts[payouts.Rejected]+b.Counts[payouts.OnHold] != len(rows)-len(paid) {
+		t.Fatalf("the batch ended with %v", b.Counts)
+	}
+	var held []string
+	w.view(func(r *state.ReadTx) error {
+		return r.ForEach(payouts.TaxBucket, func(k, _ []byte) error { held = append(held, string(k)); return nil })
+	})
+	if len(held) != len(paid) {
+		t.Fatalf("%d withholding states for %d workers paid: %v", len(held), len(paid), held)
+	}
+	for _, k := range held {
+		if !strings.HasPrefix(k, "wp") {
+			t.Errorf("a withholding state for %s, whom the batch did not pay", k)
+		}
+	}
+	if got := fmt.Sprint(w.payment(payouts.PaymentID(b.ID, len(paid)+1)).Code); got != "task_not_found" {
+		t.Errorf("the first refused row: %s", got)
+	}
+}
