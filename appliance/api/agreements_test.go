@@ -91,6 +91,15 @@ func sm3Of(b []byte) string { s := sm.Sum(b); return hex.EncodeToString(s[:]) }
 
 // approvedMerchant has a merchant apply, its administrator sign in, and a
 // reviewer approve it; it returns the merchant's ID and the admin's token.
+// esignAuthority sets up the platform's e-signing authority as the
+// system administrator sys, which agreements need first.
+func (e *env) esignAuthority(sys string) {
+	e.t.Helper()
+	if r := e.call("POST", "/api/v1/esign/authority", sys, `{"platform_name":"诚薪通科技有限公司","platform_uscc":"91350100M000100Y43"}`); r.status != 201 {
+		e.t.Fatalf("e-signing authority: %d %v", r.status, r.body)
+	}
+}
+
 func (e *env) approvedMerchant(reviewer, name, uscc, username, phone string) (string, string) {
 	e.t.Helper()
 	r := e.call("POST", "/api/v1/merchants", "", application(name, uscc, username, phone))

@@ -22,9 +22,7 @@ func TestADestructionLeavesNoCopyOfTheKeyInTheLogOrTheSnapshots(t *testing.T) {
 	sys := e.signIn("sysadmin")
 	operator := e.staff(sec, "platform_operator", "operator-1")
 	reviewer := e.staff(sec, "platform_reviewer", "reviewer-1")
-	if r := e.call("POST", "/api/v1/esign/authority", sys, `{"platform_name":"诚薪通科技有限公司","platform_uscc":"91350100M000100Y43"}`); r.status != 201 {
-		t.Fatalf("e-signing authority: %d %v", r.status, r.body)
-	}
+	e.esignAuthority(sys)
 	a := e.call("POST", "/api/v1/merchants", "", application("太原某某服务有限公司", usccB, "boss-b", "13800002222"))
 	if a.status != 201 {
 		t.Fatalf("apply: %d %v", a.status, a.body)

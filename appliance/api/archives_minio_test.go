@@ -33,9 +33,7 @@ func TestADestroyedMerchantsDocumentsInMinIOOpenNoMore(t *testing.T) {
 	sys := e.signIn("sysadmin")
 	operator := e.staff(sec, "platform_operator", "operator-1")
 	reviewer := e.staff(sec, "platform_reviewer", "reviewer-1")
-	if r := e.call("POST", "/api/v1/esign/authority", sys, `{"platform_name":"诚薪通科技有限公司","platform_uscc":"91350100M000100Y43"}`); r.status != 201 {
-		t.Fatalf("e-signing authority: %d %v", r.status, r.body)
-	}
+	e.esignAuthority(sys)
 	keep, bossA := e.approvedMerchant(reviewer, "福州某某科技有限公司", usccA, "boss-a", "13800001111")
 	kept := e.upload("/api/v1/merchants/"+keep+"/documents?kind=other", bossA, licencePDF)
 	if kept.status != 201 {

@@ -24,9 +24,7 @@ func TestARestoredCopyDoesNotBringADestroyedKeyBack(t *testing.T) {
 	operator := e.staff(sec, "platform_operator", "operator-1")
 	reviewer := e.staff(sec, "platform_reviewer", "reviewer-1")
 	auditor, _ := e.signInMFA("auditadmin") // before the copy: its session is in it
-	if r := e.call("POST", "/api/v1/esign/authority", sys, `{"platform_name":"诚薪通科技有限公司","platform_uscc":"91350100M000100Y43"}`); r.status != 201 {
-		t.Fatalf("e-signing authority: %d %v", r.status, r.body)
-	}
+	e.esignAuthority(sys)
 	rejected := func(name, uscc, user, phone string) string {
 		a := e.call("POST", "/api/v1/merchants", "", application(name, uscc, user, phone))
 		if a.status != 201 {

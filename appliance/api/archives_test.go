@@ -29,9 +29,7 @@ func TestAnArchiveIsHeldUsedAndDestroyedByTwoPeople(t *testing.T) {
 	reviewer := e.staff(sec, "platform_reviewer", "reviewer-1")
 	reviewer2 := e.staff(sec, "platform_reviewer", "reviewer-2")
 	auditor, _ := e.signInMFA("auditadmin")
-	if r := e.call("POST", "/api/v1/esign/authority", sys, `{"platform_name":"诚薪通科技有限公司","platform_uscc":"91350100M000100Y43"}`); r.status != 201 {
-		t.Fatalf("e-signing authority: %d %v", r.status, r.body)
-	}
+	e.esignAuthority(sys)
 	active, _ := e.approvedMerchant(reviewer, "福州某某科技有限公司", usccA, "boss-a", "13800001111")
 	a := e.call("POST", "/api/v1/merchants", "", application("太原某某服务有限公司", usccB, "boss-b", "13800002222"))
 	if a.status != 201 {

@@ -75,9 +75,7 @@ func payoutWorld(t *testing.T, step ...func(w *payWorld, stage string)) *payWorl
 	stage("start")
 	w.reviewer = e.staff(sec, "platform_reviewer", "reviewer-1")
 	w.operator = e.staff(sec, "platform_operator", "operator-1")
-	if r := e.call("POST", "/api/v1/esign/authority", sys, `{"platform_name":"诚薪通科技有限公司","platform_uscc":"91350100M000100Y43"}`); r.status != 201 {
-		t.Fatalf("e-signing authority: %d %v", r.status, r.body)
-	}
+	e.esignAuthority(sys)
 	w.idA, w.bossA = e.approvedMerchant(w.reviewer, "福州某某物流有限公司", usccA, "boss-a", "13800001111")
 	w.clerkA = e.merchantOperator(w.idA, w.bossA, "clerk-a")
 	w.idB, w.bossB = e.approvedMerchant(w.reviewer, "太原某某服务有限公司", usccB, "boss-b", "13800002222")

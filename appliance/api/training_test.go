@@ -30,9 +30,7 @@ func TestACourseIsTakenByAMerchantsWorkerAndItsCertificateVerifiesWithOpenSSL(t 
 	sys := e.signIn("sysadmin")
 	reviewer := e.staff(sec, "platform_reviewer", "reviewer-1")
 	op := e.staff(sec, "platform_operator", "ops-1")
-	if r := e.call("POST", "/api/v1/esign/authority", sys, `{"platform_name":"诚薪通科技有限公司","platform_uscc":"91350100M000100Y43"}`); r.status != 201 {
-		t.Fatalf("e-signing authority: %d %v", r.status, r.body)
-	}
+	e.esignAuthority(sys)
 	idA, bossA := e.approvedMerchant(reviewer, "福州某某物流有限公司", usccA, "boss-a", "13800001111")
 	idB, bossB := e.approvedMerchant(reviewer, "太原某某服务有限公司", usccB, "boss-b", "13800002222")
 	clerkA := e.merchantOperator(idA, bossA, "clerk-a")
