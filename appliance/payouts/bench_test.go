@@ -2,17 +2,12 @@ package payouts_test
 
 import (
 	"fmt"
-
-	"github.com/shopspring/decimal"
-
-	"cxt/appliance/ledger"
-	"cxt/appliance/node"
-	"cxt/appliance/tasks"
 	"runtime"
 	"syscall"
 	"testing"
 	"time"
 
+	"cxt/appliance/node"
 	"cxt/appliance/payouts"
 )
 
@@ -22,16 +17,7 @@ import (
 func BenchmarkBatch(b *testing.B) {
 	rows := 100_000
 	node.TuneRuntime() // as cxt serve runs
-	rules := defaultRules()
-	rules.Task = func(tx payouts.Getter, task, merchant, worker string) (int64, error) {
-		accepted, err := tasks.AcceptedAmount(tx, task, merchant, worker)
-		if err != nil {
-			return 0, err
-		}
-		d, _ := decimal.NewFromString(accepted)
-		return ledger.Fen(d)
-	}
-	w := newWorld(&testing.T{}, rules)
+	w := newWorld(&testing.T{}, acceptedTaskRules())
 	ws := workerIDs("w", 10_000)
 	w.ok(cmdSeed, seed{Merchants: []string{"m1"}, Workers: ws, Task: "task-1", AcceptedFen: 1_000_000_000})
 	w.ok(cmdTopUp, topUp{Merchant: "m1", Fen: 1_000_000_000_000, Ref: "t1"})

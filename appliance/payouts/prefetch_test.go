@@ -5,29 +5,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/shopspring/decimal"
-
-	"cxt/appliance/ledger"
+	"cxt/appliance/node"
 	"cxt/appliance/payouts"
-	"cxt/appliance/tasks"
 	"cxt/storage/state"
 )
 
-// acceptedTaskRules are the default rules with the task check the node
-// uses: a payment references the worker's accepted work on the task.
+// acceptedTaskRules are the default rules with the node's task check: a
+// payment references the worker's accepted work on the merchant's task.
 func acceptedTaskRules() *payouts.Rules {
 	rules := defaultRules()
-	rules.Task = func(tx payouts.Getter, task, merchant, worker string) (int64, error) {
-		accepted, err := tasks.AcceptedAmount(tx, task, merchant, worker)
-		if err != nil {
-			return 0, err
-		}
-		d, err := decimal.NewFromString(accepted)
-		if err != nil {
-			return 0, err
-		}
-		return ledger.Fen(d)
-	}
+	rules.Task = node.PayoutRules().Task
 	return rules
 }
 
