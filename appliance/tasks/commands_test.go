@@ -8,48 +8,24 @@ import (
 
 	"cxt/appliance/identity"
 	"cxt/appliance/merchants"
-	"cxt/appliance/notify"
 	"cxt/appliance/subjects"
 	"cxt/appliance/workers"
+	"cxt/appliance/workers/partiestest"
 	"cxt/crypto/sm"
-	"cxt/gateway/feed"
 	"cxt/policy"
 	"cxt/storage/state"
 	"cxt/storage/state/statetest"
 )
 
+// world is the parties' test world (partiestest) with the tasks' commands.
 type world struct {
-	*statetest.Machine
+	*partiestest.World
 	t    *testing.T
 	keys map[string]uint32 // merchant -> its subject key's ID
 }
 
 func newWorld(t *testing.T) *world {
-	return &world{Machine: statetest.New(t, func(reg *state.Registry) {
-		identity.Register(reg)
-		notify.Register(reg)
-		subjects.Register(reg, nil)
-		feed.Register(reg) // merchants speak command set 6, which appends to the feed
-		merchants.Register(reg)
-		workers.Register(reg)
-		Register(reg)
-	}), t: t, keys: map[string]uint32{}}
-}
-
-func (w *world) must(res state.Result) []byte {
-	w.t.Helper()
-	if res.Err != nil {
-		w.t.Fatalf("refused: %v", res.Err)
-	}
-	return res.Value
-}
-
-// refused sends a command and checks the refusal's code.
-func (w *world) refused(typ string, body any, code string) {
-	w.t.Helper()
-	if got := statetest.Code(w.Send(typ, body).Err); got != code {
-		w.t.Errorf("%s %+v: refused with %q, want %q", typ, body, got, code)
-	}
+	return &world{World: partiestest.NewWorld(t, Register), t: t, keys: map[string]uint32{}}
 }
 
 // merchant has a merchant apply and, if approve, approves it.
@@ -57,10 +33,10 @@ func (w *world) merchant(id string, approve bool) {
 	w.t.Helper()
 	k, fresh, _ := subjects.NewKey(w.Keys, id)
 	priv, _ := subjects.Seal(k, merchants.PrivateAAD(id), merchants.Private{USCC: id})
-	w.must(w.Send(merchants.CmdApply, merchants.Application{ID: id, Name: "某某公司 " + id, Model: merchants.Intermediary,
+	w.Must(w.Send(merchants.CmdApply, merchants.Application{ID: id, Name: "某某公司 " + id, Model: merchants.Intermediary,
 		USCCIndex: "uscc-" + id, Private: priv, Key: fresh, Applicant: "acct-" + id}))
 	if approve {
-		w.must(w.Send(merchants.CmdReview, merchants.DirectApproval(id, "reviewer", "a test world")))
+		w.Must(w.Send(merchants.CmdReview, merchants.DirectApproval(id, "reviewer", "a test world")))
 	}
 	w.keys[id] = k.ID()
 }
@@ -76,13 +52,13 @@ func (w *world) worker(n int, active, invited []string) string {
 	k, f, _ := subjects.NewKey(w.Keys, id)
 	priv, _ := subjects.Seal(k, workers.PrivateAAD(id), p)
 	acct := identity.Account{ID: "acct-" + id, Username: id, Roles: []string{identity.Worker}, Clearance: 1, Worker: id, Phone: p.Phone}
-	w.must(w.Send(workers.CmdRegister, workers.Registration{ID: id, IDIndex: idx("id" + id), PhoneIndex: idx("ph" + id), Key: f, Private: priv,
+	w.Must(w.Send(workers.CmdRegister, workers.Registration{ID: id, IDIndex: idx("id" + id), PhoneIndex: idx("ph" + id), Key: f, Private: priv,
 		Account: identity.CreateAccount{Account: acct, NameIndex: []byte("name-" + id)}, Risk: workers.DirectIdentity("a test world")}))
 	for _, m := range append(append([]string{}, active...), invited...) {
-		w.must(w.Send(workers.CmdInvite, workers.Invitation{Merchant: m, By: "acct-" + m, Rows: []workers.Invitee{{Row: 1, ID: id}}}))
+		w.Must(w.Send(workers.CmdInvite, workers.Invitation{Merchant: m, By: "acct-" + m, Rows: []workers.Invitee{{Row: 1, ID: id}}}))
 	}
 	for _, m := range active {
-		w.must(w.Send(workers.CmdAccept, workers.Acceptance{Worker: id, Merchant: m, By: "acct-" + id}))
+		w.Must(w.Send(workers.CmdAccept, workers.Acceptance{Worker: id, Merchant: m, By: "acct-" + id}))
 	}
 	return id
 }
@@ -94,7 +70,7 @@ func (w *world) draft(merchant, budget string, headcount int) string {
 	w.t.Helper()
 	taskN++
 	id := fmt.Sprintf("t_%03d", taskN)
-	w.must(w.Send(CmdCreate, w.creation(id, merchant, budget, headcount)))
+	w.Must(w.Send(CmdCreate, w.creation(id, merchant, budget, headcount)))
 	return id
 }
 
@@ -106,7 +82,7 @@ func (w *world) creation(id, merchant, budget string, headcount int) Creation {
 // open creates and publishes a task the rule lets through.
 func (w *world) open(merchant, budget string, headcount int) string {
 	id := w.draft(merchant, budget, headcount)
-	w.must(w.Send(CmdPublish, Publication{ID: id, By: "acct-" + merchant, Risk: decided(policy.Allow, "", "")}))
+	w.Must(w.Send(CmdPublish, Publication{ID: id, By: "acct-" + merchant, Risk: decided(policy.Allow, "", "")}))
 	return id
 }
 
@@ -164,72 +140,72 @@ func TestATaskIsReviewedWorkedOnAcceptedAndEvaluated(t *testing.T) {
 	if got := w.task(id); got.Status != Draft || got.MerchantName != "某某公司 m_a" {
 		t.Fatalf("draft: %+v", got)
 	}
-	w.refused(CmdApply, Step{Task: id, Worker: w1, By: "acct-" + w1}, "task_status")
+	w.Refused(CmdApply, Step{Task: id, Worker: w1, By: "acct-" + w1}, "task_status")
 
 	// The risk rule gave reasons: a person reviews.
 	reasons := []string{"the budget of 1000.00 yuan is above 500.00 yuan"}
-	w.must(w.Send(CmdPublish, Publication{ID: id, By: "acct-m_a", Risk: decided(policy.Hold, "task.budget", reasons[0])}))
+	w.Must(w.Send(CmdPublish, Publication{ID: id, By: "acct-m_a", Risk: decided(policy.Hold, "task.budget", reasons[0])}))
 	if got := w.task(id); got.Status != PendingReview || got.Review.Decision != "" || got.Review.Reasons[0] != reasons[0] || got.Review.Risk.Rule != "task.budget" {
 		t.Fatalf("published: %+v %+v", got, got.Review)
 	}
-	w.refused(CmdApply, Step{Task: id, Worker: w1, By: "acct-" + w1}, "task_status")
-	w.refused(CmdReview, Decision{ID: id, By: "reviewer", Decision: Approve}, "invalid_request")
-	w.must(w.Send(CmdReview, Decision{ID: id, By: "reviewer", Decision: Approve, Reason: "预算与行业相符"}))
+	w.Refused(CmdApply, Step{Task: id, Worker: w1, By: "acct-" + w1}, "task_status")
+	w.Refused(CmdReview, Decision{ID: id, By: "reviewer", Decision: Approve}, "invalid_request")
+	w.Must(w.Send(CmdReview, Decision{ID: id, By: "reviewer", Decision: Approve, Reason: "预算与行业相符"}))
 	if got := w.task(id); got.Status != Open || got.Review.By != "reviewer" || got.Review.Decision != Approve {
 		t.Fatalf("approved: %+v", got.Review)
 	}
-	w.refused(CmdReview, Decision{ID: id, By: "reviewer", Decision: Reject, Reason: "again"}, "task_status")
+	w.Refused(CmdReview, Decision{ID: id, By: "reviewer", Decision: Reject, Reason: "again"}, "task_status")
 
 	// Worker 1 applies and is accepted; worker 2 is assigned directly.
-	w.must(w.Send(CmdApply, Step{Task: id, Worker: w1, By: "acct-" + w1, Note: "有叉车证"}))
-	w.refused(CmdApply, Step{Task: id, Worker: w1, By: "acct-" + w1}, "work_status")
-	w.refused(CmdAssign, Step{Task: id, Worker: w2, By: "acct-m_a", Application: true}, "not_found")
-	w.must(w.Send(CmdAssign, Step{Task: id, Worker: w1, By: "acct-m_a", Application: true}))
-	w.refused(CmdAssign, Step{Task: id, Worker: w1, By: "acct-m_a", Application: true}, "work_status")
-	w.must(w.Send(CmdAssign, Step{Task: id, Worker: w2, By: "acct-m_a"}))
+	w.Must(w.Send(CmdApply, Step{Task: id, Worker: w1, By: "acct-" + w1, Note: "有叉车证"}))
+	w.Refused(CmdApply, Step{Task: id, Worker: w1, By: "acct-" + w1}, "work_status")
+	w.Refused(CmdAssign, Step{Task: id, Worker: w2, By: "acct-m_a", Application: true}, "not_found")
+	w.Must(w.Send(CmdAssign, Step{Task: id, Worker: w1, By: "acct-m_a", Application: true}))
+	w.Refused(CmdAssign, Step{Task: id, Worker: w1, By: "acct-m_a", Application: true}, "work_status")
+	w.Must(w.Send(CmdAssign, Step{Task: id, Worker: w2, By: "acct-m_a"}))
 	if got := w.task(id); got.Assigned != 2 {
 		t.Fatalf("assigned %d", got.Assigned)
 	}
 
 	// Proof, a rejection, more proof, acceptance.
-	w.refused(CmdAccept, Step{Task: id, Worker: w1, By: "acct-m_a"}, "work_status")
-	w.must(w.file(id, w1, "m_a", "doc-1"))
+	w.Refused(CmdAccept, Step{Task: id, Worker: w1, By: "acct-m_a"}, "work_status")
+	w.Must(w.file(id, w1, "m_a", "doc-1"))
 	if got := w.work(id, w1); got.Status != Submitted || len(got.Proof) != 1 || got.Proof[0].Uploaded.IsZero() {
 		t.Fatalf("submitted: %+v", got)
 	}
-	w.refused(CmdReject, Step{Task: id, Worker: w1, By: "acct-m_a"}, "invalid_request")
-	w.must(w.Send(CmdReject, Step{Task: id, Worker: w1, By: "acct-m_a", Reason: "缺少签收单"}))
+	w.Refused(CmdReject, Step{Task: id, Worker: w1, By: "acct-m_a"}, "invalid_request")
+	w.Must(w.Send(CmdReject, Step{Task: id, Worker: w1, By: "acct-m_a", Reason: "缺少签收单"}))
 	if got := w.work(id, w1); got.Status != WorkRejected {
 		t.Fatalf("rejected: %+v", got)
 	}
-	w.refused(CmdEvaluate, Evaluated{Task: id, Worker: w1, Side: SideMerchant, By: "acct-m_a", Stars: 5}, "work_status")
-	w.must(w.file(id, w1, "m_a", "doc-2"))
-	w.refused(CmdAccept, Step{Task: id, Worker: w1, By: "acct-m_a", Amount: "500.01"}, "amount_over_share")
-	w.refused(CmdAccept, Step{Task: id, Worker: w1, By: "acct-m_a", Amount: "0.00"}, "amount_invalid")
-	w.refused(CmdAccept, Step{Task: id, Worker: w1, By: "acct-m_a", Amount: "-5"}, "amount_invalid")
-	w.refused(CmdAccept, Step{Task: id, Worker: w1, By: "acct-m_a", Amount: "12.345"}, "amount_invalid")
-	w.must(w.Send(CmdAccept, Step{Task: id, Worker: w1, By: "acct-m_a", Amount: "480.5"}))
+	w.Refused(CmdEvaluate, Evaluated{Task: id, Worker: w1, Side: SideMerchant, By: "acct-m_a", Stars: 5}, "work_status")
+	w.Must(w.file(id, w1, "m_a", "doc-2"))
+	w.Refused(CmdAccept, Step{Task: id, Worker: w1, By: "acct-m_a", Amount: "500.01"}, "amount_over_share")
+	w.Refused(CmdAccept, Step{Task: id, Worker: w1, By: "acct-m_a", Amount: "0.00"}, "amount_invalid")
+	w.Refused(CmdAccept, Step{Task: id, Worker: w1, By: "acct-m_a", Amount: "-5"}, "amount_invalid")
+	w.Refused(CmdAccept, Step{Task: id, Worker: w1, By: "acct-m_a", Amount: "12.345"}, "amount_invalid")
+	w.Must(w.Send(CmdAccept, Step{Task: id, Worker: w1, By: "acct-m_a", Amount: "480.5"}))
 	if got := w.work(id, w1); got.Status != Accepted || got.Amount != "480.50" || got.Accepted.IsZero() || got.AcceptedBy != "acct-m_a" {
 		t.Fatalf("accepted: %+v", got)
 	}
 	if got := w.task(id); got.Status != Open || got.Accepted != 1 {
 		t.Fatalf("one of two accepted: %+v", got)
 	}
-	w.must(w.file(id, w2, "m_a", "doc-3"))
-	w.must(w.Send(CmdAccept, Step{Task: id, Worker: w2, By: "acct-m_a"}))
+	w.Must(w.file(id, w2, "m_a", "doc-3"))
+	w.Must(w.Send(CmdAccept, Step{Task: id, Worker: w2, By: "acct-m_a"}))
 	if got := w.work(id, w2); got.Amount != "500.00" {
 		t.Fatalf("the default amount is the share: %+v", got)
 	}
 	if got := w.task(id); got.Status != Completed || got.Accepted != 2 {
 		t.Fatalf("completed: %+v", got)
 	}
-	w.refused(CmdCancel, Decision{ID: id, By: "acct-m_a", Reason: "不需要了"}, "task_status")
+	w.Refused(CmdCancel, Decision{ID: id, By: "acct-m_a", Reason: "不需要了"}, "task_status")
 
 	// Both sides evaluate, once each.
-	w.must(w.Send(CmdEvaluate, Evaluated{Task: id, Worker: w1, Side: SideMerchant, By: "acct-m_a", Stars: 4, Comment: "按时完成"}))
-	w.must(w.Send(CmdEvaluate, Evaluated{Task: id, Worker: w1, Side: SideWorker, By: "acct-" + w1, Stars: 5}))
-	w.refused(CmdEvaluate, Evaluated{Task: id, Worker: w1, Side: SideWorker, By: "acct-" + w1, Stars: 1}, "already_evaluated")
-	w.refused(CmdEvaluate, Evaluated{Task: id, Worker: w2, Side: SideWorker, By: "acct-" + w2, Stars: 6}, "invalid_request")
+	w.Must(w.Send(CmdEvaluate, Evaluated{Task: id, Worker: w1, Side: SideMerchant, By: "acct-m_a", Stars: 4, Comment: "按时完成"}))
+	w.Must(w.Send(CmdEvaluate, Evaluated{Task: id, Worker: w1, Side: SideWorker, By: "acct-" + w1, Stars: 5}))
+	w.Refused(CmdEvaluate, Evaluated{Task: id, Worker: w1, Side: SideWorker, By: "acct-" + w1, Stars: 1}, "already_evaluated")
+	w.Refused(CmdEvaluate, Evaluated{Task: id, Worker: w2, Side: SideWorker, By: "acct-" + w2, Stars: 6}, "invalid_request")
 	if got := w.work(id, w1); got.ByMerchant.Stars != 4 || got.ByWorker.Stars != 5 || got.ByMerchant.At.IsZero() {
 		t.Fatalf("evaluations: %+v %+v", got.ByMerchant, got.ByWorker)
 	}
@@ -246,7 +222,7 @@ func TestATaskTheRuleLetsThroughOpensApprovedByThePolicy(t *testing.T) {
 	if n := len(got.History); n != 3 || got.History[2].By != ByPolicy {
 		t.Fatalf("history: %+v", got.History)
 	}
-	w.refused(CmdPublish, Publication{ID: id, By: "acct-m_a", PolicyVersion: "embedded", Risk: decided(policy.Allow, "", "")}, "task_status")
+	w.Refused(CmdPublish, Publication{ID: id, By: "acct-m_a", PolicyVersion: "embedded", Risk: decided(policy.Allow, "", "")}, "task_status")
 }
 
 // A task the rules reject is refused for good by the policy, its reason on
@@ -256,15 +232,15 @@ func TestATaskTheRulesRejectIsRefusedByThePolicy(t *testing.T) {
 	w := newWorld(t)
 	w.merchant("m_a", true)
 	id := w.draft("m_a", "300", 1)
-	w.refused(CmdPublish, Publication{ID: id, By: "acct-m_a", PolicyVersion: "embedded"}, "invalid_request")
-	w.must(w.Send(CmdPublish, Publication{ID: id, By: "acct-m_a", PolicyVersion: "embedded",
+	w.Refused(CmdPublish, Publication{ID: id, By: "acct-m_a", PolicyVersion: "embedded"}, "invalid_request")
+	w.Must(w.Send(CmdPublish, Publication{ID: id, By: "acct-m_a", PolicyVersion: "embedded",
 		Risk: decided(policy.Reject, "lists.merchant", "merchant m_a is on the platform's blacklist")}))
 	got := w.task(id)
 	if got.Status != Rejected || got.Review.By != ByPolicy || got.Review.Decision != Reject || got.Review.Reason != "merchant m_a is on the platform's blacklist" ||
 		got.Review.Risk == nil || got.Review.Risk.InputSM3 != "ab" {
 		t.Fatalf("rejected: %+v %+v", got, got.Review)
 	}
-	w.refused(CmdReview, Decision{ID: id, By: "reviewer", Decision: Approve, Reason: "还是批准"}, "task_status")
+	w.Refused(CmdReview, Decision{ID: id, By: "reviewer", Decision: Approve, Reason: "还是批准"}, "task_status")
 }
 
 func TestWhatATaskStepRefuses(t *testing.T) {
@@ -281,45 +257,45 @@ func TestWhatATaskStepRefuses(t *testing.T) {
 		f(&c)
 		return c
 	}
-	w.refused(CmdCreate, w.creation("t_x", "m_pending", "100.00", 1), "merchant_status")
-	w.refused(CmdCreate, w.creation("t_x", "m_none", "100.00", 1), "not_found")
-	w.refused(CmdCreate, bad(func(c *Creation) { c.Budget = "0" }), "amount_invalid")
-	w.refused(CmdCreate, bad(func(c *Creation) { c.Budget = "1.001" }), "amount_invalid")
-	w.refused(CmdCreate, bad(func(c *Creation) { c.Category = "astrology" }), "invalid_request")
-	w.refused(CmdCreate, bad(func(c *Creation) { c.Headcount = 0 }), "invalid_request")
-	w.refused(CmdCreate, bad(func(c *Creation) { c.Period = Period{Start: "2026-03-02", End: "2026-03-01"} }), "invalid_request")
-	w.refused(CmdCreate, bad(func(c *Creation) { c.Title = "" }), "invalid_request")
+	w.Refused(CmdCreate, w.creation("t_x", "m_pending", "100.00", 1), "merchant_status")
+	w.Refused(CmdCreate, w.creation("t_x", "m_none", "100.00", 1), "not_found")
+	w.Refused(CmdCreate, bad(func(c *Creation) { c.Budget = "0" }), "amount_invalid")
+	w.Refused(CmdCreate, bad(func(c *Creation) { c.Budget = "1.001" }), "amount_invalid")
+	w.Refused(CmdCreate, bad(func(c *Creation) { c.Category = "astrology" }), "invalid_request")
+	w.Refused(CmdCreate, bad(func(c *Creation) { c.Headcount = 0 }), "invalid_request")
+	w.Refused(CmdCreate, bad(func(c *Creation) { c.Period = Period{Start: "2026-03-02", End: "2026-03-01"} }), "invalid_request")
+	w.Refused(CmdCreate, bad(func(c *Creation) { c.Title = "" }), "invalid_request")
 
 	id := w.open("m_a", "100.00", 1)
-	w.refused(CmdCreate, w.creation(id, "m_a", "100.00", 1), "conflict")
-	w.refused(CmdApply, Step{Task: id, Worker: invitedOnly, By: "acct-" + invitedOnly}, "not_found")
-	w.refused(CmdApply, Step{Task: id, Worker: others, By: "acct-" + others}, "not_found")
-	w.refused(CmdAssign, Step{Task: id, Worker: others, By: "acct-m_a"}, "not_found")
-	w.refused(CmdAssign, Step{Task: id, Worker: "w_none", By: "acct-m_a"}, "not_found")
-	w.refused(CmdProof, Filed{Task: id, Worker: mine, Doc: ProofRef{ID: "d", SM3: "00", By: "x"}}, "invalid_request")
+	w.Refused(CmdCreate, w.creation(id, "m_a", "100.00", 1), "conflict")
+	w.Refused(CmdApply, Step{Task: id, Worker: invitedOnly, By: "acct-" + invitedOnly}, "not_found")
+	w.Refused(CmdApply, Step{Task: id, Worker: others, By: "acct-" + others}, "not_found")
+	w.Refused(CmdAssign, Step{Task: id, Worker: others, By: "acct-m_a"}, "not_found")
+	w.Refused(CmdAssign, Step{Task: id, Worker: "w_none", By: "acct-m_a"}, "not_found")
+	w.Refused(CmdProof, Filed{Task: id, Worker: mine, Doc: ProofRef{ID: "d", SM3: "00", By: "x"}}, "invalid_request")
 	if res := w.file(id, mine, "m_a", "doc-early"); statetest.Code(res.Err) != "not_found" {
 		t.Errorf("proof before any work: %v", res.Err)
 	}
-	w.must(w.Send(CmdAssign, Step{Task: id, Worker: mine, By: "acct-m_a"}))
+	w.Must(w.Send(CmdAssign, Step{Task: id, Worker: mine, By: "acct-m_a"}))
 	w.keys["m_a"]++ // not the merchant's key
 	if res := w.file(id, mine, "m_a", "doc-wrong-key"); statetest.Code(res.Err) != "subject_key_mismatch" {
 		t.Errorf("proof sealed under another key: %v", res.Err)
 	}
 	w.keys["m_a"]--
-	w.must(w.file(id, mine, "m_a", "doc-1"))
+	w.Must(w.file(id, mine, "m_a", "doc-1"))
 	if res := w.file(id, mine, "m_a", "doc-1"); statetest.Code(res.Err) != "conflict" {
 		t.Errorf("the same document twice: %v", res.Err)
 	}
-	w.refused(CmdApply, Step{Task: id, Worker: mine, By: "acct-" + mine}, "work_status")
+	w.Refused(CmdApply, Step{Task: id, Worker: mine, By: "acct-" + mine}, "work_status")
 
 	// A full task takes no application.
 	full := w.open("m_a", "100.00", 1)
-	w.must(w.Send(CmdAssign, Step{Task: full, Worker: mine, By: "acct-m_a"}))
+	w.Must(w.Send(CmdAssign, Step{Task: full, Worker: mine, By: "acct-m_a"}))
 	w2 := w.worker(4, []string{"m_a"}, nil)
-	w.refused(CmdApply, Step{Task: full, Worker: w2, By: "acct-" + w2}, "task_full")
-	w.refused(CmdAssign, Step{Task: full, Worker: w2, By: "acct-m_a"}, "task_full")
-	w.refused(CmdReview, Decision{ID: full, By: "reviewer", Decision: Approve, Reason: "ok"}, "task_status")
-	w.refused(CmdReview, Decision{ID: full, By: "reviewer", Decision: "maybe", Reason: "ok"}, "invalid_request")
+	w.Refused(CmdApply, Step{Task: full, Worker: w2, By: "acct-" + w2}, "task_full")
+	w.Refused(CmdAssign, Step{Task: full, Worker: w2, By: "acct-m_a"}, "task_full")
+	w.Refused(CmdReview, Decision{ID: full, By: "reviewer", Decision: Approve, Reason: "ok"}, "task_status")
+	w.Refused(CmdReview, Decision{ID: full, By: "reviewer", Decision: "maybe", Reason: "ok"}, "invalid_request")
 }
 
 func TestCancellingATaskEndsItsOpenWork(t *testing.T) {
@@ -328,10 +304,10 @@ func TestCancellingATaskEndsItsOpenWork(t *testing.T) {
 	w1 := w.worker(1, []string{"m_a"}, nil)
 	w2 := w.worker(2, []string{"m_a"}, nil)
 	id := w.open("m_a", "100.00", 2)
-	w.must(w.Send(CmdApply, Step{Task: id, Worker: w1, By: "acct-" + w1}))
-	w.must(w.Send(CmdAssign, Step{Task: id, Worker: w2, By: "acct-m_a"}))
-	w.refused(CmdCancel, Decision{ID: id, By: "acct-m_a"}, "invalid_request")
-	w.must(w.Send(CmdCancel, Decision{ID: id, By: "acct-m_a", Reason: "项目取消"}))
+	w.Must(w.Send(CmdApply, Step{Task: id, Worker: w1, By: "acct-" + w1}))
+	w.Must(w.Send(CmdAssign, Step{Task: id, Worker: w2, By: "acct-m_a"}))
+	w.Refused(CmdCancel, Decision{ID: id, By: "acct-m_a"}, "invalid_request")
+	w.Must(w.Send(CmdCancel, Decision{ID: id, By: "acct-m_a", Reason: "项目取消"}))
 	if got := w.task(id); got.Status != Cancelled || got.Assigned != 0 {
 		t.Fatalf("cancelled: %+v", got)
 	}
@@ -340,17 +316,17 @@ func TestCancellingATaskEndsItsOpenWork(t *testing.T) {
 			t.Fatalf("%s's work: %+v", wk, got)
 		}
 	}
-	w.refused(CmdCancel, Decision{ID: id, By: "acct-m_a", Reason: "again"}, "task_status")
-	w.refused(CmdAssign, Step{Task: id, Worker: w1, By: "acct-m_a", Application: true}, "task_status")
+	w.Refused(CmdCancel, Decision{ID: id, By: "acct-m_a", Reason: "again"}, "task_status")
+	w.Refused(CmdAssign, Step{Task: id, Worker: w1, By: "acct-m_a", Application: true}, "task_status")
 	if res := w.file(id, w2, "m_a", "doc-late"); statetest.Code(res.Err) != "task_status" {
 		t.Fatalf("proof for a cancelled task: %v", res.Err)
 	}
 	// A draft is cancelled too; a rejected task is not.
-	w.must(w.Send(CmdCancel, Decision{ID: w.draft("m_a", "1.00", 1), By: "acct-m_a", Reason: "写错了"}))
+	w.Must(w.Send(CmdCancel, Decision{ID: w.draft("m_a", "1.00", 1), By: "acct-m_a", Reason: "写错了"}))
 	rej := w.draft("m_a", "1.00", 1)
-	w.must(w.Send(CmdPublish, Publication{ID: rej, By: "acct-m_a", Risk: decided(policy.Hold, "task.category", "r")}))
-	w.must(w.Send(CmdReview, Decision{ID: rej, By: "reviewer", Decision: Reject, Reason: "类目不符"}))
-	w.refused(CmdCancel, Decision{ID: rej, By: "acct-m_a", Reason: "x"}, "task_status")
+	w.Must(w.Send(CmdPublish, Publication{ID: rej, By: "acct-m_a", Risk: decided(policy.Hold, "task.category", "r")}))
+	w.Must(w.Send(CmdReview, Decision{ID: rej, By: "reviewer", Decision: Reject, Reason: "类目不符"}))
+	w.Refused(CmdCancel, Decision{ID: rej, By: "acct-m_a", Reason: "x"}, "task_status")
 }
 
 // Racing assignments are decided one by one: whichever way the log batches
@@ -365,7 +341,7 @@ func TestRacingAssignmentsNeverExceedTheHeadcount(t *testing.T) {
 	for _, headcount := range []int{1, 2, 5} {
 		id := w.open("m_a", "1000.00", headcount)
 		for _, wk := range ws[:3] {
-			w.must(w.Send(CmdApply, Step{Task: id, Worker: wk, By: "acct-" + wk}))
+			w.Must(w.Send(CmdApply, Step{Task: id, Worker: wk, By: "acct-" + wk}))
 		}
 		// One entry: three acceptances of applications and three direct
 		// assignments, each seeing the writes of those before it.
@@ -410,11 +386,11 @@ func TestPayableNamesOnlyTheMerchantsTaskWithTheWorkersAcceptedWork(t *testing.T
 	w1 := w.worker(1, []string{"m_a", "m_b"}, nil)
 	w2 := w.worker(2, []string{"m_a"}, nil)
 	id := w.open("m_a", "800.00", 2)
-	w.must(w.Send(CmdAssign, Step{Task: id, Worker: w1, By: "acct-m_a"}))
-	w.must(w.Send(CmdAssign, Step{Task: id, Worker: w2, By: "acct-m_a"}))
-	w.must(w.file(id, w1, "m_a", "doc-1"))
-	w.must(w.Send(CmdAccept, Step{Task: id, Worker: w1, By: "acct-m_a", Amount: "350"}))
-	w.must(w.file(id, w2, "m_a", "doc-2"))
+	w.Must(w.Send(CmdAssign, Step{Task: id, Worker: w1, By: "acct-m_a"}))
+	w.Must(w.Send(CmdAssign, Step{Task: id, Worker: w2, By: "acct-m_a"}))
+	w.Must(w.file(id, w1, "m_a", "doc-1"))
+	w.Must(w.Send(CmdAccept, Step{Task: id, Worker: w1, By: "acct-m_a", Amount: "350"}))
+	w.Must(w.file(id, w2, "m_a", "doc-2"))
 
 	payable := func(task, merchant, worker string) (*Task, *Work, string) {
 		var tk *Task
