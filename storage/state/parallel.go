@@ -22,20 +22,15 @@ import (
 // apply (a dry run reads a snapshot a later read transaction might not
 // see) fn runs on this goroutine with t itself.
 func (t *Tx) Parallel(n int, fn func(i int, g Getter) error) error {
-	if !t.btx.Writable() || n < 64 {
-		for i := range n {
-			if err := fn(i, t); err != nil {
-				return err
-			}
-		}
-		return nil
+	if !t.btx.Writable() {
+		return parallelWith(0, n, t, nil, fn)
 	}
-	return parallelWith(n, func() (Getter, func(), error) {
+	return parallelWith(runtime.GOMAXPROCS(0), n, t, func() (Getter, func(), error) {
 		rtx, err := t.st.beside(t.btx)
 		if err != nil {
 			return nil, nil, err
 		}
-		g := &sideReader{t: t, r: &ReadTx{st: t.st, btx: rtx}, buckets: map[string]*bolt.Bucket{}}
+		g := &sideReader{t: t, r: &ReadTx{st: t.st, btx: rtx}, raw: newRawReader(rtx)}
 		return g, func() { rtx.Rollback() }, nil
 	}, fn)
 }
@@ -58,13 +53,14 @@ func (s *State) beside(btx *bolt.Tx) (*bolt.Tx, error) {
 	return rtx, nil
 }
 
-// sideReader reads as t does through a read transaction of its own, which
-// keeps the buckets it opened: bbolt caches them in a write transaction,
-// not in a read one, where opening one is a fifth of a read's cost.
+// sideReader reads as t does through a read transaction of its own,
+// opening what its rawReader finds (which keeps the buckets it opened:
+// bbolt caches them in a write transaction, not in a read one, where
+// opening one is a fifth of a read's cost).
 type sideReader struct {
-	t       *Tx
-	r       *ReadTx
-	buckets map[string]*bolt.Bucket
+	t   *Tx
+	r   *ReadTx
+	raw *rawReader
 }
 
 func (s *sideReader) Get(bucket string, key []byte) ([]byte, error) {
@@ -74,27 +70,30 @@ func (s *sideReader) Get(bucket string, key []byte) ([]byte, error) {
 	if w, ok := s.t.parent.get(bucket, key); ok {
 		return w.value, nil
 	}
-	b, ok := s.buckets[bucket]
-	if !ok {
-		if b = s.r.btx.Bucket([]byte(bucket)); b == nil {
-			return nil, fmt.Errorf("state: no bucket %q", bucket)
-		}
-		s.buckets[bucket] = b
-	}
-	v := b.Get(key)
-	if v == nil {
-		return nil, nil
+	v, err := s.raw.Get(bucket, key)
+	if v == nil || err != nil {
+		return nil, err
 	}
 	return s.r.open(bucket, key, v)
 }
 
-// parallelWith runs fn(0..n-1) on GOMAXPROCS goroutines, each with the
-// Getter its setup opens (and closes when it is done). The error returned
-// is the one of the lowest i that failed, as a serial run would return: a
-// refusal must read alike on every replica. A panic in fn is an error, not
-// a crash of the process from a goroutine no one recovers.
-func parallelWith(n int, setup func() (Getter, func(), error), fn func(i int, g Getter) error) error {
-	workers := max(1, min(runtime.GOMAXPROCS(0), n/32))
+// parallelWith runs fn(0..n-1) on up to cores goroutines, each with the
+// Getter its setup opens (and closes when it is done); a job too small to
+// share (under 32 items a goroutine) runs on this goroutine with serial.
+// The error returned is the one of the lowest i that failed, as a serial
+// run would return: a refusal must read alike on every replica. A panic in
+// fn is an error, not a crash of the process from a goroutine no one
+// recovers.
+func parallelWith(cores, n int, serial Getter, setup func() (Getter, func(), error), fn func(i int, g Getter) error) error {
+	workers := min(cores, n/32)
+	if workers <= 1 {
+		for i := range n {
+			if err := fn(i, serial); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	type failure struct {
 		i   int
 		err error

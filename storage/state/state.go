@@ -518,21 +518,12 @@ const appendFill = 0.95
 // committed records (envelopes, unopened) that btx holds before its first
 // write; a small batch runs on this goroutine, reading btx itself.
 func (s *State) perRecord(btx *bolt.Tx, n int, fn func(i int, committed Getter) error) error {
-	if n/32 < 2 || runtime.GOMAXPROCS(0) < 2 {
-		r := &rawReader{tx: btx, buckets: map[string]*bolt.Bucket{}}
-		for i := range n {
-			if err := fn(i, r); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return parallelWith(n, func() (Getter, func(), error) {
+	return parallelWith(runtime.GOMAXPROCS(0), n, newRawReader(btx), func() (Getter, func(), error) {
 		rtx, err := s.beside(btx)
 		if err != nil {
 			return nil, nil, err
 		}
-		return &rawReader{tx: rtx, buckets: map[string]*bolt.Bucket{}}, func() { rtx.Rollback() }, nil
+		return newRawReader(rtx), func() { rtx.Rollback() }, nil
 	}, fn)
 }
 
@@ -540,6 +531,10 @@ func (s *State) perRecord(btx *bolt.Tx, n int, fn func(i int, committed Getter) 
 type rawReader struct {
 	tx      *bolt.Tx
 	buckets map[string]*bolt.Bucket
+}
+
+func newRawReader(tx *bolt.Tx) *rawReader {
+	return &rawReader{tx: tx, buckets: map[string]*bolt.Bucket{}}
 }
 
 func (r *rawReader) Get(bucket string, key []byte) ([]byte, error) {
@@ -553,34 +548,11 @@ func (r *rawReader) Get(bucket string, key []byte) ([]byte, error) {
 	return b.Get(key), nil
 }
 
-// parallel runs fn(0..n-1) on GOMAXPROCS goroutines and returns the first
-// error. Small jobs run inline.
+// parallel runs fn(0..n-1) on all cores (small jobs inline) and returns
+// the lowest i's error.
 func parallel(n int, fn func(i int) error) error {
-	workers := min(runtime.GOMAXPROCS(0), n/32)
-	if workers <= 1 {
-		for i := range n {
-			if err := fn(i); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, workers)
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n; i += workers {
-				if err := fn(i); err != nil {
-					errs[w] = err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return parallelWith(runtime.GOMAXPROCS(0), n, nil, func() (Getter, func(), error) { return nil, func() {}, nil },
+		func(i int, _ Getter) error { return fn(i) })
 }
 
 func recordAAD(bucket, key string) []byte {
