@@ -253,21 +253,30 @@ type Sealed []byte
 
 // Seal encodes v as JSON and seals it for the record and field named by aad.
 func Seal(k *subjectkey.Key, aad string, v any) (Sealed, error) {
-	env, _, err := SealSum(k, aad, v)
-	return env, err
+	return seal(k, aad, v, nil)
 }
 
 // SealSum is Seal that also returns the SM3 of the plaintext sealed: what
 // a feed entry hashes of the field (feed.Identity.SM3), computed where the
 // plaintext is at hand rather than by opening the envelope again.
 func SealSum(k *subjectkey.Key, aad string, v any) (Sealed, [sm.HashSize]byte, error) {
+	var sum [sm.HashSize]byte
+	env, err := seal(k, aad, v, &sum)
+	return env, sum, err
+}
+
+// seal encodes v and seals it; sum, if not nil, receives the SM3 of the
+// plaintext (only SealSum's callers pay for it).
+func seal(k *subjectkey.Key, aad string, v any, sum *[sm.HashSize]byte) (Sealed, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return nil, [sm.HashSize]byte{}, err
+		return nil, err
 	}
 	defer clear(b)
-	env, err := k.Seal([]byte(aad), b)
-	return env, sm.Sum(b), err
+	if sum != nil {
+		*sum = sm.Sum(b)
+	}
+	return k.Seal([]byte(aad), b)
 }
 
 // Open opens a field sealed by Seal into v.
