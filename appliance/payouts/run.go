@@ -506,11 +506,9 @@ func (r *run) book(p *Payment) error {
 // command — or takes what prefetch read ahead — and finish writes it.
 func (r *run) withholding(worker string) (*withholding, error) {
 	key := string(taxKey(worker, r.month/100))
-	if w, ok := r.ahead[key]; ok {
+	if w, ok := r.ahead[key]; ok { // prefetch ran before any row: nothing in held yet
 		delete(r.ahead, key)
-		if _, used := r.held[key]; !used {
-			r.held[key] = w
-		}
+		r.held[key] = w
 	}
 	return loadWithholding(r.tx, r.held, worker, r.month/100)
 }
