@@ -28,14 +28,14 @@ func TuneRuntime() {
 		debug.SetGCPercent(GCPercent)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		if total := memTotal(); total > 0 {
+		if total := MemTotal(); total > 0 {
 			debug.SetMemoryLimit(total / 2)
 		}
 	}
 }
 
-// memTotal is the machine's memory in bytes from /proc/meminfo, or 0.
-func memTotal() int64 {
+// MemTotal is the machine's memory in bytes from /proc/meminfo, or 0.
+func MemTotal() int64 {
 	f, err := os.Open("/proc/meminfo")
 	if err != nil {
 		return 0

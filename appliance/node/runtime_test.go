@@ -16,7 +16,7 @@ func TestTuneRuntimeSetsTheCollectorUnlessTheEnvironmentDoes(t *testing.T) {
 	if got := debug.SetGCPercent(100); got != GCPercent {
 		t.Errorf("GC percent %d, want %d", got, GCPercent)
 	}
-	total := memTotal()
+	total := MemTotal()
 	if total <= 0 {
 		t.Fatal("no MemTotal in /proc/meminfo")
 	}

@@ -327,11 +327,9 @@ func cpuModel() string {
 }
 
 func memTotal() string {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
+	total := node.MemTotal()
+	if total == 0 {
 		return "unknown memory"
 	}
-	var kb int64
-	fmt.Sscanf(strings.TrimPrefix(strings.SplitN(string(b), "\n", 2)[0], "MemTotal:"), "%d", &kb)
-	return fmt.Sprintf("%.0f GiB RAM", float64(kb)/(1<<20))
+	return fmt.Sprintf("%.0f GiB RAM", float64(total)/(1<<30))
 }
