@@ -18,6 +18,10 @@ type Books struct {
 	Matched   int       `json:"matched"`
 	Cases     []string  `json:"cases"`         // one per difference found
 	Merchant  string    `json:"merchant_file"` // a merchant's reconciliation file of the month (CSV)
+	// Batches are the one-row batches the operating merchant paid to have
+	// a paid payment to invoice: none unless the sandbox bank failed the
+	// risk batch's (livePayment).
+	Batches []string `json:"batches,omitempty"`
 }
 
 // Invoice is one invoice the demo asked for.
@@ -48,7 +52,10 @@ func (f *filler) books(ctx context.Context) error {
 	}
 	// 参与经营型: the platform invoices the merchant the whole amount.
 	op := f.w.Merchants[1]
-	paid := f.w.Risk.Batch + "-000002"
+	paid, err := f.livePayment(ctx, op)
+	if err != nil {
+		return err
+	}
 	if err := f.invoice(ctx, op, map[string]any{"kind": "full", "payments": []string{paid}}, ""); err != nil {
 		return err
 	}
@@ -73,6 +80,44 @@ func (f *filler) books(ctx context.Context) error {
 		return err
 	}
 	return f.reconcile(ctx, b, dir)
+}
+
+// livePayment is a paid payment of the operating merchant m to invoice:
+// the one its risk batch paid (-000002, the first of the two just under
+// the limit) — unless the sandbox bank failed it, as it fails a few of
+// every hundred, when m pays one of its other workers a small amount, a
+// batch of one row, until the bank pays one.
+func (f *filler) livePayment(ctx context.Context, m Merchant) (string, error) {
+	admin := f.session(m.Admin)
+	batch := f.w.Risk.Batch
+	mine, task := f.w.paying(m.ID)
+	for try := 1; ; try++ {
+		if _, err := f.settled(ctx, admin, batch); err != nil {
+			return "", err
+		}
+		var ps struct {
+			Payments []struct {
+				ID string `json:"id"`
+			} `json:"payments"`
+		}
+		if _, err := f.c.call(ctx, "GET", "/api/v1/payments?batch="+batch+"&status=paid&limit=1", admin.Token, nil, &ps); err != nil {
+			return "", err
+		}
+		if len(ps.Payments) > 0 {
+			return ps.Payments[0].ID, nil
+		}
+		if try > 5 {
+			return "", fmt.Errorf("demo: the sandbox bank paid none of %s's last %d batches", m.ID, try)
+		}
+		w := mine[len(mine)-1] // not the officer (mine[0]) nor the payee of the limit (mine[1]) when there are more
+		f.w.say("the sandbox bank failed %s's payment; %s pays %s 800.00 to have a paid payment to invoice", batch, m.ID, w.Username)
+		csv := fmt.Sprintf("worker,task,amount,memo\n%s,%s,800.00,开票前的劳务费\n", w.ID, task)
+		var err error
+		if batch, _, err = f.pay(ctx, m, fmt.Sprintf("demo-invoice-%d", try), csv); err != nil {
+			return "", err
+		}
+		f.w.Books.Batches = append(f.w.Books.Batches, batch)
+	}
 }
 
 // invoice has merchant m's administrator ask for an invoice and the
