@@ -120,6 +120,7 @@ func main() {
 	}
 
 	var payoutResults []payoutResult
+	var floors []floorResult
 	if *only == "" || *only == "payouts" {
 		for _, nodes := range []int{1, 3} {
 			base := 0.0
@@ -142,6 +143,19 @@ func main() {
 			}
 			res.baseline = base
 			payoutResults = append(payoutResults, res)
+		}
+		for _, payee := range []bool{true, false} {
+			best := floorResult{}
+			for range 3 { // the best of three: a ceiling
+				f, err := paymentFloor(tempDir(), payee)
+				if err != nil {
+					log.Fatalf("the payment floor: %v", err)
+				}
+				if f.perSec > best.perSec {
+					best = f
+				}
+			}
+			floors = append(floors, best)
 		}
 	}
 
@@ -171,7 +185,7 @@ func main() {
 	}
 
 	report := render(rows, raw, sealMBs, *dur) + renderAPI(full, bare) + renderFlood(alone, flooded, floodSent, users, 4*(*dur)) +
-		renderWorkers(workerRate, replicatedBase, raw, *files) + renderPayouts(payoutResults) + renderGateway(gw) + renderRisk(risk) + renderReconcile(recon)
+		renderWorkers(workerRate, replicatedBase, raw, *files) + renderPayouts(payoutResults, floors) + renderGateway(gw) + renderRisk(risk) + renderReconcile(recon)
 	fmt.Print(report)
 	if *out != "" {
 		if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {
