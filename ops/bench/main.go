@@ -35,7 +35,7 @@ const recordSize = 1024
 func main() {
 	dur := flag.Duration("duration", 3*time.Second, "how long each configuration writes")
 	out := flag.String("out", "docs/performance.md", "where to write the report ('' for stdout only)")
-	only := flag.String("only", "", "run only the replicated configuration NODESxWRITERS (e.g. 1x1024), api, flood, workers, payouts, gateway, risk or reconcile")
+	only := flag.String("only", "", "run only the replicated configuration NODESxWRITERS (e.g. 1x1024), api, flood, workers, payouts, floors, gateway, risk or reconcile")
 	files := flag.Int("files", 3, "invitation files of 10,000 workers for the workers measurement")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the replicated runs")
 	flag.Parse()
@@ -84,6 +84,7 @@ func main() {
 	// Bulk worker registration, next to the replicated writes of 1 KiB at
 	// 1 node and 1024 writers measured in this run (again if -only workers).
 	var workerRate, replicatedBase float64
+	var workerFloor floorResult
 	if *only == "" || *only == "workers" {
 		for _, r := range rows {
 			if r.nodes == 1 && r.writers == 1024 && strings.HasPrefix(r.what, "replicated") {
@@ -97,6 +98,9 @@ func main() {
 		}
 		if workerRate, err = workerImport(tempDir(), *files); err != nil {
 			log.Fatalf("bulk worker registration: %v", err)
+		}
+		if workerFloor, err = best(tempDir, func(dir string) (floorResult, error) { return registrationFloor(dir, *files) }); err != nil {
+			log.Fatalf("the registration floor: %v", err)
 		}
 	}
 	var sealMBs float64
@@ -121,6 +125,20 @@ func main() {
 
 	var payoutResults []payoutResult
 	var floors []floorResult
+	if *only == "floors" { // the store's floors alone, to stdout
+		for _, run := range []func(string) (floorResult, error){
+			func(dir string) (floorResult, error) { return registrationFloor(dir, *files) },
+			func(dir string) (floorResult, error) { return paymentFloor(dir, true) },
+			func(dir string) (floorResult, error) { return paymentFloor(dir, false) },
+		} {
+			f, err := best(tempDir, run)
+			if err != nil {
+				log.Fatal(err)
+			}
+			fmt.Printf("%s: %.0f rows/s, %.1f CPU µs per row\n", f.what, f.perSec, f.cpuUS)
+		}
+		return
+	}
 	if *only == "" || *only == "payouts" {
 		for _, nodes := range []int{1, 3} {
 			base := 0.0
@@ -145,17 +163,11 @@ func main() {
 			payoutResults = append(payoutResults, res)
 		}
 		for _, payee := range []bool{true, false} {
-			best := floorResult{}
-			for range 3 { // the best of three: a ceiling
-				f, err := paymentFloor(tempDir(), payee)
-				if err != nil {
-					log.Fatalf("the payment floor: %v", err)
-				}
-				if f.perSec > best.perSec {
-					best = f
-				}
+			f, err := best(tempDir, func(dir string) (floorResult, error) { return paymentFloor(dir, payee) })
+			if err != nil {
+				log.Fatalf("the payment floor: %v", err)
 			}
-			floors = append(floors, best)
+			floors = append(floors, f)
 		}
 	}
 
@@ -185,7 +197,7 @@ func main() {
 	}
 
 	report := render(rows, raw, sealMBs, *dur) + renderAPI(full, bare) + renderFlood(alone, flooded, floodSent, users, 4*(*dur)) +
-		renderWorkers(workerRate, replicatedBase, raw, *files) + renderPayouts(payoutResults, floors) + renderGateway(gw) + renderRisk(risk) + renderReconcile(recon)
+		renderWorkers(workerRate, workerFloor, replicatedBase, raw, *files) + renderPayouts(payoutResults, floors) + renderGateway(gw) + renderRisk(risk) + renderReconcile(recon)
 	fmt.Print(report)
 	if *out != "" {
 		if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {

@@ -175,15 +175,11 @@ func renderPayouts(results []payoutResult, floors []floorResult) string {
 	if len(floors) > 0 {
 		b.WriteString("\nThe store's floor, in the same run (best of 3): the least a payment costs any design whose records are sealed and\n")
 		b.WriteString("digested — read the payee (440 bytes) and their year's withholding (64 bytes), write one packed payment record\n")
-		b.WriteString("(140 bytes, sequential key) and the withholding back; reads on all cores, nothing decoded; no Raft, ledger, index,\n")
-		b.WriteString("outbox, audit or feed (ops/bench/floor.go). Without the payee's read, as if every worker's checks were in memory:\n\n")
+		b.WriteString("(140 bytes, sequential key) and the withholding back; reads on all cores, nothing decoded; one state, no Raft, ledger,\n")
+		b.WriteString("index, outbox, audit or feed (ops/bench/floor.go). Without the payee's read, as if every worker's checks were in memory:\n\n")
 		b.WriteString("| | payments/s | CPU µs per payment |\n|---|---|---|\n")
 		for _, f := range floors {
-			what := "floor, 1 state, no Raft"
-			if !f.payee {
-				what += ", payee in memory"
-			}
-			fmt.Fprintf(&b, "| %s | %.0f | %.1f |\n", what, f.perSec, f.cpuUS)
+			fmt.Fprintf(&b, "| floor (%s) | %.0f | %.1f |\n", f.what, f.perSec, f.cpuUS)
 		}
 		b.WriteString("| the 1-node goal, 2 cores fully busy | 100000 | ≤ 20.0 |\n")
 		b.WriteString("| the 3-node goal, each payment applied 3 times on 2 cores | 50000 | ≤ 13.3 per apply |\n")

@@ -120,7 +120,7 @@ func workerImport(dir string, files int) (float64, error) {
 	return float64(files*workerRows) / took.Seconds(), nil
 }
 
-func renderWorkers(rows, replicated, raw float64, files int) string {
+func renderWorkers(rows float64, floor floorResult, replicated, raw float64, files int) string {
 	if rows == 0 {
 		return ""
 	}
@@ -128,11 +128,15 @@ func renderWorkers(rows, replicated, raw float64, files int) string {
 		"`POST /api/v1/merchants/{id}/workers` with %d files of %d new workers each, one node, through the whole API "+
 		"(TLS, session, OPA, audit): every row validated (GB 11643, age, GB/T 2260, phone, Luhn), two blind indexes, "+
 		"a key of its own and its fields sealed under it, then replicated in batches of %d rows. "+
-		"The baselines ran in the same process just before.\n\n"+
-		"| what | per second | vs replicated writes |\n|---|---:|---:|\n"+
-		"| raw bbolt, 1000 records/tx, fsync | %.0f records | %.0f%% |\n"+
-		"| replicated 1 KiB writes, 1 node, 1024 writers | %.0f records | 100%% |\n"+
-		"| bulk worker registration | %.0f rows | %.0f%% |\n\n"+
+		"The baselines ran in the same process just before; the store's floor after (ops/bench/floor.go, best of 3: "+
+		"the same files with the least records a new worker needs, sealed and digested, nothing validated or decoded, "+
+		"one state, no Raft).\n\n"+
+		"| what | per second | vs replicated writes | CPU µs per row |\n|---|---:|---:|---:|\n"+
+		"| raw bbolt, 1000 records/tx, fsync | %.0f records | %.0f%% | |\n"+
+		"| replicated 1 KiB writes, 1 node, 1024 writers | %.0f records | 100%% | |\n"+
+		"| bulk worker registration | %.0f rows | %.0f%% | |\n"+
+		"| floor (%s) | %.0f rows | %.0f%% | %.1f |\n\n"+
 		"Goal: ≥ 20,000 rows/s on one node. `go test -bench BulkRegistration ./appliance/workers` measures the same without the HTTP layer.\n",
-		files, workerRows, workers.DefaultBatch, raw, 100*raw/replicated, replicated, rows, 100*rows/replicated)
+		files, workerRows, workers.DefaultBatch, raw, 100*raw/replicated, replicated, rows, 100*rows/replicated,
+		floor.what, floor.perSec, 100*floor.perSec/replicated, floor.cpuUS)
 }
