@@ -19,7 +19,7 @@ func BenchmarkBatch(b *testing.B) {
 	node.TuneRuntime() // as cxt serve runs
 	w := newWorld(&testing.T{}, acceptedTaskRules())
 	ws := workerIDs("w", 10_000)
-	w.ok(cmdSeed, seed{Merchants: []string{"m1"}, Workers: ws, Task: "task-1", AcceptedFen: 1_000_000_000})
+	w.ok(cmdSeed, seed{Merchants: []string{"m1"}, Workers: ws, Task: "task-1", AcceptedFen: 1_000_000_000, Full: true})
 	w.ok(cmdTopUp, topUp{Merchant: "m1", Fen: 1_000_000_000_000, Ref: "t1"})
 	in := make([]payouts.Row, rows)
 	for i := range in {

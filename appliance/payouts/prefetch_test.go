@@ -7,6 +7,7 @@ import (
 
 	"cxt/appliance/node"
 	"cxt/appliance/payouts"
+	"cxt/appliance/workers"
 	"cxt/storage/state"
 )
 
@@ -55,5 +56,44 @@ func TestAChunkWritesTheWithholdingOnlyOfTheWorkersItPays(t *testing.T) {
 	}
 	if got := fmt.Sprint(w.payment(payouts.PaymentID(b.ID, len(paid)+1)).Code); got != "task_not_found" {
 		t.Errorf("the first refused row: %s", got)
+	}
+}
+
+// The benchmarks seed workers and works at their real size (Seed.Full):
+// a batch pays them exactly as it pays the small records the other tests
+// seed, and a worker's record is about what onboarding leaves.
+func TestAFullSeedIsPaidAsAPlainOne(t *testing.T) {
+	ws := workerIDs("w", 30)
+	var rows []payouts.Row
+	for i, id := range append(ws, "w-unverified", "w-unsigned", "nobody") {
+		rows = append(rows, payouts.Row{Worker: id, Task: "task-1", Fen: int64(300_000 + 7_919*i)})
+	}
+	pay := func(full bool) (*world, *payouts.Batch) {
+		w := newWorld(t, acceptedTaskRules())
+		w.ok(cmdSeed, seed{Merchants: []string{"m1"}, Workers: ws, Unverified: []string{"w-unverified"}, Unsigned: []string{"w-unsigned"},
+			Task: "task-1", AcceptedFen: 10_000_000, Full: full})
+		w.ok(cmdTopUp, topUp{Merchant: "m1", Fen: 1_000_000_000, Ref: "t1"})
+		return w, w.run(w.upload("m1", "b", rows))
+	}
+	plainW, plain := pay(false)
+	fullW, full := pay(true)
+	if fmt.Sprint(plain.Counts) != fmt.Sprint(full.Counts) || plain.Counts[payouts.Accepted] != len(ws) {
+		t.Fatalf("plain %v, full %v", plain.Counts, full.Counts)
+	}
+	for i := range rows {
+		p, f := plainW.payment(payouts.PaymentID(plain.ID, i+1)), fullW.payment(payouts.PaymentID(full.ID, i+1))
+		if p.Status != f.Status || p.Code != f.Code || p.IITFen != f.IITFen || p.NetFen != f.NetFen {
+			t.Errorf("row %d: plain %s %s %d, full %s %s %d", i+1, p.Status, p.Code, p.IITFen, f.Status, f.Code, f.IITFen)
+		}
+	}
+	var size int
+	fullW.view(func(r *state.ReadTx) error {
+		v, err := r.Get(workers.Bucket, []byte(ws[0]))
+		size = len(v)
+		return err
+	})
+	t.Logf("a full worker: %d bytes", size)
+	if size < 900 {
+		t.Errorf("a full worker's record is %d bytes", size)
 	}
 }

@@ -75,7 +75,7 @@ func payoutBatch(tempDir func() string, nodes int, withFeed bool) (payoutResult,
 	}
 	for i := 0; i < len(ws); i += 2000 {
 		if err := propose(payoutstest.CmdSeed, payoutstest.Seed{Merchants: []string{"m-bench"}, Workers: ws[i:min(len(ws), i+2000)],
-			Task: "task-bench", AcceptedFen: 1_000_000_000}); err != nil {
+			Task: "task-bench", AcceptedFen: 1_000_000_000, Full: true}); err != nil {
 			return res, fmt.Errorf("seed: %w", err)
 		}
 	}
@@ -152,7 +152,8 @@ func renderPayouts(results []payoutResult, floors []floorResult) string {
 	}
 	var b strings.Builder
 	b.WriteString("\n## Payout batches\n\n")
-	fmt.Fprintf(&b, "A batch of %d payments to %d workers, end to end on a loopback cluster: upload (rows stored once, in chunks of %d),\n", payoutRows, payoutWorkers, payouts.ChunkRows)
+	fmt.Fprintf(&b, "A batch of %d payments to %d workers (records of their real size: payoutstest.Seed.Full), end to end on a loopback\n", payoutRows, payoutWorkers)
+	fmt.Fprintf(&b, "cluster: upload (rows stored once, in chunks of %d),\n", payouts.ChunkRows)
 	b.WriteString("confirm, then every chunk executed through Raft — payee checks, the task and its accepted amount, blacklist, monthly limit, balance, tax from each\n")
 	b.WriteString("worker's replicated year, one aggregated ledger posting per chunk, a packed record, two index entries and an outbox\n")
 	b.WriteString("entry per payment, the audit hook, and — with the feed — the chunk's entry in the tax bureaus' feed (docs/gateway.md).\n")
