@@ -13,6 +13,7 @@ import (
 	"cxt/appliance/merchants"
 	"cxt/appliance/subjects"
 	"cxt/crypto/sm"
+	"cxt/gateway/feed"
 	"cxt/policy"
 	"cxt/storage/state"
 )
@@ -312,6 +313,7 @@ func invite(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 	}
 	now := tx.Time()
 	out := make([]Outcome, 0, len(in.Rows))
+	facts := make([]feed.Fact, 0, 2*len(in.Rows))
 	for _, r := range in.Rows {
 		where := rowLabel(r.Row)
 		if r.ID == "" {
@@ -367,17 +369,17 @@ func invite(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 			return nil, err
 		}
 		if status == RowCreated {
-			if err := feedRegistered(tx, w, in.Merchant, r.PrivateSM3); err != nil {
-				return nil, err
-			}
+			facts = append(facts, registered(tx, w, in.Merchant, r.PrivateSM3))
 		}
-		if err := feedLinked(tx, link, m.TaxOffice); err != nil {
-			return nil, err
-		}
+		facts = append(facts, linked(link, m.TaxOffice))
 		if _, err := put(tx, w); err != nil {
 			return nil, err
 		}
 		out = append(out, Outcome{Row: r.Row, Worker: w.ID, Status: status})
+	}
+	// The rows' facts, in their order, once every row is decided.
+	if _, err := feed.AppendAll(tx, facts); err != nil {
+		return nil, err
 	}
 	return json.Marshal(out)
 }

@@ -34,12 +34,17 @@ const IDTypeResident = "resident_id_card"
 // feedRegistered appends a new worker's registration; privateSM3, if the
 // proposer gave it, is the SM3 of the private fields' plaintext.
 func feedRegistered(tx *state.Tx, w *Worker, merchant string, privateSM3 []byte) error {
+	_, err := feed.Append(tx, registered(tx, w, merchant, privateSM3))
+	return err
+}
+
+// registered is the fact of w's registration.
+func registered(tx *state.Tx, w *Worker, merchant string, privateSM3 []byte) feed.Fact {
 	id := subjects.FeedIdentity(tx, w.ID, PrivateAAD(w.ID), w.Private)
 	id.SM3 = privateSM3
-	_, err := feed.Append(tx, feed.Fact{Type: FactRegistered, Version: 1, Subject: w.ID,
+	return feed.Fact{Type: FactRegistered, Version: 1, Subject: w.ID,
 		Payload:  registeredFact{Worker: w.ID, Account: w.Account, Origin: w.Origin, Merchant: merchant, IDType: IDTypeResident, Created: w.Created},
-		Identity: id})
-	return err
+		Identity: id}
 }
 
 func feedAccount(tx *state.Tx, w *Worker) error {
@@ -49,9 +54,14 @@ func feedAccount(tx *state.Tx, w *Worker) error {
 }
 
 func feedLinked(tx *state.Tx, l Link, office string) error {
-	_, err := feed.Append(tx, feed.Fact{Type: FactLinked, Version: 1, Office: office, Subject: l.Worker,
-		Payload: map[string]string{"worker": l.Worker, "merchant": l.Merchant, "status": l.Status}})
+	_, err := feed.Append(tx, linked(l, office))
 	return err
+}
+
+// linked is the fact of l as it stands.
+func linked(l Link, office string) feed.Fact {
+	return feed.Fact{Type: FactLinked, Version: 1, Office: office, Subject: l.Worker,
+		Payload: map[string]string{"worker": l.Worker, "merchant": l.Merchant, "status": l.Status}}
 }
 
 func feedChecked(tx *state.Tx, w *Worker, kind string, c *Check) error {

@@ -125,64 +125,134 @@ func Register(reg *state.Registry) {
 // applied, and returns its number — 0 when the cluster does not speak the
 // gateway's command set yet (an older replica would not write it).
 func Append(tx *state.Tx, f Fact) (uint64, error) {
-	if ok, err := tx.Speaks(state.GatewaySet); err != nil || !ok {
+	seqs, err := AppendAll(tx, []Fact{f})
+	if err != nil || len(seqs) == 0 {
 		return 0, err
 	}
-	if f.Type == "" || f.Version < 1 || strings.ContainsAny(f.Type+f.Office+f.Subject, "\n\x00") {
-		// A refusal, alike on every replica, rather than a stop: the names
-		// are the domain's, and a bad one is its bug, not the node's.
-		return 0, state.Reject(state.InvalidRequest, "feed: a fact has a type, a version and single-line names: %q", f.Type)
-	}
-	payload, ok := f.Payload.(Raw)
-	if !ok {
-		var err error
-		if payload, err = json.Marshal(f.Payload); err != nil {
-			return 0, fmt.Errorf("feed: %s payload: %w", f.Type, err)
-		}
+	return seqs[0], nil
+}
+
+// AppendAll writes facts as the next entries of the feed, in order, as
+// Append would one after another — the same entries, chains and error —
+// and returns their numbers (nil when the cluster does not speak the
+// gateway's command set yet). The entries' payloads and hashes are made on
+// all cores; only the chains are serial, and each chain's tip is read and
+// written once. A bulk command appends its facts at once.
+func AppendAll(tx *state.Tx, facts []Fact) ([]uint64, error) {
+	if ok, err := tx.Speaks(state.GatewaySet); err != nil || !ok || len(facts) == 0 {
+		return nil, err
 	}
 	tip, err := ReadTip(tx, Platform)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	e := Entry{Seq: tip.Seq + 1, Type: f.Type, Version: f.Version, Time: tx.Time().UTC(), Office: f.Office, Subject: f.Subject, Payload: payload}
-	if id := f.Identity; id != nil && id.SM3 != nil {
-		if len(id.SM3) != sm.HashSize {
-			return 0, state.Reject(state.InvalidRequest, "feed: %s: the identity's SM3 of %s is %d bytes", f.Type, f.Subject, len(id.SM3))
+	at := tx.Time().UTC()
+	entries := make([]Entry, len(facts))
+	hashes := make([]Hash, len(facts))
+	errs := make([]error, len(facts))
+	opened := make([]bool, len(facts)) // an identity the proposer did not hash: opened below, in order
+	// Each fact's own work, on all cores: what goes wrong is kept for the
+	// serial pass, which meets it in the order Append would.
+	err = tx.Parallel(len(facts), func(i int, _ state.Getter) error {
+		f := facts[i]
+		e := &entries[i]
+		*e = Entry{Seq: tip.Seq + 1 + uint64(i), Type: f.Type, Version: f.Version, Time: at, Office: f.Office, Subject: f.Subject}
+		if errs[i] = check(f); errs[i] != nil {
+			return nil
 		}
-		e.IdentityAAD, e.Identity, e.IdentitySM3 = id.AAD, id.Envelope, id.SM3
-	} else if id != nil {
-		plain, err := id.Open(id.AAD, id.Envelope)
-		if err != nil {
-			return 0, fmt.Errorf("feed: %s: the identity of %s does not open: %w", f.Type, f.Subject, err)
+		if e.Payload, errs[i] = payload(f); errs[i] != nil {
+			return nil
 		}
-		sum := sm.Sum(plain)
-		clear(plain)
-		e.IdentityAAD, e.Identity, e.IdentitySM3 = id.AAD, id.Envelope, sum[:]
+		if id := f.Identity; id != nil {
+			if id.SM3 == nil {
+				opened[i] = true // Open reads the command's state: not here
+				return nil
+			}
+			if len(id.SM3) != sm.HashSize {
+				errs[i] = state.Reject(state.InvalidRequest, "feed: %s: the identity's SM3 of %s is %d bytes", f.Type, f.Subject, len(id.SM3))
+				return nil
+			}
+			e.IdentityAAD, e.Identity, e.IdentitySM3 = id.AAD, id.Envelope, id.SM3
+		}
+		hashes[i] = e.hash()
+		return nil
+	})
+	if err != nil { // a panic, or no read transaction beside the batch
+		return nil, err
 	}
-	h := e.hash()
-	e.Hash = h[:]
-	chain := Next(tip.Chain, h)
-	e.Chain = chain[:]
-	if err := tx.Put(Bucket, SeqKey(e.Seq), e.encode()); err != nil {
-		return 0, err
-	}
-	if err := putTip(tx, Platform, Tip{Seq: e.Seq, Chain: chain}); err != nil {
-		return 0, err
-	}
-	if f.Office != "" {
-		otip, err := ReadTip(tx, f.Office)
-		if err != nil {
-			return 0, err
+	offices := map[string]Tip{}
+	var order []string // the offices in the order first met
+	seqs := make([]uint64, len(facts))
+	for i := range facts {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		link := Link{Seq: e.Seq, Chain: Next(otip.Chain, h)}
-		if err := tx.Put(OfficeBucket, OfficeKey(f.Office, otip.Seq+1), encodeLink(link)); err != nil {
-			return 0, err
+		e := &entries[i]
+		if opened[i] {
+			id := facts[i].Identity
+			plain, err := id.Open(id.AAD, id.Envelope)
+			if err != nil {
+				return nil, fmt.Errorf("feed: %s: the identity of %s does not open: %w", e.Type, e.Subject, err)
+			}
+			sum := sm.Sum(plain)
+			clear(plain)
+			e.IdentityAAD, e.Identity, e.IdentitySM3 = id.AAD, id.Envelope, sum[:]
+			hashes[i] = e.hash()
 		}
-		if err := putTip(tx, f.Office, Tip{Seq: otip.Seq + 1, Chain: link.Chain}); err != nil {
-			return 0, err
+		h := hashes[i]
+		e.Hash = h[:]
+		tip = Tip{Seq: e.Seq, Chain: Next(tip.Chain, h)}
+		e.Chain = tip.Chain[:]
+		if err := tx.Put(Bucket, SeqKey(e.Seq), e.encode()); err != nil {
+			return nil, err
+		}
+		if e.Office != "" {
+			otip, ok := offices[e.Office]
+			if !ok {
+				if otip, err = ReadTip(tx, e.Office); err != nil {
+					return nil, err
+				}
+				order = append(order, e.Office)
+			}
+			otip = Tip{Seq: otip.Seq + 1, Chain: Next(otip.Chain, h)}
+			if err := tx.Put(OfficeBucket, OfficeKey(e.Office, otip.Seq), encodeLink(Link{Seq: e.Seq, Chain: otip.Chain})); err != nil {
+				return nil, err
+			}
+			offices[e.Office] = otip
+		}
+		seqs[i] = e.Seq
+	}
+	if err := putTip(tx, Platform, tip); err != nil {
+		return nil, err
+	}
+	for _, o := range order {
+		if err := putTip(tx, o, offices[o]); err != nil {
+			return nil, err
 		}
 	}
-	return e.Seq, nil
+	return seqs, nil
+}
+
+// check refuses a fact without a type or a version, or with a name of more
+// than one line — alike on every replica, rather than a stop: the names are
+// the domain's, and a bad one is its bug, not the node's.
+func check(f Fact) error {
+	if f.Type == "" || f.Version < 1 || strings.ContainsAny(f.Type+f.Office+f.Subject, "\n\x00") {
+		return state.Reject(state.InvalidRequest, "feed: a fact has a type, a version and single-line names: %q", f.Type)
+	}
+	return nil
+}
+
+// payload is a fact's payload as its entry holds it.
+func payload(f Fact) ([]byte, error) {
+	if raw, ok := f.Payload.(Raw); ok {
+		return raw, nil
+	}
+	b, err := json.Marshal(f.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("feed: %s payload: %w", f.Type, err)
+	}
+	return b, nil
 }
 
 // Line is the hashed form of an entry: nine lines, each ended by "\n" —

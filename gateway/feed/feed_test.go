@@ -22,6 +22,9 @@ type fact struct {
 		N                               int
 	}
 	Fail bool
+	// Bulk appends the facts with one AppendAll; Hashed gives identities
+	// the SM3 their proposer computed.
+	Bulk, Hashed bool
 }
 
 // identities are the test's "sealed" identities: the envelope is the
@@ -43,15 +46,27 @@ func register(reg *state.Registry) {
 		if err := json.Unmarshal(cmd.Body, &in); err != nil {
 			return nil, err
 		}
+		var all []feed.Fact
 		for _, f := range in.Facts {
 			ff := feed.Fact{Type: f.Type, Version: 1, Office: f.Office, Subject: f.Subject, Payload: map[string]any{"n": f.N, "memo": "a \"quoted\"\nline"}}
 			if f.Identity != "" {
 				env, _ := open("", []byte(f.Identity))
 				ff.Identity = &feed.Identity{AAD: "worker/" + f.Subject + "/private", Envelope: env, Open: open}
+				if in.Hashed && f.N%2 == 0 {
+					sum := sm.Sum([]byte(f.Identity))
+					ff.Identity.SM3 = sum[:]
+				}
 			}
-			if _, err := feed.Append(tx, ff); err != nil {
+			if in.Bulk {
+				all = append(all, ff)
+			} else if _, err := feed.Append(tx, ff); err != nil {
 				return nil, err
 			}
+		}
+		if seqs, err := feed.AppendAll(tx, all); err != nil {
+			return nil, err
+		} else if len(seqs) != len(all) {
+			return nil, fmt.Errorf("%d numbers for %d facts", len(seqs), len(all))
 		}
 		if in.Fail {
 			return nil, state.Reject(state.Conflict, "refused after appending")
@@ -414,5 +429,64 @@ func TestAMalformedIdentityDigestIsTampering(t *testing.T) {
 		if _, _, err := feed.Verify(p, w.key.Public(), feed.Start(feed.ScopePlatform)); !errors.As(err, &ve) || (ve.Code != feed.Tampered && ve.Code != feed.IdentityAltered) {
 			t.Errorf("identity_sm3 %q: %v", bad, err)
 		}
+	}
+}
+
+// A bulk command's facts appended at once (AppendAll, which makes their
+// entries on all cores) are stored exactly as Append stores them one by
+// one — entries, office links, tips, identities hashed by the proposer or
+// opened — and a bad fact among them refuses the command whole, with the
+// error Append would give.
+func TestAppendAllStoresWhatAppendStoresOneByOne(t *testing.T) {
+	var many []string // enough for the parallel pass (64 and up)
+	for i := range 300 {
+		switch i % 3 {
+		case 0:
+			many = append(many, fmt.Sprintf(`worker.registered||w%d|{"name":"工人%d"}`, i, i))
+		case 1:
+			many = append(many, fmt.Sprintf("worker.linked|%s|w%d", officeA, i))
+		default:
+			many = append(many, fmt.Sprintf("worker.linked|%s|w%d", officeB, i))
+		}
+	}
+	bad := facts(many...)
+	bad.Facts[150].Type = "two\nlines"
+	bad.Facts[200].Type = "" // a later error: not the one reported
+	sends := []fact{facts(many[:2]...), facts(many...), facts(many[:40]...), bad}
+	run := func(bulk bool) (map[string]string, []string) {
+		w := newWorld(t)
+		var refusals []string
+		for _, in := range sends {
+			in.Bulk, in.Hashed = bulk, true
+			res := w.m.Send("test.fact", in)
+			if res.Err != nil {
+				refusals = append(refusals, res.Err.Error())
+			}
+			w.m.Now = w.m.Now.Add(time.Second)
+		}
+		stored := map[string]string{}
+		w.m.State.View(func(r *state.ReadTx) error {
+			for _, b := range []string{feed.Bucket, feed.OfficeBucket, feed.TipBucket} {
+				if err := r.ForEach(b, func(k, v []byte) error { stored[b+"/"+string(k)] = string(v); return nil }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return nil
+		})
+		return stored, refusals
+	}
+	one, oneRefused := run(false)
+	all, allRefused := run(true)
+	// 342 entries, 227 office links (the facts with an office), 3 tips.
+	if len(one) != 342+227+3 || len(one) != len(all) {
+		t.Fatalf("%d records one by one, %d at once", len(one), len(all))
+	}
+	for k, v := range one {
+		if all[k] != v {
+			t.Fatalf("%q differs: one by one %x, at once %x", k, v, all[k])
+		}
+	}
+	if fmt.Sprint(oneRefused) != fmt.Sprint(allRefused) || len(allRefused) != 1 || !strings.Contains(allRefused[0], "two") {
+		t.Errorf("refusals: one by one %q, at once %q", oneRefused, allRefused)
 	}
 }
