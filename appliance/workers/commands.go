@@ -252,7 +252,7 @@ func register(tx *state.Tx, cmd *state.Command) ([]byte, error) {
 			w.DeviceIndex = hex.EncodeToString(g.Source.Device)
 		}
 	}
-	fact := func() error { return feedRegistered(tx, w, "", nil) }
+	fact := func() error { return feedRegistered(tx, w) }
 	if g.Claim {
 		fact = func() error { return feedAccount(tx, w) }
 	}

@@ -31,14 +31,15 @@ type registeredFact struct {
 // IDTypeResident is the ID type every worker registers with.
 const IDTypeResident = "resident_id_card"
 
-// feedRegistered appends a new worker's registration; privateSM3, if the
-// proposer gave it, is the SM3 of the private fields' plaintext.
-func feedRegistered(tx *state.Tx, w *Worker, merchant string, privateSM3 []byte) error {
-	_, err := feed.Append(tx, registered(tx, w, merchant, privateSM3))
+// feedRegistered appends a self-registered worker's registration (no
+// merchant invited them; the state machine hashes their private fields).
+func feedRegistered(tx *state.Tx, w *Worker) error {
+	_, err := feed.Append(tx, registered(tx, w, "", nil))
 	return err
 }
 
-// registered is the fact of w's registration.
+// registered is the fact of w's registration; privateSM3, if the proposer
+// gave it, is the SM3 of the private fields' plaintext.
 func registered(tx *state.Tx, w *Worker, merchant string, privateSM3 []byte) feed.Fact {
 	id := subjects.FeedIdentity(tx, w.ID, PrivateAAD(w.ID), w.Private)
 	id.SM3 = privateSM3

@@ -150,7 +150,6 @@ func AppendAll(tx *state.Tx, facts []Fact) ([]uint64, error) {
 	entries := make([]Entry, len(facts))
 	hashes := make([]Hash, len(facts))
 	errs := make([]error, len(facts))
-	opened := make([]bool, len(facts)) // an identity the proposer did not hash: opened below, in order
 	// Each fact's own work, on all cores: what goes wrong is kept for the
 	// serial pass, which meets it in the order Append would.
 	err = tx.Parallel(len(facts), func(i int, _ state.Getter) error {
@@ -165,8 +164,7 @@ func AppendAll(tx *state.Tx, facts []Fact) ([]uint64, error) {
 		}
 		if id := f.Identity; id != nil {
 			if id.SM3 == nil {
-				opened[i] = true // Open reads the command's state: not here
-				return nil
+				return nil // Open reads the command's state: the serial pass opens it, in order
 			}
 			if len(id.SM3) != sm.HashSize {
 				errs[i] = state.Reject(state.InvalidRequest, "feed: %s: the identity's SM3 of %s is %d bytes", f.Type, f.Subject, len(id.SM3))
@@ -188,8 +186,7 @@ func AppendAll(tx *state.Tx, facts []Fact) ([]uint64, error) {
 			return nil, errs[i]
 		}
 		e := &entries[i]
-		if opened[i] {
-			id := facts[i].Identity
+		if id := facts[i].Identity; id != nil && id.SM3 == nil {
 			plain, err := id.Open(id.AAD, id.Envelope)
 			if err != nil {
 				return nil, fmt.Errorf("feed: %s: the identity of %s does not open: %w", e.Type, e.Subject, err)
