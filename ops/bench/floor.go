@@ -115,6 +115,25 @@ func best(tempDir func() string, run func(dir string) (floorResult, error)) (flo
 	return top, nil
 }
 
+// bestRegistrationFloor is registrationFloor's best of three.
+func bestRegistrationFloor(tempDir func() string, files int) (floorResult, error) {
+	return best(tempDir, func(dir string) (floorResult, error) { return registrationFloor(dir, files) })
+}
+
+// bestPaymentFloors are paymentFloor's best of three with the payee read,
+// then without.
+func bestPaymentFloors(tempDir func() string) ([]floorResult, error) {
+	var out []floorResult
+	for _, payee := range []bool{true, false} {
+		f, err := best(tempDir, func(dir string) (floorResult, error) { return paymentFloor(dir, payee) })
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
 // paymentFloor pays payoutRows payments to payoutWorkers workers in
 // commands of payouts.ChunkRows, one to a log entry: per payment it reads
 // the payee's record (440 bytes, the size of a worker's checks; unless

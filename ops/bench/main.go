@@ -99,7 +99,7 @@ func main() {
 		if workerRate, err = workerImport(tempDir(), *files); err != nil {
 			log.Fatalf("bulk worker registration: %v", err)
 		}
-		if workerFloor, err = best(tempDir, func(dir string) (floorResult, error) { return registrationFloor(dir, *files) }); err != nil {
+		if workerFloor, err = bestRegistrationFloor(tempDir, *files); err != nil {
 			log.Fatalf("the registration floor: %v", err)
 		}
 	}
@@ -126,15 +126,15 @@ func main() {
 	var payoutResults []payoutResult
 	var floors []floorResult
 	if *only == "floors" { // the store's floors alone, to stdout
-		for _, run := range []func(string) (floorResult, error){
-			func(dir string) (floorResult, error) { return registrationFloor(dir, *files) },
-			func(dir string) (floorResult, error) { return paymentFloor(dir, true) },
-			func(dir string) (floorResult, error) { return paymentFloor(dir, false) },
-		} {
-			f, err := best(tempDir, run)
-			if err != nil {
-				log.Fatal(err)
-			}
+		reg, err := bestRegistrationFloor(tempDir, *files)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pay, err := bestPaymentFloors(tempDir)
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, f := range append([]floorResult{reg}, pay...) {
 			fmt.Printf("%s: %.0f rows/s, %.1f CPU µs per row\n", f.what, f.perSec, f.cpuUS)
 		}
 		return
@@ -162,12 +162,8 @@ func main() {
 			res.baseline = base
 			payoutResults = append(payoutResults, res)
 		}
-		for _, payee := range []bool{true, false} {
-			f, err := best(tempDir, func(dir string) (floorResult, error) { return paymentFloor(dir, payee) })
-			if err != nil {
-				log.Fatalf("the payment floor: %v", err)
-			}
-			floors = append(floors, f)
+		if floors, err = bestPaymentFloors(tempDir); err != nil {
+			log.Fatalf("the payment floor: %v", err)
 		}
 	}
 
